@@ -1,0 +1,28 @@
+# deploylens: `make demo` and `make test` do all set-up on a fresh machine (Python 3.11 + make).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+# uv from PATH, else the one pip installs as a module of $(PYTHON).
+UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen --python $(PYTHON)
+ARGS ?=
+
+.PHONY: install demo test bench lint clean
+
+install:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --python $(PYTHON) --quiet
+
+demo: install
+	@$(RUN) deploylens demo $(ARGS)
+
+test: install
+	@$(RUN) pytest $(ARGS)
+
+bench: install
+	@$(RUN) python -m benchmarks $(ARGS)
+
+lint: install
+	@$(RUN) ruff check . && $(RUN) ruff format --check .
+
+clean:
+	rm -rf .deploylens transform/target

@@ -1,0 +1,252 @@
+"""The organisation configuration file (`org.yml`): load, validate, resolve secrets.
+
+A platform lead edits one file; every error names the bad key and its line so they can fix it without
+reading our code. Secrets are resolved here (literal `token:` or `token_env:`) and never written anywhere:
+the warehouse only receives teams, services, environments and settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KNOWN_SOURCES = ("github", "pagerduty")
+DEFAULT_INCIDENT_WINDOW_HOURS = 24
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person editing the file."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    name: str
+    base_url: str
+    token: str = field(repr=False)
+    start_date: str | None
+    options: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    """A validated configuration. `sources` hold resolved tokens: do not log or persist them."""
+
+    path: Path
+    org: str
+    sources: dict[str, SourceConfig]
+    teams: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    environments: list[dict[str, Any]]
+    settings: dict[str, Any]
+
+
+def _compose_with_lines(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML and remember the line of every key/item, addressed by its path of keys and indexes."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    lines: dict[tuple, int] = {}
+
+    def build(node: yaml.Node, where: tuple) -> Any:
+        lines[where] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out = {}
+            for key_node, value_node in node.value:
+                key = key_node.value
+                lines[where + (key,)] = key_node.start_mark.line + 1
+                out[key] = build(value_node, where + (key,))
+                lines[where + (key,)] = key_node.start_mark.line + 1
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, where + (index,)) for index, item in enumerate(node.value)]
+        return yaml.SafeLoader(  # resolve scalars exactly as safe_load would (ints, bools, dates)
+            ""
+        ).construct_object(node, deep=True)
+
+    data = build(root, ()) if root is not None else {}
+    return data, lines
+
+
+class _Validator:
+    def __init__(self, path: Path, lines: dict[tuple, int]):
+        self.path = path
+        self.lines = lines
+
+    def fail(self, where: tuple, message: str) -> None:
+        line = None
+        probe = where
+        while probe and line is None:
+            line = self.lines.get(probe)
+            probe = probe[:-1]
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(where))
+        at = f" line {line}" if line else ""
+        raise ConfigError(f"{self.path.name}{at}: {dotted or '(top level)'}: {message}")
+
+    def mapping(self, value: Any, where: tuple) -> dict:
+        if not isinstance(value, dict):
+            self.fail(where, f"expected a mapping, got {type(value).__name__}")
+        return value
+
+    def sequence(self, value: Any, where: tuple) -> list:
+        if not isinstance(value, list):
+            self.fail(where, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def text(self, value: Any, where: tuple, *, required: bool = True) -> str | None:
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(where, "expected a non-empty string")
+        return value.strip()
+
+    def unknown_keys(self, value: dict, allowed: set[str], where: tuple) -> None:
+        for key in value:
+            if key not in allowed:
+                self.fail(where + (key,), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _resolve_token(v: _Validator, spec: dict, where: tuple) -> str:
+    if "token" in spec and "token_env" in spec:
+        v.fail(where, "give either token or token_env, not both")
+    if "token" in spec:
+        return v.text(spec["token"], where + ("token",))
+    env_name = v.text(spec.get("token_env"), where + ("token_env",), required=False)
+    if env_name is None:
+        v.fail(where, "missing token_env (name of the environment variable holding the API token)")
+    token = os.environ.get(env_name)
+    if not token:
+        v.fail(where + ("token_env",), f"environment variable {env_name} is not set or empty")
+    return token
+
+
+def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
+    """Validate configuration text; raise ConfigError naming the key and line of the first problem."""
+    path = Path(path)
+    data, lines = _compose_with_lines(text, path)
+    v = _Validator(path, lines)
+    data = v.mapping(data, ())
+    v.unknown_keys(data, {"org", "sources", "teams", "services", "environments", "failure"}, ())
+    org = v.text(data.get("org", "my-org"), ("org",))
+
+    sources: dict[str, SourceConfig] = {}
+    raw_sources = v.mapping(data.get("sources") or {}, ("sources",))
+    if not raw_sources:
+        v.fail(("sources",), f"name at least one source ({', '.join(KNOWN_SOURCES)})")
+    for name, spec in raw_sources.items():
+        where = ("sources", name)
+        if name not in KNOWN_SOURCES:
+            v.fail(where, f"unknown source (known: {', '.join(KNOWN_SOURCES)})")
+        spec = v.mapping(spec, where)
+        allowed = {"base_url", "token", "token_env", "start_date"}
+        if name == "github":
+            allowed |= {"organization", "repositories"}
+        v.unknown_keys(spec, allowed, where)
+        base_url = v.text(spec.get("base_url"), where + ("base_url",))
+        if not re.match(r"^https?://", base_url):
+            v.fail(where + ("base_url",), "must start with http:// or https://")
+        start = spec.get("start_date")
+        if isinstance(start, date):
+            start = start.isoformat()
+        if start is not None:
+            start = v.text(start, where + ("start_date",))
+            try:
+                date.fromisoformat(start[:10])
+            except ValueError:
+                v.fail(where + ("start_date",), f"not an ISO date: {start!r}")
+        options: dict[str, Any] = {}
+        if name == "github":
+            options["organization"] = v.text(spec.get("organization"), where + ("organization",))
+            repos = spec.get("repositories")
+            if repos is not None:
+                options["repositories"] = [
+                    v.text(r, where + ("repositories", i)) for i, r in enumerate(v.sequence(repos, where + ("repositories",)))
+                ]
+        sources[name] = SourceConfig(name, base_url.rstrip("/"), _resolve_token(v, spec, where), start, options)
+
+    teams = []
+    team_names: set[str] = set()
+    for i, team in enumerate(v.sequence(data.get("teams") or [], ("teams",))):
+        where = ("teams", i)
+        team = v.mapping(team, where)
+        v.unknown_keys(team, {"name", "description"}, where)
+        name = v.text(team.get("name"), where + ("name",))
+        if name in team_names:
+            v.fail(where + ("name",), f"duplicate team {name!r}")
+        team_names.add(name)
+        teams.append({"team": name, "description": team.get("description")})
+    if not teams:
+        v.fail(("teams",), "name at least one team")
+
+    services = []
+    service_names: set[str] = set()
+    for i, svc in enumerate(v.sequence(data.get("services") or [], ("services",))):
+        where = ("services", i)
+        svc = v.mapping(svc, where)
+        v.unknown_keys(svc, {"name", "team", "repository", "pagerduty_services"}, where)
+        name = v.text(svc.get("name"), where + ("name",))
+        if name in service_names:
+            v.fail(where + ("name",), f"duplicate service {name!r}")
+        service_names.add(name)
+        team = v.text(svc.get("team"), where + ("team",))
+        if team not in team_names:
+            v.fail(where + ("team",), f"unknown team {team!r} (teams: {', '.join(sorted(team_names))})")
+        repo = v.text(svc.get("repository"), where + ("repository",))
+        if not re.match(r"^[^/\s]+/[^/\s]+$", repo):
+            v.fail(where + ("repository",), f"expected owner/name, got {repo!r}")
+        pd_ids = [
+            v.text(p, where + ("pagerduty_services", j))
+            for j, p in enumerate(v.sequence(svc.get("pagerduty_services") or [], where + ("pagerduty_services",)))
+        ]
+        services.append({"service": name, "team": team, "repository": repo, "pagerduty_services": pd_ids})
+    if not services:
+        v.fail(("services",), "name at least one service")
+
+    environments = []
+    env_spec = data.get("environments")
+    if env_spec is None:
+        env_spec = [
+            {"name": "staging", "match": "^(stag|stg)"},
+            {"name": "production", "match": "^prod", "production": True},
+        ]
+    for i, env in enumerate(v.sequence(env_spec, ("environments",))):
+        where = ("environments", i)
+        env = v.mapping(env, where)
+        v.unknown_keys(env, {"name", "match", "production"}, where)
+        name = v.text(env.get("name"), where + ("name",))
+        pattern = v.text(env.get("match", f"^{re.escape(name)}$"), where + ("match",))
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            v.fail(where + ("match",), f"not a valid regular expression: {exc}")
+        production = env.get("production", False)
+        if not isinstance(production, bool):
+            v.fail(where + ("production",), "expected true or false")
+        environments.append(
+            {"environment": name, "environment_rank": i, "match_pattern": pattern, "is_production": production}
+        )
+    if not any(e["is_production"] for e in environments):
+        v.fail(("environments",), "mark at least one environment with production: true")
+
+    failure = v.mapping(data.get("failure") or {}, ("failure",))
+    v.unknown_keys(failure, {"incident_window_hours"}, ("failure",))
+    window = failure.get("incident_window_hours", DEFAULT_INCIDENT_WINDOW_HOURS)
+    if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+        v.fail(("failure", "incident_window_hours"), "expected a positive number of hours")
+    settings = {"incident_window_hours": float(window)}
+
+    return OrgConfig(path, org, sources, teams, services, environments, settings)
+
+
+def load_config(path: Path | str) -> OrgConfig:
+    """Read and validate a configuration file."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"configuration file not found: {path}")
+    return parse_config(path.read_text(encoding="utf-8"), path)

@@ -1,0 +1,151 @@
+"""Dagster assets: dlt loads, the dbt project, the warehouse publish — one lineage graph.
+
+Only wiring lives here: what each asset runs is defined in ingestion/, models/ and data_tests/.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+
+from ingestion.config import OrgConfig
+from ingestion.github import github_source
+from ingestion.org_config import org_config_source
+from ingestion.pagerduty import pagerduty_source
+from ingestion.pipelines import make_pipeline
+from orchestration.publish import publish
+from orchestration.resources import BuildLock
+from orchestration.workdir import DBT_PROJECT_DIR, Workdir
+
+log = logging.getLogger("deploylens")
+
+
+class IngestionTranslator(DagsterDltTranslator):
+    """Groups the dlt assets under 'ingestion'; keys stay dlt_<source>_<resource>, as dbt sources name them."""
+
+    def get_asset_spec(self, data):  # type: ignore[override]
+        spec = super().get_asset_spec(data)
+        return spec.replace_attributes(group_name="ingestion", deps=[])
+
+
+class TransformTranslator(DagsterDbtTranslator):
+    """Groups dbt models by layer (staging, intermediate, marts) as folders do."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+            return fqn[1]
+        return "reference" if dbt_resource_props.get("resource_type") == "seed" else None
+
+
+def dlt_sources(config: OrgConfig) -> dict[str, Any]:
+    """The dlt sources an org configuration names, in load order."""
+    sources: dict[str, Any] = {
+        "org_config": org_config_source(
+            teams=config.teams,
+            services=config.services,
+            environments=config.environments,
+            settings=config.settings,
+        )
+    }
+    if "github" in config.sources:
+        gh = config.sources["github"]
+        sources["github"] = github_source(
+            base_url=gh.base_url,
+            organization=gh.options["organization"],
+            token=gh.token,
+            repositories=gh.options.get("repositories"),
+            start_date=gh.start_date,
+        )
+    if "pagerduty" in config.sources:
+        pd = config.sources["pagerduty"]
+        sources["pagerduty"] = pagerduty_source(base_url=pd.base_url, token=pd.token, start_date=pd.start_date)
+    return sources
+
+
+def ensure_dbt_manifest(target_path: Path) -> Path:
+    """Parse the dbt project so its manifest exists for the asset graph (a few seconds, once per change)."""
+    manifest = target_path / "manifest.json"
+    sources = [p for p in (DBT_PROJECT_DIR.parent / "models").rglob("*") if p.is_file()]
+    sources += [p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and "target" not in p.parts]
+    newest = max((p.stat().st_mtime for p in sources), default=0)
+    if manifest.exists() and manifest.stat().st_mtime >= newest:
+        return manifest
+    cmd = [
+        str(Path(sys.executable).with_name("dbt")),
+        "parse",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--quiet",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt parse failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    return manifest
+
+
+def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]:
+    """Assets, asset checks and resources for one org configuration and workdir."""
+    assets: list = []
+    for name, source in dlt_sources(config).items():
+        pipeline = make_pipeline(name, workdir.build_db, workdir.dlt_dir)
+
+        @dlt_assets(
+            dlt_source=source,
+            dlt_pipeline=pipeline,
+            name=f"load_{name}",
+            group_name="ingestion",
+            dagster_dlt_translator=IngestionTranslator(),
+        )
+        def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource, build_lock: BuildLock,
+                  _name: str = name) -> Iterator:
+            log.info("loading %s", _name)
+            yield from dlt.run(context=context)
+
+        assets.append(_load)
+
+    manifest = ensure_dbt_manifest(workdir.dbt_target)
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
+    def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
+        log.info("building models and running their tests (dbt build)")
+        yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
+
+    assets.append(transform)
+
+    marts = [key for key in transform.keys if key.path[-1].startswith(("fct_", "dim_", "dora_"))]
+
+    @dg.asset(
+        deps=list(transform.keys),
+        group_name="publish",
+        description="Copies the finished build to warehouse.duckdb atomically; readers never see a partial build.",
+    )
+    def warehouse(context: dg.AssetExecutionContext, build_lock: BuildLock) -> dg.MaterializeResult:
+        log.info("publishing the warehouse")
+        result = publish(workdir.build_db, workdir.warehouse, run_id=context.run_id)
+        return dg.MaterializeResult(metadata={"path": str(workdir.warehouse), **result})
+
+    assets.append(warehouse)
+
+    from orchestration.checks import build_checks
+
+    checks = build_checks(workdir, marts)
+    resources = {
+        "dlt": DagsterDltResource(),
+        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
+        "build_lock": BuildLock(lock_path=str(workdir.lock_file)),
+    }
+    return assets, checks, resources

@@ -1,0 +1,242 @@
+"""`deploylens` command line: demo, refresh, app.
+
+`refresh` runs the same Dagster job the UI and the hourly schedule run, in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from orchestration.workdir import DEFAULT_WORKDIR, REPO_ROOT, Workdir
+
+log = logging.getLogger("deploylens")
+
+# The emulator's tokens: it checks them as the real APIs do, but they guard nothing.
+DEMO_GITHUB_TOKEN = "demo-github-token"
+DEMO_PAGERDUTY_TOKEN = "demo-pagerduty-token"
+
+DAGSTER_YAML = """\
+# Written by deploylens. One run at a time: refreshes share one DuckDB build file.
+run_queue:
+  max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+class _Progress(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.monotonic()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{time.monotonic() - self.started:6.1f}s] {record.getMessage()}"
+
+
+def _setup_logging() -> None:
+    if not any(getattr(h, "_deploylens", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_Progress())
+        handler._deploylens = True  # type: ignore[attr-defined]
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def prepare_dagster_home(workdir: Workdir) -> None:
+    workdir.ensure()
+    (workdir.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(workdir.dagster_home)
+
+
+def run_refresh(config_path: Path, workdir: Workdir) -> dict:
+    """One refresh through the Dagster `refresh` job; raises with the failing step's error."""
+    import dagster as dg
+
+    from orchestration.definitions import REFRESH_JOB, build_definitions
+
+    prepare_dagster_home(workdir)
+    os.environ["DEPLOYLENS_WORKDIR"] = str(workdir.root)
+    os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
+    log.info("reading configuration %s", config_path)
+    defs = build_definitions(config_path, workdir)
+    job = defs.resolve_job_def(REFRESH_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    failures = [
+        event
+        for event in result.all_events
+        if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.step_key
+    ]
+    check_failures = [
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
+    if not result.success or failures or check_failures:
+        lines = []
+        for event in failures:
+            error = event.event_specific_data.error if hasattr(event.event_specific_data, "error") else None
+            lines.append(f"step {event.step_key} failed: {error.message.strip() if error else event.message}")
+        for evaluation in check_failures:
+            lines.append(f"check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
+        raise RuntimeError("refresh failed:\n" + ("\n".join(lines) or "see the Dagster run log"))
+    log.info("refresh done: warehouse at %s", workdir.warehouse)
+    return {"run_id": result.run_id}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
+    env = os.environ.copy()
+    env["DEPLOYLENS_WAREHOUSE"] = str(workdir.warehouse)
+    env["DEPLOYLENS_WORKDIR"] = str(workdir.root)
+    env["DEPLOYLENS_CONFIG"] = str(workdir.config)
+    env["DAGSTER_HOME"] = str(workdir.dagster_home)
+    bindir = Path(sys.executable).parent
+    children = [
+        subprocess.Popen(
+            [
+                str(bindir / "streamlit"), "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
+                "--server.port", str(app_port), "--server.headless", "true",
+                "--browser.gatherUsageStats", "false",
+            ],
+            env=env,
+            cwd=REPO_ROOT,
+        )
+    ]
+    print(f"\n  deploylens app:  http://localhost:{app_port}")
+    if dagster_port is not None:
+        children.append(
+            subprocess.Popen(
+                [str(bindir / "dagster"), "dev", "-m", "orchestration.definitions", "-p", str(dagster_port)],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        print(f"  Dagster UI:      http://localhost:{dagster_port}")
+    print("  Ctrl-C stops.\n", flush=True)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from simulator import Emulator, generate_org
+
+    workdir = Workdir.at(args.workdir).ensure()
+    # A demo is one full refresh of a freshly generated org: start from an empty build.
+    for stale in (workdir.build_dir, workdir.dlt_dir):
+        shutil.rmtree(stale, ignore_errors=True)
+    workdir.ensure()
+    log.info("generating the %s simulated organisation (seed %s)", args.scale, args.seed)
+    world = generate_org(scale=args.scale, seed=args.seed)
+    world.write_truth(workdir.truth)
+    port = args.emulator_port if _port_free(args.emulator_port) else 0
+    emulator = Emulator(
+        world, host="127.0.0.1", port=port, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
+    ).start()
+    log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
+    try:
+        org = world.org_config(
+            f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
+        )
+        workdir.config.write_text(
+            "# deploylens configuration for the simulated demo organisation (see docs/configuration.md)\n"
+            + yaml.safe_dump(org, sort_keys=False)
+        )
+        run_refresh(workdir.config, workdir)
+        if args.no_serve:
+            return 0
+        _serve(workdir, args.port, args.dagster_port)
+    finally:
+        emulator.stop()
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    config = Path(args.config)
+    workdir = Workdir.at(args.workdir or config.resolve().parent)
+    run_refresh(config, workdir)
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    workdir = Workdir.at(args.workdir)
+    if not workdir.warehouse.exists():
+        print(f"no warehouse at {workdir.warehouse}: run `deploylens demo` or `deploylens refresh` first", file=sys.stderr)
+        return 2
+    _serve(workdir, args.port, None)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploylens", description="Deploy-centric engineering analytics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a simulated org, refresh the warehouse from it, serve the app")
+    demo.add_argument("--no-serve", action="store_true", help="stop after the refresh")
+    demo.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
+    demo.add_argument("--scale", choices=["tiny", "small"], default="small")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--port", type=int, default=8501, help="Streamlit port")
+    demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port")
+    demo.add_argument("--emulator-port", type=int, default=8765)
+    demo.set_defaults(func=cmd_demo)
+
+    refresh = sub.add_parser("refresh", help="one refresh against the sources a configuration file names")
+    refresh.add_argument("--config", required=True)
+    refresh.add_argument("--workdir", default=None, help="default: the configuration file's folder")
+    refresh.set_defaults(func=cmd_refresh)
+
+    app = sub.add_parser("app", help="serve the Streamlit app on an existing workdir")
+    app.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
+    app.add_argument("--port", type=int, default=8501)
+    app.set_defaults(func=cmd_app)
+
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        return args.func(args)
+    except Exception as exc:  # a clear one-paragraph error for the person at the terminal
+        from ingestion.config import ConfigError
+
+        if isinstance(exc, ConfigError | RuntimeError | TimeoutError):
+            print(f"deploylens: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
