@@ -1,0 +1,111 @@
+"""The org configuration file: valid files load; every mistake names its key and line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from ingestion.config import ConfigError, load_config, parse_config
+
+VALID = textwrap.dedent(
+    """\
+    org: acme
+    sources:
+      github:
+        base_url: https://api.github.com/
+        organization: acme
+        token_env: TEST_GH_TOKEN
+        start_date: 2026-01-01
+      pagerduty:
+        base_url: https://api.pagerduty.com
+        token: pd-literal
+    teams:
+      - name: payments
+      - name: search
+    services:
+      - name: checkout-api
+        team: payments
+        repository: acme/checkout-api
+        pagerduty_services: [PABC123, PDEF456]
+      - name: search-api
+        team: search
+        repository: acme/search-api
+    environments:
+      - name: staging
+        match: "^stag"
+      - name: production
+        match: "^prod"
+        production: true
+    failure:
+      incident_window_hours: 12
+    """
+)
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch):
+    monkeypatch.setenv("TEST_GH_TOKEN", "s3cret-gh")
+
+
+def test_valid_file_loads_with_resolved_tokens():
+    config = parse_config(VALID)
+    assert config.org == "acme"
+    assert config.sources["github"].base_url == "https://api.github.com"
+    assert config.sources["github"].token == "s3cret-gh"
+    assert config.sources["github"].start_date == "2026-01-01"
+    assert config.sources["pagerduty"].token == "pd-literal"
+    assert [s["service"] for s in config.services] == ["checkout-api", "search-api"]
+    assert config.services[0]["pagerduty_services"] == ["PABC123", "PDEF456"]
+    assert [(e["environment"], e["environment_rank"], e["is_production"]) for e in config.environments] == [
+        ("staging", 0, False),
+        ("production", 1, True),
+    ]
+    assert config.settings == {"incident_window_hours": 12.0}
+
+
+def test_tokens_never_show_in_repr():
+    config = parse_config(VALID)
+    assert "s3cret-gh" not in repr(config)
+    assert "pd-literal" not in repr(config)
+
+
+def test_default_environments_when_omitted():
+    text = VALID[: VALID.index("environments:")]
+    config = parse_config(text)
+    assert [e["environment"] for e in config.environments] == ["staging", "production"]
+    assert config.settings["incident_window_hours"] == 24.0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("team: search\n", "team: serch\n", "line 20: services[1].team: unknown team 'serch'"),
+        ("repository: acme/search-api", "repository: search-api", "line 21: services[1].repository: expected owner/name"),
+        ('match: "^stag"', 'match: "^(stag"', "line 24: environments[0].match: not a valid regular expression"),
+        ("incident_window_hours: 12", "incident_window_hours: -1", "line 29: failure.incident_window_hours"),
+        ("    organization: acme\n", "    organisation: acme\n", "line 5: sources.github.organisation: unknown key"),
+        ("- name: search\n", "- name: payments\n", "line 13: teams[1].name: duplicate team 'payments'"),
+        ("start_date: 2026-01-01", "start_date: yesterday", "line 7: sources.github.start_date: not an ISO date"),
+        ("base_url: https://api.pagerduty.com", "base_url: api.pagerduty.com", "line 9: sources.pagerduty.base_url"),
+        ("    production: true\n", "", "environments: mark at least one environment with production: true"),
+    ],
+)
+def test_errors_name_key_and_line(old, new, expected):
+    assert old in VALID
+    with pytest.raises(ConfigError) as info:
+        parse_config(VALID.replace(old, new, 1))
+    assert expected in str(info.value)
+
+
+def test_missing_token_env_is_named_without_leaking(monkeypatch):
+    monkeypatch.delenv("TEST_GH_TOKEN")
+    with pytest.raises(ConfigError, match="line 6: sources.github.token_env: environment variable TEST_GH_TOKEN"):
+        parse_config(VALID)
+
+
+def test_bad_yaml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("teams: [unclosed")
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yml")
