@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench`. Figures, not pass/fail tests; results in .deploylens/bench/results.json."""
