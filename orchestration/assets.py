@@ -63,7 +63,7 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             base_url=gh.base_url,
             organization=gh.options["organization"],
             token=gh.token,
-            repositories=gh.options.get("repositories"),
+            repositories=gh.options.get("repositories") or sorted({s["repository"] for s in config.services}),
             start_date=gh.start_date,
         )
     if "pagerduty" in config.sources:
