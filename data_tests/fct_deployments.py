@@ -1,0 +1,277 @@
+"""Business-level expectations on `marts.fct_deployments`.
+
+Keys and relationships are dbt tests; this suite holds what dbt tests say badly: ranges, cross-column rules
+and "does this look like a plausible deployment history". It validates through GX's pandas path, because
+GX's SQL path on DuckDB is broken in current releases (GX issues #10738, #11579): the mart is read with
+DuckDB into a dataframe first (`load_fct_deployments`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Set before GX is imported: it reads these at import time. Validation runs inside the refresh and tests,
+# where usage analytics and progress bars are noise.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+import duckdb  # noqa: E402
+import great_expectations as gx  # noqa: E402
+import pandas as pd  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.expectations.row_conditions import Column  # noqa: E402
+
+SUITE_NAME = "fct_deployments"
+
+# GitHub's deployment status states; the contract names the first four, the rest are what GitHub can send.
+KNOWN_STATUSES = ("success", "failure", "error", "pending", "inactive", "in_progress", "queued")
+
+# A restore taking longer than this is far more likely a join or timestamp bug than a real outage.
+MAX_TIME_TO_RESTORE_MINUTES = 90 * 24 * 60
+
+# No deployment API we read predates this; earlier timestamps are epoch/zero-date artefacts.
+EARLIEST_DEPLOYED_AT = dt.datetime(2000, 1, 1)
+
+# Tolerated clock skew between the source system and the machine validating.
+FUTURE_SKEW = dt.timedelta(hours=1)
+
+# Columns the suite reads; the full contract is checked by dbt's model contract.
+REQUIRED_COLUMNS = (
+    "deployment_id",
+    "status",
+    "is_production",
+    "environment_rank",
+    "deployed_at",
+    "is_baseline",
+    "is_failure",
+    "has_incident_failure",
+    "has_rollback_failure",
+    "recovered_at",
+    "time_to_restore_minutes",
+    "commit_count",
+    "pr_count",
+)
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One broken rule, phrased so a person reading a refresh log can act on it."""
+
+    expectation_type: str
+    column: str | None
+    description: str
+    details: str
+
+    def __str__(self) -> str:
+        where = f" [{self.column}]" if self.column else ""
+        return f"{self.description}{where}: {self.details}"
+
+
+@dataclass(frozen=True)
+class ValidationSummary:
+    """The part of a GX result callers need, free of GX types so callers need not import GX."""
+
+    success: bool
+    statistics: dict[str, Any]
+    failed: list[FailedExpectation] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """A multi-line text for logs and Dagster check metadata."""
+        if self.success:
+            return f"all {self.statistics.get('evaluated_expectations', 0)} expectations passed"
+        return "\n".join(str(failure) for failure in self.failed)
+
+
+def _successful_production() -> Any:
+    return (Column("status") == "success") & (Column("is_production") == True)  # noqa: E712
+
+
+def _ephemeral_context() -> Any:
+    """A fresh in-memory context: nothing is written to disk, and concurrent callers share no state."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def build_suite(now: dt.datetime | None = None, context: Any | None = None) -> gx.ExpectationSuite:
+    """The suite, built in code so it is reviewed and versioned like the models it guards.
+
+    `now` (naive UTC) bounds "not in the future"; it defaults to the current time and is a parameter
+    so tests are deterministic. GX binds suites to an active context, so one is made when none is given.
+    """
+    if context is None:
+        _ephemeral_context()
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    expectations = gx.expectations
+    suite = gx.ExpectationSuite(name=SUITE_NAME)
+    rules = [
+        expectations.ExpectTableRowCountToBeBetween(
+            min_value=1,
+            description="fct_deployments has at least one row (empty means ingestion or staging broke)",
+        ),
+        expectations.ExpectTableColumnsToMatchSet(
+            column_set=list(REQUIRED_COLUMNS),
+            exact_match=False,
+            description="fct_deployments has the columns the contract promises",
+        ),
+        expectations.ExpectColumnValuesToBeUnique(
+            column="deployment_id",
+            description="each deployment appears once (a duplicated row would double every count)",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="status",
+            value_set=list(KNOWN_STATUSES),
+            description="status is a known deployment state",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="is_failure",
+            value_set=[False],
+            row_condition=(Column("status") != "success") | (Column("is_production") == False),  # noqa: E712
+            description="only successful production deployments can be change failures",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="is_failure",
+            value_set=[True],
+            row_condition=_successful_production() & (Column("has_incident_failure") == True),  # noqa: E712
+            description="a production deployment blamed for an incident is a change failure",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="is_failure",
+            value_set=[True],
+            row_condition=_successful_production() & (Column("has_rollback_failure") == True),  # noqa: E712
+            description="a production deployment undone by a rollback is a change failure",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="status",
+            value_set=["success"],
+            row_condition=Column("is_baseline") == True,  # noqa: E712
+            description="a baseline deployment is a successful one",
+        ),
+        expectations.ExpectColumnValuesToBeNull(
+            column="time_to_restore_minutes",
+            row_condition=Column("is_failure") == False,  # noqa: E712
+            description="only failed deployments have a time to restore",
+        ),
+        expectations.ExpectColumnValuesToBeNull(
+            column="recovered_at",
+            row_condition=Column("is_failure") == False,  # noqa: E712
+            description="only failed deployments have a recovery time",
+        ),
+        expectations.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="recovered_at",
+            column_B="deployed_at",
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+            description="recovery happens at or after the deployment",
+        ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="time_to_restore_minutes",
+            min_value=0,
+            max_value=MAX_TIME_TO_RESTORE_MINUTES,
+            description="time to restore is between 0 and 90 days",
+        ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="deployed_at",
+            min_value=EARLIEST_DEPLOYED_AT,
+            max_value=now + FUTURE_SKEW,
+            description="deployed_at is not before 2000 and not in the future",
+        ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="commit_count", min_value=0, description="commit_count is not negative"
+        ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="pr_count", min_value=0, description="pr_count is not negative"
+        ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="environment_rank", min_value=0, description="environment_rank is not negative"
+        ),
+        expectations.ExpectColumnMeanToBeBetween(
+            column="is_failure",
+            min_value=0,
+            max_value=1,
+            row_condition=_successful_production(),
+            description="the share of successful production deployments that failed is between 0 and 1",
+        ),
+    ]
+    for rule in rules:
+        suite.add_expectation(rule)
+    return suite
+
+
+def _describe_result(result: Any) -> str:
+    """Turn one GX result into a sentence: counts and a few offending values, or the error it raised."""
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return f"could not be evaluated: {info.get('exception_message')}"
+    # Results of expectations that could not run carry their errors keyed by metric.
+    nested = [value for value in info.values() if isinstance(value, dict) and value.get("raised_exception")]
+    if nested:
+        return f"could not be evaluated: {nested[0].get('exception_message')}"
+    details = result.result or {}
+    if "unexpected_count" in details:
+        sample = ", ".join(str(value) for value in (details.get("partial_unexpected_list") or [])[:5])
+        rows = details.get("partial_unexpected_index_list") or []
+        text = f"{details['unexpected_count']} of {details.get('element_count')} rows break it"
+        if sample:
+            text += f" (e.g. {sample})"
+        if rows:
+            text += f"; row positions {list(rows)[:5]}"
+        return text
+    missing = ((details.get("details") or {}).get("mismatched") or {}).get("missing")
+    if missing:
+        return f"missing columns {sorted(missing)}"
+    if "observed_value" in details:
+        observed = details["observed_value"]
+        if isinstance(observed, list):
+            observed = sorted(str(value) for value in observed)
+        return f"observed {observed}"
+    return "failed"
+
+
+def validate_fct_deployments(df: pd.DataFrame, now: dt.datetime | None = None) -> ValidationSummary:
+    """Validate a dataframe holding `marts.fct_deployments`, returning a summary instead of raising."""
+    context = _ephemeral_context()
+    source = context.data_sources.add_pandas(f"fct_deployments_{uuid.uuid4().hex[:8]}")
+    batch_definition = source.add_dataframe_asset("fct_deployments").add_batch_definition_whole_dataframe(
+        "whole"
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(build_suite(now=now, context=context))
+
+    failed = []
+    for item in result.results:
+        if item.success:
+            continue
+        config = item.expectation_config
+        kwargs = config.kwargs or {}
+        column = kwargs.get("column") or (
+            f"{kwargs['column_A']}, {kwargs['column_B']}" if "column_A" in kwargs else None
+        )
+        failed.append(
+            FailedExpectation(
+                expectation_type=config.type,
+                column=column,
+                description=config.description or config.type,
+                details=_describe_result(item),
+            )
+        )
+    return ValidationSummary(success=bool(result.success), statistics=dict(result.statistics), failed=failed)
+
+
+def load_fct_deployments(warehouse: str | Path) -> pd.DataFrame:
+    """Read the mart from a warehouse file with a short-lived read-only connection."""
+    connection = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return connection.execute("select * from marts.fct_deployments").df()
+    finally:
+        connection.close()
+
+
+def validate_warehouse(warehouse: str | Path, now: dt.datetime | None = None) -> ValidationSummary:
+    """Validate the mart inside a DuckDB file: what the refresh's asset check calls."""
+    return validate_fct_deployments(load_fct_deployments(warehouse), now=now)

@@ -1,0 +1,262 @@
+"""The fct_deployments expectation suite: a plausible mart passes, each kind of bad row fails readably."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+from data_tests.fct_deployments import (
+    ValidationSummary,
+    build_suite,
+    validate_fct_deployments,
+    validate_warehouse,
+)
+
+NOW = dt.datetime(2026, 6, 1, 12, 0)
+
+
+def _row(**overrides: object) -> dict[str, object]:
+    """A successful production deployment that did not fail; tests override what they need."""
+    row: dict[str, object] = {
+        "deployment_id": "github:1",
+        "source_system": "github",
+        "source_deployment_id": "1",
+        "service": "checkout-api",
+        "team": "payments",
+        "repository": "acme/checkout-api",
+        "environment": "production",
+        "source_environment": "prod",
+        "environment_rank": 1,
+        "is_production": True,
+        "commit_sha": "a" * 40,
+        "created_at": dt.datetime(2026, 5, 1, 9, 0),
+        "deployed_at": dt.datetime(2026, 5, 1, 9, 5),
+        "status": "success",
+        "is_baseline": False,
+        "is_rollback": False,
+        "is_failure": False,
+        "has_incident_failure": False,
+        "has_rollback_failure": False,
+        "recovered_at": None,
+        "time_to_restore_minutes": None,
+        "commit_count": 3,
+        "pr_count": 1,
+    }
+    row.update(overrides)
+    return row
+
+
+def _good_rows() -> list[dict[str, object]]:
+    return [
+        _row(is_baseline=True, commit_count=120, pr_count=0),
+        _row(
+            deployment_id="github:2",
+            source_deployment_id="2",
+            deployed_at=dt.datetime(2026, 5, 2, 10, 0),
+            is_failure=True,
+            has_incident_failure=True,
+            recovered_at=dt.datetime(2026, 5, 2, 11, 30),
+            time_to_restore_minutes=90.0,
+        ),
+        _row(
+            deployment_id="github:3",
+            source_deployment_id="3",
+            environment="staging",
+            source_environment="stg",
+            environment_rank=0,
+            is_production=False,
+            deployed_at=dt.datetime(2026, 5, 3, 8, 0),
+        ),
+        _row(
+            deployment_id="github:4",
+            source_deployment_id="4",
+            status="failure",
+            deployed_at=dt.datetime(2026, 5, 4, 8, 0),
+            commit_count=0,
+            pr_count=0,
+        ),
+        _row(
+            deployment_id="github:5",
+            source_deployment_id="5",
+            status="pending",
+            deployed_at=None,
+            commit_count=0,
+            pr_count=0,
+        ),
+    ]
+
+
+def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in ("created_at", "deployed_at", "recovered_at"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["time_to_restore_minutes"] = frame["time_to_restore_minutes"].astype("float64")
+    return frame
+
+
+def _with_bad_row(**overrides: object) -> pd.DataFrame:
+    bad = _row(deployment_id="github:99", source_deployment_id="99", **overrides)
+    return _frame([*_good_rows(), bad])
+
+
+def _failed_descriptions(summary: ValidationSummary) -> list[str]:
+    return [failure.description for failure in summary.failed]
+
+
+def test_suite_is_built_in_code_with_business_rules() -> None:
+    suite = build_suite(now=NOW)
+    assert suite.name == "fct_deployments"
+    assert len(suite.expectations) >= 12
+
+
+def test_good_frame_passes() -> None:
+    summary = validate_fct_deployments(_frame(_good_rows()), now=NOW)
+    assert summary.failed == []
+    assert summary.success is True
+    assert summary.statistics["unsuccessful_expectations"] == 0
+    assert summary.statistics["evaluated_expectations"] >= 12
+    assert "passed" in summary.describe()
+
+
+BAD_ROWS = {
+    "unknown status": ({"status": "exploded"}, "status is a known deployment state", "exploded"),
+    "failure on a staging deployment": (
+        {
+            "is_production": False,
+            "environment": "staging",
+            "environment_rank": 0,
+            "is_failure": True,
+            "recovered_at": dt.datetime(2026, 5, 1, 10, 0),
+            "time_to_restore_minutes": 55.0,
+        },
+        "only successful production deployments can be change failures",
+        "1 of",
+    ),
+    "failure on a failed rollout": (
+        {
+            "status": "error",
+            "is_failure": True,
+            "recovered_at": dt.datetime(2026, 5, 1, 10, 0),
+            "time_to_restore_minutes": 55.0,
+        },
+        "only successful production deployments can be change failures",
+        "True",
+    ),
+    "incident blamed but not a failure": (
+        {"has_incident_failure": True},
+        "a production deployment blamed for an incident is a change failure",
+        "False",
+    ),
+    "rollback but not a failure": (
+        {"has_rollback_failure": True},
+        "a production deployment undone by a rollback is a change failure",
+        "False",
+    ),
+    "recovered before deployed": (
+        {
+            "is_failure": True,
+            "has_incident_failure": True,
+            "recovered_at": dt.datetime(2026, 5, 1, 9, 0),
+            "time_to_restore_minutes": 5.0,
+        },
+        "recovery happens at or after the deployment",
+        "1 of",
+    ),
+    "negative time to restore": (
+        {
+            "is_failure": True,
+            "has_incident_failure": True,
+            "recovered_at": dt.datetime(2026, 5, 1, 10, 0),
+            "time_to_restore_minutes": -5.0,
+        },
+        "time to restore is between 0 and 90 days",
+        "-5.0",
+    ),
+    "time to restore beyond the ceiling": (
+        {
+            "is_failure": True,
+            "has_incident_failure": True,
+            "recovered_at": dt.datetime(2026, 9, 1),
+            "time_to_restore_minutes": 200_000.0,
+        },
+        "time to restore is between 0 and 90 days",
+        "200000.0",
+    ),
+    "time to restore without a failure": (
+        {"time_to_restore_minutes": 30.0},
+        "only failed deployments have a time to restore",
+        "30.0",
+    ),
+    "deployed in the future": (
+        {"deployed_at": dt.datetime(2026, 7, 1)},
+        "deployed_at is not before 2000 and not in the future",
+        "2026-07-01",
+    ),
+    "deployed before 2000": (
+        {"deployed_at": dt.datetime(1970, 1, 1)},
+        "deployed_at is not before 2000 and not in the future",
+        "1970-01-01",
+    ),
+    "negative commit count": ({"commit_count": -1}, "commit_count is not negative", "-1"),
+    "negative pr count": ({"pr_count": -2}, "pr_count is not negative", "-2"),
+    "negative environment rank": ({"environment_rank": -1}, "environment_rank is not negative", "-1"),
+    "baseline that did not succeed": (
+        {"status": "failure", "is_baseline": True},
+        "a baseline deployment is a successful one",
+        "failure",
+    ),
+    "duplicated deployment": (
+        {"deployment_id": "github:2"},
+        "each deployment appears once (a duplicated row would double every count)",
+        "github:2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_each_kind_of_bad_row_fails_with_a_readable_description(case: str) -> None:
+    overrides, description, detail = BAD_ROWS[case]
+    if case == "duplicated deployment":
+        frame = _frame([*_good_rows(), _row(source_deployment_id="99", deployment_id="github:2")])
+    else:
+        frame = _with_bad_row(**overrides)
+    summary = validate_fct_deployments(frame, now=NOW)
+    assert summary.success is False
+    assert description in _failed_descriptions(summary)
+    failure = next(item for item in summary.failed if item.description == description)
+    assert detail in failure.details, failure.details
+    assert description in summary.describe()
+    # The bad row breaks its own rule, not unrelated ones.
+    assert len(summary.failed) == 1, summary.describe()
+
+
+def test_empty_frame_fails_on_row_count() -> None:
+    frame = _frame(_good_rows()).iloc[0:0]
+    summary = validate_fct_deployments(frame, now=NOW)
+    assert summary.success is False
+    assert any("at least one row" in text for text in _failed_descriptions(summary))
+
+
+def test_missing_contract_column_is_named() -> None:
+    frame = _frame(_good_rows()).drop(columns=["pr_count"])
+    summary = validate_fct_deployments(frame, now=NOW)
+    assert summary.success is False
+    contract = next(item for item in summary.failed if "columns the contract" in item.description)
+    assert contract.expectation_type == "expect_table_columns_to_match_set"
+    assert contract.details == "missing columns ['pr_count']"
+
+
+def test_validate_warehouse_reads_the_mart(tmp_path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    frame = _frame(_good_rows())
+    connection = duckdb.connect(str(warehouse))
+    connection.execute("create schema marts")
+    connection.register("good", frame)
+    connection.execute("create table marts.fct_deployments as select * from good")
+    connection.execute("update marts.fct_deployments set commit_count = -4 where deployment_id = 'github:1'")
+    connection.close()
+    summary = validate_warehouse(warehouse, now=NOW)
+    assert _failed_descriptions(summary) == ["commit_count is not negative"]
