@@ -1,0 +1,47 @@
+"""Constants for the GitHub source."""
+
+DEFAULT_BASE_URL = "https://api.github.com"
+PER_PAGE = 100  # GitHub's maximum page size for list endpoints
+API_VERSION = "2022-11-28"
+
+# Deployment statuses arrive after the deployment was created; re-read deployments created within this
+# many days before the cursor so late statuses are picked up.
+DEPLOYMENT_LOOKBACK_DAYS = 3
+# Commits reachable from the default branch can carry committer dates older than the last run (merges of
+# long-lived branches); re-read this many days before the cursor.
+COMMIT_LOOKBACK_DAYS = 3
+
+# Keys whose values are bulky and useless for delivery analytics.
+DROP_KEYS = frozenset(
+    {
+        "_links",
+        "permissions",
+        "license",
+        "template_repository",
+        "security_and_analysis",
+        "code_of_conduct",
+        "assignees",
+        "requested_reviewers",
+        "requested_teams",
+        "milestone",
+        "auto_merge",
+        "verification",
+        "tree",
+        "files",
+        "stats",
+        "body_html",
+        "body_text",
+        "reactions",
+        "performed_via_github_app",
+        "organization",
+        "parent",
+        "source",
+        "custom_properties",
+        "repo",  # head.repo and base.repo: a full repository object on every pull request
+    }
+)
+# URL fields worth keeping; every other `url` / `*_url` is an API link derivable from ids.
+KEEP_URLS = frozenset({"html_url", "target_url", "log_url", "environment_url"})
+# GitHub user objects: keep who, not their thirty profile links.
+USER_KEYS = ("login", "id", "type")
+USER_FIELDS = frozenset({"user", "author", "committer", "creator", "merged_by", "owner", "assignee"})

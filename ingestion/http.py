@@ -1,0 +1,186 @@
+"""HTTP plumbing shared by the API sources: a retrying session and errors that are safe to show.
+
+Both GitHub and PagerDuty throttle and occasionally fail; a refresh should ride through that instead of
+aborting a half-hour backfill on one 502. When it does give up, the error must say which endpoint failed
+(so the operator knows what to look at) and must never contain the token (errors end up in logs, Dagster
+run records and bug reports).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.hooks import default_hooks, dispatch_hook
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class ApiError(RuntimeError):
+    """A request failed for good. The message names the endpoint (method and path) but no credentials."""
+
+    def __init__(self, message: str, *, status: int | None = None, path: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.path = path
+
+
+class ApiAuthError(ApiError):
+    """The API rejected the credentials (401): retrying cannot help, the token must be fixed."""
+
+
+class RetryBudgetExhausted(ApiError):
+    """Every retry of a throttled or failing request was spent."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How patient a refresh is with a throttling or flaky API.
+
+    `max_retries` retries follow the first attempt. Waits follow the server when it says how long
+    (Retry-After, GitHub's X-RateLimit-Reset) and grow exponentially from `backoff_factor` otherwise;
+    no single wait exceeds `max_wait_seconds`, so a far-away rate-limit reset cannot hang a run for an hour.
+    """
+
+    max_retries: int = 5
+    backoff_factor: float = 1.0
+    max_wait_seconds: float = 60.0
+    timeout_seconds: float = 60.0
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """`Authorization: <scheme> <token>`, with a repr that never shows the token."""
+
+    def __init__(self, token: str, scheme: str = "Bearer"):
+        self._token = token
+        self._scheme = scheme
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"{self._scheme} {self._token}"
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(scheme={self._scheme!r}, token=***)"
+
+
+def endpoint_of(url: str | None) -> str:
+    """The path of a URL without host or query: enough to name an endpoint, nothing secret."""
+    return urlsplit(url or "").path or "/"
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_rate_limited(response: requests.Response) -> bool:
+    """GitHub answers an exhausted primary rate limit with 403 (or 429) and X-RateLimit-Remaining: 0."""
+    if response.status_code == 429:
+        return True
+    if response.status_code != 403:
+        return False
+    if response.headers.get("X-RateLimit-Remaining") == "0":
+        return True
+    # secondary rate limits come as 403 with Retry-After
+    return response.headers.get("Retry-After") is not None
+
+
+class RetryingSession(requests.Session):
+    """A requests session that retries throttled and failed requests, then fails with a clear error.
+
+    dlt's RESTClient attaches its own raise-for-status hook to every request; hooks are held back here
+    until the final response, otherwise the first 502 would raise before we could retry it.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        *,
+        api_name: str = "API",
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        super().__init__()
+        self.policy = policy or RetryPolicy()
+        self.api_name = api_name
+        self._sleep = sleep
+
+    def _wait_for(self, response: requests.Response | None, attempt: int) -> float:
+        policy = self.policy
+        wait: float | None = None
+        if response is not None:
+            wait = _retry_after_seconds(response)
+            if wait is None and response.headers.get("X-RateLimit-Remaining") == "0":
+                reset = response.headers.get("X-RateLimit-Reset")
+                if reset and reset.isdigit():
+                    wait = max(int(reset) - time.time(), 0.0) + 1.0
+        if wait is None:
+            wait = policy.backoff_factor * (2**attempt) * (1 + random.random() * 0.1)
+        return min(wait, policy.max_wait_seconds)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self.policy.timeout_seconds)
+        hooks = request.hooks
+        request.hooks = default_hooks()
+        path = endpoint_of(request.url)
+        what = f"{self.api_name} {request.method} {path}"
+        try:
+            attempt = 0
+            while True:
+                response: requests.Response | None = None
+                problem: str
+                try:
+                    response = super().send(request, **kwargs)
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    problem = f"connection failed ({type(exc).__name__})"
+                else:
+                    if response.status_code == 401:
+                        raise ApiAuthError(
+                            f"{what}: the token was rejected (401 Unauthorized); check the configured token",
+                            status=401,
+                            path=path,
+                        )
+                    retryable = response.status_code in RETRY_STATUSES or _is_rate_limited(response)
+                    if not retryable:
+                        break
+                    problem = f"status {response.status_code}"
+                if attempt >= self.policy.max_retries:
+                    raise RetryBudgetExhausted(
+                        f"{what}: gave up after {attempt + 1} attempts, last {problem}",
+                        status=response.status_code if response is not None else None,
+                        path=path,
+                    )
+                wait = self._wait_for(response, attempt)
+                log.warning("%s: %s, retrying in %.1fs", what, problem, wait)
+                if response is not None:
+                    response.close()
+                self._sleep(wait)
+                attempt += 1
+        finally:
+            request.hooks = hooks
+        if response.status_code >= 400:
+            detail = response.text[:300].replace("\n", " ") if response.text else ""
+            reason = f"{response.status_code} {response.reason or ''}".strip()
+            raise ApiError(
+                f"{what}: failed with status {reason}: {detail}".rstrip(" :"),
+                status=response.status_code,
+                path=path,
+            )
+        return dispatch_hook("response", hooks, response, **kwargs)

@@ -1,0 +1,89 @@
+"""The organisation's own configuration (teams, services, environments, settings) as raw tables.
+
+Models join source data to what the platform lead declared (which repository is which service, which
+environment is production); loading the declaration alongside the data keeps that join in SQL. The
+tables are replaced on every run: the file is the truth. Tokens and other secrets never reach here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+from .settings import DEFAULT_INCIDENT_WINDOW_HOURS
+
+_TEXT = {"data_type": "text", "nullable": True}
+
+
+def _team_rows(teams: list[dict]) -> list[dict]:
+    return [{"team": t.get("team", t.get("name")), "description": t.get("description")} for t in teams]
+
+
+def _service_rows(services: list[dict]) -> list[dict]:
+    return [
+        {"service": s.get("service", s.get("name")), "team": s.get("team"), "repository": s.get("repository")}
+        for s in services
+    ]
+
+
+def _service_pagerduty_rows(services: list[dict]) -> list[dict]:
+    return [
+        {"service": s.get("service", s.get("name")), "pd_service_id": pd_id}
+        for s in services
+        for pd_id in s.get("pagerduty_services") or []
+    ]
+
+
+def _environment_rows(environments: list[dict]) -> list[dict]:
+    rows = []
+    for rank, env in enumerate(environments):
+        name = env.get("environment", env.get("name"))
+        rows.append(
+            {
+                "environment": name,
+                "environment_rank": env.get("environment_rank", rank),
+                "match_pattern": env.get("match_pattern", env.get("match")),
+                "is_production": bool(env.get("is_production", env.get("production", False))),
+            }
+        )
+    return rows
+
+
+@dlt.source(name="org_config")
+def org_config_source(
+    teams: list[dict], services: list[dict], environments: list[dict], settings: dict
+) -> Sequence[DltResource]:
+    """Tables of the validated configuration. Accepts validated rows (`team`, `service`, ...) or the
+    file's own spelling (`name`, `match`, `production`) so it can be fed either."""
+    window = settings.get("incident_window_hours")
+    if window is None:
+        window = (settings.get("failure") or {}).get("incident_window_hours", DEFAULT_INCIDENT_WINDOW_HOURS)
+    tables: dict[str, tuple[list[dict], dict[str, Any]]] = {
+        "teams": (_team_rows(teams), {"team": _TEXT, "description": _TEXT}),
+        "services": (_service_rows(services), {"service": _TEXT, "team": _TEXT, "repository": _TEXT}),
+        "service_pagerduty": (_service_pagerduty_rows(services), {"service": _TEXT, "pd_service_id": _TEXT}),
+        "environments": (
+            _environment_rows(environments),
+            {
+                "environment": _TEXT,
+                "environment_rank": {"data_type": "bigint"},
+                "match_pattern": _TEXT,
+                "is_production": {"data_type": "bool"},
+            },
+        ),
+        "settings": (
+            [{"incident_window_hours": float(window)}],
+            {"incident_window_hours": {"data_type": "double"}},
+        ),
+    }
+
+    def make(name: str, rows: list[dict], columns: dict[str, Any]) -> DltResource:
+        def rows_of() -> Iterator[list[dict]]:
+            yield rows
+
+        return dlt.resource(rows_of, name=name, write_disposition="replace", columns=columns)()
+
+    return [make(name, rows, columns) for name, (rows, columns) in tables.items()]

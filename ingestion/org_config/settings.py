@@ -1,0 +1,3 @@
+"""Constants for the organisation configuration source."""
+
+DEFAULT_INCIDENT_WINDOW_HOURS = 24.0

@@ -1,0 +1,140 @@
+"""PagerDuty source: services and incidents (REST API v2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+
+from ingestion.http import RetryPolicy
+
+from .helpers import iso, list_window, make_client, offset_paginator, parse_ts, windows
+from .settings import DEFAULT_BACKFILL_DAYS, DEFAULT_BASE_URL, INCIDENT_LOOKBACK_DAYS
+
+_TS = {"data_type": "timestamp", "nullable": True}
+_TEXT = {"data_type": "text", "nullable": True}
+_BIGINT = {"data_type": "bigint", "nullable": True}
+_JSON = {"data_type": "json", "nullable": True}
+
+SERVICE_COLUMNS: dict[str, Any] = {
+    "id": _TEXT,
+    "name": _TEXT,
+    "description": _TEXT,
+    "status": _TEXT,
+    "created_at": _TS,
+    "teams": _JSON,
+}
+INCIDENT_COLUMNS: dict[str, Any] = {
+    "id": _TEXT,
+    "incident_number": _BIGINT,
+    "title": _TEXT,
+    "status": _TEXT,
+    "urgency": _TEXT,
+    "created_at": _TS,
+    "updated_at": _TS,
+    "resolved_at": _TS,
+    "last_status_change_at": _TS,
+    "acknowledged_at": _TS,
+    "service__id": _TEXT,
+    "service__summary": _TEXT,
+    "priority__summary": _TEXT,
+    "acknowledgements": _JSON,
+    "assignments": _JSON,
+    "teams": _JSON,
+}
+# Incident fields too bulky or too volatile to keep (links, full escalation objects, alert bodies).
+_DROP = frozenset(
+    {"self", "first_trigger_log_entry", "escalation_policy", "pending_actions", "body", "alert_counts"}
+)
+
+
+def _ref(obj: Any) -> Any:
+    """A PagerDuty reference object reduced to what identifies it."""
+    if isinstance(obj, dict):
+        return {k: obj.get(k) for k in ("id", "type", "summary") if k in obj}
+    return obj
+
+
+def _shape_incident(raw: dict) -> dict:
+    row = {k: v for k, v in raw.items() if k not in _DROP}
+    for key in ("service", "priority", "last_status_change_by", "escalation_policy", "conference_bridge"):
+        if isinstance(row.get(key), dict):
+            row[key] = _ref(row[key])
+    acks = [
+        {"at": ack.get("at"), "acknowledger": _ref(ack.get("acknowledger"))}
+        for ack in raw.get("acknowledgements") or []
+    ]
+    row["acknowledgements"] = acks
+    row["assignments"] = [
+        {"at": a.get("at"), "assignee": _ref(a.get("assignee"))} for a in raw.get("assignments") or []
+    ]
+    row["teams"] = [_ref(team) for team in raw.get("teams") or []]
+    # The first acknowledgement, when the API still shows it; an explicit field wins.
+    if not row.get("acknowledged_at"):
+        times = sorted(a["at"] for a in acks if a.get("at"))
+        row["acknowledged_at"] = times[0] if times else None
+    if not row.get("resolved_at") and raw.get("status") == "resolved":
+        # Older payloads lack `resolved_at`; a resolved incident's last status change is its resolution.
+        row["resolved_at"] = raw.get("last_status_change_at")
+    return row
+
+
+@dlt.source(name="pagerduty")
+def pagerduty_source(
+    base_url: str = DEFAULT_BASE_URL,
+    token: str = dlt.secrets.value,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    max_retries: int = 5,
+    max_retry_wait_seconds: float = 60.0,
+    backoff_factor: float = 1.0,
+    incident_lookback_days: float = INCIDENT_LOOKBACK_DAYS,
+) -> Sequence[DltResource]:
+    """Load PagerDuty services and incidents.
+
+    The first run reads incidents created since `start_date` (ISO date; 90 days back when absent); later
+    runs re-read the last `incident_lookback_days` before the newest incident loaded, so incidents
+    acknowledged or resolved since are updated in place (merge on id). `end_date` bounds the reading
+    (defaults to a day past the wall clock, which tolerates clock skew with the server).
+    """
+    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+
+    @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
+    def services() -> Iterator[list[dict]]:
+        for page in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
+            rows = []
+            for raw in page:
+                row = {k: v for k, v in raw.items() if k not in {"self", "integrations", "escalation_policy"}}
+                row["escalation_policy_id"] = (raw.get("escalation_policy") or {}).get("id")
+                row["teams"] = [_ref(team) for team in raw.get("teams") or []]
+                rows.append(row)
+            yield rows
+
+    @dlt.resource(name="incidents", primary_key="id", write_disposition="merge", columns=INCIDENT_COLUMNS)
+    def incidents() -> Iterator[list[dict]]:
+        state = dlt.current.resource_state("incidents")
+        cursor = parse_ts(state.get("created_at"))
+        until = parse_ts(end_date) if end_date else datetime.now(UTC) + timedelta(days=1)
+        if cursor is not None:
+            since = cursor - timedelta(days=incident_lookback_days)
+        elif start_date:
+            since = parse_ts(start_date if len(start_date) > 10 else f"{start_date}T00:00:00Z")
+        else:
+            since = datetime.now(UTC) - timedelta(days=DEFAULT_BACKFILL_DAYS)
+        newest = cursor
+        for low, high in windows(since, until):
+            for page in list_window(client, "/incidents", "incidents", low, high, {}):
+                rows = [_shape_incident(raw) for raw in page]
+                for row in rows:
+                    created = parse_ts(row.get("created_at"))
+                    if created and (newest is None or created > newest):
+                        newest = created
+                if rows:
+                    yield rows
+        if newest is not None:
+            state["created_at"] = iso(newest)
+
+    return services, incidents

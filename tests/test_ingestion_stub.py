@@ -1,0 +1,150 @@
+"""A tiny local HTTP stub for source tests, plus tests of the shared HTTP layer (retries, errors).
+
+The stub answers canned responses per path (and optionally per query), in order, repeating the last one;
+it records every request so tests can count calls and inspect headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from ingestion.http import ApiAuthError, ApiError, RetryBudgetExhausted, RetryingSession, RetryPolicy
+
+Response = tuple[int, dict[str, str], Any]
+
+
+class Stub:
+    """Canned responses by route; `url` is the base to hand to a source."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Response]] = defaultdict(list)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+                stub.requests.append(("GET", self.path, dict(self.headers)))
+                path = self.path.split("?", 1)[0]
+                queue = stub.routes.get(self.path) or stub.routes.get(path)
+                if not queue:
+                    status, headers, body = 404, {}, {"message": "Not Found"}
+                elif len(queue) > 1:
+                    status, headers, body = queue.pop(0)
+                else:
+                    status, headers, body = queue[0]
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value.replace("{base}", stub.url))
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def add(self, route: str, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Stub:
+        self.routes[route].append((status, headers or {}, body))
+        return self
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _ in self.requests]
+
+    def __enter__(self) -> Stub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+FAST = RetryPolicy(max_retries=3, backoff_factor=0.01, max_wait_seconds=0.2, timeout_seconds=5)
+TOKEN = "tok_very_secret_value_42"
+
+
+def _get(
+    stub: Stub, path: str, policy: RetryPolicy = FAST, sleeps: list[float] | None = None
+) -> requests.Response:
+    sleep = sleeps.append if sleeps is not None else (lambda _seconds: None)
+    session = RetryingSession(policy, api_name="GitHub", sleep=sleep)
+    return session.get(f"{stub.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def test_retries_a_502_then_succeeds() -> None:
+    with Stub() as stub:
+        stub.add("/x", {"m": 1}, status=502).add("/x", [1, 2])
+        response = _get(stub, "/x")
+    assert response.json() == [1, 2]
+    assert stub.paths() == ["/x", "/x"]
+
+
+def test_429_waits_as_long_as_retry_after_says_within_the_cap() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_retries=3, backoff_factor=5, max_wait_seconds=30)
+    with Stub() as stub:
+        stub.add("/x", {}, status=429, headers={"Retry-After": "7"}).add("/x", [])
+        _get(stub, "/x", policy, sleeps)
+    assert sleeps == [7.0]
+
+
+def test_403_rate_limit_waits_until_reset_capped() -> None:
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_retries=3, backoff_factor=5, max_wait_seconds=12)
+    with Stub() as stub:
+        far_reset = str(2_000_000_000)  # 2033: far beyond the cap
+        stub.add(
+            "/x",
+            {"message": "API rate limit exceeded"},
+            403,
+            {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": far_reset},
+        )
+        stub.add("/x", [])
+        _get(stub, "/x", policy, sleeps)
+    assert sleeps == [12]
+
+
+def test_403_without_rate_limit_is_not_retried() -> None:
+    with Stub() as stub:
+        stub.add(
+            "/orgs/acme/repos", {"message": "Resource not accessible"}, 403, {"X-RateLimit-Remaining": "4999"}
+        )
+        with pytest.raises(ApiError) as info:
+            _get(stub, "/orgs/acme/repos")
+    assert info.value.status == 403
+    assert "/orgs/acme/repos" in str(info.value)
+    assert len(stub.requests) == 1
+
+
+def test_exhausted_budget_names_endpoint_not_token() -> None:
+    with Stub() as stub:
+        stub.add("/repos/acme/api/pulls", {"m": "boom"}, status=503)
+        with pytest.raises(RetryBudgetExhausted) as info:
+            _get(stub, "/repos/acme/api/pulls?per_page=100")
+    message = str(info.value)
+    assert "GET /repos/acme/api/pulls" in message
+    assert "4 attempts" in message and "503" in message
+    assert TOKEN not in message and TOKEN not in repr(info.value)
+    assert len(stub.requests) == 4  # first attempt + 3 retries
+
+
+def test_401_is_a_clear_auth_error_without_retry() -> None:
+    with Stub() as stub:
+        stub.add("/orgs/acme/repos", {"message": "Bad credentials"}, status=401)
+        with pytest.raises(ApiAuthError) as info:
+            _get(stub, "/orgs/acme/repos")
+    assert "token was rejected" in str(info.value) and "/orgs/acme/repos" in str(info.value)
+    assert TOKEN not in str(info.value)
+    assert len(stub.requests) == 1
