@@ -1,0 +1,204 @@
+"""Overview: the four DORA metrics for the org, per team, and week by week.
+
+Every number comes from the marts (`dora_summary`, `dora_org_weekly`, `dora_team_weekly`); this page
+only chooses units and colours.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from app import formatting as fmt
+from app import queries
+from app.state import Filters, current_filters
+
+METRICS_DOC = "docs/metrics.md"
+
+
+def _org_row(summary: pd.DataFrame) -> pd.Series | None:
+    rows = summary[summary["team"] == queries.ORG_TEAM]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _difference(current: pd.Series, previous: pd.Series | None, column: str) -> float | None:
+    if previous is None or fmt.is_missing(current[column]) or fmt.is_missing(previous[column]):
+        return None
+    return float(current[column]) - float(previous[column])
+
+
+def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filters) -> None:
+    previous_start, previous_end = filters.previous
+    compared = f"Change against {previous_start:%Y-%m-%d} – {previous_end:%Y-%m-%d}."
+    cards = [
+        (
+            "Deployment frequency",
+            fmt.format_per_week(org["deployments_per_week"]),
+            fmt.format_per_week_delta(_difference(org, previous, "deployments_per_week")),
+            "normal",
+            org["deployment_frequency_level_2023"],
+            "Successful production deployments per week; the level uses the median of deploy days per "
+            f"week. {compared}",
+        ),
+        (
+            "Lead time for changes",
+            fmt.format_duration(org["lead_time_median_minutes"]),
+            fmt.format_duration_delta(_difference(org, previous, "lead_time_median_minutes")),
+            "inverse",
+            org["lead_time_level_2023"],
+            f"Median time from a change's first commit to its first production deployment. {compared}",
+        ),
+        (
+            "Change failure rate",
+            fmt.format_rate(org["change_failure_rate"]),
+            fmt.format_rate_delta(_difference(org, previous, "change_failure_rate")),
+            "inverse",
+            org["change_failure_rate_level_2023"],
+            f"Share of production deployments that caused a failure (incident or rollback). {compared}",
+        ),
+        (
+            "Time to restore",
+            fmt.format_duration(org["time_to_restore_median_minutes"]),
+            fmt.format_duration_delta(_difference(org, previous, "time_to_restore_median_minutes")),
+            "inverse",
+            org["time_to_restore_level_2023"],
+            f"Median time from a failed deployment to its recovery. {compared}",
+        ),
+    ]
+    for column, (label, value, delta, delta_color, level, help_text) in zip(
+        st.columns(len(cards)), cards, strict=True
+    ):
+        with column:
+            st.metric(label, value, delta=delta, delta_color=delta_color, help=help_text, border=True)
+            st.badge(f"DORA 2023: {fmt.level_label(level)}", color=fmt.level_color(level))
+
+
+def _team_table(summary: pd.DataFrame) -> pd.DataFrame:
+    teams = summary[summary["team"] != queries.ORG_TEAM]
+    table = pd.DataFrame(
+        {
+            "Team": teams["team"],
+            "Deployments": teams["deployments"],
+            "Per week": teams["deployments_per_week"],
+            "Deploy days / week (median)": teams["deploy_days_per_week_median"],
+            "Frequency level": teams["deployment_frequency_level_2023"].map(fmt.level_label),
+            "Lead time median (h)": teams["lead_time_median_minutes"].map(fmt.minutes_to_hours),
+            "Lead time p90 (h)": teams["lead_time_p90_minutes"].map(fmt.minutes_to_hours),
+            "Lead time level": teams["lead_time_level_2023"].map(fmt.level_label),
+            "Change failure rate (%)": teams["change_failure_rate"] * 100,
+            "Failure rate level": teams["change_failure_rate_level_2023"].map(fmt.level_label),
+            "Time to restore median (h)": teams["time_to_restore_median_minutes"].map(fmt.minutes_to_hours),
+            "Restore level": teams["time_to_restore_level_2023"].map(fmt.level_label),
+        }
+    )
+    return table.sort_values("Team").reset_index(drop=True)
+
+
+def _render_team_table(summary: pd.DataFrame) -> None:
+    st.subheader("By team")
+    table = _team_table(summary)
+    if table.empty:
+        st.info("No team had production deployments or changes in this period.")
+        return
+    number = st.column_config.NumberColumn
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={
+            "Per week": number(format="%.1f"),
+            "Deploy days / week (median)": number(format="%.1f"),
+            "Lead time median (h)": number(format="%.1f"),
+            "Lead time p90 (h)": number(format="%.1f"),
+            "Change failure rate (%)": number(format="%.1f"),
+            "Time to restore median (h)": number(format="%.1f"),
+        },
+    )
+
+
+def _trend_chart(weekly: pd.DataFrame, column: str, title: str, axis_title: str, by_team: bool) -> alt.Chart:
+    data = weekly[["week_start", column] + (["team"] if by_team else [])].copy()
+    data["week_start"] = pd.to_datetime(data["week_start"])
+    if column.endswith("_minutes"):
+        data[column] = data[column] / 60
+    elif column == "change_failure_rate":
+        data[column] = data[column] * 100
+    mark = alt.Chart(data).mark_bar() if column == "deployments" else alt.Chart(data).mark_line(point=True)
+    encoding: dict[str, object] = {
+        "x": alt.X("week_start:T", title="Week"),
+        "y": alt.Y(f"{column}:Q", title=axis_title),
+        "tooltip": [alt.Tooltip("week_start:T", title="Week"), alt.Tooltip(f"{column}:Q", format=".1f")],
+    }
+    if by_team:
+        encoding["color"] = alt.Color("team:N", title="Team")
+        if column == "deployments":
+            encoding["xOffset"] = alt.XOffset("team:N")
+    return mark.encode(**encoding).properties(title=title, height=220)
+
+
+def _render_trends(filters: Filters, path) -> None:
+    by_team = bool(filters.teams)
+    st.subheader("Weekly trends" + (" by team" if by_team else " for the organisation"))
+    if by_team:
+        weekly = queries.team_weekly(path, filters.start, filters.end, filters.teams)
+    else:
+        weekly = queries.org_weekly(path, filters.start, filters.end)
+    if weekly.empty:
+        st.info("No weekly data in this period.")
+        return
+    charts = [
+        ("deployments", "Deployments per week", "Deployments"),
+        ("lead_time_median_minutes", "Lead time, weekly median", "Hours"),
+        ("change_failure_rate", "Change failure rate", "%"),
+        ("time_to_restore_median_minutes", "Time to restore, weekly median", "Hours"),
+    ]
+    for row in range(2):
+        pair = charts[row * 2 : row * 2 + 2]
+        for column, (metric, title, axis_title) in zip(st.columns(2), pair, strict=True):
+            with column:
+                st.altair_chart(_trend_chart(weekly, metric, title, axis_title, by_team), width="stretch")
+
+
+def _render_explainer() -> None:
+    with st.expander("What these mean"):
+        st.markdown(
+            "- **Deployment frequency**: successful production deployments per week. The level uses deploy "
+            "days (days with at least one deployment) per week, as the DORA bands do.\n"
+            "- **Lead time for changes**: from a change's first commit to the first production deployment "
+            "that shipped it. Changes shipped by a team's first recorded deployment (a baseline) get none.\n"
+            "- **Change failure rate**: failed production deployments divided by production deployments, "
+            "counted in the period of the deployment. A deployment fails when an incident of its service "
+            "starts soon after it, or a later rollback undoes it.\n"
+            "- **Time to restore**: from a failed deployment to its recovery (incident resolved or "
+            "rollback deployed).\n"
+            "- **Levels** are the 2023 DORA bands: elite, high, medium, low.\n\n"
+            f"Full definitions: [{METRICS_DOC}]({METRICS_DOC}) in the deploylens repository."
+        )
+
+
+def render() -> None:
+    """Draw the page for the current sidebar selection."""
+    filters = current_filters()
+    path = queries.warehouse_path()
+    st.title("Overview")
+    who = ", ".join(filters.teams) if filters.teams else "all teams"
+    st.caption(f"{filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} · {who}")
+    try:
+        summary = queries.dora_summary(path, filters.start, filters.end, filters.teams)
+        previous_summary = queries.dora_summary(path, *filters.previous, filters.teams)
+        org = _org_row(summary)
+        if org is None or (fmt.is_missing(org["deployments"]) or int(org["deployments"]) == 0):
+            st.info(
+                "No production deployments in this period. Widen the date range or choose other teams "
+                "in the sidebar."
+            )
+        else:
+            _render_headline(org, _org_row(previous_summary), filters)
+            _render_team_table(summary)
+        _render_trends(filters, path)
+    except queries.WarehouseUnavailable as error:
+        st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
+    _render_explainer()
+
+
+render()

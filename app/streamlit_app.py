@@ -1,0 +1,59 @@
+"""deploylens dashboard: entry point with the shared filters and the page navigation.
+
+Run with `streamlit run app/streamlit_app.py`; `DEPLOYLENS_WAREHOUSE` names the published warehouse.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts this folder, not the repository root, on sys.path; the pages import `app.*`.
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from app import queries  # noqa: E402
+from app.state import render_sidebar  # noqa: E402
+
+st.set_page_config(page_title="deploylens", page_icon=":material/rocket_launch:", layout="wide")
+
+
+def _render_missing_warehouse(path: Path) -> None:
+    st.title("deploylens")
+    st.warning(f"No warehouse found at `{path}`.")
+    st.markdown(
+        "The dashboard reads the published warehouse, which a refresh builds. To build one:\n\n"
+        "- `make demo` builds a simulated organisation end to end, or\n"
+        "- `deploylens refresh` loads your own organisation as configured in `.deploylens/org.yml`.\n\n"
+        f"To read a warehouse elsewhere, set `{queries.WAREHOUSE_ENV}` to its path and restart the app."
+    )
+
+
+def main() -> None:
+    """Check the warehouse, draw the shared filters, then hand over to the selected page."""
+    path = queries.warehouse_path()
+    if not path.exists():
+        _render_missing_warehouse(path)
+        return
+    try:
+        bounds = queries.data_bounds(path)
+        teams = queries.team_names(path)
+    except queries.WarehouseUnavailable as error:
+        st.title("deploylens")
+        st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
+        return
+
+    render_sidebar(bounds, teams)
+    page = st.navigation(
+        [
+            st.Page("app_pages/overview.py", title="Overview", icon=":material/insights:", default=True),
+            st.Page("app_pages/deployments.py", title="Deployments", icon=":material/list:"),
+        ]
+    )
+    page.run()
+
+
+main()

@@ -1,0 +1,172 @@
+"""The Streamlit app, driven headless with AppTest against the fixture warehouse (see conftest_app.py).
+
+Expected values are worked out by hand from the fixture rows, not read back from the app's queries.
+Set DEPLOYLENS_TEST_WAREHOUSE to a real published warehouse to also smoke-test every page against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from conftest_app import build_fixture_warehouse
+from streamlit.testing.v1 import AppTest
+
+from app import queries
+
+ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+TIMEOUT_SECONDS = 60
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = build_fixture_warehouse(tmp_path / "warehouse.duckdb")
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(path))
+    return path
+
+
+def _run_app() -> AppTest:
+    app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=TIMEOUT_SECONDS)
+    app_test.run()
+    assert not app_test.exception, [item.value for item in app_test.exception]
+    return app_test
+
+
+def _metrics(app_test: AppTest) -> dict[str, tuple[str, str]]:
+    return {metric.label: (metric.value, metric.delta) for metric in app_test.metric}
+
+
+def _markdown(app_test: AppTest) -> list[str]:
+    return [item.value for item in app_test.markdown]
+
+
+def test_overview_shows_the_four_org_metrics_with_levels_and_deltas(warehouse: Path) -> None:
+    app_test = _run_app()
+    assert app_test.title[0].value == "Overview"
+    assert _metrics(app_test) == {
+        "Deployment frequency": ("0.5 / week", "+0.3 / week"),
+        "Lead time for changes": ("4.0 h", "-6.0 h"),
+        "Change failure rate": ("33.3 %", "+33.3 pp"),
+        # Nothing failed in the previous period, so there is nothing to compare with.
+        "Time to restore": ("1.5 h", ""),
+    }
+    badges = [text for text in _markdown(app_test) if "-badge[" in text]
+    assert badges == [
+        ":orange-badge[DORA 2023: Medium]",
+        ":green-badge[DORA 2023: Elite]",
+        ":red-badge[DORA 2023: Low]",
+        ":blue-badge[DORA 2023: High]",
+    ]
+
+
+def test_default_period_is_the_last_twelve_weeks_of_data(warehouse: Path) -> None:
+    app_test = _run_app()
+    assert app_test.sidebar.date_input[0].value == (dt.date(2026, 3, 7), dt.date(2026, 5, 29))
+    assert app_test.sidebar.multiselect[0].value == []
+    assert app_test.sidebar.multiselect[0].options == ["payments", "platform", "search"]
+
+
+def test_team_table_lists_each_team_and_follows_the_team_filter(warehouse: Path) -> None:
+    app_test = _run_app()
+    table = app_test.dataframe[0].value
+    assert list(table["Team"]) == ["payments", "search"]
+    assert list(table["Deployments"]) == [4, 2]
+    assert list(table["Change failure rate (%)"]) == pytest.approx([25.0, 50.0])
+    assert list(table["Lead time median (h)"]) == pytest.approx([3.0, 24.0])
+    assert list(table["Time to restore median (h)"]) == pytest.approx([2.0, 1.0])
+    assert list(table["Frequency level"]) == ["Medium", "Low"]
+
+    app_test.sidebar.multiselect[0].set_value(["search"]).run()
+    assert not app_test.exception
+    table = app_test.dataframe[0].value
+    assert list(table["Team"]) == ["search"]
+    metrics = _metrics(app_test)
+    assert metrics["Deployment frequency"][0] == "0.2 / week"
+    assert metrics["Change failure rate"][0] == "50.0 %"
+    assert metrics["Lead time for changes"][0] == "24.0 h"
+    assert metrics["Time to restore"][0] == "1.0 h"
+    assert app_test.subheader[-1].value == "Weekly trends by team"
+
+
+def test_trend_charts_render_for_org_and_teams(warehouse: Path) -> None:
+    app_test = _run_app()
+    assert len(app_test.get("vega_lite_chart")) == 4
+    assert "Weekly trends for the organisation" in [item.value for item in app_test.subheader]
+    app_test.sidebar.multiselect[0].set_value(["payments", "search"]).run()
+    assert not app_test.exception
+    assert len(app_test.get("vega_lite_chart")) == 4
+
+
+def test_period_without_deployments_shows_a_friendly_message(warehouse: Path) -> None:
+    app_test = _run_app()
+    app_test.sidebar.date_input[0].set_value((dt.date(2024, 1, 1), dt.date(2024, 3, 31))).run()
+    assert not app_test.exception
+    assert app_test.metric.len == 0
+    messages = [item.value for item in app_test.info]
+    assert any("No production deployments in this period" in text for text in messages)
+    assert any("No weekly data" in text for text in messages)
+
+
+def test_team_without_data_shows_a_friendly_message(warehouse: Path) -> None:
+    app_test = _run_app()
+    app_test.sidebar.multiselect[0].set_value(["platform"]).run()
+    assert not app_test.exception
+    assert any("No production deployments" in item.value for item in app_test.info)
+
+
+def test_missing_warehouse_explains_how_to_build_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "nowhere" / "warehouse.duckdb"
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(missing))
+    app_test = _run_app()
+    assert str(missing) in app_test.warning[0].value
+    help_text = " ".join(_markdown(app_test))
+    assert "make demo" in help_text
+    assert "deploylens refresh" in help_text
+    assert app_test.metric.len == 0
+
+
+def test_unreadable_warehouse_shows_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "warehouse.duckdb"
+    broken.write_bytes(b"this is not a duckdb file" * 100)
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(broken))
+    monkeypatch.setattr(queries, "OPEN_BACKOFF_SECONDS", 0.0)
+    app_test = _run_app()
+    assert "could not be read right now" in app_test.error[0].value
+
+
+def test_deployments_page_lists_rows_and_filters(warehouse: Path) -> None:
+    app_test = _run_app()
+    app_test.switch_page("app_pages/deployments.py").run()
+    assert not app_test.exception
+    assert app_test.title[0].value == "Deployments"
+    rows = app_test.dataframe[0].value
+    # Every environment and status in the default period: ids 4-11.
+    assert sorted(rows["deployment_id"]) == sorted(f"github:{number}" for number in range(4, 12))
+    assert list(rows["deployed_at"]) == sorted(rows["deployed_at"], reverse=True)
+
+    app_test.multiselect(key="deployments_environments").set_value(["staging"]).run()
+    assert list(app_test.dataframe[0].value["deployment_id"]) == ["github:8"]
+
+    app_test.multiselect(key="deployments_environments").set_value([]).run()
+    app_test.multiselect(key="deployments_statuses").set_value(["failure"]).run()
+    assert list(app_test.dataframe[0].value["deployment_id"]) == ["github:9"]
+
+    app_test.sidebar.multiselect[0].set_value(["search"]).run()
+    assert app_test.dataframe.len == 0
+    assert any("No deployments match" in item.value for item in app_test.info)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DEPLOYLENS_TEST_WAREHOUSE"),
+    reason="set DEPLOYLENS_TEST_WAREHOUSE to a published warehouse to smoke-test the app against real marts",
+)
+def test_every_page_renders_against_a_real_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, os.environ["DEPLOYLENS_TEST_WAREHOUSE"])
+    app_test = _run_app()
+    assert app_test.error.len == 0
+    assert app_test.metric.len in (0, 4)
+    app_test.switch_page("app_pages/deployments.py").run()
+    assert not app_test.exception
+    assert app_test.error.len == 0
