@@ -1,0 +1,191 @@
+"""Ground truth of a simulated organisation, from the simulator's own causal records.
+
+A production deployment of main's head at position k contains every commit that became reachable from main
+at or before k (the generator recorded that position when it built main), and a rollback contains what the
+deployment it restores contained. The first deployment containing a commit is therefore known without
+reading anything the emulator serves. Everything is "as of" `world.end`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from simulator.world import Deployment, Service, World
+
+TS = pa.timestamp("us", tz="UTC")
+SCHEMAS: dict[str, pa.Schema] = {
+    "deployments": pa.schema(
+        [
+            ("deployment_id", pa.string()),
+            ("service", pa.string()),
+            ("environment", pa.string()),
+            ("commit_sha", pa.string()),
+            ("deployed_at", TS),
+            ("is_failure", pa.bool_()),
+            ("recovered_at", TS),
+        ]
+    ),
+    "changes": pa.schema(
+        [
+            ("service", pa.string()),
+            ("pr_number", pa.int64()),
+            ("first_commit_at", TS),
+            ("opened_at", TS),
+            ("first_review_at", TS),
+            ("merged_at", TS),
+            ("deployment_id", pa.string()),
+            ("deployed_at", TS),
+        ]
+    ),
+    "incidents": pa.schema(
+        [
+            ("incident_id", pa.string()),
+            ("service", pa.string()),
+            ("created_at", TS),
+            ("resolved_at", TS),
+            ("deployment_id", pa.string()),
+        ]
+    ),
+    "commits": pa.schema(
+        [
+            ("commit_sha", pa.string()),
+            ("service", pa.string()),
+            ("authored_at", TS),
+            ("deployment_id", pa.string()),
+            ("deployed_at", TS),
+        ]
+    ),
+}
+
+
+class _FirstDeployment:
+    """Earliest successful production deployment whose SHA contains a main position."""
+
+    def __init__(self, svc: Service, end: datetime):
+        deps = [
+            d
+            for d in svc.deployments
+            if d.is_production and d.deployed_at is not None and d.deployed_at <= end
+        ]
+        deps.sort(key=lambda d: (d.deployed_at, d.deployment_id))
+        self.deps: list[Deployment] = []
+        self.reach: list[int] = []  # running maximum of main positions shipped so far
+        best = -1
+        for dep in deps:
+            if dep.main_index > best:
+                best = dep.main_index
+                self.deps.append(dep)
+                self.reach.append(best)
+
+    def of(self, reach_index: int | None) -> Deployment | None:
+        if reach_index is None:
+            return None
+        pos = bisect_left(self.reach, reach_index)
+        return self.deps[pos] if pos < len(self.deps) else None
+
+
+def build_truth(world: World) -> dict[str, pd.DataFrame]:
+    """Compute the four truth tables as DataFrames with tz-aware UTC timestamps."""
+    end = world.end
+    rows: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
+    incidents_by_cause: dict[int, list] = {}
+    for inc in world.incidents:
+        if inc.created_at > end:
+            continue
+        resolved = inc.resolved_at if inc.resolved_at is not None and inc.resolved_at <= end else None
+        if inc.cause is not None:
+            incidents_by_cause.setdefault(id(inc.cause), []).append(resolved)
+        rows["incidents"].append(
+            {
+                "incident_id": inc.incident_id,
+                "service": inc.service,
+                "created_at": inc.created_at,
+                "resolved_at": resolved,
+                "deployment_id": str(inc.cause.deployment_id) if inc.cause else None,
+            }
+        )
+
+    for svc in world.services:
+        for dep in svc.deployments:
+            deployed = dep.deployed_at
+            if deployed is None or deployed > end:
+                continue
+            recovered = None
+            if dep.is_failure:
+                candidates = [r for r in incidents_by_cause.get(id(dep), []) if r is not None]
+                if dep.rollback is not None and dep.rollback.deployed_at and dep.rollback.deployed_at <= end:
+                    candidates.append(dep.rollback.deployed_at)
+                recovered = min(candidates) if candidates else None
+            rows["deployments"].append(
+                {
+                    "deployment_id": str(dep.deployment_id),
+                    "service": svc.name,
+                    "environment": dep.environment,
+                    "commit_sha": dep.sha,
+                    "deployed_at": deployed,
+                    "is_failure": dep.is_failure,
+                    "recovered_at": recovered,
+                }
+            )
+
+        first = _FirstDeployment(svc, end)
+        for commit in svc.commits.values():
+            if commit.committed_at > end:
+                continue
+            dep = first.of(commit.reach_index)
+            rows["commits"].append(
+                {
+                    "commit_sha": commit.sha,
+                    "service": svc.name,
+                    "authored_at": commit.authored_at,
+                    "deployment_id": str(dep.deployment_id) if dep else None,
+                    "deployed_at": dep.deployed_at if dep else None,
+                }
+            )
+        for pr in svc.pulls:
+            if pr.merged_at is None or pr.merged_at > end:
+                continue
+            merge_commit = svc.commits[pr.merge_commit_sha]
+            dep = first.of(merge_commit.reach_index)
+            reviews = [
+                r.submitted_at
+                for r in pr.reviews
+                if r.reviewer.login != pr.author.login and r.submitted_at <= end
+            ]
+            rows["changes"].append(
+                {
+                    "service": svc.name,
+                    "pr_number": pr.number,
+                    "first_commit_at": min(svc.commits[s].authored_at for s in pr.commit_shas),
+                    "opened_at": pr.opened_at,
+                    "first_review_at": min(reviews) if reviews else None,
+                    "merged_at": pr.merged_at,
+                    "deployment_id": str(dep.deployment_id) if dep else None,
+                    "deployed_at": dep.deployed_at if dep else None,
+                }
+            )
+
+    frames = {}
+    for name, schema in SCHEMAS.items():
+        table = pa.Table.from_pylist(rows[name], schema=schema)
+        frames[name] = table.to_pandas()
+    return frames
+
+
+def write_truth(world: World, folder: Path) -> list[Path]:
+    """Write `<table>.parquet` for each truth table into `folder` (created if missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in build_truth(world).items():
+        path = folder / f"{name}.parquet"
+        pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMAS[name], preserve_index=False), path)
+        written.append(path)
+    return written

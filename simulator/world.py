@@ -1,0 +1,985 @@
+"""The simulated engineering organisation: teams, services, developers and their history.
+
+Everything is generated from causes, not from the metrics they should produce: developers open PRs, review
+and merge them; pipelines deploy whatever main holds; some deployments break things and cause incidents or
+rollbacks. The ground truth is written from these causal records (which commits went into which deployment,
+which deployment the simulator made bad), never re-derived from what the emulator serves, so a truth test
+catches a misunderstanding on either side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import string
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from simulator.clock import DAY_END, DAY_START, add_working_hours, floor_second, next_working
+
+ORG = "acme"
+
+# Maturity profiles from the product brief. Delays in working hours unless named *_minutes / calendar.
+PROFILES: dict[str, dict[str, Any]] = {
+    "weekly": {
+        "pr_rate": 0.45,  # PRs started per weekday per service (Poisson mean)
+        "pr_floor": 0,
+        "coding_wh": 3.5,
+        "pickup_wh": 3.0,
+        "review_wh": 2.0,
+        "bad_rate": 0.33,
+        "rollback_share": 0.4,
+        "detect_minutes": 180.0,
+        "late_detect_share": 0.10,
+        "resolve_minutes": 3000.0,
+        "rollback_minutes": (720.0, 3000.0),
+        "squash_share": (0.2, 0.5),
+        "uncaused_per_week": 0.08,
+    },
+    "daily": {
+        "pr_rate": 1.0,
+        "pr_floor": 0,
+        "coding_wh": 2.5,
+        "pickup_wh": 1.5,
+        "review_wh": 1.0,
+        "bad_rate": 0.10,
+        "rollback_share": 0.5,
+        "detect_minutes": 45.0,
+        "late_detect_share": 0.12,
+        "resolve_minutes": 240.0,
+        "rollback_minutes": (30.0, 180.0),
+        "squash_share": (0.4, 0.7),
+        "uncaused_per_week": 0.10,
+    },
+    "elite": {
+        "pr_rate": 0.9,
+        "pr_floor": 1,
+        "coding_wh": 1.2,
+        "pickup_wh": 0.4,
+        "review_wh": 0.4,
+        "bad_rate": 0.03,
+        "rollback_share": 0.8,
+        "detect_minutes": 8.0,
+        "late_detect_share": 0.0,
+        "resolve_minutes": 25.0,
+        "rollback_minutes": (8.0, 25.0),
+        "squash_share": (0.7, 0.95),
+        "uncaused_per_week": 0.06,
+    },
+}
+
+# (team, profile, [(repository name, PagerDuty service name, production environment name)])
+SCALES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "weeks": 6,
+        "teams": [
+            (
+                "payments",
+                "weekly",
+                [
+                    ("checkout-api", "Checkout API", "production"),
+                    ("billing-worker", "Billing Worker", "production"),
+                ],
+            ),
+            ("storefront", "daily", [("storefront-web", "Storefront Web", "prod")]),
+            ("platform", "elite", [("auth-service", "Auth Service", "production")]),
+        ],
+    },
+    "small": {
+        "weeks": 12,
+        "teams": [
+            (
+                "payments",
+                "weekly",
+                [
+                    ("checkout-api", "Checkout API", "production"),
+                    ("billing-worker", "Billing Worker", "production"),
+                    ("invoice-service", "Invoicing", "production"),
+                ],
+            ),
+            (
+                "ledger",
+                "weekly",
+                [
+                    ("ledger-core", "Ledger Core", "production"),
+                    ("reconciliation-job", "Reconciliation Batch", "production"),
+                    ("fx-rates", "FX Rates API", "production"),
+                ],
+            ),
+            (
+                "storefront",
+                "daily",
+                [
+                    ("storefront-web", "Storefront Web", "production"),
+                    ("cart-service", "Cart Service", "production"),
+                ],
+            ),
+            (
+                "search",
+                "daily",
+                [("search-api", "Search API", "prod"), ("catalog-indexer", "Catalog Indexer", "production")],
+            ),
+            ("platform", "elite", [("auth-service", "Auth Service", "production")]),
+            ("growth", "elite", [("recommendations", "Recommendations Engine", "production")]),
+        ],
+    },
+}
+
+FIRST_NAMES = [
+    "ana",
+    "ben",
+    "chen",
+    "dana",
+    "eli",
+    "fatima",
+    "gus",
+    "hana",
+    "ivan",
+    "jo",
+    "kofi",
+    "lena",
+    "mateo",
+    "nadia",
+    "omar",
+    "pia",
+    "quinn",
+    "ravi",
+    "sara",
+    "tomas",
+    "uma",
+    "viktor",
+    "wen",
+    "xena",
+    "yusuf",
+    "zoe",
+    "ali",
+    "bea",
+    "cyril",
+    "dev",
+]
+LAST_NAMES = [
+    "lopez",
+    "schmidt",
+    "okafor",
+    "tanaka",
+    "novak",
+    "silva",
+    "berg",
+    "kim",
+    "rossi",
+    "haddad",
+    "moreau",
+    "singh",
+    "ivanova",
+    "murphy",
+    "costa",
+]
+WORDS = [
+    "cache",
+    "retry",
+    "timeout",
+    "pagination",
+    "metrics",
+    "logging",
+    "schema",
+    "validation",
+    "config",
+    "tracing",
+    "feature flag",
+    "rate limit",
+    "index",
+    "query",
+    "migration",
+    "endpoint",
+    "auth check",
+    "serializer",
+    "webhook",
+    "batch size",
+    "dependency",
+    "error handling",
+    "healthcheck",
+    "pool size",
+]
+VERBS = ["Add", "Fix", "Refactor", "Tune", "Remove", "Update", "Improve", "Handle", "Simplify", "Document"]
+INCIDENT_TITLES = [
+    "High error rate on {svc}",
+    "{svc} latency above SLO",
+    "{svc}: 5xx spike",
+    "{svc} health check failing",
+    "Elevated timeouts in {svc}",
+    "{svc} queue backlog growing",
+]
+
+
+@dataclass
+class Developer:
+    login: str
+    user_id: int
+    name: str
+    email: str
+
+
+@dataclass
+class Commit:
+    sha: str
+    service: str
+    parents: list[str]
+    author: Developer
+    authored_at: datetime
+    committed_at: datetime
+    committer: Developer | None  # None: GitHub's web-flow committer (merges made in the UI)
+    message: str
+    main_index: int | None = None  # position on main's first-parent chain, for main commits
+    reach_index: int | None = None  # first main commit from which this commit is reachable
+    pr_number: int | None = None
+
+
+@dataclass
+class Review:
+    review_id: int
+    reviewer: Developer
+    state: str
+    submitted_at: datetime
+    commit_id: str
+    body: str
+
+
+@dataclass
+class PullRequest:
+    service: str
+    number: int
+    pr_id: int
+    title: str
+    body: str
+    author: Developer
+    branch: str
+    base_sha: str
+    commit_shas: list[str]
+    opened_at: datetime
+    reviews: list[Review]
+    merged_at: datetime | None
+    closed_at: datetime | None
+    merged_by: Developer | None
+    merge_method: str | None  # "merge" | "squash"
+    merge_commit_sha: str | None
+    test_merge_sha: str
+
+
+@dataclass
+class DeploymentStatus:
+    status_id: int
+    state: str
+    created_at: datetime
+    description: str
+
+
+@dataclass
+class Deployment:
+    deployment_id: int
+    service: str
+    environment: str
+    is_production: bool
+    sha: str
+    ref: str
+    created_at: datetime
+    statuses: list[DeploymentStatus]
+    description: str
+    main_index: int  # main position of the deployed SHA (what it contains)
+    is_failure: bool = False
+    rollback: Deployment | None = None  # the rollback deployment that restored service after this one
+    is_baseline: bool = False
+
+    @property
+    def deployed_at(self) -> datetime | None:
+        for status in self.statuses:
+            if status.state == "success":
+                return status.created_at
+        return None
+
+
+@dataclass
+class Incident:
+    incident_id: str
+    number: int
+    service: str
+    title: str
+    urgency: str
+    created_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    responder: Developer
+    responder_pd_id: str
+    cause: Deployment | None
+
+
+@dataclass
+class Service:
+    name: str
+    team: str
+    profile: str
+    pd_service_id: str
+    pd_name: str
+    pd_created_at: datetime
+    staging_env: str
+    production_env: str
+    repo_id: int
+    created_at: datetime
+    developers: list[Developer]
+    commits: dict[str, Commit] = field(default_factory=dict)
+    main: list[str] = field(default_factory=list)  # first-parent chain of main, oldest first
+    pulls: list[PullRequest] = field(default_factory=list)
+    deployments: list[Deployment] = field(default_factory=list)
+
+    @property
+    def repository(self) -> str:
+        return f"{ORG}/{self.name}"
+
+
+@dataclass
+class Team:
+    name: str
+    profile: str
+
+
+class _Ids:
+    """Id sequences like GitHub's: one global numbering per object type, increasing with creation time."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.last = {
+            "pr": rng.randrange(1_500_000_000, 1_600_000_000),
+            "review": rng.randrange(2_000_000_000, 2_100_000_000),
+            "deployment": rng.randrange(1_200_000_000, 1_300_000_000),
+            "status": rng.randrange(2_500_000_000, 2_600_000_000),
+            "user": rng.randrange(10_000_000, 20_000_000),
+            "repo": rng.randrange(700_000_000, 800_000_000),
+        }
+
+    def next(self, kind: str) -> int:
+        """The next id of `kind`; gaps stand for other organisations' objects created meanwhile."""
+        self.last[kind] += self.rng.randint(1, 40)
+        return self.last[kind]
+
+
+def _pd_id(rng: random.Random, prefix: str, length: int) -> str:
+    return prefix + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(length))
+
+
+def _lognormal(rng: random.Random, median: float, sigma: float = 0.7) -> float:
+    return median * math.exp(rng.gauss(0.0, sigma))
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+class World:
+    """A generated organisation and its full history up to `end`.
+
+    Records hold their complete timelines; "as of" views (what existed at a time) are taken by the emulator
+    and by the truth writer, so one code path decides what the outside world looked like at any moment.
+    """
+
+    def __init__(self, scale: str, seed: int, start: datetime, end: datetime):
+        self.scale = scale
+        self.seed = seed
+        self.start = start
+        self.end = end
+        self.org = ORG
+        self.teams: list[Team] = []
+        self.services: list[Service] = []
+        self.incidents: list[Incident] = []
+        self.developers: dict[str, Developer] = {}
+        self.pd_users: dict[str, str] = {}  # login -> PagerDuty user id
+        self.escalation_policy_id = ""
+
+    # ---------------------------------------------------------------- public API
+    def service(self, name: str) -> Service:
+        """Look a service up by its repository name."""
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(name)
+
+    def org_config(
+        self, github_base_url: str, pagerduty_base_url: str, github_token: str, pagerduty_token: str
+    ) -> dict[str, Any]:
+        """The `org.yml` content that points deploylens at this organisation (docs/architecture.md)."""
+        start_date = self.start.date().isoformat()
+        return {
+            "org": self.org,
+            "sources": {
+                "github": {
+                    "base_url": github_base_url,
+                    "organization": self.org,
+                    "token": github_token,
+                    "start_date": start_date,
+                },
+                "pagerduty": {
+                    "base_url": pagerduty_base_url,
+                    "token": pagerduty_token,
+                    "start_date": start_date,
+                },
+            },
+            "teams": [{"name": team.name} for team in self.teams],
+            "services": [
+                {
+                    "name": svc.name,
+                    "team": svc.team,
+                    "repository": svc.repository,
+                    "pagerduty_services": [svc.pd_service_id],
+                }
+                for svc in self.services
+            ],
+            "environments": [
+                {"name": "staging", "match": "^(stag|stg)"},
+                {"name": "production", "match": "^prod", "production": True},
+            ],
+            "failure": {"incident_window_hours": 24},
+        }
+
+    def truth_tables(self) -> dict[str, Any]:
+        """The ground truth as of `end`, one pandas DataFrame per table (see `write_truth`)."""
+        from simulator.truth import build_truth
+
+        return build_truth(self)
+
+    def write_truth(self, path: str | Path) -> list[Path]:
+        """Write deployments/changes/incidents/commits parquet files into folder `path`."""
+        from simulator.truth import write_truth
+
+        return write_truth(self, Path(path))
+
+
+# -------------------------------------------------------------------- generation
+class _ServiceBuilder:
+    """Builds one service's history; each service has its own random stream so services are independent."""
+
+    def __init__(self, world: World, svc: Service, ids: _Ids, rng: random.Random):
+        self.world = world
+        self.svc = svc
+        self.ids = ids
+        self.rng = rng
+        self.p = PROFILES[svc.profile]
+        self.counter = 0
+        self.main_times: list[datetime] = []
+        low, high = self.p["squash_share"]
+        self.squash_share = rng.uniform(low, high)
+
+    # -- commits
+    def _sha(self, text: str) -> str:
+        self.counter += 1
+        raw = f"{self.world.seed}|{self.svc.name}|{self.counter}|{text}"
+        return hashlib.sha1(raw.encode()).hexdigest()
+
+    def _commit(
+        self,
+        parents: list[str],
+        author: Developer,
+        authored_at: datetime,
+        committed_at: datetime,
+        committer: Developer | None,
+        message: str,
+        pr_number: int | None = None,
+    ) -> Commit:
+        commit = Commit(
+            self._sha(message + "".join(parents)),
+            self.svc.name,
+            parents,
+            author,
+            floor_second(authored_at),
+            floor_second(committed_at),
+            committer,
+            message,
+            pr_number=pr_number,
+        )
+        self.svc.commits[commit.sha] = commit
+        return commit
+
+    def _append_main(self, commit: Commit) -> None:
+        commit.main_index = len(self.svc.main)
+        self.svc.main.append(commit.sha)
+        self.main_times.append(commit.committed_at)
+        # mark everything newly reachable from main with this position
+        stack = [commit.sha]
+        while stack:
+            sha = stack.pop()
+            node = self.svc.commits[sha]
+            if node.reach_index is not None:
+                continue
+            node.reach_index = commit.main_index
+            stack.extend(node.parents)
+
+    def main_head_at(self, ts: datetime) -> int:
+        """Index of main's head at `ts` (main commits are appended in time order)."""
+        return max(0, bisect_right(self.main_times, ts) - 1)
+
+    def _title(self) -> str:
+        return f"{self.rng.choice(VERBS)} {self.rng.choice(WORDS)} in {self.rng.choice(WORDS)}"
+
+    # -- pull requests
+    def build_history(self) -> None:
+        rng, p, svc = self.rng, self.p, self.svc
+        devs = svc.developers
+        initial_at = self.world.start - timedelta(days=rng.randint(20, 60))
+        initial = self._commit([], devs[0], initial_at, initial_at, devs[0], "Initial commit")
+        self._append_main(initial)
+
+        drafts: list[dict[str, Any]] = []
+        day = self.world.start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < self.world.end:
+            if day.weekday() < 5:
+                count = p["pr_floor"] + _poisson(rng, p["pr_rate"])
+                for _ in range(count):
+                    first = day + timedelta(
+                        hours=DAY_START, minutes=rng.uniform(0, (DAY_END - DAY_START) * 60)
+                    )
+                    drafts.append(self._draft_pr(first))
+                if rng.random() < 0.04:  # an occasional direct push to main
+                    at = day + timedelta(hours=DAY_START, minutes=rng.uniform(0, 540))
+                    drafts.append({"direct": True, "at": at, "author": rng.choice(devs)})
+            day += timedelta(days=1)
+
+        pr_drafts = sorted((d for d in drafts if not d.get("direct")), key=lambda d: d["opened"])
+        for number, draft in enumerate(pr_drafts, start=1):
+            draft["number"] = number
+        # Main only moves forward in time: replay merges and direct pushes in order.
+        events = sorted(
+            (d for d in drafts if d.get("direct") or d["merged_at"] is not None),
+            key=lambda d: d["at"] if d.get("direct") else d["merged_at"],
+        )
+        for draft in events:
+            if draft.get("direct"):
+                head = self.svc.main[-1]
+                commit = self._commit(
+                    [head],
+                    draft["author"],
+                    draft["at"],
+                    draft["at"],
+                    draft["author"],
+                    f"{self._title()} (hotfix on main)",
+                )
+                self._append_main(commit)
+            else:
+                self._materialise_pr(draft, merged=True)
+        for draft in drafts:
+            if not draft.get("direct") and draft["merged_at"] is None:
+                self._materialise_pr(draft, merged=False)
+        svc.pulls.sort(key=lambda pr: pr.number)
+
+    def _draft_pr(self, first_commit_at: datetime) -> dict[str, Any]:
+        rng, p = self.rng, self.p
+        devs = self.svc.developers
+        author = rng.choice(devs)
+        others = [d for d in devs if d is not author]
+        n_commits = min(6, 1 + _poisson(rng, 1.2))
+        opened = add_working_hours(first_commit_at, _lognormal(rng, p["coding_wh"]))
+        times = sorted(
+            [first_commit_at]
+            + [first_commit_at + (opened - first_commit_at) * rng.random() for _ in range(n_commits - 1)]
+        )
+        reviews: list[tuple[Developer, str, datetime]] = []
+        first_review = add_working_hours(opened, _lognormal(rng, p["pickup_wh"], 0.9))
+        if rng.random() < 0.15:  # the author comments on their own PR before anyone else looks
+            reviews.append((author, "COMMENTED", opened + (first_review - opened) * rng.uniform(0.1, 0.9)))
+        reviewer = rng.choice(others)
+        extra_commit_at = None
+        if rng.random() < 0.25:
+            reviews.append((reviewer, rng.choice(["CHANGES_REQUESTED", "COMMENTED"]), first_review))
+            extra_commit_at = add_working_hours(first_review, _lognormal(rng, p["review_wh"] / 2))
+            approved = add_working_hours(extra_commit_at, _lognormal(rng, p["review_wh"] / 2))
+            reviews.append((reviewer, "APPROVED", approved))
+        else:
+            approved = add_working_hours(first_review, _lognormal(rng, p["review_wh"] / 3))
+            reviews.append((reviewer, "APPROVED", approved))
+        merged_at: datetime | None = add_working_hours(approved, rng.uniform(0.05, 0.8))
+        closed_at: datetime | None = None
+        fate = rng.random()
+        if fate < 0.05:  # abandoned: closed without merge
+            closed_at = add_working_hours(opened, rng.uniform(4, 40))
+            merged_at = None
+            reviews = [r for r in reviews if r[2] < closed_at]
+            extra_commit_at = None
+        elif fate < 0.07:  # still open, forgotten
+            merged_at = None
+        if merged_at is not None and merged_at > self.world.end:
+            merged_at = None  # merges after the end of history do not exist
+        return {
+            "author": author,
+            "first": first_commit_at,
+            "times": times,
+            "opened": opened,
+            "reviews": reviews,
+            "extra_commit_at": extra_commit_at,
+            "merged_at": merged_at,
+            "closed_at": closed_at,
+            "title": self._title(),
+            "merger": rng.choice([author, reviewer]),
+        }
+
+    def _materialise_pr(self, d: dict[str, Any], merged: bool) -> None:
+        rng, svc = self.rng, self.svc
+        number_placeholder = d["number"]
+        base_index = self.main_head_at(d["first"])
+        base_sha = svc.main[base_index]
+        branch = f"{d['author'].login.split('-')[0]}/{d['title'].lower().replace(' ', '-')[:40]}"
+        parent = base_sha
+        shas: list[str] = []
+        times = list(d["times"])
+        if d["extra_commit_at"] is not None:
+            times.append(d["extra_commit_at"])
+        for i, at in enumerate(times):
+            msg = (
+                d["title"]
+                if i == 0
+                else rng.choice(
+                    ["address review comments", "fix tests", "wip", "tidy up", f"{self._title()}"]
+                )
+            )
+            commit = self._commit(
+                [parent], d["author"], at, at, d["author"], msg, pr_number=number_placeholder
+            )
+            shas.append(commit.sha)
+            parent = commit.sha
+        reviews = []
+        for reviewer, state, at in sorted(d["reviews"], key=lambda r: r[2]):
+            head = shas[0]
+            for sha in shas:
+                if svc.commits[sha].committed_at <= at:
+                    head = sha
+            reviews.append(
+                Review(
+                    0,
+                    reviewer,
+                    state,
+                    floor_second(at),
+                    head,
+                    "Looks good to me" if state == "APPROVED" else "A few comments inline.",
+                )
+            )
+        merge_sha = None
+        method = None
+        merged_at = floor_second(d["merged_at"]) if merged else None
+        if merged:
+            method = "squash" if rng.random() < self.squash_share else "merge"
+            head_main = svc.main[-1]
+            if method == "merge":
+                commit = self._commit(
+                    [head_main, shas[-1]],
+                    d["merger"],
+                    merged_at,
+                    merged_at,
+                    None,
+                    f"Merge pull request #{number_placeholder} from {ORG}/{branch}\n\n{d['title']}",
+                    pr_number=number_placeholder,
+                )
+            else:
+                body = "\n".join(f"* {svc.commits[s].message}" for s in shas)
+                commit = self._commit(
+                    [head_main],
+                    d["author"],
+                    merged_at,
+                    merged_at,
+                    None,
+                    f"{d['title']} (#{number_placeholder})\n\n{body}",
+                    pr_number=number_placeholder,
+                )
+            self._append_main(commit)
+            merge_sha = commit.sha
+        pr = PullRequest(
+            service=svc.name,
+            number=number_placeholder,
+            pr_id=0,
+            title=d["title"],
+            body=f"This change will {d['title'].lower()}.",
+            author=d["author"],
+            branch=branch,
+            base_sha=base_sha,
+            commit_shas=shas,
+            opened_at=floor_second(d["opened"]),
+            reviews=reviews,
+            merged_at=merged_at,
+            closed_at=merged_at if merged else (floor_second(d["closed_at"]) if d["closed_at"] else None),
+            merged_by=d["merger"] if merged else None,
+            merge_method=method,
+            merge_commit_sha=merge_sha,
+            test_merge_sha=hashlib.sha1(f"test-merge|{svc.name}|{shas[-1]}".encode()).hexdigest(),
+        )
+        svc.pulls.append(pr)
+
+    # -- deployments
+    def _deploy(
+        self,
+        env: str,
+        production: bool,
+        sha_index: int | None,
+        at: datetime,
+        *,
+        rollback_to: Deployment | None = None,
+        fail_rollout: bool = False,
+        baseline: bool = False,
+    ) -> Deployment:
+        rng = self.rng
+        at = floor_second(at)
+        if rollback_to is not None:
+            index, sha = rollback_to.main_index, rollback_to.sha
+            ref, description = sha, f"Rollback to {sha[:7]}"
+        else:
+            index = sha_index if sha_index is not None else self.main_head_at(at)
+            sha = self.svc.main[index]
+            ref, description = "main", f"Deploy {sha[:7]} to {env}"
+        started = at + timedelta(seconds=rng.randint(5, 60))
+        duration = timedelta(minutes=rng.uniform(2, 9) if self.svc.profile == "elite" else rng.uniform(4, 25))
+        finished = started + duration
+        statuses = [DeploymentStatus(0, "in_progress", started, "Deployment started")]
+        if fail_rollout:
+            statuses.append(
+                DeploymentStatus(
+                    0, "failure", floor_second(finished), "Rollout failed: health checks did not pass"
+                )
+            )
+        else:
+            statuses.append(
+                DeploymentStatus(0, "success", floor_second(finished), "Deployment finished successfully")
+            )
+        if baseline:
+            for status in statuses:
+                status.created_at = at
+        dep = Deployment(
+            0,
+            self.svc.name,
+            env,
+            production,
+            sha,
+            ref,
+            at,
+            statuses,
+            description,
+            index,
+            is_baseline=baseline,
+        )
+        self.svc.deployments.append(dep)
+        return dep
+
+    def _planned_times(self) -> list[datetime]:
+        """Production rollout times the team's pipeline would start, before failures interfere."""
+        rng, svc, world = self.rng, self.svc, self.world
+        times: list[datetime] = []
+        if svc.profile == "weekly":
+            weekday = rng.choice([1, 2, 3])
+            day = world.start.replace(hour=0, minute=0, second=0, microsecond=0)
+            while day < world.end:
+                if day.weekday() == weekday and day > world.start and rng.random() > 0.05:
+                    times.append(day + timedelta(hours=rng.uniform(13, 16.5)))
+                day += timedelta(days=1)
+        elif svc.profile == "daily":
+            day = world.start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            while day < world.end:
+                if day.weekday() < 5 and rng.random() < 0.95:
+                    times.append(day + timedelta(hours=rng.uniform(14, 17)))
+                day += timedelta(days=1)
+        else:  # continuous delivery: a pipeline run starts shortly after merges, batching what landed
+            merges = sorted(self.main_times[1:])
+            pending_until: datetime | None = None
+            for merged in merges:
+                if pending_until is not None and merged <= pending_until:
+                    continue
+                pending_until = merged + timedelta(minutes=rng.uniform(10, 30))
+                times.append(pending_until + timedelta(minutes=rng.uniform(8, 20)))
+        return times
+
+    def build_deployments(self) -> None:
+        rng, p, svc, world = self.rng, self.p, self.svc, self.world
+        # Baseline: both environments get the initial commit when history starts.
+        self._deploy(svc.staging_env, False, 0, world.start, baseline=True)
+        last_good = last_prod = self._deploy(svc.production_env, True, 0, world.start, baseline=True)
+        frozen_until = world.start
+        for planned in self._planned_times():
+            if planned < frozen_until or planned >= world.end:
+                continue
+            staging_at = planned - (
+                timedelta(minutes=rng.uniform(6, 15))
+                if svc.profile == "elite"
+                else timedelta(hours=rng.uniform(1, 3))
+                if svc.profile == "daily"
+                else timedelta(hours=rng.uniform(18, 26))
+            )
+            staging_at = max(staging_at, world.start + timedelta(minutes=1))
+            staging = self._deploy(svc.staging_env, False, None, staging_at, fail_rollout=rng.random() < 0.02)
+            if staging.deployed_at is None:  # retry the staging rollout once
+                self._deploy(
+                    svc.staging_env,
+                    False,
+                    staging.main_index,
+                    staging_at + timedelta(minutes=rng.uniform(10, 40)),
+                )
+            index = self.main_head_at(planned)
+            if index == last_prod.main_index and rng.random() < 0.5:
+                continue  # nothing new to ship: most pipelines skip
+            dep = self._deploy(svc.production_env, True, index, planned, fail_rollout=rng.random() < 0.03)
+            if dep.deployed_at is None:
+                dep = self._deploy(
+                    svc.production_env, True, index, planned + timedelta(minutes=rng.uniform(20, 60))
+                )
+            deployed_at = dep.deployed_at
+            assert deployed_at is not None
+            last_prod = dep
+            if rng.random() >= p["bad_rate"]:
+                last_good = dep
+                continue
+            dep.is_failure = True
+            want_rollback = rng.random() < p["rollback_share"]
+            want_incident = (not want_rollback) or rng.random() < 0.6
+            if want_incident:
+                lag = _lognormal(rng, p["detect_minutes"], 0.8)
+                if rng.random() < p["late_detect_share"]:
+                    lag = rng.uniform(10 * 60, 40 * 60)  # noticed late (overnight, or days later)
+                self.world_incident(deployed_at + timedelta(minutes=lag), dep)
+            if want_rollback:
+                low, high = p["rollback_minutes"]
+                rb_at = deployed_at + timedelta(minutes=rng.uniform(low, high))
+                if rb_at < world.end:
+                    rollback = self._deploy(svc.production_env, True, None, rb_at, rollback_to=last_good)
+                    dep.rollback = rollback
+                    last_prod = rollback
+                    frozen_until = rollback.deployed_at or rb_at
+            # after a bad deployment, the next good state is reached by a later deployment
+
+        # Incidents that no deployment caused (infrastructure, dependencies, traffic)
+        weeks = (world.end - world.start).days / 7
+        for _ in range(_poisson(rng, p["uncaused_per_week"] * weeks)):
+            at = world.start + (world.end - world.start) * rng.uniform(0.02, 0.98)
+            self.world_incident(at, None)
+
+    def world_incident(self, created: datetime, cause: Deployment | None) -> None:
+        rng, p = self.rng, self.p
+        created = floor_second(created)
+        responder = rng.choice(self.svc.developers)
+        ack = created + timedelta(
+            minutes=rng.uniform(1, 8) if self.svc.profile == "elite" else rng.uniform(2, 45)
+        )
+        resolve_minutes = _lognormal(rng, p["resolve_minutes"], 0.6)
+        resolved = ack + timedelta(minutes=resolve_minutes)
+        self.world.incidents.append(
+            Incident(
+                incident_id="",
+                number=0,
+                service=self.svc.name,
+                title=rng.choice(INCIDENT_TITLES).format(svc=self.svc.pd_name),
+                urgency=rng.choice(["high", "high", "low"]),
+                created_at=created,
+                acknowledged_at=floor_second(ack) if rng.random() < 0.9 else None,
+                resolved_at=floor_second(resolved),
+                responder=responder,
+                responder_pd_id=self.world.pd_users[responder.login],
+                cause=cause,
+            )
+        )
+
+
+def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None) -> World:
+    """Generate a simulated organisation; the same (scale, seed, end) always gives the same world."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r} (known: {', '.join(SCALES)})")
+    if end is None:
+        end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if end.tzinfo is None:
+        raise ValueError("end must be a timezone-aware datetime")
+    end = floor_second(end.astimezone(UTC))
+    spec = SCALES[scale]
+    start = end - timedelta(weeks=spec["weeks"])
+    world = World(scale, seed, start, end)
+    rng = random.Random(f"deploylens-sim|{seed}|{end.isoformat()}|{scale}")
+    ids = _Ids(rng)
+    world.escalation_policy_id = _pd_id(rng, "P", 6)
+    names = [f"{f}-{last}" for f in FIRST_NAMES for last in LAST_NAMES]
+    rng.shuffle(names)
+    used = 0
+    builders: list[_ServiceBuilder] = []
+    for team_name, profile, services in spec["teams"]:
+        world.teams.append(Team(team_name, profile))
+        devs = []
+        for _ in range(rng.randint(4, 6)):
+            login = names[used]
+            used += 1
+            first, last = login.split("-")
+            dev = Developer(
+                login, ids.next("user"), f"{first.title()} {last.title()}", f"{first}.{last}@acme.example"
+            )
+            devs.append(dev)
+            world.developers[login] = dev
+            world.pd_users[login] = _pd_id(rng, "P", 6)
+        for repo, pd_name, prod_env in services:
+            created = start - timedelta(days=rng.randint(90, 900))
+            svc = Service(
+                name=repo,
+                team=team_name,
+                profile=profile,
+                pd_service_id=_pd_id(rng, "P", 6),
+                pd_name=pd_name,
+                pd_created_at=created + timedelta(days=rng.randint(1, 30)),
+                staging_env="staging",
+                production_env=prod_env,
+                repo_id=ids.next("repo"),
+                created_at=created,
+                developers=devs,
+            )
+            world.services.append(svc)
+            builders.append(
+                _ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}"))
+            )
+    for builder in builders:
+        builder.build_history()
+    for builder in builders:
+        builder.build_deployments()
+    if not any(inc.cause is None for inc in world.incidents):
+        # every org sees some incidents no deployment caused; make sure even a tiny history has one
+        builder = builders[-1]
+        builder.world_incident(start + (end - start) * builder.rng.uniform(0.3, 0.7), None)
+    world.incidents.sort(key=lambda inc: (inc.created_at, inc.service))
+    for number, incident in enumerate(world.incidents, start=1):
+        incident.number = number
+        incident.incident_id = _pd_id(rng, "Q", 13)
+    _assign_ids(world, ids)
+    return world
+
+
+def _assign_ids(world: World, ids: _Ids) -> None:
+    """Number PRs, reviews, deployments and statuses globally in creation order, as GitHub does."""
+    pulls = sorted(
+        (pr for svc in world.services for pr in svc.pulls), key=lambda pr: (pr.opened_at, pr.service)
+    )
+    for pr in pulls:
+        pr.pr_id = ids.next("pr")
+    reviews = sorted(
+        (r for svc in world.services for pr in svc.pulls for r in pr.reviews),
+        key=lambda r: (r.submitted_at, r.reviewer.login),
+    )
+    for review in reviews:
+        review.review_id = ids.next("review")
+    deployments = sorted(
+        (d for svc in world.services for d in svc.deployments),
+        key=lambda d: (d.created_at, d.service, d.is_production),
+    )
+    for dep in deployments:
+        dep.deployment_id = ids.next("deployment")
+    statuses = sorted(
+        ((s, d) for d in deployments for s in d.statuses),
+        key=lambda pair: (pair[0].created_at, pair[1].deployment_id),
+    )
+    for status, _ in statuses:
+        status.status_id = ids.next("status")
+    for svc in world.services:
+        svc.deployments.sort(key=lambda dep: (dep.created_at, dep.deployment_id))
+
+
+__all__ = ["World", "generate_org", "next_working"]
