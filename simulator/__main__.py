@@ -1,0 +1,62 @@
+"""`python -m simulator serve`: run the emulator over a generated organisation until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from simulator import Emulator, generate_org
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and serve; returns a process exit code."""
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve emulated GitHub and PagerDuty APIs for a simulated org")
+    serve.add_argument("--scale", choices=["tiny", "small"], default="small")
+    serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument("--end", help="end of history, ISO date (default: today 00:00 UTC)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--github-token", default="gh-demo-token")
+    serve.add_argument("--pagerduty-token", default="pd-demo-token")
+    serve.add_argument("--truth", type=Path, help="write ground-truth parquet files into this folder")
+    serve.add_argument("--config-out", type=Path, help="write an org.yml pointing at this emulator")
+    args = parser.parse_args(argv)
+
+    end = None
+    if args.end:
+        end = datetime.fromisoformat(args.end)
+        end = end.replace(tzinfo=UTC) if end.tzinfo is None else end
+    world = generate_org(scale=args.scale, seed=args.seed, end=end)
+    emulator = Emulator(world, args.host, args.port, args.github_token, args.pagerduty_token).start()
+    if args.truth:
+        world.write_truth(args.truth)
+    if args.config_out:
+        config = world.org_config(
+            f"{emulator.url}/github", f"{emulator.url}/pagerduty", args.github_token, args.pagerduty_token
+        )
+        args.config_out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    print(
+        f"simulated org {world.org!r} ({args.scale}, seed {args.seed}) "
+        f"{world.start:%Y-%m-%d} .. {world.end:%Y-%m-%d}"
+    )
+    print(f"GitHub:    {emulator.url}/github     (token {args.github_token})")
+    print(f"PagerDuty: {emulator.url}/pagerduty  (token {args.pagerduty_token})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

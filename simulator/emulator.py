@@ -1,0 +1,592 @@
+"""An HTTP emulator of GitHub REST and PagerDuty REST v2 over a simulated organisation.
+
+It behaves like the real services where a client can get it wrong: token auth and 401s, `Link` header
+pagination with capped `per_page`, rate-limit headers and a spendable budget, ETag / If-None-Match 304s,
+PagerDuty offset pagination, `since`/`until` filters, and faults injected on demand. `set_now` serves the
+world as it was at a moment, so incremental loads can be tested across time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from simulator.clock import parse_iso
+from simulator.github import Renderer
+from simulator.pagerduty import PagerDutyRenderer
+from simulator.world import Commit, Service, World
+
+GITHUB_DOCS = "https://docs.github.com/rest"
+
+
+class HttpError(Exception):
+    """An API error response: status, JSON body and extra headers."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _gh_error(status: int, message: str) -> HttpError:
+    return HttpError(status, {"message": message, "documentation_url": GITHUB_DOCS, "status": str(status)})
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(params.get(name, default))
+    except ValueError:
+        return default
+
+
+class _Fault:
+    def __init__(self, pattern: str, status: int, times: int, retry_after: int | None):
+        self.pattern = re.compile(pattern)
+        self.status = status
+        self.remaining = times
+        self.retry_after = retry_after
+
+
+class Emulator:
+    """Serve a `World` as GitHub (under `/github`) and PagerDuty (under `/pagerduty`) on a local port."""
+
+    def __init__(
+        self,
+        world: World,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        github_token: str = "gh-demo-token",
+        pagerduty_token: str = "pd-demo-token",
+        rate_limit: int = 5000,
+    ):
+        self.world = world
+        self.host = host
+        self.port = port
+        self.github_token = github_token
+        self.pagerduty_token = pagerduty_token
+        self.rate_limit = rate_limit
+        self.rate_used = 0
+        self.rate_reset = int(time.time()) + 3600
+        self.now = world.end
+        self.requests: list[tuple[str, str, int]] = []
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._cache: OrderedDict[tuple, tuple[int, bytes, dict[str, str]]] = OrderedDict()
+        self._services = {svc.name: svc for svc in world.services}
+        self._pd_services = {svc.pd_service_id: svc for svc in world.services}
+        self._incidents = {inc.incident_id: inc for inc in world.incidents}
+        self._main_order: dict[str, list[Commit]] = {}
+        for svc in world.services:
+            on_main = [c for c in svc.commits.values() if c.reach_index is not None]
+            on_main.sort(key=lambda c: (c.committed_at, c.reach_index or 0), reverse=True)
+            self._main_order[svc.name] = on_main
+        self.gh: Renderer | None = None
+        self.pd: PagerDutyRenderer | None = None
+
+    # ----------------------------------------------------------------- control
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        """Start serving in a background thread; returns self so `Emulator(...).start()` reads naturally."""
+        emulator = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.emulator = emulator
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.gh = Renderer(self.world, f"{self.url}/github")
+        self.pd = PagerDutyRenderer(self.world, f"{self.url}/pagerduty")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="deploylens-emulator", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def set_now(self, ts: datetime | None = None) -> None:
+        """Serve the world as it was at `ts` (clamped to the world's history; default its end)."""
+        ts = self.world.end if ts is None else ts
+        if ts.tzinfo is None:
+            raise ValueError("set_now needs a timezone-aware datetime")
+        with self._lock:
+            self.now = min(ts, self.world.end)
+            self._cache.clear()
+
+    def inject_fault(
+        self, path_regex: str, status: int, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """Make the next `times` requests whose path (with query) matches `path_regex` fail with `status`."""
+        with self._lock:
+            self._faults.append(_Fault(path_regex, status, times, retry_after))
+
+    def reset_rate_limit(self, limit: int | None = None) -> None:
+        """Start a fresh rate-limit window (optionally with a new budget)."""
+        with self._lock:
+            if limit is not None:
+                self.rate_limit = limit
+            self.rate_used = 0
+            self.rate_reset = int(time.time()) + 3600
+
+    # ---------------------------------------------------------------- dispatch
+    def handle(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """Answer one request; returns status, body and headers. Thread-safe."""
+        parts = urlsplit(target)
+        path = parts.path.rstrip("/") or "/"
+        params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        multi = parse_qs(parts.query)
+        fault = self._take_fault(target)
+        if fault is not None:
+            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            body = {"message": f"Injected fault {fault.status}", "documentation_url": GITHUB_DOCS}
+            return fault.status, json.dumps(body).encode(), {"Content-Type": "application/json", **extra}
+        if method not in ("GET", "HEAD"):
+            return 405, b'{"message": "Method not allowed"}', {"Content-Type": "application/json"}
+        if path.startswith("/github/") or path == "/github":
+            return self._github(path[len("/github") :] or "/", params, target, headers)
+        if path.startswith("/pagerduty/") or path == "/pagerduty":
+            return self._pagerduty(path[len("/pagerduty") :] or "/", params, multi, headers)
+        return 404, b'{"message": "Not Found"}', {"Content-Type": "application/json"}
+
+    def _take_fault(self, target: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.remaining > 0 and fault.pattern.search(target):
+                    fault.remaining -= 1
+                    return fault
+        return None
+
+    # ------------------------------------------------------------------ GitHub
+    def _github(self, path: str, params: dict[str, str], target: str, headers: dict[str, str]):
+        auth = headers.get("authorization", "")
+        match = re.match(r"^(?:bearer|token)\s+(\S+)$", auth.strip(), re.IGNORECASE)
+        if not auth:
+            raise_ = _gh_error(401, "Requires authentication")
+            return self._json(raise_.status, raise_.body, {})
+        if not match or match.group(1) != self.github_token:
+            raise_ = _gh_error(401, "Bad credentials")
+            return self._json(raise_.status, raise_.body, {})
+        with self._lock:
+            if self.rate_used >= self.rate_limit:
+                rate = self._rate_headers(0)
+                err = _gh_error(
+                    403,
+                    "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                    "for help, please include the request ID.",
+                )
+                return self._json(403, err.body, rate)
+            now = self.now
+        try:
+            status, body, extra = self._cached(
+                ("gh", target, now), lambda: self._github_route(path, params, target)
+            )
+        except HttpError as err:
+            with self._lock:
+                self.rate_used += 1
+                rate = self._rate_headers(self.rate_limit - self.rate_used)
+            return self._json(err.status, err.body, {**rate, **err.headers})
+        etag = extra["ETag"]
+        conditional = headers.get("if-none-match")
+        with self._lock:
+            if not (conditional and etag in [t.strip() for t in conditional.split(",")]):
+                self.rate_used += 1  # GitHub does not charge conditional requests answered with 304
+            rate = self._rate_headers(self.rate_limit - self.rate_used)
+        if conditional and etag in [t.strip() for t in conditional.split(",")]:
+            return 304, b"", {**rate, "ETag": etag}
+        return status, body, {**extra, **rate}
+
+    def _rate_headers(self, remaining: int) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.rate_limit),
+            "X-RateLimit-Remaining": str(max(0, remaining)),
+            "X-RateLimit-Reset": str(self.rate_reset),
+            "X-RateLimit-Used": str(min(self.rate_used, self.rate_limit)),
+            "X-RateLimit-Resource": "core",
+        }
+
+    def _cached(self, key: tuple, produce) -> tuple[int, bytes, dict[str, str]]:
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        payload, link = produce()
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        extra = {
+            "Content-Type": "application/json; charset=utf-8",
+            "ETag": f'W/"{hashlib.sha1(body).hexdigest()}"',
+            "Cache-Control": "private, max-age=60, s-maxage=60",
+            "X-GitHub-Media-Type": "github.v3; format=json",
+        }
+        if link:
+            extra["Link"] = link
+        result = (200, body, extra)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > 4000:
+                self._cache.popitem(last=False)
+        return result
+
+    def _paginate(self, items: list, params: dict[str, str], target: str) -> tuple[list, str | None]:
+        per_page = max(1, min(100, _int_param(params, "per_page", 30)))
+        page = max(1, _int_param(params, "page", 1))
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
+        parts = urlsplit(target)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+
+        def link(p: int) -> str:
+            q = dict(query, page=str(p))
+            if "per_page" in query:
+                q["per_page"] = str(per_page)
+            return f"{self.url}{parts.path}?{urlencode(q)}"
+
+        rels = []
+        if page > 1:
+            rels.append(f'<{link(min(page - 1, last))}>; rel="prev"')
+        if page < last:
+            rels += [f'<{link(page + 1)}>; rel="next"', f'<{link(last)}>; rel="last"']
+        if page > 1:
+            rels.append(f'<{link(1)}>; rel="first"')
+        return chunk, ", ".join(rels) or None
+
+    def _service_for(self, owner: str, repo: str) -> Service:
+        svc = self._services.get(repo)
+        if svc is None or owner.lower() != self.world.org.lower():
+            raise _gh_error(404, "Not Found")
+        return svc
+
+    def _github_route(self, path: str, params: dict[str, str], target: str) -> tuple[Any, str | None]:
+        now = self.now
+        gh = self.gh
+        assert gh is not None
+        m = re.fullmatch(r"/orgs/([^/]+)/repos", path)
+        if m:
+            if m.group(1).lower() != self.world.org.lower():
+                raise _gh_error(404, "Not Found")
+            repo_type = params.get("type", "all")
+            repos = [] if repo_type in ("public", "forks") else list(self.world.services)
+            sort = params.get("sort", "created")
+            direction = params.get("direction", "asc" if sort == "full_name" else "desc")
+            keyfn = {
+                "full_name": lambda s: s.repository,
+                "created": lambda s: (s.created_at, s.repo_id),
+            }.get(sort, lambda s: (self.world.end, s.repo_id))
+            repos.sort(key=keyfn, reverse=direction == "desc")
+            chunk, link = self._paginate(repos, params, target)
+            return [gh.repository(s) for s in chunk], link
+        m = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/.*)?", path)
+        if not m:
+            raise _gh_error(404, "Not Found")
+        svc = self._service_for(m.group(1), m.group(2))
+        rest = m.group(3) or ""
+        if rest == "":
+            return gh.repository(svc), None
+        if rest == "/pulls":
+            return self._pulls(svc, params, target, now)
+        m = re.fullmatch(r"/pulls/(\d+)(/commits|/reviews)?", rest)
+        if m:
+            number = int(m.group(1))
+            pr = svc.pulls[number - 1] if 0 < number <= len(svc.pulls) else None
+            if pr is None or pr.opened_at > now:
+                raise _gh_error(404, "Not Found")
+            if m.group(2) is None:
+                return gh.pull(svc, pr, now, full=True), None
+            if m.group(2) == "/commits":
+                commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now][:250]
+                chunk, link = self._paginate(commits, params, target)
+                return [gh.commit(svc, c) for c in chunk], link
+            reviews = [r for r in pr.reviews if r.submitted_at <= now]
+            chunk, link = self._paginate(reviews, params, target)
+            return [gh.review(svc, pr, r) for r in chunk], link
+        if rest == "/commits":
+            return self._commits(svc, params, target, now)
+        m = re.fullmatch(r"/commits/([^/]+)", rest)
+        if m:
+            commit = self._resolve(svc, m.group(1), now)
+            if commit is None:
+                raise HttpError(
+                    422,
+                    {
+                        "message": f"No commit found for SHA: {m.group(1)}",
+                        "documentation_url": GITHUB_DOCS,
+                        "status": "422",
+                    },
+                )
+            return gh.commit(svc, commit, detail=True), None
+        if rest == "/deployments":
+            deps = [d for d in svc.deployments if d.created_at <= now]
+            for key, attr in (("sha", "sha"), ("ref", "ref"), ("environment", "environment")):
+                if key in params:
+                    deps = [d for d in deps if getattr(d, attr) == params[key]]
+            if "task" in params and params["task"] != "deploy":
+                deps = []
+            deps.sort(key=lambda d: (d.created_at, d.deployment_id), reverse=True)
+            chunk, link = self._paginate(deps, params, target)
+            return [gh.deployment(svc, d, now) for d in chunk], link
+        m = re.fullmatch(r"/deployments/(\d+)(/statuses)?", rest)
+        if m:
+            dep = next((d for d in svc.deployments if d.deployment_id == int(m.group(1))), None)
+            if dep is None or dep.created_at > now:
+                raise _gh_error(404, "Not Found")
+            if m.group(2) is None:
+                return gh.deployment(svc, dep, now), None
+            statuses = [s for s in dep.statuses if s.created_at <= now]
+            statuses.sort(key=lambda s: (s.created_at, s.status_id), reverse=True)
+            chunk, link = self._paginate(statuses, params, target)
+            return [gh.deployment_status(svc, dep, s) for s in chunk], link
+        raise _gh_error(404, "Not Found")
+
+    def _pulls(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+        gh = self.gh
+        assert gh is not None
+        state = params.get("state", "open")
+        pulls = [pr for pr in svc.pulls if pr.opened_at <= now]
+
+        def closed_at(pr) -> bool:
+            return pr.closed_at is not None and pr.closed_at <= now
+
+        if state == "open":
+            pulls = [pr for pr in pulls if not closed_at(pr)]
+        elif state == "closed":
+            pulls = [pr for pr in pulls if closed_at(pr)]
+        elif state != "all":
+            raise HttpError(
+                422, {"message": "Validation Failed", "documentation_url": GITHUB_DOCS, "status": "422"}
+            )
+        if "base" in params:
+            pulls = [pr for pr in pulls if params["base"] == "main"]
+        sort = params.get("sort", "created")
+        direction = params.get("direction", "desc")
+        rendered_updated = {}
+        if sort in ("updated", "long-running", "popularity"):
+            for pr in pulls:
+                rendered_updated[pr.number] = gh.pull(svc, pr, now)["updated_at"]
+            pulls.sort(key=lambda pr: (rendered_updated[pr.number], pr.number), reverse=direction == "desc")
+        else:
+            pulls.sort(key=lambda pr: (pr.opened_at, pr.number), reverse=direction == "desc")
+        chunk, link = self._paginate(pulls, params, target)
+        return [gh.pull(svc, pr, now) for pr in chunk], link
+
+    def _resolve(self, svc: Service, ref: str, now: datetime) -> Commit | None:
+        if ref in ("main", "HEAD", "refs/heads/main"):
+            heads = [svc.commits[s] for s in svc.main if svc.commits[s].committed_at <= now]
+            return heads[-1] if heads else None
+        for pr in svc.pulls:
+            if ref == pr.branch and pr.opened_at <= now:
+                shas = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+                return svc.commits[shas[-1]] if shas else None
+        if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+            matches = [c for sha, c in svc.commits.items() if sha.startswith(ref) and c.committed_at <= now]
+            if len(matches) == 1:
+                return matches[0]
+        return None
+
+    def _commits(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+        gh = self.gh
+        assert gh is not None
+        ref = params.get("sha", "main")
+        head = self._resolve(svc, ref, now)
+        if head is None:
+            raise HttpError(
+                404,
+                {
+                    "message": "No commit found for SHA: " + ref,
+                    "documentation_url": GITHUB_DOCS,
+                    "status": "404",
+                },
+            )
+        if head.main_index is not None:  # a point on main: everything main had reached by then
+            position = head.main_index
+            commits = [c for c in self._main_order[svc.name] if (c.reach_index or 0) <= position]
+        else:
+            seen: set[str] = set()
+            stack = [head.sha]
+            commits = []
+            while stack:
+                sha = stack.pop()
+                if sha in seen:
+                    continue
+                seen.add(sha)
+                commit = svc.commits[sha]
+                commits.append(commit)
+                stack.extend(commit.parents)
+            commits.sort(key=lambda c: (c.committed_at, c.reach_index or 0), reverse=True)
+        if "since" in params:
+            since = parse_iso(params["since"])
+            commits = [c for c in commits if c.committed_at >= since]
+        if "until" in params:
+            until = parse_iso(params["until"])
+            commits = [c for c in commits if c.committed_at <= until]
+        if "author" in params:
+            commits = [
+                c for c in commits if c.author.login == params["author"] or c.author.email == params["author"]
+            ]
+        chunk, link = self._paginate(commits, params, target)
+        return [gh.commit(svc, c) for c in chunk], link
+
+    # --------------------------------------------------------------- PagerDuty
+    def _pagerduty(
+        self, path: str, params: dict[str, str], multi: dict[str, list[str]], headers: dict[str, str]
+    ):
+        auth = headers.get("authorization", "").strip()
+        if auth != f"Token token={self.pagerduty_token}":
+            body = {"error": {"message": "Unauthorized", "code": 2006, "errors": ["Authentication required"]}}
+            return self._json(401, body, {})
+        with self._lock:
+            now = self.now
+        try:
+            payload = self._pagerduty_route(path, params, multi, now)
+        except HttpError as err:
+            return self._json(err.status, err.body, err.headers)
+        return self._json(200, payload, {})
+
+    def _offset_page(self, items: list, params: dict[str, str], key: str) -> dict[str, Any]:
+        limit = max(1, min(100, _int_param(params, "limit", 25)))
+        offset = max(0, _int_param(params, "offset", 0))
+        chunk = items[offset : offset + limit]
+        return {
+            key: chunk,
+            "limit": limit,
+            "offset": offset,
+            "more": offset + limit < len(items),
+            "total": len(items) if params.get("total", "false").lower() == "true" else None,
+        }
+
+    def _pagerduty_route(self, path: str, params, multi, now: datetime) -> Any:
+        pd = self.pd
+        assert pd is not None
+        if path == "/services":
+            services = sorted(self.world.services, key=lambda s: s.pd_name.lower())
+            if "query" in params:
+                services = [s for s in services if params["query"].lower() in s.pd_name.lower()]
+            page = self._offset_page(services, params, "services")
+            page["services"] = [pd.service(s) for s in page["services"]]
+            return page
+        m = re.fullmatch(r"/services/([A-Z0-9]+)", path)
+        if m:
+            svc = self._pd_services.get(m.group(1))
+            if svc is None:
+                raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
+            return {"service": pd.service(svc)}
+        if path == "/incidents":
+            incidents = [i for i in self.world.incidents if i.created_at <= now]
+            if params.get("date_range") != "all":
+                try:
+                    until = parse_iso(params["until"]) if "until" in params else now
+                    since = parse_iso(params["since"]) if "since" in params else until - timedelta(days=30)
+                except ValueError:
+                    raise HttpError(
+                        400,
+                        {
+                            "error": {
+                                "message": "Invalid Input Provided",
+                                "code": 2001,
+                                "errors": ["Since or until is not a valid date"],
+                            }
+                        },
+                    ) from None
+                if since > until:
+                    raise HttpError(
+                        400,
+                        {
+                            "error": {
+                                "message": "Invalid Input Provided",
+                                "code": 2001,
+                                "errors": ["Since must be before until"],
+                            }
+                        },
+                    )
+                incidents = [i for i in incidents if since <= i.created_at < until]
+            service_ids = multi.get("service_ids[]", []) + multi.get("service_ids", [])
+            if service_ids:
+                wanted = {self._pd_services[s].name for s in service_ids if s in self._pd_services}
+                incidents = [i for i in incidents if i.service in wanted]
+            rendered = [pd.incident(i, self._services[i.service], now) for i in incidents]
+            statuses = multi.get("statuses[]", []) + multi.get("statuses", [])
+            if statuses:
+                rendered = [r for r in rendered if r["status"] in statuses]
+            sort_by = params.get("sort_by", "created_at:asc")
+            field, _, order = sort_by.partition(":")
+            if field not in ("created_at", "resolved_at", "incident_number", "urgency"):
+                field = "created_at"
+            rendered.sort(key=lambda r: (r.get(field) or "", r["incident_number"]), reverse=order == "desc")
+            return self._offset_page(rendered, params, "incidents")
+        m = re.fullmatch(r"/incidents/([A-Z0-9]+)", path)
+        if m:
+            inc = self._incidents.get(m.group(1))
+            if inc is None or inc.created_at > now:
+                raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
+            return {"incident": pd.incident(inc, self._services[inc.service], now)}
+        raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
+
+    @staticmethod
+    def _json(status: int, payload: Any, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        return (
+            status,
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json; charset=utf-8", **headers},
+        )
+
+    def _record(self, method: str, target: str, status: int) -> None:
+        with self._lock:
+            self.requests.append((method, target, status))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: Emulator
+    protocol_version = "HTTP/1.1"
+    server_version = "deploylens-emulator"
+    # One buffered write per response and no Nagle delay: unbuffered header/body writes cost ~40 ms a request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._serve("GET")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._serve("HEAD")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        length = int(headers.get("content-length", "0") or 0)
+        if length:
+            self.rfile.read(length)
+        try:
+            status, body, extra = self.emulator.handle(method, self.path, headers)
+        except Exception as exc:  # an emulator bug must surface as a 500, not a hung client
+            status, body, extra = 500, json.dumps({"message": f"emulator error: {exc}"}).encode(), {}
+        self.emulator._record(method, self.path, status)
+        self.send_response(status)
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if method != "HEAD" and body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
+        pass

@@ -1,0 +1,393 @@
+"""GitHub REST object shapes, built the way api.github.com serves them.
+
+Field names, nesting and null-ness follow GitHub's published OpenAPI description (`minimal-repository`,
+`pull-request-simple`, `pull-request`, `commit`, `pull-request-review`, `deployment`, `deployment-status`);
+the contract tests hold us to it. Every object is rendered "as of" a moment, so a PR merged later is served
+open, and a deployment's `updated_at` moves with its latest visible status.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from simulator.clock import iso
+from simulator.world import (
+    Commit,
+    Deployment,
+    DeploymentStatus,
+    Developer,
+    PullRequest,
+    Review,
+    Service,
+    World,
+)
+
+HTML = "https://github.com"
+WEB_FLOW = Developer("web-flow", 19864447, "GitHub", "noreply@github.com")
+DEPLOY_BOT = Developer("acme-deployer[bot]", 41898282, "acme-deployer[bot]", "deployer@acme.example")
+
+
+def node_id(kind: str, value: Any) -> str:
+    """An opaque global node id, stable per object."""
+    return base64.b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
+
+
+class Renderer:
+    """Builds GitHub JSON objects whose URLs point back at the emulator's base URL."""
+
+    def __init__(self, world: World, api: str):
+        self.world = world
+        self.api = api.rstrip("/")
+        self._repo_cache: dict[str, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ users
+    def user(self, dev: Developer, bot: bool = False) -> dict[str, Any]:
+        api, login = self.api, dev.login
+        return {
+            "login": login,
+            "id": dev.user_id,
+            "node_id": node_id("User", dev.user_id),
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{dev.user_id}?v=4",
+            "gravatar_id": "",
+            "url": f"{api}/users/{login}",
+            "html_url": f"{HTML}/{login}",
+            "followers_url": f"{api}/users/{login}/followers",
+            "following_url": f"{api}/users/{login}/following{{/other_user}}",
+            "gists_url": f"{api}/users/{login}/gists{{/gist_id}}",
+            "starred_url": f"{api}/users/{login}/starred{{/owner}}{{/repo}}",
+            "subscriptions_url": f"{api}/users/{login}/subscriptions",
+            "organizations_url": f"{api}/users/{login}/orgs",
+            "repos_url": f"{api}/users/{login}/repos",
+            "events_url": f"{api}/users/{login}/events{{/privacy}}",
+            "received_events_url": f"{api}/users/{login}/received_events",
+            "type": "Bot" if bot or login.endswith("[bot]") else "User",
+            "user_view_type": "public",
+            "site_admin": False,
+        }
+
+    def org_owner(self) -> dict[str, Any]:
+        owner = self.user(Developer(self.world.org, 90000001, self.world.org, ""))
+        owner["type"] = "Organization"
+        return owner
+
+    # ------------------------------------------------------------ repositories
+    def repository(self, svc: Service) -> dict[str, Any]:
+        """The full repository object; lists serve the same keys (a superset of minimal-repository)."""
+        cached = self._repo_cache.get(svc.name)
+        if cached is not None:
+            return cached
+        api, full = self.api, svc.repository
+        base = f"{api}/repos/{full}"
+        repo = {
+            "id": svc.repo_id,
+            "node_id": node_id("Repository", svc.repo_id),
+            "name": svc.name,
+            "full_name": full,
+            "private": True,
+            "owner": self.org_owner(),
+            "html_url": f"{HTML}/{full}",
+            "description": f"{svc.pd_name} ({svc.team} team)",
+            "fork": False,
+            "url": base,
+            "forks_url": f"{base}/forks",
+            "keys_url": f"{base}/keys{{/key_id}}",
+            "collaborators_url": f"{base}/collaborators{{/collaborator}}",
+            "teams_url": f"{base}/teams",
+            "hooks_url": f"{base}/hooks",
+            "issue_events_url": f"{base}/issues/events{{/number}}",
+            "events_url": f"{base}/events",
+            "assignees_url": f"{base}/assignees{{/user}}",
+            "branches_url": f"{base}/branches{{/branch}}",
+            "tags_url": f"{base}/tags",
+            "blobs_url": f"{base}/git/blobs{{/sha}}",
+            "git_tags_url": f"{base}/git/tags{{/sha}}",
+            "git_refs_url": f"{base}/git/refs{{/sha}}",
+            "trees_url": f"{base}/git/trees{{/sha}}",
+            "statuses_url": f"{base}/statuses/{{sha}}",
+            "languages_url": f"{base}/languages",
+            "stargazers_url": f"{base}/stargazers",
+            "contributors_url": f"{base}/contributors",
+            "subscribers_url": f"{base}/subscribers",
+            "subscription_url": f"{base}/subscription",
+            "commits_url": f"{base}/commits{{/sha}}",
+            "git_commits_url": f"{base}/git/commits{{/sha}}",
+            "comments_url": f"{base}/comments{{/number}}",
+            "issue_comment_url": f"{base}/issues/comments{{/number}}",
+            "contents_url": f"{base}/contents/{{+path}}",
+            "compare_url": f"{base}/compare/{{base}}...{{head}}",
+            "merges_url": f"{base}/merges",
+            "archive_url": f"{base}/{{archive_format}}{{/ref}}",
+            "downloads_url": f"{base}/downloads",
+            "issues_url": f"{base}/issues{{/number}}",
+            "pulls_url": f"{base}/pulls{{/number}}",
+            "milestones_url": f"{base}/milestones{{/number}}",
+            "notifications_url": f"{base}/notifications{{?since,all,participating}}",
+            "labels_url": f"{base}/labels{{/name}}",
+            "releases_url": f"{base}/releases{{/id}}",
+            "deployments_url": f"{base}/deployments",
+            "created_at": iso(svc.created_at),
+            "updated_at": iso(self.world.end),
+            "pushed_at": iso(self.world.end),
+            "git_url": f"git://github.com/{full}.git",
+            "ssh_url": f"git@github.com:{full}.git",
+            "clone_url": f"{HTML}/{full}.git",
+            "svn_url": f"{HTML}/{full}",
+            "homepage": None,
+            "size": 1000 + svc.repo_id % 9000,
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "language": "Python",
+            "has_issues": True,
+            "has_projects": True,
+            "has_downloads": True,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_discussions": False,
+            "forks_count": 0,
+            "mirror_url": None,
+            "archived": False,
+            "disabled": False,
+            "open_issues_count": 0,
+            "license": None,
+            "allow_forking": False,
+            "is_template": False,
+            "web_commit_signoff_required": False,
+            "topics": [],
+            "visibility": "private",
+            "forks": 0,
+            "open_issues": 0,
+            "watchers": 0,
+            "default_branch": "main",
+            "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+        }
+        self._repo_cache[svc.name] = repo
+        return repo
+
+    # ----------------------------------------------------------- pull requests
+    def pull(self, svc: Service, pr: PullRequest, now: datetime, full: bool = False) -> dict[str, Any]:
+        api, full_name = self.api, svc.repository
+        base = f"{api}/repos/{full_name}"
+        merged = pr.merged_at is not None and pr.merged_at <= now
+        closed = pr.closed_at is not None and pr.closed_at <= now
+        visible_commits = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+        head_sha = visible_commits[-1] if visible_commits else pr.commit_shas[0]
+        events = [pr.opened_at] + [svc.commits[s].committed_at for s in visible_commits]
+        events += [r.submitted_at for r in pr.reviews if r.submitted_at <= now]
+        if closed:
+            events.append(pr.closed_at)
+        html = f"{HTML}/{full_name}/pull/{pr.number}"
+        author = self.user(pr.author)
+        repo = self.repository(svc)
+        if merged:
+            merge_sha = pr.merge_commit_sha
+        elif closed:
+            merge_sha = None
+        else:
+            merge_sha = pr.test_merge_sha
+        obj: dict[str, Any] = {
+            "url": f"{base}/pulls/{pr.number}",
+            "id": pr.pr_id,
+            "node_id": node_id("PullRequest", pr.pr_id),
+            "html_url": html,
+            "diff_url": f"{html}.diff",
+            "patch_url": f"{html}.patch",
+            "issue_url": f"{base}/issues/{pr.number}",
+            "number": pr.number,
+            "state": "closed" if closed else "open",
+            "locked": False,
+            "title": pr.title,
+            "user": author,
+            "body": pr.body,
+            "created_at": iso(pr.opened_at),
+            "updated_at": iso(max(events)),
+            "closed_at": iso(pr.closed_at) if closed else None,
+            "merged_at": iso(pr.merged_at) if merged else None,
+            "merge_commit_sha": merge_sha,
+            "assignee": None,
+            "assignees": [],
+            "requested_reviewers": [],
+            "requested_teams": [],
+            "labels": [],
+            "milestone": None,
+            "draft": False,
+            "commits_url": f"{base}/pulls/{pr.number}/commits",
+            "review_comments_url": f"{base}/pulls/{pr.number}/comments",
+            "review_comment_url": f"{base}/pulls/comments{{/number}}",
+            "comments_url": f"{base}/issues/{pr.number}/comments",
+            "statuses_url": f"{base}/statuses/{head_sha}",
+            "head": {
+                "label": f"{self.world.org}:{pr.branch}",
+                "ref": pr.branch,
+                "sha": head_sha,
+                "user": self.org_owner(),
+                "repo": repo,
+            },
+            "base": {
+                "label": f"{self.world.org}:main",
+                "ref": "main",
+                "sha": pr.base_sha,
+                "user": self.org_owner(),
+                "repo": repo,
+            },
+            "_links": {
+                "self": {"href": f"{base}/pulls/{pr.number}"},
+                "html": {"href": html},
+                "issue": {"href": f"{base}/issues/{pr.number}"},
+                "comments": {"href": f"{base}/issues/{pr.number}/comments"},
+                "review_comments": {"href": f"{base}/pulls/{pr.number}/comments"},
+                "review_comment": {"href": f"{base}/pulls/comments{{/number}}"},
+                "commits": {"href": f"{base}/pulls/{pr.number}/commits"},
+                "statuses": {"href": f"{base}/statuses/{head_sha}"},
+            },
+            "author_association": "MEMBER",
+            "auto_merge": None,
+            "active_lock_reason": None,
+        }
+        if full:
+            n_reviews = sum(1 for r in pr.reviews if r.submitted_at <= now)
+            obj.update(
+                {
+                    "merged": merged,
+                    "mergeable": None if closed else True,
+                    "rebaseable": None if closed else True,
+                    "mergeable_state": "unknown" if closed else "clean",
+                    "merged_by": self.user(pr.merged_by) if merged and pr.merged_by else None,
+                    "comments": 0,
+                    "review_comments": n_reviews,
+                    "maintainer_can_modify": False,
+                    "commits": len(visible_commits),
+                    "additions": 7 * len(visible_commits) + pr.number % 40,
+                    "deletions": 3 * len(visible_commits) + pr.number % 15,
+                    "changed_files": 1 + pr.number % 6,
+                }
+            )
+        return obj
+
+    def review(self, svc: Service, pr: PullRequest, review: Review) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        html = f"{HTML}/{svc.repository}/pull/{pr.number}#pullrequestreview-{review.review_id}"
+        return {
+            "id": review.review_id,
+            "node_id": node_id("PullRequestReview", review.review_id),
+            "user": self.user(review.reviewer),
+            "body": review.body,
+            "state": review.state,
+            "html_url": html,
+            "pull_request_url": f"{base}/pulls/{pr.number}",
+            "author_association": "MEMBER",
+            "_links": {"html": {"href": html}, "pull_request": {"href": f"{base}/pulls/{pr.number}"}},
+            "submitted_at": iso(review.submitted_at),
+            "commit_id": review.commit_id,
+        }
+
+    # ----------------------------------------------------------------- commits
+    def commit(self, svc: Service, commit: Commit, detail: bool = False) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        committer = commit.committer or WEB_FLOW
+        tree = hashlib.sha1(f"tree|{commit.sha}".encode()).hexdigest()
+        obj: dict[str, Any] = {
+            "sha": commit.sha,
+            "node_id": node_id("Commit", commit.sha),
+            "commit": {
+                "author": {
+                    "name": commit.author.name,
+                    "email": commit.author.email,
+                    "date": iso(commit.authored_at),
+                },
+                "committer": {
+                    "name": committer.name,
+                    "email": committer.email,
+                    "date": iso(commit.committed_at),
+                },
+                "message": commit.message,
+                "tree": {"sha": tree, "url": f"{base}/git/trees/{tree}"},
+                "url": f"{base}/git/commits/{commit.sha}",
+                "comment_count": 0,
+                "verification": {
+                    "verified": commit.committer is None,
+                    "reason": "valid" if commit.committer is None else "unsigned",
+                    "signature": None,
+                    "payload": None,
+                    "verified_at": iso(commit.committed_at) if commit.committer is None else None,
+                },
+            },
+            "url": f"{base}/commits/{commit.sha}",
+            "html_url": f"{HTML}/{svc.repository}/commit/{commit.sha}",
+            "comments_url": f"{base}/commits/{commit.sha}/comments",
+            "author": self.user(commit.author),
+            "committer": self.user(committer),
+            "parents": [
+                {"sha": p, "url": f"{base}/commits/{p}", "html_url": f"{HTML}/{svc.repository}/commit/{p}"}
+                for p in commit.parents
+            ],
+        }
+        if detail:
+            size = int(commit.sha[:2], 16) % 60 + 1
+            filename = f"src/{svc.name.replace('-', '_')}/module_{int(commit.sha[2:4], 16) % 12}.py"
+            blob = hashlib.sha1(f"blob|{commit.sha}".encode()).hexdigest()
+            obj["stats"] = {"total": size + size // 3, "additions": size, "deletions": size // 3}
+            obj["files"] = [
+                {
+                    "sha": blob,
+                    "filename": filename,
+                    "status": "modified",
+                    "additions": size,
+                    "deletions": size // 3,
+                    "changes": size + size // 3,
+                    "blob_url": f"{HTML}/{svc.repository}/blob/{commit.sha}/{filename}",
+                    "raw_url": f"{HTML}/{svc.repository}/raw/{commit.sha}/{filename}",
+                    "contents_url": f"{base}/contents/{filename}?ref={commit.sha}",
+                    "patch": "@@ -1,3 +1,4 @@\n-old\n+new",
+                }
+            ]
+        return obj
+
+    # ------------------------------------------------------------- deployments
+    def deployment(self, svc: Service, dep: Deployment, now: datetime) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        visible = [s for s in dep.statuses if s.created_at <= now]
+        updated = max([dep.created_at] + [s.created_at for s in visible])
+        return {
+            "url": f"{base}/deployments/{dep.deployment_id}",
+            "id": dep.deployment_id,
+            "node_id": node_id("Deployment", dep.deployment_id),
+            "sha": dep.sha,
+            "ref": dep.ref,
+            "task": "deploy",
+            "payload": {},
+            "original_environment": dep.environment,
+            "environment": dep.environment,
+            "description": dep.description,
+            "creator": self.user(DEPLOY_BOT, bot=True),
+            "created_at": iso(dep.created_at),
+            "updated_at": iso(updated),
+            "statuses_url": f"{base}/deployments/{dep.deployment_id}/statuses",
+            "repository_url": base,
+            "transient_environment": False,
+            "production_environment": dep.is_production,
+            "performed_via_github_app": None,
+        }
+
+    def deployment_status(self, svc: Service, dep: Deployment, status: DeploymentStatus) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        log_url = f"{HTML}/{svc.repository}/actions/runs/{dep.deployment_id}"
+        return {
+            "url": f"{base}/deployments/{dep.deployment_id}/statuses/{status.status_id}",
+            "id": status.status_id,
+            "node_id": node_id("DeploymentStatus", status.status_id),
+            "state": status.state,
+            "creator": self.user(DEPLOY_BOT, bot=True),
+            "description": status.description,
+            "environment": dep.environment,
+            "target_url": log_url,
+            "created_at": iso(status.created_at),
+            "updated_at": iso(status.created_at),
+            "deployment_url": f"{base}/deployments/{dep.deployment_id}",
+            "repository_url": base,
+            "environment_url": f"https://{dep.environment}.{svc.name}.acme.example",
+            "log_url": log_url,
+            "performed_via_github_app": None,
+        }
