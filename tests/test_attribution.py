@@ -66,7 +66,9 @@ def test_squash_merge_ships_only_the_squash_commit():
 
 def test_rollback_to_an_old_sha_ships_nothing():
     parents = {"a": [], "b": ["a"], "c": ["b"]}
-    result = attribution.attribute_commits(parents, [("d1", "a"), ("d2", "c"), ("rollback", "b"), ("again", "c")])
+    result = attribution.attribute_commits(
+        parents, [("d1", "a"), ("d2", "c"), ("rollback", "b"), ("again", "c")]
+    )
     assert shipped_by(result) == {"d1": {"a"}, "d2": {"b", "c"}}
     assert result.unknown_sha_deployments == []
 
@@ -94,7 +96,9 @@ def test_diamond_merges_visit_each_commit_once():
 
 def test_unknown_sha_ships_nothing_and_is_counted():
     parents = {"a": [], "b": ["a"], "c": ["b"]}
-    result = attribution.attribute_commits(parents, [("lost", "zzz"), ("d1", "b"), ("ghost", "yyy"), ("d2", "c")])
+    result = attribution.attribute_commits(
+        parents, [("lost", "zzz"), ("d1", "b"), ("ghost", "yyy"), ("d2", "c")]
+    )
     assert result.unknown_sha_deployments == ["lost", "ghost"]
     # The first deployment the graph can place is the baseline, so history is not pulled into d2.
     assert result.baseline_deployment_id == "d1"

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 log = logging.getLogger("deploylens.attribution")
 
 OUTPUT_COLUMNS = ("service", "environment", "commit_sha", "deployment_id", "deployed_at", "is_baseline")
 
 
-@dataclass(frozen=True)
-class Shipment:
+# Plain classes, not dataclasses: dbt-duckdb runs this file as a module missing from sys.modules, where
+# dataclasses cannot resolve their own module.
+class Shipment(NamedTuple):
     """One commit shipped by one deployment."""
 
     commit_sha: str
@@ -38,13 +38,13 @@ class Shipment:
     is_baseline: bool
 
 
-@dataclass
 class Attribution:
     """What a walk over one service+environment produced."""
 
-    shipments: list[Shipment] = field(default_factory=list)
-    unknown_sha_deployments: list[str] = field(default_factory=list)
-    baseline_deployment_id: str | None = None
+    def __init__(self) -> None:
+        self.shipments: list[Shipment] = []
+        self.unknown_sha_deployments: list[str] = []
+        self.baseline_deployment_id: str | None = None
 
 
 def attribute_commits(
@@ -82,7 +82,9 @@ def attribute_commits(
     return result
 
 
-def build_parent_map(rows: Iterable[tuple[str, str, Sequence[str] | None]]) -> dict[str, dict[str, list[str]]]:
+def build_parent_map(
+    rows: Iterable[tuple[str, str, Sequence[str] | None]],
+) -> dict[str, dict[str, list[str]]]:
     """Per repository, SHA → parent SHAs, from (repository, commit_sha, parent_shas) rows.
 
     A commit can arrive both from the commit list and from a pull request's commits; their parent lists
@@ -111,12 +113,14 @@ def attribute_all(
     """
     groups: dict[tuple[str, str], list[tuple[str, str, str, Any]]] = {}
     for service, environment, repository, deployment_id, commit_sha, deployed_at in deployments:
-        groups.setdefault((service, environment), []).append((repository, deployment_id, commit_sha, deployed_at))
+        groups.setdefault((service, environment), []).append(
+            (repository, deployment_id, commit_sha, deployed_at)
+        )
     rows: list[tuple[str, str, str, str, Any, bool]] = []
     unknown: list[str] = []
     for (service, environment), items in groups.items():
         deployed_at_by_id = {deployment_id: deployed_at for _, deployment_id, _, deployed_at in items}
-        # A service lives in one repository; should its deployments name several, each is walked on its own graph.
+        # A service lives in one repository; should its deployments name several, each walks its own.
         by_repository: dict[str, list[tuple[str, str]]] = {}
         for repository, deployment_id, commit_sha, _ in items:
             by_repository.setdefault(repository, []).append((deployment_id, commit_sha))
@@ -124,7 +128,14 @@ def attribute_all(
             result = attribute_commits(graphs.get(repository, {}), pairs)
             unknown.extend(result.unknown_sha_deployments)
             rows.extend(
-                (service, environment, s.commit_sha, s.deployment_id, deployed_at_by_id[s.deployment_id], s.is_baseline)
+                (
+                    service,
+                    environment,
+                    s.commit_sha,
+                    s.deployment_id,
+                    deployed_at_by_id[s.deployment_id],
+                    s.is_baseline,
+                )
                 for s in result.shipments
             )
     return rows, unknown
@@ -145,7 +156,9 @@ def model(dbt: Any, session: Any) -> Any:
 
     deployment_rows = (
         deployments.filter("status = 'success' and service is not null and deployed_at is not null")
-        .select("service, environment, repository, deployment_id, commit_sha, deployed_at, deployment_order_key")
+        .select(
+            "service, environment, repository, deployment_id, commit_sha, deployed_at, deployment_order_key"
+        )
         .order("service, environment, deployed_at, deployment_order_key, deployment_id")
         .fetchall()
     )
@@ -164,4 +177,6 @@ def model(dbt: Any, session: Any) -> Any:
         ]
     )
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in OUTPUT_COLUMNS]
-    return pa.table([pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema)
+    return pa.table(
+        [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema
+    )

@@ -1,0 +1,2 @@
+-- The four keys for the whole organisation per ISO week (Monday). Formulas: transform/macros/dora_metrics.sql.
+{{ dora_weekly_sql(ref('fct_deployments'), ref('fct_changes'), ref('dora_bands'), by_team=false) }}

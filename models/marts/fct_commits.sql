@@ -1,0 +1,138 @@
+with
+
+commits as (
+
+    select * from {{ ref('stg_github__commits') }}
+
+),
+
+pull_request_commit_details as (
+
+    select * from {{ ref('stg_github__pull_request_commits') }}
+
+),
+
+pull_requests as (
+
+    select * from {{ ref('stg_github__pull_requests') }}
+
+),
+
+pull_request_commits as (
+
+    select * from {{ ref('int_commits_grouped_into_pull_requests') }}
+
+),
+
+repository_services as (
+
+    select * from {{ ref('int_repositories_mapped_to_services') }}
+
+),
+
+production_shipments as (
+
+    select * from {{ ref('int_commits_shipped_to_production') }}
+
+),
+
+-- Commits of squashed or rebased branches are known only as pull request commits.
+all_commits as (
+
+    select
+        repository,
+        commit_sha,
+        author_login,
+        authored_at,
+        committed_at,
+        1 as source_priority,
+
+    from commits
+
+    union all
+
+    select
+        repository,
+        commit_sha,
+        null as author_login,
+        authored_at,
+        committed_at,
+        2 as source_priority,
+
+    from pull_request_commit_details
+
+),
+
+distinct_commits as (
+
+    select
+        repository,
+        commit_sha,
+        arg_min(author_login, source_priority) as author_login,
+        arg_min(authored_at, source_priority) as authored_at,
+        arg_min(committed_at, source_priority) as committed_at,
+
+    from all_commits
+    group by repository, commit_sha
+
+),
+
+-- The pull request that brought a commit: the first merged one containing it.
+bringing_pull_requests as (
+
+    select
+        pull_request_commits.repository,
+        pull_request_commits.commit_sha,
+        arg_min(pull_request_commits.pr_number, pull_requests.merged_at) as pr_number,
+
+    from pull_request_commits
+    inner join pull_requests
+        on pull_request_commits.repository = pull_requests.repository
+        and pull_request_commits.pr_number = pull_requests.pr_number
+    group by pull_request_commits.repository, pull_request_commits.commit_sha
+
+),
+
+first_production as (
+
+    select
+        service,
+        commit_sha,
+        arg_min(
+            deployment_id,
+            (deployed_at, coalesce(deployment_order_key, 9223372036854775807), deployment_id)
+        ) as deployment_id,
+        min(deployed_at) as deployed_at,
+
+    from production_shipments
+    group by service, commit_sha
+
+),
+
+final as (
+
+    select
+        distinct_commits.commit_sha,
+        repository_services.service,
+        repository_services.team,
+        distinct_commits.repository,
+        distinct_commits.authored_at,
+        distinct_commits.committed_at,
+        distinct_commits.author_login,
+        bringing_pull_requests.pr_number,
+        first_production.deployment_id,
+        first_production.deployed_at,
+
+    from distinct_commits
+    inner join repository_services
+        on distinct_commits.repository = repository_services.repository
+    left join bringing_pull_requests
+        on distinct_commits.repository = bringing_pull_requests.repository
+        and distinct_commits.commit_sha = bringing_pull_requests.commit_sha
+    left join first_production
+        on repository_services.service = first_production.service
+        and distinct_commits.commit_sha = first_production.commit_sha
+
+)
+
+select * from final

@@ -1,0 +1,154 @@
+with
+
+deployments as (
+
+    select * from {{ ref('int_deployments_mapped_to_environments') }}
+
+),
+
+rollbacks as (
+
+    select * from {{ ref('int_deployments_checked_for_rollbacks') }}
+
+),
+
+incidents as (
+
+    select * from {{ ref('int_incidents_blamed_on_deployments') }}
+
+),
+
+attributed as (
+
+    select * from {{ ref('int_commits_attributed_to_deployments') }}
+
+),
+
+pull_request_commits as (
+
+    select * from {{ ref('int_commits_grouped_into_pull_requests') }}
+
+),
+
+repository_services as (
+
+    select * from {{ ref('int_repositories_mapped_to_services') }}
+
+),
+
+blamed as (
+
+    select
+        deployment_id,
+        count(*) as incident_count,
+        min(resolved_at) as first_resolved_at,
+
+    from incidents
+    where deployment_id is not null
+    group by deployment_id
+
+),
+
+shipped as (
+
+    select
+        attributed.deployment_id,
+        bool_or(attributed.is_baseline) as is_baseline,
+        count(distinct attributed.commit_sha) as commit_count,
+        count(distinct pull_request_commits.pr_number) as pr_count,
+
+    from attributed
+    left join repository_services
+        on attributed.service = repository_services.service
+    left join pull_request_commits
+        on repository_services.repository = pull_request_commits.repository
+        and attributed.commit_sha = pull_request_commits.commit_sha
+    group by attributed.deployment_id
+
+),
+
+signals as (
+
+    select
+        deployments.*,
+        deployments.status = 'success' and deployments.is_production as is_successful_production,
+        coalesce(shipped.is_baseline, false) as is_baseline,
+        coalesce(rollbacks.is_rollback, false) as is_rollback,
+        coalesce(rollbacks.is_rolled_back, false) as is_rolled_back,
+        rollbacks.rolled_back_at,
+        blamed.deployment_id is not null as is_blamed,
+        blamed.first_resolved_at,
+        coalesce(shipped.commit_count, 0) as commit_count,
+        coalesce(shipped.pr_count, 0) as pr_count,
+
+    from deployments
+    left join shipped
+        on deployments.deployment_id = shipped.deployment_id
+    left join rollbacks
+        on deployments.deployment_id = rollbacks.deployment_id
+    left join blamed
+        on deployments.deployment_id = blamed.deployment_id
+
+),
+
+failures as (
+
+    select
+        *,
+        is_successful_production and is_blamed as has_incident_failure,
+        is_successful_production and is_rolled_back as has_rollback_failure,
+
+    from signals
+
+),
+
+recoveries as (
+
+    select
+        *,
+        has_incident_failure or has_rollback_failure as is_failure,
+        case
+            when has_incident_failure or has_rollback_failure
+                -- least() skips NULLs: an unresolved incident leaves the rollback as the recovery.
+                then least(
+                    case when has_incident_failure then first_resolved_at end,
+                    case when has_rollback_failure then rolled_back_at end
+                )
+        end as recovered_at,
+
+    from failures
+
+),
+
+final as (
+
+    select
+        deployment_id,
+        source_system,
+        source_deployment_id,
+        service,
+        team,
+        repository,
+        environment,
+        source_environment,
+        environment_rank,
+        is_production,
+        commit_sha,
+        created_at,
+        deployed_at,
+        status,
+        is_baseline,
+        is_rollback,
+        is_failure,
+        has_incident_failure,
+        has_rollback_failure,
+        recovered_at,
+        {{ minutes_between('deployed_at', 'recovered_at') }} as time_to_restore_minutes,
+        commit_count,
+        pr_count,
+
+    from recoveries
+
+)
+
+select * from final

@@ -1,0 +1,80 @@
+{#-
+    Metric formulas, defined once. The weekly marts (dora_team_weekly, dora_org_weekly), the facts and the
+    table macro marts.dora_summary all call these, so a formula cannot drift between them.
+    docs/metrics.md describes each one.
+-#}
+
+{#- Minutes from start_at to end_at as a double; signed (a commit authored after its PR opened gives a
+    negative coding time). Microsecond epochs keep it exact, so phases add up to the total. -#}
+{% macro minutes_between(start_at, end_at) -%}
+    ((epoch_us({{ end_at }}) - epoch_us({{ start_at }})) / 60000000.0)
+{%- endmacro %}
+
+{#- A share in 0..1, NULL when there is nothing to divide by (no deployments: no rate, not 0 %). -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    (case when {{ denominator }} > 0 then cast({{ numerator }} as double) / {{ denominator }} end)
+{%- endmacro %}
+
+{#- Change failure rate: distinct failed production deployments / production deployments. -#}
+{% macro change_failure_rate(failed_deployments, deployments) -%}
+    {{ safe_ratio(failed_deployments, deployments) }}
+{%- endmacro %}
+
+{#- Continuous (interpolated) percentile; the median is percentile 0.5. -#}
+{% macro percentile(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{#- The lead time statistics every rollup reports, as select-list items. -#}
+{% macro lead_time_statistics(lead_time_column) -%}
+    {{ percentile(lead_time_column, 0.5) }} as lead_time_median_minutes,
+    {{ percentile(lead_time_column, 0.75) }} as lead_time_p75_minutes,
+    {{ percentile(lead_time_column, 0.9) }} as lead_time_p90_minutes,
+    avg({{ lead_time_column }}) as lead_time_mean_minutes
+{%- endmacro %}
+
+{#- The day a deployment counts for in deploy-day counts (UTC calendar day). -#}
+{% macro deploy_day(deployed_at) -%}
+    cast({{ deployed_at }} as date)
+{%- endmacro %}
+
+{#- The ISO week (Monday start) an event counts for. -#}
+{% macro week_start(event_at) -%}
+    cast(date_trunc('week', {{ event_at }}) as date)
+{%- endmacro %}
+
+{#- The DORA level of a value, looked up in the versioned bands seed (never hard-coded numbers).
+    `bands` is the relation holding transform/seeds/dora_bands.csv; `unit` narrows the rows for metrics
+    whose bands mix units (deployment frequency). NULL value → NULL level. -#}
+{% macro dora_level(metric, value, bands, report_year=2023, unit=none) -%}
+    (
+        select dora_band.level
+        from {{ bands }} as dora_band
+        where dora_band.report_year = {{ report_year }}
+            and dora_band.metric = '{{ metric }}'
+            {%- if unit is not none %}
+            and dora_band.unit = '{{ unit }}'
+            {%- endif %}
+            and {{ value }} is not null
+            and (
+                case
+                    when dora_band.upper_inclusive
+                        then (dora_band.lower_bound is null or {{ value }} > dora_band.lower_bound)
+                        and (dora_band.upper_bound is null or {{ value }} <= dora_band.upper_bound)
+                    else (dora_band.lower_bound is null or {{ value }} >= dora_band.lower_bound)
+                        and (dora_band.upper_bound is null or {{ value }} < dora_band.upper_bound)
+                end
+            )
+        limit 1
+    )
+{%- endmacro %}
+
+{#- Deployment frequency level (2023 bands): elite/high from deploy days per week; below that, medium or
+    low from deploy days per month. Weekly marts pass the week's deploy days and the deploy days of the 30
+    days ending with the week; dora_summary passes the median weekly and median monthly deploy days. -#}
+{% macro deployment_frequency_level(deploy_days_per_week, deploy_days_per_month, bands, report_year=2023) -%}
+    coalesce(
+        {{ dora_level('deployment_frequency', deploy_days_per_week, bands, report_year, 'deploy_days_per_week') }},
+        {{ dora_level('deployment_frequency', deploy_days_per_month, bands, report_year, 'deploy_days_per_month') }}
+    )
+{%- endmacro %}
