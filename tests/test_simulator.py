@@ -1,0 +1,291 @@
+"""The simulated organisation: determinism, maturity profiles in their bands, and truth invariants.
+
+Band checks measure the written truth with plain pandas here (not with the product's SQL), so they test
+the simulator's behaviour, not the metric definitions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+import yaml
+
+from simulator import generate_org
+from simulator.world import PROFILES
+
+END = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def small_world():
+    return generate_org(scale="small", seed=7, end=END)
+
+
+@pytest.fixture(scope="session")
+def small_truth(small_world, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("truth-small")
+    small_world.write_truth(folder)
+    return {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in ("deployments", "changes", "incidents", "commits")
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_world():
+    return generate_org(scale="tiny", seed=7, end=END)
+
+
+def _signature(world) -> list:
+    tables = world.truth_tables()
+    return [tables[name].to_csv(index=False) for name in sorted(tables)]
+
+
+def test_same_seed_and_end_give_the_same_world(tiny_world):
+    again = generate_org(scale="tiny", seed=7, end=END)
+    assert _signature(again) == _signature(tiny_world)
+    other = generate_org(scale="tiny", seed=8, end=END)
+    assert _signature(other) != _signature(tiny_world)
+
+
+def test_span_and_default_end():
+    world = generate_org(scale="tiny", seed=1)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert world.end == today and world.end.tzinfo is not None
+    assert world.end - world.start == timedelta(weeks=6)
+    with pytest.raises(ValueError):
+        generate_org(scale="huge")
+
+
+def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
+    tiny_world.write_truth(tmp_path)
+    expected = {
+        "deployments": [
+            "deployment_id",
+            "service",
+            "environment",
+            "commit_sha",
+            "deployed_at",
+            "is_failure",
+            "recovered_at",
+        ],
+        "changes": [
+            "service",
+            "pr_number",
+            "first_commit_at",
+            "opened_at",
+            "first_review_at",
+            "merged_at",
+            "deployment_id",
+            "deployed_at",
+        ],
+        "incidents": ["incident_id", "service", "created_at", "resolved_at", "deployment_id"],
+        "commits": ["commit_sha", "service", "authored_at", "deployment_id", "deployed_at"],
+    }
+    for name, columns in expected.items():
+        frame = pd.read_parquet(tmp_path / f"{name}.parquet")
+        assert list(frame.columns) == columns, name
+        assert len(frame) > 0, name
+        for col in columns:
+            if col.endswith("_at"):
+                assert str(frame[col].dtype).startswith("datetime64") and str(frame[col].dt.tz) == "UTC", (
+                    name,
+                    col,
+                )
+            if col.endswith("_id") or col in ("service", "commit_sha", "environment"):
+                assert frame[col].dropna().map(type).eq(str).all(), (name, col)
+
+
+def test_org_config_is_accepted_by_the_config_loader(tiny_world):
+    from ingestion.config import parse_config
+
+    config = tiny_world.org_config("http://127.0.0.1:1/github", "http://127.0.0.1:1/pagerduty", "gh", "pd")
+    parsed = parse_config(yaml.safe_dump(config))
+    assert parsed.sources["github"].options["organization"] == "acme"
+    assert parsed.sources["github"].start_date == tiny_world.start.date().isoformat()
+    assert {s["service"] for s in parsed.services} == {s.name for s in tiny_world.services}
+    assert all(
+        s["repository"].startswith("acme/") and len(s["pagerduty_services"]) == 1 for s in parsed.services
+    )
+    assert len(parsed.teams) == 3 and len(parsed.services) == 4
+    assert config["failure"]["incident_window_hours"] == 24
+    ids = [s["pagerduty_services"][0] for s in config["services"]]
+    assert all(len(i) == 7 and i[0] == "P" and i[1:].isalnum() and i[1:].upper() == i[1:] for i in ids)
+
+
+def test_one_service_per_scale_uses_prod_as_its_environment_name(tiny_world, small_world):
+    for world in (tiny_world, small_world):
+        prod_named = [s for s in world.services if s.production_env == "prod"]
+        assert len(prod_named) == 1
+        assert any(d.environment == "prod" for d in prod_named[0].deployments)
+
+
+def _weeks(world) -> float:
+    return (world.end - world.start).days / 7
+
+
+def _per_profile(world, truth) -> pd.DataFrame:
+    """Per maturity profile: prod deploys/week per service, median lead time (h), CFR, median recovery (h)."""
+    profile_of = {s.name: s.profile for s in world.services}
+    prod_env = {s.name: s.production_env for s in world.services}
+    deps = truth["deployments"]
+    prod = deps[deps.apply(lambda r: r.environment == prod_env[r.service], axis=1)].copy()
+    prod["profile"] = prod.service.map(profile_of)
+    changes = truth["changes"].dropna(subset=["deployed_at"]).copy()
+    changes["profile"] = changes.service.map(profile_of)
+    changes["lead_h"] = (changes.deployed_at - changes.first_commit_at).dt.total_seconds() / 3600
+    prod["recovery_h"] = (prod.recovered_at - prod.deployed_at).dt.total_seconds() / 3600
+    services_per_profile = pd.Series(profile_of).value_counts()
+    rows = {}
+    for profile in PROFILES:
+        p = prod[prod.profile == profile]
+        rows[profile] = {
+            "deploys_per_week": len(p) / services_per_profile[profile] / _weeks(world),
+            "lead_h": changes[changes.profile == profile].lead_h.median(),
+            "cfr": p.is_failure.mean(),
+            "recovery_h": p.recovery_h.median(),
+        }
+    return pd.DataFrame(rows).T
+
+
+def test_profiles_land_in_their_bands_on_small(small_world, small_truth):
+    bands = _per_profile(small_world, small_truth)
+    weekly, daily, elite = bands.loc["weekly"], bands.loc["daily"], bands.loc["elite"]
+    # about weekly: lead time ~5 days, CFR ~25 %, recovery in days
+    assert 0.6 <= weekly.deploys_per_week <= 1.6
+    assert 3 * 24 <= weekly.lead_h <= 7 * 24
+    assert 0.15 <= weekly.cfr <= 0.40
+    assert weekly.recovery_h >= 12
+    # about daily: lead <= 2 days, CFR <= 15 %, recovery < 1 day
+    assert 3 <= daily.deploys_per_week <= 7
+    assert daily.lead_h <= 48
+    assert daily.cfr <= 0.15
+    assert daily.recovery_h < 24
+    # many times a day: lead time in hours, CFR < 5 %, recovery < 1 h
+    assert elite.deploys_per_week >= 7
+    assert elite.lead_h < 12
+    assert elite.cfr < 0.05
+    assert elite.recovery_h < 1
+
+
+def test_every_change_is_shipped_by_its_deployment(small_world, small_truth):
+    changes = small_truth["changes"].dropna(subset=["deployment_id"])
+    deps = small_truth["deployments"].set_index("deployment_id")
+    assert len(changes) > 300
+    for row in changes.itertuples():
+        svc = small_world.service(row.service)
+        pr = svc.pulls[row.pr_number - 1]
+        dep = deps.loc[row.deployment_id]
+        assert dep.service == row.service and dep.environment == svc.production_env
+        assert dep.deployed_at == row.deployed_at >= row.merged_at
+        # walk the real commit graph from the deployed SHA: it must reach the merge/squash commit
+        seen, stack = set(), [dep.commit_sha]
+        while stack:
+            sha = stack.pop()
+            if sha not in seen:
+                seen.add(sha)
+                stack.extend(svc.commits[sha].parents)
+        assert pr.merge_commit_sha in seen
+        # and no earlier successful production deployment of the service contained it
+        earlier = [
+            d
+            for d in svc.deployments
+            if d.is_production and d.deployed_at and d.deployed_at < dep.deployed_at
+        ]
+        for other in earlier:
+            assert svc.commits[pr.merge_commit_sha].reach_index > other.main_index
+
+
+def test_phases_are_ordered(small_truth):
+    changes = small_truth["changes"]
+    assert (changes.first_commit_at <= changes.opened_at).all()
+    reviewed = changes.dropna(subset=["first_review_at"])
+    assert (reviewed.opened_at <= reviewed.first_review_at).all()
+    assert (reviewed.first_review_at <= reviewed.merged_at).all()
+
+
+def test_recovery_follows_failure_and_only_failures_recover(small_truth):
+    deps = small_truth["deployments"]
+    failed = deps[deps.is_failure]
+    assert len(failed) > 5
+    recovered = failed.dropna(subset=["recovered_at"])
+    assert (recovered.recovered_at >= recovered.deployed_at).all()
+    assert deps[~deps.is_failure].recovered_at.isna().all()
+    assert set(failed.environment) <= {"production", "prod"}
+
+
+def test_incidents_with_and_without_a_cause(small_truth, tiny_world):
+    incidents = small_truth["incidents"]
+    uncaused = incidents.deployment_id.isna().mean()
+    assert 0.1 <= uncaused <= 0.45
+    assert tiny_world.truth_tables()["incidents"].deployment_id.isna().any()
+    assert incidents.incident_id.str.fullmatch(r"Q[A-Z0-9]{13}").all()
+    deps = small_truth["deployments"].set_index("deployment_id")
+    caused = incidents.dropna(subset=["deployment_id"])
+    assert deps.loc[caused.deployment_id, "is_failure"].all()
+    caused_at = deps.loc[caused.deployment_id, "deployed_at"].reset_index(drop=True)
+    assert (caused.created_at.reset_index(drop=True) >= caused_at).all()
+
+
+def test_real_world_ambiguity_exists_on_small(small_world, small_truth):
+    deps = small_truth["deployments"]
+    prod = deps[deps.environment.isin(["production", "prod"])]
+    incidents = small_truth["incidents"].dropna(subset=["deployment_id"])
+    between = 0
+    late = 0
+    for inc in incidents.itertuples():
+        bad = prod[prod.deployment_id == inc.deployment_id].iloc[0]
+        same = prod[
+            (prod.service == inc.service)
+            & (prod.deployed_at > bad.deployed_at)
+            & (prod.deployed_at < inc.created_at)
+        ]
+        between += len(same) > 0
+        late += (inc.created_at - bad.deployed_at) > pd.Timedelta(hours=24)
+    assert between >= 1, "a second deployment should land between a bad one and its incident"
+    # merge commits and squash merges both occur, and some direct pushes to main
+    methods = {pr.merge_method for svc in small_world.services for pr in svc.pulls if pr.merge_method}
+    assert methods == {"merge", "squash"}
+    direct = [
+        c
+        for svc in small_world.services
+        for sha in svc.main[1:]
+        for c in [svc.commits[sha]]
+        if c.pr_number is None
+    ]
+    assert direct
+    # a few rollouts fail and never reach their environment
+    failed_rollouts = [d for svc in small_world.services for d in svc.deployments if d.deployed_at is None]
+    assert failed_rollouts
+    assert not set(str(d.deployment_id) for d in failed_rollouts) & set(deps.deployment_id)
+
+
+def test_baseline_deployments_happen_at_start(tiny_world):
+    deps = tiny_world.truth_tables()["deployments"]
+    for svc in tiny_world.services:
+        own = deps[deps.service == svc.name].sort_values("deployed_at")
+        for env in (svc.staging_env, svc.production_env):
+            first = own[own.environment == env].iloc[0]
+            assert first.deployed_at == tiny_world.start
+            assert first.commit_sha == svc.main[0]
+
+
+def test_commits_truth_covers_main_and_pr_commits(tiny_world):
+    commits = tiny_world.truth_tables()["commits"]
+    for svc in tiny_world.services:
+        own = set(commits[commits.service == svc.name].commit_sha)
+        pr_commits = {
+            s for pr in svc.pulls for s in pr.commit_shas if svc.commits[s].committed_at <= tiny_world.end
+        }
+        assert set(svc.main) <= own and pr_commits <= own
+    # squash-merged PR commits never reach main, so no deployment ships them
+    squashed = {
+        s
+        for svc in tiny_world.services
+        for pr in svc.pulls
+        if pr.merge_method == "squash"
+        for s in pr.commit_shas
+    }
+    assert commits[commits.commit_sha.isin(squashed)].deployment_id.isna().all()
