@@ -1,0 +1,273 @@
+"""The API emulator behaves like GitHub and PagerDuty where clients can get it wrong."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from simulator import Emulator, generate_org
+
+END = datetime(2026, 11, 23, tzinfo=UTC)
+GH = {"Authorization": "Bearer gh-demo-token"}
+PD = {"Authorization": "Token token=pd-demo-token"}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_org(scale="tiny", seed=7, end=END)
+
+
+@pytest.fixture()
+def emu(world):
+    emulator = Emulator(world, rate_limit=5000).start()
+    yield emulator
+    emulator.stop()
+
+
+def _all_pages(url: str, params: dict | None = None) -> tuple[list, list[requests.Response]]:
+    items, responses = [], []
+    while url:
+        response = requests.get(url, params=params, headers=GH, timeout=10)
+        response.raise_for_status()
+        responses.append(response)
+        items += response.json()
+        params = None
+        url = response.links.get("next", {}).get("url")
+    return items, responses
+
+
+def test_github_auth(emu):
+    url = f"{emu.url}/github/orgs/acme/repos"
+    missing = requests.get(url, timeout=10)
+    assert missing.status_code == 401 and "message" in missing.json()
+    bad = requests.get(url, headers={"Authorization": "token nope"}, timeout=10)
+    assert bad.status_code == 401 and bad.json()["message"] == "Bad credentials"
+    assert requests.get(url, headers={"Authorization": "token gh-demo-token"}, timeout=10).status_code == 200
+    assert requests.get(url, headers=GH, timeout=10).status_code == 200
+
+
+def test_pagerduty_auth(emu):
+    url = f"{emu.url}/pagerduty/services"
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, headers={"Authorization": "Token token=wrong"}, timeout=10).status_code == 401
+    assert requests.get(url, headers=GH, timeout=10).status_code == 401
+    assert requests.get(url, headers=PD, timeout=10).status_code == 200
+
+
+def test_link_pagination_is_complete_and_correct(emu, world):
+    svc = world.service("auth-service")
+    url = f"{emu.url}/github/repos/acme/auth-service/pulls"
+    items, responses = _all_pages(url, {"state": "all", "per_page": 7})
+    assert len(items) == len(svc.pulls) > 14
+    assert len({pr["number"] for pr in items}) == len(items)
+    pages = len(responses)
+    assert pages == -(-len(svc.pulls) // 7)
+    first = responses[0].links
+    assert set(first) == {"next", "last"}
+    assert re.search(rf"[?&]page={pages}(&|$)", first["last"]["url"])
+    assert "per_page=7" in first["next"]["url"] and "state=all" in first["next"]["url"]
+    middle = responses[1].links
+    assert {"prev", "next", "last", "first"} <= set(middle) or pages == 2
+    assert set(responses[-1].links) == {"prev", "first"}
+    # newest first by default
+    created = [pr["created_at"] for pr in items]
+    assert created == sorted(created, reverse=True)
+
+
+def test_per_page_is_capped_and_defaults_to_30():
+    small = Emulator(generate_org(scale="small", seed=7, end=END)).start()
+    try:
+        url = f"{small.url}/github/repos/acme/auth-service/commits"
+        capped = requests.get(url, params={"per_page": 500}, headers=GH, timeout=10)
+        default = requests.get(url, headers=GH, timeout=10)
+        assert len(capped.json()) == 100 and "per_page=100" in capped.links["next"]["url"]
+        assert len(default.json()) == 30
+    finally:
+        small.stop()
+
+
+def test_etag_and_304(emu):
+    url = f"{emu.url}/github/repos/acme/checkout-api/deployments"
+    first = requests.get(url, headers=GH, timeout=10)
+    etag = first.headers["ETag"]
+    remaining = int(first.headers["X-RateLimit-Remaining"])
+    again = requests.get(url, headers={**GH, "If-None-Match": etag}, timeout=10)
+    assert again.status_code == 304 and again.content == b""
+    assert int(again.headers["X-RateLimit-Remaining"]) == remaining  # conditional hits are free
+    other = requests.get(url, headers={**GH, "If-None-Match": 'W/"stale"'}, timeout=10)
+    assert other.status_code == 200 and other.json() == first.json()
+
+
+def test_rate_limit_exhaustion(world):
+    emu = Emulator(world, rate_limit=3).start()
+    try:
+        url = f"{emu.url}/github/orgs/acme/repos"
+        seen = [requests.get(url, headers=GH, timeout=10) for _ in range(4)]
+        assert [r.status_code for r in seen] == [200, 200, 200, 403]
+        assert [r.headers["X-RateLimit-Remaining"] for r in seen] == ["2", "1", "0", "0"]
+        assert seen[0].headers["X-RateLimit-Limit"] == "3"
+        assert int(seen[3].headers["X-RateLimit-Reset"]) > datetime.now(UTC).timestamp()
+        assert "rate limit" in seen[3].json()["message"].lower()
+        emu.reset_rate_limit()
+        assert requests.get(url, headers=GH, timeout=10).status_code == 200
+    finally:
+        emu.stop()
+
+
+def test_commits_since_until_on_committer_date(emu, world):
+    svc = world.service("storefront-web")
+    url = f"{emu.url}/github/repos/acme/storefront-web/commits"
+    everything, _ = _all_pages(url, {"per_page": 100})
+    since = world.start + timedelta(days=10)
+    until = world.start + timedelta(days=20)
+    window, _ = _all_pages(url, {"per_page": 100, "since": since.isoformat(), "until": until.isoformat()})
+    expected = [
+        c
+        for c in everything
+        if since.isoformat()[:19] <= c["commit"]["committer"]["date"][:19] <= until.isoformat()[:19]
+    ]
+    assert 0 < len(window) < len(everything)
+    assert [c["sha"] for c in window] == [c["sha"] for c in expected]
+    # main's history includes the PR commits of merge commits, with parents
+    assert any(len(c["parents"]) == 2 for c in everything)
+    assert svc.main[0] == everything[-1]["sha"] and everything[-1]["parents"] == []
+
+
+def test_pagerduty_since_until_and_offset_pagination(emu, world):
+    url = f"{emu.url}/pagerduty/incidents"
+    all_incidents = []
+    offset = 0
+    while True:
+        page = requests.get(
+            url,
+            params={"date_range": "all", "limit": 2, "offset": offset, "total": "true"},
+            headers=PD,
+            timeout=10,
+        ).json()
+        assert page["limit"] == 2 and page["offset"] == offset
+        all_incidents += page["incidents"]
+        offset += 2
+        if not page["more"]:
+            break
+    assert page["total"] == len(all_incidents) == len(world.incidents)
+    mid = world.incidents[len(world.incidents) // 2].created_at
+    since = requests.get(
+        url, params={"since": mid.isoformat(), "until": END.isoformat(), "limit": 100}, headers=PD, timeout=10
+    ).json()["incidents"]
+    assert [i["id"] for i in since] == [i.incident_id for i in world.incidents if mid <= i.created_at < END]
+    capped = requests.get(url, params={"date_range": "all", "limit": 1000}, headers=PD, timeout=10).json()
+    assert capped["limit"] == 100
+    svc = world.services[0]
+    only = requests.get(
+        url, params={"date_range": "all", "service_ids[]": svc.pd_service_id}, headers=PD, timeout=10
+    ).json()["incidents"]
+    assert all(i["service"]["id"] == svc.pd_service_id for i in only)
+
+
+def test_set_now_hides_the_future(emu, world):
+    svc = world.service("checkout-api")
+    at = world.start + timedelta(days=14, hours=12)
+    emu.set_now(at)
+    deps, _ = _all_pages(f"{emu.url}/github/repos/acme/checkout-api/deployments", {"per_page": 100})
+    assert deps and all(d["created_at"] <= at.strftime("%Y-%m-%dT%H:%M:%SZ") for d in deps)
+    assert len(deps) == sum(1 for d in svc.deployments if d.created_at <= at)
+    pulls, _ = _all_pages(
+        f"{emu.url}/github/repos/acme/checkout-api/pulls", {"state": "all", "per_page": 100}
+    )
+    for pr in pulls:
+        truth = svc.pulls[pr["number"] - 1]
+        assert truth.opened_at <= at
+        assert (pr["merged_at"] is not None) == (truth.merged_at is not None and truth.merged_at <= at)
+    commits, _ = _all_pages(f"{emu.url}/github/repos/acme/checkout-api/commits", {"per_page": 100})
+    assert all(c["commit"]["committer"]["date"] <= at.strftime("%Y-%m-%dT%H:%M:%SZ") for c in commits)
+    incidents = requests.get(
+        f"{emu.url}/pagerduty/incidents", params={"date_range": "all", "limit": 100}, headers=PD, timeout=10
+    ).json()["incidents"]
+    assert len(incidents) == sum(1 for i in world.incidents if i.created_at <= at)
+    for inc in incidents:
+        truth = next(i for i in world.incidents if i.incident_id == inc["id"])
+        assert (inc["status"] == "resolved") == (truth.resolved_at <= at)
+    future = next(p for p in svc.pulls if p.opened_at > at)
+    assert (
+        requests.get(
+            f"{emu.url}/github/repos/acme/checkout-api/pulls/{future.number}", headers=GH, timeout=10
+        ).status_code
+        == 404
+    )
+    emu.set_now(None)
+    assert len(
+        _all_pages(f"{emu.url}/github/repos/acme/checkout-api/deployments", {"per_page": 100})[0]
+    ) > len(deps)
+
+
+def test_deployment_updated_at_moves_with_its_latest_status(emu, world):
+    svc = world.service("checkout-api")
+    dep = next(d for d in svc.deployments if not d.is_baseline and d.deployed_at)
+    url = f"{emu.url}/github/repos/acme/checkout-api/deployments/{dep.deployment_id}"
+    emu.set_now(dep.statuses[0].created_at)
+    early = requests.get(url, headers=GH, timeout=10).json()
+    statuses = requests.get(url + "/statuses", headers=GH, timeout=10).json()
+    assert [s["state"] for s in statuses] == ["in_progress"]
+    emu.set_now(None)
+    late = requests.get(url, headers=GH, timeout=10).json()
+    statuses = requests.get(url + "/statuses", headers=GH, timeout=10).json()
+    assert [s["state"] for s in statuses] == ["success", "in_progress"]  # newest first
+    assert early["updated_at"] < late["updated_at"] == statuses[0]["created_at"]
+
+
+def test_fault_injection_and_request_log(emu):
+    emu.inject_fault(r"/deployments", 502, times=2, retry_after=3)
+    url = f"{emu.url}/github/repos/acme/checkout-api/deployments"
+    first = requests.get(url, headers=GH, timeout=10)
+    second = requests.get(url, headers=GH, timeout=10)
+    third = requests.get(url, headers=GH, timeout=10)
+    assert (first.status_code, second.status_code, third.status_code) == (502, 502, 200)
+    assert first.headers["Retry-After"] == "3"
+    assert emu.requests[-3:] == [
+        ("GET", "/github/repos/acme/checkout-api/deployments", s) for s in (502, 502, 200)
+    ]
+
+
+def test_unknown_things_are_404_json(emu):
+    for path in (
+        "/github/repos/acme/nope/pulls",
+        "/github/repos/acme/checkout-api/pulls/9999",
+        "/github/repos/acme/checkout-api/deployments/1",
+        "/github/orgs/other/repos",
+    ):
+        response = requests.get(emu.url + path, headers=GH, timeout=10)
+        assert response.status_code == 404 and response.json()["message"] == "Not Found", path
+    assert requests.get(emu.url + "/pagerduty/incidents/QNOPE", headers=PD, timeout=10).status_code == 404
+
+
+def test_squash_and_merge_commits_as_served(emu, world):
+    svc = world.service("auth-service")
+    merge_pr = next((p for p in svc.pulls if p.merge_method == "merge"), None)
+    squash_pr = next(p for p in svc.pulls if p.merge_method == "squash")
+    base = f"{emu.url}/github/repos/acme/auth-service"
+    squash = requests.get(f"{base}/pulls/{squash_pr.number}", headers=GH, timeout=10).json()
+    assert squash["merged"] is True and squash["merge_commit_sha"] == squash_pr.merge_commit_sha
+    commit = requests.get(f"{base}/commits/{squash['merge_commit_sha']}", headers=GH, timeout=10).json()
+    assert len(commit["parents"]) == 1 and commit["sha"] not in squash_pr.commit_shas
+    if merge_pr is not None:
+        merged = requests.get(f"{base}/pulls/{merge_pr.number}", headers=GH, timeout=10).json()
+        commit = requests.get(f"{base}/commits/{merged['merge_commit_sha']}", headers=GH, timeout=10).json()
+        assert [p["sha"] for p in commit["parents"]][1] == merged["head"]["sha"]
+
+
+def test_small_org_full_ingestion_stays_within_request_budget():
+    """A complete naive crawl of `small` (every PR's commits and reviews, every deployment's statuses)."""
+    world = generate_org(scale="small", seed=7, end=END)
+    requests_needed = 1 + 1  # repos list, PagerDuty services
+    for svc in world.services:
+        pulls = [p for p in svc.pulls if p.opened_at <= END]
+        deps = [d for d in svc.deployments if d.created_at <= END]
+        on_main = sum(1 for c in svc.commits.values() if c.reach_index is not None)
+        requests_needed += (
+            -(-len(pulls) // 100) + 2 * len(pulls) + -(-on_main // 100) + -(-len(deps) // 100) + len(deps)
+        )
+    requests_needed += -(-len(world.incidents) // 100)
+    assert requests_needed < 2600
