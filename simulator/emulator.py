@@ -113,7 +113,7 @@ class Emulator:
         self.gh = Renderer(self.world, f"{self.url}/github")
         self.pd = PagerDutyRenderer(self.world, f"{self.url}/pagerduty")
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="deploylens-emulator", daemon=True
+            target=self._server.serve_forever, args=(0.05,), name="deploylens-emulator", daemon=True
         )
         self._thread.start()
         return self
