@@ -271,3 +271,95 @@ def test_small_org_full_ingestion_stays_within_request_budget():
         )
     requests_needed += -(-len(world.incidents) // 100)
     assert requests_needed < 2600
+
+
+def test_pagerduty_incident_and_service_shapes(emu, world):
+    services = requests.get(f"{emu.url}/pagerduty/services", headers=PD, timeout=10).json()
+    assert set(services) >= {"services", "limit", "offset", "more"}
+    assert {s["id"] for s in services["services"]} == {s.pd_service_id for s in world.services}
+    assert all(
+        re.fullmatch(r"P[A-Z0-9]{6}", s["id"]) and s["type"] == "service" for s in services["services"]
+    )
+    resolved = next(i for i in world.incidents if i.resolved_at <= END)
+    body = requests.get(
+        f"{emu.url}/pagerduty/incidents/{resolved.incident_id}", headers=PD, timeout=10
+    ).json()
+    inc = body["incident"]
+    for key in (
+        "id",
+        "incident_number",
+        "title",
+        "status",
+        "urgency",
+        "created_at",
+        "updated_at",
+        "last_status_change_at",
+        "resolved_at",
+        "service",
+        "acknowledgements",
+        "assignments",
+        "html_url",
+    ):
+        assert key in inc, key
+    assert set(inc["service"]) == {"id", "type", "summary", "self", "html_url"}
+    assert inc["service"]["type"] == "service_reference"
+    assert inc["status"] == "resolved" and inc["resolved_at"] == resolved.resolved_at.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    # while acknowledged (before resolution) the acknowledgement is listed with its time and acknowledger
+    acked = next(i for i in world.incidents if i.acknowledged_at is not None)
+    emu.set_now(acked.acknowledged_at)
+    inc = requests.get(f"{emu.url}/pagerduty/incidents/{acked.incident_id}", headers=PD, timeout=10).json()[
+        "incident"
+    ]
+    assert inc["status"] == "acknowledged" and inc["resolved_at"] is None
+    assert inc["acknowledgements"][0]["at"] == acked.acknowledged_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert inc["acknowledgements"][0]["acknowledger"]["type"] == "user_reference"
+
+
+def test_serve_command_writes_config_and_truth(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config_path = tmp_path / "org.yml"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator",
+            "serve",
+            "--scale",
+            "tiny",
+            "--seed",
+            "3",
+            "--port",
+            "0",
+            "--truth",
+            str(tmp_path / "truth"),
+            "--config-out",
+            str(config_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not config_path.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert config_path.exists(), proc.stderr.read().decode() if proc.poll() is not None else "no config"
+        time.sleep(0.1)
+        config = yaml.safe_load(config_path.read_text())
+        github = config["sources"]["github"]
+        response = requests.get(
+            f"{github['base_url']}/orgs/acme/repos",
+            headers={"Authorization": f"token {github['token']}"},
+            timeout=10,
+        )
+        assert response.status_code == 200 and len(response.json()) == 4
+        assert (tmp_path / "truth" / "deployments.parquet").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
