@@ -167,13 +167,11 @@ def test_one_week_matches_hand_computed_values(warehouse):
 
 def test_one_week_agrees_with_the_weekly_marts(warehouse):
     summary = _summary(warehouse, "2026-06-01", "2026-06-07", None)
+    first_week = "where week_start = date '2026-06-01'"
     weekly = {
-        row["team"]: row
-        for row in _rows(
-            warehouse, "select * from marts.dora_team_weekly where week_start = date '2026-06-01'"
-        )
+        row["team"]: row for row in _rows(warehouse, f"select * from marts.dora_team_weekly {first_week}")
     }
-    org_weekly = _rows(warehouse, "select * from marts.dora_org_weekly where week_start = date '2026-06-01'")
+    org_weekly = _rows(warehouse, f"select * from marts.dora_org_weekly {first_week}")
     assert set(weekly) == {"payments", "search"}
     assert len(org_weekly) == 1
     pairs = [(summary[team], weekly[team]) for team in weekly] + [(summary["(org)"], org_weekly[0])]
