@@ -154,9 +154,11 @@ def test_attribute_all_walks_each_service_and_environment_separately():
 
 
 @pytest.mark.shared
-def test_real_history_every_commit_shipped_once_by_release_tags():
-    """On flask's real graph (tags on maintenance branches), releases in tag order ship each commit once."""
-    path = SHARED / "data" / "git" / "flask.jsonl.gz"
+@pytest.mark.parametrize("history", ["flask", "renovate"])
+def test_real_history_every_commit_shipped_once_by_release_tags(history):
+    """Real graphs released tag by tag ship each commit once: flask tags maintenance branches off main;
+    renovate is a 100k-commit squash history with a release per merge (the walk must stay linear)."""
+    path = SHARED / "data" / "git" / f"{history}.jsonl.gz"
     if not path.exists():
         pytest.skip(f"shared test data not available: {path.name} (see the shared data README)")
     parents: dict[str, list[str]] = {}
