@@ -22,7 +22,17 @@ RESULTS = ROOT / ".deploylens" / "bench" / "results.json"
 BENCHMARKS = {
     # name: (command, target seconds)
     "demo_small_refresh": (
-        [sys.executable, "-m", "orchestration.cli", "demo", "--no-serve", "--scale", "small", "--emulator-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "demo",
+            "--no-serve",
+            "--scale",
+            "small",
+            "--emulator-port",
+            "0",
+        ],
         60.0,
     ),
 }
@@ -57,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         results[f"{name}_peak_rss_gib"] = {"value": round(max(peaks), 3), "unit": "GiB"}
         print(
             f"{name}: median {median:.1f} s over {len(times)} runs "
-            f"(min {min(times):.1f}, max {max(times):.1f}); {median / target:.2f}x of the {target:.0f} s target; "
+            f"(min {min(times):.1f}, max {max(times):.1f}); "
+            f"{median / target:.2f}x of the {target:.0f} s target; "
             f"peak RSS {max(peaks):.2f} GiB"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

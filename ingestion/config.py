@@ -85,7 +85,9 @@ class _Validator:
         while probe and line is None:
             line = self.lines.get(probe)
             probe = probe[:-1]
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(where))
+        dotted = "".join(
+            f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(where)
+        )
         at = f" line {line}" if line else ""
         raise ConfigError(f"{self.path.name}{at}: {dotted or '(top level)'}: {message}")
 
@@ -166,9 +168,12 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             repos = spec.get("repositories")
             if repos is not None:
                 options["repositories"] = [
-                    v.text(r, where + ("repositories", i)) for i, r in enumerate(v.sequence(repos, where + ("repositories",)))
+                    v.text(r, where + ("repositories", i))
+                    for i, r in enumerate(v.sequence(repos, where + ("repositories",)))
                 ]
-        sources[name] = SourceConfig(name, base_url.rstrip("/"), _resolve_token(v, spec, where), start, options)
+        sources[name] = SourceConfig(
+            name, base_url.rstrip("/"), _resolve_token(v, spec, where), start, options
+        )
 
     teams = []
     team_names: set[str] = set()
@@ -202,7 +207,9 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             v.fail(where + ("repository",), f"expected owner/name, got {repo!r}")
         pd_ids = [
             v.text(p, where + ("pagerduty_services", j))
-            for j, p in enumerate(v.sequence(svc.get("pagerduty_services") or [], where + ("pagerduty_services",)))
+            for j, p in enumerate(
+                v.sequence(svc.get("pagerduty_services") or [], where + ("pagerduty_services",))
+            )
         ]
         services.append({"service": name, "team": team, "repository": repo, "pagerduty_services": pd_ids})
     if not services:
@@ -229,7 +236,12 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         if not isinstance(production, bool):
             v.fail(where + ("production",), "expected true or false")
         environments.append(
-            {"environment": name, "environment_rank": i, "match_pattern": pattern, "is_production": production}
+            {
+                "environment": name,
+                "environment_rank": i,
+                "match_pattern": pattern,
+                "is_production": production,
+            }
         )
     if not any(e["is_production"] for e in environments):
         v.fail(("environments",), "mark at least one environment with production: true")

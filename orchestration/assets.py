@@ -30,7 +30,7 @@ log = logging.getLogger("deploylens")
 
 
 class IngestionTranslator(DagsterDltTranslator):
-    """Groups the dlt assets under 'ingestion'; keys stay dlt_<source>_<resource>, as dbt sources name them."""
+    """Groups the dlt assets under 'ingestion'; keys stay dlt_<source>_<resource> as dbt sources name them."""
 
     def get_asset_spec(self, data):  # type: ignore[override]
         spec = super().get_asset_spec(data)
@@ -68,7 +68,9 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
         )
     if "pagerduty" in config.sources:
         pd = config.sources["pagerduty"]
-        sources["pagerduty"] = pagerduty_source(base_url=pd.base_url, token=pd.token, start_date=pd.start_date)
+        sources["pagerduty"] = pagerduty_source(
+            base_url=pd.base_url, token=pd.token, start_date=pd.start_date
+        )
     return sources
 
 
@@ -110,8 +112,12 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
             group_name="ingestion",
             dagster_dlt_translator=IngestionTranslator(),
         )
-        def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource, build_lock: BuildLock,
-                  _name: str = name) -> Iterator:
+        def _load(
+            context: dg.AssetExecutionContext,
+            dlt: DagsterDltResource,
+            build_lock: BuildLock,
+            _name: str = name,
+        ) -> Iterator:
             log.info("loading %s", _name)
             yield from dlt.run(context=context)
 
@@ -131,7 +137,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     @dg.asset(
         deps=list(transform.keys),
         group_name="publish",
-        description="Copies the finished build to warehouse.duckdb atomically; readers never see a partial build.",
+        description="Copies the finished build over warehouse.duckdb atomically: no reader sees a partial build.",
     )
     def warehouse(context: dg.AssetExecutionContext, build_lock: BuildLock) -> dg.MaterializeResult:
         log.info("publishing the warehouse")

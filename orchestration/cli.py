@@ -84,9 +84,7 @@ def run_refresh(config_path: Path, workdir: Workdir) -> dict:
         if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.step_key
     ]
     check_failures = [
-        evaluation
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
+        evaluation for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
     ]
     if not result.success or failures or check_failures:
         lines = []
@@ -115,9 +113,15 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
     children = [
         subprocess.Popen(
             [
-                str(bindir / "streamlit"), "run", str(REPO_ROOT / "app" / "streamlit_app.py"),
-                "--server.port", str(app_port), "--server.headless", "true",
-                "--browser.gatherUsageStats", "false",
+                str(bindir / "streamlit"),
+                "run",
+                str(REPO_ROOT / "app" / "streamlit_app.py"),
+                "--server.port",
+                str(app_port),
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
             ],
             env=env,
             cwd=REPO_ROOT,
@@ -165,7 +169,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     world.write_truth(workdir.truth)
     port = args.emulator_port if _port_free(args.emulator_port) else 0
     emulator = Emulator(
-        world, host="127.0.0.1", port=port, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
+        world,
+        host="127.0.0.1",
+        port=port,
+        github_token=DEMO_GITHUB_TOKEN,
+        pagerduty_token=DEMO_PAGERDUTY_TOKEN,
     ).start()
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
     try:
@@ -195,7 +203,10 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     workdir = Workdir.at(args.workdir)
     if not workdir.warehouse.exists():
-        print(f"no warehouse at {workdir.warehouse}: run `deploylens demo` or `deploylens refresh` first", file=sys.stderr)
+        print(
+            f"no warehouse at {workdir.warehouse}: run `deploylens demo` or `deploylens refresh` first",
+            file=sys.stderr,
+        )
         return 2
     _serve(workdir, args.port, None)
     return 0
@@ -205,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploylens", description="Deploy-centric engineering analytics.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="generate a simulated org, refresh the warehouse from it, serve the app")
+    demo = sub.add_parser(
+        "demo", help="generate a simulated org, refresh the warehouse from it, serve the app"
+    )
     demo.add_argument("--no-serve", action="store_true", help="stop after the refresh")
     demo.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     demo.add_argument("--scale", choices=["tiny", "small"], default="small")

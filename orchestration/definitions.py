@@ -35,7 +35,9 @@ def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitio
         cron_schedule="0 * * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return dg.Definitions(assets=assets, asset_checks=checks, jobs=[refresh], schedules=[hourly], resources=resources)
+    return dg.Definitions(
+        assets=assets, asset_checks=checks, jobs=[refresh], schedules=[hourly], resources=resources
+    )
 
 
 @dg.definitions

@@ -31,9 +31,7 @@ def publish(build_db: Path, warehouse: Path, run_id: str | None = None) -> dict:
         con = duckdb.connect(str(tmp))
         try:
             con.execute("create schema if not exists meta")
-            con.execute(
-                "create table if not exists meta.refreshes (published_at timestamp, run_id varchar)"
-            )
+            con.execute("create table if not exists meta.refreshes (published_at timestamp, run_id varchar)")
             con.execute("insert into meta.refreshes values (?, ?)", [published_at, run_id])
             tables = con.execute(
                 "select count(*) from information_schema.tables where table_schema = 'marts'"
@@ -45,4 +43,8 @@ def publish(build_db: Path, warehouse: Path, run_id: str | None = None) -> dict:
     finally:
         if tmp.exists():
             tmp.unlink()
-    return {"published_at": published_at.isoformat(), "mart_tables": tables, "bytes": warehouse.stat().st_size}
+    return {
+        "published_at": published_at.isoformat(),
+        "mart_tables": tables,
+        "bytes": warehouse.stat().st_size,
+    }

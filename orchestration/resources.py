@@ -31,7 +31,9 @@ def exclusive_lock(path: Path, timeout_s: float = 3600.0, poll_s: float = 1.0) -
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"another refresh still holds {path.name} after {timeout_s:.0f} s") from None
+                    raise TimeoutError(
+                        f"another refresh still holds {path.name} after {timeout_s:.0f} s"
+                    ) from None
                 if not announced:
                     log.info("waiting for another refresh to finish")
                     announced = True
@@ -49,6 +51,6 @@ class BuildLock(dg.ConfigurableResource):
     timeout_s: float = 3600.0
 
     @contextmanager
-    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["BuildLock"]:
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[BuildLock]:
         with exclusive_lock(Path(self.lock_path), self.timeout_s):
             yield self

@@ -81,13 +81,33 @@ def test_default_environments_when_omitted():
     ("old", "new", "expected"),
     [
         ("team: search\n", "team: serch\n", "line 20: services[1].team: unknown team 'serch'"),
-        ("repository: acme/search-api", "repository: search-api", "line 21: services[1].repository: expected owner/name"),
-        ('match: "^stag"', 'match: "^(stag"', "line 24: environments[0].match: not a valid regular expression"),
+        (
+            "repository: acme/search-api",
+            "repository: search-api",
+            "line 21: services[1].repository: expected owner/name",
+        ),
+        (
+            'match: "^stag"',
+            'match: "^(stag"',
+            "line 24: environments[0].match: not a valid regular expression",
+        ),
         ("incident_window_hours: 12", "incident_window_hours: -1", "line 29: failure.incident_window_hours"),
-        ("    organization: acme\n", "    organisation: acme\n", "line 5: sources.github.organisation: unknown key"),
+        (
+            "    organization: acme\n",
+            "    organisation: acme\n",
+            "line 5: sources.github.organisation: unknown key",
+        ),
         ("- name: search\n", "- name: payments\n", "line 13: teams[1].name: duplicate team 'payments'"),
-        ("start_date: 2026-01-01", "start_date: yesterday", "line 7: sources.github.start_date: not an ISO date"),
-        ("base_url: https://api.pagerduty.com", "base_url: api.pagerduty.com", "line 9: sources.pagerduty.base_url"),
+        (
+            "start_date: 2026-01-01",
+            "start_date: yesterday",
+            "line 7: sources.github.start_date: not an ISO date",
+        ),
+        (
+            "base_url: https://api.pagerduty.com",
+            "base_url: api.pagerduty.com",
+            "line 9: sources.pagerduty.base_url",
+        ),
         ("    production: true\n", "", "environments: mark at least one environment with production: true"),
     ],
 )
@@ -100,7 +120,9 @@ def test_errors_name_key_and_line(old, new, expected):
 
 def test_missing_token_env_is_named_without_leaking(monkeypatch):
     monkeypatch.delenv("TEST_GH_TOKEN")
-    with pytest.raises(ConfigError, match="line 6: sources.github.token_env: environment variable TEST_GH_TOKEN"):
+    with pytest.raises(
+        ConfigError, match="line 6: sources.github.token_env: environment variable TEST_GH_TOKEN"
+    ):
         parse_config(VALID)
 
 

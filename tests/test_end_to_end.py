@@ -7,9 +7,8 @@ import os
 import duckdb
 import pandas as pd
 import pytest
-
-from tests.conftest import FIXED_END
-from tests.truth import assert_matches_truth, compare, read_marts, read_truth
+from orgs import FIXED_END
+from truth import assert_matches_truth, compare, read_marts, read_truth
 
 MART_KEYS = {
     "dim_teams": ["team"],
@@ -113,16 +112,20 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
 @pytest.mark.e2e
 def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
     """`deploylens demo --no-serve` on the default small org holds the same promises."""
+    # The demo ends its world today; pin it so the expectation does not drift with the calendar.
+    import simulator
     from orchestration.cli import main
     from simulator import generate_org
 
-    # The demo ends its world today; pin it so the expectation does not drift with the calendar.
-    import simulator
-
-    monkeypatch.setattr(simulator, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, end=FIXED_END))
+    monkeypatch.setattr(
+        simulator, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, end=FIXED_END)
+    )
     for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
         monkeypatch.setenv(key, os.environ.get(key, ""))
-    assert main(["demo", "--no-serve", "--workdir", str(tmp_path), "--scale", "small", "--emulator-port", "0"]) == 0
+    assert (
+        main(["demo", "--no-serve", "--workdir", str(tmp_path), "--scale", "small", "--emulator-port", "0"])
+        == 0
+    )
     assert (tmp_path / "org.yml").exists()
     result = compare(read_truth(tmp_path / "truth"), read_marts(tmp_path / "warehouse.duckdb"))
     assert_matches_truth(result)

@@ -26,12 +26,16 @@ def _naive_utc(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def read_truth(truth_dir: Path) -> dict[str, pd.DataFrame]:
     return {
-        "deployments": _naive_utc(pd.read_parquet(truth_dir / "deployments.parquet"), ["deployed_at", "recovered_at"]),
+        "deployments": _naive_utc(
+            pd.read_parquet(truth_dir / "deployments.parquet"), ["deployed_at", "recovered_at"]
+        ),
         "changes": _naive_utc(
             pd.read_parquet(truth_dir / "changes.parquet"),
             ["first_commit_at", "opened_at", "first_review_at", "merged_at", "deployed_at"],
         ),
-        "incidents": _naive_utc(pd.read_parquet(truth_dir / "incidents.parquet"), ["created_at", "resolved_at"]),
+        "incidents": _naive_utc(
+            pd.read_parquet(truth_dir / "incidents.parquet"), ["created_at", "resolved_at"]
+        ),
         "commits": _naive_utc(pd.read_parquet(truth_dir / "commits.parquet"), ["authored_at", "deployed_at"]),
     }
 
@@ -83,13 +87,18 @@ def compare(truth: dict[str, pd.DataFrame], marts: dict[str, pd.DataFrame]) -> C
     out.production_deployments_extra = prod_ids - t_prod_ids
     out.production_deployments = len(t_prod)
 
-    source_id = dict(zip(deployments["deployment_id"], deployments["source_deployment_id"].astype(str), strict=True))
+    source_id = dict(
+        zip(deployments["deployment_id"], deployments["source_deployment_id"].astype(str), strict=True)
+    )
 
     # Each commit's first production deployment, exactly.
     commits = marts["fct_commits"].copy()
     commits["source_deployment"] = commits["deployment_id"].map(source_id)
     joined = truth["commits"].merge(
-        commits[["commit_sha", "service", "source_deployment"]], on=["commit_sha", "service"], how="left", indicator=True
+        commits[["commit_sha", "service", "source_deployment"]],
+        on=["commit_sha", "service"],
+        how="left",
+        indicator=True,
     )
     truth_dep = joined["deployment_id"].astype("string").fillna("-")
     mart_dep = joined["source_deployment"].astype("string").fillna("-")
@@ -123,7 +132,9 @@ def compare(truth: dict[str, pd.DataFrame], marts: dict[str, pd.DataFrame]) -> C
         mart_value = deployed[column].astype("float64")
         both_null = truth_value.isna() & mart_value.isna()
         bad |= ~both_null & ~((truth_value - mart_value).abs() <= 1.0)
-    out.lead_time_mismatches = deployed[bad].assign(**{f"expected_{c}": expected[c] for c in expected.columns})
+    out.lead_time_mismatches = deployed[bad].assign(
+        **{f"expected_{c}": expected[c] for c in expected.columns}
+    )
     out.lead_times_compared = len(deployed)
 
     # Failure flag agreement on production deployments.
@@ -160,7 +171,9 @@ def compare(truth: dict[str, pd.DataFrame], marts: dict[str, pd.DataFrame]) -> C
     }
     t_inc = truth["incidents"]
     truth_pairs = {
-        (str(row.incident_id), str(row.deployment_id)) for row in t_inc.itertuples() if pd.notna(row.deployment_id)
+        (str(row.incident_id), str(row.deployment_id))
+        for row in t_inc.itertuples()
+        if pd.notna(row.deployment_id)
     }
     correct = mart_pairs & truth_pairs
     out.blame_precision = len(correct) / len(mart_pairs) if mart_pairs else 1.0

@@ -1,0 +1,41 @@
+"""Build a simulated org through the whole stack (emulator → refresh → published warehouse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+# A fixed end keeps the simulated world (and so every expectation drawn from its truth) reproducible.
+FIXED_END = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@dataclass
+class BuiltOrg:
+    workdir: object
+    world: object
+    emulator: object
+    config_path: Path
+
+
+def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
+    from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
+    from orchestration.workdir import Workdir
+    from simulator import Emulator, generate_org
+
+    workdir = Workdir.at(root).ensure()
+    world = generate_org(scale=scale, seed=seed, end=FIXED_END)
+    world.write_truth(workdir.truth)
+    emulator = Emulator(
+        world, host="127.0.0.1", port=0, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
+    ).start()
+    org = world.org_config(
+        f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
+    )
+    workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
+    run_refresh(workdir.config, workdir)
+    return BuiltOrg(workdir, world, emulator, workdir.config)
