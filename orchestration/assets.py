@@ -137,7 +137,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     @dg.asset(
         deps=list(transform.keys),
         group_name="publish",
-        description="Copies the finished build over warehouse.duckdb atomically: no reader sees a partial build.",
+        description="Copies the build over warehouse.duckdb atomically: no reader sees a partial build.",
     )
     def warehouse(context: dg.AssetExecutionContext, build_lock: BuildLock) -> dg.MaterializeResult:
         log.info("publishing the warehouse")
