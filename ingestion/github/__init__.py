@@ -21,85 +21,89 @@ from ingestion.http import ApiError, RetryPolicy
 from .helpers import iso, make_client, minus_days, pages, parse_ts, start_of, trim
 from .settings import COMMIT_LOOKBACK_DAYS, DEFAULT_BASE_URL, DEPLOYMENT_LOOKBACK_DAYS
 
-_TS = {"data_type": "timestamp", "nullable": True}
-_TEXT = {"data_type": "text", "nullable": True}
-_BIGINT = {"data_type": "bigint", "nullable": True}
-_JSON = {"data_type": "json", "nullable": True}
+
+def _hint(data_type: str) -> dict[str, Any]:
+    # a fresh dict per column: dlt writes the column name into the hint it is given
+    return {"data_type": data_type, "nullable": True}
+
 
 REPOSITORY_COLUMNS: dict[str, Any] = {
-    "id": _BIGINT,
-    "name": _TEXT,
-    "full_name": _TEXT,
-    "default_branch": _TEXT,
-    "created_at": _TS,
-    "updated_at": _TS,
-    "pushed_at": _TS,
-    "topics": _JSON,
+    "id": _hint("bigint"),
+    "name": _hint("text"),
+    "full_name": _hint("text"),
+    "default_branch": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "pushed_at": _hint("timestamp"),
+    "topics": _hint("json"),
 }
 PULL_REQUEST_COLUMNS: dict[str, Any] = {
-    "repository": _TEXT,
-    "id": _BIGINT,
-    "number": _BIGINT,
-    "title": _TEXT,
-    "state": _TEXT,
-    "user__login": _TEXT,
-    "created_at": _TS,
-    "updated_at": _TS,
-    "closed_at": _TS,
-    "merged_at": _TS,
-    "merge_commit_sha": _TEXT,
-    "head__sha": _TEXT,
-    "head__ref": _TEXT,
-    "base__ref": _TEXT,
-    "base__sha": _TEXT,
-    "labels": _JSON,
+    "repository": _hint("text"),
+    "id": _hint("bigint"),
+    "number": _hint("bigint"),
+    "title": _hint("text"),
+    "state": _hint("text"),
+    "user__login": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "closed_at": _hint("timestamp"),
+    "merged_at": _hint("timestamp"),
+    "merge_commit_sha": _hint("text"),
+    "head__sha": _hint("text"),
+    "head__ref": _hint("text"),
+    "base__ref": _hint("text"),
+    "base__sha": _hint("text"),
+    "labels": _hint("json"),
 }
 COMMIT_COLUMNS: dict[str, Any] = {
-    "repository": _TEXT,
-    "sha": _TEXT,
-    "parents": _JSON,
-    "author__login": _TEXT,
-    "committer__login": _TEXT,
-    "commit__author__name": _TEXT,
-    "commit__author__email": _TEXT,
-    "commit__author__date": _TS,
-    "commit__committer__name": _TEXT,
-    "commit__committer__email": _TEXT,
-    "commit__committer__date": _TS,
-    "commit__message": _TEXT,
+    "repository": _hint("text"),
+    "sha": _hint("text"),
+    "parents": _hint("json"),
+    "author__login": _hint("text"),
+    "committer__login": _hint("text"),
+    "commit__author__name": _hint("text"),
+    "commit__author__email": _hint("text"),
+    "commit__author__date": _hint("timestamp"),
+    "commit__committer__name": _hint("text"),
+    "commit__committer__email": _hint("text"),
+    "commit__committer__date": _hint("timestamp"),
+    "commit__message": _hint("text"),
 }
-PULL_REQUEST_COMMIT_COLUMNS: dict[str, Any] = {"pull_number": _BIGINT, **COMMIT_COLUMNS}
+PULL_REQUEST_COMMIT_COLUMNS: dict[str, Any] = {
+    "pull_number": _hint("bigint"),
+    **{k: dict(v) for k, v in COMMIT_COLUMNS.items()},
+}
 REVIEW_COLUMNS: dict[str, Any] = {
-    "repository": _TEXT,
-    "pull_number": _BIGINT,
-    "id": _BIGINT,
-    "user__login": _TEXT,
-    "state": _TEXT,
-    "submitted_at": _TS,
-    "commit_id": _TEXT,
+    "repository": _hint("text"),
+    "pull_number": _hint("bigint"),
+    "id": _hint("bigint"),
+    "user__login": _hint("text"),
+    "state": _hint("text"),
+    "submitted_at": _hint("timestamp"),
+    "commit_id": _hint("text"),
 }
 DEPLOYMENT_COLUMNS: dict[str, Any] = {
-    "repository": _TEXT,
-    "id": _BIGINT,
-    "sha": _TEXT,
-    "ref": _TEXT,
-    "task": _TEXT,
-    "environment": _TEXT,
-    "original_environment": _TEXT,
-    "created_at": _TS,
-    "updated_at": _TS,
-    "creator__login": _TEXT,
-    "payload": _JSON,
+    "repository": _hint("text"),
+    "id": _hint("bigint"),
+    "sha": _hint("text"),
+    "ref": _hint("text"),
+    "task": _hint("text"),
+    "environment": _hint("text"),
+    "original_environment": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "creator__login": _hint("text"),
+    "payload": _hint("json"),
 }
 DEPLOYMENT_STATUS_COLUMNS: dict[str, Any] = {
-    "repository": _TEXT,
-    "deployment_id": _BIGINT,
-    "id": _BIGINT,
-    "state": _TEXT,
-    "environment": _TEXT,
-    "created_at": _TS,
-    "updated_at": _TS,
-    "creator__login": _TEXT,
+    "repository": _hint("text"),
+    "deployment_id": _hint("bigint"),
+    "id": _hint("bigint"),
+    "state": _hint("text"),
+    "environment": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "creator__login": _hint("text"),
 }
 
 

@@ -15,8 +15,6 @@ from dlt.sources import DltResource
 
 from .settings import DEFAULT_INCIDENT_WINDOW_HOURS
 
-_TEXT = {"data_type": "text", "nullable": True}
-
 
 def _team_rows(teams: list[dict]) -> list[dict]:
     return [{"team": t.get("team", t.get("name")), "description": t.get("description")} for t in teams]
@@ -62,15 +60,34 @@ def org_config_source(
     if window is None:
         window = (settings.get("failure") or {}).get("incident_window_hours", DEFAULT_INCIDENT_WINDOW_HOURS)
     tables: dict[str, tuple[list[dict], dict[str, Any]]] = {
-        "teams": (_team_rows(teams), {"team": _TEXT, "description": _TEXT}),
-        "services": (_service_rows(services), {"service": _TEXT, "team": _TEXT, "repository": _TEXT}),
-        "service_pagerduty": (_service_pagerduty_rows(services), {"service": _TEXT, "pd_service_id": _TEXT}),
+        "teams": (
+            _team_rows(teams),
+            {
+                "team": {"data_type": "text", "nullable": True},
+                "description": {"data_type": "text", "nullable": True},
+            },
+        ),
+        "services": (
+            _service_rows(services),
+            {
+                "service": {"data_type": "text", "nullable": True},
+                "team": {"data_type": "text", "nullable": True},
+                "repository": {"data_type": "text", "nullable": True},
+            },
+        ),
+        "service_pagerduty": (
+            _service_pagerduty_rows(services),
+            {
+                "service": {"data_type": "text", "nullable": True},
+                "pd_service_id": {"data_type": "text", "nullable": True},
+            },
+        ),
         "environments": (
             _environment_rows(environments),
             {
-                "environment": _TEXT,
+                "environment": {"data_type": "text", "nullable": True},
                 "environment_rank": {"data_type": "bigint"},
-                "match_pattern": _TEXT,
+                "match_pattern": {"data_type": "text", "nullable": True},
                 "is_production": {"data_type": "bool"},
             },
         ),

@@ -14,36 +14,37 @@ from ingestion.http import RetryPolicy
 from .helpers import iso, list_window, make_client, offset_paginator, parse_ts, windows
 from .settings import DEFAULT_BACKFILL_DAYS, DEFAULT_BASE_URL, INCIDENT_LOOKBACK_DAYS
 
-_TS = {"data_type": "timestamp", "nullable": True}
-_TEXT = {"data_type": "text", "nullable": True}
-_BIGINT = {"data_type": "bigint", "nullable": True}
-_JSON = {"data_type": "json", "nullable": True}
+
+def _hint(data_type: str) -> dict[str, Any]:
+    # a fresh dict per column: dlt writes the column name into the hint it is given
+    return {"data_type": data_type, "nullable": True}
+
 
 SERVICE_COLUMNS: dict[str, Any] = {
-    "id": _TEXT,
-    "name": _TEXT,
-    "description": _TEXT,
-    "status": _TEXT,
-    "created_at": _TS,
-    "teams": _JSON,
+    "id": _hint("text"),
+    "name": _hint("text"),
+    "description": _hint("text"),
+    "status": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "teams": _hint("json"),
 }
 INCIDENT_COLUMNS: dict[str, Any] = {
-    "id": _TEXT,
-    "incident_number": _BIGINT,
-    "title": _TEXT,
-    "status": _TEXT,
-    "urgency": _TEXT,
-    "created_at": _TS,
-    "updated_at": _TS,
-    "resolved_at": _TS,
-    "last_status_change_at": _TS,
-    "acknowledged_at": _TS,
-    "service__id": _TEXT,
-    "service__summary": _TEXT,
-    "priority__summary": _TEXT,
-    "acknowledgements": _JSON,
-    "assignments": _JSON,
-    "teams": _JSON,
+    "id": _hint("text"),
+    "incident_number": _hint("bigint"),
+    "title": _hint("text"),
+    "status": _hint("text"),
+    "urgency": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "resolved_at": _hint("timestamp"),
+    "last_status_change_at": _hint("timestamp"),
+    "acknowledged_at": _hint("timestamp"),
+    "service__id": _hint("text"),
+    "service__summary": _hint("text"),
+    "priority__summary": _hint("text"),
+    "acknowledgements": _hint("json"),
+    "assignments": _hint("json"),
+    "teams": _hint("json"),
 }
 # Incident fields too bulky or too volatile to keep (links, full escalation objects, alert bodies).
 _DROP = frozenset(
