@@ -83,6 +83,19 @@ def _shape_incident(raw: dict) -> dict:
     return row
 
 
+def _keep_acknowledgement(row: dict, acks: dict[str, str]) -> None:
+    """PagerDuty clears `acknowledgements` when an incident resolves; remember the first acknowledgement
+    of open incidents across runs so the resolved row keeps it."""
+    incident_id = row.get("id")
+    if row.get("acknowledged_at"):
+        acks.setdefault(incident_id, row["acknowledged_at"])
+        row["acknowledged_at"] = acks[incident_id]
+    elif incident_id in acks:
+        row["acknowledged_at"] = acks[incident_id]
+    if row.get("status") == "resolved":
+        acks.pop(incident_id, None)
+
+
 @dlt.source(name="pagerduty")
 def pagerduty_source(
     base_url: str = DEFAULT_BASE_URL,
@@ -125,11 +138,13 @@ def pagerduty_source(
             since = parse_ts(start_date if len(start_date) > 10 else f"{start_date}T00:00:00Z")
         else:
             since = datetime.now(UTC) - timedelta(days=DEFAULT_BACKFILL_DAYS)
+        acks = state.setdefault("open_acknowledgements", {})
         newest = cursor
         for low, high in windows(since, until):
             for page in list_window(client, "/incidents", "incidents", low, high, {}):
                 rows = [_shape_incident(raw) for raw in page]
                 for row in rows:
+                    _keep_acknowledgement(row, acks)
                     created = parse_ts(row.get("created_at"))
                     if created and (newest is None or created > newest):
                         newest = created

@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('github', 'pull_request_commits') }}
+
+),
+
+renamed as (
+
+    select
+        repository,
+        cast(pull_number as integer) as pr_number,
+        sha as commit_sha,
+        cast(json_extract_string(parents, '$[*].sha') as varchar[]) as parent_shas,
+        timezone('UTC', cast(commit__author__date as timestamptz)) as authored_at,
+        timezone('UTC', cast(commit__committer__date as timestamptz)) as committed_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('github', 'pull_request_reviews') }}
+
+),
+
+renamed as (
+
+    select
+        repository,
+        cast(pull_number as integer) as pr_number,
+        cast(id as varchar) as review_id,
+        user__login as reviewer_login,
+        state,
+        timezone('UTC', cast(submitted_at as timestamptz)) as submitted_at
+
+    from source
+
+)
+
+select * from renamed

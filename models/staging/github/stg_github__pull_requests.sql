@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('github', 'pull_requests') }}
+
+),
+
+renamed as (
+
+    select
+        repository,
+        cast(number as integer) as pr_number,
+        cast(id as varchar) as pr_id,
+        title,
+        user__login as author_login,
+        state,
+        timezone('UTC', cast(created_at as timestamptz)) as opened_at,
+        timezone('UTC', cast(updated_at as timestamptz)) as updated_at,
+        timezone('UTC', cast(merged_at as timestamptz)) as merged_at,
+        timezone('UTC', cast(closed_at as timestamptz)) as closed_at,
+        merge_commit_sha,
+        head__sha as head_sha,
+        base__ref as base_ref,
+        merged_at is not null as is_merged
+
+    from source
+
+)
+
+select * from renamed
