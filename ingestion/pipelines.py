@@ -6,11 +6,15 @@ from pathlib import Path
 
 import dlt
 
+# The configuration lands in `raw_config` (docs/architecture.md); other sources in `raw_<name>`.
+DATASET_NAMES = {"org_config": "raw_config"}
+
 
 def make_pipeline(
     name: str, build_db: str | Path, pipelines_dir: str | Path, progress: str | None = None
 ) -> dlt.Pipeline:
-    """A pipeline named `deploylens_<name>` loading dataset `raw_<name>` into the DuckDB file `build_db`.
+    """A pipeline named `deploylens_<name>` loading dataset `raw_<name>` into the DuckDB file `build_db`
+    (`raw_config` for the org configuration).
 
     Each source gets its own pipeline (and so its own state and working folder under `pipelines_dir`), so
     one source failing or being reset does not disturb the others' incremental cursors.
@@ -20,7 +24,7 @@ def make_pipeline(
     return dlt.pipeline(
         pipeline_name=f"deploylens_{name}",
         destination=dlt.destinations.duckdb(str(build_db)),
-        dataset_name=f"raw_{name}",
+        dataset_name=DATASET_NAMES.get(name, f"raw_{name}"),
         pipelines_dir=str(pipelines_dir),
         **kwargs,
     )

@@ -1,6 +1,6 @@
 {#- PagerDuty is optional: without its raw table this model is empty, with the same columns. -#}
 {%- set raw = source('pagerduty', 'incidents') -%}
-{%- set raw_exists = load_relation(raw) is not none if execute else true -%}
+{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
