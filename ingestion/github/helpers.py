@@ -37,8 +37,8 @@ def trim(value: Any, *, keep_nested: frozenset[str] = frozenset()) -> Any:
     """Drop bulky, irrelevant parts of a GitHub object so raw tables stay lean.
 
     API links (`url`, `*_url` except the human ones), embedded repositories and profile links of users
-    are dropped; a user object shrinks to login, id and type. Values under `keep_nested` keys are kept as
-    they are (arbitrary JSON such as a deployment's payload).
+    are dropped; a user object shrinks to login, id and type; null values are left out. Values under
+    `keep_nested` keys are kept as they are (arbitrary JSON such as a deployment's payload).
     """
     if isinstance(value, list):
         return [trim(item, keep_nested=keep_nested) for item in value]
@@ -46,7 +46,8 @@ def trim(value: Any, *, keep_nested: frozenset[str] = frozenset()) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if key in DROP_KEYS:
+        if key in DROP_KEYS or item is None:
+            # a missing key loads as NULL; leaving nulls out keeps dlt from warning about untyped columns
             continue
         if (key == "url" or key.endswith("_url")) and key not in KEEP_URLS:
             continue
