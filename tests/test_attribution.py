@@ -96,13 +96,23 @@ def test_diamond_merges_visit_each_commit_once():
 
 def test_unknown_sha_ships_nothing_and_is_counted():
     parents = {"a": [], "b": ["a"], "c": ["b"]}
-    result = attribution.attribute_commits(
-        parents, [("lost", "zzz"), ("d1", "b"), ("ghost", "yyy"), ("d2", "c")]
-    )
-    assert result.unknown_sha_deployments == ["lost", "ghost"]
-    # The first deployment the graph can place is the baseline, so history is not pulled into d2.
+    deployments = [("d1", "b"), ("ghost", "yyy"), ("d2", "c")]
+    result = attribution.attribute_commits(parents, deployments)
+    assert result.unknown_sha_deployments == ["ghost"]
     assert result.baseline_deployment_id == "d1"
     assert shipped_by(result) == {"d1": {"a", "b"}, "d2": {"c"}}
+
+
+def test_baseline_older_than_the_loaded_history_ships_nothing():
+    # The first deployment seen deployed 'old', a commit before the ingestion horizon: it is still the
+    # baseline and ships nothing; the next deployment ships only the loaded commits (x, y), which are new
+    # since the baseline and so keep their lead time.
+    parents = {"x": ["old"], "y": ["x"]}
+    result = attribution.attribute_commits(parents, [("first", "old"), ("next", "y")])
+    assert result.baseline_deployment_id == "first"
+    assert result.unknown_sha_deployments == ["first"]
+    assert shipped_by(result) == {"next": {"x", "y"}}
+    assert {s.is_baseline for s in result.shipments} == {False}
 
 
 def test_parents_outside_the_loaded_history_are_ignored():

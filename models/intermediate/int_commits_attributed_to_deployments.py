@@ -10,11 +10,13 @@ Rules (docs/metrics.md, "Attribution"):
   deployment id). Each ships the commits reachable from its SHA that no earlier deployment of the same
   service+environment shipped; the walk stops at shipped commits. Timestamps are never used to decide
   what a deployment contains (they lie under rebase and cherry-pick; Four Keys #456).
-- The first deployment whose SHA the graph knows is the baseline: it ships the whole reachable history,
-  so its commits are flagged and get no lead time (a gap in deployment history must not turn old commits
-  into a fast "change"; DevLake #7193).
-- A deployment whose SHA the graph does not know ships nothing and is counted, never fatal. Redeploying
-  or rolling back to an already shipped SHA ships nothing as well.
+- The first deployment seen for a service+environment is the baseline: it ships the whole reachable
+  history, so its commits are flagged and get no lead time (a gap in deployment history must not turn old
+  commits into a fast "change"; DevLake #7193).
+- A deployment whose SHA the graph does not know ships nothing and is counted, never fatal; if it is the
+  baseline (typically a SHA older than the ingestion horizon), the next deployment's walk stops at the
+  horizon too, so it ships only commits made since. Redeploying or rolling back to an already shipped SHA
+  ships nothing as well.
 """
 
 from __future__ import annotations
@@ -61,13 +63,13 @@ def attribute_commits(
     """
     result = Attribution()
     shipped: set[str] = set()
-    for deployment_id, commit_sha in deployments:
+    for position, (deployment_id, commit_sha) in enumerate(deployments):
+        is_baseline = position == 0
+        if is_baseline:
+            result.baseline_deployment_id = deployment_id
         if commit_sha not in parents:
             result.unknown_sha_deployments.append(deployment_id)
             continue
-        is_baseline = result.baseline_deployment_id is None
-        if is_baseline:
-            result.baseline_deployment_id = deployment_id
         if commit_sha in shipped:
             continue
         shipped.add(commit_sha)

@@ -53,7 +53,6 @@ shipped as (
 
     select
         attributed.deployment_id,
-        bool_or(attributed.is_baseline) as is_baseline,
         count(distinct attributed.commit_sha) as commit_count,
         count(distinct pull_request_commits.pr_number) as pr_count,
 
@@ -72,7 +71,8 @@ signals as (
     select
         deployments.*,
         deployments.status = 'success' and deployments.is_production as is_successful_production,
-        coalesce(shipped.is_baseline, false) as is_baseline,
+        -- The first successful deployment of the service+environment, whether or not the graph knows its SHA.
+        coalesce(rollbacks.deployment_number = 1, false) as is_baseline,
         coalesce(rollbacks.is_rollback, false) as is_rollback,
         coalesce(rollbacks.is_rolled_back, false) as is_rolled_back,
         rollbacks.rolled_back_at,
