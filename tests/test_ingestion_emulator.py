@@ -132,13 +132,25 @@ def test_full_load_matches_world_then_refresh_is_cheap_and_adds_nothing(world, e
     _load(config, tmp_path)
     assert _counts(tmp_path / "build.duckdb") == first  # merge: nothing duplicated
     second = [path for _, path, _ in emulator.requests[before:]]
-    kinds = Counter(re.sub(r"/\d+", "/N", p.split("?")[0]) for p in second)
-    # per repository: one page each of pulls, commits (short look-back) and deployments, plus statuses of
-    # the few deployments inside the look-back; no pull request children (nothing changed)
+    kinds = Counter(re.sub(r"/\d+", "/N", p.split("?")[0]).rsplit("/", 1)[-1] for p in second)
+    # per repository: one page each of pulls, commits (short look-back) and deployments, plus the statuses
+    # of deployments created within the 3-day look-back before the newest update; nothing else
     repos = len(world.services)
-    assert not any("/pulls/N/" in kind for kind in kinds), kinds
-    assert sum(n for kind, n in kinds.items() if kind.endswith("/pulls")) == repos
-    assert len(second) <= 3 * repos + 2 + 2 + 20, kinds
+    recent = 0
+    for svc in world.services:
+        updated = [max([d.created_at, *(s.created_at for s in d.statuses)]) for d in svc.deployments]
+        recent += sum(d.created_at >= max(updated) - timedelta(days=3) for d in svc.deployments)
+    assert kinds == Counter(
+        {
+            "repos": 1,
+            "pulls": repos,
+            "commits": repos,
+            "deployments": repos,
+            "statuses": recent,
+            "services": 1,
+            "incidents": 1,
+        }
+    )
     assert len(second) * 10 < first_requests
 
 

@@ -293,7 +293,8 @@ def github_source(
                         )
                 if rows:
                     yield rows
-                if floor is not None and all(parse_ts(raw["created_at"]) < floor for raw in page):
+                # newest first: once a page reaches behind the floor, every later page lies behind it
+                if floor is not None and any(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             if newest is not None:
                 state[full_name] = iso(newest)
