@@ -11,6 +11,7 @@ import threading
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -25,6 +26,8 @@ class Stub:
 
     def __init__(self) -> None:
         self.routes: dict[str, list[Response]] = defaultdict(list)
+        # dynamic routes: path -> function of the parsed query returning a response
+        self.handlers: dict[str, Any] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         stub = self
 
@@ -36,7 +39,10 @@ class Stub:
                 stub.requests.append(("GET", self.path, dict(self.headers)))
                 path = self.path.split("?", 1)[0]
                 queue = stub.routes.get(self.path) or stub.routes.get(path)
-                if not queue:
+                if path in stub.handlers:
+                    query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                    status, headers, body = stub.handlers[path](query)
+                elif not queue:
                     status, headers, body = 404, {}, {"message": "Not Found"}
                 elif len(queue) > 1:
                     status, headers, body = queue.pop(0)
@@ -148,3 +154,59 @@ def test_401_is_a_clear_auth_error_without_retry() -> None:
     assert "token was rejected" in str(info.value) and "/orgs/acme/repos" in str(info.value)
     assert TOKEN not in str(info.value)
     assert len(stub.requests) == 1
+
+
+def test_pagerduty_splits_windows_beyond_the_offset_cap(monkeypatch, tmp_path) -> None:
+    """PagerDuty stops offset pagination at 10,000; the source halves a window whose total is larger.
+    The cap is lowered to 10 here so 25 incidents in one window force two levels of splitting."""
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    from ingestion.pagerduty import helpers, pagerduty_source
+    from ingestion.pipelines import make_pipeline
+
+    monkeypatch.setattr(helpers, "MAX_OFFSET", 10)
+    base = datetime(2026, 5, 1, tzinfo=UTC)
+    incidents = [
+        {
+            "id": f"Q{n:05d}",
+            "incident_number": n,
+            "title": f"incident {n}",
+            "status": "resolved",
+            "urgency": "high",
+            "created_at": (base + timedelta(hours=7 * n)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "resolved_at": (base + timedelta(hours=7 * n + 1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "service": {"id": "PSVC001", "type": "service_reference", "summary": "api"},
+        }
+        for n in range(25)
+    ]
+
+    def parse(text: str) -> datetime:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    def serve(query: dict[str, str]) -> Response:
+        since, until = parse(query["since"]), parse(query["until"])
+        offset, limit = int(query.get("offset", 0)), int(query.get("limit", 25))
+        found = [i for i in incidents if since <= parse(i["created_at"]) < until]
+        page = found[offset : offset + limit]
+        body = {"incidents": page, "limit": limit, "offset": offset, "more": offset + limit < len(found)}
+        body["total"] = len(found) if query.get("total") == "true" else None
+        return 200, {}, body
+
+    with Stub() as stub:
+        stub.handlers["/incidents"] = serve
+        stub.add("/services", {"services": [{"id": "PSVC001", "name": "api"}], "more": False})
+        source = pagerduty_source(
+            base_url=stub.url, token=TOKEN, start_date="2026-05-01", end_date="2026-05-10T00:00:00Z"
+        )
+        make_pipeline("pagerduty", tmp_path / "b.duckdb", tmp_path / "dlt").run(source)
+        auth = {headers.get("Authorization") for _, _, headers in stub.requests}
+    with duckdb.connect(str(tmp_path / "b.duckdb"), read_only=True) as con:
+        loaded = [r[0] for r in con.execute("select id from raw_pagerduty.incidents order by id").fetchall()]
+    assert loaded == [i["id"] for i in incidents]
+    assert auth == {f"Token token={TOKEN}"}
+    incident_queries = [parse_qs(urlsplit(p).query) for p in stub.paths() if p.startswith("/incidents")]
+    assert all(int(q.get("offset", ["0"])[0]) < 10 for q in incident_queries)
+    windows = {(q["since"][0], q["until"][0]) for q in incident_queries}
+    assert len(windows) > 3  # the nine-day window was split, and split again
