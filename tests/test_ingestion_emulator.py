@@ -5,6 +5,7 @@ Counts are checked against the simulated world (what the APIs hold), not against
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections import Counter
@@ -216,11 +217,13 @@ def test_transient_faults_are_retried(world, emulator, tmp_path) -> None:
     assert {502, 429, 503} <= set(statuses)
 
 
-def test_exhausted_rate_limit_fails_naming_endpoint_not_token(world, emulator, tmp_path) -> None:
+def test_exhausted_rate_limit_fails_naming_endpoint_not_token(world, emulator, tmp_path, caplog) -> None:
     config = _config(world, emulator)
     emulator.reset_rate_limit(limit=3)  # repositories and two more requests, then 403 with remaining 0
-    with pytest.raises(PipelineStepFailed) as info:
+    with caplog.at_level(logging.DEBUG), pytest.raises(PipelineStepFailed) as info:
         _load(config, tmp_path, only=("github",))
+    assert "retrying" in caplog.text  # the retries were logged ...
+    assert GH_TOKEN not in caplog.text  # ... without the token
     message = str(info.value)
     assert "gave up after 3 attempts" in message and "status 403" in message
     assert re.search(r"GitHub GET /github/repos/acme/[\w-]+/\w+", message), message
