@@ -3,7 +3,6 @@
 Only wiring lives here: what each asset runs is defined in ingestion/, models/ and data_tests/.
 """
 
-from __future__ import annotations
 
 import logging
 import os
@@ -74,6 +73,20 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
     return sources
 
 
+def _load_asset(name: str, source: Any, pipeline: Any) -> dg.AssetsDefinition:
+    @dlt_assets(
+        dlt_source=source,
+        dlt_pipeline=pipeline,
+        name=f"load_{name}",
+        dagster_dlt_translator=IngestionTranslator(),
+    )
+    def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource, build_lock: BuildLock) -> Iterator:
+        log.info("loading %s", name)
+        yield from dlt.run(context=context)
+
+    return _load
+
+
 def ensure_dbt_manifest(target_path: Path) -> Path:
     """Parse the dbt project so its manifest exists for the asset graph (a few seconds, once per change)."""
     manifest = target_path / "manifest.json"
@@ -103,25 +116,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     """Assets, asset checks and resources for one org configuration and workdir."""
     assets: list = []
     for name, source in dlt_sources(config).items():
-        pipeline = make_pipeline(name, workdir.build_db, workdir.dlt_dir)
-
-        @dlt_assets(
-            dlt_source=source,
-            dlt_pipeline=pipeline,
-            name=f"load_{name}",
-            group_name="ingestion",
-            dagster_dlt_translator=IngestionTranslator(),
-        )
-        def _load(
-            context: dg.AssetExecutionContext,
-            dlt: DagsterDltResource,
-            build_lock: BuildLock,
-            _name: str = name,
-        ) -> Iterator:
-            log.info("loading %s", _name)
-            yield from dlt.run(context=context)
-
-        assets.append(_load)
+        assets.append(_load_asset(name, source, make_pipeline(name, workdir.build_db, workdir.dlt_dir)))
 
     manifest = ensure_dbt_manifest(workdir.dbt_target)
 
@@ -141,7 +136,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     )
     def warehouse(context: dg.AssetExecutionContext, build_lock: BuildLock) -> dg.MaterializeResult:
         log.info("publishing the warehouse")
-        result = publish(workdir.build_db, workdir.warehouse, run_id=context.run_id)
+        result = publish(workdir.build_db, workdir.warehouse, run_id=context.run.run_id)
         return dg.MaterializeResult(metadata={"path": str(workdir.warehouse), **result})
 
     assets.append(warehouse)

@@ -7,6 +7,7 @@ import os
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 from orgs import FIXED_END
 from truth import assert_matches_truth, compare, read_marts, read_truth
 
@@ -34,8 +35,13 @@ def _snapshot(warehouse) -> dict[str, pd.DataFrame]:
         con.close()
 
 
+def _horizon(config_path) -> pd.Timestamp:
+    return pd.Timestamp(yaml.safe_load(config_path.read_text())["sources"]["github"]["start_date"])
+
+
 def test_tiny_org_marts_match_ground_truth(tiny_org):
-    result = compare(read_truth(tiny_org.workdir.truth), read_marts(tiny_org.workdir.warehouse))
+    truth = read_truth(tiny_org.workdir.truth)
+    result = compare(truth, read_marts(tiny_org.workdir.warehouse), _horizon(tiny_org.config_path))
     assert_matches_truth(result)
 
 
@@ -127,5 +133,7 @@ def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
         == 0
     )
     assert (tmp_path / "org.yml").exists()
-    result = compare(read_truth(tmp_path / "truth"), read_marts(tmp_path / "warehouse.duckdb"))
+    result = compare(
+        read_truth(tmp_path / "truth"), read_marts(tmp_path / "warehouse.duckdb"), _horizon(tmp_path / "org.yml")
+    )
     assert_matches_truth(result)
