@@ -51,6 +51,21 @@ _DROP = frozenset(
     {"self", "first_trigger_log_entry", "escalation_policy", "pending_actions", "body", "alert_counts"}
 )
 
+# Service settings irrelevant to delivery analytics (alerting and paging configuration).
+_SERVICE_DROP = frozenset(
+    {
+        "self",
+        "integrations",
+        "escalation_policy",
+        "alert_grouping_parameters",
+        "auto_pause_notifications_parameters",
+        "incident_urgency_rule",
+        "scheduled_actions",
+        "support_hours",
+        "response_play",
+    }
+)
+
 
 def _ref(obj: Any) -> Any:
     """A PagerDuty reference object reduced to what identifies it."""
@@ -60,7 +75,8 @@ def _ref(obj: Any) -> Any:
 
 
 def _shape_incident(raw: dict) -> dict:
-    row = {k: v for k, v in raw.items() if k not in _DROP}
+    # nulls are left out (a missing key loads as NULL) so dlt sees no untyped columns
+    row = {k: v for k, v in raw.items() if k not in _DROP and v is not None}
     for key in ("service", "priority", "last_status_change_by", "escalation_policy", "conference_bridge"):
         if isinstance(row.get(key), dict):
             row[key] = _ref(row[key])
@@ -121,7 +137,7 @@ def pagerduty_source(
         for page in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
             rows = []
             for raw in page:
-                row = {k: v for k, v in raw.items() if k not in {"self", "integrations", "escalation_policy"}}
+                row = {k: v for k, v in raw.items() if k not in _SERVICE_DROP and v is not None}
                 row["escalation_policy_id"] = (raw.get("escalation_policy") or {}).get("id")
                 row["teams"] = [_ref(team) for team in raw.get("teams") or []]
                 rows.append(row)
