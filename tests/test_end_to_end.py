@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from orgs import FIXED_END
+from orgs import FIXED_END, REPO_ROOT
 from truth import assert_matches_truth, compare, read_marts, read_truth
 
 MART_KEYS = {
@@ -107,10 +107,14 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
     dlt_keys = {key for key in keys if key.startswith("dlt_")}
     assert {"dlt_github_deployments", "dlt_pagerduty_incidents", "dlt_org_config_services"} <= dlt_keys
     # dbt staging models depend on the dlt assets themselves (not on separate source assets).
-    stg = dg.AssetKey("stg_github__deployments")
+    stg = dg.AssetKey(["staging", "stg_github__deployments"])
     upstream = {key.to_user_string() for key in graph.get(stg).parent_keys}
     assert upstream == {"dlt_github_deployments"}
     assert "warehouse" in keys
+    # Publishing waits for the marts: the warehouse asset is downstream of every mart.
+    marts = {key for key in keys if key.startswith("marts/")}
+    assert {"marts/fct_deployments", "marts/dora_team_weekly"} <= marts
+    assert marts <= {key.to_user_string() for key in graph.get(dg.AssetKey("warehouse")).parent_keys}
     schedules = [s.name for s in defs.schedules]
     assert schedules == ["hourly_refresh"]
 
@@ -134,6 +138,41 @@ def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
     )
     assert (tmp_path / "org.yml").exists()
     result = compare(
-        read_truth(tmp_path / "truth"), read_marts(tmp_path / "warehouse.duckdb"), _horizon(tmp_path / "org.yml")
+        read_truth(tmp_path / "truth"),
+        read_marts(tmp_path / "warehouse.duckdb"),
+        _horizon(tmp_path / "org.yml"),
     )
     assert_matches_truth(result)
+
+
+def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
+    """The Overview on real marts: the team table shows each team's deployments as dora_summary has them."""
+    from streamlit.testing.v1 import AppTest
+
+    from app.state import DATES_KEY
+
+    monkeypatch.setenv("DEPLOYLENS_WAREHOUSE", str(tiny_org.workdir.warehouse))
+    app = AppTest.from_file(str(REPO_ROOT / "app" / "streamlit_app.py"), default_timeout=60)
+    app.run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert app.error.len == 0
+    assert [metric.label for metric in app.metric][:1] == ["Deployment frequency"]
+    assert app.metric.len == 4
+    start, end = app.session_state[DATES_KEY]
+    con = duckdb.connect(str(tiny_org.workdir.warehouse), read_only=True)
+    try:
+        expected = con.execute(
+            "select team, deployments from marts.dora_summary(?::date, ?::date, null) where team <> '(org)'",
+            [start, end],
+        ).df()
+    finally:
+        con.close()
+    shown = app.dataframe[0].value
+    assert len(expected) == 3
+    assert dict(zip(shown["Team"], shown["Deployments"], strict=True)) == dict(
+        zip(expected["team"], expected["deployments"], strict=True)
+    )
+    # Production deployments of the tiny org did happen in the default period.
+    assert expected["deployments"].sum() > 0
+    app.switch_page("app_pages/deployments.py").run()
+    assert not app.exception
