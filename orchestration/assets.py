@@ -6,6 +6,7 @@ Only wiring lives here: what each asset runs is defined in ingestion/, models/ a
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -90,8 +91,12 @@ def _load_asset(name: str, source: Any, pipeline: Any) -> dg.AssetsDefinition:
 def ensure_dbt_manifest(target_path: Path) -> Path:
     """Parse the dbt project so its manifest exists for the asset graph (a few seconds, once per change)."""
     manifest = target_path / "manifest.json"
-    sources = [p for p in (DBT_PROJECT_DIR.parent / "models").rglob("*") if p.is_file()]
-    sources += [p for p in DBT_PROJECT_DIR.rglob("*") if p.is_file() and "target" not in p.parts]
+    inputs = [*(DBT_PROJECT_DIR.parent / "models").rglob("*"), *DBT_PROJECT_DIR.rglob("*")]
+    sources = [
+        p
+        for p in inputs
+        if p.suffix in {".sql", ".yml", ".yaml", ".py", ".csv"} and not {"target", "logs"} & set(p.parts)
+    ]
     newest = max((p.stat().st_mtime for p in sources), default=0)
     if manifest.exists() and manifest.stat().st_mtime >= newest:
         return manifest
@@ -112,17 +117,33 @@ def ensure_dbt_manifest(target_path: Path) -> Path:
     return manifest
 
 
+def _seed_partial_parse(parsed: Path, target: Path) -> None:
+    """Start the build's own target folder from the project's parse, so dbt does not parse again.
+
+    Each workdir builds into its own target folder (runs of different workdirs never share run
+    artefacts), but the parse only depends on the project files, which `ensure_dbt_manifest` keeps fresh.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("partial_parse.msgpack", "manifest.json"):
+        source = parsed / name
+        if source.exists() and (
+            not (target / name).exists() or (target / name).stat().st_mtime < source.stat().st_mtime
+        ):
+            shutil.copy2(source, target / name)
+
+
 def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]:
     """Assets, asset checks and resources for one org configuration and workdir."""
     assets: list = []
     for name, source in dlt_sources(config).items():
         assets.append(_load_asset(name, source, make_pipeline(name, workdir.build_db, workdir.dlt_dir)))
 
-    manifest = ensure_dbt_manifest(workdir.dbt_target)
+    manifest = ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
         log.info("building models and running their tests (dbt build)")
+        _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
         yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
 
     assets.append(transform)
