@@ -94,8 +94,10 @@ def run_refresh(config_path: Path, workdir: Workdir) -> dict:
         for evaluation in check_failures:
             lines.append(f"check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
         raise RuntimeError("refresh failed:\n" + ("\n".join(lines) or "see the Dagster run log"))
+    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    log.info("checks passed: %s", ", ".join(sorted(checks)) or "none")
     log.info("refresh done: warehouse at %s", workdir.warehouse)
-    return {"run_id": result.run_id}
+    return {"run_id": result.run_id, "checks": checks}
 
 
 def _port_free(port: int) -> bool:

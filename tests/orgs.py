@@ -20,6 +20,7 @@ class BuiltOrg:
     world: object
     emulator: object
     config_path: Path
+    refresh: dict
 
 
 def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
@@ -37,5 +38,5 @@ def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
         f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
     )
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
-    run_refresh(workdir.config, workdir)
-    return BuiltOrg(workdir, world, emulator, workdir.config)
+    refresh = run_refresh(workdir.config, workdir)
+    return BuiltOrg(workdir, world, emulator, workdir.config, refresh)

@@ -65,6 +65,10 @@ def test_second_refresh_leaves_every_mart_identical(tiny_org):
     assert second < served_before / 3, (second, served_before)
 
 
+def test_great_expectations_check_ran_in_the_refresh(tiny_org):
+    assert tiny_org.refresh["checks"] == {"gx_fct_deployments": True}
+
+
 def test_published_warehouse_records_the_refresh(tiny_org):
     con = duckdb.connect(str(tiny_org.workdir.warehouse), read_only=True)
     try:
