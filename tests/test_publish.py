@@ -1,4 +1,4 @@
-"""Publishing: readers keep serving while a refresh writes, and see the new warehouse once it is swapped in."""
+"""Publishing: readers keep serving while a refresh writes, and see the new warehouse once swapped in."""
 
 from __future__ import annotations
 
