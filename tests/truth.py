@@ -106,7 +106,8 @@ def compare(
     )
     truth_dep = joined["deployment_id"].astype("string").fillna("-")
     mart_dep = joined["source_deployment"].astype("string").fillna("-")
-    outside = (joined["_merge"] == "left_only") & (joined["authored_at"] < horizon if horizon is not None else False)
+    before_horizon = joined["authored_at"] < horizon if horizon is not None else False
+    outside = (joined["_merge"] == "left_only") & before_horizon
     out.commit_mismatches = joined[((truth_dep != mart_dep) | (joined["_merge"] != "both")) & ~outside]
     out.commits_compared = len(joined)
 
