@@ -3,7 +3,6 @@
 Only wiring lives here: what each asset runs is defined in ingestion/, models/ and data_tests/.
 """
 
-
 import logging
 import os
 import shutil
