@@ -84,7 +84,7 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._cache: OrderedDict[tuple, tuple[int, bytes, dict[str, str]]] = OrderedDict()
         self._services = {svc.name: svc for svc in world.services}
-        self._pd_services = {svc.pd_service_id: svc for svc in world.services}
+        self._pd_services = {pd.pd_service_id: pd for pd in world.pd_services}
         self._incidents = {inc.incident_id: inc for inc in world.incidents}
         self._main_order: dict[str, list[Commit]] = {}
         for svc in world.services:
@@ -477,9 +477,9 @@ class Emulator:
         pd = self.pd
         assert pd is not None
         if path == "/services":
-            services = sorted(self.world.services, key=lambda s: s.pd_name.lower())
+            services = sorted(self.world.pd_services, key=lambda s: s.name.lower())
             if "query" in params:
-                services = [s for s in services if params["query"].lower() in s.pd_name.lower()]
+                services = [s for s in services if params["query"].lower() in s.name.lower()]
             page = self._offset_page(services, params, "services")
             page["services"] = [pd.service(s) for s in page["services"]]
             return page
@@ -520,9 +520,8 @@ class Emulator:
                 incidents = [i for i in incidents if since <= i.created_at < until]
             service_ids = multi.get("service_ids[]", []) + multi.get("service_ids", [])
             if service_ids:
-                wanted = {self._pd_services[s].name for s in service_ids if s in self._pd_services}
-                incidents = [i for i in incidents if i.service in wanted]
-            rendered = [pd.incident(i, self._services[i.service], now) for i in incidents]
+                incidents = [i for i in incidents if i.pd_service_id in service_ids]
+            rendered = [pd.incident(i, self._pd_services[i.pd_service_id], now) for i in incidents]
             statuses = multi.get("statuses[]", []) + multi.get("statuses", [])
             if statuses:
                 rendered = [r for r in rendered if r["status"] in statuses]
@@ -537,7 +536,7 @@ class Emulator:
             inc = self._incidents.get(m.group(1))
             if inc is None or inc.created_at > now:
                 raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
-            return {"incident": pd.incident(inc, self._services[inc.service], now)}
+            return {"incident": pd.incident(inc, self._pd_services[inc.pd_service_id], now)}
         raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
 
     @staticmethod

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from simulator.clock import iso
-from simulator.world import Incident, Service, World
+from simulator.world import Incident, PagerDutyService, World
 
 HTML = "https://acme.pagerduty.com"
 
@@ -35,7 +35,7 @@ class PagerDutyRenderer:
         name = self.world.developers[login].name
         return self._ref("user", pd_id, name, "users", "users")
 
-    def escalation_policy_ref(self, svc: Service) -> dict[str, Any]:
+    def escalation_policy_ref(self, svc: PagerDutyService) -> dict[str, Any]:
         return self._ref(
             "escalation_policy",
             self.world.escalation_policy_id,
@@ -44,20 +44,20 @@ class PagerDutyRenderer:
             "escalation_policies",
         )
 
-    def service(self, svc: Service) -> dict[str, Any]:
-        last = [i.created_at for i in self.world.incidents if i.service == svc.name]
+    def service(self, svc: PagerDutyService) -> dict[str, Any]:
+        last = [i.created_at for i in self.world.incidents if i.pd_service_id == svc.pd_service_id]
         return {
             "id": svc.pd_service_id,
             "type": "service",
-            "summary": svc.pd_name,
+            "summary": svc.name,
             "self": f"{self.api}/services/{svc.pd_service_id}",
             "html_url": f"{HTML}/service-directory/{svc.pd_service_id}",
-            "name": svc.pd_name,
-            "description": f"Alerts for {svc.pd_name}, owned by the {svc.team} team",
+            "name": svc.name,
+            "description": f"Alerts for {svc.name}, owned by the {svc.team} team",
             "auto_resolve_timeout": 14400,
             "acknowledgement_timeout": 1800,
-            "created_at": iso(svc.pd_created_at),
-            "updated_at": iso(svc.pd_created_at),
+            "created_at": iso(svc.created_at),
+            "updated_at": iso(svc.created_at),
             "status": "active",
             "last_incident_timestamp": iso(max(last)) if last else None,
             "escalation_policy": self.escalation_policy_ref(svc),
@@ -72,7 +72,7 @@ class PagerDutyRenderer:
             "auto_pause_notifications_parameters": {"enabled": False, "timeout": None},
         }
 
-    def incident(self, inc: Incident, svc: Service, now: datetime) -> dict[str, Any]:
+    def incident(self, inc: Incident, svc: PagerDutyService, now: datetime) -> dict[str, Any]:
         acked = inc.acknowledged_at is not None and inc.acknowledged_at <= now
         resolved = inc.resolved_at is not None and inc.resolved_at <= now
         if resolved:
@@ -82,7 +82,7 @@ class PagerDutyRenderer:
         else:
             status, last_change = "triggered", inc.created_at
         responder = self.user_ref(inc.responder.login, inc.responder_pd_id)
-        service_ref = self._ref("service", svc.pd_service_id, svc.pd_name, "services", "service-directory")
+        service_ref = self._ref("service", svc.pd_service_id, svc.name, "services", "service-directory")
         return {
             "id": inc.incident_id,
             "type": "incident",
@@ -95,7 +95,7 @@ class PagerDutyRenderer:
             "created_at": iso(inc.created_at),
             "updated_at": iso(last_change),
             "status": status,
-            "incident_key": f"{svc.name}-{inc.number}",
+            "incident_key": f"{svc.key}-{inc.number}",
             "service": service_ref,
             "assignments": [] if resolved else [{"at": iso(inc.created_at), "assignee": responder}],
             "assigned_via": "escalation_policy",

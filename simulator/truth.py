@@ -137,8 +137,17 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
             )
 
         first = _FirstDeployment(svc, end)
+        # A commit exists at `end` when main reached it by then, or when it is on a PR opened by then: a
+        # branch commit whose PR is opened only after `end` is invisible to anyone reading the APIs.
+        opened_pr_commits = {sha for pr in svc.pulls if pr.opened_at <= end for sha in pr.commit_shas}
         for commit in svc.commits.values():
             if commit.committed_at > end:
+                continue
+            on_main = (
+                commit.reach_index is not None
+                and svc.commits[svc.main[commit.reach_index]].committed_at <= end
+            )
+            if not on_main and commit.sha not in opened_pr_commits:
                 continue
             dep = first.of(commit.reach_index)
             rows["commits"].append(

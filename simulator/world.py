@@ -24,21 +24,27 @@ from simulator.clock import DAY_END, DAY_START, add_working_hours, floor_second,
 ORG = "acme"
 
 # Maturity profiles from the product brief. Delays in working hours unless named *_minutes / calendar.
+# Operational delays are log-normal `(median minutes, sigma)`: real detection, rollback and repair times are
+# right-skewed (most are quick, a few take much longer), and they are drawn, never clipped. docs/simulator.md
+# gives the reasoning and sources behind each number.
 PROFILES: dict[str, dict[str, Any]] = {
     "weekly": {
-        "pr_rate": 0.45,  # PRs started per weekday per service (Poisson mean)
+        "pr_rate": 0.4,  # PRs started per weekday per service (Poisson mean)
         "pr_floor": 0,
         "coding_wh": 3.5,
         "pickup_wh": 3.0,
         "review_wh": 2.0,
-        "bad_rate": 0.33,
-        "rollback_share": 0.4,
-        "detect_minutes": 180.0,
-        "late_detect_share": 0.10,
-        "resolve_minutes": 3000.0,
-        "rollback_minutes": (720.0, 3000.0),
+        "bad_rate": 0.3,  # share of production deployments that break something (rollbacks dilute it)
+        "rollback_share": 0.3,  # bad deployments rolled back; weekly teams mostly fix forward
+        "unpaged_share": 0.2,  # of those rolled back: noticed without a page (smoke test, a person)
+        # a release ships a week of changes at once; problems surface as traffic and batch jobs hit them,
+        # often hours later; about 1.7 % of detections come after more than a day (ln(24/4)/0.85 = 2.1 sd)
+        "detect_minutes": (240.0, 0.85),
+        "slow_burn": (0.0, 0.0, 0.0),  # (share, median minutes, sigma); the log-normal tail covers it
+        "rollback_minutes": (150.0, 0.6),  # detection -> rollback deployed: approvals, a manual pipeline
+        "resolve_minutes": (3000.0, 0.6),  # fixing forward takes days
         "squash_share": (0.2, 0.5),
-        "uncaused_per_week": 0.08,
+        "app_uncaused_per_week": 0.02,  # incidents on the service that no deployment caused
     },
     "daily": {
         "pr_rate": 1.0,
@@ -46,14 +52,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "coding_wh": 2.5,
         "pickup_wh": 1.5,
         "review_wh": 1.0,
-        "bad_rate": 0.10,
+        "bad_rate": 0.15,  # of deployments that ship changes; redeploys of the same build break nothing
         "rollback_share": 0.5,
-        "detect_minutes": 45.0,
-        "late_detect_share": 0.12,
-        "resolve_minutes": 240.0,
-        "rollback_minutes": (30.0, 180.0),
+        "unpaged_share": 0.3,
+        "detect_minutes": (50.0, 0.8),  # alerting on error rates and latency, the afternoon release watched
+        "slow_burn": (0.0, 0.0, 0.0),
+        "rollback_minutes": (40.0, 0.6),  # within hours: redeploy the last good build
+        "resolve_minutes": (240.0, 0.6),
         "squash_share": (0.4, 0.7),
-        "uncaused_per_week": 0.10,
+        "app_uncaused_per_week": 0.02,
     },
     "elite": {
         "pr_rate": 0.9,
@@ -61,21 +68,33 @@ PROFILES: dict[str, dict[str, Any]] = {
         "coding_wh": 1.2,
         "pickup_wh": 0.4,
         "review_wh": 0.4,
-        "bad_rate": 0.03,
-        "rollback_share": 0.8,
-        "detect_minutes": 8.0,
-        "late_detect_share": 0.0,
-        "resolve_minutes": 25.0,
-        "rollback_minutes": (8.0, 25.0),
+        "bad_rate": 0.035,
+        "rollback_share": 0.85,  # automated: a canary or SLO burn alert reverts the pipeline
+        "unpaged_share": 0.4,  # many are caught by the canary before anyone is paged
+        "detect_minutes": (15.0, 0.6),
+        "slow_burn": (0.1, 120.0, 0.7),  # a leak or a batch job: hours later, often after the next deploy
+        "rollback_minutes": (8.0, 0.5),
+        "resolve_minutes": (25.0, 0.6),
         "squash_share": (0.7, 0.95),
-        "uncaused_per_week": 0.06,
+        "app_uncaused_per_week": 0.02,
     },
 }
 
-# (team, profile, [(repository name, PagerDuty service name, production environment name)])
+# PagerDuty services of shared infrastructure: real PagerDuty accounts page for databases, the network and the
+# cloud provider as much as for the applications, and no deployment of an application causes those incidents.
+# No deploylens service maps to them. (name, incidents per week, resolve minutes (median, sigma))
+INFRASTRUCTURE: dict[str, tuple[str, float, tuple[float, float]]] = {
+    "postgres": ("Primary Postgres", 0.3, (90.0, 0.8)),
+    "redis": ("Redis cluster", 0.25, (45.0, 0.8)),
+    "edge": ("Edge network", 0.3, (60.0, 0.9)),
+    "cloud": ("Cloud provider", 0.2, (150.0, 0.9)),
+}
+
+# (team, profile, [(repository name, PagerDuty service name, production environment name)]), plus the
+# infrastructure PagerDuty services the organisation runs.
 SCALES: dict[str, dict[str, Any]] = {
     "tiny": {
-        "weeks": 6,
+        "weeks": 8,
         "teams": [
             (
                 "payments",
@@ -83,11 +102,16 @@ SCALES: dict[str, dict[str, Any]] = {
                 [
                     ("checkout-api", "Checkout API", "production"),
                     ("billing-worker", "Billing Worker", "production"),
+                    ("invoice-service", "Invoicing", "production"),
+                    ("refund-service", "Refunds", "production"),
+                    ("payment-gateway", "Payment Gateway", "production"),
+                    ("fraud-checks", "Fraud Checks", "production"),
                 ],
             ),
             ("storefront", "daily", [("storefront-web", "Storefront Web", "prod")]),
             ("platform", "elite", [("auth-service", "Auth Service", "production")]),
         ],
+        "infrastructure": ["postgres", "edge", "cloud"],
     },
     "small": {
         "weeks": 12,
@@ -126,6 +150,7 @@ SCALES: dict[str, dict[str, Any]] = {
             ("platform", "elite", [("auth-service", "Auth Service", "production")]),
             ("growth", "elite", [("recommendations", "Recommendations Engine", "production")]),
         ],
+        "infrastructure": ["postgres", "redis", "edge", "cloud"],
     },
 }
 
@@ -205,6 +230,13 @@ WORDS = [
     "pool size",
 ]
 VERBS = ["Add", "Fix", "Refactor", "Tune", "Remove", "Update", "Improve", "Handle", "Simplify", "Document"]
+INFRASTRUCTURE_TITLES = [
+    "{svc}: replication lag above threshold",
+    "{svc}: connection errors",
+    "{svc} degraded in eu-west-1",
+    "{svc}: packet loss between zones",
+    "{svc}: disk usage above 90%",
+]
 INCIDENT_TITLES = [
     "High error rate on {svc}",
     "{svc} latency above SLO",
@@ -302,10 +334,27 @@ class Deployment:
 
 
 @dataclass
+class PagerDutyService:
+    """A PagerDuty service: one per application service, plus shared infrastructure nobody deploys."""
+
+    pd_service_id: str
+    name: str
+    team: str  # the PagerDuty team that owns it (its escalation policy)
+    created_at: datetime
+    service: str | None  # the application service it pages for; None for infrastructure
+
+    @property
+    def key(self) -> str:
+        """A slug for incident keys, as an integration would send it."""
+        return self.service or self.name.lower().replace(" ", "-")
+
+
+@dataclass
 class Incident:
     incident_id: str
     number: int
-    service: str
+    service: str | None  # the application service; None on an infrastructure PagerDuty service
+    pd_service_id: str
     title: str
     urgency: str
     created_at: datetime
@@ -365,11 +414,21 @@ class _Ids:
         return self.last[kind]
 
 
+# A production rollout is over within this long (start within a minute, at most 25 minutes of rollout); a
+# deployment that could not finish before a rollback starts is not started.
+ROLLOUT_MARGIN = timedelta(minutes=30)
+# Without alert grouping, one outage often pages twice (an error-rate and a latency monitor, a synthetic
+# check): the share of paged outages with a second incident, and its lag after the first (median, sigma).
+SECOND_ALERT_SHARE = 0.4
+SECOND_ALERT_MINUTES = (20.0, 0.8)
+
+
 def _pd_id(rng: random.Random, prefix: str, length: int) -> str:
     return prefix + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(length))
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float = 0.7) -> float:
+    """A log-normal draw: the shape of real durations (detection, repair), right-skewed and never negative."""
     return median * math.exp(rng.gauss(0.0, sigma))
 
 
@@ -398,6 +457,7 @@ class World:
         self.teams: list[Team] = []
         self.services: list[Service] = []
         self.incidents: list[Incident] = []
+        self.pd_services: list[PagerDutyService] = []  # application services' first, then infrastructure
         self.developers: dict[str, Developer] = {}
         self.pd_users: dict[str, str] = {}  # login -> PagerDuty user id
         self.escalation_policy_id = ""
@@ -798,14 +858,29 @@ class _ServiceBuilder:
         return times
 
     def build_deployments(self) -> None:
+        """Ship main through staging to production on the team's cadence; some rollouts break things.
+
+        A bad deployment is noticed after a detection lag: a page (an incident), or, for some of those rolled
+        back, a smoke test or canary that pages nobody. A rolled-back outage holds the pipeline from detection
+        until the rollback is out; a deployment that landed before detection carried the breakage and is
+        rolled back with it. A fixed-forward outage holds nothing: regular deployments go on, and the incident
+        is resolved by hand. Nothing here looks at how anyone attributes incidents to deployments.
+        """
         rng, p, svc, world = self.rng, self.p, self.svc, self.world
         # Baseline: both environments get the initial commit when history starts.
         self._deploy(svc.staging_env, False, 0, world.start, baseline=True)
         last_good = last_prod = self._deploy(svc.production_env, True, 0, world.start, baseline=True)
-        frozen_until = world.start
+        outage: dict[str, Any] | None = None  # a rolled-back outage whose rollback is still ahead
+        broken_index = -1  # main position of the latest rolled-back build: never shipped again
         for planned in self._planned_times():
-            if planned < frozen_until or planned >= world.end:
+            if planned >= world.end:
                 continue
+            if outage is not None:
+                rollback = outage["rollback"]
+                if planned >= (rollback.deployed_at or rollback.created_at):
+                    last_prod, outage = rollback, None
+                elif planned >= min(outage["detect_at"], rollback.created_at - ROLLOUT_MARGIN):
+                    continue  # the pipeline is held while the team rolls back
             staging_at = planned - (
                 timedelta(minutes=rng.uniform(6, 15))
                 if svc.profile == "elite"
@@ -823,67 +898,130 @@ class _ServiceBuilder:
                     staging_at + timedelta(minutes=rng.uniform(10, 40)),
                 )
             index = self.main_head_at(planned)
+            if index <= broken_index:
+                continue  # after a rollback, the pipeline waits for something new on main (the fix)
             if index == last_prod.main_index and rng.random() < 0.5:
                 continue  # nothing new to ship: most pipelines skip
             dep = self._deploy(svc.production_env, True, index, planned, fail_rollout=rng.random() < 0.03)
+            if dep.deployed_at is None and outage is not None:
+                continue  # a rollback is coming anyway; nobody retries the rollout
             if dep.deployed_at is None:
                 dep = self._deploy(
                     svc.production_env, True, index, planned + timedelta(minutes=rng.uniform(20, 60))
                 )
             deployed_at = dep.deployed_at
             assert deployed_at is not None
+            ships_changes = index > last_prod.main_index  # a redeploy of the same build breaks nothing new
             last_prod = dep
-            if rng.random() >= p["bad_rate"]:
+            if outage is not None:
+                # landed before anyone noticed the outage: it carries the breakage and is rolled back with it
+                dep.is_failure = True
+                dep.rollback = outage["rollback"]
+                continue
+            if rng.random() >= p["bad_rate"] or not ships_changes:
                 last_good = dep
                 continue
             dep.is_failure = True
-            want_rollback = rng.random() < p["rollback_share"]
-            want_incident = (not want_rollback) or rng.random() < 0.6
-            if want_incident:
-                lag = _lognormal(rng, p["detect_minutes"], 0.8)
-                if rng.random() < p["late_detect_share"]:
-                    lag = rng.uniform(10 * 60, 40 * 60)  # noticed late (overnight, or days later)
-                self.world_incident(deployed_at + timedelta(minutes=lag), dep)
-            if want_rollback:
-                low, high = p["rollback_minutes"]
-                rb_at = deployed_at + timedelta(minutes=rng.uniform(low, high))
+            detect_at = deployed_at + timedelta(minutes=self._detection_lag())
+            rolled_back = rng.random() < p["rollback_share"]
+            paged = not rolled_back or rng.random() >= p["unpaged_share"]
+            restored_at = None
+            if rolled_back:
+                rb_at = detect_at + timedelta(minutes=_lognormal(rng, *p["rollback_minutes"]))
                 if rb_at < world.end:
                     rollback = self._deploy(svc.production_env, True, None, rb_at, rollback_to=last_good)
                     dep.rollback = rollback
-                    last_prod = rollback
-                    frozen_until = rollback.deployed_at or rb_at
-            # after a bad deployment, the next good state is reached by a later deployment
+                    restored_at = rollback.deployed_at
+                    broken_index = dep.main_index
+                    outage = {"detect_at": detect_at, "rollback": rollback}
+            if paged:
+                first = self.world_incident(detect_at, dep, restored_at)
+                if rng.random() < SECOND_ALERT_SHARE:
+                    # another monitor (latency next to errors, a synthetic check) pages separately while
+                    # the outage lasts; it cannot fire once service is restored
+                    again = detect_at + timedelta(minutes=_lognormal(rng, *SECOND_ALERT_MINUTES))
+                    if again < min(t for t in (first.resolved_at, restored_at) if t is not None):
+                        self.world_incident(again, dep, restored_at)
 
-        # Incidents that no deployment caused (infrastructure, dependencies, traffic)
+        # Incidents on the service that no deployment caused (a dependency, a traffic spike, a bad config
+        # change made outside the pipeline), at any time of day or week.
         weeks = (world.end - world.start).days / 7
-        for _ in range(_poisson(rng, p["uncaused_per_week"] * weeks)):
-            at = world.start + (world.end - world.start) * rng.uniform(0.02, 0.98)
-            self.world_incident(at, None)
+        for _ in range(_poisson(rng, p["app_uncaused_per_week"] * weeks)):
+            self.world_incident(world.start + (world.end - world.start) * rng.random(), None)
 
-    def world_incident(self, created: datetime, cause: Deployment | None) -> None:
+    def _detection_lag(self) -> float:
+        """Minutes from a bad deployment to its first alert: log-normal, plus a slow-burn share for teams
+        whose fast alerting catches most breakage in minutes but not a leak or a nightly job (hours)."""
+        rng, p = self.rng, self.p
+        share, median, sigma = p["slow_burn"]
+        if rng.random() < share:
+            return _lognormal(rng, median, sigma)
+        return _lognormal(rng, *p["detect_minutes"])
+
+    def world_incident(
+        self, created: datetime, cause: Deployment | None, restored_at: datetime | None = None
+    ) -> Incident:
+        """Page the service's on-call. `restored_at`: a rollback restored service, so the alert clears."""
         rng, p = self.rng, self.p
         created = floor_second(created)
         responder = rng.choice(self.svc.developers)
         ack = created + timedelta(
             minutes=rng.uniform(1, 8) if self.svc.profile == "elite" else rng.uniform(2, 45)
         )
-        resolve_minutes = _lognormal(rng, p["resolve_minutes"], 0.6)
-        resolved = ack + timedelta(minutes=resolve_minutes)
-        self.world.incidents.append(
-            Incident(
-                incident_id="",
-                number=0,
-                service=self.svc.name,
-                title=rng.choice(INCIDENT_TITLES).format(svc=self.svc.pd_name),
-                urgency=rng.choice(["high", "high", "low"]),
-                created_at=created,
-                acknowledged_at=floor_second(ack) if rng.random() < 0.9 else None,
-                resolved_at=floor_second(resolved),
-                responder=responder,
-                responder_pd_id=self.world.pd_users[responder.login],
-                cause=cause,
-            )
+        if restored_at is not None:
+            resolved = max(ack, restored_at) + timedelta(minutes=rng.uniform(2, 15))
+        else:
+            resolved = ack + timedelta(minutes=_lognormal(rng, *p["resolve_minutes"]))
+        incident = Incident(
+            incident_id="",
+            number=0,
+            service=self.svc.name,
+            pd_service_id=self.svc.pd_service_id,
+            title=rng.choice(INCIDENT_TITLES).format(svc=self.svc.pd_name),
+            urgency=rng.choice(["high", "high", "low"]),
+            created_at=created,
+            acknowledged_at=floor_second(ack) if rng.random() < 0.9 else None,
+            resolved_at=floor_second(resolved),
+            responder=responder,
+            responder_pd_id=self.world.pd_users[responder.login],
+            cause=cause,
         )
+        self.world.incidents.append(incident)
+        return incident
+
+
+def _infrastructure_incidents(world: World, pd: PagerDutyService, key: str, rng: random.Random) -> None:
+    """Incidents of shared infrastructure: at any time, answered by whoever is on call across teams."""
+    _, per_week, resolve = INFRASTRUCTURE[key]
+    weeks = (world.end - world.start).days / 7
+    count = _poisson(rng, per_week * weeks)
+    for _ in range(count):
+        created = floor_second(world.start + (world.end - world.start) * rng.random())
+        _infrastructure_incident(world, pd, created, resolve, rng)
+
+
+def _infrastructure_incident(
+    world: World, pd: PagerDutyService, created: datetime, resolve: tuple[float, float], rng: random.Random
+) -> None:
+    responder = world.developers[rng.choice(sorted(world.developers))]
+    ack = created + timedelta(minutes=rng.uniform(2, 20))
+    resolved = ack + timedelta(minutes=_lognormal(rng, *resolve))
+    world.incidents.append(
+        Incident(
+            incident_id="",
+            number=0,
+            service=None,
+            pd_service_id=pd.pd_service_id,
+            title=rng.choice(INFRASTRUCTURE_TITLES).format(svc=pd.name),
+            urgency="high",
+            created_at=created,
+            acknowledged_at=floor_second(ack) if rng.random() < 0.9 else None,
+            resolved_at=floor_second(resolved),
+            responder=responder,
+            responder_pd_id=world.pd_users[responder.login],
+            cause=None,
+        )
+    )
 
 
 def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None) -> World:
@@ -937,15 +1075,30 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
             builders.append(
                 _ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}"))
             )
+    world.pd_services = [
+        PagerDutyService(svc.pd_service_id, svc.pd_name, svc.team, svc.pd_created_at, svc.name)
+        for svc in world.services
+    ]
+    infrastructure = []
+    for key in spec["infrastructure"]:
+        name = INFRASTRUCTURE[key][0]
+        pd = PagerDutyService(
+            _pd_id(rng, "P", 6), name, "sre", start - timedelta(days=rng.randint(200, 900)), None
+        )
+        world.pd_services.append(pd)
+        infrastructure.append((pd, key, random.Random(f"{seed}|{end.isoformat()}|pagerduty|{key}")))
     for builder in builders:
         builder.build_history()
     for builder in builders:
         builder.build_deployments()
-    if not any(inc.cause is None for inc in world.incidents):
-        # every org sees some incidents no deployment caused; make sure even a tiny history has one
-        builder = builders[-1]
-        builder.world_incident(start + (end - start) * builder.rng.uniform(0.3, 0.7), None)
-    world.incidents.sort(key=lambda inc: (inc.created_at, inc.service))
+    for pd, key, infra_rng in infrastructure:
+        _infrastructure_incidents(world, pd, key, infra_rng)
+    if not any(inc.cause is None and inc.created_at <= end for inc in world.incidents):
+        # every org sees incidents no deployment caused; make sure even a short history has one
+        pd, key, infra_rng = infrastructure[0]
+        at = floor_second(start + (end - start) * infra_rng.uniform(0.3, 0.7))
+        _infrastructure_incident(world, pd, at, INFRASTRUCTURE[key][2], infra_rng)
+    world.incidents.sort(key=lambda inc: (inc.created_at, inc.pd_service_id))
     for number, incident in enumerate(world.incidents, start=1):
         incident.number = number
         incident.incident_id = _pd_id(rng, "Q", 13)

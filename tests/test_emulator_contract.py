@@ -138,10 +138,20 @@ def served():
             response = requests.get(url, headers=GH, timeout=10)
             assert response.status_code == 200, name
             bodies[name] = response.json()
-        open_pr = next((p for p in svc.pulls if p.merged_at is None and p.closed_at is None), None)
+        open_pr = next(
+            (
+                p
+                for other in world.services
+                for p in other.pulls
+                if p.merged_at is None and p.closed_at is None and p.opened_at <= END
+            ),
+            None,
+        )
         if open_pr is not None:
             bodies["open_pull"] = requests.get(
-                f"{base}/pulls/{open_pr.number}", headers=GH, timeout=10
+                f"{emu.url}/github/repos/acme/{open_pr.service}/pulls/{open_pr.number}",
+                headers=GH,
+                timeout=10,
             ).json()
         yield bodies
     finally:
