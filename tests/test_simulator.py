@@ -311,3 +311,132 @@ def test_commits_truth_covers_main_and_pr_commits(tiny_world):
         for s in pr.commit_shas
     }
     assert commits[commits.commit_sha.isin(squashed)].deployment_id.isna().all()
+
+
+FIXED_END = datetime(2026, 11, 2, tzinfo=UTC)  # the end-to-end tests' world
+
+
+@pytest.fixture(scope="session")
+def pooled_small_worlds():
+    """Twenty `small` worlds: enough bad deployments per profile for distribution checks to be stable."""
+    return [generate_org(scale="small", seed=seed, end=END) for seed in range(1, 21)]
+
+
+def _detections(worlds) -> dict[str, list[float]]:
+    """Per profile: minutes from each paged bad deployment to its first incident."""
+    lags: dict[str, list[float]] = {profile: [] for profile in PROFILES}
+    for world in worlds:
+        first: dict[int, tuple] = {}
+        for inc in world.incidents:
+            if inc.cause is not None and id(inc.cause) not in first:
+                first[id(inc.cause)] = (inc.cause, inc.created_at)
+        for dep, created in first.values():
+            profile = world.service(dep.service).profile
+            lags[profile].append((created - dep.deployed_at).total_seconds() / 60)
+    return lags
+
+
+def test_detection_lag_is_log_normal_with_realistic_medians(pooled_small_worlds):
+    lags = {profile: pd.Series(values) for profile, values in _detections(pooled_small_worlds).items()}
+    bands = {"elite": (10, 20), "daily": (30, 90), "weekly": (120, 360)}  # median minutes
+    for profile, (low, high) in bands.items():
+        series = lags[profile]
+        assert len(series) >= 40, profile
+        assert low <= series.median() <= high, (profile, series.median())
+        assert series.mean() > series.median(), f"{profile}: detection lag should be right-skewed"
+        assert (series > 0).all()
+    # a thin tail beyond a day, only for weekly teams, and drawn rather than clipped at the 24 h window
+    weekly_late = (lags["weekly"] > 24 * 60).mean()
+    assert 0.003 <= weekly_late <= 0.04, weekly_late
+    assert lags["weekly"].max() > 24 * 60 + 30
+    assert (lags["daily"] <= 24 * 60).all() and (lags["elite"] <= 24 * 60).all()
+
+
+def test_rollbacks_are_fast_where_teams_deploy_often(pooled_small_worlds):
+    share: dict[str, list[bool]] = {profile: [] for profile in PROFILES}
+    delay: dict[str, list[float]] = {profile: [] for profile in PROFILES}
+    for world in pooled_small_worlds:
+        for svc in world.services:
+            rolled_back_shas = set()
+            for dep in sorted(svc.deployments, key=lambda d: d.created_at):
+                if not dep.is_failure or dep.deployed_at is None or dep.deployed_at > world.end:
+                    continue
+                rollback = dep.rollback
+                done = rollback is not None and rollback.deployed_at is not None
+                share[svc.profile].append(done)
+                if done:
+                    delay[svc.profile].append((rollback.deployed_at - dep.deployed_at).total_seconds() / 60)
+                    rolled_back_shas.add(dep.sha)
+            # a rolled-back build is never shipped again: the pipeline waits for the fix
+            for sha in rolled_back_shas:
+                shipped = [d for d in svc.deployments if d.is_production and d.sha == sha and d.deployed_at]
+                rollbacks_to = [d for d in svc.deployments if d.description.startswith("Rollback")]
+                assert all(d.is_failure for d in shipped if d not in rollbacks_to), (svc.name, sha)
+    rolled = {profile: sum(values) / len(values) for profile, values in share.items()}
+    assert rolled["elite"] >= 0.7 and 0.3 <= rolled["daily"] <= 0.7 and rolled["weekly"] <= 0.45, rolled
+    median = {profile: pd.Series(values).median() for profile, values in delay.items()}
+    assert median["elite"] < 60, median  # minutes: automated
+    assert median["elite"] < median["daily"] < 6 * 60, median  # within hours
+    assert median["daily"] < median["weekly"], median
+
+
+def test_most_causeless_incidents_are_infrastructure(pooled_small_worlds, small_world):
+    infra = app_causeless = app_caused = 0
+    for world in pooled_small_worlds:
+        for inc in world.incidents:
+            if inc.created_at > world.end:
+                continue
+            if inc.service is None:
+                assert inc.cause is None
+                infra += 1
+            elif inc.cause is None:
+                app_causeless += 1
+            else:
+                app_caused += 1
+    assert infra > 3 * app_causeless
+    # a few percent of the incidents on application services have no deployment cause
+    assert 0.01 <= app_causeless / (app_causeless + app_caused) <= 0.08
+    # infrastructure PagerDuty services exist, and the configuration maps no service to them
+    mapped = {
+        pd_id
+        for s in small_world.org_config("http://x/gh", "http://x/pd", "a", "b")["services"]
+        for pd_id in s["pagerduty_services"]
+    }
+    infrastructure = {pd.pd_service_id for pd in small_world.pd_services if pd.service is None}
+    assert len(infrastructure) >= 3 and not infrastructure & mapped
+    assert mapped == {s.pd_service_id for s in small_world.services}
+    on_infrastructure = [i for i in small_world.incidents if i.pd_service_id in infrastructure]
+    assert on_infrastructure and all(i.service is None for i in on_infrastructure)
+
+
+def test_tiny_has_enough_deployment_caused_incidents():
+    world = generate_org(scale="tiny", seed=11, end=FIXED_END)
+    caused = [i for i in world.incidents if i.cause is not None and i.created_at <= world.end]
+    assert len(caused) >= 20
+    assert {world.service(i.service).profile for i in caused} == set(PROFILES)
+
+
+@pytest.mark.parametrize(
+    ("scale", "seed", "end"), [("small", 7, FIXED_END), ("small", 7, END), ("tiny", 11, FIXED_END)]
+)
+def test_truth_holds_only_what_exists_at_the_end(scale, seed, end):
+    world = generate_org(scale=scale, seed=seed, end=end)
+    truth = world.truth_tables()
+    for svc in world.services:
+        opened = {sha for pr in svc.pulls if pr.opened_at <= end for sha in pr.commit_shas}
+        on_main_by_end = {sha for sha in svc.main if svc.commits[sha].committed_at <= end}
+        reachable: set[str] = set()
+        stack = list(on_main_by_end)
+        while stack:
+            sha = stack.pop()
+            if sha not in reachable:
+                reachable.add(sha)
+                stack.extend(svc.commits[sha].parents)
+        own = set(truth["commits"][truth["commits"].service == svc.name].commit_sha)
+        assert own <= reachable | opened, svc.name
+        assert reachable <= own, svc.name
+    assert (truth["changes"].merged_at <= end).all() and (truth["changes"].opened_at <= end).all()
+    assert (truth["incidents"].created_at <= end).all()
+    assert (truth["incidents"].resolved_at.dropna() <= end).all()
+    assert (truth["deployments"].deployed_at <= end).all()
+    assert (truth["deployments"].recovered_at.dropna() <= end).all()
