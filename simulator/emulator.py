@@ -481,14 +481,14 @@ class Emulator:
             if "query" in params:
                 services = [s for s in services if params["query"].lower() in s.name.lower()]
             page = self._offset_page(services, params, "services")
-            page["services"] = [pd.service(s) for s in page["services"]]
+            page["services"] = [pd.service(s, now) for s in page["services"]]
             return page
         m = re.fullmatch(r"/services/([A-Z0-9]+)", path)
         if m:
             svc = self._pd_services.get(m.group(1))
             if svc is None:
                 raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
-            return {"service": pd.service(svc)}
+            return {"service": pd.service(svc, now)}
         if path == "/incidents":
             incidents = [i for i in self.world.incidents if i.created_at <= now]
             if params.get("date_range") != "all":

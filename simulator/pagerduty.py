@@ -44,8 +44,12 @@ class PagerDutyRenderer:
             "escalation_policies",
         )
 
-    def service(self, svc: PagerDutyService) -> dict[str, Any]:
-        last = [i.created_at for i in self.world.incidents if i.pd_service_id == svc.pd_service_id]
+    def service(self, svc: PagerDutyService, now: datetime) -> dict[str, Any]:
+        last = [
+            i.created_at
+            for i in self.world.incidents
+            if i.pd_service_id == svc.pd_service_id and i.created_at <= now
+        ]
         return {
             "id": svc.pd_service_id,
             "type": "service",

@@ -378,3 +378,14 @@ def test_serve_command_writes_config_and_truth(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_pagerduty_services_show_only_incidents_that_happened_by_now(emu, world):
+    first = min(i.created_at for i in world.incidents)
+    emu.set_now(first - timedelta(seconds=1))
+    services = requests.get(f"{emu.url}/pagerduty/services", headers=PD, timeout=10).json()["services"]
+    assert all(s["last_incident_timestamp"] is None for s in services)
+    emu.set_now(first)
+    services = requests.get(f"{emu.url}/pagerduty/services", headers=PD, timeout=10).json()["services"]
+    stamps = [s["last_incident_timestamp"] for s in services if s["last_incident_timestamp"]]
+    assert stamps == [first.strftime("%Y-%m-%dT%H:%M:%SZ")]
