@@ -112,7 +112,7 @@ def _truth(world, now: datetime) -> dict[str, int]:
         "raw_github.deployment_statuses": sum(
             s.created_at <= now for svc in services for d in svc.deployments for s in d.statuses
         ),
-        "raw_pagerduty.services": len(services),
+        "raw_pagerduty.services": len(world.pd_services),  # infrastructure services too
         "raw_pagerduty.incidents": sum(i.created_at <= now for i in world.incidents),
         "raw_config.teams": len(world.teams),
         "raw_config.services": len(services),
