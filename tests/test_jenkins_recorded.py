@@ -275,6 +275,35 @@ def test_refresh_without_changes_is_cheap(recorded, tmp_path) -> None:
     assert _rows(tmp_path / "build.duckdb", "select count(*) as n from raw_jenkins.builds")[0]["n"] == 37
 
 
+def test_recreated_job_is_read_again_from_build_one(recorded, tmp_path) -> None:
+    full = recorded["jenkins_job_builds"]["builds"]
+    with Stub() as stub:
+        _serve(stub, recorded, full, recorded["jenkins_workflow_job_builds"]["builds"])
+        _run(stub, tmp_path, jobs=[FREESTYLE])
+        # the job is deleted and created again: three new builds, numbered from 1, newer than all before
+        reborn = copy.deepcopy(full[:3])
+        for number, build in zip((3, 2, 1), reborn, strict=True):
+            build.update(number=number, id=str(number), timestamp=build["timestamp"] + 10**9)
+        jobs = copy.deepcopy(recorded["jenkins_jobs"])
+        next(j for j in jobs["jobs"] if j["name"] == FREESTYLE)["lastBuild"] = {"number": 3}
+        _serve(stub, {**recorded, "jenkins_jobs": jobs}, reborn, [])
+        _run(stub, tmp_path, jobs=[FREESTYLE])
+    rows = _rows(
+        tmp_path / "build.duckdb", "select number, timestamp from raw_jenkins.builds where number <= 3"
+    )
+    assert sorted((r["number"], r["timestamp"]) for r in rows) == sorted(
+        (b["number"], b["timestamp"]) for b in reborn
+    )
+
+
+def test_a_response_that_is_not_json_names_the_job(recorded, tmp_path) -> None:
+    with Stub() as stub:
+        _serve(stub, recorded, [], [])
+        with pytest.raises(PipelineStepFailed) as info:
+            _run(stub, tmp_path, jobs=["invalid-json-job"])
+    assert "Jenkins GET /ci/job/invalid-json-job/api/json: the response is not JSON" in str(info.value)
+
+
 def test_transient_5xx_is_retried(recorded, tmp_path) -> None:
     failures = {"left": 2}
     builds = _builds_handler(recorded["jenkins_job_builds"]["builds"])

@@ -112,6 +112,11 @@ def jenkins_source(
         cursors = dlt.current.resource_state("builds").setdefault("jobs", {})
         for job in items if isinstance(items, list) else [items]:
             cursor = cursors.get(job["full_name"]) or {}
+            listed = job.get("last_build_number")
+            if listed is not None and listed < (cursor.get("last_number") or 0):
+                # the job was deleted and recreated (or its history reset): numbering starts again at 1,
+                # and the new builds replace the old ones with the same numbers
+                cursor = {}
             rows = list(_new_builds(job, cursor))
             if rows:
                 yield rows
