@@ -1,0 +1,604 @@
+"""GitLab source: projects, commits, merge requests (with notes, approvals and commits), pipelines and
+their jobs, environments, deployments, releases and tags (REST API v4, gitlab.com or self-managed).
+
+Every per-project row carries `project` (the path with namespace, e.g. `group/sub/app`) and merges on its
+key, so re-reading an overlap never duplicates rows. Cursors are kept per project in the resource state:
+a project added later still gets its whole history on its first run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItem
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+
+from ingestion.http import ApiError, RetryPolicy
+
+from .helpers import encoded, iso, make_client, pages, parse_ts, start_of, trim
+from .settings import COMMIT_LOOKBACK_DAYS, DEFAULT_BASE_URL
+
+log = logging.getLogger(__name__)
+
+# Statuses that mean "this project does not offer that feature to this token" (CI/CD or releases
+# disabled, approvals not in the edition, empty repository): the project is skipped for that resource.
+_UNAVAILABLE = frozenset({403, 404})
+
+
+def _hint(data_type: str) -> dict[str, Any]:
+    # a fresh dict per column: dlt writes the column name into the hint it is given
+    return {"data_type": data_type, "nullable": True}
+
+
+def _columns(**types: str) -> dict[str, Any]:
+    return {name: _hint(data_type) for name, data_type in types.items()}
+
+
+PROJECT_COLUMNS = _columns(
+    id="bigint",
+    project="text",
+    path_with_namespace="text",
+    name="text",
+    default_branch="text",
+    web_url="text",
+    visibility="text",
+    archived="bool",
+    created_at="timestamp",
+    last_activity_at="timestamp",
+    namespace__full_path="text",
+)
+COMMIT_COLUMNS = _columns(
+    project="text",
+    id="text",
+    short_id="text",
+    parent_ids="json",
+    title="text",
+    message="text",
+    author_name="text",
+    author_email="text",
+    authored_date="timestamp",
+    committer_name="text",
+    committer_email="text",
+    committed_date="timestamp",
+    created_at="timestamp",
+    web_url="text",
+)
+MERGE_REQUEST_COLUMNS = _columns(
+    project="text",
+    id="bigint",
+    iid="bigint",
+    project_id="bigint",
+    title="text",
+    state="text",
+    draft="bool",
+    author__username="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    merged_at="timestamp",
+    closed_at="timestamp",
+    merge_commit_sha="text",
+    squash_commit_sha="text",
+    sha="text",
+    source_branch="text",
+    target_branch="text",
+    labels="json",
+    reviewers="json",
+    web_url="text",
+)
+NOTE_COLUMNS = _columns(
+    project="text",
+    merge_request_iid="bigint",
+    merge_request_author_username="text",
+    id="bigint",
+    system="bool",
+    author__username="text",
+    body="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+)
+APPROVAL_COLUMNS = _columns(
+    project="text",
+    merge_request_iid="bigint",
+    merge_request_id="bigint",
+    approver_id="bigint",
+    approver_username="text",
+    approved_at="timestamp",
+)
+MERGE_REQUEST_COMMIT_COLUMNS = _columns(
+    merge_request_iid="bigint", **{k: v["data_type"] for k, v in COMMIT_COLUMNS.items()}
+)
+PIPELINE_COLUMNS = _columns(
+    project="text",
+    id="bigint",
+    iid="bigint",
+    sha="text",
+    ref="text",
+    status="text",
+    source="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    web_url="text",
+)
+JOB_COLUMNS = _columns(
+    project="text",
+    pipeline_id="bigint",
+    id="bigint",
+    name="text",
+    stage="text",
+    status="text",
+    ref="text",
+    tag="bool",
+    allow_failure="bool",
+    commit_sha="text",
+    created_at="timestamp",
+    started_at="timestamp",
+    finished_at="timestamp",
+    duration="double",
+    queued_duration="double",
+    web_url="text",
+)
+ENVIRONMENT_COLUMNS = _columns(
+    project="text",
+    id="bigint",
+    name="text",
+    slug="text",
+    tier="text",
+    state="text",
+    external_url="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+)
+DEPLOYMENT_COLUMNS = _columns(
+    project="text",
+    id="bigint",
+    iid="bigint",
+    ref="text",
+    sha="text",
+    status="text",
+    created_at="timestamp",
+    updated_at="timestamp",
+    finished_at="timestamp",
+    environment__id="bigint",
+    environment__name="text",
+    environment__tier="text",
+    user__username="text",
+    deployable__id="bigint",
+    deployable__name="text",
+    deployable__status="text",
+    deployable__pipeline__id="bigint",
+)
+RELEASE_COLUMNS = _columns(
+    project="text",
+    tag_name="text",
+    name="text",
+    commit__id="text",
+    created_at="timestamp",
+    released_at="timestamp",
+    upcoming_release="bool",
+    author__username="text",
+)
+TAG_COLUMNS = _columns(
+    project="text",
+    name="text",
+    target="text",
+    message="text",
+    protected="bool",
+    created_at="timestamp",
+    commit__id="text",
+    commit__created_at="timestamp",
+    commit__committed_date="timestamp",
+)
+
+
+def _as_list(items: TDataItem) -> list[dict]:
+    return items if isinstance(items, list) else [items]
+
+
+def _optional_pages(
+    client: RESTClient, path: str, params: dict[str, Any] | None = None
+) -> Iterator[list[dict]]:
+    """Pages of an endpoint a project may not offer (403/404): then nothing, and a warning that says why."""
+    try:
+        yield from pages(client, path, params)
+    except ApiError as exc:
+        if exc.status not in _UNAVAILABLE:
+            raise
+        log.warning("GitLab %s: not available for this project (%s); skipped", exc.path, exc.status)
+
+
+def _shape_commit(raw: dict, project: str, **extra: Any) -> dict:
+    row = trim(raw)
+    row["parent_ids"] = list(raw.get("parent_ids") or [])
+    row.pop("stats", None)
+    return {"project": project, **extra, **row}
+
+
+def _shape_merge_request(raw: dict, project: str) -> dict:
+    row = trim(raw)
+    row["labels"] = [
+        label.get("name") if isinstance(label, dict) else label for label in raw.get("labels") or []
+    ]
+    row["reviewers"] = [user.get("username") for user in raw.get("reviewers") or []]
+    return {"project": project, **row}
+
+
+def _shape_job(raw: dict, project: str, pipeline_id: int) -> dict:
+    row = trim(raw)
+    row["commit_sha"] = (raw.get("commit") or {}).get("id")
+    row.pop("commit", None)
+    row.pop("pipeline", None)
+    return {"project": project, "pipeline_id": pipeline_id, **row}
+
+
+def _shape_deployment(raw: dict, project: str) -> dict:
+    row = trim(raw)
+    environment = raw.get("environment") or {}
+    row["environment"] = {k: environment[k] for k in ("id", "name", "tier") if environment.get(k)}
+    deployable = raw.get("deployable") or {}
+    if deployable:
+        pipeline = deployable.get("pipeline") or {}
+        row["deployable"] = {
+            k: v
+            for k, v in {
+                "id": deployable.get("id"),
+                "name": deployable.get("name"),
+                "stage": deployable.get("stage"),
+                "status": deployable.get("status"),
+                "pipeline": {"id": pipeline["id"]} if pipeline.get("id") else None,
+            }.items()
+            if v is not None
+        }
+    return {"project": project, **row}
+
+
+_PROJECT_KEYS = (
+    "id",
+    "name",
+    "path",
+    "path_with_namespace",
+    "default_branch",
+    "web_url",
+    "visibility",
+    "archived",
+    "empty_repo",
+    "created_at",
+    "last_activity_at",
+    "namespace",
+)
+_NOTE_KEYS = (
+    "id",
+    "type",
+    "body",
+    "author",
+    "created_at",
+    "updated_at",
+    "system",
+    "noteable_type",
+    "noteable_id",
+    "resolvable",
+    "resolved",
+    "internal",
+)
+
+
+def _shape_project(raw: dict) -> dict:
+    row = trim({k: raw.get(k) for k in _PROJECT_KEYS})
+    namespace = raw.get("namespace") or {}
+    row["namespace"] = {k: namespace[k] for k in ("id", "full_path", "kind") if namespace.get(k) is not None}
+    return {"project": raw["path_with_namespace"], **row}
+
+
+def _shape_note(note: dict, mr: dict) -> dict:
+    return {
+        "project": mr["project"],
+        "merge_request_iid": mr["iid"],
+        "merge_request_author_username": (mr.get("author") or {}).get("username"),
+        **trim({k: note.get(k) for k in _NOTE_KEYS}),
+    }
+
+
+def _shape_release(raw: dict, project: str) -> dict:
+    row = trim(raw)
+    row["commit"] = {"id": (raw.get("commit") or {}).get("id")}
+    return {"project": project, **row}
+
+
+def _shape_tag(raw: dict, project: str) -> dict:
+    row = trim(raw)
+    commit = raw.get("commit") or {}
+    row["commit"] = {
+        k: commit[k] for k in ("id", "created_at", "committed_date") if commit.get(k) is not None
+    }
+    row.pop("release", None)
+    return {"project": project, **row}
+
+
+def _changed_since(
+    client: RESTClient,
+    path: str,
+    params: dict[str, Any],
+    state: dict[str, Any],
+    project: str,
+    start: datetime | None,
+) -> Iterator[list[dict]]:
+    """Rows updated since the project's cursor, oldest first, through `updated_after`.
+
+    GitLab's `updated_after` is inclusive at the cursor's millisecond, so rows seen at exactly the cursor
+    are remembered by id and skipped: an unchanged project costs one request and yields nothing (which
+    also spares every child request of those rows).
+    """
+    saved = state.get(project) or {}
+    cursor = parse_ts(saved.get("updated_at")) or start
+    seen = set(saved.get("ids") or [])
+    query = {**params, "order_by": "updated_at", "sort": "asc"}
+    if cursor is not None:
+        query["updated_after"] = iso(cursor)
+    fresh: list[tuple[datetime, Any]] = []
+    for page in _optional_pages(client, path, query):
+        rows = []
+        for raw in page:
+            updated = parse_ts(raw.get("updated_at") or raw.get("created_at"))
+            if cursor is not None and updated is not None:
+                if updated < cursor or (updated == cursor and raw["id"] in seen):
+                    continue
+            if updated is not None:
+                fresh.append((updated, raw["id"]))
+            rows.append(raw)
+        if rows:
+            yield rows
+    if fresh:
+        newest = max(ts for ts, _ in fresh)
+        ids = {key for ts, key in fresh if ts == newest}
+        if newest == cursor:
+            ids |= seen
+        state[project] = {"updated_at": iso(newest), "ids": sorted(ids)}
+
+
+@dlt.source(name="gitlab")
+def gitlab_source(
+    base_url: str = DEFAULT_BASE_URL,
+    token: str = dlt.secrets.value,
+    projects: list[str] | None = None,
+    group: str | None = None,
+    start_date: str | None = None,
+    max_retries: int = 5,
+    max_retry_wait_seconds: float = 60.0,
+    backoff_factor: float = 1.0,
+    commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
+) -> Sequence[DltResource]:
+    """Load delivery history from GitLab REST v4 (gitlab.com, a self-managed host, or an emulator).
+
+    `base_url` is the host (`https://gitlab.example.com`; `/api/v4` is added unless already there).
+    Projects come from `projects` (paths with namespace, read one by one), else from `group` (with its
+    subgroups), else every project the token is a member of. `start_date` (ISO date) bounds how far back
+    the first run reaches for commits, merge requests, pipelines and deployments.
+    """
+    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+    start = start_of(start_date)
+
+    @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)
+    def projects_resource() -> Iterator[list[dict]]:
+        if projects:
+            # Asked-for projects are read one by one: works across groups and for tokens that cannot
+            # list a group.
+            for path in projects:
+                yield [_shape_project(client.get(f"/projects/{encoded(path)}").json())]
+            return
+        if group:
+            params = {"include_subgroups": "true", "order_by": "id", "sort": "asc"}
+            for page in pages(client, f"/groups/{encoded(group)}/projects", params):
+                yield [_shape_project(raw) for raw in page]
+            return
+        # Keyset pagination: stable and cheap however many projects an instance holds.
+        params = {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc"}
+        for page in pages(client, "/projects", params):
+            yield [_shape_project(raw) for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="commits",
+        primary_key=("project", "id"),
+        write_disposition="merge",
+        columns=COMMIT_COLUMNS,
+    )
+    def commits(rows: TDataItem) -> Iterator[list[dict]]:
+        """Commits of every ref since the cursor (committer date) minus a short look-back."""
+        state = dlt.current.resource_state("commits").setdefault("cursors", {})
+        for project in _as_list(rows):
+            path = project["project"]
+            cursor = parse_ts(state.get(path))
+            since = cursor - timedelta(days=commit_lookback_days) if cursor else start
+            if cursor and start and since < start:
+                since = start
+            params: dict[str, Any] = {"all": "true", "with_stats": "false"}
+            if since is not None:
+                params["since"] = iso(since)
+            newest = cursor
+            for page in _optional_pages(client, f"/projects/{project['id']}/repository/commits", params):
+                for raw in page:
+                    committed = parse_ts(raw.get("committed_date"))
+                    if committed and (newest is None or committed > newest):
+                        newest = committed
+                yield [_shape_commit(raw, path) for raw in page]
+            if newest is not None:
+                state[path] = iso(newest)
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="merge_requests",
+        primary_key="id",
+        write_disposition="merge",
+        columns=MERGE_REQUEST_COLUMNS,
+    )
+    def merge_requests(rows: TDataItem) -> Iterator[list[dict]]:
+        state = dlt.current.resource_state("merge_requests").setdefault("cursors", {})
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/merge_requests"
+            params = {"state": "all", "scope": "all"}
+            for page in _changed_since(client, endpoint, params, state, path, start):
+                yield [_shape_merge_request(raw, path) for raw in page]
+
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_notes",
+        primary_key=("project", "merge_request_iid", "id"),
+        write_disposition="merge",
+        columns=NOTE_COLUMNS,
+    )
+    def merge_request_notes(mrs: TDataItem) -> Iterator[list[dict]]:
+        """Every note of the merge requests loaded in this run. System notes are kept (flagged `system`):
+        they record approvals and pushes; pickup counts only the others."""
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/notes"
+            params = {"sort": "asc", "order_by": "created_at"}
+            for page in _optional_pages(client, endpoint, params):
+                yield [_shape_note(note, mr) for note in page]
+
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_approvals",
+        primary_key=("project", "merge_request_iid", "approver_id"),
+        write_disposition="merge",
+        columns=APPROVAL_COLUMNS,
+    )
+    def merge_request_approvals(mrs: TDataItem) -> Iterator[list[dict]]:
+        """Who approved the merge requests loaded in this run (`approved_at` where the instance says)."""
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/approvals"
+            try:
+                body = client.get(endpoint).json()
+            except ApiError as exc:
+                if exc.status not in _UNAVAILABLE:
+                    raise
+                log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
+                continue
+            rows = []
+            for approval in body.get("approved_by") or []:
+                user = approval.get("user") or {}
+                row = {
+                    "project": mr["project"],
+                    "merge_request_iid": mr["iid"],
+                    "merge_request_id": mr["id"],
+                    "approver_id": user.get("id"),
+                    "approver_username": user.get("username"),
+                    "approved_at": approval.get("approved_at"),
+                }
+                rows.append({k: v for k, v in row.items() if v is not None})
+            if rows:
+                yield rows
+
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_commits",
+        primary_key=("project", "merge_request_iid", "id"),
+        write_disposition="merge",
+        columns=MERGE_REQUEST_COMMIT_COLUMNS,
+    )
+    def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/commits"
+            for page in _optional_pages(client, endpoint):
+                yield [_shape_commit(raw, mr["project"], merge_request_iid=mr["iid"]) for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="pipelines",
+        primary_key="id",
+        write_disposition="merge",
+        columns=PIPELINE_COLUMNS,
+    )
+    def pipelines(rows: TDataItem) -> Iterator[list[dict]]:
+        state = dlt.current.resource_state("pipelines").setdefault("cursors", {})
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/pipelines"
+            for page in _changed_since(client, endpoint, {}, state, path, start):
+                yield [{"project": path, **trim(raw)} for raw in page]
+
+    @dlt.transformer(
+        data_from=pipelines,
+        name="pipeline_jobs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=JOB_COLUMNS,
+    )
+    def pipeline_jobs(rows: TDataItem) -> Iterator[list[dict]]:
+        """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
+        for pipeline in _as_list(rows):
+            endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
+            for page in _optional_pages(client, endpoint, {"include_retried": "true"}):
+                yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="environments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=ENVIRONMENT_COLUMNS,
+    )
+    def environments(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for page in _optional_pages(client, f"/projects/{project['id']}/environments"):
+                yield [{"project": project["project"], **trim(raw)} for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="deployments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=DEPLOYMENT_COLUMNS,
+    )
+    def deployments(rows: TDataItem) -> Iterator[list[dict]]:
+        """Deployments updated since the cursor: a deployment's status moves (running → success or
+        failed) after it was created, and each move updates it, so one cursor catches both."""
+        state = dlt.current.resource_state("deployments").setdefault("cursors", {})
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/deployments"
+            for page in _changed_since(client, endpoint, {}, state, path, start):
+                yield [_shape_deployment(raw, path) for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="releases",
+        primary_key=("project", "tag_name"),
+        write_disposition="merge",
+        columns=RELEASE_COLUMNS,
+    )
+    def releases(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for page in _optional_pages(client, f"/projects/{project['id']}/releases"):
+                yield [_shape_release(raw, project["project"]) for raw in page]
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="tags",
+        primary_key=("project", "name"),
+        write_disposition="merge",
+        columns=TAG_COLUMNS,
+    )
+    def tags(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for page in _optional_pages(client, f"/projects/{project['id']}/repository/tags"):
+                yield [_shape_tag(raw, project["project"]) for raw in page]
+
+    return (
+        projects_resource,
+        commits,
+        merge_requests,
+        merge_request_notes,
+        merge_request_approvals,
+        merge_request_commits,
+        pipelines,
+        pipeline_jobs,
+        environments,
+        deployments,
+        releases,
+        tags,
+    )
