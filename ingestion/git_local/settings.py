@@ -1,0 +1,21 @@
+"""Constants for the local git repository source."""
+
+import re
+
+# Rows per yielded Arrow batch: large enough that dlt handles few batches, small enough that memory stays
+# bounded on histories of a hundred thousand commits.
+BATCH_ROWS = 20_000
+# Bytes read from `git log` at a time.
+READ_CHUNK_BYTES = 1 << 20
+
+# Field and record separators in the `git log` and `git for-each-ref` formats. Commit messages cannot hold
+# NUL; names and e-mails hold neither.
+FIELD_SEP = "\x1f"
+RECORD_SEP = "\x00"
+
+# Pull request numbers from the two common merge styles: GitHub's merge commit subject and the squash
+# title suffix GitHub (and most tools copying it) write.
+MERGE_PR_PATTERN = re.compile(r"^Merge pull request #(\d+)\b")
+SQUASH_PR_PATTERN = re.compile(r"\(#(\d+)\)\s*$")
+# Review heads some hosts publish as refs, kept in clones made with a matching refspec.
+PULL_HEAD_PATTERN = re.compile(r"^refs/(?:pull|merge-requests)/(\d+)/head$")
