@@ -16,7 +16,13 @@ from typing import Any
 
 import yaml
 
-KNOWN_SOURCES = ("github", "pagerduty")
+KNOWN_SOURCES = ("github", "pagerduty", "git")
+# Sources read without an API: no base URL, no token.
+LOCAL_SOURCES = ("git",)
+# How a service's deployments are recognised (docs/configuration.md, "Deploy rules"). Each rule is a
+# case-insensitive regular expression on what the source reports: the GitHub deployment's environment name,
+# or the tag name.
+DEPLOY_RULE_KINDS = ("github_environment", "tag")
 DEFAULT_INCIDENT_WINDOW_HOURS = 24
 
 
@@ -31,6 +37,65 @@ class SourceConfig:
     token: str = field(repr=False)
     start_date: str | None
     options: dict[str, Any]
+
+
+def _validate_git_source(v: _Validator, spec: dict, where: tuple, base: Path) -> dict[str, Any]:
+    """`sources.git.repositories: [{path, name}]`: clones on disk, paths relative to the file's folder."""
+    v.unknown_keys(spec, {"repositories"}, where)
+    repos = v.sequence(spec.get("repositories"), where + ("repositories",))
+    if not repos:
+        v.fail(where + ("repositories",), "name at least one repository (path: a clone on disk)")
+    out: list[dict[str, str]] = []
+    names: set[str] = set()
+    for i, repo in enumerate(repos):
+        at = where + ("repositories", i)
+        if isinstance(repo, str):
+            repo = {"path": repo}
+        repo = v.mapping(repo, at)
+        v.unknown_keys(repo, {"path", "name"}, at)
+        raw_path = v.text(repo.get("path"), at + ("path",))
+        path = Path(raw_path).expanduser()
+        if not path.is_absolute():
+            path = (base / path).resolve()
+        if not path.is_dir():
+            v.fail(at + ("path",), f"no such folder: {path}")
+        default_name = path.parent.name if path.name == ".git" else path.name.removesuffix(".git")
+        name = v.text(repo.get("name"), at + ("name",), required=False) or default_name
+        if re.search(r"\s", name):
+            v.fail(at + ("name",), f"a repository name holds no spaces, got {name!r}")
+        if name in names:
+            v.fail(at + ("name",), f"duplicate repository name {name!r}")
+        names.add(name)
+        out.append({"path": str(path), "name": name})
+    return {"repositories": out}
+
+
+def _validate_deploy_rules(
+    v: _Validator, rules: Any, where: tuple, environment_names: list[str]
+) -> list[dict[str, Any]]:
+    """A service's `deployments:` list; each rule names one environment and one kind with its pattern."""
+    out = []
+    for j, rule in enumerate(v.sequence(rules, where)):
+        at = where + (j,)
+        rule = v.mapping(rule, at)
+        v.unknown_keys(rule, {"environment", *DEPLOY_RULE_KINDS}, at)
+        environment = v.text(rule.get("environment"), at + ("environment",))
+        if environment not in environment_names:
+            v.fail(
+                at + ("environment",),
+                f"unknown environment {environment!r} (environments: {', '.join(environment_names)})",
+            )
+        kinds = [kind for kind in DEPLOY_RULE_KINDS if kind in rule]
+        if len(kinds) != 1:
+            v.fail(at, f"give exactly one of {', '.join(DEPLOY_RULE_KINDS)} (a regular expression)")
+        kind = kinds[0]
+        pattern = v.text(rule[kind], at + (kind,))
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            v.fail(at + (kind,), f"not a valid regular expression: {exc}")
+        out.append({"environment": environment, "kind": kind, "pattern": pattern})
+    return out
 
 
 @dataclass(frozen=True)
@@ -146,6 +211,10 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         if name not in KNOWN_SOURCES:
             v.fail(where, f"unknown source (known: {', '.join(KNOWN_SOURCES)})")
         spec = v.mapping(spec, where)
+        if name in LOCAL_SOURCES:
+            options = _validate_git_source(v, spec, where, path.resolve().parent)
+            sources[name] = SourceConfig(name, "", "", None, options)
+            continue
         allowed = {"base_url", "token", "token_env", "start_date"}
         if name == "github":
             allowed |= {"organization", "repositories"}
@@ -189,32 +258,6 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     if not teams:
         v.fail(("teams",), "name at least one team")
 
-    services = []
-    service_names: set[str] = set()
-    for i, svc in enumerate(v.sequence(data.get("services") or [], ("services",))):
-        where = ("services", i)
-        svc = v.mapping(svc, where)
-        v.unknown_keys(svc, {"name", "team", "repository", "pagerduty_services"}, where)
-        name = v.text(svc.get("name"), where + ("name",))
-        if name in service_names:
-            v.fail(where + ("name",), f"duplicate service {name!r}")
-        service_names.add(name)
-        team = v.text(svc.get("team"), where + ("team",))
-        if team not in team_names:
-            v.fail(where + ("team",), f"unknown team {team!r} (teams: {', '.join(sorted(team_names))})")
-        repo = v.text(svc.get("repository"), where + ("repository",))
-        if not re.match(r"^[^/\s]+/[^/\s]+$", repo):
-            v.fail(where + ("repository",), f"expected owner/name, got {repo!r}")
-        pd_ids = [
-            v.text(p, where + ("pagerduty_services", j))
-            for j, p in enumerate(
-                v.sequence(svc.get("pagerduty_services") or [], where + ("pagerduty_services",))
-            )
-        ]
-        services.append({"service": name, "team": team, "repository": repo, "pagerduty_services": pd_ids})
-    if not services:
-        v.fail(("services",), "name at least one service")
-
     environments = []
     env_spec = data.get("environments")
     if env_spec is None:
@@ -245,6 +288,46 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         )
     if not any(e["is_production"] for e in environments):
         v.fail(("environments",), "mark at least one environment with production: true")
+
+    git_names = {r["name"] for r in sources["git"].options["repositories"]} if "git" in sources else set()
+    environment_names = [e["environment"] for e in environments]
+    services = []
+    service_names: set[str] = set()
+    for i, svc in enumerate(v.sequence(data.get("services") or [], ("services",))):
+        where = ("services", i)
+        svc = v.mapping(svc, where)
+        v.unknown_keys(svc, {"name", "team", "repository", "pagerduty_services", "deployments"}, where)
+        name = v.text(svc.get("name"), where + ("name",))
+        if name in service_names:
+            v.fail(where + ("name",), f"duplicate service {name!r}")
+        service_names.add(name)
+        team = v.text(svc.get("team"), where + ("team",))
+        if team not in team_names:
+            v.fail(where + ("team",), f"unknown team {team!r} (teams: {', '.join(sorted(team_names))})")
+        repo = v.text(svc.get("repository"), where + ("repository",))
+        if repo not in git_names and not re.match(r"^[^/\s]+/[^/\s]+$", repo):
+            known = f" or one of the git repositories ({', '.join(sorted(git_names))})" if git_names else ""
+            v.fail(where + ("repository",), f"expected owner/name{known}, got {repo!r}")
+        pd_ids = [
+            v.text(p, where + ("pagerduty_services", j))
+            for j, p in enumerate(
+                v.sequence(svc.get("pagerduty_services") or [], where + ("pagerduty_services",))
+            )
+        ]
+        rules = _validate_deploy_rules(
+            v, svc.get("deployments") or [], where + ("deployments",), environment_names
+        )
+        services.append(
+            {
+                "service": name,
+                "team": team,
+                "repository": repo,
+                "pagerduty_services": pd_ids,
+                "deploy_rules": rules,
+            }
+        )
+    if not services:
+        v.fail(("services",), "name at least one service")
 
     failure = v.mapping(data.get("failure") or {}, ("failure",))
     v.unknown_keys(failure, {"incident_window_hours"}, ("failure",))

@@ -131,3 +131,138 @@ def test_bad_yaml_and_missing_file(tmp_path):
         parse_config("teams: [unclosed")
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yml")
+
+
+# --- local git repositories and deploy rules -----------------------------------------------------------
+
+GIT_CONFIG = textwrap.dedent(
+    """\
+    sources:
+      git:
+        repositories:
+          - path: repos/shop
+          - path: repos/legacy.git
+            name: legacy-monolith
+    teams:
+      - name: core
+    services:
+      - name: shop
+        team: core
+        repository: shop
+        deployments:
+          - environment: production
+            tag: "^v?\\\\d+\\\\.\\\\d+(\\\\.\\\\d+)?$"
+          - environment: staging
+            tag: "-rc\\\\d+$"
+          - environment: production
+            github_environment: "^live"
+      - name: legacy
+        team: core
+        repository: legacy-monolith
+    environments:
+      - name: staging
+        match: "^stag"
+      - name: production
+        match: "^prod"
+        production: true
+    """
+)
+
+
+@pytest.fixture
+def git_config_dir(tmp_path):
+    (tmp_path / "repos" / "shop").mkdir(parents=True)
+    (tmp_path / "repos" / "legacy.git").mkdir()
+    path = tmp_path / "org.yml"
+    path.write_text(GIT_CONFIG)
+    return tmp_path
+
+
+def test_git_source_resolves_paths_against_the_file_and_names_repositories(git_config_dir):
+    config = load_config(git_config_dir / "org.yml")
+    git = config.sources["git"]
+    assert git.options["repositories"] == [
+        {"path": str(git_config_dir / "repos" / "shop"), "name": "shop"},
+        {"path": str(git_config_dir / "repos" / "legacy.git"), "name": "legacy-monolith"},
+    ]
+    assert git.token == ""
+    assert [s["repository"] for s in config.services] == ["shop", "legacy-monolith"]
+
+
+def test_deploy_rules_are_kept_in_order_with_kind_and_pattern(git_config_dir):
+    config = load_config(git_config_dir / "org.yml")
+    assert config.services[0]["deploy_rules"] == [
+        {"environment": "production", "kind": "tag", "pattern": r"^v?\d+\.\d+(\.\d+)?$"},
+        {"environment": "staging", "kind": "tag", "pattern": r"-rc\d+$"},
+        {"environment": "production", "kind": "github_environment", "pattern": "^live"},
+    ]
+    assert config.services[1]["deploy_rules"] == []
+
+
+def test_deploy_rule_rows_default_to_the_environments_patterns(git_config_dir):
+    from ingestion.org_config import _deploy_rule_rows
+
+    config = load_config(git_config_dir / "org.yml")
+    rows = _deploy_rule_rows(config.services, config.environments)
+    assert [
+        (r["service"], r["rule_index"], r["kind"], r["environment"], r["pattern"], r["is_default"])
+        for r in rows
+    ] == [
+        ("shop", 0, "tag", "production", r"^v?\d+\.\d+(\.\d+)?$", False),
+        ("shop", 1, "tag", "staging", r"-rc\d+$", False),
+        ("shop", 2, "github_environment", "production", "^live", False),
+        ("legacy", 0, "github_environment", "staging", "^stag", True),
+        ("legacy", 1, "github_environment", "production", "^prod", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "environment: staging\n",
+            "environment: qa\n",
+            "line 16: services[0].deployments[1].environment: unknown environment 'qa' "
+            "(environments: staging, production)",
+        ),
+        (
+            '    tag: "-rc\\\\d+$"\n',
+            '    tag: "-rc(\\\\d+$"\n',
+            "line 17: services[0].deployments[1].tag: not a valid regular expression",
+        ),
+        (
+            '    github_environment: "^live"\n',
+            '    github_environment: "^live"\n        tag: "^v"\n',
+            "line 18: services[0].deployments[2]: give exactly one of github_environment, tag",
+        ),
+        (
+            '    github_environment: "^live"\n',
+            '    branch: "main"\n',
+            "line 19: services[0].deployments[2].branch: unknown key",
+        ),
+        (
+            "repository: legacy-monolith",
+            "repository: legacy",
+            "line 22: services[1].repository: expected owner/name "
+            "or one of the git repositories (legacy-monolith, shop)",
+        ),
+        (
+            "      - path: repos/shop\n",
+            "      - path: repos/nowhere\n",
+            "line 4: sources.git.repositories[0].path: no such folder",
+        ),
+        (
+            "        name: legacy-monolith\n",
+            "        name: shop\n",
+            "line 6: sources.git.repositories[1].name: duplicate repository name 'shop'",
+        ),
+        ("  git:\n", "  git:\n    base_url: x\n", "line 3: sources.git.base_url: unknown key"),
+    ],
+)
+def test_git_and_deploy_rule_errors_name_key_and_line(git_config_dir, old, new, expected):
+    assert old in GIT_CONFIG
+    path = git_config_dir / "org.yml"
+    path.write_text(GIT_CONFIG.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert expected in str(info.value)

@@ -50,6 +50,49 @@ def _environment_rows(environments: list[dict]) -> list[dict]:
     return rows
 
 
+def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[dict]:
+    """One row per deploy rule of each service. A service without rules gets the default: its GitHub
+    deployments mapped by the environments' own patterns, in environment order (the behaviour before
+    rules existed), so models treat every service alike."""
+    envs = _environment_rows(environments)
+    rows = []
+    for svc in services:
+        service = svc.get("service", svc.get("name"))
+        rules = svc.get("deploy_rules")
+        if rules is None:
+            rules = [
+                {"environment": rule.get("environment"), "kind": kind, "pattern": rule[kind]}
+                for rule in svc.get("deployments") or []
+                for kind in ("github_environment", "tag")
+                if kind in rule
+            ]
+        if rules:
+            rows += [
+                {
+                    "service": service,
+                    "rule_index": index,
+                    "kind": rule["kind"],
+                    "environment": rule["environment"],
+                    "pattern": rule["pattern"],
+                    "is_default": False,
+                }
+                for index, rule in enumerate(rules)
+            ]
+        else:
+            rows += [
+                {
+                    "service": service,
+                    "rule_index": env["environment_rank"],
+                    "kind": "github_environment",
+                    "environment": env["environment"],
+                    "pattern": env["match_pattern"],
+                    "is_default": True,
+                }
+                for env in envs
+            ]
+    return rows
+
+
 @dlt.source(name="org_config")
 def org_config_source(
     teams: list[dict], services: list[dict], environments: list[dict], settings: dict
@@ -89,6 +132,17 @@ def org_config_source(
                 "environment_rank": {"data_type": "bigint"},
                 "match_pattern": {"data_type": "text", "nullable": True},
                 "is_production": {"data_type": "bool"},
+            },
+        ),
+        "deploy_rules": (
+            _deploy_rule_rows(services, environments),
+            {
+                "service": {"data_type": "text", "nullable": True},
+                "rule_index": {"data_type": "bigint"},
+                "kind": {"data_type": "text", "nullable": True},
+                "environment": {"data_type": "text", "nullable": True},
+                "pattern": {"data_type": "text", "nullable": True},
+                "is_default": {"data_type": "bool"},
             },
         ),
         "settings": (

@@ -1,0 +1,23 @@
+with
+
+source as (
+
+    select * from {{ source('org_config', 'deploy_rules') }}
+
+),
+
+renamed as (
+
+    select
+        service,
+        cast(rule_index as integer) as rule_index,
+        kind as rule_kind,
+        environment,
+        pattern as match_pattern,
+        cast(is_default as boolean) as is_default
+
+    from source
+
+)
+
+select * from renamed
