@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import shutil
 import tarfile
@@ -560,6 +561,10 @@ def test_retries_throttling_and_server_errors(recorded, tmp_path) -> None:
             return answers.pop(0) if answers else (200, {}, world.project)
 
         stub.handlers[f"{API}/projects/fdroid%2Ffdroiddata"] = flaky
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.DEBUG)
+        handler.emit = records.append  # type: ignore[method-assign]
+        logging.getLogger().addHandler(handler)
         source = gitlab_source(
             base_url=f"{stub.url}/api/v4/",  # an explicit API root is taken as is
             token=TOKEN,
@@ -567,9 +572,17 @@ def test_retries_throttling_and_server_errors(recorded, tmp_path) -> None:
             backoff_factor=0.01,
             max_retry_wait_seconds=0.05,
         ).with_resources("projects")
-        make_pipeline("gitlab", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+        try:
+            make_pipeline("gitlab", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+        finally:
+            logging.getLogger().removeHandler(handler)
         calls = [p for _, p, _ in stub.requests]
     assert calls == [f"{API}/projects/fdroid%2Ffdroiddata"] * 3
+    # each retry is logged with the endpoint, and no log line anywhere carries the token
+    messages = [record.getMessage() for record in records]
+    retries = [m for m in messages if "retrying" in m]
+    assert len(retries) == 2 and all("GitLab GET /api/v4/projects/fdroid%2Ffdroiddata" in m for m in retries)
+    assert not any(TOKEN in m for m in messages)
     assert [r["id"] for r in _rows(tmp_path / "build.duckdb", "select id from raw_gitlab.projects")] == [
         world.project["id"]
     ]
