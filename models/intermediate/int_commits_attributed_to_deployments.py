@@ -150,10 +150,12 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     commits = dbt.ref("stg_github__commits")
     pr_commits = dbt.ref("stg_github__pull_request_commits")
+    git_commits = dbt.ref("stg_git__commits")
     deployments = dbt.ref("int_deployments_mapped_to_environments")
 
     edge_rows = commits.select("repository, commit_sha, parent_shas").fetchall()
     edge_rows += pr_commits.select("repository, commit_sha, parent_shas").fetchall()
+    edge_rows += git_commits.select("repository, commit_sha, parent_shas").fetchall()
     graphs = build_parent_map(edge_rows)
 
     deployment_rows = (

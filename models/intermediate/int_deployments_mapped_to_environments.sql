@@ -1,19 +1,17 @@
--- One row per source deployment: its service, canonical environment and final status.
--- Environment: the first configured rule (lowest rank) whose case-insensitive regex matches the source's
--- environment name; unmatched names are kept as they are, never production.
--- Status: the latest status by created_at (ties: status id). 'inactive' is skipped: GitHub adds it to a
--- deployment when a later one replaces it, which says nothing about whether this one succeeded.
+-- One row per deployment from any source (int_deployments_unioned): its service, canonical environment
+-- and final status.
+-- Service: deployments that name it (tag rules) keep it; others go to the primary service of their
+-- repository.
+-- Environment of a GitHub deployment: the first of its service's `github_environment` rules (in the
+-- service's order) whose case-insensitive regex matches the source environment name. A service without
+-- rules has the default ones, one per configured environment in rank order with its `match` pattern: the
+-- behaviour before deploy rules existed. A deployment of a repository no service names is mapped by the
+-- environments' patterns as well. Unmatched names are kept as they are, never production.
 with
 
 deployments as (
 
-    select * from {{ ref('stg_github__deployments') }}
-
-),
-
-statuses as (
-
-    select * from {{ ref('stg_github__deployment_statuses') }}
+    select * from {{ ref('int_deployments_unioned') }}
 
 ),
 
@@ -23,51 +21,76 @@ environments as (
 
 ),
 
+deploy_rules as (
+
+    select * from {{ ref('stg_config__deploy_rules') }}
+
+),
+
 repository_services as (
 
     select * from {{ ref('int_repositories_mapped_to_services') }}
 
 ),
 
-outcome_statuses as (
+owned as (
 
     select
-        repository,
-        deployment_id,
-        state,
-        created_at,
-        row_number() over (
-            partition by repository, deployment_id
-            order by created_at desc, try_cast(status_id as bigint) desc nulls last, status_id desc
-        ) as recency,
+        deployments.*,
+        coalesce(deployments.service, repository_services.service) as owning_service,
 
-    from statuses
-    where lower(state) <> 'inactive'
+    from deployments
+    left join repository_services
+        on deployments.repository = repository_services.repository
+        and repository_services.is_primary_service
 
 ),
 
-final_statuses as (
+-- Rules per service for environment names; unowned deployments use the environments' own patterns.
+environment_rules as (
 
-    select * from outcome_statuses where recency = 1
+    select
+        service,
+        rule_index,
+        environment,
+        match_pattern,
+
+    from deploy_rules
+    where rule_kind = 'github_environment'
 
 ),
 
 environment_matches as (
 
     select
-        deployments.repository,
-        deployments.deployment_id,
-        environments.environment,
-        environments.environment_rank,
-        environments.is_production,
+        owned.deployment_id,
+        environment_rules.environment,
         row_number() over (
-            partition by deployments.repository, deployments.deployment_id
+            partition by owned.deployment_id
+            order by environment_rules.rule_index, environment_rules.environment
+        ) as match_order,
+
+    from owned
+    inner join environment_rules
+        on owned.owning_service = environment_rules.service
+        and regexp_matches(owned.source_environment, environment_rules.match_pattern, 'i')
+    where owned.environment is null
+
+    union all
+
+    select
+        owned.deployment_id,
+        environments.environment,
+        row_number() over (
+            partition by owned.deployment_id
             order by environments.environment_rank, environments.environment
         ) as match_order,
 
-    from deployments
+    from owned
     inner join environments
-        on regexp_matches(deployments.environment, environments.match_pattern, 'i')
+        on regexp_matches(owned.source_environment, environments.match_pattern, 'i')
+    where owned.environment is null
+        and owned.owning_service is null
 
 ),
 
@@ -80,33 +103,29 @@ first_matches as (
 joined as (
 
     select
-        'github:' || deployments.deployment_id as deployment_id,
-        'github' as source_system,
-        deployments.deployment_id as source_deployment_id,
-        repository_services.service,
+        owned.deployment_id,
+        owned.source_system,
+        owned.source_deployment_id,
+        owned.owning_service as service,
         repository_services.team,
-        deployments.repository,
-        coalesce(first_matches.environment, deployments.environment) as environment,
-        deployments.environment as source_environment,
-        first_matches.environment_rank,
-        coalesce(first_matches.is_production, false) as is_production,
-        deployments.commit_sha,
-        deployments.created_at,
-        final_statuses.created_at as deployed_at,
-        coalesce(lower(final_statuses.state), 'pending') as status,
-        -- Orders deployments with the same deployed_at: numeric source ids sort as numbers.
-        try_cast(deployments.deployment_id as bigint) as deployment_order_key,
+        owned.repository,
+        coalesce(owned.environment, first_matches.environment, owned.source_environment) as environment,
+        owned.source_environment,
+        environments.environment_rank,
+        coalesce(environments.is_production, false) as is_production,
+        owned.commit_sha,
+        owned.created_at,
+        owned.deployed_at,
+        owned.status,
+        owned.deployment_order_key,
 
-    from deployments
-    left join final_statuses
-        on deployments.repository = final_statuses.repository
-        and deployments.deployment_id = final_statuses.deployment_id
+    from owned
     left join first_matches
-        on deployments.repository = first_matches.repository
-        and deployments.deployment_id = first_matches.deployment_id
+        on owned.deployment_id = first_matches.deployment_id
+    left join environments
+        on coalesce(owned.environment, first_matches.environment) = environments.environment
     left join repository_services
-        on deployments.repository = repository_services.repository
-        and repository_services.is_primary_service
+        on owned.owning_service = repository_services.service
 
 ),
 

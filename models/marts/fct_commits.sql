@@ -6,6 +6,12 @@ commits as (
 
 ),
 
+git_commits as (
+
+    select * from {{ ref('stg_git__commits') }}
+
+),
+
 pull_request_commit_details as (
 
     select * from {{ ref('stg_github__pull_request_commits') }}
@@ -61,6 +67,19 @@ all_commits as (
 
     from pull_request_commit_details
 
+    union all
+
+    -- A local clone knows every commit, but not GitHub logins.
+    select
+        repository,
+        commit_sha,
+        null as author_login,
+        authored_at,
+        committed_at,
+        3 as source_priority,
+
+    from git_commits
+
 ),
 
 distinct_commits as (
@@ -93,6 +112,20 @@ bringing_pull_requests as (
 
 ),
 
+-- Without GitHub pull requests, a merge or squash commit names its pull request in its subject.
+git_pull_requests as (
+
+    select
+        repository,
+        commit_sha,
+        min(pr_number) as pr_number,
+
+    from git_commits
+    where pr_number is not null
+    group by repository, commit_sha
+
+),
+
 first_production as (
 
     select
@@ -119,7 +152,7 @@ final as (
         distinct_commits.authored_at,
         distinct_commits.committed_at,
         distinct_commits.author_login,
-        bringing_pull_requests.pr_number,
+        coalesce(bringing_pull_requests.pr_number, git_pull_requests.pr_number) as pr_number,
         first_production.deployment_id,
         first_production.deployed_at,
 
@@ -129,6 +162,9 @@ final as (
     left join bringing_pull_requests
         on distinct_commits.repository = bringing_pull_requests.repository
         and distinct_commits.commit_sha = bringing_pull_requests.commit_sha
+    left join git_pull_requests
+        on distinct_commits.repository = git_pull_requests.repository
+        and distinct_commits.commit_sha = git_pull_requests.commit_sha
     left join first_production
         on repository_services.service = first_production.service
         and distinct_commits.commit_sha = first_production.commit_sha
