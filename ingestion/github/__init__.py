@@ -1,25 +1,49 @@
-"""GitHub source: repositories, pull requests (with commits and reviews), commits and deployments.
+"""GitHub source: repositories, pull requests (with detail, commits, reviews, review comments and files),
+commits, deployments, releases, tags and Actions workflow runs with their jobs.
 
 Every per-repository table carries `repository` (the full name) and merges on its key, so re-reading an
 overlap never duplicates rows. Cursors are kept per repository in the resource state: a repository added
 to the organisation later still gets its whole history on its first run, which one cursor shared by all
-repositories would skip.
+repositories would skip. List endpoints polled per repository are asked conditionally (ETag), so an
+unchanged repository costs one request per endpoint. Releases, tags, Actions and pull request files and
+comments are optional: a repository (or server) without them loads none, and the refresh goes on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
-from ingestion.http import ApiError, RetryPolicy
+from ingestion.http import ApiError, RetryBudgetExhausted, RetryPolicy
 
-from .helpers import iso, make_client, minus_days, pages, parse_ts, start_of, trim
-from .settings import COMMIT_LOOKBACK_DAYS, DEFAULT_BASE_URL, DEPLOYMENT_LOOKBACK_DAYS
+from .helpers import (
+    Availability,
+    conditional_pages,
+    iso,
+    make_client,
+    minus_days,
+    pages,
+    parse_ts,
+    start_of,
+    trim,
+)
+from .settings import (
+    COMMIT_LOOKBACK_DAYS,
+    DEFAULT_BASE_URL,
+    DEPLOYMENT_LOOKBACK_DAYS,
+    RELEASE_LOOKBACK_DAYS,
+    UNAVAILABLE_STATUSES,
+    WORKFLOW_RUN_LOOKBACK_DAYS,
+    WORKFLOW_RUN_QUERY_LIMIT,
+)
+
+log = logging.getLogger(__name__)
 
 
 def _hint(data_type: str) -> dict[str, Any]:
@@ -54,6 +78,10 @@ PULL_REQUEST_COLUMNS: dict[str, Any] = {
     "base__ref": _hint("text"),
     "base__sha": _hint("text"),
     "labels": _hint("json"),
+    # from the pull request's own page (GET /pulls/{n}); absent when details are switched off
+    "additions": _hint("bigint"),
+    "deletions": _hint("bigint"),
+    "changed_files": _hint("bigint"),
 }
 COMMIT_COLUMNS: dict[str, Any] = {
     "repository": _hint("text"),
@@ -105,6 +133,130 @@ DEPLOYMENT_STATUS_COLUMNS: dict[str, Any] = {
     "updated_at": _hint("timestamp"),
     "creator__login": _hint("text"),
 }
+PULL_REQUEST_FILE_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "pull_number": _hint("bigint"),
+    "filename": _hint("text"),
+    "previous_filename": _hint("text"),
+    "status": _hint("text"),
+    "additions": _hint("bigint"),
+    "deletions": _hint("bigint"),
+    "changes": _hint("bigint"),
+    "sha": _hint("text"),
+}
+REVIEW_COMMENT_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "pull_number": _hint("bigint"),
+    "id": _hint("bigint"),
+    "pull_request_review_id": _hint("bigint"),
+    "in_reply_to_id": _hint("bigint"),
+    "user__login": _hint("text"),
+    "user__type": _hint("text"),
+    "author_association": _hint("text"),
+    "path": _hint("text"),
+    "commit_id": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+}
+RELEASE_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "id": _hint("bigint"),
+    "tag_name": _hint("text"),
+    "target_commitish": _hint("text"),
+    "name": _hint("text"),
+    "draft": _hint("bool"),
+    "prerelease": _hint("bool"),
+    "created_at": _hint("timestamp"),
+    "published_at": _hint("timestamp"),
+    "author__login": _hint("text"),
+    "html_url": _hint("text"),
+}
+TAG_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "name": _hint("text"),
+    "ref": _hint("text"),
+    "object_sha": _hint("text"),
+    "object_type": _hint("text"),
+    "commit_sha": _hint("text"),
+    "tagger_name": _hint("text"),
+    "tagger_email": _hint("text"),
+    "tagged_at": _hint("timestamp"),
+    "message": _hint("text"),
+}
+WORKFLOW_RUN_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "id": _hint("bigint"),
+    "name": _hint("text"),
+    "path": _hint("text"),
+    "display_title": _hint("text"),
+    "workflow_id": _hint("bigint"),
+    "run_number": _hint("bigint"),
+    "run_attempt": _hint("bigint"),
+    "event": _hint("text"),
+    "status": _hint("text"),
+    "conclusion": _hint("text"),
+    "head_sha": _hint("text"),
+    "head_branch": _hint("text"),
+    "environment": _hint("text"),
+    "actor__login": _hint("text"),
+    "triggering_actor__login": _hint("text"),
+    "pull_requests": _hint("json"),
+    "created_at": _hint("timestamp"),
+    "run_started_at": _hint("timestamp"),
+    "updated_at": _hint("timestamp"),
+    "html_url": _hint("text"),
+}
+WORKFLOW_JOB_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "id": _hint("bigint"),
+    "run_id": _hint("bigint"),
+    "run_attempt": _hint("bigint"),
+    "workflow_name": _hint("text"),
+    "name": _hint("text"),
+    "head_sha": _hint("text"),
+    "head_branch": _hint("text"),
+    "status": _hint("text"),
+    "conclusion": _hint("text"),
+    "created_at": _hint("timestamp"),
+    "started_at": _hint("timestamp"),
+    "completed_at": _hint("timestamp"),
+    "runner_name": _hint("text"),
+    "labels": _hint("json"),
+    "html_url": _hint("text"),
+}
+
+
+def _pick(raw: dict, columns: dict[str, Any], **extra: Any) -> dict:
+    """The hinted columns of a GitHub object, nested ones (`actor__login`) read from the nested dicts.
+
+    The newer resources keep only what analytics need: step logs, release notes, patches and comment
+    bodies are large and (for comments) personal."""
+    row: dict[str, Any] = dict(extra)
+    for column in columns:
+        if column in row:
+            continue
+        value: Any = raw
+        for part in column.split("__"):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            row[column] = value
+    return row
+
+
+def _shape_run(raw: dict, repository: str) -> dict:
+    row = _pick(raw, WORKFLOW_RUN_COLUMNS, repository=repository)
+    # the pull requests a run belongs to, by number (same-repository pull requests only, GitHub's rule)
+    row["pull_requests"] = [pr.get("number") for pr in raw.get("pull_requests") or []]
+    return row
+
+
+def _total_count(page: Any) -> int:
+    """`total_count` of a wrapped list answer (workflow runs), read from the page's response."""
+    response = getattr(page, "response", None)
+    try:
+        return int(response.json().get("total_count") or 0) if response is not None else 0
+    except ValueError:
+        return 0
 
 
 def _as_list(items: TDataItem) -> list[dict]:
@@ -143,15 +295,43 @@ def github_source(
     backoff_factor: float = 1.0,
     deployment_lookback_days: float = DEPLOYMENT_LOOKBACK_DAYS,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
+    release_lookback_days: float = RELEASE_LOOKBACK_DAYS,
+    workflow_run_lookback_days: float = WORKFLOW_RUN_LOOKBACK_DAYS,
+    pull_request_details: bool = True,
+    conditional_requests: bool = True,
 ) -> Sequence[DltResource]:
     """Load an organisation's delivery history from GitHub REST (or GitHub Enterprise, or an emulator).
 
     `repositories` narrows the load to those repositories (names within the organisation, or full
     names); by default every repository the token can see in the organisation is loaded. `start_date`
-    (ISO date) bounds how far back the first run reaches.
+    (ISO date) bounds how far back the first run reaches. `pull_request_details` reads each changed pull
+    request's own page for its size (additions, deletions, changed files): one request per pull request.
+    `conditional_requests` sends the previous run's ETag with each repository's list requests.
     """
     client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
     start = start_of(start_date)
+    availability = Availability()
+
+    def listing(
+        resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Iterator[list[dict]]:
+        """A repository's list endpoint, asked conditionally when that is switched on."""
+        if not conditional_requests:
+            return pages(client, path, params, **kwargs)
+        etags = dlt.current.resource_state(resource).setdefault("etags", {})
+        return conditional_pages(client, path, params, etags, full_name, **kwargs)
+
+    def _detail(full_name: str, pr: dict) -> dict:
+        """The pull request's own page (a superset of its list entry, with its size), when available."""
+        what = "pull request detail"
+        if not pull_request_details or availability.lacks(what, full_name):
+            return pr
+        number = pr["number"]
+
+        def fetch() -> Iterator[dict]:
+            yield client.get(f"/repos/{full_name}/pulls/{number}").json()
+
+        return next(availability.guard(what, full_name, fetch()), pr)
 
     @dlt.resource(
         name="repositories", primary_key="id", write_disposition="merge", columns=REPOSITORY_COLUMNS
@@ -184,7 +364,7 @@ def github_source(
             seen_at_cursor = set(saved.get("ids") or [])
             fresh: list[tuple[datetime, Any]] = []
             params = {"state": "all", "sort": "updated", "direction": "desc"}
-            for page in pages(client, f"/repos/{full_name}/pulls", params):
+            for page in listing("pull_requests", full_name, f"/repos/{full_name}/pulls", params):
                 rows, behind = [], False
                 for pr in page:
                     updated = parse_ts(pr["updated_at"])
@@ -194,7 +374,7 @@ def github_source(
                         behind = True
                         continue
                     fresh.append((updated, pr["id"]))
-                    rows.append(_shape_pull_request(pr, full_name))
+                    rows.append(_shape_pull_request(_detail(full_name, pr), full_name))
                 if rows:
                     yield rows
                 if behind:
@@ -250,7 +430,7 @@ def github_source(
             params = {"since": iso(since)} if since else {}
             newest = cursor
             try:
-                for page in pages(client, f"/repos/{full_name}/commits", params):
+                for page in listing("commits", full_name, f"/repos/{full_name}/commits", params):
                     for raw in page:
                         committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
                         if committed and (newest is None or committed > newest):
@@ -278,7 +458,7 @@ def github_source(
             cursor = parse_ts(state.get(full_name))
             floor = minus_days(cursor, deployment_lookback_days) if cursor else start
             newest = cursor
-            for page in pages(client, f"/repos/{full_name}/deployments"):
+            for page in listing("deployments", full_name, f"/repos/{full_name}/deployments"):
                 rows = []
                 for raw in page:
                     created, updated = parse_ts(raw["created_at"]), parse_ts(raw.get("updated_at"))
@@ -315,12 +495,217 @@ def github_source(
                     for status in page
                 ]
 
+    @dlt.transformer(
+        data_from=pull_requests,
+        name="pull_request_review_comments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=REVIEW_COMMENT_COLUMNS,
+    )
+    def pull_request_review_comments(prs: TDataItem) -> Iterator[list[dict]]:
+        """Comments on the diff. With reviews they decide pickup: a reviewer's first comment may come
+        before (or instead of) a submitted review."""
+        for pr in _as_list(prs):
+            repository, number = pr["repository"], pr["number"]
+            listed = pages(client, f"/repos/{repository}/pulls/{number}/comments")
+            for page in availability.guard("pull request review comments", repository, listed):
+                yield [
+                    _pick(c, REVIEW_COMMENT_COLUMNS, repository=repository, pull_number=number) for c in page
+                ]
+
+    @dlt.transformer(
+        data_from=pull_requests,
+        name="pull_request_files",
+        primary_key=("repository", "pull_number", "filename"),
+        write_disposition="merge",
+        columns=PULL_REQUEST_FILE_COLUMNS,
+    )
+    def pull_request_files(prs: TDataItem) -> Iterator[list[dict]]:
+        """The paths each pull request touches (GitHub lists at most 3,000), for mapping monorepo paths
+        to services. Patches are left out."""
+        for pr in _as_list(prs):
+            repository, number = pr["repository"], pr["number"]
+            listed = pages(client, f"/repos/{repository}/pulls/{number}/files")
+            for page in availability.guard("pull request files", repository, listed):
+                yield [
+                    _pick(f, PULL_REQUEST_FILE_COLUMNS, repository=repository, pull_number=number)
+                    for f in page
+                ]
+
+    @dlt.transformer(
+        data_from=repositories_resource,
+        name="releases",
+        primary_key="id",
+        write_disposition="merge",
+        columns=RELEASE_COLUMNS,
+    )
+    def releases(repos: TDataItem) -> Iterator[list[dict]]:
+        """Newest first; paging stops after the first page reaching behind the cursor's look-back."""
+        state = dlt.current.resource_state("releases").setdefault("cursors", {})
+        for repo in _as_list(repos):
+            full_name = repo["full_name"]
+            cursor = parse_ts(state.get(full_name))
+            floor = minus_days(cursor, release_lookback_days) if cursor else start
+            newest = cursor
+            listed = listing("releases", full_name, f"/repos/{full_name}/releases")
+            for page in availability.guard("releases", full_name, listed):
+                rows = []
+                for raw in page:
+                    created = parse_ts(raw.get("created_at"))
+                    if created and (newest is None or created > newest):
+                        newest = created
+                    # drafts have no publication yet; a draft published later moves into the window
+                    stamp = parse_ts(raw.get("published_at")) or created
+                    if floor is None or stamp is None or stamp >= floor:
+                        rows.append(_pick(raw, RELEASE_COLUMNS, repository=full_name))
+                if rows:
+                    yield rows
+                if floor is not None and len(rows) < len(page):
+                    break
+            if newest is not None:
+                state[full_name] = iso(newest)
+
+    @dlt.transformer(
+        data_from=repositories_resource,
+        name="tags",
+        primary_key=("repository", "name"),
+        write_disposition="merge",
+        columns=TAG_COLUMNS,
+    )
+    def tags(repos: TDataItem) -> Iterator[list[dict]]:
+        """Tag refs, peeled to the commit they mark. Annotated tags are read once each for their tagger
+        date (the moment the release was cut); tags whose target did not move are not read again."""
+        state = dlt.current.resource_state("tags").setdefault("known", {})
+        for repo in _as_list(repos):
+            full_name = repo["full_name"]
+            known: dict[str, str] = state.setdefault(full_name, {})
+            listed = listing("tags", full_name, f"/repos/{full_name}/git/matching-refs/tags")
+            for page in availability.guard("tags", full_name, listed):
+                rows = []
+                for ref in page:
+                    name = ref["ref"].removeprefix("refs/tags/")
+                    target = ref.get("object") or {}
+                    if known.get(name) == target.get("sha"):
+                        continue
+                    rows.append(_peel_tag(full_name, name, ref["ref"], target))
+                    known[name] = target.get("sha")
+                if rows:
+                    yield rows
+
+    def _peel_tag(full_name: str, name: str, ref: str, target: dict) -> dict:
+        row: dict[str, Any] = {
+            "repository": full_name,
+            "name": name,
+            "ref": ref,
+            "object_sha": target.get("sha"),
+            "object_type": target.get("type"),
+        }
+        obj, hops = target, 0
+        while obj.get("type") == "tag" and hops < 5:  # a tag of a tag: follow to the end
+            try:
+                tag = client.get(f"/repos/{full_name}/git/tags/{obj['sha']}").json()
+            except ApiError as exc:
+                # one unreadable tag object leaves that tag unpeeled; it does not cost the other tags
+                if isinstance(exc, RetryBudgetExhausted) or exc.status not in UNAVAILABLE_STATUSES:
+                    raise
+                log.info("GitHub tag %s of %s could not be read (status %s)", name, full_name, exc.status)
+                break
+            if hops == 0:
+                tagger = tag.get("tagger") or {}
+                row.update(
+                    tagger_name=tagger.get("name"),
+                    tagger_email=tagger.get("email"),
+                    tagged_at=tagger.get("date"),
+                    message=tag.get("message"),
+                )
+            obj, hops = tag.get("object") or {}, hops + 1
+        if obj.get("type") == "commit":
+            row["commit_sha"] = obj.get("sha")
+        return {k: v for k, v in row.items() if v is not None}
+
+    @dlt.transformer(
+        data_from=repositories_resource,
+        name="workflow_runs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=WORKFLOW_RUN_COLUMNS,
+    )
+    def workflow_runs(repos: TDataItem) -> Iterator[list[dict]]:
+        """Actions runs created since the cursor's look-back, and since the oldest run still unfinished
+        at the last read, so every run is read again until it has completed."""
+        state = dlt.current.resource_state("workflow_runs").setdefault("cursors", {})
+        for repo in _as_list(repos):
+            full_name = repo["full_name"]
+            saved = state.get(full_name) or {}
+            cursor, unfinished = parse_ts(saved.get("created_at")), parse_ts(saved.get("unfinished"))
+            since = minus_days(cursor, workflow_run_lookback_days) if cursor else start
+            if unfinished is not None and (since is None or unfinished < since):
+                since = unfinished
+            seen: list[dict] = []
+            for rows in _runs_since(full_name, since):
+                seen.extend({"created_at": r.get("created_at"), "status": r.get("status")} for r in rows)
+                yield rows
+            if not seen:
+                continue  # not modified, not available, or no runs: the saved state stands
+            created = [parse_ts(r["created_at"]) for r in seen if r["created_at"]]
+            still_open = [parse_ts(r["created_at"]) for r in seen if r["status"] != "completed"]
+            newest = max([*created, *([cursor] if cursor else [])], default=None)
+            state[full_name] = {
+                "created_at": iso(newest) if newest else None,
+                "unfinished": iso(min(still_open)) if still_open else None,
+            }
+
+    def _runs_since(full_name: str, since: datetime | None) -> Iterator[list[dict]]:
+        path = f"/repos/{full_name}/actions/runs"
+        params = {"created": f">={iso(since)}"} if since else {}
+        listed = listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
+        for index, page in enumerate(availability.guard("workflow runs", full_name, listed)):
+            total = _total_count(page)
+            if index == 0 and since is not None and total > WORKFLOW_RUN_QUERY_LIMIT:
+                # GitHub stops a filtered listing at 1,000 runs: read the range in smaller windows
+                yield from _runs_between(full_name, since, datetime.now(UTC))
+                return
+            yield [_shape_run(raw, full_name) for raw in page]
+
+    def _runs_between(full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
+        path = f"/repos/{full_name}/actions/runs"
+        params = {"created": f"{iso(low)}..{iso(high)}"}
+        for index, page in enumerate(pages(client, path, params, data_selector="workflow_runs")):
+            too_many = _total_count(page) > WORKFLOW_RUN_QUERY_LIMIT
+            if index == 0 and too_many and high - low > timedelta(hours=1):
+                middle = low + (high - low) / 2
+                yield from _runs_between(full_name, low, middle)
+                yield from _runs_between(full_name, middle + timedelta(seconds=1), high)
+                return
+            yield [_shape_run(raw, full_name) for raw in page]
+
+    @dlt.transformer(
+        data_from=workflow_runs,
+        name="workflow_jobs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=WORKFLOW_JOB_COLUMNS,
+    )
+    def workflow_jobs(runs: TDataItem) -> Iterator[list[dict]]:
+        """The jobs of each run loaded in this run (latest attempt), with their own timings."""
+        for run in _as_list(runs):
+            repository, run_id = run["repository"], run["id"]
+            listed = pages(client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
+            for page in availability.guard("workflow jobs", repository, listed):
+                yield [_pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+
     return (
         repositories_resource,
         pull_requests,
         pull_request_commits,
         pull_request_reviews,
+        pull_request_review_comments,
+        pull_request_files,
         commits,
         deployments,
         deployment_statuses,
+        releases,
+        tags,
+        workflow_runs,
+        workflow_jobs,
     )

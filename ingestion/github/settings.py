@@ -45,3 +45,14 @@ KEEP_URLS = frozenset({"html_url", "target_url", "log_url", "environment_url"})
 # GitHub user objects: keep who, not their thirty profile links.
 USER_KEYS = ("login", "id", "type")
 USER_FIELDS = frozenset({"user", "author", "committer", "creator", "merged_by", "owner", "assignee"})
+
+# Workflow runs change after they are created (queued → in_progress → completed); re-read runs created within
+# this many days before the cursor, and always from the oldest run that was still unfinished.
+WORKFLOW_RUN_LOOKBACK_DAYS = 1
+# GitHub answers at most 1,000 workflow runs for one filtered query; wider `created` ranges are split.
+WORKFLOW_RUN_QUERY_LIMIT = 1000
+# Releases can be edited or published from a draft after creation; re-read this many days before the cursor.
+RELEASE_LOOKBACK_DAYS = 3
+# Statuses with which an optional resource (Actions, releases, tags, PR files and comments) answers when it
+# is not available for a repository or token: not found, not permitted, empty repository.
+UNAVAILABLE_STATUSES = frozenset({403, 404, 409, 410})
