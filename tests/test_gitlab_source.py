@@ -878,3 +878,47 @@ def test_staging_models_over_recorded_payloads(loaded, recorded, tmp_path) -> No
         ]
         tags = dict(con.execute("select tag_name, is_annotated from staging.stg_gitlab__tags").fetchall())
         assert tags == {"v1.0": True, "light": False}
+
+
+def test_group_listing_pages_and_start_date_bounds_the_first_run(tmp_path) -> None:
+    """A group's projects (subgroups included) page by offset; `start_date` becomes the first run's
+    `updated_after` / `since`."""
+    group_projects = [
+        {"id": 21, "path_with_namespace": "acme/api", "name": "api", "default_branch": "main"},
+        {"id": 22, "path_with_namespace": "acme/team/web", "name": "web", "default_branch": "main"},
+        {"id": 23, "path_with_namespace": "acme/team/ops", "name": "ops", "default_branch": "main"},
+    ]
+    with Stub() as stub:
+        _paged(stub, f"{API}/groups/acme/projects", lambda: group_projects, time_field="id")
+        for project_id in (21, 22, 23):
+            for resource in ("repository/commits", "merge_requests", "pipelines", "deployments"):
+                _paged(stub, f"{API}/projects/{project_id}/{resource}", list)
+        source = gitlab_source(base_url=stub.url, token=TOKEN, group="acme", start_date="2026-06-01")
+        source = source.with_resources("projects", "commits", "merge_requests", "pipelines", "deployments")
+        make_pipeline("gitlab", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+        paths = [p for _, p, _ in stub.requests]
+    rows = _rows(tmp_path / "build.duckdb", "select project from raw_gitlab.projects order by id")
+    assert [r["project"] for r in rows] == ["acme/api", "acme/team/web", "acme/team/ops"]
+    group_calls = [p for p in paths if p.startswith(f"{API}/groups/acme/projects")]
+    assert len(group_calls) == 2 and all("include_subgroups=true" in p for p in group_calls)
+    for project_id in (21, 22, 23):
+        (commits,) = [p for p in paths if p.startswith(f"{API}/projects/{project_id}/repository/commits")]
+        assert "since=2026-06-01T00%3A00%3A00.000Z" in commits
+        for resource in ("merge_requests", "pipelines", "deployments"):
+            (call,) = [p for p in paths if urlsplit(p).path == f"{API}/projects/{project_id}/{resource}"]
+            assert "updated_after=2026-06-01T00%3A00%3A00.000Z" in call, call
+
+
+@pytest.mark.parametrize(
+    ("base_url", "root"),
+    [
+        ("https://gitlab.com", "https://gitlab.com/api/v4"),
+        ("https://gitlab.example.com/", "https://gitlab.example.com/api/v4"),
+        ("https://example.com/gitlab", "https://example.com/gitlab/api/v4"),
+        ("https://gitlab.example.com/api/v4/", "https://gitlab.example.com/api/v4"),
+    ],
+)
+def test_api_root_of_hosted_and_self_managed_urls(base_url: str, root: str) -> None:
+    from ingestion.gitlab.helpers import api_root
+
+    assert api_root(base_url) == root
