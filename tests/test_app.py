@@ -1,13 +1,12 @@
 """The Streamlit app, driven headless with AppTest against the fixture warehouse (see conftest_app.py).
 
 Expected values are worked out by hand from the fixture rows, not read back from the app's queries.
-Set DEPLOYLENS_TEST_WAREHOUSE to a real published warehouse to also smoke-test every page against it.
+The last test renders every page against the tiny simulated org's real published warehouse.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import pytest
@@ -158,15 +157,12 @@ def test_deployments_page_lists_rows_and_filters(warehouse: Path) -> None:
     assert any("No deployments match" in item.value for item in app_test.info)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("DEPLOYLENS_TEST_WAREHOUSE"),
-    reason="set DEPLOYLENS_TEST_WAREHOUSE to a published warehouse to smoke-test the app against real marts",
-)
-def test_every_page_renders_against_a_real_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(queries.WAREHOUSE_ENV, os.environ["DEPLOYLENS_TEST_WAREHOUSE"])
+def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny simulated org built through the whole stack (tests/conftest.py)."""
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(tiny_org.workdir.warehouse))
     app_test = _run_app()
     assert app_test.error.len == 0
-    assert app_test.metric.len in (0, 4)
+    assert app_test.metric.len == 4
     app_test.switch_page("app_pages/deployments.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0
