@@ -17,6 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 
 from ingestion.config import OrgConfig
+from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
@@ -65,6 +66,8 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             repositories=gh.options.get("repositories") or sorted({s["repository"] for s in config.services}),
             start_date=gh.start_date,
         )
+    if "git" in config.sources:
+        sources["git"] = git_local_source(repositories=config.sources["git"].options["repositories"])
     if "pagerduty" in config.sources:
         pd = config.sources["pagerduty"]
         sources["pagerduty"] = pagerduty_source(

@@ -1,4 +1,4 @@
-"""`deploylens` command line: demo, refresh, app.
+"""`deploylens` command line: demo, quickstart, refresh, app.
 
 `refresh` runs the same Dagster job the UI and the hourly schedule run, in this process.
 """
@@ -195,6 +195,78 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Release tags as most projects write them: 1.2, 1.2.3, v1.2.3 (no pre-releases such as 1.3.0rc1 or -beta).
+DEFAULT_RELEASE_TAGS = r"^v?\d+\.\d+(\.\d+)?$"
+
+
+def quickstart_config(repo_path: Path, name: str, tags: str) -> dict:
+    """The configuration of a one-repository quickstart: one team, one service, release tags as production
+    deployments. A plain org.yml the user can grow from (docs/configuration.md)."""
+    return {
+        "org": name,
+        "sources": {"git": {"repositories": [{"path": str(repo_path), "name": name}]}},
+        "teams": [{"name": name}],
+        "services": [
+            {
+                "name": name,
+                "team": name,
+                "repository": name,
+                "deployments": [{"environment": "production", "tag": tags}],
+            }
+        ],
+        "environments": [{"name": "production", "match": "^prod", "production": True}],
+    }
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    import re
+
+    from ingestion.git_local import GitError, repository_name
+    from ingestion.git_local.helpers import GitRepository
+
+    repo_path = Path(args.path).expanduser().resolve()
+    name = repository_name(repo_path)
+    repo = GitRepository(repo_path, name)
+    try:
+        repo.check()
+    except GitError as exc:
+        raise RuntimeError(f"{repo_path} is not a git repository: {exc}") from None
+    try:
+        pattern = re.compile(args.tags, re.IGNORECASE)
+    except re.error as exc:
+        raise RuntimeError(f"--tags {args.tags!r} is not a valid regular expression: {exc}") from None
+    tag_names = [
+        ref["ref"][len("refs/tags/") :] for ref in repo.refs() if ref["ref"].startswith("refs/tags/")
+    ]
+    matching = sum(1 for tag in tag_names if pattern.search(tag))
+    log.info(
+        "%s: %d of %d tags match %s and count as production deployments",
+        name,
+        matching,
+        len(tag_names),
+        args.tags,
+    )
+    if not matching:
+        log.warning("no tag matches %s: pass --tags REGEX to say which tags are releases", args.tags)
+
+    workdir = Workdir.at(args.workdir).ensure()
+    text = (
+        "# deploylens quickstart configuration (docs/configuration.md): edit, then `deploylens refresh`\n"
+        + yaml.safe_dump(quickstart_config(repo_path, name, args.tags), sort_keys=False)
+    )
+    # Same repository and rules as last time: refresh incrementally; otherwise start from an empty build.
+    if not workdir.config.exists() or workdir.config.read_text() != text:
+        for stale in (workdir.build_dir, workdir.dlt_dir):
+            shutil.rmtree(stale, ignore_errors=True)
+        workdir.ensure()
+        workdir.config.write_text(text)
+    run_refresh(workdir.config, workdir)
+    if args.no_serve:
+        return 0
+    _serve(workdir, args.port, args.dagster_port)
+    return 0
+
+
 def cmd_refresh(args: argparse.Namespace) -> int:
     config = Path(args.config)
     workdir = Workdir.at(args.workdir or config.resolve().parent)
@@ -229,6 +301,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port")
     demo.add_argument("--emulator-port", type=int, default=8765)
     demo.set_defaults(func=cmd_demo)
+
+    quickstart = sub.add_parser(
+        "quickstart",
+        help="read one local git repository, count its release tags as production deployments, serve the app",
+    )
+    quickstart.add_argument("path", help="a git repository on disk (a clone)")
+    quickstart.add_argument("--no-serve", action="store_true", help="stop after the refresh")
+    quickstart.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
+    quickstart.add_argument(
+        "--tags",
+        default=DEFAULT_RELEASE_TAGS,
+        help=f"regex (case-insensitive) of the production release tags; default {DEFAULT_RELEASE_TAGS}",
+    )
+    quickstart.add_argument("--port", type=int, default=8501, help="Streamlit port")
+    quickstart.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port")
+    quickstart.set_defaults(func=cmd_quickstart)
 
     refresh = sub.add_parser("refresh", help="one refresh against the sources a configuration file names")
     refresh.add_argument("--config", required=True)

@@ -1,0 +1,183 @@
+"""Real histories (requests, flask) rebuilt as git repositories and run through the whole stack.
+
+Plain `git` is the oracle: a commit's first deploying tag in `fct_commits` must be the earliest release tag
+(by tag time) whose history contains it. flask tags releases on maintenance branches, off main; requests
+holds a commit written at `+51800`. Both repositories load in one refresh (one dbt build) to keep this fast.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+HISTORIES = ("requests", "flask")
+# Release tags as the quickstart reads them; both projects tag releases so (v2.31.0, 2.3.0, 0.10).
+RELEASE_TAGS = r"^v?\d+\.\d+(\.\d+)?$"
+SAMPLE_SIZE = 300
+
+pytestmark = pytest.mark.shared
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="session")
+def real_histories(tmp_path_factory):
+    """requests and flask rebuilt once, loaded as two services through one refresh."""
+    tool = SHARED / "tools" / "git_rebuild.py"
+    missing = [h for h in HISTORIES if not (SHARED / "data" / "git" / f"{h}.jsonl.gz").exists()]
+    if not tool.exists() or missing:
+        pytest.skip(
+            f"shared git histories not available ({', '.join(missing) or tool.name}); see the data README"
+        )
+    root = tmp_path_factory.mktemp("real-git")
+    repos = {}
+    for history in HISTORIES:
+        target = root / "repos" / history
+        subprocess.run(
+            [
+                sys.executable,
+                str(tool),
+                str(SHARED / "data" / "git" / f"{history}.jsonl.gz"),
+                str(target),
+                "--map",
+                str(root / f"{history}.map"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        repos[history] = target
+    config = {
+        "org": "real",
+        "sources": {"git": {"repositories": [{"path": f"repos/{h}"} for h in HISTORIES]}},
+        "teams": [{"name": "oss"}],
+        "services": [
+            {
+                "name": h,
+                "team": "oss",
+                "repository": h,
+                "deployments": [{"environment": "production", "tag": RELEASE_TAGS}],
+            }
+            for h in HISTORIES
+        ],
+        "environments": [{"name": "production", "match": "^prod", "production": True}],
+    }
+    (root / "org.yml").write_text(json.dumps(config))  # JSON is YAML
+
+    from orchestration.cli import main
+
+    saved = {k: os.environ.get(k) for k in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG")}
+    try:
+        assert main(["refresh", "--config", str(root / "org.yml")]) == 0
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return {"root": root, "repos": repos, "warehouse": root / "warehouse.duckdb"}
+
+
+def _query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _release_tags(repo: Path) -> dict[str, int]:
+    """Release tags and their time as git reports it (tagger date, or a lightweight tag's commit date)."""
+    out = _git(repo, "for-each-ref", "--format=%(refname:strip=2) %(creatordate:unix)", "refs/tags")
+    pattern = re.compile(RELEASE_TAGS, re.IGNORECASE)
+    return {name: int(ts) for name, ts in (line.split() for line in out.splitlines()) if pattern.search(name)}
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_every_commit_loads(real_histories, history):
+    repo = real_histories["repos"][history]
+    all_commits = set(_git(repo, "rev-list", "--all").split())
+    loaded = _query(
+        real_histories["warehouse"],
+        "select count(*), count(distinct commit_sha) from marts.fct_commits where service = ?",
+        [history],
+    )
+    assert loaded == [(len(all_commits), len(all_commits))]
+
+
+def test_requests_commit_with_odd_offset_loads(real_histories):
+    """The commit recorded at `+51800` is in the warehouse at its exact instant."""
+    original = None
+    with gzip.open(SHARED / "data" / "git" / "requests.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["kind"] == "commit" and record["author"]["date"].endswith("+51800"):
+                original = record
+                break
+    assert original is not None, "the requests history holds a +51800 commit"
+    mapping = dict(
+        line.split("\t") for line in (real_histories["root"] / "requests.map").read_text().splitlines()
+    )
+    rows = _query(
+        real_histories["warehouse"],
+        "select epoch(authored_at)::bigint from marts.fct_commits "
+        "where service = 'requests' and commit_sha = ?",
+        [mapping[original["sha"]]],
+    )
+    assert rows == [(int(original["author"]["date"].split()[0]),)]
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_first_deploying_tag_is_the_earliest_tag_containing_the_commit(real_histories, history):
+    repo = real_histories["repos"][history]
+    tags = _release_tags(repo)
+    assert len(tags) > 20
+    tag_commits = {
+        line.split()[0]: line.split()[1]
+        for line in _git(
+            repo, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)%(objectname)", "refs/tags"
+        ).splitlines()
+    }
+    all_commits = sorted(set(_git(repo, "rev-list", "--all").split()))
+    sample = set(random.Random(7).sample(all_commits, SAMPLE_SIZE))
+    sample |= {tag_commits[name][:40] for name in tags}  # the peeled commit comes first
+
+    actual = {
+        sha: tag
+        for sha, tag in _query(
+            real_histories["warehouse"],
+            "select fct_commits.commit_sha, split_part(fct_deployments.source_deployment_id, '@', 2) "
+            "from marts.fct_commits left join marts.fct_deployments using (deployment_id) "
+            "where fct_commits.service = ?",
+            [history],
+        )
+    }
+    mismatches = []
+    for sha in sorted(sample):
+        containing = [name for name in _git(repo, "tag", "--contains", sha).split() if name in tags]
+        if not containing:
+            expected: set[str | None] = {None}
+        else:
+            first = min(tags[name] for name in containing)
+            expected = {name for name in containing if tags[name] == first}  # ties: any of them
+        if actual.get(sha, "missing") not in expected:
+            mismatches.append((sha, actual.get(sha, "missing"), sorted(expected, key=str)))
+    assert not mismatches, f"{len(mismatches)} of {len(sample)} commits, e.g. {mismatches[:5]}"
+
+
+def test_tag_deployments_are_production_deployments_of_their_service(real_histories):
+    rows = _query(
+        real_histories["warehouse"],
+        "select service, count(*), bool_and(is_production), bool_and(status = 'success'), "
+        "count(*) filter (where is_baseline) from marts.fct_deployments group by service order by service",
+    )
+    counts = {h: len(_release_tags(real_histories["repos"][h])) for h in HISTORIES}
+    assert rows == [(h, counts[h], True, True, 1) for h in sorted(HISTORIES)]
