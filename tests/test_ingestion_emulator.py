@@ -136,20 +136,19 @@ def test_full_load_matches_world_then_refresh_is_cheap_and_adds_nothing(world, e
     assert _counts(tmp_path / "build.duckdb") == first  # merge: nothing duplicated
     second = [path for _, path, _ in emulator.requests[before:]]
     kinds = Counter(re.sub(r"/\d+", "/N", p.split("?")[0]).rsplit("/", 1)[-1] for p in second)
-    # per repository: one page each of pulls, commits (short look-back) and deployments, plus the statuses
-    # of deployments created within the 3-day look-back before the newest update; nothing else
+    # per repository: one conditional request per list endpoint — pulls and deployments answer 304 (their
+    # ETag is unchanged, so no statuses are re-read), commits re-poll their short look-back once, and the
+    # optional endpoints the emulator does not serve (Actions runs, releases, tags) answer 404; nothing else
     repos = len(world.services)
-    recent = 0
-    for svc in world.services:
-        updated = [max([d.created_at, *(s.created_at for s in d.statuses)]) for d in svc.deployments]
-        recent += sum(d.created_at >= max(updated) - timedelta(days=3) for d in svc.deployments)
     assert kinds == Counter(
         {
             "repos": 1,
             "pulls": repos,
             "commits": repos,
             "deployments": repos,
-            "statuses": recent,
+            "runs": repos,
+            "releases": repos,
+            "tags": repos,
             "services": 1,
             "incidents": 1,
         }
@@ -292,6 +291,9 @@ CONTRACT = {
         "head_sha": "VARCHAR",
         "base_ref": "VARCHAR",
         "is_merged": "BOOLEAN",
+        "additions": "INTEGER",
+        "deletions": "INTEGER",
+        "changed_files": "INTEGER",
     },
     "stg_github__pull_request_commits": {
         "repository": "VARCHAR",
