@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import os
 import tarfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_build import dbt_build
 from test_ingestion_recorded import _parse
 from test_ingestion_stub import Stub
 
@@ -438,39 +438,7 @@ def test_repositories_without_actions_or_tags_still_load(loaded) -> None:
 
 
 def _dbt_build_github_staging(db: Path, target: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    try:
-        project = str(REPO_ROOT / "transform")
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                " ".join(STAGING_MODELS),
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                "--target-path",
-                str(target / "target"),
-                "--log-path",
-                str(target / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
-    failures = [
-        f"{r.node.name}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success and not failures, failures or result.exception
+    dbt_build(db, target, " ".join(STAGING_MODELS))
 
 
 def test_staging_models_on_recorded_payloads(loaded, recorded, tmp_path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import shutil
 import tarfile
 from collections import Counter
@@ -24,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 import duckdb
 import pytest
+from dbt_build import dbt_build
 from test_ingestion_stub import Response, Stub
 
 from ingestion.gitlab import gitlab_source
@@ -783,39 +783,7 @@ STAGING_TYPES = {
 
 
 def _dbt_build(db: Path, work: Path, select: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    project = str(REPO_ROOT / "transform")
-    try:
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                select,
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                "--target-path",
-                str(work / "target"),
-                "--log-path",
-                str(work / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
-    failures = [
-        f"{r.node.name}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success and not failures, failures or result.exception
+    dbt_build(db, work, select)
 
 
 def test_staging_models_over_recorded_payloads(loaded, recorded, tmp_path) -> None:

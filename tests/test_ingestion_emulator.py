@@ -6,7 +6,6 @@ Counts are checked against the simulated world (what the APIs hold), not against
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from dbt_build import dbt_build
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from ingestion.config import parse_config
@@ -356,39 +356,7 @@ CONTRACT = {
 
 
 def _dbt_build_staging(db: Path, target: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    try:
-        project = str(REPO_ROOT / "transform")
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                "staging",
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                "--target-path",
-                str(target / "target"),
-                "--log-path",
-                str(target / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
-    failures = [
-        f"{r.node.name}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success and not failures, failures or result.exception
+    dbt_build(db, target, "staging")
 
 
 def test_staging_models_follow_the_contract(world, emulator, tmp_path) -> None:

@@ -10,7 +10,6 @@ import base64
 import copy
 import json
 import logging
-import os
 import re
 import tarfile
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import duckdb
 import pytest
+from dbt_build import dbt_build
 from dlt.pipeline.exceptions import PipelineStepFailed
 from test_ingestion_stub import Stub
 
@@ -364,39 +364,7 @@ def test_start_date_leaves_out_older_builds(recorded, tmp_path) -> None:
 
 
 def _dbt_build(db: Path, target: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    try:
-        project = str(REPO_ROOT / "transform")
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                "staging.jenkins",
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                "--target-path",
-                str(target / "target"),
-                "--log-path",
-                str(target / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
-    failures = [
-        f"{r.node.name}: {r.status} {r.message}"
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success and not failures, failures or result.exception
+    result = dbt_build(db, target, "staging.jenkins")
     assert len(result.result) >= 2  # both models (and their tests) ran
 
 

@@ -1,0 +1,46 @@
+"""Run `dbt build` on a selection against a given DuckDB file, for source and staging tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def dbt_build(db: Path, work: Path, select: str):
+    """Build `select` into `db` (artefacts and logs under `work`); fail with every failing node named."""
+    from dbt.cli.main import dbtRunner
+
+    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
+    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
+    project = str(REPO_ROOT / "transform")
+    try:
+        result = dbtRunner().invoke(
+            [
+                "build",
+                "--select",
+                select,
+                "--project-dir",
+                project,
+                "--profiles-dir",
+                project,
+                "--target-path",
+                str(work / "target"),
+                "--log-path",
+                str(work / "logs"),
+                "--quiet",
+            ]
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
+        else:
+            os.environ["DEPLOYLENS_BUILD_DB"] = saved
+    failures = [
+        f"{r.node.name}: {r.status} {r.message}"
+        for r in (result.result or [])
+        if str(r.status) not in ("success", "pass")
+    ]
+    assert result.success and not failures, failures or result.exception
+    return result
