@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulator.clock import parse_iso
-from simulator.github import Renderer
+from simulator.github import ExtrasRenderer, Renderer, tag_sha
 from simulator.pagerduty import PagerDutyRenderer
 from simulator.world import Commit, Service, World
 
@@ -46,6 +46,34 @@ def _int_param(params: dict[str, str], name: str, default: int) -> int:
         return int(params.get(name, default))
     except ValueError:
         return default
+
+
+def _created_range(value: str) -> tuple[datetime | None, datetime | None]:
+    """GitHub's `created` qualifier: `>=T`, `>T`, `<=T`, `<T`, `A..B` (`*` open), or one date."""
+
+    def at(text: str, end_of_day: bool = False) -> datetime | None:
+        if text in ("", "*"):
+            return None
+        ts = parse_iso(text if "T" in text else text + "T00:00:00Z")
+        return ts + timedelta(days=1, seconds=-1) if end_of_day and "T" not in text else ts
+
+    try:
+        if ".." in value:
+            low, high = value.split("..", 1)
+            return at(low), at(high, True)
+        for op in (">=", "<=", ">", "<"):
+            if value.startswith(op):
+                ts = at(value[len(op) :], op == "<=")
+                if op == ">" and ts is not None:
+                    ts += timedelta(seconds=1)
+                if op == "<" and ts is not None:
+                    ts -= timedelta(seconds=1)
+                return (ts, None) if op.startswith(">") else (None, ts)
+        return at(value), at(value, True)
+    except ValueError:
+        raise HttpError(
+            422, {"message": "Validation Failed", "documentation_url": GITHUB_DOCS, "status": "422"}
+        ) from None
 
 
 class _Fault:
@@ -110,7 +138,7 @@ class Emulator:
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self.gh = Renderer(self.world, f"{self.url}/github")
+        self.gh = ExtrasRenderer(self.world, f"{self.url}/github")
         self.pd = PagerDutyRenderer(self.world, f"{self.url}/pagerduty")
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="deploylens-emulator", daemon=True
@@ -272,7 +300,7 @@ class Emulator:
 
     def _service_for(self, owner: str, repo: str) -> Service:
         svc = self._services.get(repo)
-        if svc is None or owner.lower() != self.world.org.lower():
+        if svc is None or owner.lower() != self.world.org.lower() or not svc.on_github:
             raise _gh_error(404, "Not Found")
         return svc
 
@@ -285,7 +313,8 @@ class Emulator:
             if m.group(1).lower() != self.world.org.lower():
                 raise _gh_error(404, "Not Found")
             repo_type = params.get("type", "all")
-            repos = [] if repo_type in ("public", "forks") else list(self.world.services)
+            on_github = [svc for svc in self.world.services if svc.on_github]
+            repos = [] if repo_type in ("public", "forks") else on_github
             sort = params.get("sort", "created")
             direction = params.get("direction", "asc" if sort == "full_name" else "desc")
             keyfn = {
@@ -334,8 +363,13 @@ class Emulator:
                     },
                 )
             return gh.commit(svc, commit, detail=True), None
+        if self.world.extras:
+            extra = self._github_extras(svc, rest, params, target, now)
+            if extra is not None:
+                return extra
         if rest == "/deployments":
-            deps = [d for d in svc.deployments if d.created_at <= now]
+            # services that ship through Actions, Jenkins or tags never call the Deployments API
+            deps = [d for d in svc.deployments if d.created_at <= now and svc.delivery == "github"]
             for key, attr in (("sha", "sha"), ("ref", "ref"), ("environment", "environment")):
                 if key in params:
                     deps = [d for d in deps if getattr(d, attr) == params[key]]
@@ -347,7 +381,7 @@ class Emulator:
         m = re.fullmatch(r"/deployments/(\d+)(/statuses)?", rest)
         if m:
             dep = next((d for d in svc.deployments if d.deployment_id == int(m.group(1))), None)
-            if dep is None or dep.created_at > now:
+            if dep is None or dep.created_at > now or svc.delivery != "github":
                 raise _gh_error(404, "Not Found")
             if m.group(2) is None:
                 return gh.deployment(svc, dep, now), None
@@ -356,6 +390,65 @@ class Emulator:
             chunk, link = self._paginate(statuses, params, target)
             return [gh.deployment_status(svc, dep, s) for s in chunk], link
         raise _gh_error(404, "Not Found")
+
+    def _github_extras(
+        self, svc: Service, rest: str, params: dict[str, str], target: str, now: datetime
+    ) -> tuple[Any, str | None] | None:
+        """Actions runs and jobs, releases and tags; None when `rest` is none of them."""
+        gh = self.gh
+        assert isinstance(gh, ExtrasRenderer)
+        if rest == "/actions/runs":
+            runs = [r for r in svc.runs if r.created_at <= now]
+            if "branch" in params:
+                runs = [r for r in runs if r.head_branch == params["branch"]]
+            if "event" in params:
+                runs = [r for r in runs if r.event == params["event"]]
+            if "head_sha" in params:
+                runs = [r for r in runs if r.head_sha == params["head_sha"]]
+            if "created" in params:
+                low, high = _created_range(params["created"])
+                runs = [
+                    r
+                    for r in runs
+                    if (low is None or r.created_at >= low) and (high is None or r.created_at <= high)
+                ]
+            rendered = [gh.workflow_run(svc, r, now) for r in runs]
+            if "status" in params:
+                wanted = params["status"]
+                rendered = [r for r in rendered if wanted in (r["status"], r["conclusion"])]
+            rendered.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+            chunk, link = self._paginate(rendered, params, target)
+            return {"total_count": len(rendered), "workflow_runs": chunk}, link
+        m = re.fullmatch(r"/actions/runs/(\d+)(/jobs)?", rest)
+        if m:
+            run = next((r for r in svc.runs if r.run_id == int(m.group(1)) and r.created_at <= now), None)
+            if run is None:
+                raise _gh_error(404, "Not Found")
+            if m.group(2) is None:
+                return gh.workflow_run(svc, run, now), None
+            return {"total_count": 1, "jobs": [gh.workflow_job(svc, run, now)]}, None
+        tagged = [d for d in svc.deployments if d.tag and d.deployed_at is not None and d.deployed_at <= now]
+        if rest == "/releases":
+            tagged.sort(key=lambda d: (d.deployed_at, d.tag), reverse=True)
+            chunk, link = self._paginate(tagged, params, target)
+            return [gh.release(svc, d) for d in chunk], link
+        m = re.fullmatch(r"/git/matching-refs/tags(?:/(.*))?", rest)
+        if m:
+            prefix = m.group(1) or ""
+            refs = sorted((d for d in tagged if (d.tag or "").startswith(prefix)), key=lambda d: d.tag or "")
+            chunk, link = self._paginate(refs, params, target)
+            return [gh.git_ref(svc, d) for d in chunk], link
+        m = re.fullmatch(r"/git/tags/([0-9a-f]{40})", rest)
+        if m:
+            dep = next((d for d in tagged if tag_sha(svc, d.tag or "") == m.group(1)), None)
+            if dep is None:
+                raise _gh_error(404, "Not Found")
+            return gh.git_tag(svc, dep), None
+        if rest == "/tags":
+            tagged.sort(key=lambda d: (d.deployed_at, d.tag), reverse=True)
+            chunk, link = self._paginate(tagged, params, target)
+            return [gh.tag(svc, d) for d in chunk], link
+        return None
 
     def _pulls(self, svc: Service, params: dict[str, str], target: str, now: datetime):
         gh = self.gh

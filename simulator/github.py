@@ -22,6 +22,7 @@ from simulator.world import (
     PullRequest,
     Review,
     Service,
+    WorkflowRun,
     World,
 )
 
@@ -390,4 +391,203 @@ class Renderer:
             "environment_url": f"https://{dep.environment}.{svc.name}.acme.example",
             "log_url": log_url,
             "performed_via_github_app": None,
+        }
+
+
+# ------------------------------------------------------------------ extras (Actions, releases, tags)
+def _workflow_id(svc: Service, name: str) -> int:
+    return 60_000_000 + int(hashlib.sha1(f"{svc.name}|{name}".encode()).hexdigest()[:6], 16)
+
+
+def tag_sha(svc: Service, tag: str) -> str:
+    """The SHA of an annotated tag object (not the commit it points at)."""
+    return hashlib.sha1(f"tag|{svc.repository}|{tag}".encode()).hexdigest()
+
+
+class ExtrasRenderer(Renderer):
+    """GitHub Actions runs and jobs, releases, git refs, annotated tags and `/tags`, as api.github.com
+    serves them (OpenAPI `workflow-run`, `job`, `release`, `git-ref`, `git-tag`, `tag`)."""
+
+    def _run_state(self, run: WorkflowRun, now: datetime) -> tuple[str, str | None, datetime]:
+        if run.completed_at <= now:
+            return "completed", run.conclusion, run.completed_at
+        if run.started_at <= now:
+            return "in_progress", None, run.started_at
+        return "queued", None, run.created_at
+
+    def _head_commit(self, svc: Service, sha: str, now: datetime) -> dict[str, Any]:
+        commit = svc.commits[sha]
+        committer = commit.committer or WEB_FLOW
+        return {
+            "id": sha,
+            "tree_id": hashlib.sha1(f"tree|{sha}".encode()).hexdigest(),
+            "message": commit.message,
+            "timestamp": iso(commit.committed_at),
+            "author": {"name": commit.author.name, "email": commit.author.email},
+            "committer": {"name": committer.name, "email": committer.email},
+        }
+
+    def workflow_run(self, svc: Service, run: WorkflowRun, now: datetime) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        url = f"{base}/actions/runs/{run.run_id}"
+        status, conclusion, updated = self._run_state(run, now)
+        workflow_id = _workflow_id(svc, run.name)
+        actor = self.user(svc.commits[run.head_sha].author)
+        pulls = []
+        if run.event == "pull_request":
+            pr = next((p for p in svc.pulls if p.commit_shas[-1] == run.head_sha), None)
+            if pr is not None:
+                repo_ref = {"id": svc.repo_id, "url": base, "name": svc.name}
+                pulls.append(
+                    {
+                        "id": pr.pr_id,
+                        "number": pr.number,
+                        "url": f"{base}/pulls/{pr.number}",
+                        "head": {"ref": pr.branch, "sha": run.head_sha, "repo": repo_ref},
+                        "base": {"ref": "main", "sha": pr.base_sha, "repo": repo_ref},
+                    }
+                )
+        title = svc.commits[run.head_sha].message.splitlines()[0]
+        if run.deployment is not None:
+            title = run.deployment.description
+        repo = self.repository(svc)
+        return {
+            "id": run.run_id,
+            "name": run.name,
+            "node_id": node_id("WorkflowRun", run.run_id),
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "path": f".github/workflows/{run.name}.yml",
+            "display_title": title,
+            "run_number": run.run_number,
+            "event": run.event,
+            "status": status,
+            "conclusion": conclusion,
+            "workflow_id": workflow_id,
+            "check_suite_id": run.run_id * 3 + 1,
+            "check_suite_node_id": node_id("CheckSuite", run.run_id * 3 + 1),
+            "url": url,
+            "html_url": f"{HTML}/{svc.repository}/actions/runs/{run.run_id}",
+            "pull_requests": pulls,
+            "created_at": iso(run.created_at),
+            "updated_at": iso(updated),
+            "actor": actor,
+            "run_attempt": 1,
+            "referenced_workflows": [],
+            "run_started_at": iso(run.started_at if run.started_at <= now else run.created_at),
+            "triggering_actor": actor,
+            "jobs_url": f"{url}/jobs",
+            "logs_url": f"{url}/logs",
+            "check_suite_url": f"{base}/check-suites/{run.run_id * 3 + 1}",
+            "artifacts_url": f"{url}/artifacts",
+            "cancel_url": f"{url}/cancel",
+            "rerun_url": f"{url}/rerun",
+            "previous_attempt_url": None,
+            "workflow_url": f"{base}/actions/workflows/{workflow_id}",
+            "head_commit": self._head_commit(svc, run.head_sha, now),
+            "repository": repo,
+            "head_repository": repo,
+        }
+
+    def workflow_job(self, svc: Service, run: WorkflowRun, now: datetime) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        status, conclusion, _ = self._run_state(run, now)
+        name = "test" if run.name == "ci" else (run.deployment.environment if run.deployment else run.name)
+        started = run.started_at if run.started_at <= now else None
+        return {
+            "id": run.job_id,
+            "run_id": run.run_id,
+            "workflow_name": run.name,
+            "head_branch": run.head_branch,
+            "run_url": f"{base}/actions/runs/{run.run_id}",
+            "run_attempt": 1,
+            "node_id": node_id("CheckRun", run.job_id),
+            "head_sha": run.head_sha,
+            "url": f"{base}/actions/jobs/{run.job_id}",
+            "html_url": f"{HTML}/{svc.repository}/actions/runs/{run.run_id}/job/{run.job_id}",
+            "status": status,
+            "conclusion": conclusion,
+            "created_at": iso(run.created_at),
+            "started_at": iso(started or run.created_at),
+            "completed_at": iso(run.completed_at) if status == "completed" else None,
+            "name": name,
+            "steps": [],
+            "check_run_url": f"{base}/check-runs/{run.job_id}",
+            "labels": ["ubuntu-latest"],
+            "runner_id": 1 if started else None,
+            "runner_name": "GitHub Actions 1" if started else None,
+            "runner_group_id": 2 if started else None,
+            "runner_group_name": "GitHub Actions" if started else None,
+        }
+
+    def release(self, svc: Service, dep: Deployment) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        release_id = 180_000_000 + int(tag_sha(svc, dep.tag or "")[:7], 16)
+        at = iso(dep.deployed_at) if dep.deployed_at else None
+        return {
+            "url": f"{base}/releases/{release_id}",
+            "html_url": f"{HTML}/{svc.repository}/releases/tag/{dep.tag}",
+            "assets_url": f"{base}/releases/{release_id}/assets",
+            "upload_url": f"https://uploads.github.com/repos/{svc.repository}/releases/{release_id}/assets"
+            "{?name,label}",
+            "tarball_url": f"{base}/tarball/{dep.tag}",
+            "zipball_url": f"{base}/zipball/{dep.tag}",
+            "id": release_id,
+            "node_id": node_id("Release", release_id),
+            "tag_name": dep.tag,
+            "target_commitish": "main",
+            "name": dep.tag,
+            "body": dep.description,
+            "draft": False,
+            "prerelease": False,
+            "immutable": False,
+            "created_at": at,
+            "published_at": at,
+            "updated_at": at,
+            "author": self.user(DEPLOY_BOT, bot=True),
+            "assets": [],
+        }
+
+    def git_ref(self, svc: Service, dep: Deployment) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        sha = tag_sha(svc, dep.tag or "")
+        return {
+            "ref": f"refs/tags/{dep.tag}",
+            "node_id": node_id("Ref", f"{svc.repository}|{dep.tag}"),
+            "url": f"{base}/git/refs/tags/{dep.tag}",
+            "object": {"sha": sha, "type": "tag", "url": f"{base}/git/tags/{sha}"},
+        }
+
+    def git_tag(self, svc: Service, dep: Deployment) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        sha = tag_sha(svc, dep.tag or "")
+        return {
+            "node_id": node_id("Tag", sha),
+            "tag": dep.tag,
+            "sha": sha,
+            "url": f"{base}/git/tags/{sha}",
+            "message": f"Release {dep.tag}\n",
+            "tagger": {
+                "name": DEPLOY_BOT.name,
+                "email": DEPLOY_BOT.email,
+                "date": iso(dep.deployed_at) if dep.deployed_at else None,
+            },
+            "object": {"sha": dep.sha, "type": "commit", "url": f"{base}/git/commits/{dep.sha}"},
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
+        }
+
+    def tag(self, svc: Service, dep: Deployment) -> dict[str, Any]:
+        base = f"{self.api}/repos/{svc.repository}"
+        return {
+            "name": dep.tag,
+            "commit": {"sha": dep.sha, "url": f"{base}/commits/{dep.sha}"},
+            "zipball_url": f"{base}/zipball/refs/tags/{dep.tag}",
+            "tarball_url": f"{base}/tarball/refs/tags/{dep.tag}",
+            "node_id": node_id("Ref", f"{svc.repository}|{dep.tag}"),
         }

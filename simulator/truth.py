@@ -109,15 +109,15 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                 "service": inc.service,
                 "created_at": inc.created_at,
                 "resolved_at": resolved,
-                "deployment_id": str(inc.cause.deployment_id) if inc.cause else None,
+                "deployment_id": inc.cause.source_id if inc.cause else None,
             }
         )
 
     for svc in world.services:
         for dep in svc.deployments:
             deployed = dep.deployed_at
-            if deployed is None or deployed > end:
-                continue
+            if deployed is None or deployed > end or dep.source_id is None:
+                continue  # (no source serves a tag-released service's staging rollouts)
             recovered = None
             if dep.is_failure:
                 candidates = [r for r in incidents_by_cause.get(id(dep), []) if r is not None]
@@ -126,7 +126,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                 recovered = min(candidates) if candidates else None
             rows["deployments"].append(
                 {
-                    "deployment_id": str(dep.deployment_id),
+                    "deployment_id": dep.source_id,
                     "service": svc.name,
                     "environment": dep.environment,
                     "commit_sha": dep.sha,
@@ -155,7 +155,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                     "commit_sha": commit.sha,
                     "service": svc.name,
                     "authored_at": commit.authored_at,
-                    "deployment_id": str(dep.deployment_id) if dep else None,
+                    "deployment_id": dep.source_id if dep else None,
                     "deployed_at": dep.deployed_at if dep else None,
                 }
             )
@@ -177,7 +177,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                     "opened_at": pr.opened_at,
                     "first_review_at": min(reviews) if reviews else None,
                     "merged_at": pr.merged_at,
-                    "deployment_id": str(dep.deployment_id) if dep else None,
+                    "deployment_id": dep.source_id if dep else None,
                     "deployed_at": dep.deployed_at if dep else None,
                 }
             )

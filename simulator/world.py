@@ -152,7 +152,58 @@ SCALES: dict[str, dict[str, Any]] = {
         ],
         "infrastructure": ["postgres", "redis", "edge", "cloud"],
     },
+    # One team per delivery style (DELIVERY), tiny-sized. Services carry a fourth element: how they ship.
+    # `extras` makes the emulator serve GitHub Actions runs, releases and tags, GitLab and Jenkins; the
+    # other scales keep the GitHub Deployments API + PagerDuty world their clients were built against.
+    "mixed": {
+        "weeks": 8,
+        "extras": True,
+        "teams": [
+            (
+                "payments",
+                "weekly",
+                [
+                    ("checkout-api", "Checkout API", "production", "github"),
+                    ("billing-worker", "Billing Worker", "production", "github"),
+                ],
+            ),
+            (
+                "ledger",
+                "weekly",
+                [
+                    ("ledger-core", "Ledger Core", "production", "jenkins"),
+                    ("reconciliation-job", "Reconciliation Batch", "production", "jenkins"),
+                ],
+            ),
+            (
+                "releases",
+                "weekly",
+                [
+                    ("fx-rates", "FX Rates API", "production", "tags"),
+                    ("invoice-service", "Invoicing", "production", "tags"),
+                ],
+            ),
+            (
+                "storefront",
+                "daily",
+                [
+                    ("storefront-web", "Storefront Web", "prod", "gitlab"),
+                    ("cart-service", "Cart Service", "production", "gitlab"),
+                ],
+            ),
+            ("platform", "elite", [("auth-service", "Auth Service", "production", "actions")]),
+        ],
+        "infrastructure": ["postgres", "edge", "cloud"],
+    },
 }
+
+# How a service ships, and which source serves its deployments (truth `deployment_id` as served there):
+# - github: GitHub Deployments API (deployment id)
+# - actions: GitHub Actions runs of workflow `deploy` (production) / `deploy-staging` on main (run id)
+# - jenkins: builds of Jenkins jobs `deploy-<service>-<environment>` (`<job>#<number>`)
+# - tags: annotated tags `vX.Y.Z` with a GitHub release each, production only (`<repository>@<tag>`)
+# - gitlab: code on GitLab, deployments through GitLab's deployments API (GitLab deployment id)
+DELIVERY = ("github", "actions", "jenkins", "tags", "gitlab")
 
 FIRST_NAMES = [
     "ana",
@@ -324,6 +375,14 @@ class Deployment:
     is_failure: bool = False
     rollback: Deployment | None = None  # the rollback deployment that restored service after this one
     is_baseline: bool = False
+    source_id: str | None = None  # the id its source serves it under; None when no source serves it
+    source_number: int = 0  # Jenkins build number / GitLab pipeline and deployment iid / run number
+    tag: str | None = None  # release tag (`tags` delivery, production successes only)
+
+    @property
+    def finished_at(self) -> datetime:
+        """When its rollout ended (success or failure): CI runs, builds and GitLab deployments end here."""
+        return self.statuses[-1].created_at
 
     @property
     def deployed_at(self) -> datetime | None:
@@ -382,10 +441,36 @@ class Service:
     main: list[str] = field(default_factory=list)  # first-parent chain of main, oldest first
     pulls: list[PullRequest] = field(default_factory=list)
     deployments: list[Deployment] = field(default_factory=list)
+    delivery: str = "github"  # one of DELIVERY
+    gitlab_id: int = 0  # GitLab project id (`gitlab` delivery)
+    runs: list[WorkflowRun] = field(default_factory=list)  # GitHub Actions runs (extras worlds)
 
     @property
     def repository(self) -> str:
         return f"{ORG}/{self.name}"
+
+    @property
+    def on_github(self) -> bool:
+        """Whether the code lives on GitHub (everything but GitLab-hosted services)."""
+        return self.delivery != "gitlab"
+
+
+@dataclass
+class WorkflowRun:
+    """A GitHub Actions run: `ci` on a PR's head (no deployment), or `deploy*` for a deployment."""
+
+    run_id: int
+    job_id: int
+    name: str
+    event: str
+    head_sha: str
+    head_branch: str
+    run_number: int
+    created_at: datetime
+    started_at: datetime
+    completed_at: datetime
+    conclusion: str
+    deployment: Deployment | None = None
 
 
 @dataclass
@@ -407,6 +492,18 @@ class _Ids:
             "user": rng.randrange(10_000_000, 20_000_000),
             "repo": rng.randrange(700_000_000, 800_000_000),
         }
+        # Later kinds start from their own stream, so the ids above (and the world) stay as they were.
+        extra = random.Random(self.last["repo"])
+        self.last.update(
+            {
+                "run": extra.randrange(9_000_000_000, 9_100_000_000),
+                "job": extra.randrange(25_000_000_000, 25_100_000_000),
+                "gl_project": extra.randrange(40_000_000, 50_000_000),
+                "gl_deployment": extra.randrange(600_000_000, 700_000_000),
+                "gl_pipeline": extra.randrange(1_100_000_000, 1_200_000_000),
+                "gl_job": extra.randrange(7_000_000_000, 7_100_000_000),
+            }
+        )
 
     def next(self, kind: str) -> int:
         """The next id of `kind`; gaps stand for other organisations' objects created meanwhile."""
@@ -461,6 +558,7 @@ class World:
         self.developers: dict[str, Developer] = {}
         self.pd_users: dict[str, str] = {}  # login -> PagerDuty user id
         self.escalation_policy_id = ""
+        self.extras = bool(SCALES.get(scale, {}).get("extras"))
 
     # ---------------------------------------------------------------- public API
     def service(self, name: str) -> Service:
@@ -1056,7 +1154,7 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
             devs.append(dev)
             world.developers[login] = dev
             world.pd_users[login] = _pd_id(rng, "P", 6)
-        for repo, pd_name, prod_env in services:
+        for repo, pd_name, prod_env, *delivery in services:
             created = start - timedelta(days=rng.randint(90, 900))
             svc = Service(
                 name=repo,
@@ -1070,6 +1168,7 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
                 repo_id=ids.next("repo"),
                 created_at=created,
                 developers=devs,
+                delivery=delivery[0] if delivery else "github",
             )
             world.services.append(svc)
             builders.append(
@@ -1133,6 +1232,106 @@ def _assign_ids(world: World, ids: _Ids) -> None:
         status.status_id = ids.next("status")
     for svc in world.services:
         svc.deployments.sort(key=lambda dep: (dep.created_at, dep.deployment_id))
+    _assign_source_ids(world, ids)
+
+
+def _assign_source_ids(world: World, ids: _Ids) -> None:
+    """Give each deployment the id its delivery style's source serves it under; build Actions runs.
+
+    Numbering runs in creation order, as each system numbers its objects. Runs, jobs, GitLab ids and tags
+    depend only on the records already drawn, so adding them leaves every other id of the world unchanged.
+    """
+    gitlab_deps = []
+    for svc in world.services:
+        if svc.delivery == "gitlab":
+            svc.gitlab_id = ids.next("gl_project")
+        builds: dict[str, int] = {}
+        minor = patch = 0
+        for dep in svc.deployments:
+            if svc.delivery == "github":
+                dep.source_id = str(dep.deployment_id)
+            elif svc.delivery == "jenkins":
+                job = f"deploy-{svc.name}-{dep.environment}"
+                builds[job] = builds.get(job, 0) + 1
+                dep.source_number = builds[job]
+                dep.source_id = f"{job}#{dep.source_number}"
+            elif svc.delivery == "tags":
+                if dep.is_production and dep.deployed_at is not None:
+                    if dep.description.startswith("Rollback") and minor:
+                        patch += 1  # a rollback re-tags the last good build as a patch release
+                    else:
+                        minor, patch = minor + 1, 0
+                    dep.tag = f"v1.{minor - 1}.{patch}"
+                    dep.source_id = f"{svc.repository}@{dep.tag}"
+            elif svc.delivery == "gitlab":
+                gitlab_deps.append(dep)
+    gitlab_deps.sort(key=lambda d: (d.created_at, d.deployment_id))
+    per_project: dict[str, int] = {}
+    for dep in gitlab_deps:
+        per_project[dep.service] = per_project.get(dep.service, 0) + 1
+        dep.source_number = per_project[dep.service]
+        dep.source_id = str(ids.next("gl_deployment"))
+    if world.extras:
+        _build_runs(world, ids)
+
+
+def _build_runs(world: World, ids: _Ids) -> None:
+    """Actions runs: `ci` on every GitHub PR's head when it opens, `deploy`/`deploy-staging` per rollout."""
+    pending: list[tuple[Service, WorkflowRun]] = []
+    for svc in world.services:
+        if not svc.on_github:
+            continue
+        for pr in svc.pulls:
+            head = pr.commit_shas[-1]
+            digest = int(hashlib.sha1(f"ci|{svc.name}|{head}".encode()).hexdigest()[:8], 16)
+            created = floor_second(max(pr.opened_at, svc.commits[head].committed_at) + timedelta(seconds=20))
+            started = created + timedelta(seconds=5 + digest % 40)
+            run = WorkflowRun(
+                0,
+                0,
+                "ci",
+                "pull_request",
+                head,
+                pr.branch,
+                0,
+                created,
+                started,
+                started + timedelta(seconds=120 + digest % 400),
+                "failure" if digest % 10 == 0 else "success",
+            )
+            pending.append((svc, run))
+        if svc.delivery != "actions":
+            continue
+        for dep in svc.deployments:
+            name = "deploy" if dep.is_production else "deploy-staging"
+            started = dep.statuses[0].created_at
+            run = WorkflowRun(
+                0,
+                0,
+                name,
+                "workflow_dispatch" if dep.ref != "main" else "push",
+                dep.sha,
+                "main",
+                0,
+                dep.created_at,
+                started,
+                dep.finished_at,
+                "success" if dep.deployed_at is not None else "failure",
+                dep,
+            )
+            pending.append((svc, run))
+    pending.sort(key=lambda pair: (pair[1].created_at, pair[0].name, pair[1].name))
+    numbers: dict[tuple[str, str], int] = {}
+    for svc, run in pending:
+        run.run_id = ids.next("run")
+        run.job_id = ids.next("job")
+        key = (svc.name, run.name)
+        numbers[key] = numbers.get(key, 0) + 1
+        run.run_number = numbers[key]
+        if run.deployment is not None:
+            run.deployment.source_id = str(run.run_id)
+            run.deployment.source_number = run.run_number
+        svc.runs.append(run)
 
 
 __all__ = ["World", "generate_org", "next_working"]
