@@ -8,6 +8,7 @@ world as it was at a moment, so incremental loads can be tested across time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -21,6 +22,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulator.clock import parse_iso
 from simulator.github import ExtrasRenderer, Renderer, tag_sha
+from simulator.gitlab import GitLabApi, GitLabError
+from simulator.jenkins import JenkinsApi, JenkinsError
 from simulator.pagerduty import PagerDutyRenderer
 from simulator.world import Commit, Service, World
 
@@ -95,6 +98,9 @@ class Emulator:
         github_token: str = "gh-demo-token",
         pagerduty_token: str = "pd-demo-token",
         rate_limit: int = 5000,
+        gitlab_token: str = "gl-demo-token",
+        jenkins_user: str = "deploybot",
+        jenkins_token: str = "jenkins-demo-token",
     ):
         self.world = world
         self.host = host
@@ -102,6 +108,8 @@ class Emulator:
         self.github_token = github_token
         self.pagerduty_token = pagerduty_token
         self.rate_limit = rate_limit
+        self.gitlab_token = gitlab_token
+        self.jenkins_auth = "Basic " + base64.b64encode(f"{jenkins_user}:{jenkins_token}".encode()).decode()
         self.rate_used = 0
         self.rate_reset = int(time.time()) + 3600
         self.now = world.end
@@ -121,6 +129,8 @@ class Emulator:
             self._main_order[svc.name] = on_main
         self.gh: Renderer | None = None
         self.pd: PagerDutyRenderer | None = None
+        self.gitlab: GitLabApi | None = None
+        self.jenkins: JenkinsApi | None = None
 
     # ----------------------------------------------------------------- control
     @property
@@ -140,6 +150,8 @@ class Emulator:
         self.port = self._server.server_address[1]
         self.gh = ExtrasRenderer(self.world, f"{self.url}/github")
         self.pd = PagerDutyRenderer(self.world, f"{self.url}/pagerduty")
+        self.gitlab = GitLabApi(self.world, f"{self.url}/gitlab")
+        self.jenkins = JenkinsApi(self.world, f"{self.url}/jenkins")
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="deploylens-emulator", daemon=True
         )
@@ -193,6 +205,10 @@ class Emulator:
             return 405, b'{"message": "Method not allowed"}', {"Content-Type": "application/json"}
         if path.startswith("/github/") or path == "/github":
             return self._github(path[len("/github") :] or "/", params, target, headers)
+        if path.startswith("/gitlab/api/v4/"):
+            return self._gitlab(path[len("/gitlab/api/v4") :], target, headers)
+        if path.startswith("/jenkins/") or path == "/jenkins":
+            return self._jenkins(path[len("/jenkins") :] or "/", target, headers)
         if path.startswith("/pagerduty/") or path == "/pagerduty":
             return self._pagerduty(path[len("/pagerduty") :] or "/", params, multi, headers)
         return 404, b'{"message": "Not Found"}', {"Content-Type": "application/json"}
@@ -537,6 +553,37 @@ class Emulator:
             ]
         chunk, link = self._paginate(commits, params, target)
         return [gh.commit(svc, c) for c in chunk], link
+
+    # ------------------------------------------------------------ GitLab, Jenkins
+    def _gitlab(self, path: str, target: str, headers: dict[str, str]):
+        token = headers.get("private-token") or ""
+        bearer = re.match(r"^bearer\s+(\S+)$", headers.get("authorization", "").strip(), re.IGNORECASE)
+        if token != self.gitlab_token and not (bearer and bearer.group(1) == self.gitlab_token):
+            return self._json(401, {"message": "401 Unauthorized"}, {})
+        assert self.gitlab is not None
+        with self._lock:
+            now = self.now
+        try:
+            payload, extra = self.gitlab.route(path, target, now)
+        except GitLabError as err:
+            return self._json(err.status, err.body, {})
+        return self._json(200, payload, extra)
+
+    def _jenkins(self, path: str, target: str, headers: dict[str, str]):
+        if headers.get("authorization", "").strip() != self.jenkins_auth:
+            return (
+                401,
+                b"Unauthorized",
+                {"Content-Type": "text/html;charset=utf-8", "WWW-Authenticate": "Basic"},
+            )
+        assert self.jenkins is not None
+        with self._lock:
+            now = self.now
+        try:
+            payload = self.jenkins.route(path, target, now)
+        except JenkinsError as err:
+            return err.status, err.message.encode(), {"Content-Type": "text/html;charset=utf-8"}
+        return self._json(200, payload, {"X-Jenkins": "2.479.3"})
 
     # --------------------------------------------------------------- PagerDuty
     def _pagerduty(
