@@ -443,6 +443,21 @@ class Emulator:
             if m.group(2) is None:
                 return gh.workflow_run(svc, run, now), None
             return {"total_count": 1, "jobs": [gh.workflow_job(svc, run, now)]}, None
+        m = re.fullmatch(r"/pulls/(\d+)/(files|comments)", rest)
+        if m:
+            number = int(m.group(1))
+            pr = svc.pulls[number - 1] if 0 < number <= len(svc.pulls) else None
+            if pr is None or pr.opened_at > now:
+                raise _gh_error(404, "Not Found")
+            if m.group(2) == "comments":
+                return [], None  # reviewers here review as a whole (see /reviews), with no line comments
+            files: dict[str, dict] = {}
+            for sha in pr.commit_shas:
+                if svc.commits[sha].committed_at <= now:
+                    for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
+                        files[entry["filename"]] = entry  # the file's latest change stands for the PR's
+            chunk, link = self._paginate(sorted(files.values(), key=lambda f: f["filename"]), params, target)
+            return chunk, link
         tagged = [d for d in svc.deployments if d.tag and d.deployed_at is not None and d.deployed_at <= now]
         if rest == "/releases":
             tagged.sort(key=lambda d: (d.deployed_at, d.tag), reverse=True)

@@ -569,11 +569,27 @@ class World:
         raise KeyError(name)
 
     def org_config(
-        self, github_base_url: str, pagerduty_base_url: str, github_token: str, pagerduty_token: str
+        self,
+        github_base_url: str,
+        pagerduty_base_url: str,
+        github_token: str,
+        pagerduty_token: str,
+        *,
+        gitlab_base_url: str | None = None,
+        gitlab_token: str = "gl-demo-token",
+        jenkins_base_url: str | None = None,
+        jenkins_user: str = "deploybot",
+        jenkins_token: str = "jenkins-demo-token",
     ) -> dict[str, Any]:
-        """The `org.yml` content that points deploylens at this organisation (docs/architecture.md)."""
+        """The `org.yml` content that points deploylens at this organisation (docs/architecture.md).
+
+        GitLab and Jenkins appear only when some service ships through them; their base URLs default to the
+        emulator's (`.../gitlab`, `.../jenkins` next to `.../github`). Services that do not ship through the
+        GitHub Deployments API get deploy rules for their style; the others keep the default.
+        """
         start_date = self.start.date().isoformat()
-        return {
+        root = github_base_url.rstrip("/").removesuffix("/github")
+        config = {
             "org": self.org,
             "sources": {
                 "github": {
@@ -595,6 +611,7 @@ class World:
                     "team": svc.team,
                     "repository": svc.repository,
                     "pagerduty_services": [svc.pd_service_id],
+                    **({"deployments": rules} if (rules := deploy_rules(svc)) else {}),
                 }
                 for svc in self.services
             ],
@@ -604,6 +621,22 @@ class World:
             ],
             "failure": {"incident_window_hours": 24},
         }
+        styles = {svc.delivery for svc in self.services}
+        if "gitlab" in styles:
+            config["sources"]["gitlab"] = {
+                "base_url": gitlab_base_url or f"{root}/gitlab",
+                "token": gitlab_token,
+                "group": self.org,
+                "start_date": start_date,
+            }
+        if "jenkins" in styles:
+            config["sources"]["jenkins"] = {
+                "base_url": jenkins_base_url or f"{root}/jenkins",
+                "user": jenkins_user,
+                "token": jenkins_token,
+                "start_date": start_date,
+            }
+        return config
 
     def truth_tables(self) -> dict[str, Any]:
         """The ground truth as of `end`, one pandas DataFrame per table (see `write_truth`)."""
@@ -616,6 +649,29 @@ class World:
         from simulator.truth import write_truth
 
         return write_truth(self, Path(path))
+
+
+def deploy_rules(svc: Service) -> list[dict[str, str]]:
+    """The `deployments:` rules that recognise a service's deployments in its source (empty: the default,
+    GitHub deployments matched by environment name)."""
+    if svc.delivery == "gitlab":
+        return [
+            {"environment": "production", "gitlab_environment": "^prod"},
+            {"environment": "staging", "gitlab_environment": "^stag"},
+        ]
+    if svc.delivery == "actions":
+        return [
+            {"environment": "production", "workflow": "^deploy$", "branch": "^main$"},
+            {"environment": "staging", "workflow": "^deploy-staging$", "branch": "^main$"},
+        ]
+    if svc.delivery == "jenkins":
+        return [
+            {"environment": "production", "jenkins_job": f"^deploy-{svc.name}-{svc.production_env}$"},
+            {"environment": "staging", "jenkins_job": f"^deploy-{svc.name}-{svc.staging_env}$"},
+        ]
+    if svc.delivery == "tags":
+        return [{"environment": "production", "tag": r"^v\d+\.\d+\.\d+$"}]
+    return []
 
 
 # -------------------------------------------------------------------- generation
