@@ -43,6 +43,17 @@ ENDPOINTS = {
     "deployment": (r"^/repos/[^/]+/[^/]+/deployments/\d+$", "deployment", False),
     "statuses": (r"^/repos/[^/]+/[^/]+/deployments/\d+/statuses$", "deployment-status", True),
 }
+# Served in the `mixed` scale only: endpoint name -> (recorded path pattern, OpenAPI component, served as a
+# list, key of the list inside a wrapper object or None)
+EXTRAS = {
+    "workflow_runs": (r"^/repos/[^/]+/[^/]+/actions/runs$", "workflow-run", True, "workflow_runs"),
+    "workflow_run": (r"^/repos/[^/]+/[^/]+/actions/runs/\d+$", "workflow-run", False, None),
+    "run_jobs": (r"^/repos/[^/]+/[^/]+/actions/runs/\d+/jobs$", "job", True, "jobs"),
+    "releases": (r"^/repos/[^/]+/[^/]+/releases$", "release", True, None),
+    "tag_refs": (r"^/repos/[^/]+/[^/]+/git/(matching-)?refs/tags", "git-ref", True, None),
+    "git_tag": (r"^/repos/[^/]+/[^/]+/git/tags/[0-9a-f]{40}$", "git-tag", False, None),
+    "tags": (r"^/repos/[^/]+/[^/]+/tags$", "tag", True, None),
+}
 
 
 def _openapi_to_jsonschema(node):
@@ -93,12 +104,16 @@ def _recorded() -> dict[str, list[dict]]:
                 if record[1] != "GET" or record[7] != "200":
                     continue
                 path = record[4].split("?")[0]
-                for name, (pattern, _, _) in ENDPOINTS.items():
+                patterns = {n: (p, None) for n, (p, _, _) in ENDPOINTS.items()}
+                patterns |= {n: (p, key) for n, (p, _, _, key) in EXTRAS.items()}
+                for name, (pattern, key) in patterns.items():
                     if re.match(pattern, path):
                         try:
                             body = json.loads(record[9])
                         except ValueError:
                             continue
+                        if key is not None and isinstance(body, dict):
+                            body = body.get(key) or []
                         if isinstance(body, list):
                             if not body:
                                 continue
@@ -219,3 +234,76 @@ def test_key_sets_cover_recorded_real_responses(served, name):
             continue
         theirs = set().union(*(set(r[key]) for r in recorded if isinstance(r.get(key), dict)))
         assert theirs - set(value) == set(), f"{name}.{key}: nested keys missing"
+
+
+@pytest.fixture(scope="module")
+def served_extras():
+    """One response per Actions, release and tag endpoint, from the `mixed` org (the scale serving them)."""
+    world = generate_org(scale="mixed", seed=7, end=END)
+    emu = Emulator(world).start()
+    try:
+        actions = next(s for s in world.services if s.delivery == "actions")
+        tagged = next(s for s in world.services if s.delivery == "tags")
+        deploy = next(
+            r for r in actions.runs if r.name == "deploy" and r.deployment and not r.deployment.is_baseline
+        )
+        base = f"{emu.url}/github/repos/{actions.repository}"
+        tags_base = f"{emu.url}/github/repos/{tagged.repository}"
+        refs = requests.get(f"{tags_base}/git/matching-refs/tags", headers=GH, timeout=10).json()
+        urls = {
+            "workflow_runs": f"{base}/actions/runs?per_page=100",
+            "workflow_run": f"{base}/actions/runs/{deploy.run_id}",
+            "run_jobs": f"{base}/actions/runs/{deploy.run_id}/jobs",
+            "releases": f"{tags_base}/releases",
+            "tag_refs": f"{tags_base}/git/matching-refs/tags",
+            "git_tag": refs[-1]["object"]["url"],
+            "tags": f"{tags_base}/tags",
+        }
+        bodies = {}
+        for name, url in urls.items():
+            response = requests.get(url, headers=GH, timeout=10)
+            assert response.status_code == 200, name
+            key = EXTRAS[name][3]
+            bodies[name] = response.json()[key] if key else response.json()
+        yield bodies
+    finally:
+        emu.stop()
+
+
+@pytest.mark.parametrize("name", list(EXTRAS))
+def test_extras_match_openapi_schema(served_extras, name):
+    import jsonschema
+
+    components = _components()
+    _, component, is_list, _ = EXTRAS[name]
+    item = {"$ref": f"#/components/schemas/{component}"}
+    schema = {"type": "array", "items": item} if is_list else dict(item)
+    schema["components"] = components
+    body = served_extras[name]
+    assert body, f"{name}: empty response"
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{name}: " + "; ".join(
+        f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]
+    )
+
+
+def test_extras_schema_check_can_fail(served_extras):
+    """The validator really checks: a run without `head_sha` is rejected."""
+    import jsonschema
+
+    schema = {"$ref": "#/components/schemas/workflow-run", "components": _components()}
+    broken = copy.deepcopy(served_extras["workflow_run"])
+    del broken["head_sha"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema, cls=jsonschema.Draft7Validator)
+
+
+@pytest.mark.parametrize("name", list(EXTRAS))
+def test_extras_key_sets_cover_recorded_real_responses(served_extras, name):
+    recorded = _recorded().get(name)
+    if not recorded:
+        pytest.skip(f"no recorded response for {name}")
+    body = served_extras[name][0] if EXTRAS[name][2] else served_extras[name]
+    union = set().union(*(set(r) for r in recorded))
+    # keys GitHub added after the recording are ours alone; keys it served then must be served now
+    assert union - set(body) == set(), f"{name}: keys real GitHub serves that we do not"
