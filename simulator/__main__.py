@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from simulator import Emulator, generate_org
+from simulator.world import SCALES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,13 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve emulated GitHub and PagerDuty APIs for a simulated org")
-    serve.add_argument("--scale", choices=["tiny", "small"], default="small")
+    serve.add_argument("--scale", choices=list(SCALES), default="small")
     serve.add_argument("--seed", type=int, default=7)
     serve.add_argument("--end", help="end of history, ISO date (default: today 00:00 UTC)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--github-token", default="gh-demo-token")
     serve.add_argument("--pagerduty-token", default="pd-demo-token")
+    serve.add_argument("--gitlab-token", default="gl-demo-token")
+    serve.add_argument("--jenkins-user", default="deploybot")
+    serve.add_argument("--jenkins-token", default="jenkins-demo-token")
     serve.add_argument("--truth", type=Path, help="write ground-truth parquet files into this folder")
     serve.add_argument("--config-out", type=Path, help="write an org.yml pointing at this emulator")
     args = parser.parse_args(argv)
@@ -34,12 +38,27 @@ def main(argv: list[str] | None = None) -> int:
         end = datetime.fromisoformat(args.end)
         end = end.replace(tzinfo=UTC) if end.tzinfo is None else end
     world = generate_org(scale=args.scale, seed=args.seed, end=end)
-    emulator = Emulator(world, args.host, args.port, args.github_token, args.pagerduty_token).start()
+    emulator = Emulator(
+        world,
+        args.host,
+        args.port,
+        args.github_token,
+        args.pagerduty_token,
+        gitlab_token=args.gitlab_token,
+        jenkins_user=args.jenkins_user,
+        jenkins_token=args.jenkins_token,
+    ).start()
     if args.truth:
         world.write_truth(args.truth)
     if args.config_out:
         config = world.org_config(
-            f"{emulator.url}/github", f"{emulator.url}/pagerduty", args.github_token, args.pagerduty_token
+            f"{emulator.url}/github",
+            f"{emulator.url}/pagerduty",
+            args.github_token,
+            args.pagerduty_token,
+            gitlab_token=args.gitlab_token,
+            jenkins_user=args.jenkins_user,
+            jenkins_token=args.jenkins_token,
         )
         args.config_out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     print(
@@ -47,7 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{world.start:%Y-%m-%d} .. {world.end:%Y-%m-%d}"
     )
     print(f"GitHub:    {emulator.url}/github     (token {args.github_token})")
-    print(f"PagerDuty: {emulator.url}/pagerduty  (token {args.pagerduty_token})", flush=True)
+    print(f"PagerDuty: {emulator.url}/pagerduty  (token {args.pagerduty_token})")
+    if any(svc.delivery == "gitlab" for svc in world.services):
+        print(f"GitLab:    {emulator.url}/gitlab     (PRIVATE-TOKEN {args.gitlab_token})")
+    if any(svc.delivery == "jenkins" for svc in world.services):
+        print(f"Jenkins:   {emulator.url}/jenkins    (user {args.jenkins_user}, token {args.jenkins_token})")
+    print(end="", flush=True)
     try:
         while True:
             time.sleep(3600)

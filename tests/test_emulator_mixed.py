@@ -252,3 +252,39 @@ def test_tags_refs_and_releases(emu, world):
     emu.set_now(dep.deployed_at - timedelta(seconds=1))
     later = requests.get(f"{base}/tags", headers=GH, params={"per_page": 100}, timeout=10).json()
     assert dep.tag not in {t["name"] for t in later}
+
+
+def test_serve_command_mixed_writes_gitlab_and_jenkins_config(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    config_path = tmp_path / "org.yml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", "--scale", "mixed", "--seed", "3", "--port", "0"]
+        + ["--config-out", str(config_path), "--jenkins-token", "jt-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not config_path.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert config_path.exists(), proc.stderr.read().decode() if proc.poll() is not None else "no config"
+        time.sleep(0.1)
+        config = yaml.safe_load(config_path.read_text())
+        gitlab, jenkins = config["sources"]["gitlab"], config["sources"]["jenkins"]
+        projects = requests.get(
+            f"{gitlab['base_url']}/api/v4/groups/{gitlab['group']}/projects",
+            headers={"PRIVATE-TOKEN": gitlab["token"]},
+            timeout=10,
+        )
+        assert projects.status_code == 200 and len(projects.json()) == 2
+        assert jenkins["token"] == "jt-1"
+        jobs = requests.get(f"{jenkins['base_url']}/api/json", auth=(jenkins["user"], "jt-1"), timeout=10)
+        assert jobs.status_code == 200 and len(jobs.json()["jobs"]) == 5
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
