@@ -1,4 +1,4 @@
-"""An HTTP emulator of GitHub REST and PagerDuty REST v2 over a simulated organisation.
+"""An HTTP emulator of GitHub REST, PagerDuty REST v2, GitLab and Jenkins over a simulated organisation.
 
 It behaves like the real services where a client can get it wrong: token auth and 401s, `Link` header
 pagination with capped `per_page`, rate-limit headers and a spendable budget, ETag / If-None-Match 304s,
