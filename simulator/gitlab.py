@@ -92,6 +92,38 @@ class GitLabApi:
             "empty_repo": False,
             "merge_method": "merge",
             "squash_option": "default_off",
+            "_links": {
+                "self": f"{self.root}/api/v4/projects/{svc.gitlab_id}",
+                "merge_requests": f"{self.root}/api/v4/projects/{svc.gitlab_id}/merge_requests",
+                "issues": f"{self.root}/api/v4/projects/{svc.gitlab_id}/issues",
+                "repo_branches": f"{self.root}/api/v4/projects/{svc.gitlab_id}/repository/branches",
+                "labels": f"{self.root}/api/v4/projects/{svc.gitlab_id}/labels",
+                "events": f"{self.root}/api/v4/projects/{svc.gitlab_id}/events",
+                "members": f"{self.root}/api/v4/projects/{svc.gitlab_id}/members",
+            },
+            "permissions": {
+                "project_access": {"access_level": 30, "notification_level": 3},
+                "group_access": None,
+            },
+            "creator_id": svc.developers[0].user_id,
+            "import_status": "none",
+            "open_issues_count": 0,
+            "ci_config_path": None,
+            "shared_with_groups": [],
+            "approvals_before_merge": 1,
+            "only_allow_merge_if_pipeline_succeeds": True,
+            "only_allow_merge_if_all_discussions_are_resolved": False,
+            "printing_merge_request_link_enabled": True,
+            "request_access_enabled": False,
+            "resolve_outdated_diff_discussions": False,
+            "public_jobs": False,
+            "shared_runners_enabled": True,
+            "lfs_enabled": True,
+            "container_registry_enabled": False,
+            **{
+                f"{feature}_enabled": feature in ("issues", "merge_requests", "jobs")
+                for feature in ("issues", "merge_requests", "jobs", "wiki", "snippets")
+            },
         }
 
     def _message(self, svc: Service, commit: Commit) -> str:
@@ -193,6 +225,23 @@ class GitLabApi:
             "squash_on_merge": squash,
             "has_conflicts": False,
             "blocking_discussions_resolved": True,
+            "allow_collaboration": False,
+            "allow_maintainer_to_push": False,
+            "subscribed": False,
+            "changes_count": str(len(pr.commit_shas)),
+            "diff_refs": {"base_sha": pr.base_sha, "head_sha": head[-1], "start_sha": pr.base_sha},
+            "pipeline": None,  # merge request pipelines are not modelled; deploy pipelines run on main
+            "latest_build_started_at": None,
+            "latest_build_finished_at": None,
+            # GitLab fills this from its own deployment tracking; left null so nothing downstream leans on
+            # a field that GitLab's list endpoints do not serve
+            "first_deployed_to_production_at": None,
+            "time_stats": {
+                "time_estimate": 0,
+                "total_time_spent": 0,
+                "human_time_estimate": None,
+                "human_total_time_spent": None,
+            },
         }
 
     def note(self, svc: Service, pr: PullRequest, review: Review) -> dict[str, Any]:

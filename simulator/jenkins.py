@@ -99,6 +99,11 @@ class JenkinsApi:
                 {},
             ],
             "changeSet": {"_class": "hudson.plugins.git.GitChangeSetList", "kind": "git", "items": []},
+            "artifacts": [],
+            "culprits": [],
+            "executor": {} if not done else None,
+            "fullDisplayName": f"{name} #{dep.source_number}",
+            "keepLog": False,
         }
 
     def job(self, name: str, now: datetime) -> dict[str, Any]:
@@ -148,7 +153,7 @@ class JenkinsApi:
                 "description": None,
                 "jobs": [{"_class": "hudson.model.FreeStyleProject", "name": n} for n in FOLDER_JOBS],
             }
-            return {"_class": "hudson.model.Hudson", "jobs": [folder, *jobs]}
+            return {"_class": "hudson.model.Hudson", "description": None, "jobs": [folder, *jobs]}
         if path == f"/job/{FOLDER}/api/json":
             return {
                 "_class": "com.cloudbees.hudson.plugins.folder.Folder",
