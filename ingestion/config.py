@@ -16,13 +16,23 @@ from typing import Any
 
 import yaml
 
-KNOWN_SOURCES = ("github", "pagerduty", "git")
+KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
 # Sources read without an API: no base URL, no token.
 LOCAL_SOURCES = ("git",)
 # How a service's deployments are recognised (docs/configuration.md, "Deploy rules"). Each rule is a
-# case-insensitive regular expression on what the source reports: the GitHub deployment's environment name,
-# or the tag name.
-DEPLOY_RULE_KINDS = ("github_environment", "tag")
+# case-insensitive regular expression on what the source reports: the GitHub or GitLab deployment's
+# environment name, the tag name, the GitHub Actions workflow name, the Jenkins job's full name, or the
+# branch whose first-parent commits are each a deployment (teams that deploy on merge).
+DEPLOY_RULE_KINDS = (
+    "github_environment",
+    "gitlab_environment",
+    "tag",
+    "workflow",
+    "jenkins_job",
+    "branch_push",
+)
+# Kinds that also take an optional `branch` regex on the branch the run or build was for.
+BRANCH_FILTERED_KINDS = ("workflow", "jenkins_job")
 DEFAULT_INCIDENT_WINDOW_HOURS = 24
 
 
@@ -78,7 +88,7 @@ def _validate_deploy_rules(
     for j, rule in enumerate(v.sequence(rules, where)):
         at = where + (j,)
         rule = v.mapping(rule, at)
-        v.unknown_keys(rule, {"environment", *DEPLOY_RULE_KINDS}, at)
+        v.unknown_keys(rule, {"environment", "branch", *DEPLOY_RULE_KINDS}, at)
         environment = v.text(rule.get("environment"), at + ("environment",))
         if environment not in environment_names:
             v.fail(
@@ -94,7 +104,22 @@ def _validate_deploy_rules(
             re.compile(pattern)
         except re.error as exc:
             v.fail(at + (kind,), f"not a valid regular expression: {exc}")
-        out.append({"environment": environment, "kind": kind, "pattern": pattern})
+        branch = None
+        if "branch" in rule:
+            if kind not in BRANCH_FILTERED_KINDS:
+                v.fail(
+                    at + ("branch",),
+                    f"branch applies to {' and '.join(BRANCH_FILTERED_KINDS)} rules only, not to {kind}",
+                )
+            branch = v.text(rule["branch"], at + ("branch",))
+            try:
+                re.compile(branch)
+            except re.error as exc:
+                v.fail(at + ("branch",), f"not a valid regular expression: {exc}")
+        rule_out = {"environment": environment, "kind": kind, "pattern": pattern}
+        if branch is not None:
+            rule_out["branch_pattern"] = branch
+        out.append(rule_out)
     return out
 
 
@@ -179,6 +204,13 @@ class _Validator:
                 self.fail(where + (key,), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+def _text_list(v: _Validator, value: Any, where: tuple) -> list[str] | None:
+    """An optional list of non-empty strings (None when the key is absent)."""
+    if value is None:
+        return None
+    return [v.text(item, where + (i,)) for i, item in enumerate(v.sequence(value, where))]
+
+
 def _resolve_token(v: _Validator, spec: dict, where: tuple) -> str:
     if "token" in spec and "token_env" in spec:
         v.fail(where, "give either token or token_env, not both")
@@ -218,6 +250,10 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         allowed = {"base_url", "token", "token_env", "start_date"}
         if name == "github":
             allowed |= {"organization", "repositories"}
+        elif name == "gitlab":
+            allowed |= {"group", "projects"}
+        elif name == "jenkins":
+            allowed |= {"user", "jobs"}
         v.unknown_keys(spec, allowed, where)
         base_url = v.text(spec.get("base_url"), where + ("base_url",))
         if not re.match(r"^https?://", base_url):
@@ -240,9 +276,17 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
                     v.text(r, where + ("repositories", i))
                     for i, r in enumerate(v.sequence(repos, where + ("repositories",)))
                 ]
-        sources[name] = SourceConfig(
-            name, base_url.rstrip("/"), _resolve_token(v, spec, where), start, options
-        )
+        elif name == "gitlab":
+            options["group"] = v.text(spec.get("group"), where + ("group",), required=False)
+            options["projects"] = _text_list(v, spec.get("projects"), where + ("projects",))
+        elif name == "jenkins":
+            options["user"] = v.text(spec.get("user"), where + ("user",), required=False)
+            # Shell-style patterns on job full names (`payments/*`), as the Jenkins source takes them.
+            options["jobs"] = _text_list(v, spec.get("jobs"), where + ("jobs",))
+        # A public Jenkins controller is readable anonymously: there a token is optional.
+        anonymous = name == "jenkins" and "token" not in spec and "token_env" not in spec
+        token = "" if anonymous else _resolve_token(v, spec, where)
+        sources[name] = SourceConfig(name, base_url.rstrip("/"), token, start, options)
 
     teams = []
     team_names: set[str] = set()
@@ -305,9 +349,10 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         if team not in team_names:
             v.fail(where + ("team",), f"unknown team {team!r} (teams: {', '.join(sorted(team_names))})")
         repo = v.text(svc.get("repository"), where + ("repository",))
-        if repo not in git_names and not re.match(r"^[^/\s]+/[^/\s]+$", repo):
+        # GitHub owner/name, GitLab group/subgroup/name, or the name of a local git repository.
+        if repo not in git_names and not re.match(r"^[^/\s]+(/[^/\s]+)+$", repo):
             known = f" or one of the git repositories ({', '.join(sorted(git_names))})" if git_names else ""
-            v.fail(where + ("repository",), f"expected owner/name{known}, got {repo!r}")
+            v.fail(where + ("repository",), f"expected owner/name or group/name{known}, got {repo!r}")
         pd_ids = [
             v.text(p, where + ("pagerduty_services", j))
             for j, p in enumerate(

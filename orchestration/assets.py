@@ -19,6 +19,8 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from ingestion.config import OrgConfig
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
+from ingestion.gitlab import gitlab_source
+from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
 from ingestion.pipelines import make_pipeline
@@ -47,6 +49,26 @@ class TransformTranslator(DagsterDbtTranslator):
         return "reference" if dbt_resource_props.get("resource_type") == "seed" else None
 
 
+def _github_repositories(config: OrgConfig) -> list[str]:
+    """Services' repositories that live on GitHub: not a local git repository's name, not a GitLab project
+    the configuration names (by path or under its group)."""
+    git_names = (
+        {r["name"] for r in config.sources["git"].options["repositories"]}
+        if "git" in config.sources
+        else set()
+    )
+    gitlab = config.sources["gitlab"].options if "gitlab" in config.sources else {}
+    gitlab_projects = set(gitlab.get("projects") or [])
+    gitlab_group = gitlab.get("group")
+    return sorted(
+        repo
+        for repo in {s["repository"] for s in config.services}
+        if repo not in git_names
+        and repo not in gitlab_projects
+        and not (gitlab_group and repo.startswith(gitlab_group + "/"))
+    )
+
+
 def dlt_sources(config: OrgConfig) -> dict[str, Any]:
     """The dlt sources an org configuration names, in load order."""
     sources: dict[str, Any] = {
@@ -63,8 +85,26 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             base_url=gh.base_url,
             organization=gh.options["organization"],
             token=gh.token,
-            repositories=gh.options.get("repositories") or sorted({s["repository"] for s in config.services}),
+            repositories=gh.options.get("repositories") or _github_repositories(config),
             start_date=gh.start_date,
+        )
+    if "gitlab" in config.sources:
+        gl = config.sources["gitlab"]
+        sources["gitlab"] = gitlab_source(
+            base_url=gl.base_url,
+            token=gl.token,
+            group=gl.options.get("group"),
+            projects=gl.options.get("projects"),
+            start_date=gl.start_date,
+        )
+    if "jenkins" in config.sources:
+        jk = config.sources["jenkins"]
+        sources["jenkins"] = jenkins_source(
+            base_url=jk.base_url,
+            user=jk.options.get("user"),
+            token=jk.token or None,
+            jobs=jk.options.get("jobs"),
+            start_date=jk.start_date,
         )
     if "git" in config.sources:
         sources["git"] = git_local_source(repositories=config.sources["git"].options["repositories"])

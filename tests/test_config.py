@@ -192,9 +192,17 @@ def test_git_source_resolves_paths_against_the_file_and_names_repositories(git_c
 def test_deploy_rules_are_kept_in_order_with_kind_and_pattern(git_config_dir):
     config = load_config(git_config_dir / "org.yml")
     assert config.services[0]["deploy_rules"] == [
-        {"environment": "production", "kind": "tag", "pattern": r"^v?\d+\.\d+(\.\d+)?$"},
+        {
+            "environment": "production",
+            "kind": "tag",
+            "pattern": r"^v?\d+\.\d+(\.\d+)?$",
+        },
         {"environment": "staging", "kind": "tag", "pattern": r"-rc\d+$"},
-        {"environment": "production", "kind": "github_environment", "pattern": "^live"},
+        {
+            "environment": "production",
+            "kind": "github_environment",
+            "pattern": "^live",
+        },
     ]
     assert config.services[1]["deploy_rules"] == []
 
@@ -233,17 +241,19 @@ def test_deploy_rule_rows_default_to_the_environments_patterns(git_config_dir):
         (
             '    github_environment: "^live"\n',
             '    github_environment: "^live"\n        tag: "^v"\n',
-            "line 18: services[0].deployments[2]: give exactly one of github_environment, tag",
+            "line 18: services[0].deployments[2]: give exactly one of github_environment, "
+            "gitlab_environment, tag, workflow, jenkins_job, branch_push",
         ),
         (
             '    github_environment: "^live"\n',
-            '    branch: "main"\n',
-            "line 19: services[0].deployments[2].branch: unknown key",
+            '    github_environment: "^live"\n        branch: "main"\n',
+            "line 20: services[0].deployments[2].branch: branch applies to workflow and jenkins_job rules "
+            "only, not to github_environment",
         ),
         (
             "repository: legacy-monolith",
             "repository: legacy",
-            "line 22: services[1].repository: expected owner/name "
+            "line 22: services[1].repository: expected owner/name or group/name "
             "or one of the git repositories (legacy-monolith, shop)",
         ),
         (
@@ -266,3 +276,156 @@ def test_git_and_deploy_rule_errors_name_key_and_line(git_config_dir, old, new, 
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert expected in str(info.value)
+
+
+# --- GitLab, Jenkins and every deploy rule kind -----------------------------------------------------------
+
+MIXED_CONFIG = textwrap.dedent(
+    """\
+    sources:
+      gitlab:
+        base_url: https://gitlab.example.com/
+        token_env: TEST_GL_TOKEN
+        group: acme
+        projects: [acme/platform/ledger]
+        start_date: 2026-02-01
+      jenkins:
+        base_url: https://ci.example.com
+        user: robot
+        token: jk-literal
+        jobs: ["payments/*"]
+    teams:
+      - name: core
+    services:
+      - name: ledger
+        team: core
+        repository: acme/platform/ledger
+        deployments:
+          - environment: production
+            gitlab_environment: "^prod"
+          - environment: staging
+            workflow: "^deploy"
+            branch: "^main$"
+          - environment: production
+            jenkins_job: "^payments/ledger-deploy$"
+          - environment: staging
+            branch_push: "^main$"
+    environments:
+      - name: staging
+      - name: production
+        production: true
+    """
+)
+
+
+def test_gitlab_and_jenkins_sources_and_every_rule_kind(monkeypatch):
+    monkeypatch.setenv("TEST_GL_TOKEN", "s3cret-gl")
+    config = parse_config(MIXED_CONFIG)
+    gitlab = config.sources["gitlab"]
+    assert (gitlab.base_url, gitlab.token, gitlab.start_date) == (
+        "https://gitlab.example.com",
+        "s3cret-gl",
+        "2026-02-01",
+    )
+    assert gitlab.options == {"group": "acme", "projects": ["acme/platform/ledger"]}
+    jenkins = config.sources["jenkins"]
+    assert (jenkins.base_url, jenkins.token) == ("https://ci.example.com", "jk-literal")
+    assert jenkins.options == {"user": "robot", "jobs": ["payments/*"]}
+    assert "s3cret-gl" not in repr(config) and "jk-literal" not in repr(config)
+    assert config.services[0]["deploy_rules"] == [
+        {
+            "environment": "production",
+            "kind": "gitlab_environment",
+            "pattern": "^prod",
+        },
+        {"environment": "staging", "kind": "workflow", "pattern": "^deploy", "branch_pattern": "^main$"},
+        {
+            "environment": "production",
+            "kind": "jenkins_job",
+            "pattern": "^payments/ledger-deploy$",
+        },
+        {"environment": "staging", "kind": "branch_push", "pattern": "^main$"},
+    ]
+
+
+def test_rule_rows_carry_the_branch_pattern(monkeypatch):
+    from ingestion.org_config import _deploy_rule_rows
+
+    monkeypatch.setenv("TEST_GL_TOKEN", "x")
+    config = parse_config(MIXED_CONFIG)
+    rows = _deploy_rule_rows(config.services, config.environments)
+    assert [(r["rule_index"], r["kind"], r["branch_pattern"]) for r in rows] == [
+        (0, "gitlab_environment", None),
+        (1, "workflow", "^main$"),
+        (2, "jenkins_job", None),
+        (3, "branch_push", None),
+    ]
+    # The file's own spelling (`branch:`) is accepted as well.
+    raw = [{"name": "ledger", "deployments": [{"environment": "staging", "workflow": "^d", "branch": "^m"}]}]
+    assert _deploy_rule_rows(raw, config.environments)[0]["branch_pattern"] == "^m"
+
+
+def test_anonymous_jenkins_needs_no_token():
+    text = MIXED_CONFIG.replace("    user: robot\n    token: jk-literal\n", "")
+    text = text.replace("    token_env: TEST_GL_TOKEN\n", "    token: gl-literal\n")
+    config = parse_config(text)
+    assert config.sources["jenkins"].token == ""
+    assert config.sources["jenkins"].options["user"] is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            '    branch: "^main$"\n',
+            '    branch: "^(main$"\n',
+            "line 24: services[0].deployments[1].branch: not a valid regular expression",
+        ),
+        (
+            '    branch_push: "^main$"\n',
+            '    branch_push: "^main$"\n        branch: "x"\n',
+            "line 29: services[0].deployments[3].branch: "
+            "branch applies to workflow and jenkins_job rules only",
+        ),
+        (
+            '    jenkins_job: "^payments/ledger-deploy$"\n',
+            '    jenkins_job: "^payments/(ledger"\n',
+            "line 26: services[0].deployments[2].jenkins_job: not a valid regular expression",
+        ),
+        (
+            '    gitlab_environment: "^prod"\n',
+            '    gitlab_env: "^prod"\n',
+            "line 21: services[0].deployments[0].gitlab_env: unknown key",
+        ),
+        ("    group: acme\n", "    organization: acme\n", "line 5: sources.gitlab.organization: unknown key"),
+        (
+            '    jobs: ["payments/*"]\n',
+            "    jobs: payments\n",
+            "line 12: sources.jenkins.jobs: expected a list",
+        ),
+        ("    user: robot\n", "    user: robot\n    token_env: X\n", "line 8: sources.jenkins: give either"),
+        ("  jenkins:\n", "  jenkins:\n    folder: x\n", "line 9: sources.jenkins.folder: unknown key"),
+    ],
+)
+def test_gitlab_jenkins_and_rule_errors_name_key_and_line(monkeypatch, old, new, expected):
+    monkeypatch.setenv("TEST_GL_TOKEN", "x")
+    assert old in MIXED_CONFIG
+    with pytest.raises(ConfigError) as info:
+        parse_config(MIXED_CONFIG.replace(old, new, 1))
+    assert expected in str(info.value)
+
+
+def test_github_repositories_leave_out_gitlab_projects_and_git_names(monkeypatch, git_config_dir):
+    from orchestration.assets import _github_repositories
+
+    monkeypatch.setenv("TEST_GL_TOKEN", "x")
+    text = MIXED_CONFIG.replace(
+        "environments:\n",
+        "  - name: web\n    team: core\n    repository: acme/web\n"
+        "  - name: pay\n    team: core\n    repository: other/pay\n"
+        "  - name: tools\n    team: core\n    repository: tools/ci\n"
+        "environments:\n",
+    ).replace("    projects: [acme/platform/ledger]\n", "    projects: [tools/ci]\n")
+    config = parse_config(text)
+    # acme/* lies under the GitLab group, tools/ci is a named GitLab project: only other/pay is GitHub's.
+    assert _github_repositories(config) == ["other/pay"]

@@ -13,7 +13,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from .settings import DEFAULT_INCIDENT_WINDOW_HOURS
+from .settings import DEFAULT_INCIDENT_WINDOW_HOURS, DEPLOY_RULE_KINDS
 
 
 def _team_rows(teams: list[dict]) -> list[dict]:
@@ -61,9 +61,14 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
         rules = svc.get("deploy_rules")
         if rules is None:
             rules = [
-                {"environment": rule.get("environment"), "kind": kind, "pattern": rule[kind]}
+                {
+                    "environment": rule.get("environment"),
+                    "kind": kind,
+                    "pattern": rule[kind],
+                    "branch_pattern": rule.get("branch"),
+                }
                 for rule in svc.get("deployments") or []
-                for kind in ("github_environment", "tag")
+                for kind in DEPLOY_RULE_KINDS
                 if kind in rule
             ]
         if rules:
@@ -74,6 +79,7 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
                     "kind": rule["kind"],
                     "environment": rule["environment"],
                     "pattern": rule["pattern"],
+                    "branch_pattern": rule.get("branch_pattern"),
                     "is_default": False,
                 }
                 for index, rule in enumerate(rules)
@@ -86,6 +92,7 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
                     "kind": "github_environment",
                     "environment": env["environment"],
                     "pattern": env["match_pattern"],
+                    "branch_pattern": None,
                     "is_default": True,
                 }
                 for env in envs
@@ -142,6 +149,7 @@ def org_config_source(
                 "kind": {"data_type": "text", "nullable": True},
                 "environment": {"data_type": "text", "nullable": True},
                 "pattern": {"data_type": "text", "nullable": True},
+                "branch_pattern": {"data_type": "text", "nullable": True},
                 "is_default": {"data_type": "bool"},
             },
         ),

@@ -2,10 +2,10 @@
 -- and final status.
 -- Service: deployments that name it (tag rules) keep it; others go to the primary service of their
 -- repository.
--- Environment of a GitHub deployment: the first of its service's `github_environment` rules (in the
--- service's order) whose case-insensitive regex matches the source environment name. A service without
--- rules has the default ones, one per configured environment in rank order with its `match` pattern: the
--- behaviour before deploy rules existed. A deployment of a repository no service names is mapped by the
+-- Environment of a GitHub (GitLab) deployment: the first of its service's `github_environment`
+-- (`gitlab_environment`) rules, in the service's order, whose case-insensitive regex matches the source
+-- environment name. A service without rules has the default ones, one per configured environment in rank
+-- order with its `match` pattern, for both sources: the behaviour before deploy rules existed. A deployment of a repository no service names is mapped by the
 -- environments' patterns as well. Unmatched names are kept as they are, never production.
 with
 
@@ -52,11 +52,13 @@ environment_rules as (
     select
         service,
         rule_index,
+        rule_kind,
+        coalesce(is_default, false) as is_default,
         environment,
         match_pattern,
 
     from deploy_rules
-    where rule_kind = 'github_environment'
+    where rule_kind in ('github_environment', 'gitlab_environment')
 
 ),
 
@@ -73,6 +75,10 @@ environment_matches as (
     from owned
     inner join environment_rules
         on owned.owning_service = environment_rules.service
+        and (
+            environment_rules.is_default
+            or environment_rules.rule_kind = owned.source_system || '_environment'
+        )
         and regexp_matches(owned.source_environment, environment_rules.match_pattern, 'i')
     where owned.environment is null
 

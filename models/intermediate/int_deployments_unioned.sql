@@ -1,12 +1,20 @@
 -- One row per deployment event from any source, before environment mapping: GitHub deployments with their
--- final status, and git tags matching a service's tag rule.
+-- final status, GitLab deployments, and what a service's deploy rules make deployments of: git tags (tag),
+-- GitHub Actions runs (workflow), Jenkins builds (jenkins_job) and commits reaching a branch (branch_push).
 -- GitHub status: the latest status by created_at (ties: status id). 'inactive' is skipped: GitHub adds it
 -- to a deployment when a later one replaces it, which says nothing about whether this one succeeded.
 -- Tags: a tag of a service's repository matching one of its `tag` rules (case-insensitive regex) is a
 -- successful deployment of that service to the rule's environment at the tag's time (tagger date, or the
 -- commit date of a lightweight tag). Two rules of one service and environment matching the same tag make
--- one deployment (the first rule). Service and environment of GitHub deployments are resolved later, from
--- the repository and the environment name (int_deployments_mapped_to_environments).
+-- one deployment (the first rule). Service and environment of GitHub and GitLab deployments are resolved
+-- later, from the repository and the environment name (int_deployments_mapped_to_environments).
+-- Runs and builds: a completed run of the service's repository whose workflow name matches a `workflow`
+-- rule (and its head branch the rule's `branch`, when given), or a finished build of a Jenkins job whose
+-- full name matches a `jenkins_job` rule (and its branch), is a deployment to the rule's environment at
+-- its finish time, successful or failed as the source says (success / failure; cancelled, skipped and
+-- aborted keep their own names and ship nothing). Jenkins knows no repository: the rule's service gives it.
+-- Branch pushes: each commit on the first-parent chain of a branch matching a `branch_push` rule is a
+-- successful deployment at its committer time (int_commits_pushed_to_deploy_branches).
 with
 
 github_deployments as (
@@ -36,6 +44,30 @@ deploy_rules as (
 services as (
 
     select * from {{ ref('stg_config__services') }}
+
+),
+
+gitlab_deployments as (
+
+    select * from {{ ref('stg_gitlab__deployments') }}
+
+),
+
+workflow_runs as (
+
+    select * from {{ ref('stg_github__workflow_runs') }}
+
+),
+
+jenkins_builds as (
+
+    select * from {{ ref('stg_jenkins__builds') }}
+
+),
+
+branch_pushes as (
+
+    select * from {{ ref('int_commits_pushed_to_deploy_branches') }}
 
 ),
 
@@ -131,11 +163,182 @@ from_tags as (
 
 ),
 
+from_gitlab as (
+
+    select
+        'gitlab:' || deployment_id as deployment_id,
+        'gitlab' as source_system,
+        deployment_id as source_deployment_id,
+        project as repository,
+        cast(null as varchar) as service,
+        cast(null as varchar) as environment,
+        environment as source_environment,
+        commit_sha,
+        created_at,
+        -- Only a finished deployment has a finish time; running and created ones wait like GitHub's pending.
+        case
+            when lower(status) in ('success', 'failed', 'canceled') then coalesce(finished_at, updated_at)
+        end as deployed_at,
+        case lower(status)
+            when 'failed' then 'failure'
+            when 'created' then 'pending'
+            else coalesce(lower(status), 'pending')
+        end as status,
+        try_cast(deployment_id as bigint) as deployment_order_key,
+
+    from gitlab_deployments
+
+),
+
+-- First matching rule per (service, environment, run): two rules of one environment make one deployment.
+workflow_rule_matches as (
+
+    select
+        workflow_runs.repository,
+        workflow_runs.run_id,
+        workflow_runs.environment as source_environment,
+        workflow_runs.commit_sha,
+        workflow_runs.conclusion,
+        workflow_runs.started_at,
+        workflow_runs.updated_at,
+        deploy_rules.service,
+        deploy_rules.environment,
+        row_number() over (
+            partition by deploy_rules.service, deploy_rules.environment, workflow_runs.repository,
+                workflow_runs.run_id
+            order by deploy_rules.rule_index
+        ) as match_order,
+
+    from workflow_runs
+    inner join services
+        on workflow_runs.repository = services.repository
+    inner join deploy_rules
+        on services.service = deploy_rules.service
+        and deploy_rules.rule_kind = 'workflow'
+        and regexp_matches(workflow_runs.workflow_name, deploy_rules.match_pattern, 'i')
+        and (
+            deploy_rules.branch_pattern is null
+            or regexp_matches(coalesce(workflow_runs.head_branch, ''), deploy_rules.branch_pattern, 'i')
+        )
+    where workflow_runs.is_completed
+
+),
+
+from_workflows as (
+
+    select
+        'github_actions:' || service || '/' || environment || ':' || run_id as deployment_id,
+        'github_actions' as source_system,
+        run_id as source_deployment_id,
+        repository,
+        service,
+        environment,
+        source_environment,
+        commit_sha,
+        started_at as created_at,
+        updated_at as deployed_at,
+        case
+            when lower(conclusion) = 'success' then 'success'
+            when lower(conclusion) in ('failure', 'timed_out', 'startup_failure') then 'failure'
+            else coalesce(lower(conclusion), 'pending')
+        end as status,
+        try_cast(run_id as bigint) as deployment_order_key,
+
+    from workflow_rule_matches
+    where match_order = 1
+
+),
+
+jenkins_rule_matches as (
+
+    select
+        jenkins_builds.job,
+        jenkins_builds.build_number,
+        jenkins_builds.result,
+        jenkins_builds.commit_sha,
+        jenkins_builds.started_at,
+        jenkins_builds.finished_at,
+        deploy_rules.service,
+        services.repository,
+        deploy_rules.environment,
+        row_number() over (
+            partition by deploy_rules.service, deploy_rules.environment, jenkins_builds.job,
+                jenkins_builds.build_number
+            order by deploy_rules.rule_index
+        ) as match_order,
+
+    from jenkins_builds
+    inner join deploy_rules
+        on deploy_rules.rule_kind = 'jenkins_job'
+        and regexp_matches(jenkins_builds.job, deploy_rules.match_pattern, 'i')
+        and (
+            deploy_rules.branch_pattern is null
+            or regexp_matches(coalesce(jenkins_builds.branch, ''), deploy_rules.branch_pattern, 'i')
+        )
+    inner join services
+        on deploy_rules.service = services.service
+    where not jenkins_builds.is_building
+
+),
+
+from_jenkins as (
+
+    select
+        'jenkins:' || service || '/' || environment || ':' || job || '#' || build_number as deployment_id,
+        'jenkins' as source_system,
+        job || '#' || build_number as source_deployment_id,
+        repository,
+        service,
+        environment,
+        cast(null as varchar) as source_environment,
+        commit_sha,
+        started_at as created_at,
+        finished_at as deployed_at,
+        case
+            when upper(result) = 'SUCCESS' then 'success'
+            when upper(result) in ('FAILURE', 'UNSTABLE') then 'failure'
+            else coalesce(lower(result), 'pending')
+        end as status,
+        cast(build_number as bigint) as deployment_order_key,
+
+    from jenkins_rule_matches
+    where match_order = 1
+
+),
+
+from_branch_pushes as (
+
+    select
+        'git_push:' || service || '/' || environment || ':' || repository || '@' || commit_sha as deployment_id,
+        'git_push' as source_system,
+        repository || '@' || commit_sha as source_deployment_id,
+        repository,
+        service,
+        environment,
+        cast(null as varchar) as source_environment,
+        commit_sha,
+        pushed_at as created_at,
+        pushed_at as deployed_at,
+        'success' as status,
+        chain_position as deployment_order_key,
+
+    from branch_pushes
+
+),
+
 final as (
 
     select * from from_github
     union all
     select * from from_tags
+    union all
+    select * from from_gitlab
+    union all
+    select * from from_workflows
+    union all
+    select * from from_jenkins
+    union all
+    select * from from_branch_pushes
 
 )
 

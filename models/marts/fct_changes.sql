@@ -1,4 +1,6 @@
--- One row per merged pull request: the unit of change lead time and its phases.
+-- One row per merged pull request (GitHub) or merge request (GitLab): the unit of change lead time and its
+-- phases. Pickup ends at the first sign someone other than the author looked at it: a submitted review or
+-- a review comment on GitHub; a human note or an approval on GitLab. Review runs from there to the merge.
 with
 
 pull_requests as (
@@ -16,6 +18,36 @@ pull_request_commit_details as (
 reviews as (
 
     select * from {{ ref('stg_github__pull_request_reviews') }}
+
+),
+
+review_comments as (
+
+    select * from {{ ref('stg_github__pull_request_review_comments') }}
+
+),
+
+merge_requests as (
+
+    select * from {{ ref('stg_gitlab__merge_requests') }}
+
+),
+
+merge_request_commits as (
+
+    select * from {{ ref('stg_gitlab__merge_request_commits') }}
+
+),
+
+merge_request_notes as (
+
+    select * from {{ ref('stg_gitlab__merge_request_notes') }}
+
+),
+
+merge_request_approvals as (
+
+    select * from {{ ref('stg_gitlab__merge_request_approvals') }}
 
 ),
 
@@ -37,18 +69,70 @@ production_shipments as (
 
 ),
 
+merged_changes as (
+
+    select
+        repository || '#' || pr_number as change_id,
+        repository,
+        pr_number,
+        title,
+        author_login,
+        opened_at,
+        merged_at,
+
+    from pull_requests
+    where is_merged
+
+    union all
+
+    -- A GitLab project is a repository named by its path; an MR's iid plays the pull request's number.
+    select
+        project || '!' || mr_iid as change_id,
+        project as repository,
+        mr_iid as pr_number,
+        title,
+        author_username as author_login,
+        opened_at,
+        merged_at,
+
+    from merge_requests
+    where is_merged
+
+),
+
 merged as (
 
     select
-        pull_requests.*,
+        merged_changes.*,
         repository_services.service,
         repository_services.team,
 
-    from pull_requests
+    from merged_changes
     left join repository_services
-        on pull_requests.repository = repository_services.repository
+        on merged_changes.repository = repository_services.repository
         and repository_services.is_primary_service
-    where pull_requests.is_merged
+
+),
+
+change_commit_details as (
+
+    select
+        repository,
+        pr_number,
+        commit_sha,
+        authored_at,
+
+    from pull_request_commit_details
+
+    union all
+
+    select
+        project as repository,
+        mr_iid as pr_number,
+        commit_sha,
+        authored_at,
+
+    from merge_request_commits
 
 ),
 
@@ -60,27 +144,73 @@ first_commits as (
         min(authored_at) as first_commit_at,
         count(distinct commit_sha) as commit_count,
 
-    from pull_request_commit_details
+    from change_commit_details
     group by repository, pr_number
 
 ),
 
--- A review by anyone but the author counts, whatever its verdict; a pending review is not submitted yet.
+-- Every sign of review by someone other than the author: a submitted GitHub review whatever its verdict
+-- (a pending one is not submitted yet), a GitHub review comment, a human GitLab note, a GitLab approval.
+review_events as (
+
+    select
+        repository,
+        pr_number,
+        reviewer_login,
+        submitted_at as reviewed_at,
+
+    from reviews
+    where upper(state) <> 'PENDING'
+        and submitted_at is not null
+
+    union all
+
+    select
+        repository,
+        pr_number,
+        commenter_login as reviewer_login,
+        created_at as reviewed_at,
+
+    from review_comments
+
+    union all
+
+    select
+        project as repository,
+        mr_iid as pr_number,
+        author_username as reviewer_login,
+        created_at as reviewed_at,
+
+    from merge_request_notes
+    where not is_system
+
+    union all
+
+    select
+        project as repository,
+        mr_iid as pr_number,
+        approver_username as reviewer_login,
+        approved_at as reviewed_at,
+
+    from merge_request_approvals
+
+),
+
 first_reviews as (
 
     select
-        reviews.repository,
-        reviews.pr_number,
-        min(reviews.submitted_at) as first_review_at,
+        review_events.repository,
+        review_events.pr_number,
+        min(review_events.reviewed_at) as first_review_at,
 
-    from reviews
+    from review_events
     inner join merged
-        on reviews.repository = merged.repository
-        and reviews.pr_number = merged.pr_number
-    where upper(reviews.state) <> 'PENDING'
-        and reviews.submitted_at is not null
-        and reviews.reviewer_login is distinct from merged.author_login
-    group by reviews.repository, reviews.pr_number
+        on review_events.repository = merged.repository
+        and review_events.pr_number = merged.pr_number
+    where review_events.reviewed_at is not null
+        and review_events.reviewer_login is not null
+        and review_events.reviewer_login is distinct from merged.author_login
+    group by review_events.repository, review_events.pr_number
 
 ),
 
@@ -122,7 +252,7 @@ first_deployments as (
 joined as (
 
     select
-        merged.repository || '#' || merged.pr_number as change_id,
+        merged.change_id,
         merged.service,
         merged.team,
         merged.repository,

@@ -18,9 +18,15 @@ pull_request_commit_details as (
 
 ),
 
-pull_requests as (
+gitlab_commits as (
 
-    select * from {{ ref('stg_github__pull_requests') }}
+    select * from {{ ref('stg_gitlab__commits') }}
+
+),
+
+merge_request_commits as (
+
+    select * from {{ ref('stg_gitlab__merge_request_commits') }}
 
 ),
 
@@ -80,6 +86,31 @@ all_commits as (
 
     from git_commits
 
+    union all
+
+    -- A GitLab project is a repository named by its path; GitLab commits carry names, not usernames.
+    select
+        project as repository,
+        commit_sha,
+        null as author_login,
+        authored_at,
+        committed_at,
+        4 as source_priority,
+
+    from gitlab_commits
+
+    union all
+
+    select
+        project as repository,
+        commit_sha,
+        null as author_login,
+        authored_at,
+        committed_at,
+        5 as source_priority,
+
+    from merge_request_commits
+
 ),
 
 distinct_commits as (
@@ -96,19 +127,16 @@ distinct_commits as (
 
 ),
 
--- The pull request that brought a commit: the first merged one containing it.
+-- The pull (merge) request that brought a commit: the first merged one containing it.
 bringing_pull_requests as (
 
     select
-        pull_request_commits.repository,
-        pull_request_commits.commit_sha,
-        arg_min(pull_request_commits.pr_number, pull_requests.merged_at) as pr_number,
+        repository,
+        commit_sha,
+        arg_min(pr_number, merged_at) as pr_number,
 
     from pull_request_commits
-    inner join pull_requests
-        on pull_request_commits.repository = pull_requests.repository
-        and pull_request_commits.pr_number = pull_requests.pr_number
-    group by pull_request_commits.repository, pull_request_commits.commit_sha
+    group by repository, commit_sha
 
 ),
 

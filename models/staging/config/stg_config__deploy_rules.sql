@@ -14,6 +14,7 @@ renamed as (
         kind as rule_kind,
         environment,
         pattern as match_pattern,
+        branch_pattern,
         cast(is_default as boolean) as is_default
 
     from source

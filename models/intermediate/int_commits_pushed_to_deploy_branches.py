@@ -1,0 +1,120 @@
+"""Commits that reached a deploy branch, for services whose `branch_push` rule says pushing there deploys.
+
+Teams that deploy on merge have no deployment record: each commit on the branch's first-parent chain (the
+merge or squash commit each merge put there, or each directly pushed commit) is one deployment, at its
+committer time. A dbt Python model because following first parents from a tip is a chain walk: linear
+here, where a recursive SQL CTE re-joins the commit table once per step. Branch tips come from local git
+repositories (`stg_git__branches`), the only source that reports them.
+
+The walk is the plain function `first_parent_chain`, importable without dbt so it is tested on hand-made
+graphs (tests/test_deploy_rules.py); `model` only reads and writes tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+OUTPUT_COLUMNS = ("service", "environment", "repository", "commit_sha", "pushed_at", "chain_position")
+
+
+def first_parent_chain(parents: Mapping[str, Sequence[str]], tip: str) -> list[str]:
+    """SHAs from `tip` back along first parents, newest first, stopping where the graph ends.
+
+    A commit seen twice (a malformed graph with a cycle) ends the walk instead of looping forever.
+    """
+    chain: list[str] = []
+    seen: set[str] = set()
+    sha: str | None = tip
+    while sha is not None and sha in parents and sha not in seen:
+        seen.add(sha)
+        chain.append(sha)
+        first = parents[sha]
+        sha = first[0] if first else None
+    return chain
+
+
+def pushes_for_rules(
+    parents_by_repository: Mapping[str, Mapping[str, Sequence[str]]],
+    branches: Iterable[tuple[str, str, str]],
+    rules: Iterable[tuple[str, str, str, str]],
+) -> list[tuple[str, str, str, str, int]]:
+    """(service, environment, repository, commit_sha, chain_position) for every branch_push rule.
+
+    `branches` are (repository, branch, tip_sha); `rules` are (service, environment, repository, pattern)
+    with the service's repository. The pattern is a case-insensitive regex searched in the branch name.
+    A commit on several matching branches is one deployment. chain_position counts from the oldest commit
+    of the chain (0), so later pushes sort after earlier ones when committer times tie.
+    """
+    tips_by_repository: dict[str, list[tuple[str, str]]] = {}
+    for repository, branch, tip in branches:
+        tips_by_repository.setdefault(repository, []).append((branch, tip))
+    out: dict[tuple[str, str, str], tuple[str, str, str, str, int]] = {}
+    for service, environment, repository, pattern in rules:
+        regex = re.compile(pattern, re.IGNORECASE)
+        parents = parents_by_repository.get(repository, {})
+        for branch, tip in sorted(tips_by_repository.get(repository, [])):
+            if not regex.search(branch):
+                continue
+            chain = first_parent_chain(parents, tip)
+            for position, sha in enumerate(reversed(chain)):
+                key = (service, environment, sha)
+                if key not in out or out[key][4] < position:
+                    out[key] = (service, environment, repository, sha, position)
+    return sorted(out.values())
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """dbt entry point: branch tips and rules in, one row per (service, environment, pushed commit) out."""
+    import pyarrow as pa
+
+    dbt.config(materialized="table")
+    rules = (
+        dbt.ref("stg_config__deploy_rules")
+        .filter("rule_kind = 'branch_push'")
+        .select("service, environment, match_pattern")
+        .fetchall()
+    )
+    repositories = dict(dbt.ref("stg_config__services").select("service, repository").fetchall())
+    schema = pa.schema(
+        [
+            ("service", pa.string()),
+            ("environment", pa.string()),
+            ("repository", pa.string()),
+            ("commit_sha", pa.string()),
+            ("pushed_at", pa.timestamp("us")),
+            ("chain_position", pa.int64()),
+        ]
+    )
+    rule_rows = [
+        (service, environment, repositories.get(service), pattern)
+        for service, environment, pattern in rules
+        if repositories.get(service)
+    ]
+    rows: list[tuple] = []
+    if rule_rows:
+        wanted = sorted({rule[2] for rule in rule_rows})
+        quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in wanted)
+        commits = dbt.ref("stg_git__commits").filter(f"repository in ({quoted})")
+        committed_at: dict[tuple[str, str], Any] = {}
+        parents_by_repository: dict[str, dict[str, list[str]]] = {}
+        for repository, sha, parent_shas, when in commits.select(
+            "repository, commit_sha, parent_shas, committed_at"
+        ).fetchall():
+            parents_by_repository.setdefault(repository, {})[sha] = list(parent_shas or [])
+            committed_at[(repository, sha)] = when
+        branches = (
+            dbt.ref("stg_git__branches")
+            .filter(f"repository in ({quoted})")
+            .select("repository, branch, commit_sha")
+            .fetchall()
+        )
+        for service, environment, repository, sha, position in pushes_for_rules(
+            parents_by_repository, branches, rule_rows
+        ):
+            rows.append((service, environment, repository, sha, committed_at[(repository, sha)], position))
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in OUTPUT_COLUMNS]
+    return pa.table(
+        [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema
+    )
