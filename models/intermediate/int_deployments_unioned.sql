@@ -3,9 +3,9 @@
 -- GitHub Actions runs (workflow), Jenkins builds (jenkins_job) and commits reaching a branch (branch_push).
 -- GitHub status: the latest status by created_at (ties: status id). 'inactive' is skipped: GitHub adds it
 -- to a deployment when a later one replaces it, which says nothing about whether this one succeeded.
--- Tags: a tag of a service's repository matching one of its `tag` rules (case-insensitive regex) is a
--- successful deployment of that service to the rule's environment at the tag's time (tagger date, or the
--- commit date of a lightweight tag). Two rules of one service and environment matching the same tag make
+-- Tags (local clones, GitHub, GitLab): a tag of a service's repository matching one of its `tag` rules
+-- (case-insensitive regex) is a successful deployment of that service to the rule's environment at the
+-- tag's time (tagger date, or the commit date of a lightweight tag). Two rules of one service and environment matching the same tag make
 -- one deployment (the first rule). Service and environment of GitHub and GitLab deployments are resolved
 -- later, from the repository and the environment name (int_deployments_mapped_to_environments).
 -- Runs and builds: a completed run of the service's repository whose workflow name matches a `workflow`
@@ -29,9 +29,27 @@ github_statuses as (
 
 ),
 
-tags as (
+git_tags as (
 
     select * from {{ ref('stg_git__tags') }}
+
+),
+
+github_tags as (
+
+    select * from {{ ref('stg_github__tags') }}
+
+),
+
+github_commits as (
+
+    select * from {{ ref('stg_github__commits') }}
+
+),
+
+gitlab_tags as (
+
+    select * from {{ ref('stg_gitlab__tags') }}
 
 ),
 
@@ -115,6 +133,59 @@ from_github as (
     left join final_statuses
         on github_deployments.repository = final_statuses.repository
         and github_deployments.deployment_id = final_statuses.deployment_id
+
+),
+
+-- Tags from every source, one per repository and name: a local clone first (it knows every tag's time),
+-- then GitHub (a lightweight tag's time is its commit's), then GitLab (tag creation, else commit time).
+all_tags as (
+
+    select
+        repository,
+        tag,
+        commit_sha,
+        tagged_at,
+        1 as source_priority,
+
+    from git_tags
+
+    union all
+
+    select
+        github_tags.repository,
+        github_tags.tag_name as tag,
+        github_tags.commit_sha,
+        coalesce(github_tags.tagged_at, github_commits.committed_at) as tagged_at,
+        2 as source_priority,
+
+    from github_tags
+    left join github_commits
+        on github_tags.repository = github_commits.repository
+        and github_tags.commit_sha = github_commits.commit_sha
+
+    union all
+
+    select
+        project as repository,
+        tag_name as tag,
+        commit_sha,
+        coalesce(tagged_at, committed_at) as tagged_at,
+        3 as source_priority,
+
+    from gitlab_tags
+
+),
+
+tags as (
+
+    select
+        repository,
+        tag,
+        arg_min(commit_sha, source_priority) as commit_sha,
+        arg_min(tagged_at, source_priority) as tagged_at,
+
+    from all_tags
+    group by repository, tag
 
 ),
 
