@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dlt
@@ -41,6 +41,7 @@ from .settings import (
     UNAVAILABLE_STATUSES,
     WORKFLOW_RUN_LOOKBACK_DAYS,
     WORKFLOW_RUN_QUERY_LIMIT,
+    WORKFLOW_RUN_REQUERY_DAYS,
 )
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,22 @@ def _new_since(rows_at_cursor: Sequence[tuple[datetime, Any]]) -> tuple[datetime
         return None, []
     newest = max(ts for ts, _ in rows_at_cursor)
     return newest, sorted({key for ts, key in rows_at_cursor if ts == newest})
+
+
+def _forget_old_runs(known: dict[str, list], lookback_days: float) -> None:
+    """Drop remembered runs the runs' listing will not hand over again: those created before both the
+    look-back behind the newest remembered run and the oldest run not yet completed."""
+    created = {key: parse_ts(entry[0]) for key, entry in known.items()}
+    newest = max((at for at in created.values() if at is not None), default=None)
+    if newest is None:
+        return
+    floor = minus_days(newest, lookback_days)
+    for key, entry in known.items():
+        at = created[key]
+        if entry[2] != "completed" and at is not None and at < floor:
+            floor = at
+    for key in [key for key, at in created.items() if at is not None and at < floor]:
+        del known[key]
 
 
 @dlt.source(name="github")
@@ -623,6 +640,34 @@ def github_source(
             row["commit_sha"] = obj.get("sha")
         return {k: v for k, v in row.items() if v is not None}
 
+    def _run_floor(cursor: datetime | None, unfinished: datetime | None) -> datetime | None:
+        """The oldest creation time worth reading again: the look-back before the newest run, or the
+        oldest run still unfinished at the last read when that is older; `start` before any run."""
+        floor = minus_days(cursor, workflow_run_lookback_days) if cursor else start
+        if unfinished is not None and (floor is None or unfinished < floor):
+            floor = unfinished
+        return floor
+
+    def _asked_bound(full_name: str, saved: dict, floor: datetime | None) -> datetime | None:
+        """The `created>=` bound to ask: the one asked last time while we hold its answer's ETag and it
+        still covers the window (so an unchanged listing answers 304), else the window's floor.
+
+        A bound recomputed on every refresh would change the query whenever the cursor moved (or, on
+        the first re-poll, from the start date to the look-back), and a changed query cannot be
+        answered 304."""
+        etags = dlt.current.resource_state("workflow_runs").get("etags") or {}
+        held = bool((etags.get(full_name) or {}).get("etag"))
+        if not (conditional_requests and held and "since" in saved) or floor is None:
+            return floor
+        previous = parse_ts(saved["since"])
+        return previous if previous is None or previous <= floor else floor
+
+    def _lags(asked: datetime | None, floor: datetime | None) -> bool:
+        """Whether a kept bound reaches so far behind the window that the query should be narrowed."""
+        if floor is None:
+            return False
+        return asked is None or floor - asked > timedelta(days=WORKFLOW_RUN_REQUERY_DAYS)
+
     @dlt.transformer(
         data_from=repositories_resource,
         name="workflow_runs",
@@ -632,40 +677,76 @@ def github_source(
     )
     def workflow_runs(repos: TDataItem) -> Iterator[list[dict]]:
         """Actions runs created since the cursor's look-back, and since the oldest run still unfinished
-        at the last read, so every run is read again until it has completed."""
+        at the last read, so every run is read again until it has completed.
+
+        The listing keeps its last query while nothing changes: an idle repository costs one 304. When
+        the listing did change, only runs inside the window are loaded, and the kept bound moves up to
+        the window once it lags by more than a week (one full answer, then 304s again)."""
         state = dlt.current.resource_state("workflow_runs").setdefault("cursors", {})
         for repo in _as_list(repos):
             full_name = repo["full_name"]
             saved = state.get(full_name) or {}
             cursor, unfinished = parse_ts(saved.get("created_at")), parse_ts(saved.get("unfinished"))
-            since = minus_days(cursor, workflow_run_lookback_days) if cursor else start
-            if unfinished is not None and (since is None or unfinished < since):
-                since = unfinished
+            floor = _run_floor(cursor, unfinished)
+            asked = _asked_bound(full_name, saved, floor)
             seen: list[dict] = []
-            for rows in _runs_since(full_name, since):
+            answered: list[bool] = []
+            for rows in _runs_since(full_name, asked, floor, answered):
                 seen.extend({"created_at": r.get("created_at"), "status": r.get("status")} for r in rows)
                 yield rows
-            if not seen:
-                continue  # not modified, not available, or no runs: the saved state stands
+            if not answered:
+                continue  # not modified or not available: the saved state stands
             created = [parse_ts(r["created_at"]) for r in seen if r["created_at"]]
             still_open = [parse_ts(r["created_at"]) for r in seen if r["status"] != "completed"]
             newest = max([*created, *([cursor] if cursor else [])], default=None)
+            if seen:
+                unfinished = min(still_open) if still_open else None
+            next_floor = _run_floor(newest, unfinished)
+            kept = next_floor if _lags(asked, next_floor) else asked
             state[full_name] = {
                 "created_at": iso(newest) if newest else None,
-                "unfinished": iso(min(still_open)) if still_open else None,
+                "unfinished": iso(unfinished) if unfinished else None,
+                "since": iso(kept) if kept else None,
             }
 
-    def _runs_since(full_name: str, since: datetime | None) -> Iterator[list[dict]]:
+    def _runs_since(
+        full_name: str, asked: datetime | None, floor: datetime | None, answered: list[bool]
+    ) -> Iterator[list[dict]]:
+        """The runs created at or after `floor`, newest first, from a listing filtered from `asked`
+        (at or before `floor`). Paging stops at the first page reaching behind `floor`; `answered` gets
+        an entry when the listing answered with content (not 304, not unavailable)."""
         path = f"/repos/{full_name}/actions/runs"
-        params = {"created": f">={iso(since)}"} if since else {}
+        params = {"created": f">={iso(asked)}"} if asked else {}
         listed = listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
+        total, read, reached, oldest = 0, 0, False, None
+        ids: set[Any] = set()
         for index, page in enumerate(availability.guard("workflow runs", full_name, listed)):
-            total = _total_count(page)
-            if index == 0 and since is not None and total > WORKFLOW_RUN_QUERY_LIMIT:
-                # GitHub stops a filtered listing at 1,000 runs: read the range in smaller windows
-                yield from _runs_between(full_name, since, datetime.now(UTC))
+            answered.append(True)
+            if index == 0:
+                total = _total_count(page)
+            rows = []
+            for raw in page:
+                read += 1
+                created = parse_ts(raw.get("created_at"))
+                if created is not None and (oldest is None or created < oldest):
+                    oldest = created
+                if floor is not None and created is not None and created < floor:
+                    reached = True
+                    continue
+                ids.add(raw.get("id"))
+                rows.append(_shape_run(raw, full_name))
+            if rows:
+                yield rows
+            if reached:  # newest first: every later page lies behind the window
                 return
-            yield [_shape_run(raw, full_name) for raw in page]
+        capped = total > read or read >= WORKFLOW_RUN_QUERY_LIMIT
+        if asked is not None and floor is not None and oldest is not None and capped:
+            # GitHub stops a filtered listing at 1,000 runs: read the rest of the window in smaller ranges
+            for rows in _runs_between(full_name, floor, oldest):
+                fresh = [row for row in rows if row["id"] not in ids]
+                ids.update(row["id"] for row in fresh)
+                if fresh:
+                    yield fresh
 
     def _runs_between(full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
         path = f"/repos/{full_name}/actions/runs"
@@ -687,12 +768,28 @@ def github_source(
         columns=WORKFLOW_JOB_COLUMNS,
     )
     def workflow_jobs(runs: TDataItem) -> Iterator[list[dict]]:
-        """The jobs of each run loaded in this run (latest attempt), with their own timings."""
+        """The jobs of each run that is new or changed since its jobs were last read (latest attempt),
+        with their own timings.
+
+        The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
+        request per run and refresh. So the runs whose jobs were read are remembered per repository, by
+        creation, last update, status and attempt, and forgotten once they fall behind the look-back."""
+        remembered = dlt.current.resource_state("workflow_jobs").setdefault("runs", {})
+        touched: set[str] = set()
         for run in _as_list(runs):
             repository, run_id = run["repository"], run["id"]
+            known: dict[str, list] = remembered.setdefault(repository, {})
+            mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
+            if (known.get(str(run_id)) or [None])[1:] == mark:
+                continue
             listed = pages(client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
             for page in availability.guard("workflow jobs", repository, listed):
                 yield [_pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+            if not availability.lacks("workflow jobs", repository):
+                known[str(run_id)] = [run.get("created_at"), *mark]
+                touched.add(repository)
+        for repository in touched:
+            _forget_old_runs(remembered[repository], workflow_run_lookback_days)
 
     return (
         repositories_resource,
