@@ -49,24 +49,15 @@ class TransformTranslator(DagsterDbtTranslator):
         return "reference" if dbt_resource_props.get("resource_type") == "seed" else None
 
 
-def _github_repositories(config: OrgConfig) -> list[str]:
-    """Services' repositories that live on GitHub: not a local git repository's name, not a GitLab project
-    the configuration names (by path or under its group)."""
-    git_names = (
-        {r["name"] for r in config.sources["git"].options["repositories"]}
-        if "git" in config.sources
-        else set()
-    )
-    gitlab = config.sources["gitlab"].options if "gitlab" in config.sources else {}
-    gitlab_projects = set(gitlab.get("projects") or [])
-    gitlab_group = gitlab.get("group")
-    return sorted(
-        repo
-        for repo in {s["repository"] for s in config.services}
-        if repo not in git_names
-        and repo not in gitlab_projects
-        and not (gitlab_group and repo.startswith(gitlab_group + "/"))
-    )
+def _github_repositories(config: OrgConfig) -> list[str] | None:
+    """The repositories the GitHub source reads when the file lists none: the services' repositories that
+    are not local git repositories. With GitLab configured too, `owner/name` may live on either host, so
+    GitHub reads what its organisation holds (None: every repository) and the rest is GitLab's."""
+    if "gitlab" in config.sources:
+        return None
+    git = config.sources.get("git")
+    git_names = {r["name"] for r in git.options["repositories"]} if git else set()
+    return sorted({s["repository"] for s in config.services} - git_names)
 
 
 def dlt_sources(config: OrgConfig) -> dict[str, Any]:
