@@ -223,3 +223,5 @@ def test_a_second_refresh_without_changes_costs_at_most_two_requests_per_reposit
     assert counts, "the second refresh asked nothing at all"
     assert max(counts.values()) <= 2, {key: n for key, n in counts.items() if n > 2}
     assert not [path for _, path, _ in second if re.search(r"/actions/runs/\d+/jobs", path)]
+    listings = [status for _, path, status in second if re.search(r"/actions/runs(\?|$)", path)]
+    assert listings and set(listings) == {304}, Counter(listings)

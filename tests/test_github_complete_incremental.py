@@ -1,9 +1,13 @@
 """Incremental rules of the complete GitHub source, on a local stub whose answers the tests control:
-workflow runs re-read until they complete, run ranges beyond GitHub's 1,000-result cap, tags peeled once.
+workflow runs re-read until they complete, an unchanged run listing answered 304, run jobs read only for
+new or changed runs, run ranges beyond GitHub's 1,000-result cap, tags peeled once.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ import duckdb
 import pytest
 from test_ingestion_stub import Stub
 
-from ingestion.github import github_source
+from ingestion.github import _forget_old_runs, github_source
 from ingestion.pipelines import make_pipeline
 
 REPO = "acme/api"
@@ -135,6 +139,144 @@ def test_unfinished_runs_are_read_again_until_they_complete(stub, tmp_path) -> N
     # nothing unfinished any more: back to the look-back before the newest run
     assert runs.queries[-1] == f">={_iso(NOW - timedelta(hours=1) - timedelta(days=1))}"
     assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
+
+
+class EtagRuns(Runs):
+    """The run listing with GitHub's conditional requests: an ETag per answer, 304 when the request
+    carries the ETag of what it would answer now."""
+
+    def __init__(self, runs: list[dict], stub: Stub) -> None:
+        super().__init__(runs)
+        self.stub = stub
+        self.statuses: list[int] = []
+
+    def __call__(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        status, headers, body = super().__call__(query)
+        etag = f'W/"{hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest()}"'
+        # the stub records a request before answering it: the last one is this one
+        sent = {k.lower(): v for k, v in self.stub.requests[-1][2].items()}.get("if-none-match")
+        if sent == etag:
+            self.statuses.append(304)
+            return 304, {"ETag": etag}, b""
+        self.statuses.append(status)
+        return status, {**headers, "ETag": etag}, body
+
+
+def _jobs_asked(stub: Stub, since: int) -> list[int]:
+    """The run ids whose jobs were asked from request `since` on."""
+    found = (re.search(r"/actions/runs/(\d+)/jobs", path) for path in stub.paths()[since:])
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def test_jobs_are_read_only_for_runs_that_are_new_or_changed(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    old = _run(1, NOW - timedelta(days=10))
+    running = _run(2, NOW - timedelta(days=5), status="in_progress")
+    newest = _run(3, NOW - timedelta(hours=1))
+    runs = Runs([old, running, newest])
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    _load(stub, tmp_path, start)
+    assert _jobs_asked(stub, 0) == [1, 2, 3]
+
+    running.update(status="completed", conclusion="success", updated_at=_iso(NOW - timedelta(minutes=3)))
+    added = _run(4, NOW - timedelta(minutes=30))
+    runs.runs.append(added)
+    _serve_jobs(stub, [added])
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    # runs 2 to 4 are read again (the window reaches back to the run that was still going); run 3 did
+    # not change, so only the finished run and the new one are asked for their jobs
+    assert runs.queries[-1] == f">={running['created_at']}"
+    assert _jobs_asked(stub, before) == [2, 4]
+
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    assert runs.queries[-1] == f">={_iso(NOW - timedelta(minutes=30) - timedelta(days=1))}"
+    assert _jobs_asked(stub, before) == []
+    assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(4,)]
+
+
+def test_an_unchanged_run_listing_repeats_its_query_and_answers_304(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    runs = EtagRuns([_run(1, NOW - timedelta(days=4)), _run(2, NOW - timedelta(hours=1))], stub)
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=5)).date().isoformat()
+    asked = f">={start}T00:00:00Z"
+    _load(stub, tmp_path, start)
+    assert (runs.queries, runs.statuses) == ([asked], [200])
+
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    # the look-back moved the window, but the query did not move with it: nothing changed, 304
+    assert (runs.queries[-1], runs.statuses[-1]) == (asked, 304)
+    assert [p for p in stub.paths()[before:] if "/actions/" in p] == [
+        p for p in stub.paths()[before:] if "/actions/runs?" in p
+    ]
+    assert len([p for p in stub.paths()[before:] if "/actions/" in p]) == 1
+
+    added = _run(3, NOW - timedelta(minutes=10))
+    runs.runs.append(added)
+    _serve_jobs(stub, [added])
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    # the same query answers with the new run; its jobs alone are asked
+    assert (runs.queries[-1], runs.statuses[-1]) == (asked, 200)
+    assert _jobs_asked(stub, before) == [3]
+
+    _load(stub, tmp_path, start)
+    # the kept bound lags the window by less than a week: it stays, and answers 304 again
+    assert (runs.queries[-1], runs.statuses[-1]) == (asked, 304)
+    assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
+
+
+def test_a_run_query_lagging_the_window_is_narrowed_after_a_change(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    runs = EtagRuns([_run(1, NOW - timedelta(days=20)), _run(2, NOW - timedelta(hours=1))], stub)
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    _load(stub, tmp_path, start)
+    _load(stub, tmp_path, start)
+    assert runs.statuses == [200, 304]
+
+    added = _run(3, NOW - timedelta(minutes=10))
+    runs.runs.append(added)
+    _serve_jobs(stub, [added])
+    _load(stub, tmp_path, start)
+    assert (runs.queries[-1], runs.statuses[-1]) == (f">={start}T00:00:00Z", 200)
+
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    # a month-wide query is narrowed to the look-back before the newest run: one full answer, no jobs
+    narrowed = f">={_iso(NOW - timedelta(minutes=10) - timedelta(days=1))}"
+    assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 200)
+    assert _jobs_asked(stub, before) == []
+    _load(stub, tmp_path, start)
+    assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 304)
+    assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
+
+
+def test_remembered_runs_are_forgotten_behind_the_look_back() -> None:
+    def entry(hours_ago: float, status: str = "completed") -> list:
+        return [_iso(NOW - timedelta(hours=hours_ago)), "u", status, 1]
+
+    known = {
+        "1": entry(100),  # completed, before the oldest unfinished run: forgotten
+        "2": entry(72, "in_progress"),  # unfinished: kept, and keeps what came after it
+        "3": entry(50),
+        "4": entry(30),
+        "5": entry(1),
+    }
+    _forget_old_runs(known, 1)
+    assert sorted(known) == ["2", "3", "4", "5"]
+
+    known["2"] = entry(72)
+    _forget_old_runs(known, 1)
+    # nothing unfinished: only the look-back (one day before the newest run) is kept
+    assert sorted(known) == ["5"]
 
 
 def test_run_ranges_beyond_the_result_cap_are_split(stub, tmp_path) -> None:

@@ -648,9 +648,10 @@ def github_source(
             floor = unfinished
         return floor
 
-    def _asked_bound(full_name: str, saved: dict, floor: datetime | None) -> datetime | None:
-        """The `created>=` bound to ask: the one asked last time while we hold its answer's ETag and it
-        still covers the window (so an unchanged listing answers 304), else the window's floor.
+    def _asked_bound(full_name: str, saved: dict, floor: datetime | None) -> tuple[datetime | None, bool]:
+        """The `created>=` bound to ask, and whether it is the one asked last time: that one is kept while
+        we hold its answer's ETag and it still covers the window (so an unchanged listing answers 304);
+        else the window's floor is asked.
 
         A bound recomputed on every refresh would change the query whenever the cursor moved (or, on
         the first re-poll, from the start date to the look-back), and a changed query cannot be
@@ -658,9 +659,11 @@ def github_source(
         etags = dlt.current.resource_state("workflow_runs").get("etags") or {}
         held = bool((etags.get(full_name) or {}).get("etag"))
         if not (conditional_requests and held and "since" in saved) or floor is None:
-            return floor
+            return floor, False
         previous = parse_ts(saved["since"])
-        return previous if previous is None or previous <= floor else floor
+        if previous is None or previous <= floor:
+            return previous, True
+        return floor, False
 
     def _lags(asked: datetime | None, floor: datetime | None) -> bool:
         """Whether a kept bound reaches so far behind the window that the query should be narrowed."""
@@ -688,7 +691,7 @@ def github_source(
             saved = state.get(full_name) or {}
             cursor, unfinished = parse_ts(saved.get("created_at")), parse_ts(saved.get("unfinished"))
             floor = _run_floor(cursor, unfinished)
-            asked = _asked_bound(full_name, saved, floor)
+            asked, repeated = _asked_bound(full_name, saved, floor)
             seen: list[dict] = []
             answered: list[bool] = []
             for rows in _runs_since(full_name, asked, floor, answered):
@@ -702,7 +705,8 @@ def github_source(
             if seen:
                 unfinished = min(still_open) if still_open else None
             next_floor = _run_floor(newest, unfinished)
-            kept = next_floor if _lags(asked, next_floor) else asked
+            # a repeated query that answered has changed: narrowing it then costs one full answer more
+            kept = next_floor if repeated and _lags(asked, next_floor) else asked
             state[full_name] = {
                 "created_at": iso(newest) if newest else None,
                 "unfinished": iso(unfinished) if unfinished else None,
