@@ -215,7 +215,7 @@ def _shape_commit(raw: dict, project: str, **extra: Any) -> dict:
     row = trim(raw)
     row["parent_ids"] = list(raw.get("parent_ids") or [])
     row.pop("stats", None)
-    return {"project": project, **extra, **row}
+    return {**extra, **row, "project": project}
 
 
 def _shape_merge_request(raw: dict, project: str) -> dict:
@@ -224,7 +224,7 @@ def _shape_merge_request(raw: dict, project: str) -> dict:
         label.get("name") if isinstance(label, dict) else label for label in raw.get("labels") or []
     ]
     row["reviewers"] = [user.get("username") for user in raw.get("reviewers") or []]
-    return {"project": project, **row}
+    return {**row, "project": project}
 
 
 def _shape_job(raw: dict, project: str, pipeline_id: int) -> dict:
@@ -232,7 +232,9 @@ def _shape_job(raw: dict, project: str, pipeline_id: int) -> dict:
     row["commit_sha"] = (raw.get("commit") or {}).get("id")
     row.pop("commit", None)
     row.pop("pipeline", None)
-    return {"project": project, "pipeline_id": pipeline_id, **row}
+    # Newer GitLab versions send a `project` object on jobs (CI token scope); our `project` is the path.
+    row.pop("project", None)
+    return {**row, "project": project, "pipeline_id": pipeline_id}
 
 
 def _shape_deployment(raw: dict, project: str) -> dict:
@@ -253,7 +255,7 @@ def _shape_deployment(raw: dict, project: str) -> dict:
             }.items()
             if v is not None
         }
-    return {"project": project, **row}
+    return {**row, "project": project}
 
 
 _PROJECT_KEYS = (
@@ -305,7 +307,7 @@ def _shape_note(note: dict, mr: dict) -> dict:
 def _shape_release(raw: dict, project: str) -> dict:
     row = trim(raw)
     row["commit"] = {"id": (raw.get("commit") or {}).get("id")}
-    return {"project": project, **row}
+    return {**row, "project": project}
 
 
 def _shape_tag(raw: dict, project: str) -> dict:
@@ -315,7 +317,7 @@ def _shape_tag(raw: dict, project: str) -> dict:
         k: commit[k] for k in ("id", "created_at", "committed_date") if commit.get(k) is not None
     }
     row.pop("release", None)
-    return {"project": project, **row}
+    return {**row, "project": project}
 
 
 def _changed_since(
@@ -545,7 +547,7 @@ def gitlab_source(
     def environments(rows: TDataItem) -> Iterator[list[dict]]:
         for project in _as_list(rows):
             for page in _optional_pages(client, f"/projects/{project['id']}/environments"):
-                yield [{"project": project["project"], **trim(raw)} for raw in page]
+                yield [{**trim(raw), "project": project["project"]} for raw in page]
 
     @dlt.transformer(
         data_from=projects_resource,
