@@ -5,8 +5,9 @@ Every per-repository table carries `repository` (the full name) and merges on it
 overlap never duplicates rows. Cursors are kept per repository in the resource state: a repository added
 to the organisation later still gets its whole history on its first run, which one cursor shared by all
 repositories would skip. List endpoints polled per repository are asked conditionally (ETag), so an
-unchanged repository costs one request per endpoint. Releases, tags, Actions and pull request files and
-comments are optional: a repository (or server) without them loads none, and the refresh goes on.
+unchanged repository costs one request per endpoint (the run listing keeps its query for that, and a
+run's jobs are read only when the run is new or changed). Releases, tags, Actions and pull request files
+and comments are optional: a repository (or server) without them loads none, and the refresh goes on.
 """
 
 from __future__ import annotations
