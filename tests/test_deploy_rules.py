@@ -79,3 +79,78 @@ def test_a_repository_without_matching_branches_pushes_nothing():
         pushes.pushes_for_rules({"shop": GRAPH}, [("shop", "develop", "d")], [("s", "p", "shop", "^main$")])
         == []
     )
+
+
+def _git(repo: Path, *args: str, date: str | None = None) -> str:
+    import os
+    import subprocess
+
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    env.update(GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_EMAIL="ada@example.com")
+    env.update(GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@example.com")
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    command = ["git", "-C", str(repo), *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def test_branch_push_rule_through_the_refresh(tmp_path):
+    """Deploy on merge: main's first-parent commits (initial, the merge, a direct push) are production
+    deployments at their committer time; the feature branch's commits ship with the merge. A feature
+    branch matching no rule deploys nothing on its own."""
+    import duckdb
+
+    from orchestration.cli import run_refresh
+    from orchestration.workdir import Workdir
+
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    day = 1_760_000_000
+
+    def commit(message: str, offset_days: int) -> str:
+        _git(repo, "commit", "-q", "--allow-empty", "-m", message, date=f"{day + offset_days * 86400} +0000")
+        return _git(repo, "rev-parse", "HEAD")
+
+    first = commit("Initial commit", 0)
+    _git(repo, "checkout", "-q", "-b", "feature")
+    f1 = commit("Feature part one", 1)
+    f2 = commit("Feature part two", 2)
+    _git(repo, "checkout", "-q", "main")
+    _git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from ada/feature", "feature",
+         date=f"{day + 3 * 86400} +0000")  # fmt: skip
+    merge = _git(repo, "rev-parse", "HEAD")
+    direct = commit("Direct push", 4)
+
+    workdir = Workdir.at(tmp_path / "wd").ensure()
+    workdir.config.write_text(
+        "sources:\n  git:\n    repositories:\n      - path: ../shop\n"
+        "teams:\n  - name: core\n"
+        "services:\n  - name: shop\n    team: core\n    repository: shop\n    deployments:\n"
+        '      - environment: production\n        branch_push: "^main$"\n'
+    )
+    run_refresh(workdir.config, workdir)
+    with duckdb.connect(str(workdir.warehouse), read_only=True) as con:
+        deployments = con.execute(
+            "select source_deployment_id, source_system, environment, is_production, status, is_baseline, "
+            "commit_count, epoch(deployed_at)::bigint from marts.fct_deployments order by deployed_at"
+        ).fetchall()
+        shipped = dict(
+            con.execute(
+                "select fct_commits.commit_sha, fct_deployments.source_deployment_id from marts.fct_commits "
+                "left join marts.fct_deployments using (deployment_id)"
+            ).fetchall()
+        )
+    assert deployments == [
+        (f"shop@{first}", "git_push", "production", True, "success", True, 1, day),
+        (f"shop@{merge}", "git_push", "production", True, "success", False, 3, day + 3 * 86400),
+        (f"shop@{direct}", "git_push", "production", True, "success", False, 1, day + 4 * 86400),
+    ]
+    assert shipped == {
+        first: f"shop@{first}",
+        f1: f"shop@{merge}",
+        f2: f"shop@{merge}",
+        merge: f"shop@{merge}",
+        direct: f"shop@{direct}",
+    }
