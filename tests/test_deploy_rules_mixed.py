@@ -21,22 +21,9 @@ SOURCE_SYSTEM = {
 }
 
 
-# A known defect of the GitLab source, outside the deploy rules: a job's own `project` object (GitLab
-# sends one) overwrites the project path the source sets, so stg_gitlab__pipeline_jobs fails not_null.
-GITLAB_JOB_PROJECT_DEFECT = "not_null_stg_gitlab__pipeline_jobs_project"
-
-
 @pytest.fixture(scope="module")
 def mixed_org(tmp_path_factory):
-    try:
-        built = build_org(tmp_path_factory.mktemp("mixed-org"), "mixed", seed=5)
-    except RuntimeError as exc:
-        if GITLAB_JOB_PROJECT_DEFECT in str(exc):
-            pytest.skip(
-                "the GitLab source loses pipeline jobs' project path (the job's own `project` object "
-                "overwrites it), so the refresh stops at staging tests before the marts"
-            )
-        raise
+    built = build_org(tmp_path_factory.mktemp("mixed-org"), "mixed", seed=5)
     try:
         yield built
     finally:
