@@ -166,3 +166,17 @@ def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pyte
     app_test.switch_page("app_pages/deployments.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0
+
+
+def test_no_delta_when_the_previous_period_has_no_deployments(warehouse: Path) -> None:
+    """A period at the start of the data compares with nothing, instead of showing every deployment as a rise."""
+    first_day = queries.data_bounds(warehouse).first_day
+    app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=TIMEOUT_SECONDS)
+    app_test.run()
+    app_test.session_state["filter_dates"] = (first_day, first_day + dt.timedelta(days=13))
+    app_test.run()
+    assert not app_test.exception
+    deployments = app_test.metric[0]
+    assert deployments.label == "Deployment frequency"
+    assert deployments.value not in ("", "—", None)
+    assert all(not metric.delta for metric in app_test.metric)

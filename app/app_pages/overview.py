@@ -22,6 +22,13 @@ def _org_row(summary: pd.DataFrame) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
+def _comparable(previous: pd.Series | None) -> pd.Series | None:
+    """A previous period before the data begins has nothing to compare with: no delta, not a 'rise'."""
+    if previous is None or fmt.is_missing(previous["deployments"]) or int(previous["deployments"]) == 0:
+        return None
+    return previous
+
+
 def _difference(current: pd.Series, previous: pd.Series | None, column: str) -> float | None:
     if previous is None or fmt.is_missing(current[column]) or fmt.is_missing(previous[column]):
         return None
@@ -193,7 +200,7 @@ def render() -> None:
                 "in the sidebar."
             )
         else:
-            _render_headline(org, _org_row(previous_summary), filters)
+            _render_headline(org, _comparable(_org_row(previous_summary)), filters)
             _render_team_table(summary)
         _render_trends(filters, path)
     except queries.WarehouseUnavailable as error:
