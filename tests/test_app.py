@@ -169,7 +169,7 @@ def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pyte
 
 
 def test_no_delta_when_the_previous_period_has_no_deployments(warehouse: Path) -> None:
-    """A period at the start of the data compares with nothing, instead of showing every deployment as a rise."""
+    """A period at the start of the data compares with nothing: no delta, not every deployment as a rise."""
     first_day = queries.data_bounds(warehouse).first_day
     app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=TIMEOUT_SECONDS)
     app_test.run()
