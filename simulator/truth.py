@@ -36,7 +36,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     "changes": pa.schema(
         [
             ("service", pa.string()),
-            ("pr_number", pa.int64()),
+            ("pr_number", pa.int64()),  # NULL for a direct push
+            ("commit_sha", pa.string()),  # the direct push's commit; NULL for a pull request
             ("first_commit_at", TS),
             ("opened_at", TS),
             ("first_review_at", TS),
@@ -177,6 +178,27 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                     "opened_at": pr.opened_at,
                     "first_review_at": min(reviews) if reviews else None,
                     "merged_at": pr.merged_at,
+                    "deployment_id": dep.source_id if dep else None,
+                    "deployed_at": dep.deployed_at if dep else None,
+                }
+            )
+        # Direct pushes: main commits after the first that no pull request landed (single parent, not a
+        # squash commit). Each is its own change, "merged" when committed.
+        landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
+        for sha in svc.main[1:]:
+            commit = svc.commits[sha]
+            if sha in landed or len(commit.parents) > 1 or commit.committed_at > end:
+                continue
+            dep = first.of(commit.reach_index)
+            rows["changes"].append(
+                {
+                    "service": svc.name,
+                    "pr_number": None,
+                    "commit_sha": sha,
+                    "first_commit_at": commit.authored_at,
+                    "opened_at": None,
+                    "first_review_at": None,
+                    "merged_at": commit.committed_at,
                     "deployment_id": dep.source_id if dep else None,
                     "deployed_at": dep.deployed_at if dep else None,
                 }

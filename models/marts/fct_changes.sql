@@ -1,6 +1,9 @@
--- One row per merged pull request (GitHub) or merge request (GitLab): the unit of change lead time and its
--- phases. Pickup ends at the first sign someone other than the author looked at it: a submitted review or
--- a review comment on GitHub; a human note or an approval on GitLab. Review runs from there to the merge.
+-- One row per change (docs/metrics.md, "Change"): a merged pull request (GitHub) or merge request (GitLab),
+-- a pull request a local clone knows only from its merge or squash commit, or a commit pushed straight to a
+-- branch, which is its own change. The unit of change lead time and its phases. Pickup ends at the first
+-- sign someone other than the author looked at it: a submitted review or a review comment on GitHub; a
+-- human note or an approval on GitLab. Review runs from there to the merge. A change read from git history
+-- alone has no opened time and no reviews: lead time and the deploy phase only.
 with
 
 pull_requests as (
@@ -69,10 +72,18 @@ production_shipments as (
 
 ),
 
+traced as (
+
+    select * from {{ ref('int_commits_traced_to_pull_requests') }}
+
+),
+
 merged_changes as (
 
     select
         repository || '#' || pr_number as change_id,
+        'pull_request' as change_kind,
+        false as is_from_git_history,
         repository,
         pr_number,
         title,
@@ -88,6 +99,8 @@ merged_changes as (
     -- A GitLab project is a repository named by its path; an MR's iid plays the pull request's number.
     select
         project || '!' || mr_iid as change_id,
+        'merge_request' as change_kind,
+        false as is_from_git_history,
         project as repository,
         mr_iid as pr_number,
         title,
@@ -97,6 +110,81 @@ merged_changes as (
 
     from merge_requests
     where is_merged
+
+    union all
+
+    -- Known from its landing commit only: the title is the merge message's first body line (GitHub writes
+    -- the pull request's title there) or the squash title without its `(#N)`; merged at the landing's
+    -- committer time. No opened time, no author login.
+    select
+        traced.repository || '#' || traced.pr_number as change_id,
+        'pull_request' as change_kind,
+        true as is_from_git_history,
+        traced.repository,
+        traced.pr_number,
+        case
+            when traced.is_merge
+                then coalesce(
+                    nullif(trim(split_part(traced.message, chr(10), 3)), ''),
+                    split_part(traced.message, chr(10), 1)
+                )
+            else regexp_replace(split_part(traced.message, chr(10), 1), '\s*\(#\d+\)\s*$', '')
+        end as title,
+        cast(null as varchar) as author_login,
+        cast(null as timestamp) as opened_at,
+        traced.committed_at as merged_at,
+
+    from traced
+    inner join pull_request_commits
+        on traced.repository = pull_request_commits.repository
+        and traced.pr_number = pull_request_commits.pr_number
+        and traced.commit_sha = pull_request_commits.commit_sha
+    where pull_request_commits.is_from_git_history
+        and pull_request_commits.is_merge_commit
+    qualify row_number() over (
+        partition by traced.repository, traced.pr_number order by traced.committed_at, traced.commit_sha
+    ) = 1
+
+),
+
+-- A commit no pull request brought, on a main line of its repository (or shipped to production from
+-- elsewhere, e.g. a maintenance branch): a direct push, its own change. Merge commits bring others' work
+-- and are no change of their own.
+direct_pushes as (
+
+    select
+        traced.repository || '@' || traced.commit_sha as change_id,
+        'direct_push' as change_kind,
+        repository_services.service,
+        repository_services.team,
+        traced.repository,
+        traced.commit_sha,
+        split_part(traced.message, chr(10), 1) as title,
+        traced.author_name as author_login,
+        traced.authored_at,
+        traced.committed_at,
+
+    from traced
+    inner join repository_services
+        on traced.repository = repository_services.repository
+        and repository_services.is_primary_service
+    where traced.pr_number is null
+        and not traced.is_merge
+        and not exists (
+            select 1
+            from pull_request_commits
+            where pull_request_commits.repository = traced.repository
+                and pull_request_commits.commit_sha = traced.commit_sha
+        )
+        and (
+            traced.is_on_main_line
+            or exists (
+                select 1
+                from production_shipments
+                where production_shipments.service = repository_services.service
+                    and production_shipments.commit_sha = traced.commit_sha
+            )
+        )
 
 ),
 
@@ -114,6 +202,8 @@ merged as (
 
 ),
 
+-- Each change's commits: a pull request's own commits as its host lists them (or as the graph walk found
+-- them), a direct push itself.
 change_commit_details as (
 
     select
@@ -133,6 +223,27 @@ change_commit_details as (
         authored_at,
 
     from merge_request_commits
+
+    union all
+
+    -- A reconstructed pull request's branch commits; its landing commit only when it brought no other
+    -- (a squash whose branch the clone does not keep).
+    select
+        traced.repository,
+        traced.pr_number,
+        traced.commit_sha,
+        traced.authored_at,
+
+    from traced
+    inner join pull_request_commits
+        on traced.repository = pull_request_commits.repository
+        and traced.pr_number = pull_request_commits.pr_number
+        and traced.commit_sha = pull_request_commits.commit_sha
+    where pull_request_commits.is_from_git_history
+    qualify not pull_request_commits.is_merge_commit
+        or count_if(not pull_request_commits.is_merge_commit) over (
+            partition by traced.repository, traced.pr_number
+        ) = 0
 
 ),
 
@@ -214,18 +325,100 @@ first_reviews as (
 
 ),
 
+changes as (
+
+    select
+        change_id,
+        change_kind,
+        is_from_git_history,
+        service,
+        team,
+        repository,
+        pr_number,
+        title,
+        author_login,
+        opened_at,
+        merged_at,
+
+    from merged
+
+    union all
+
+    -- A direct push lands when it is committed to the branch: its "merged" time is its committer time.
+    select
+        direct_pushes.change_id,
+        direct_pushes.change_kind,
+        true as is_from_git_history,
+        direct_pushes.service,
+        direct_pushes.team,
+        direct_pushes.repository,
+        cast(null as integer) as pr_number,
+        direct_pushes.title,
+        direct_pushes.author_login,
+        cast(null as timestamp) as opened_at,
+        direct_pushes.committed_at as merged_at,
+
+    from direct_pushes
+
+),
+
+change_firsts as (
+
+    select
+        merged.change_id,
+        first_commits.first_commit_at,
+        first_commits.commit_count,
+
+    from merged
+    inner join first_commits
+        on merged.repository = first_commits.repository
+        and merged.pr_number = first_commits.pr_number
+
+    union all
+
+    select
+        change_id,
+        authored_at as first_commit_at,
+        1 as commit_count,
+
+    from direct_pushes
+
+),
+
+change_commits as (
+
+    select
+        merged.change_id,
+        merged.service,
+        pull_request_commits.commit_sha,
+
+    from merged
+    inner join pull_request_commits
+        on merged.repository = pull_request_commits.repository
+        and merged.pr_number = pull_request_commits.pr_number
+
+    union all
+
+    select
+        change_id,
+        service,
+        commit_sha,
+
+    from direct_pushes
+
+),
+
 -- Earliest non-baseline production deployment shipping any commit of the change; a change shipped only
 -- by a baseline deployment falls back to it (and gets no lead time).
 shipments as (
 
     select
-        merged.repository,
-        merged.pr_number,
+        change_commits.change_id,
         production_shipments.deployment_id,
         production_shipments.deployed_at,
         production_shipments.is_baseline,
         row_number() over (
-            partition by merged.repository, merged.pr_number
+            partition by change_commits.change_id
             order by
                 production_shipments.is_baseline,
                 production_shipments.deployed_at,
@@ -233,13 +426,10 @@ shipments as (
                 production_shipments.deployment_id
         ) as shipment_order,
 
-    from merged
-    inner join pull_request_commits
-        on merged.repository = pull_request_commits.repository
-        and merged.pr_number = pull_request_commits.pr_number
+    from change_commits
     inner join production_shipments
-        on merged.service = production_shipments.service
-        and pull_request_commits.commit_sha = production_shipments.commit_sha
+        on change_commits.service = production_shipments.service
+        and change_commits.commit_sha = production_shipments.commit_sha
 
 ),
 
@@ -252,32 +442,32 @@ first_deployments as (
 joined as (
 
     select
-        merged.change_id,
-        merged.service,
-        merged.team,
-        merged.repository,
-        merged.pr_number,
-        merged.title,
-        merged.author_login,
-        first_commits.first_commit_at,
-        merged.opened_at,
+        changes.change_id,
+        changes.change_kind,
+        changes.is_from_git_history,
+        changes.service,
+        changes.team,
+        changes.repository,
+        changes.pr_number,
+        changes.title,
+        changes.author_login,
+        change_firsts.first_commit_at,
+        changes.opened_at,
         first_reviews.first_review_at,
-        merged.merged_at,
+        changes.merged_at,
         first_deployments.deployment_id,
         first_deployments.deployed_at,
         coalesce(first_deployments.is_baseline, false) as is_shipped_by_baseline,
-        coalesce(first_commits.commit_count, 0) as commit_count,
+        coalesce(change_firsts.commit_count, 0) as commit_count,
 
-    from merged
-    left join first_commits
-        on merged.repository = first_commits.repository
-        and merged.pr_number = first_commits.pr_number
+    from changes
+    left join change_firsts
+        on changes.change_id = change_firsts.change_id
     left join first_reviews
-        on merged.repository = first_reviews.repository
-        and merged.pr_number = first_reviews.pr_number
+        on changes.repository = first_reviews.repository
+        and changes.pr_number = first_reviews.pr_number
     left join first_deployments
-        on merged.repository = first_deployments.repository
-        and merged.pr_number = first_deployments.pr_number
+        on changes.change_id = first_deployments.change_id
 
 ),
 
@@ -287,6 +477,8 @@ final as (
 
     select
         change_id,
+        change_kind,
+        is_from_git_history,
         service,
         team,
         repository,

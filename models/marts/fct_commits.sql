@@ -127,7 +127,8 @@ distinct_commits as (
 
 ),
 
--- The pull (merge) request that brought a commit: the first merged one containing it.
+-- The pull (merge) request that brought a commit: the first merged one containing it, as its host lists it
+-- or, for a local clone, as the graph walk found it behind a merge or squash commit.
 bringing_pull_requests as (
 
     select
@@ -136,20 +137,6 @@ bringing_pull_requests as (
         arg_min(pr_number, merged_at) as pr_number,
 
     from pull_request_commits
-    group by repository, commit_sha
-
-),
-
--- Without GitHub pull requests, a merge or squash commit names its pull request in its subject.
-git_pull_requests as (
-
-    select
-        repository,
-        commit_sha,
-        min(pr_number) as pr_number,
-
-    from git_commits
-    where pr_number is not null
     group by repository, commit_sha
 
 ),
@@ -180,7 +167,7 @@ final as (
         distinct_commits.authored_at,
         distinct_commits.committed_at,
         distinct_commits.author_login,
-        coalesce(bringing_pull_requests.pr_number, git_pull_requests.pr_number) as pr_number,
+        bringing_pull_requests.pr_number,
         first_production.deployment_id,
         first_production.deployed_at,
 
@@ -190,9 +177,6 @@ final as (
     left join bringing_pull_requests
         on distinct_commits.repository = bringing_pull_requests.repository
         and distinct_commits.commit_sha = bringing_pull_requests.commit_sha
-    left join git_pull_requests
-        on distinct_commits.repository = git_pull_requests.repository
-        and distinct_commits.commit_sha = git_pull_requests.commit_sha
     left join first_production
         on repository_services.service = first_production.service
         and distinct_commits.commit_sha = first_production.commit_sha

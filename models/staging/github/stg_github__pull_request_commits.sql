@@ -16,7 +16,8 @@ source as (
         null::varchar as sha,
         null::json as parents,
         null::timestamptz as commit__author__date,
-        null::timestamptz as commit__committer__date
+        null::timestamptz as commit__committer__date,
+        null::varchar as commit__message
     where false
     {%- endif %}
 
@@ -30,7 +31,8 @@ renamed as (
         sha as commit_sha,
         cast(json_extract_string(parents, '$[*].sha') as varchar[]) as parent_shas,
         timezone('UTC', cast(commit__author__date as timestamptz)) as authored_at,
-        timezone('UTC', cast(commit__committer__date as timestamptz)) as committed_at
+        timezone('UTC', cast(commit__committer__date as timestamptz)) as committed_at,
+        commit__message as message
 
     from source
 

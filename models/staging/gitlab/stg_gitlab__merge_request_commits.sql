@@ -15,7 +15,8 @@ source as (
         null::varchar as id,
         null::json as parent_ids,
         null::timestamptz as authored_date,
-        null::timestamptz as committed_date
+        null::timestamptz as committed_date,
+        null::varchar as message
     where false
     {%- endif %}
 
@@ -29,7 +30,8 @@ renamed as (
         id as commit_sha,
         cast(json_extract_string(parent_ids, '$[*]') as varchar[]) as parent_shas,
         timezone('UTC', cast(authored_date as timestamptz)) as authored_at,
-        timezone('UTC', cast(committed_date as timestamptz)) as committed_at
+        timezone('UTC', cast(committed_date as timestamptz)) as committed_at,
+        message
 
     from source
 
