@@ -92,8 +92,9 @@ def test_a_commit_reachable_from_the_first_parent_is_not_the_merged_branch():
     assert owner == {"a": None, "b": None, "c": None, "f1": 9, "x": 9, "f2": 9, "M": 9}
 
 
-def test_nested_merge_keeps_its_own_commits():
-    # PR 5 (h1) was merged into PR 4's branch by N5, then PR 4 into main by M4: h1 is PR 5's, e1/e2 PR 4's.
+def test_a_merge_inside_a_pull_request_branch_is_part_of_that_pull_request():
+    # N5 ("Merge pull request #5", e.g. a fork's own pull request) merged h1 into PR 4's branch, then PR 4
+    # reached main through M4: everything on that branch is PR 4's, N5 is no landing.
     #   main: a ------------- M4
     #          \             /
     #           e1 -- N5 -- e2
@@ -107,8 +108,9 @@ def test_nested_merge_keeps_its_own_commits():
         "e2": ["N5"],
         "M4": ["a", "e2"],
     }
-    owner, _ = owners(parents, main_tip("M4"), {"M4": 4, "N5": 5})
-    assert owner == {"a": None, "e1": 4, "h1": 5, "N5": 5, "e2": 4, "M4": 4}
+    owner, traced = owners(parents, main_tip("M4"), {"M4": 4, "N5": 5})
+    assert owner == {"a": None, "e1": 4, "h1": 4, "N5": 4, "e2": 4, "M4": 4}
+    assert not traced["N5"].is_landing
 
 
 def test_squash_title_inside_a_merged_branch_is_not_a_landing():

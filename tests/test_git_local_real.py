@@ -181,3 +181,122 @@ def test_tag_deployments_are_production_deployments_of_their_service(real_histor
     )
     counts = {h: len(_release_tags(real_histories["repos"][h])) for h in HISTORIES}
     assert rows == [(h, counts[h], True, True, 1) for h in sorted(HISTORIES)]
+
+
+PR_MERGE = re.compile(r"^Merge pull request #(\d+)\b")
+PR_SAMPLE = 40
+
+
+def _side(repo: Path, merge: str) -> list[str]:
+    """`git rev-list M^1..M^2`: what merging M's second parent brought."""
+    return _git(repo, "rev-list", f"{merge}^2", f"^{merge}^1").split()
+
+
+def _pr_merges(repo: Path, *revs: str) -> dict[str, int]:
+    out = _git(repo, "log", "--merges", "--format=%H %s", *revs)
+    merges = {}
+    for line in out.splitlines():
+        sha, _, subject = line.partition(" ")
+        match = PR_MERGE.match(subject)
+        if match:
+            merges[sha] = int(match.group(1))
+    return merges
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_pull_requests_from_merge_commits_match_git(real_histories, history):
+    """With git as the oracle: a `Merge pull request #N` commit M on main's first-parent chain brings
+    `git rev-list M^1..M^2` (merges inside that branch, often a fork's own pull requests, included); its
+    change in fct_changes has the first commit, merge time, commit count and the earliest release tag
+    containing any of its commits."""
+    repo = real_histories["repos"][history]
+    warehouse = real_histories["warehouse"]
+    merges = _pr_merges(repo, "--first-parent", "main")
+    numbers = list(_pr_merges(repo, "--all").values())
+    # A number named by several merges anywhere (forks number their own pull requests) is left out.
+    once = [sha for sha, number in merges.items() if numbers.count(number) == 1]
+    assert len(once) > 100
+    sample = random.Random(11).sample(sorted(once), PR_SAMPLE)
+
+    mart_owner = dict(
+        _query(warehouse, "select commit_sha, pr_number from marts.fct_commits where service = ?", [history])
+    )
+    changes = {
+        row[0]: row[1:]
+        for row in _query(
+            warehouse,
+            "select pr_number, change_kind, is_from_git_history, epoch(first_commit_at)::bigint, "
+            "epoch(merged_at)::bigint, fct_changes.commit_count, "
+            "split_part(fct_deployments.source_deployment_id, '@', 2) "
+            "from marts.fct_changes left join marts.fct_deployments using (deployment_id) "
+            "where fct_changes.service = ? and change_kind = 'pull_request'",
+            [history],
+        )
+    }
+    tags = _release_tags(repo)
+    wrong_owner, wrong_change = [], []
+    for merge in sample:
+        number = merges[merge]
+        side = _side(repo, merge)
+        for sha in [*side, merge]:
+            if mart_owner.get(sha, "missing") != number:
+                wrong_owner.append((merge[:10], number, sha[:10], mart_owner.get(sha, "missing")))
+        own = side or [merge]
+        author_times = [int(_git(repo, "log", "-1", "--format=%at", sha)) for sha in own]
+        merged_at = int(_git(repo, "log", "-1", "--format=%ct", merge))
+        # METRICS: a change's first production deployment ships any of its commits (its branch may have
+        # been released from elsewhere before the merge).
+        containing = {
+            name
+            for sha in [*own, merge]
+            for name in _git(repo, "tag", "--contains", sha).split()
+            if name in tags
+        }
+        first_tags = (
+            {name for name in containing if tags[name] == min(tags[n] for n in containing)}
+            if containing
+            else {None}
+        )
+        row = changes.get(number)
+        if (
+            row is None
+            or row[:5] != ("pull_request", True, min(author_times), merged_at, len(own))
+            or row[5] not in first_tags
+        ):
+            wrong_change.append(
+                (number, row, (min(author_times), merged_at, len(own), sorted(first_tags, key=str)))
+            )
+    assert not wrong_owner, f"{len(wrong_owner)} commits, e.g. {wrong_owner[:5]}"
+    assert not wrong_change, f"{len(wrong_change)} of {PR_SAMPLE} pull requests, e.g. {wrong_change[:3]}"
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_direct_commits_on_main_are_their_own_changes(real_histories, history):
+    """A non-merge commit on main's first-parent chain whose subject names no pull request (`(#N)`) is a
+    direct push: one change keyed by its SHA. A squash-titled one is its pull request's landing."""
+    repo = real_histories["repos"][history]
+    out = _git(repo, "log", "--first-parent", "--no-merges", "--format=%H %at %ct %s", "main")
+    direct, squashed = {}, {}
+    for line in out.splitlines():
+        sha, authored, committed, subject = line.split(" ", 3)
+        match = re.search(r"\(#(\d+)\)\s*$", subject)
+        (squashed if match else direct)[sha] = (int(authored), int(committed), match)
+    assert direct
+    rows = _query(
+        real_histories["warehouse"],
+        "select split_part(change_id, '@', 2), epoch(first_commit_at)::bigint, epoch(merged_at)::bigint "
+        "from marts.fct_changes where service = ? and change_kind = 'direct_push'",
+        [history],
+    )
+    mart_direct = {sha: (first, merged) for sha, first, merged in rows}
+    assert {sha: times[:2] for sha, times in direct.items()}.items() <= mart_direct.items()
+    assert not set(squashed) & set(mart_direct)
+    landings = {
+        sha: number
+        for sha, number in _query(
+            real_histories["warehouse"],
+            "select commit_sha, pr_number from marts.fct_commits where service = ?",
+            [history],
+        )
+    }
+    assert all(landings.get(sha) == int(match.group(1)) for sha, (_, _, match) in squashed.items())

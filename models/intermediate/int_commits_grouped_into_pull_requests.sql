@@ -188,7 +188,8 @@ change_commits as (
 
     union all
 
-    -- Commits the graph walk gave to a reconstructed pull request (not its landing commit, added below).
+    -- Commits the graph walk gave to a reconstructed pull request (its first landing is added below as
+    -- the merge commit; a second landing, e.g. a cherry-picked merge on a maintenance branch, is here).
     select
         traced.repository,
         traced.pr_number,
@@ -198,7 +199,6 @@ change_commits as (
     inner join reconstructed
         on traced.repository = reconstructed.repository
         and traced.pr_number = reconstructed.pr_number
-    where not traced.is_landing
 
     union all
 

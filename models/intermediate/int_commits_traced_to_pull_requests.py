@@ -12,11 +12,11 @@ branch: its merge commit (`Merge pull request #N ...`, or the API's merge commit
   request's head (`refs/pull/N/head`), whose commits the main line never reaches;
 - a commit on the main line that no landing brings is a direct push: its own change.
 
-A merge nested inside another (a pull request merged into another pull request's branch, or a
-maintenance branch merged forward with its own pull requests in it) keeps its own commits, so each commit
-belongs to the innermost merge that brought it. A squash title inside a pull request's branch (a
-cherry-pick, most often) does not start a pull request of its own; on a line of direct history (a main
-line, or a branch merged without a pull request) it does.
+Pull request numbers count on lines of direct history only: a main line, or a branch merged into one
+without a pull request (a maintenance branch merged forward keeps its own pull requests). Inside a pull
+request's branch, a merge naming another number is most often a pull request of the contributor's fork,
+whose number means nothing in this repository, and a squash title a cherry-pick: that work belongs to the
+pull request that brought it (a stack of pull requests reaches the main line as one change).
 
 The walk visits each commit once, depth first along first parents before second parents, so every merge's
 first-parent side is fully claimed before its second-parent side is looked at: that is the set difference
@@ -85,9 +85,10 @@ def trace_pull_requests(
         seen.add(sha)
         is_merge = len(parents[sha]) > 1
         landing = landings.get(sha)
-        # A merge landing claims its branch wherever it is found; a squash title claims only itself and
-        # only on a line of direct history (inside a merged branch it is a cherry-pick of someone's title).
-        is_landing = landing is not None and (is_merge or owner is None)
+        # Landings count on lines of direct history only. Inside a pull request's branch, a merge naming
+        # another number is most often a fork's own pull request (its number means nothing here) and a
+        # squash title a cherry-pick: that work is part of the pull request that brought it to the line.
+        is_landing = landing is not None and owner is None
         out.append(Traced(sha, landing if is_landing else owner, is_landing, main_line))
         known_parents = [p for p in parents[sha] if p in parents]
         if not known_parents:
