@@ -157,7 +157,7 @@ def test_default_branch_walked_before_a_feature_branch_that_contains_a_merged_pr
     # feature/x is newer than main and contains PR 1's branch f1 (not merged there by a landing). Walked
     # first, it would make f1 a direct commit; the default branch goes first so M1 claims f1.
     parents = {"a": [], "f1": ["a"], "M1": ["a", "f1"], "x1": ["f1"]}
-    jan, feb = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    jan, feb = datetime(2026, 1, 1, tzinfo=UTC).timestamp(), datetime(2026, 2, 1, tzinfo=UTC).timestamp()
     tips = tracing.order_tips([("feature/x", "x1", feb), ("main", "M1", jan)], [("x1", feb), ("M1", jan)])
     assert tips == [("M1", True), ("x1", False)]
     owner, traced = owners(parents, tips, {"M1": 1})
@@ -166,7 +166,7 @@ def test_default_branch_walked_before_a_feature_branch_that_contains_a_merged_pr
 
 
 def test_without_a_default_branch_every_tip_is_a_main_line_newest_first():
-    jan, feb = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    jan, feb = datetime(2026, 1, 1, tzinfo=UTC).timestamp(), datetime(2026, 2, 1, tzinfo=UTC).timestamp()
     assert tracing.order_tips([], [("old", jan), ("new", feb)]) == [("new", True), ("old", True)]
     # The same commit named twice keeps its best rank.
     assert tracing.order_tips([("refs/tags/v1", "m", jan), ("master", "m", jan)], []) == [("m", True)]

@@ -108,17 +108,17 @@ def order_tips(
     """Tips to walk, as (sha, is_main_line): default-named branches first, then every other named tip and
     graph head, newest first.
 
-    `named` are (branch or tag name, sha, committed_at); `heads` are (sha, committed_at) of commits no other
-    commit names as a parent. A tip reached from an earlier one adds nothing, so order matters only among
-    histories that diverge: a default branch goes before the feature branches that fork from it. The main
-    lines are the default-named branches where the repository has one, else every tip (a host's commit
-    list holds the default branch only).
+    `named` are (branch or tag name, sha, epoch seconds); `heads` are (sha, epoch seconds) of commits no
+    other commit names as a parent. A tip reached from an earlier one adds nothing, so order matters only
+    among histories that diverge: a default branch goes before the feature branches that fork from it.
+    The main lines are the default-named branches where the repository has one, else every tip (a host's
+    commit list holds the default branch only).
     """
     rank = {name: position for position, name in enumerate(DEFAULT_BRANCHES)}
     candidates: dict[str, tuple[int, float]] = {}
 
     def consider(sha: str, priority: int, when: Any) -> None:
-        stamp = -when.timestamp() if when is not None else 0.0
+        stamp = -float(when) if when is not None else 0.0
         key = (priority, stamp)
         if sha not in candidates or key < candidates[sha]:
             candidates[sha] = key
@@ -139,37 +139,31 @@ def graph_heads(parents: Mapping[str, Sequence[str]]) -> set[str]:
 
 
 def model(dbt: Any, session: Any) -> Any:
-    """dbt entry point: commit graphs, landings and tips in; one row per traced commit out."""
+    """dbt entry point: commit graphs, landings and tips in; one row per traced commit out.
+
+    Only what the walk needs crosses into Python (SHAs, parents, epoch seconds); commit details are joined
+    back in DuckDB.
+    """
     import pyarrow as pa
 
     dbt.config(materialized="table")
-    commit_columns = "commit_sha, parent_shas, authored_at, committed_at, message"
-    commit_rows = [
-        ("git", row)
-        for row in dbt.ref("stg_git__commits")
-        .select(f"repository, {commit_columns}, author_name, pr_number")
-        .fetchall()
-    ]
-    commit_rows += [
-        ("github", row + (None,))
-        for row in dbt.ref("stg_github__commits")
-        .select(f"repository, {commit_columns}, coalesce(author_login, author_email)")
-        .fetchall()
-    ]
-    commit_rows += [
-        ("gitlab", row + (None,))
-        for row in dbt.ref("stg_gitlab__commits").select(f"project, {commit_columns}, author_name").fetchall()
-    ]
+    git = dbt.ref("stg_git__commits")
+    github = dbt.ref("stg_github__commits")
+    gitlab = dbt.ref("stg_gitlab__commits")
+    graph_columns = "commit_sha, parent_shas, epoch(committed_at)"
+    commit_rows = git.select(f"repository, {graph_columns}, pr_number").fetchall()
+    commit_rows += github.select(f"repository, {graph_columns}, null::integer").fetchall()
+    commit_rows += gitlab.select(f"project, {graph_columns}, null::integer").fetchall()
 
     graphs: dict[str, dict[str, list[str]]] = {}
-    details: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}
+    committed: dict[tuple[str, str], float] = {}
     landings: dict[str, dict[str, int]] = {}
-    for _, (repository, sha, parent_shas, authored_at, committed_at, message, author, number) in commit_rows:
+    for repository, sha, parent_shas, committed_epoch, number in commit_rows:
         known = graphs.setdefault(repository, {}).setdefault(sha, [])
         for parent in parent_shas or ():
             if parent not in known:
                 known.append(parent)
-        details.setdefault((repository, sha), (authored_at, committed_at, author, message))
+        committed.setdefault((repository, sha), committed_epoch)
         if number is not None:
             landings.setdefault(repository, {})[sha] = int(number)
 
@@ -184,62 +178,56 @@ def model(dbt: Any, session: Any) -> Any:
             landings.setdefault(repository, {})[sha] = int(number)
 
     named: dict[str, list[tuple[str, str, Any]]] = {}
-    for repository, name, sha, when in (
-        dbt.ref("stg_git__branches").select("repository, branch, commit_sha, committed_at").fetchall()
-    ):
+    branches = dbt.ref("stg_git__branches").select("repository, branch, commit_sha, epoch(committed_at)")
+    tags = dbt.ref("stg_git__tags").select("repository, 'refs/tags/' || tag, commit_sha, epoch(tagged_at)")
+    for repository, name, sha, when in branches.fetchall() + tags.fetchall():
         named.setdefault(repository, []).append((name, sha, when))
-    for repository, name, sha, when in (
-        dbt.ref("stg_git__tags").select("repository, tag, commit_sha, tagged_at").fetchall()
-    ):
-        named.setdefault(repository, []).append(("refs/tags/" + name, sha, when))
     pull_heads: dict[str, list[tuple[int, str]]] = {}
     for repository, number, sha in (
         dbt.ref("stg_git__pull_request_heads").select("repository, pr_number, head_sha").fetchall()
     ):
         pull_heads.setdefault(repository, []).append((int(number), sha))
 
-    rows: list[tuple] = []
+    columns: dict[str, list] = {name: [] for name in OUTPUT_COLUMNS[:6]}
     for repository, parents in graphs.items():
         heads_here = {sha for _, sha in pull_heads.get(repository, [])}
-        heads = [
-            (sha, details[(repository, sha)][1]) for sha in graph_heads(parents) if sha not in heads_here
-        ]
+        heads = [(sha, committed[(repository, sha)]) for sha in graph_heads(parents) if sha not in heads_here]
         tips = order_tips(named.get(repository, []), heads)
-        traced = trace_pull_requests(
+        for item in trace_pull_requests(
             parents, tips, landings.get(repository, {}), sorted(pull_heads.get(repository, []))
-        )
-        for item in traced:
-            authored_at, committed_at, author, message = details[(repository, item.commit_sha)]
-            rows.append(
-                (
-                    repository,
-                    item.commit_sha,
-                    item.pr_number,
-                    item.is_landing,
-                    len(parents[item.commit_sha]) > 1,
-                    item.is_on_main_line,
-                    authored_at,
-                    committed_at,
-                    author,
-                    message,
-                )
-            )
-
-    schema = pa.schema(
-        [
-            ("repository", pa.string()),
-            ("commit_sha", pa.string()),
-            ("pr_number", pa.int64()),
-            ("is_landing", pa.bool_()),
-            ("is_merge", pa.bool_()),
-            ("is_on_main_line", pa.bool_()),
-            ("authored_at", pa.timestamp("us")),
-            ("committed_at", pa.timestamp("us")),
-            ("author_name", pa.string()),
-            ("message", pa.string()),
-        ]
+        ):
+            columns["repository"].append(repository)
+            columns["commit_sha"].append(item.commit_sha)
+            columns["pr_number"].append(item.pr_number)
+            columns["is_landing"].append(item.is_landing)
+            columns["is_merge"].append(len(parents[item.commit_sha]) > 1)
+            columns["is_on_main_line"].append(item.is_on_main_line)
+    traced = pa.table(
+        {
+            "repository": pa.array(columns["repository"], pa.string()),
+            "commit_sha": pa.array(columns["commit_sha"], pa.string()),
+            "pr_number": pa.array(columns["pr_number"], pa.int64()),
+            "is_landing": pa.array(columns["is_landing"], pa.bool_()),
+            "is_merge": pa.array(columns["is_merge"], pa.bool_()),
+            "is_on_main_line": pa.array(columns["is_on_main_line"], pa.bool_()),
+        }
     )
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in OUTPUT_COLUMNS]
-    return pa.table(
-        [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema
+
+    # Details of each commit from the first source that has it (a clone, then GitHub, then GitLab).
+    detail_columns = "commit_sha, authored_at, committed_at"
+    details = (
+        git.select(f"repository, {detail_columns}, author_name, message, 1 as priority")
+        .union(
+            github.select(f"repository, {detail_columns}, coalesce(author_login, author_email), message, 2")
+        )
+        .union(gitlab.select(f"project, {detail_columns}, author_name, message, 3"))
+        .aggregate(
+            "repository, commit_sha, arg_min(authored_at, priority) as authored_at, "
+            "arg_min(committed_at, priority) as committed_at, arg_min(author_name, priority) as author_name, "
+            "arg_min(message, priority) as message",
+            "repository, commit_sha",
+        )
+    )
+    return (
+        session.from_arrow(traced).join(details, "repository, commit_sha").select(", ".join(OUTPUT_COLUMNS))
     )
