@@ -384,6 +384,19 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     return OrgConfig(path, org, sources, teams, services, environments, settings)
 
 
+def branch_push_patterns(config: OrgConfig) -> dict[str, list[str]]:
+    """The `branch_push` rule patterns of each service repository (repositories without one are left out),
+    in the order written, without repeats: what a source needs to load the commits of deploy branches."""
+    out: dict[str, list[str]] = {}
+    for service in config.services:
+        for rule in service["deploy_rules"]:
+            if rule["kind"] == "branch_push":
+                patterns = out.setdefault(service["repository"], [])
+                if rule["pattern"] not in patterns:
+                    patterns.append(rule["pattern"])
+    return out
+
+
 def load_config(path: Path | str) -> OrgConfig:
     """Read and validate a configuration file."""
     path = Path(path)

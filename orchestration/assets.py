@@ -16,7 +16,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 
-from ingestion.config import OrgConfig
+from ingestion.config import OrgConfig, branch_push_patterns
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
@@ -78,6 +78,7 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             token=gh.token,
             repositories=gh.options.get("repositories") or _github_repositories(config),
             start_date=gh.start_date,
+            deploy_branches=branch_push_patterns(config),
         )
     if "gitlab" in config.sources:
         gl = config.sources["gitlab"]

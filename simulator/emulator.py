@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulator.clock import parse_iso
-from simulator.github import ExtrasRenderer, Renderer, tag_sha
+from simulator.github import ExtrasRenderer, Renderer, branch_tips, tag_sha
 from simulator.gitlab import GitLabApi, GitLabError
 from simulator.jenkins import JenkinsApi, JenkinsError
 from simulator.pagerduty import PagerDutyRenderer
@@ -366,6 +366,13 @@ class Emulator:
             return [gh.review(svc, pr, r) for r in chunk], link
         if rest == "/commits":
             return self._commits(svc, params, target, now)
+        if rest == "/branches":
+            tips = branch_tips(svc, now)
+            if "protected" in params:
+                wanted = params["protected"].lower() in ("true", "1")
+                tips = [(name, tip) for name, tip in tips if (name == "main") == wanted]
+            chunk, link = self._paginate(tips, params, target)
+            return [gh.branch(svc, name, tip) for name, tip in chunk], link
         m = re.fullmatch(r"/commits/([^/]+)", rest)
         if m:
             commit = self._resolve(svc, m.group(1), now)

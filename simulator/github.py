@@ -1,7 +1,8 @@
 """GitHub REST object shapes, built the way api.github.com serves them.
 
 Field names, nesting and null-ness follow GitHub's published OpenAPI description (`minimal-repository`,
-`pull-request-simple`, `pull-request`, `commit`, `pull-request-review`, `deployment`, `deployment-status`);
+`pull-request-simple`, `pull-request`, `commit`, `short-branch`, `pull-request-review`, `deployment`,
+`deployment-status`);
 the contract tests hold us to it. Every object is rendered "as of" a moment, so a PR merged later is served
 open, and a deployment's `updated_at` moves with its latest visible status.
 """
@@ -29,6 +30,24 @@ from simulator.world import (
 HTML = "https://github.com"
 WEB_FLOW = Developer("web-flow", 19864447, "GitHub", "noreply@github.com")
 DEPLOY_BOT = Developer("acme-deployer[bot]", 41898282, "acme-deployer[bot]", "deployer@acme.example")
+
+
+def branch_tips(svc: Service, now: datetime) -> list[tuple[str, Commit]]:
+    """The repository's branches at `now`, by name, with their tips: `main` (its newest first-parent commit
+    committed by then) and the branch of every pull request opened and neither merged nor closed by then
+    (its newest commit by then); merged branches are deleted, as teams set GitHub and GitLab to do."""
+    tips: dict[str, Commit] = {}
+    main = [svc.commits[sha] for sha in svc.main if svc.commits[sha].committed_at <= now]
+    if main:
+        tips["main"] = main[-1]
+    for pr in svc.pulls:
+        ended = any(at is not None and at <= now for at in (pr.merged_at, pr.closed_at))
+        if pr.opened_at > now or ended:
+            continue
+        shas = [sha for sha in pr.commit_shas if svc.commits[sha].committed_at <= now]
+        if shas:
+            tips[pr.branch] = svc.commits[shas[-1]]
+    return sorted(tips.items())
 
 
 def node_id(kind: str, value: Any) -> str:
@@ -347,6 +366,14 @@ class Renderer:
         return obj
 
     # ------------------------------------------------------------- deployments
+    def branch(self, svc: Service, name: str, tip: Commit) -> dict[str, Any]:
+        """A branch as the branch listing serves it (`short-branch`); `main` is protected."""
+        return {
+            "name": name,
+            "commit": {"sha": tip.sha, "url": f"{self.api}/repos/{svc.repository}/commits/{tip.sha}"},
+            "protected": name == "main",
+        }
+
     def deployment(self, svc: Service, dep: Deployment, now: datetime) -> dict[str, Any]:
         base = f"{self.api}/repos/{svc.repository}"
         visible = [s for s in dep.statuses if s.created_at <= now]

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from simulator.clock import parse_iso
+from simulator.github import branch_tips
 from simulator.world import Commit, Deployment, Developer, PullRequest, Review, Service, World
 
 WEB = "https://gitlab.example.com"
@@ -155,6 +156,21 @@ class GitLabApi:
             "trailers": {},
             "extended_trailers": {},
             "web_url": f"{WEB}/{svc.repository}/-/commit/{commit.sha}",
+        }
+
+    def branch(self, svc: Service, name: str, tip: Commit) -> dict[str, Any]:
+        """A branch as `/repository/branches` serves it; `main` is the protected default branch."""
+        main = name == "main"
+        return {
+            "name": name,
+            "commit": self.commit(svc, tip),
+            "merged": False,
+            "protected": main,
+            "developers_can_push": False,
+            "developers_can_merge": False,
+            "can_push": True,
+            "default": main,
+            "web_url": f"{WEB}/{svc.repository}/-/tree/{name}",
         }
 
     def _mr_state(self, pr: PullRequest, now: datetime) -> str:
@@ -434,6 +450,11 @@ class GitLabApi:
             return self.project(svc), {}
         if rest == "/repository/commits":
             return self._commits(svc, params, target, now)
+        if rest == "/repository/branches":
+            tips = branch_tips(svc, now)
+            if "search" in params:
+                tips = [(name, tip) for name, tip in tips if params["search"].lower() in name.lower()]
+            return self._page([self.branch(svc, name, tip) for name, tip in tips], params, target)
         if rest == "/merge_requests":
             return self._merge_requests(svc, params, target, now)
         m = re.fullmatch(r"/merge_requests/(\d+)(/notes|/approvals|/commits)?", rest)
@@ -501,8 +522,24 @@ class GitLabApi:
         return rows
 
     def _commits(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+        """`all=true`: every branch's commits; else those reachable from `ref_name` (default: main)."""
         visible_prs = {s for pr in svc.pulls if pr.opened_at <= now for s in pr.commit_shas}
         on_main = set(svc.main)
+        ref = params.get("ref_name", "main")
+        everything = params.get("all", "false").lower() == "true"
+        reachable: set[str] | None = None
+        if not everything and ref != "main":
+            tip = dict(branch_tips(svc, now)).get(ref)
+            if tip is None and re.fullmatch(r"[0-9a-f]{40}", ref) and ref in svc.commits:
+                tip = svc.commits[ref]
+            if tip is None:
+                raise GitLabError(404, "404 Reference Not Found")
+            reachable, stack = set(), [tip.sha]
+            while stack:
+                sha = stack.pop()
+                if sha not in reachable and sha in svc.commits:
+                    reachable.add(sha)
+                    stack.extend(svc.commits[sha].parents)
         commits = []
         for commit in svc.commits.values():
             if commit.committed_at > now:
@@ -511,8 +548,11 @@ class GitLabApi:
                 commit.reach_index is not None
                 and svc.commits[svc.main[commit.reach_index]].committed_at <= now
             )
-            if params.get("all", "false").lower() == "true":
+            if everything:
                 if reached or commit.sha in visible_prs:
+                    commits.append(commit)
+            elif reachable is not None:
+                if commit.sha in reachable:
                     commits.append(commit)
             elif reached or commit.sha in on_main:
                 commits.append(commit)

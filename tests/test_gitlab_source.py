@@ -498,6 +498,7 @@ def test_second_run_is_cheap_and_picks_up_changes(recorded, tmp_path) -> None:
         assert second == {
             "project": 1,
             "repository/commits": 2,  # the look-back re-reads four commits: two pages of two
+            "repository/branches": 1,  # not recorded: the stub answers 404 and nothing is loaded
             "merge_requests": 1,
             "pipelines": 1,
             "environments": 1,
@@ -653,6 +654,14 @@ STAGING_TYPES = {
         "is_archived": "BOOLEAN",
         "created_at": "TIMESTAMP",
         "last_activity_at": "TIMESTAMP",
+    },
+    "stg_gitlab__branches": {  # empty here (the branches listing is not recorded), same columns
+        "project": "VARCHAR",
+        "branch": "VARCHAR",
+        "commit_sha": "VARCHAR",
+        "committed_at": "TIMESTAMP",
+        "is_default": "BOOLEAN",
+        "is_protected": "BOOLEAN",
     },
     "stg_gitlab__commits": {
         "project": "VARCHAR",

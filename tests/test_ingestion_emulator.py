@@ -94,6 +94,20 @@ def _main_commits(svc, now: datetime, start: datetime) -> int:
     )
 
 
+def _branches(svc, now: datetime) -> int:
+    """Branches at `now`: main, and the branch of each pull request opened, with a commit, and neither
+    merged nor closed by then (merged branches are deleted)."""
+    open_prs = [
+        pr
+        for pr in svc.pulls
+        if pr.opened_at <= now
+        and not (pr.merged_at and pr.merged_at <= now)
+        and not (pr.closed_at and pr.closed_at <= now)
+        and any(svc.commits[sha].committed_at <= now for sha in pr.commit_shas)
+    ]
+    return 1 + len({pr.branch for pr in open_prs})
+
+
 def _truth(world, now: datetime) -> dict[str, int]:
     """Row counts the APIs hold at `now`, from the simulated world itself."""
     services = world.services
@@ -108,6 +122,7 @@ def _truth(world, now: datetime) -> dict[str, int]:
         ),
         "raw_github.pull_request_reviews": sum(r.submitted_at <= now for pr in prs for r in pr.reviews),
         "raw_github.commits": sum(_main_commits(svc, now, world.start) for svc in services),
+        "raw_github.branches": sum(_branches(svc, now) for svc in services),
         "raw_github.deployments": sum(d.created_at <= now for svc in services for d in svc.deployments),
         "raw_github.deployment_statuses": sum(
             s.created_at <= now for svc in services for d in svc.deployments for s in d.statuses
@@ -137,7 +152,8 @@ def test_full_load_matches_world_then_refresh_is_cheap_and_adds_nothing(world, e
     second = [path for _, path, _ in emulator.requests[before:]]
     kinds = Counter(re.sub(r"/\d+", "/N", p.split("?")[0]).rsplit("/", 1)[-1] for p in second)
     # per repository: one conditional request per list endpoint — pulls and deployments answer 304 (their
-    # ETag is unchanged, so no statuses are re-read), commits re-poll their short look-back once, and the
+    # ETag is unchanged, so no statuses are re-read), commits re-poll their short look-back once, branches
+    # answer 304, and the
     # optional endpoints the emulator does not serve (Actions runs, releases, tags) answer 404; nothing else
     repos = len(world.services)
     assert kinds == Counter(
@@ -145,6 +161,7 @@ def test_full_load_matches_world_then_refresh_is_cheap_and_adds_nothing(world, e
             "repos": 1,
             "pulls": repos,
             "commits": repos,
+            "branches": repos,
             "deployments": repos,
             "runs": repos,
             "releases": repos,

@@ -1,19 +1,22 @@
 """GitHub source: repositories, pull requests (with detail, commits, reviews, review comments and files),
-commits, deployments, releases, tags and Actions workflow runs with their jobs.
+commits, branches, deployments, releases, tags and Actions workflow runs with their jobs.
 
 Every per-repository table carries `repository` (the full name) and merges on its key, so re-reading an
 overlap never duplicates rows. Cursors are kept per repository in the resource state: a repository added
 to the organisation later still gets its whole history on its first run, which one cursor shared by all
 repositories would skip. List endpoints polled per repository are asked conditionally (ETag), so an
 unchanged repository costs one request per endpoint (the run listing keeps its query for that, and a
-run's jobs are read only when the run is new or changed). Releases, tags, Actions and pull request files
-and comments are optional: a repository (or server) without them loads none, and the refresh goes on.
+run's jobs are read only when the run is new or changed). Releases, tags, branches, Actions and pull
+request files and comments are optional: a repository (or server) without them loads none, and the refresh
+goes on. Commits are those of the default branch, plus those of the branches a `branch_push` deploy rule
+names (`deploy_branches`), so the first-parent chain of a deploy branch can be walked.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -173,6 +176,14 @@ RELEASE_COLUMNS: dict[str, Any] = {
     "author__login": _hint("text"),
     "html_url": _hint("text"),
 }
+BRANCH_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "name": _hint("text"),
+    "commit_sha": _hint("text"),
+    "protected": _hint("bool"),
+    # a branch gone upstream arrives once with is_deleted and is deleted here too
+    "is_deleted": {"data_type": "bool", "nullable": True, "hard_delete": True},
+}
 TAG_COLUMNS: dict[str, Any] = {
     "repository": _hint("text"),
     "name": _hint("text"),
@@ -277,6 +288,37 @@ def _shape_pull_request(raw: dict, repository: str) -> dict:
     return {"repository": repository, **row}
 
 
+def branches_to_load(names: Sequence[str], default_branch: str | None, patterns: Sequence[str]) -> list[str]:
+    """The branches besides the default one whose commits are loaded: those a `branch_push` pattern
+    (a case-insensitive regex searched in the name, as the deploy rule matches it) finds, sorted."""
+    regexes = [re.compile(pattern, re.IGNORECASE) for pattern in patterns]
+    return sorted(
+        name for name in set(names) if name != default_branch and any(r.search(name) for r in regexes)
+    )
+
+
+def branch_rows(
+    repository: str, current: Mapping[str, dict], previous: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Rows for the branches table: every current branch, and a deletion row for each branch known from
+    the previous run that is gone now (`current` holds GitHub's branch objects by name)."""
+    rows = [
+        {
+            "repository": repository,
+            "name": name,
+            "commit_sha": (branch.get("commit") or {}).get("sha"),
+            "protected": branch.get("protected"),
+            "is_deleted": False,
+        }
+        for name, branch in sorted(current.items())
+    ]
+    rows += [
+        {"repository": repository, "name": name, "is_deleted": True}
+        for name in sorted(set(previous) - set(current))
+    ]
+    return rows
+
+
 def _new_since(rows_at_cursor: Sequence[tuple[datetime, Any]]) -> tuple[datetime | None, list[Any]]:
     """The newest timestamp among rows and the ids that share it (to skip exactly those next time)."""
     if not rows_at_cursor:
@@ -317,6 +359,7 @@ def github_source(
     workflow_run_lookback_days: float = WORKFLOW_RUN_LOOKBACK_DAYS,
     pull_request_details: bool = True,
     conditional_requests: bool = True,
+    deploy_branches: Mapping[str, Sequence[str]] | None = None,
 ) -> Sequence[DltResource]:
     """Load an organisation's delivery history from GitHub REST (or GitHub Enterprise, or an emulator).
 
@@ -325,10 +368,16 @@ def github_source(
     (ISO date) bounds how far back the first run reaches. `pull_request_details` reads each changed pull
     request's own page for its size (additions, deletions, changed files): one request per pull request.
     `conditional_requests` sends the previous run's ETag with each repository's list requests.
+    `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
+    deploy rules: the commits of the branches they match are loaded besides the default branch's.
     """
     client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
     start = start_of(start_date)
     availability = Availability()
+    patterns_by_repository = {name.lower(): list(p) for name, p in (deploy_branches or {}).items()}
+    # each repository's branch listing of this run, read once for the branches and commits resources:
+    # (current branches by name, or None when unchanged or unavailable; the branches known before)
+    listed_branches: dict[str, tuple[dict[str, dict] | None, dict[str, Any]]] = {}
 
     def listing(
         resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any
@@ -338,6 +387,30 @@ def github_source(
             return pages(client, path, params, **kwargs)
         etags = dlt.current.resource_state(resource).setdefault("etags", {})
         return conditional_pages(client, path, params, etags, full_name, **kwargs)
+
+    def branch_listing(full_name: str) -> tuple[dict[str, dict] | None, dict[str, Any]]:
+        """The repository's branches if the listing changed since the last run (else None), and the
+        branches known from the last run (name to tip). Read at most once per run."""
+        if full_name in listed_branches:
+            return listed_branches[full_name]
+        known = dlt.current.resource_state("branches").setdefault("known", {})
+        previous = dict(known.get(full_name) or {})
+        current: dict[str, dict] | None = None
+        listed = listing("branches", full_name, f"/repos/{full_name}/branches")
+        for page in availability.guard("branches", full_name, listed):
+            current = current if current is not None else {}
+            current.update((branch["name"], branch) for branch in page)
+        if current is not None:
+            known[full_name] = {name: (b.get("commit") or {}).get("sha") for name, b in current.items()}
+        listed_branches[full_name] = (current, previous)
+        return current, previous
+
+    def branch_names(full_name: str) -> list[str]:
+        """The repository's branch names now: as listed, or as known when the listing did not change."""
+        current, previous = branch_listing(full_name)
+        if current is None and availability.lacks("branches", full_name):
+            return []
+        return sorted(current if current is not None else previous)
 
     def _detail(full_name: str, pr: dict) -> dict:
         """The pull request's own page (a superset of its list entry, with its size), when available."""
@@ -437,28 +510,70 @@ def github_source(
         columns=COMMIT_COLUMNS,
     )
     def commits(repos: TDataItem) -> Iterator[list[dict]]:
-        """Default-branch commits since the cursor (committer date) minus a short look-back."""
-        state = dlt.current.resource_state("commits").setdefault("cursors", {})
+        """Default-branch commits since the cursor (committer date) minus a short look-back, then those of
+        the branches the repository's `branch_push` rules match, each branch with its own cursor."""
+        state = dlt.current.resource_state("commits")
+        cursors = state.setdefault("cursors", {})
+        branch_cursors = state.setdefault("branch_cursors", {})
         for repo in _as_list(repos):
             full_name = repo["full_name"]
-            cursor = parse_ts(state.get(full_name))
-            since = minus_days(cursor, commit_lookback_days) if cursor else start
-            if cursor and start and since < start:
-                since = start
-            params = {"since": iso(since)} if since else {}
-            newest = cursor
-            try:
-                for page in listing("commits", full_name, f"/repos/{full_name}/commits", params):
-                    for raw in page:
-                        committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
-                        if committed and (newest is None or committed > newest):
-                            newest = committed
-                    yield [_shape_commit(c, full_name) for c in page]
-            except ApiError as exc:
-                if exc.status != 409:  # 409: the repository is empty
-                    raise
-            if newest is not None:
-                state[full_name] = iso(newest)
+            yield from _commits_since(full_name, None, cursors, full_name)
+            patterns = patterns_by_repository.get(full_name.lower())
+            if not patterns:
+                continue
+            names = branch_names(full_name)
+            wanted = branches_to_load(names, repo.get("default_branch"), patterns)
+            saved = branch_cursors.setdefault(full_name, {})
+            for gone in set(saved) - set(names):
+                del saved[gone]
+            for branch in wanted:
+                yield from _commits_since(full_name, branch, saved, branch)
+
+    def _commits_since(
+        full_name: str, branch: str | None, cursors: dict[str, Any], key: str
+    ) -> Iterator[list[dict]]:
+        """Commits reachable from `branch` (None: the default branch), committed since `cursors[key]`
+        minus the look-back (or since the start); the cursor moves to the newest committer date read."""
+        cursor = parse_ts(cursors.get(key))
+        since = minus_days(cursor, commit_lookback_days) if cursor else start
+        if cursor and start and since < start:
+            since = start
+        params = {"since": iso(since)} if since else {}
+        if branch is not None:
+            params["sha"] = branch
+        newest = cursor
+        owner = full_name if branch is None else f"{full_name}@{branch}"  # one ETag per listing
+        try:
+            for page in listing("commits", owner, f"/repos/{full_name}/commits", params):
+                for raw in page:
+                    committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
+                    if committed and (newest is None or committed > newest):
+                        newest = committed
+                yield [_shape_commit(c, full_name) for c in page]
+        except ApiError as exc:
+            # 409: the repository is empty; 404/422: the branch went away since it was listed
+            if exc.status != 409 and (branch is None or exc.status not in (404, 422)):
+                raise
+        if newest is not None:
+            cursors[key] = iso(newest)
+
+    @dlt.transformer(
+        data_from=repositories_resource,
+        name="branches",
+        primary_key=("repository", "name"),
+        write_disposition="merge",
+        columns=BRANCH_COLUMNS,
+    )
+    def branches(repos: TDataItem) -> Iterator[list[dict]]:
+        """Each branch with its tip. An unchanged listing (304) loads nothing; a changed one loads every
+        branch, and deletes the branches gone since the last run."""
+        for repo in _as_list(repos):
+            full_name = repo["full_name"]
+            current, previous = branch_listing(full_name)
+            if current is not None:
+                rows = branch_rows(full_name, current, previous)
+                if rows:
+                    yield rows
 
     @dlt.transformer(
         data_from=repositories_resource,
@@ -804,6 +919,7 @@ def github_source(
         pull_request_review_comments,
         pull_request_files,
         commits,
+        branches,
         deployments,
         deployment_statuses,
         releases,

@@ -1,9 +1,11 @@
-"""GitLab source: projects, commits, merge requests (with notes, approvals and commits), pipelines and
-their jobs, environments, deployments, releases and tags (REST API v4, gitlab.com or self-managed).
+"""GitLab source: projects, commits, branches, merge requests (with notes, approvals and commits),
+pipelines and their jobs, environments, deployments, releases and tags (REST API v4, gitlab.com or
+self-managed).
 
 Every per-project row carries `project` (the path with namespace, e.g. `group/sub/app`) and merges on its
 key, so re-reading an overlap never duplicates rows. Cursors are kept per project in the resource state:
-a project added later still gets its whole history on its first run.
+a project added later still gets its whole history on its first run. Commits are listed with `all=true`:
+every branch's, so a `branch_push` deploy rule on any branch finds its first-parent chain loaded.
 """
 
 from __future__ import annotations
@@ -182,6 +184,19 @@ RELEASE_COLUMNS = _columns(
     upcoming_release="bool",
     author__username="text",
 )
+BRANCH_COLUMNS = {
+    **_columns(
+        project="text",
+        name="text",
+        commit_sha="text",
+        committed_at="timestamp",
+        is_default="bool",
+        protected="bool",
+        merged="bool",
+    ),
+    # a branch gone upstream arrives once with is_deleted and is deleted here too
+    "is_deleted": {"data_type": "bool", "nullable": True, "hard_delete": True},
+}
 TAG_COLUMNS = _columns(
     project="text",
     name="text",
@@ -320,6 +335,21 @@ def _shape_tag(raw: dict, project: str) -> dict:
     return {**row, "project": project}
 
 
+def _shape_branch(raw: dict, project: str) -> dict:
+    commit = raw.get("commit") or {}
+    row = {
+        "project": project,
+        "name": raw["name"],
+        "commit_sha": commit.get("id"),
+        "committed_at": commit.get("committed_date"),
+        "is_default": raw.get("default"),
+        "protected": raw.get("protected"),
+        "merged": raw.get("merged"),
+        "is_deleted": False,
+    }
+    return {k: v for k, v in row.items() if v is not None}
+
+
 def _changed_since(
     client: RESTClient,
     path: str,
@@ -429,6 +459,38 @@ def gitlab_source(
                 yield [_shape_commit(raw, path) for raw in page]
             if newest is not None:
                 state[path] = iso(newest)
+
+    @dlt.transformer(
+        data_from=projects_resource,
+        name="branches",
+        primary_key=("project", "name"),
+        write_disposition="merge",
+        columns=BRANCH_COLUMNS,
+    )
+    def branches(rows: TDataItem) -> Iterator[list[dict]]:
+        """Each branch with its tip (one listing per project); branches gone since the last run are
+        deleted. A project that cannot list its branches (403/404) keeps what was loaded before."""
+        known = dlt.current.resource_state("branches").setdefault("known", {})
+        for project in _as_list(rows):
+            path = project["project"]
+            listed = None
+            try:
+                for page in pages(client, f"/projects/{project['id']}/repository/branches"):
+                    listed = listed if listed is not None else []
+                    listed.extend(page)
+            except ApiError as exc:
+                if exc.status not in _UNAVAILABLE:
+                    raise
+                log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
+            if listed is None:
+                continue
+            current = [_shape_branch(raw, path) for raw in listed]
+            names = {row["name"] for row in current}
+            gone = sorted(set(known.get(path) or []) - names)
+            known[path] = sorted(names)
+            out = current + [{"project": path, "name": name, "is_deleted": True} for name in gone]
+            if out:
+                yield out
 
     @dlt.transformer(
         data_from=projects_resource,
@@ -593,6 +655,7 @@ def gitlab_source(
     return (
         projects_resource,
         commits,
+        branches,
         merge_requests,
         merge_request_notes,
         merge_request_approvals,
