@@ -188,3 +188,13 @@ def test_long_linear_history_has_no_recursion_limit():
     parents = {f"c{i}": ([f"c{i - 1}"] if i else []) for i in range(n)}
     traced = tracing.trace_pull_requests(parents, [(f"c{n - 1}", True)], {})
     assert len(traced) == n
+
+
+def test_host_default_branch_is_the_main_line_and_other_heads_are_not():
+    # A GitLab project lists commits of every branch: the open merge request's branch (o1) is no main line
+    # once the host names `production` as the default branch, even though `main` exists too.
+    jan, feb = 1.0, 2.0
+    tips = tracing.order_tips(
+        [("production", "p", jan), ("main", "m", feb), ("feature", "o1", feb)], [("o1", feb)], ["production"]
+    )
+    assert tips == [("p", True), ("m", True), ("o1", False)]

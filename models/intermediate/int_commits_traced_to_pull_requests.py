@@ -20,10 +20,11 @@ pull request that brought it (a stack of pull requests reaches the main line as 
 
 The walk visits each commit once, depth first along first parents before second parents, so every merge's
 first-parent side is fully claimed before its second-parent side is looked at: that is the set difference
-above without computing it per merge. Tips are taken default branches first, then the other branch and
-tag tips and graph heads, newest first; pull request heads last. The walk is the plain function
-`trace_pull_requests`, importable without dbt (tests/test_change_tracing.py); `model` reads and writes
-tables.
+above without computing it per merge. Tips are taken default branches first (the host's default branch,
+else `main`, `master`, ...), then the other branch and tag tips and graph heads, newest first; pull
+request heads last. Commits first reached from a default branch are on the main line (every tip counts as
+one when no default is known). The walk is the plain function `trace_pull_requests`, importable without
+dbt (tests/test_change_tracing.py); `model` reads and writes tables.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def trace_pull_requests(
 def order_tips(
     named: Iterable[tuple[str, str, Any]],
     heads: Iterable[tuple[str, Any]],
+    defaults: Sequence[str] = (),
 ) -> list[tuple[str, bool]]:
     """Tips to walk, as (sha, is_main_line): default-named branches first, then every other named tip and
     graph head, newest first.
@@ -111,10 +113,12 @@ def order_tips(
     `named` are (branch or tag name, sha, epoch seconds); `heads` are (sha, epoch seconds) of commits no
     other commit names as a parent. A tip reached from an earlier one adds nothing, so order matters only
     among histories that diverge: a default branch goes before the feature branches that fork from it.
-    The main lines are the default-named branches where the repository has one, else every tip (a host's
-    commit list holds the default branch only).
+    The main lines are the default branches where the repository has one (`defaults`: the host's default
+    branch, then the usual names), else every tip.
     """
-    rank = {name: position for position, name in enumerate(DEFAULT_BRANCHES)}
+    rank: dict[str, int] = {}
+    for name in (*defaults, *DEFAULT_BRANCHES):
+        rank.setdefault(name, len(rank))
     candidates: dict[str, tuple[int, float]] = {}
 
     def consider(sha: str, priority: int, when: Any) -> None:
@@ -180,8 +184,21 @@ def model(dbt: Any, session: Any) -> Any:
     named: dict[str, list[tuple[str, str, Any]]] = {}
     branches = dbt.ref("stg_git__branches").select("repository, branch, commit_sha, epoch(committed_at)")
     tags = dbt.ref("stg_git__tags").select("repository, 'refs/tags/' || tag, commit_sha, epoch(tagged_at)")
-    for repository, name, sha, when in branches.fetchall() + tags.fetchall():
+    # A host lists its branches (GitLab's commit list covers them all); the tip's time is its commit's.
+    github_branches = dbt.ref("stg_github__branches").select("repository, branch, commit_sha, null::double")
+    gitlab_branches = dbt.ref("stg_gitlab__branches").select("project, branch, commit_sha, null::double")
+    for repository, name, sha, when in (
+        branches.fetchall() + tags.fetchall() + github_branches.fetchall() + gitlab_branches.fetchall()
+    ):
+        if when is None:
+            when = committed.get((repository, sha))
         named.setdefault(repository, []).append((name, sha, when))
+    defaults: dict[str, list[str]] = {}
+    default_rows = dbt.ref("stg_github__repositories").select("repository, default_branch").fetchall()
+    default_rows += dbt.ref("stg_gitlab__projects").select("project, default_branch").fetchall()
+    for repository, name in default_rows:
+        if name:
+            defaults.setdefault(repository, []).append(name)
     pull_heads: dict[str, list[tuple[int, str]]] = {}
     for repository, number, sha in (
         dbt.ref("stg_git__pull_request_heads").select("repository, pr_number, head_sha").fetchall()
@@ -192,7 +209,7 @@ def model(dbt: Any, session: Any) -> Any:
     for repository, parents in graphs.items():
         heads_here = {sha for _, sha in pull_heads.get(repository, [])}
         heads = [(sha, committed[(repository, sha)]) for sha in graph_heads(parents) if sha not in heads_here]
-        tips = order_tips(named.get(repository, []), heads)
+        tips = order_tips(named.get(repository, []), heads, defaults.get(repository, ()))
         for item in trace_pull_requests(
             parents, tips, landings.get(repository, {}), sorted(pull_heads.get(repository, []))
         ):
