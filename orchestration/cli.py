@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         choices=["tiny", "small", "mixed"],
         default="small",
-        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab)",
+        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones)",
     )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--port", type=int, default=8501, help="Streamlit port")
