@@ -1279,17 +1279,15 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
         pd, key, infra_rng = infrastructure[0]
         at = floor_second(start + (end - start) * infra_rng.uniform(0.3, 0.7))
         _infrastructure_incident(world, pd, at, INFRASTRUCTURE[key][2], infra_rng, on_call)
-    incidents = sorted(world.incidents, key=lambda inc: (inc.created_at, inc.pd_service_id))
-    for incident in incidents:
-        if incident.service not in own_services:
-            incident.incident_id = _pd_id(rng, "Q", 13)
+    world.incidents.sort(key=lambda inc: (inc.created_at, inc.pd_service_id))
+    # Incidents of own-stream services are numbered after the others, with ids of their own stream: every
+    # other incident keeps its number and id.
+    shared_incidents = [inc for inc in world.incidents if inc.service not in own_services]
+    own_incidents = [inc for inc in world.incidents if inc.service in own_services]
     own_ids = random.Random(f"{seed}|{end.isoformat()}|pagerduty|own")
-    for incident in incidents:
-        if incident.service in own_services:
-            incident.incident_id = _pd_id(own_ids, "Q", 13)
-    world.incidents = incidents
-    for number, incident in enumerate(world.incidents, start=1):
+    for number, incident in enumerate(shared_incidents + own_incidents, start=1):
         incident.number = number
+        incident.incident_id = _pd_id(rng if incident.service not in own_services else own_ids, "Q", 13)
     _assign_ids(world, ids)
     return world
 

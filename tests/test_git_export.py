@@ -229,6 +229,27 @@ def test_the_git_team_leaves_every_other_team_as_it_was(seed, monkeypatch):
     without = generate_org("mixed", seed=seed, end=END)
     assert {svc.name for svc in without.services} == {svc.name for svc in world.services} - git_team
     with_team, before = world.truth_tables(), without.truth_tables()
+
+    def served(w):
+        """What the sources serve of the other teams beyond the truth: numbers and ids."""
+        incidents = [
+            (i.incident_id, i.number, i.responder.login) for i in w.incidents if i.service not in git_team
+        ]
+        services = [
+            (
+                s.name,
+                s.repo_id,
+                s.pd_service_id,
+                [(p.pr_id, [r.review_id for r in p.reviews]) for p in s.pulls],
+                [(d.deployment_id, d.source_id, [st.status_id for st in d.statuses]) for d in s.deployments],
+                [(r.run_id, r.job_id, r.run_number) for r in s.runs],
+            )
+            for s in w.services
+            if s.name not in git_team
+        ]
+        return sorted(incidents), services
+
+    assert served(world) == served(without)
     for name, frame in before.items():
         kept = with_team[name][~with_team[name]["service"].isin(git_team)].reset_index(drop=True)
         pd.testing.assert_frame_equal(kept, frame.reset_index(drop=True), check_exact=True)
