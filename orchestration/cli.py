@@ -160,6 +160,7 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator import Emulator, generate_org
+    from simulator.git_export import export_repositories
 
     workdir = Workdir.at(args.workdir).ensure()
     # A demo is one full refresh of a freshly generated org: start from an empty build.
@@ -168,6 +169,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     workdir.ensure()
     log.info("generating the %s simulated organisation (seed %s)", args.scale, args.seed)
     world = generate_org(scale=args.scale, seed=args.seed)
+    # services whose code lives in local clones only: write the clones (org.yml points at them)
+    export_repositories(world, workdir.repos)
     world.write_truth(workdir.truth)
     port = args.emulator_port if _port_free(args.emulator_port) else 0
     emulator = Emulator(
@@ -180,7 +183,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
     try:
         org = world.org_config(
-            f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
+            f"{emulator.url}/github",
+            f"{emulator.url}/pagerduty",
+            DEMO_GITHUB_TOKEN,
+            DEMO_PAGERDUTY_TOKEN,
+            git_repositories=workdir.repos.relative_to(workdir.config.parent),
         )
         workdir.config.write_text(
             "# deploylens configuration for the simulated demo organisation (see docs/configuration.md)\n"
@@ -299,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale",
         choices=["tiny", "small", "mixed"],
         default="small",
-        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab)",
+        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones)",
     )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--port", type=int, default=8501, help="Streamlit port")

@@ -56,6 +56,11 @@ class Workdir:
     def truth(self) -> Path:
         return self.root / "truth"
 
+    @property
+    def repos(self) -> Path:
+        """Local clones the demo writes for simulated services whose code lives in git only."""
+        return self.root / "repos"
+
     def ensure(self) -> Workdir:
         for path in (self.root, self.build_dir, self.dlt_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from simulator import Emulator, generate_org
+from simulator.git_export import export_repositories
 from simulator.world import SCALES
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.truth:
         world.write_truth(args.truth)
     if args.config_out:
+        # services whose code is a local clone only: write the clones next to the org.yml that names them
+        export_repositories(world, args.config_out.parent / "repos")
         config = world.org_config(
             f"{emulator.url}/github",
             f"{emulator.url}/pagerduty",

@@ -95,7 +95,11 @@ class _FirstDeployment:
 
 def build_truth(world: World) -> dict[str, pd.DataFrame]:
     """Compute the four truth tables as DataFrames with tz-aware UTC timestamps."""
+    from simulator.git_export import git_shas
+
     end = world.end
+    # Services whose code is a local clone (`git` delivery) are read from git: their SHAs as git wrote them.
+    git_sha = git_shas(world)
     rows: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
     incidents_by_cause: dict[int, list] = {}
     for inc in world.incidents:
@@ -130,7 +134,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                     "deployment_id": dep.source_id,
                     "service": svc.name,
                     "environment": dep.environment,
-                    "commit_sha": dep.sha,
+                    "commit_sha": git_sha.get(dep.sha, dep.sha),
                     "deployed_at": deployed,
                     "is_failure": dep.is_failure,
                     "recovered_at": recovered,
@@ -153,7 +157,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
             dep = first.of(commit.reach_index)
             rows["commits"].append(
                 {
-                    "commit_sha": commit.sha,
+                    "commit_sha": git_sha.get(commit.sha, commit.sha),
                     "service": svc.name,
                     "authored_at": commit.authored_at,
                     "deployment_id": dep.source_id if dep else None,

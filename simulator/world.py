@@ -192,6 +192,17 @@ SCALES: dict[str, dict[str, Any]] = {
                 ],
             ),
             ("platform", "elite", [("auth-service", "Auth Service", "production", "actions")]),
+            # Code in local clones only. A fifth element overrides profile settings: one merge-heavy and one
+            # squash-heavy repository. Teams shipping through `git` draw from streams of their own (see
+            # OWN_STREAM_DELIVERY), so adding this team left every other team's history as it was.
+            (
+                "analytics",
+                "daily",
+                [
+                    ("metrics-api", "Metrics API", "production", "git", {"squash_share": (0.05, 0.15)}),
+                    ("etl-runner", "ETL Runner", "production", "git", {"squash_share": (0.85, 0.95)}),
+                ],
+            ),
         ],
         "infrastructure": ["postgres", "edge", "cloud"],
     },
@@ -203,7 +214,12 @@ SCALES: dict[str, dict[str, Any]] = {
 # - jenkins: builds of Jenkins jobs `deploy-<service>-<environment>` (`<job>#<number>`)
 # - tags: annotated tags `vX.Y.Z` with a GitHub release each, production only (`<repository>@<tag>`)
 # - gitlab: code on GitLab, deployments through GitLab's deployments API (GitLab deployment id)
-DELIVERY = ("github", "actions", "jenkins", "tags", "gitlab")
+# - git: code in a local clone only (simulator/git_export.py writes it), production deployments are annotated
+#   tags `vX.Y.Z` in the clone, no host serves anything (`<repository name>@<tag>`)
+DELIVERY = ("github", "actions", "jenkins", "tags", "gitlab", "git")
+# Teams with a service of these styles came after worlds of the other styles were in use: their developers,
+# ids and incident ids are drawn from streams of their own, so adding them changed no other team's history.
+OWN_STREAM_DELIVERY = ("git",)
 
 FIRST_NAMES = [
     "ana",
@@ -444,15 +460,17 @@ class Service:
     delivery: str = "github"  # one of DELIVERY
     gitlab_id: int = 0  # GitLab project id (`gitlab` delivery)
     runs: list[WorkflowRun] = field(default_factory=list)  # GitHub Actions runs (extras worlds)
+    squash_share: tuple[float, float] | None = None  # overrides the profile's range
 
     @property
     def repository(self) -> str:
-        return f"{ORG}/{self.name}"
+        """How org.yml names the repository: `owner/name`, or a local clone's name (`git` delivery)."""
+        return self.name if self.delivery == "git" else f"{ORG}/{self.name}"
 
     @property
     def on_github(self) -> bool:
-        """Whether the code lives on GitHub (everything but GitLab-hosted services)."""
-        return self.delivery != "gitlab"
+        """Whether the code lives on GitHub (not GitLab-hosted, not in a local clone only)."""
+        return self.delivery not in ("gitlab", "git")
 
 
 @dataclass
@@ -559,6 +577,8 @@ class World:
         self.pd_users: dict[str, str] = {}  # login -> PagerDuty user id
         self.escalation_policy_id = ""
         self.extras = bool(SCALES.get(scale, {}).get("extras"))
+        # service -> simulator SHA -> git SHA of its exported clone (`git` delivery; simulator/git_export.py)
+        self.git_shas: dict[str, dict[str, str]] = {}
 
     # ---------------------------------------------------------------- public API
     def service(self, name: str) -> Service:
@@ -580,12 +600,16 @@ class World:
         jenkins_base_url: str | None = None,
         jenkins_user: str = "deploybot",
         jenkins_token: str = "jenkins-demo-token",
+        git_repositories: str | Path = "repos",
     ) -> dict[str, Any]:
         """The `org.yml` content that points deploylens at this organisation (docs/architecture.md).
 
         GitLab and Jenkins appear only when some service ships through them; their base URLs default to the
         emulator's (`.../gitlab`, `.../jenkins` next to `.../github`). Services that do not ship through the
-        GitHub Deployments API get deploy rules for their style; the others keep the default.
+        GitHub Deployments API get deploy rules for their style; the others keep the default. Services whose
+        code is a local clone (`git`) are listed in the git source at `<git_repositories>/<name>` (a relative
+        folder is relative to the org.yml's folder), where `simulator.git_export.export_repositories` writes
+        them.
         """
         start_date = self.start.date().isoformat()
         root = github_base_url.rstrip("/").removesuffix("/github")
@@ -629,6 +653,14 @@ class World:
                 "group": self.org,
                 "start_date": start_date,
             }
+        if "git" in styles:
+            config["sources"]["git"] = {
+                "repositories": [
+                    {"path": str(Path(git_repositories) / svc.name), "name": svc.name}
+                    for svc in self.services
+                    if svc.delivery == "git"
+                ]
+            }
         if "jenkins" in styles:
             config["sources"]["jenkins"] = {
                 "base_url": jenkins_base_url or f"{root}/jenkins",
@@ -645,10 +677,14 @@ class World:
         return build_truth(self)
 
     def write_truth(self, path: str | Path) -> list[Path]:
-        """Write deployments/changes/incidents/commits parquet files into folder `path`."""
+        """Write deployments/changes/incidents/commits parquet files into folder `path`, and the git SHAs
+        of the services whose code is a local clone (`git_shas.parquet`, when there are any)."""
+        from simulator.git_export import write_git_shas
         from simulator.truth import write_truth
 
-        return write_truth(self, Path(path))
+        written = write_truth(self, Path(path))
+        git_shas = write_git_shas(self, Path(path))
+        return written + ([git_shas] if git_shas else [])
 
 
 def deploy_rules(svc: Service) -> list[dict[str, str]]:
@@ -669,7 +705,7 @@ def deploy_rules(svc: Service) -> list[dict[str, str]]:
             {"environment": "production", "jenkins_job": f"^deploy-{svc.name}-{svc.production_env}$"},
             {"environment": "staging", "jenkins_job": f"^deploy-{svc.name}-{svc.staging_env}$"},
         ]
-    if svc.delivery == "tags":
+    if svc.delivery in ("tags", "git"):
         return [{"environment": "production", "tag": r"^v\d+\.\d+\.\d+$"}]
     return []
 
@@ -686,7 +722,7 @@ class _ServiceBuilder:
         self.p = PROFILES[svc.profile]
         self.counter = 0
         self.main_times: list[datetime] = []
-        low, high = self.p["squash_share"]
+        low, high = svc.squash_share or self.p["squash_share"]
         self.squash_share = rng.uniform(low, high)
 
     # -- commits
@@ -1144,20 +1180,28 @@ class _ServiceBuilder:
         return incident
 
 
-def _infrastructure_incidents(world: World, pd: PagerDutyService, key: str, rng: random.Random) -> None:
+def _infrastructure_incidents(
+    world: World, pd: PagerDutyService, key: str, rng: random.Random, on_call: list[str]
+) -> None:
     """Incidents of shared infrastructure: at any time, answered by whoever is on call across teams."""
     _, per_week, resolve = INFRASTRUCTURE[key]
     weeks = (world.end - world.start).days / 7
     count = _poisson(rng, per_week * weeks)
     for _ in range(count):
         created = floor_second(world.start + (world.end - world.start) * rng.random())
-        _infrastructure_incident(world, pd, created, resolve, rng)
+        _infrastructure_incident(world, pd, created, resolve, rng, on_call)
 
 
 def _infrastructure_incident(
-    world: World, pd: PagerDutyService, created: datetime, resolve: tuple[float, float], rng: random.Random
+    world: World,
+    pd: PagerDutyService,
+    created: datetime,
+    resolve: tuple[float, float],
+    rng: random.Random,
+    on_call: list[str],
 ) -> None:
-    responder = world.developers[rng.choice(sorted(world.developers))]
+    """`on_call`: logins of the developers who answer infrastructure pages."""
+    responder = world.developers[rng.choice(on_call)]
     ack = created + timedelta(minutes=rng.uniform(2, 20))
     resolved = ack + timedelta(minutes=_lognormal(rng, *resolve))
     world.incidents.append(
@@ -1195,41 +1239,19 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
     world.escalation_policy_id = _pd_id(rng, "P", 6)
     names = [f"{f}-{last}" for f in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
-    used = 0
     builders: list[_ServiceBuilder] = []
-    for team_name, profile, services in spec["teams"]:
-        world.teams.append(Team(team_name, profile))
-        devs = []
-        for _ in range(rng.randint(4, 6)):
-            login = names[used]
-            used += 1
-            first, last = login.split("-")
-            dev = Developer(
-                login, ids.next("user"), f"{first.title()} {last.title()}", f"{first}.{last}@acme.example"
-            )
-            devs.append(dev)
-            world.developers[login] = dev
-            world.pd_users[login] = _pd_id(rng, "P", 6)
-        for repo, pd_name, prod_env, *delivery in services:
-            created = start - timedelta(days=rng.randint(90, 900))
-            svc = Service(
-                name=repo,
-                team=team_name,
-                profile=profile,
-                pd_service_id=_pd_id(rng, "P", 6),
-                pd_name=pd_name,
-                pd_created_at=created + timedelta(days=rng.randint(1, 30)),
-                staging_env="staging",
-                production_env=prod_env,
-                repo_id=ids.next("repo"),
-                created_at=created,
-                developers=devs,
-                delivery=delivery[0] if delivery else "github",
-            )
-            world.services.append(svc)
-            builders.append(
-                _ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}"))
-            )
+    shared = [team for team in spec["teams"] if not _own_stream(team)]
+    own = [team for team in spec["teams"] if _own_stream(team)]
+    used = 0
+    for team in shared:
+        used = _add_team(world, team, rng, ids, names, used, builders)
+    # Infrastructure incidents page the on-call of the teams drawn from the shared stream.
+    on_call = sorted(world.developers)
+    shared_rng = ids.rng
+    for team in own:
+        ids.rng = random.Random(f"{seed}|{end.isoformat()}|team|{team[0]}")
+        used = _add_team(world, team, ids.rng, ids, names, used, builders)
+    ids.rng = shared_rng
     world.pd_services = [
         PagerDutyService(svc.pd_service_id, svc.pd_name, svc.team, svc.pd_created_at, svc.name)
         for svc in world.services
@@ -1247,35 +1269,115 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
     for builder in builders:
         builder.build_deployments()
     for pd, key, infra_rng in infrastructure:
-        _infrastructure_incidents(world, pd, key, infra_rng)
-    if not any(inc.cause is None and inc.created_at <= end for inc in world.incidents):
+        _infrastructure_incidents(world, pd, key, infra_rng, on_call)
+    own_services = {svc.name for svc in world.services if _own_stream_service(svc)}
+    if not any(
+        inc.cause is None and inc.created_at <= end and inc.service not in own_services
+        for inc in world.incidents
+    ):
         # every org sees incidents no deployment caused; make sure even a short history has one
         pd, key, infra_rng = infrastructure[0]
         at = floor_second(start + (end - start) * infra_rng.uniform(0.3, 0.7))
-        _infrastructure_incident(world, pd, at, INFRASTRUCTURE[key][2], infra_rng)
+        _infrastructure_incident(world, pd, at, INFRASTRUCTURE[key][2], infra_rng, on_call)
     world.incidents.sort(key=lambda inc: (inc.created_at, inc.pd_service_id))
-    for number, incident in enumerate(world.incidents, start=1):
+    # Incidents of own-stream services are numbered after the others, with ids of their own stream: every
+    # other incident keeps its number and id.
+    shared_incidents = [inc for inc in world.incidents if inc.service not in own_services]
+    own_incidents = [inc for inc in world.incidents if inc.service in own_services]
+    own_ids = random.Random(f"{seed}|{end.isoformat()}|pagerduty|own")
+    for number, incident in enumerate(shared_incidents + own_incidents, start=1):
         incident.number = number
-        incident.incident_id = _pd_id(rng, "Q", 13)
+        incident.incident_id = _pd_id(rng if incident.service not in own_services else own_ids, "Q", 13)
     _assign_ids(world, ids)
     return world
 
 
+def _own_stream(team: tuple) -> bool:
+    """Whether a team of SCALES draws from streams of its own (OWN_STREAM_DELIVERY)."""
+    return any(len(spec) > 3 and spec[3] in OWN_STREAM_DELIVERY for spec in team[2])
+
+
+def _own_stream_service(svc: Service) -> bool:
+    return svc.delivery in OWN_STREAM_DELIVERY
+
+
+def _add_team(
+    world: World,
+    team: tuple,
+    rng: random.Random,
+    ids: _Ids,
+    names: list[str],
+    used: int,
+    builders: list[_ServiceBuilder],
+) -> int:
+    """Add a team of SCALES, its developers and services; returns how many names are used now."""
+    team_name, profile, services = team
+    start, seed, end = world.start, world.seed, world.end
+    world.teams.append(Team(team_name, profile))
+    devs = []
+    for _ in range(rng.randint(4, 6)):
+        login = names[used]
+        used += 1
+        first, last = login.split("-")
+        dev = Developer(
+            login, ids.next("user"), f"{first.title()} {last.title()}", f"{first}.{last}@acme.example"
+        )
+        devs.append(dev)
+        world.developers[login] = dev
+        world.pd_users[login] = _pd_id(rng, "P", 6)
+    for repo, pd_name, prod_env, *rest in services:
+        overrides = rest[1] if len(rest) > 1 else {}
+        created = start - timedelta(days=rng.randint(90, 900))
+        svc = Service(
+            name=repo,
+            team=team_name,
+            profile=profile,
+            pd_service_id=_pd_id(rng, "P", 6),
+            pd_name=pd_name,
+            pd_created_at=created + timedelta(days=rng.randint(1, 30)),
+            staging_env="staging",
+            production_env=prod_env,
+            repo_id=ids.next("repo"),
+            created_at=created,
+            developers=devs,
+            delivery=rest[0] if rest else "github",
+            squash_share=overrides.get("squash_share"),
+        )
+        world.services.append(svc)
+        builders.append(_ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}")))
+    return used
+
+
 def _assign_ids(world: World, ids: _Ids) -> None:
-    """Number PRs, reviews, deployments and statuses globally in creation order, as GitHub does."""
-    pulls = sorted(
-        (pr for svc in world.services for pr in svc.pulls), key=lambda pr: (pr.opened_at, pr.service)
-    )
+    """Number PRs, reviews, deployments and statuses globally in creation order, as GitHub does.
+
+    Services of OWN_STREAM_DELIVERY are numbered after the others, from a stream of their own (GitHub never
+    numbers their objects: they live in local clones), so the other services keep their ids."""
+    shared = [svc for svc in world.services if not _own_stream_service(svc)]
+    own = [svc for svc in world.services if _own_stream_service(svc)]
+    _number(shared, ids)
+    if own:
+        shared_rng = ids.rng
+        ids.rng = random.Random(f"{world.seed}|{world.end.isoformat()}|ids|own")
+        _number(own, ids)
+        ids.rng = shared_rng
+    for svc in world.services:
+        svc.deployments.sort(key=lambda dep: (dep.created_at, dep.deployment_id))
+    _assign_source_ids(world, ids)
+
+
+def _number(services: list[Service], ids: _Ids) -> None:
+    pulls = sorted((pr for svc in services for pr in svc.pulls), key=lambda pr: (pr.opened_at, pr.service))
     for pr in pulls:
         pr.pr_id = ids.next("pr")
     reviews = sorted(
-        (r for svc in world.services for pr in svc.pulls for r in pr.reviews),
+        (r for svc in services for pr in svc.pulls for r in pr.reviews),
         key=lambda r: (r.submitted_at, r.reviewer.login),
     )
     for review in reviews:
         review.review_id = ids.next("review")
     deployments = sorted(
-        (d for svc in world.services for d in svc.deployments),
+        (d for svc in services for d in svc.deployments),
         key=lambda d: (d.created_at, d.service, d.is_production),
     )
     for dep in deployments:
@@ -1286,9 +1388,6 @@ def _assign_ids(world: World, ids: _Ids) -> None:
     )
     for status, _ in statuses:
         status.status_id = ids.next("status")
-    for svc in world.services:
-        svc.deployments.sort(key=lambda dep: (dep.created_at, dep.deployment_id))
-    _assign_source_ids(world, ids)
 
 
 def _assign_source_ids(world: World, ids: _Ids) -> None:
@@ -1311,7 +1410,7 @@ def _assign_source_ids(world: World, ids: _Ids) -> None:
                 builds[job] = builds.get(job, 0) + 1
                 dep.source_number = builds[job]
                 dep.source_id = f"{job}#{dep.source_number}"
-            elif svc.delivery == "tags":
+            elif svc.delivery in ("tags", "git"):
                 if dep.is_production and dep.deployed_at is not None:
                     if dep.description.startswith("Rollback") and minor:
                         patch += 1  # a rollback re-tags the last good build as a patch release

@@ -27,15 +27,21 @@ def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
     from orchestration.workdir import Workdir
     from simulator import Emulator, generate_org
+    from simulator.git_export import export_repositories
 
     workdir = Workdir.at(root).ensure()
     world = generate_org(scale=scale, seed=seed, end=FIXED_END)
+    export_repositories(world, workdir.repos)  # services whose code is a local clone only
     world.write_truth(workdir.truth)
     emulator = Emulator(
         world, host="127.0.0.1", port=0, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
     ).start()
     org = world.org_config(
-        f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
+        f"{emulator.url}/github",
+        f"{emulator.url}/pagerduty",
+        DEMO_GITHUB_TOKEN,
+        DEMO_PAGERDUTY_TOKEN,
+        git_repositories=workdir.repos.relative_to(workdir.config.parent),
     )
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
     refresh = run_refresh(workdir.config, workdir)

@@ -77,16 +77,21 @@ def _tables(db: Path, schema: str) -> set[str]:
 
 def test_org_config_of_mixed_is_accepted_by_the_config_loader(tmp_path):
     from ingestion.config import load_config
+    from simulator.git_export import export_repositories
 
     world = generate_org("mixed", seed=11, end=END)
     config = world.org_config("http://127.0.0.1:9/github", "http://127.0.0.1:9/pagerduty", "gh", "pd")
+    export_repositories(world, tmp_path / "repos")  # org.yml names them relative to its folder
     path = tmp_path / "org.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     try:
         loaded = load_config(path)
     except Exception as exc:  # the loader learns the new kinds in its own time: say which one it lacks
         pytest.skip(f"configuration loader does not accept the mixed org yet: {exc}")
-    assert set(loaded.sources) == {"github", "pagerduty", "gitlab", "jenkins"}
+    assert set(loaded.sources) == {"github", "pagerduty", "gitlab", "jenkins", "git"}
+    assert loaded.sources["git"].options["repositories"] == [
+        {"path": str(tmp_path / "repos" / name), "name": name} for name in ("metrics-api", "etl-runner")
+    ]
     assert config["sources"]["jenkins"]["base_url"] == "http://127.0.0.1:9/jenkins"
     rules = {svc["name"]: svc.get("deployments") for svc in config["services"]}
     assert rules["checkout-api"] is None  # the default: GitHub deployments by environment
@@ -101,6 +106,9 @@ def test_org_config_of_mixed_is_accepted_by_the_config_loader(tmp_path):
     }
     assert rules["fx-rates"] == [{"environment": "production", "tag": r"^v\d+\.\d+\.\d+$"}]
     assert rules["storefront-web"][0] == {"environment": "production", "gitlab_environment": "^prod"}
+    assert rules["metrics-api"] == [{"environment": "production", "tag": r"^v\d+\.\d+\.\d+$"}]
+    repositories = {svc["name"]: svc["repository"] for svc in config["services"]}
+    assert repositories["metrics-api"] == "metrics-api"  # the local clone's name, not owner/name
 
 
 def test_gitlab_deployments_loaded_match_the_truth(loaded):
