@@ -186,10 +186,10 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                     "deployed_at": dep.deployed_at if dep else None,
                 }
             )
-        # Direct pushes: main commits after the first that no pull request landed (single parent, not a
-        # squash commit). Each is its own change, "merged" when committed.
+        # Direct pushes: main commits no pull request landed (single parent, not a squash commit), the
+        # initial commit included. Each is its own change, "merged" when committed.
         landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
-        for sha in svc.main[1:]:
+        for sha in svc.main:
             commit = svc.commits[sha]
             if sha in landed or len(commit.parents) > 1 or commit.committed_at > end:
                 continue
@@ -198,7 +198,7 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
                 {
                     "service": svc.name,
                     "pr_number": None,
-                    "commit_sha": sha,
+                    "commit_sha": git_sha.get(sha, sha),
                     "first_commit_at": commit.authored_at,
                     "opened_at": None,
                     "first_review_at": None,

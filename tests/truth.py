@@ -127,11 +127,12 @@ def compare(
     out.changes_compared = len(joined)
 
     # Each direct push is its own change, and nothing else is one: matched by commit, both ways. Pushes
-    # authored before the horizon are outside the load.
+    # authored before the horizon are outside the load (a local clone loads them all: not compared).
     direct = changes[is_direct].assign(commit_sha=lambda f: f["change_id"].str.rsplit("@", n=1).str[1])
     t_pushes = t_changes[t_direct]
     if horizon is not None:
         t_pushes = t_pushes[t_pushes["first_commit_at"] >= horizon]
+        direct = direct[direct["first_commit_at"] >= horizon]
     pushes = t_pushes.merge(
         direct, on=["service", "commit_sha"], how="outer", suffixes=("_truth", ""), indicator=True
     )
