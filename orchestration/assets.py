@@ -148,7 +148,51 @@ def ensure_dbt_manifest(target_path: Path) -> Path:
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     if done.returncode != 0:
         raise RuntimeError(f"dbt parse failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    (target_path / PARSED_FOR).write_text(_build_db_setting())
     return manifest
+
+
+# Which build database the project's parse saw: dbt keys its partial parse on the profile's connection
+# settings, so the seed is re-keyed for each workdir's build database (see `_seed_partial_parse`).
+PARSED_FOR = "deploylens_parsed_for.txt"
+DEFAULT_BUILD_DB = "../.deploylens/build/deploylens.duckdb"  # profiles.yml's default
+
+
+def _build_db_setting() -> str:
+    return os.environ.get("DEPLOYLENS_BUILD_DB", DEFAULT_BUILD_DB)
+
+
+def _profile_checksum(build_db: str) -> str:
+    """The checksum dbt stores as `profile_hash` for a parse made with this build database."""
+    import pprint
+
+    from dbt.adapters.duckdb.credentials import DuckDBCredentials
+    from dbt.contracts.files import FileHash
+
+    credentials = DuckDBCredentials.from_dict(
+        {"type": "duckdb", "path": build_db, "database": Path(build_db).stem, "schema": "main"}
+    )
+    keys = sorted(credentials.connection_info())
+    return FileHash.from_contents(pprint.pformat(keys)).checksum
+
+
+def _rekey_partial_parse(msgpack_file: Path, parsed_for: str, build_db: str) -> bool:
+    """Make a copied partial parse valid for another build database: only the profile checksum differs.
+
+    The old checksum is recomputed from the build database the parse saw and replaced only if it is found
+    exactly once; anything unexpected leaves the file alone and dbt simply parses again (slower, correct).
+    """
+    if parsed_for == build_db:
+        return True
+    try:
+        old, new = _profile_checksum(parsed_for).encode(), _profile_checksum(build_db).encode()
+    except Exception:  # noqa: BLE001 - an optimisation only: any failure means a full parse
+        return False
+    data = msgpack_file.read_bytes()
+    if data.count(old) != 1:
+        return False
+    msgpack_file.write_bytes(data.replace(old, new))
+    return True
 
 
 def _seed_partial_parse(parsed: Path, target: Path) -> None:
@@ -158,12 +202,17 @@ def _seed_partial_parse(parsed: Path, target: Path) -> None:
     artefacts), but the parse only depends on the project files, which `ensure_dbt_manifest` keeps fresh.
     """
     target.mkdir(parents=True, exist_ok=True)
+    copied = []
     for name in ("partial_parse.msgpack", "manifest.json"):
         source = parsed / name
         if source.exists() and (
             not (target / name).exists() or (target / name).stat().st_mtime < source.stat().st_mtime
         ):
             shutil.copy2(source, target / name)
+            copied.append(name)
+    marker = parsed / PARSED_FOR
+    if "partial_parse.msgpack" in copied and marker.exists():
+        _rekey_partial_parse(target / "partial_parse.msgpack", marker.read_text(), _build_db_setting())
 
 
 def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]:

@@ -1,0 +1,53 @@
+"""A new workdir starts from the project's dbt parse: dbt must accept the re-keyed partial parse.
+
+dbt keys its partial parse on the profile's connection settings, which hold each workdir's build database
+path; without re-keying every first refresh in a new workdir parses the whole project again.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestration import assets
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+PROJECT = str(assets.DBT_PROJECT_DIR)
+
+
+def _parse(target: Path, build_db: Path) -> str:
+    env = {**os.environ, "DEPLOYLENS_BUILD_DB": str(build_db)}
+    done = subprocess.run(
+        [DBT, "parse", "--project-dir", PROJECT, "--profiles-dir", PROJECT, "--target-path", str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_seeded_parse_is_reused_by_dbt_for_another_build_database(tmp_path, monkeypatch):
+    parsed = tmp_path / "project-target"
+    monkeypatch.setenv("DEPLOYLENS_BUILD_DB", str(tmp_path / "first" / "deploylens.duckdb"))
+    _parse(parsed, tmp_path / "first" / "deploylens.duckdb")
+    (parsed / assets.PARSED_FOR).write_text(str(tmp_path / "first" / "deploylens.duckdb"))
+
+    second = tmp_path / "second" / "deploylens.duckdb"
+    monkeypatch.setenv("DEPLOYLENS_BUILD_DB", str(second))
+    target = tmp_path / "workdir-target"
+    assets._seed_partial_parse(parsed, target)
+    seeded = (target / "partial_parse.msgpack").read_bytes()
+    assert assets._profile_checksum(str(second)).encode() in seeded
+
+    out = _parse(target, second)
+    assert "Unable to do partial parsing" not in out, out
+
+
+def test_unexpected_checksum_leaves_the_parse_alone(tmp_path):
+    file = tmp_path / "partial_parse.msgpack"
+    file.write_bytes(b"no checksum of ours in here")
+    assert not assets._rekey_partial_parse(file, "/a/deploylens.duckdb", "/b/deploylens.duckdb")
+    assert file.read_bytes() == b"no checksum of ours in here"
