@@ -716,6 +716,7 @@ STAGING_TYPES = {
         "parent_shas": "VARCHAR[]",
         "authored_at": "TIMESTAMP",
         "committed_at": "TIMESTAMP",
+        "message": "VARCHAR",
     },
     "stg_gitlab__pipelines": {
         "project": "VARCHAR",

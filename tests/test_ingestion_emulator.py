@@ -319,6 +319,7 @@ CONTRACT = {
         "parent_shas": "VARCHAR[]",
         "authored_at": "TIMESTAMP",
         "committed_at": "TIMESTAMP",
+        "message": "VARCHAR",
     },
     "stg_github__pull_request_reviews": {
         "repository": "VARCHAR",

@@ -74,6 +74,7 @@ def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
         "changes": [
             "service",
             "pr_number",
+            "commit_sha",
             "first_commit_at",
             "opened_at",
             "first_review_at",
@@ -174,20 +175,24 @@ def test_every_change_is_shipped_by_its_deployment(small_world, small_truth):
     changes = small_truth["changes"].dropna(subset=["deployment_id"])
     deps = small_truth["deployments"].set_index("deployment_id")
     assert len(changes) > 300
+    assert changes["pr_number"].isna().sum() > 5  # direct pushes are changes too
     for row in changes.itertuples():
         svc = small_world.service(row.service)
-        pr = svc.pulls[row.pr_number - 1]
+        # a pull request lands by its merge or squash commit; a direct push is its own commit
+        landing = (
+            row.commit_sha if pd.isna(row.pr_number) else svc.pulls[int(row.pr_number) - 1].merge_commit_sha
+        )
         dep = deps.loc[row.deployment_id]
         assert dep.service == row.service and dep.environment == svc.production_env
         assert dep.deployed_at == row.deployed_at >= row.merged_at
-        # walk the real commit graph from the deployed SHA: it must reach the merge/squash commit
+        # walk the real commit graph from the deployed SHA: it must reach the landing commit
         seen, stack = set(), [dep.commit_sha]
         while stack:
             sha = stack.pop()
             if sha not in seen:
                 seen.add(sha)
                 stack.extend(svc.commits[sha].parents)
-        assert pr.merge_commit_sha in seen
+        assert landing in seen
         # and no earlier successful production deployment of the service contained it
         earlier = [
             d
@@ -195,11 +200,24 @@ def test_every_change_is_shipped_by_its_deployment(small_world, small_truth):
             if d.is_production and d.deployed_at and d.deployed_at < dep.deployed_at
         ]
         for other in earlier:
-            assert svc.commits[pr.merge_commit_sha].reach_index > other.main_index
+            assert svc.commits[landing].reach_index > other.main_index
+
+
+def test_direct_pushes_are_main_commits_no_pull_request_landed(small_world, small_truth):
+    changes = small_truth["changes"]
+    pushes = changes[changes["pr_number"].isna()]
+    assert changes.loc[changes["pr_number"].notna(), "commit_sha"].isna().all()
+    for row in pushes.itertuples():
+        svc = small_world.service(row.service)
+        commit = svc.commits[row.commit_sha]
+        assert commit.main_index is not None and len(commit.parents) <= 1
+        assert all(pr.merge_commit_sha != row.commit_sha for pr in svc.pulls)
+        assert (row.first_commit_at, row.merged_at) == (commit.authored_at, commit.committed_at)
+        assert pd.isna(row.opened_at) and pd.isna(row.first_review_at)
 
 
 def test_phases_are_ordered(small_truth):
-    changes = small_truth["changes"]
+    changes = small_truth["changes"].dropna(subset=["pr_number"])
     assert (changes.first_commit_at <= changes.opened_at).all()
     reviewed = changes.dropna(subset=["first_review_at"])
     assert (reviewed.opened_at <= reviewed.first_review_at).all()
@@ -435,7 +453,7 @@ def test_truth_holds_only_what_exists_at_the_end(scale, seed, end):
         own = set(truth["commits"][truth["commits"].service == svc.name].commit_sha)
         assert own <= reachable | opened, svc.name
         assert reachable <= own, svc.name
-    assert (truth["changes"].merged_at <= end).all() and (truth["changes"].opened_at <= end).all()
+    assert (truth["changes"].merged_at <= end).all() and (truth["changes"].opened_at.dropna() <= end).all()
     assert (truth["incidents"].created_at <= end).all()
     assert (truth["incidents"].resolved_at.dropna() <= end).all()
     assert (truth["deployments"].deployed_at <= end).all()
