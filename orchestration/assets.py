@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -195,6 +196,13 @@ def _rekey_partial_parse(msgpack_file: Path, parsed_for: str, build_db: str) -> 
     return True
 
 
+def _import_gx_suites() -> None:
+    try:
+        import data_tests.fct_deployments  # noqa: F401
+    except Exception:  # noqa: BLE001 - the check imports it again and reports any error itself
+        log.debug("warm import of the GX suites failed", exc_info=True)
+
+
 def _seed_partial_parse(parsed: Path, target: Path) -> None:
     """Start the build's own target folder from the project's parse, so dbt does not parse again.
 
@@ -226,6 +234,9 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
         log.info("building models and running their tests (dbt build)")
+        # Great Expectations takes seconds to import; the check after the build needs it, and dbt runs in
+        # its own process meanwhile, so the import overlaps the build instead of following it.
+        threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
         yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
 
