@@ -61,6 +61,23 @@ def test_pr_numbers_from_subjects(subject, number):
     assert pr_number_of(subject) == number
 
 
+GITLAB_BODY = "Fix the parser\n\nCloses #12\n\nSee merge request acme/web!42"
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "is_merge", "number"),
+    [
+        ("Merge branch 'fix' into 'main'", GITLAB_BODY, True, 42),
+        ("Merge branch 'fix' into 'main'", GITLAB_BODY.replace("acme/web", "group/sub/web"), True, 42),
+        ("Quote a message", GITLAB_BODY, False, None),  # not a merge: no landing
+        ("Merge branch 'x'", "See merge request acme/web!42 and more", True, None),
+        ("Merge pull request #7 from a/b", GITLAB_BODY, True, 7),  # the subject wins
+    ],
+)
+def test_gitlab_merge_requests_from_merge_commit_bodies(subject, body, is_merge, number):
+    assert pr_number_of(subject, body, is_merge=is_merge) == number
+
+
 def test_repository_name_defaults_to_folder(tmp_path):
     assert repository_name(tmp_path / "flask") == "flask"
     assert repository_name(tmp_path / "flask.git") == "flask"

@@ -125,7 +125,7 @@ def _commit_row(fields: list[str], repository: str, stats: DateStats) -> dict | 
         "committer_utc_offset": committer_offset,
         "subject": subject,
         "body": body.strip("\n") or None,
-        "pr_number": pr_number_of(subject),
+        "pr_number": pr_number_of(subject, body, is_merge=len(parents.split()) > 1),
     }
 
 

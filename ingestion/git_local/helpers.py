@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .settings import (
     FIELD_SEP,
+    GITLAB_MERGE_REQUEST_PATTERN,
     MERGE_PR_PATTERN,
     PULL_HEAD_PATTERN,
     READ_CHUNK_BYTES,
@@ -91,9 +92,12 @@ def parse_raw_date(raw: str, stats: DateStats) -> tuple[datetime | None, str | N
     return instant, offset or None
 
 
-def pr_number_of(subject: str) -> int | None:
-    """The pull request a commit subject names: `Merge pull request #N ...` or a squash title `... (#N)`."""
+def pr_number_of(subject: str, body: str = "", is_merge: bool = False) -> int | None:
+    """The pull (merge) request a commit names: GitHub's `Merge pull request #N ...` subject or squash title
+    `... (#N)`; for a merge commit, GitLab's `See merge request group/project!N` in the body."""
     match = MERGE_PR_PATTERN.match(subject) or SQUASH_PR_PATTERN.search(subject)
+    if match is None and is_merge:
+        match = GITLAB_MERGE_REQUEST_PATTERN.search(body)
     return int(match.group(1)) if match else None
 
 

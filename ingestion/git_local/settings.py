@@ -17,5 +17,7 @@ RECORD_SEP = "\x00"
 # title suffix GitHub (and most tools copying it) write.
 MERGE_PR_PATTERN = re.compile(r"^Merge pull request #(\d+)\b")
 SQUASH_PR_PATTERN = re.compile(r"\(#(\d+)\)\s*$")
+# GitLab's merge commit message names the merge request in its last lines instead.
+GITLAB_MERGE_REQUEST_PATTERN = re.compile(r"^See merge request \S*!(\d+)\s*$", re.MULTILINE)
 # Review heads some hosts publish as refs, kept in clones made with a matching refspec.
 PULL_HEAD_PATTERN = re.compile(r"^refs/(?:pull|merge-requests)/(\d+)/head$")
