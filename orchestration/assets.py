@@ -3,8 +3,10 @@
 Only wiring lives here: what each asset runs is defined in ingestion/, models/ and data_tests/.
 """
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -196,6 +198,45 @@ def _rekey_partial_parse(msgpack_file: Path, parsed_for: str, build_db: str) -> 
     return True
 
 
+class DbtProgressFilter:
+    """A stdout that drops dbt's `N of M START …` and `N of M PASS …` lines and passes everything else.
+
+    A build prints two lines per model and test; what a person reads is each model built (`OK created`),
+    warnings, failures and the summary. The checks' count is reported at the end of the refresh.
+    """
+
+    NOISE = re.compile(r"^\s*\d+ of \d+ (START|PASS) ")
+    ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.hidden = 0
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines(keepends=True):
+            if self.NOISE.match(self.ANSI.sub("", line)):
+                self.hidden += 1
+            else:
+                self.target.write(line)
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+@contextlib.contextmanager
+def _concise_dbt_output() -> Iterator[DbtProgressFilter]:
+    saved = sys.stdout
+    sys.stdout = DbtProgressFilter(saved)
+    try:
+        yield sys.stdout
+    finally:
+        sys.stdout = saved
+
+
 def _import_gx_suites() -> None:
     try:
         import data_tests.fct_deployments  # noqa: F401
@@ -238,7 +279,8 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
-        yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
+        with _concise_dbt_output():
+            yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
 
     assets.append(transform)
 

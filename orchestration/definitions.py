@@ -25,7 +25,7 @@ def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitio
     assets, checks, resources = build_assets(config, workdir)
     refresh = dg.define_asset_job(
         REFRESH_JOB,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),  # every asset and check; sources (external assets) are not steps
         executor_def=dg.in_process_executor,
         description="Load every configured source, build and test the models, publish the warehouse.",
     )

@@ -1,4 +1,4 @@
-"""A new workdir starts from the project's dbt parse: dbt must accept the re-keyed partial parse.
+"""The dbt step of a refresh: a new workdir reuses the project parse, and the output stays readable.
 
 dbt keys its partial parse on the profile's connection settings, which hold each workdir's build database
 path; without re-keying every first refresh in a new workdir parses the whole project again.
@@ -51,3 +51,22 @@ def test_unexpected_checksum_leaves_the_parse_alone(tmp_path):
     file.write_bytes(b"no checksum of ours in here")
     assert not assets._rekey_partial_parse(file, "/a/deploylens.duckdb", "/b/deploylens.duckdb")
     assert file.read_bytes() == b"no checksum of ours in here"
+
+
+def test_dbt_progress_filter_keeps_models_failures_and_summary(capsys):
+    import io
+
+    out = io.StringIO()
+    quiet = assets.DbtProgressFilter(out)
+    lines = [
+        "1 of 338 START sql view model staging.stg_git__commits ........ [RUN]\n",
+        "1 of 338 OK created sql view model staging.stg_git__commits ... [\x1b[32mOK\x1b[0m in 0.05s]\n",
+        "2 of 338 PASS not_null_fct_changes_change_id .................. [\x1b[32mPASS\x1b[0m in 0.02s]\n",
+        "3 of 338 FAIL 1 unique_fct_changes_change_id .................. [\x1b[31mFAIL 1\x1b[0m in 0.02s]\n",
+        "4 of 338 WARN 2 accepted_values_fct_changes_change_kind ....... [WARN 2 in 0.02s]\n",
+        "Finished running 1 seed, 18 table models in 0 hours 0 minutes and 16.19 seconds (16.19s).\n",
+    ]
+    for line in lines:
+        quiet.write(line)
+    assert out.getvalue().splitlines() == [lines[i].rstrip("\n") for i in (1, 3, 4, 5)]
+    assert quiet.hidden == 2
