@@ -226,3 +226,129 @@ def deployments(
         statuses or None,
         int(limit),
     )
+
+
+# ------------------------------------------------------------------------------------------ data health
+# The health tables are written by the refresh (schema `meta`), by dlt (`_dlt_loads` in each raw dataset)
+# and by dbt (the quarantine summary). A warehouse built before they existed lacks some of them: each query
+# first asks the catalogue which exist, so the page shows what there is instead of failing.
+
+
+def _tables(path: Path) -> pd.DataFrame:
+    return _query(
+        path,
+        """
+        select table_schema, table_name
+        from information_schema.tables
+        where table_schema = 'meta'
+            or table_name in ('_dlt_loads', 'health_quarantine_summary')
+        order by table_schema, table_name
+        """,
+    )
+
+
+def _quoted(identifier: str) -> str:
+    """An identifier read from the catalogue, quoted for SQL (never user input)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _has(tables: pd.DataFrame, schema: str, table: str) -> bool:
+    return bool(((tables["table_schema"] == schema) & (tables["table_name"] == table)).any())
+
+
+def last_publishes(path: Path) -> pd.DataFrame:
+    """When the warehouse was published and by which run (newest first)."""
+    if not _has(_tables(path), "meta", "refreshes"):
+        return pd.DataFrame(columns=["published_at", "run_id"])
+    return _query(path, "select published_at, run_id from meta.refreshes order by published_at desc")
+
+
+def source_loads(path: Path) -> pd.DataFrame:
+    """Per source: its latest load (status, error, rows) and its last successful one.
+
+    From `meta.source_loads` when the refresh recorded it; otherwise from dlt's own `_dlt_loads` of each raw
+    dataset (completed loads only, so status is 'ok' and no error or row count is known).
+    """
+    tables = _tables(path)
+    if _has(tables, "meta", "source_loads"):
+        return _query(
+            path,
+            """
+            with ranked as (
+                select
+                    *,
+                    row_number() over (partition by source order by started_at desc) as recency,
+                from meta.source_loads
+            ),
+            last_ok as (
+                select source, max(finished_at) as last_success_at,
+                from meta.source_loads
+                where status = 'ok'
+                group by source
+            )
+            select
+                ranked.source,
+                ranked.status,
+                ranked.finished_at as last_attempt_at,
+                last_ok.last_success_at,
+                ranked.rows_loaded,
+                ranked.error,
+            from ranked
+            left join last_ok on ranked.source = last_ok.source
+            where ranked.recency = 1
+            order by ranked.source
+            """,
+        )
+    loads = tables[tables["table_name"] == "_dlt_loads"]
+    if loads.empty:
+        return pd.DataFrame(
+            columns=["source", "status", "last_attempt_at", "last_success_at", "rows_loaded", "error"]
+        )
+    parts = [
+        f"""
+        select
+            {_sql_text(schema.removeprefix('raw_'))} as source,
+            'ok' as status,
+            max(inserted_at)::timestamp as last_attempt_at,
+            max(inserted_at)::timestamp as last_success_at,
+            null::bigint as rows_loaded,
+            null::varchar as error,
+        from {_quoted(schema)}._dlt_loads
+        where status = 0
+        """
+        for schema in loads["table_schema"]
+    ]
+    return _query(path, " union all ".join(parts) + " order by source")
+
+
+def _sql_text(value: str) -> str:
+    """A literal for a catalogue name (a schema), quoted for SQL."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def check_results(path: Path) -> pd.DataFrame:
+    """The checks of the published run: failed and warned first, then the passed ones."""
+    if not _has(_tables(path), "meta", "check_results"):
+        return pd.DataFrame(columns=["check_name", "severity", "passed", "details", "checked_at"])
+    return _query(
+        path,
+        """
+        with latest as (
+            select run_id from meta.check_results order by checked_at desc limit 1
+        )
+        select check_name, severity, passed, details, checked_at,
+        from meta.check_results
+        where run_id = (select run_id from latest)
+        order by passed, severity = 'warn', check_name
+        """,
+    )
+
+
+def quarantine_summary(path: Path) -> pd.DataFrame:
+    """Records set aside by the loads, counted per source, resource and reason."""
+    tables = _tables(path)
+    found = tables[tables["table_name"] == "health_quarantine_summary"]
+    if found.empty:
+        return pd.DataFrame()
+    schema = str(found["table_schema"].iloc[0])
+    return _query(path, f"select * from {_quoted(schema)}.health_quarantine_summary")

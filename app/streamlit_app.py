@@ -51,6 +51,7 @@ def main() -> None:
         [
             st.Page("app_pages/overview.py", title="Overview", icon=":material/insights:", default=True),
             st.Page("app_pages/deployments.py", title="Deployments", icon=":material/list:"),
+            st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
         ]
     )
     page.run()

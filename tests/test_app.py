@@ -166,6 +166,10 @@ def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pyte
     app_test.switch_page("app_pages/deployments.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0
+    app_test.switch_page("app_pages/data_health.py").run()
+    assert not app_test.exception
+    assert app_test.error.len == 0  # a healthy refresh: no stale source, no failed check
+    assert app_test.metric[0].label == "Last publish (UTC)"
 
 
 def test_no_delta_when_the_previous_period_has_no_deployments(warehouse: Path) -> None:
