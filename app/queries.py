@@ -307,7 +307,7 @@ def source_loads(path: Path) -> pd.DataFrame:
     parts = [
         f"""
         select
-            {_sql_text(schema.removeprefix('raw_'))} as source,
+            {_sql_text(schema.removeprefix("raw_"))} as source,
             'ok' as status,
             max(inserted_at)::timestamp as last_attempt_at,
             max(inserted_at)::timestamp as last_success_at,

@@ -36,6 +36,9 @@ def _render_publish(path, now: dt.datetime) -> None:
     st.caption(f"{_age(latest['published_at'], now)} · run {latest['run_id'] or 'outside Dagster'}")
 
 
+UTC_MINUTES = "YYYY-MM-DD HH:mm"
+
+
 def _render_sources(path, now: dt.datetime) -> None:
     st.subheader("Sources")
     loads = queries.source_loads(path)
@@ -55,8 +58,8 @@ def _render_sources(path, now: dt.datetime) -> None:
         column_config={
             "source": "Source",
             "status": "Last load",
-            "last_attempt_at": st.column_config.DatetimeColumn("Last attempt (UTC)", format="YYYY-MM-DD HH:mm"),
-            "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format="YYYY-MM-DD HH:mm"),
+            "last_attempt_at": st.column_config.DatetimeColumn("Last attempt (UTC)", format=UTC_MINUTES),
+            "last_success_at": st.column_config.DatetimeColumn("Last success (UTC)", format=UTC_MINUTES),
             "freshness": "Data as of",
             "rows_loaded": st.column_config.NumberColumn("Rows loaded", format="%d"),
             "error": "Error",
