@@ -1,4 +1,9 @@
-"""The shared sidebar filters, kept in `st.session_state` so every page reads the same selection."""
+"""The shared sidebar filters, kept in `st.session_state` so every page reads the same selection.
+
+The selection is also kept in the page's URL (`?from=2026-08-01&to=2026-10-31&team=api&team=web`), so a
+view is a link to paste in a chat. Values read from a URL are untrusted: a date that does not parse or a
+team the warehouse does not know is dropped (and the default used), never passed on.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,10 @@ from app.queries import DataBounds
 
 DATES_KEY = "filter_dates"
 TEAMS_KEY = "filter_teams"
+FROM_URL_KEY = "filters_read_from_url"
+
+# Query parameter names in the URL.
+URL_FROM, URL_TO, URL_TEAM = "from", "to", "team"
 
 # The default window: twelve weeks ending on the last day with data, a quarter, long enough for medians.
 DEFAULT_WINDOW = dt.timedelta(weeks=12)
@@ -41,8 +50,56 @@ def default_dates(bounds: DataBounds | None, today: dt.date | None = None) -> tu
     return start, end
 
 
+def _url_date(name: str) -> dt.date | None:
+    value = st.query_params.get(name)
+    if not value or len(value) > 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def dates_from_url() -> tuple[dt.date, dt.date] | None:
+    """The period a link asks for, when both ends parse and are in order; None otherwise."""
+    start, end = _url_date(URL_FROM), _url_date(URL_TO)
+    if start is None or end is None or end < start:
+        return None
+    return start, end
+
+
+def _read_url(bounds: DataBounds | None, teams: list[str]) -> None:
+    """Seed the session from the URL once per session: later reruns follow the widgets."""
+    if st.session_state.get(FROM_URL_KEY):
+        return
+    st.session_state[FROM_URL_KEY] = True
+    dates = dates_from_url()
+    if dates is not None:
+        st.session_state[DATES_KEY] = dates
+    known = set(teams)
+    asked = [team for team in st.query_params.get_all(URL_TEAM) if team in known]
+    if asked:
+        st.session_state[TEAMS_KEY] = list(dict.fromkeys(asked))
+
+
+def _write_url(filters: Filters) -> None:
+    wanted = {
+        URL_FROM: filters.start.isoformat(),
+        URL_TO: filters.end.isoformat(),
+        URL_TEAM: sorted(filters.teams),
+    }
+    current = {
+        URL_FROM: st.query_params.get(URL_FROM),
+        URL_TO: st.query_params.get(URL_TO),
+        URL_TEAM: sorted(st.query_params.get_all(URL_TEAM)),
+    }
+    if current != wanted:
+        st.query_params.from_dict({key: value for key, value in wanted.items() if value})
+
+
 def render_sidebar(bounds: DataBounds | None, teams: list[str]) -> Filters:
     """Draw the filters in the sidebar of the entry point and return the current selection."""
+    _read_url(bounds, teams)
     if DATES_KEY not in st.session_state:
         st.session_state[DATES_KEY] = default_dates(bounds)
     # A refresh can drop a team; a stale selection would make the widget raise.
@@ -54,7 +111,10 @@ def render_sidebar(bounds: DataBounds | None, teams: list[str]) -> Filters:
         st.multiselect("Teams", options=teams, key=TEAMS_KEY, placeholder="All teams")
         if bounds:
             st.caption(f"Data from {bounds.first_day:%Y-%m-%d} to {bounds.last_day:%Y-%m-%d}.")
-    return current_filters()
+        st.caption("The address bar holds this selection: copy it to share the view.")
+    filters = current_filters()
+    _write_url(filters)
+    return filters
 
 
 def current_filters() -> Filters:
