@@ -352,3 +352,66 @@ def quarantine_summary(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
     schema = str(found["table_schema"].iloc[0])
     return _query(path, f"select * from {_quoted(schema)}.health_quarantine_summary")
+
+
+# ------------------------------------------------------------------------------------- deployment card
+
+
+def deployment(path: Path, deployment_id: str) -> pd.DataFrame:
+    """One deployment's row of `fct_deployments` (empty when the id is unknown)."""
+    return _query(path, "select * from marts.fct_deployments where deployment_id = ?", deployment_id)
+
+
+def deployment_changes(path: Path, deployment_id: str) -> pd.DataFrame:
+    """The changes (pull requests, merge requests, direct pushes) this deployment shipped first."""
+    return _query(
+        path,
+        """
+        select
+            change_id,
+            change_kind,
+            pr_number,
+            title,
+            author_login,
+            first_commit_at,
+            merged_at,
+            commit_count,
+            coding_minutes,
+            pickup_minutes,
+            review_minutes,
+            deploy_minutes,
+            lead_time_minutes,
+        from marts.fct_changes
+        where deployment_id = ?
+        order by lead_time_minutes desc nulls last, change_id
+        """,
+        deployment_id,
+    )
+
+
+def deployment_commits(path: Path, deployment_id: str) -> pd.DataFrame:
+    """The commits this deployment brought to its environment's production line first."""
+    return _query(
+        path,
+        """
+        select commit_sha, author_login, authored_at, committed_at, pr_number,
+        from marts.fct_commits
+        where deployment_id = ?
+        order by committed_at desc, commit_sha
+        """,
+        deployment_id,
+    )
+
+
+def deployment_incidents(path: Path, deployment_id: str) -> pd.DataFrame:
+    """The incidents blamed on this deployment."""
+    return _query(
+        path,
+        """
+        select incident_id, title, urgency, created_at, acknowledged_at, resolved_at, time_to_resolve_minutes,
+        from marts.fct_incidents
+        where deployment_id = ?
+        order by created_at
+        """,
+        deployment_id,
+    )

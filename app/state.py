@@ -93,8 +93,14 @@ def _write_url(filters: Filters) -> None:
         URL_TO: st.query_params.get(URL_TO),
         URL_TEAM: sorted(st.query_params.get_all(URL_TEAM)),
     }
-    if current != wanted:
-        st.query_params.from_dict({key: value for key, value in wanted.items() if value})
+    # Only the shared filters' keys: pages keep their own parameters (e.g. an open deployment card).
+    for key, value in wanted.items():
+        if value == current[key]:
+            continue
+        if value:
+            st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
 
 
 def render_sidebar(bounds: DataBounds | None, teams: list[str]) -> Filters:

@@ -69,7 +69,8 @@ from (values
 ) as rows(id, service, environment, deployed_at, status, is_baseline, is_failure, ttr);
 
 create table marts.fct_changes (
-    change_id varchar, service varchar, team varchar, repository varchar, pr_number integer,
+    change_id varchar, change_kind varchar, service varchar, team varchar, repository varchar,
+    pr_number integer,
     title varchar, author_login varchar, first_commit_at timestamp, opened_at timestamp,
     first_review_at timestamp, merged_at timestamp, deployment_id varchar, deployed_at timestamp,
     coding_minutes double, pickup_minutes double, review_minutes double, deploy_minutes double,
@@ -77,7 +78,8 @@ create table marts.fct_changes (
 );
 insert into marts.fct_changes
 select
-    repository || '#' || pr_number, service, team, repository, pr_number, 'change ' || pr_number, 'dev',
+    repository || '#' || pr_number, 'pull_request', service, team, repository, pr_number,
+    'change ' || pr_number, 'dev',
     deployed_at - to_minutes(coalesce(lead, 0)), null, null, null, deployment_id, deployed_at,
     null, null, null, null, lead, 1
 from (values

@@ -166,6 +166,10 @@ def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pyte
     app_test.switch_page("app_pages/deployments.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0
+    failed = app_test.dataframe[0].value.query("is_failure")
+    app_test.selectbox(key="deployments_card").set_value(failed["deployment_id"].iloc[0]).run()
+    assert not app_test.exception
+    assert app_test.metric[0].label == "Status"
     app_test.switch_page("app_pages/data_health.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0  # a healthy refresh: no stale source, no failed check

@@ -1,15 +1,114 @@
-"""Deployments: the rows of `marts.fct_deployments` behind the Overview's numbers, newest first."""
+"""Deployments: the rows of `marts.fct_deployments` behind the Overview's numbers, newest first, and a card
+per deployment with the changes, commits and incidents behind it.
+
+A card is a link too: `?deployment=<deployment_id>` opens it (the id is looked up as a parameter).
+"""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from app import formatting as fmt
 from app import queries
 from app.state import current_filters
 
 ROW_LIMIT = 1000
 
 STATUSES = ["success", "failure", "error", "pending", "inactive", "in_progress", "queued"]
+
+CARD_KEY = "deployments_card"
+URL_CARD = "deployment"
+UTC_MINUTES = "YYYY-MM-DD HH:mm"
+
+
+def _search(rows: pd.DataFrame, text: str) -> pd.DataFrame:
+    """Rows whose service, commit, deployment id or source id contain the text (case-insensitive)."""
+    text = text.strip().lower()
+    if not text:
+        return rows
+    columns = ["service", "commit_sha", "deployment_id", "environment"]
+    hit = pd.Series(False, index=rows.index)
+    for column in columns:
+        hit |= rows[column].fillna("").astype(str).str.lower().str.contains(text, regex=False)
+    return rows[hit]
+
+
+def _label(row: pd.Series) -> str:
+    at = row["deployed_at"]
+    when = pd.Timestamp(at).strftime("%Y-%m-%d %H:%M") if pd.notna(at) else "—"
+    return f"{when} · {row['service']} → {row['environment']} · {row['status']} · {row['deployment_id']}"
+
+
+def _render_card(path, deployment_id: str) -> None:
+    found = queries.deployment(path, deployment_id)
+    if found.empty:
+        st.info(f"No deployment `{deployment_id}` in this warehouse.")
+        return
+    row = found.iloc[0]
+    st.subheader(f"{row['service']} → {row['environment']}")
+    st.caption(
+        f"`{row['deployment_id']}` · {row['source_system']} · commit `{str(row['commit_sha'])[:12]}` · "
+        f"team {row['team'] or '—'}"
+    )
+    first, second, third, fourth = st.columns(4)
+    first.metric("Status", str(row["status"]))
+    second.metric("Changes", int(row["pr_count"]) if pd.notna(row["pr_count"]) else 0)
+    third.metric("Commits", int(row["commit_count"]) if pd.notna(row["commit_count"]) else 0)
+    if bool(row["is_failure"]):
+        fourth.metric("Time to restore", fmt.format_duration(row["time_to_restore_minutes"]))
+    else:
+        fourth.metric("Change failure", "no")
+    signals = [
+        name
+        for name, column in (("incident", "has_incident_failure"), ("rollback", "has_rollback_failure"))
+        if bool(row.get(column))
+    ]
+    notes = []
+    if bool(row["is_baseline"]):
+        notes.append("baseline deployment: the history before it gets no lead time")
+    if bool(row["is_rollback"]):
+        notes.append("this deployment is a rollback")
+    if signals:
+        notes.append("failed by: " + ", ".join(signals))
+    if pd.notna(row["recovered_at"]):
+        notes.append(f"recovered at {pd.Timestamp(row['recovered_at']):%Y-%m-%d %H:%M} UTC")
+    if notes:
+        st.markdown("\n".join(f"- {note}" for note in notes))
+
+    changes = queries.deployment_changes(path, deployment_id)
+    st.markdown(f"**Changes shipped first here** ({len(changes)})")
+    if changes.empty:
+        st.caption("None: every commit it carries reached this environment's production line before.")
+    else:
+        st.dataframe(
+            changes,
+            hide_index=True,
+            key="card_changes",
+            column_config={
+                "first_commit_at": st.column_config.DatetimeColumn("First commit (UTC)", format=UTC_MINUTES),
+                "merged_at": st.column_config.DatetimeColumn("Merged (UTC)", format=UTC_MINUTES),
+                **{
+                    column: st.column_config.NumberColumn(column.replace("_", " "), format="%.0f")
+                    for column in (
+                        "coding_minutes",
+                        "pickup_minutes",
+                        "review_minutes",
+                        "deploy_minutes",
+                        "lead_time_minutes",
+                    )
+                },
+            },
+        )
+    commits = queries.deployment_commits(path, deployment_id)
+    with st.expander(f"Commits ({len(commits)})"):
+        st.dataframe(commits, hide_index=True, key="card_commits")
+    incidents = queries.deployment_incidents(path, deployment_id)
+    st.markdown(f"**Incidents blamed on it** ({len(incidents)})")
+    if incidents.empty:
+        st.caption("None.")
+    else:
+        st.dataframe(incidents, hide_index=True, key="card_incidents")
 
 
 def render() -> None:
@@ -21,15 +120,18 @@ def render() -> None:
     st.caption(f"{filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} · {who}")
     try:
         environments = queries.environment_names(path)
-        left, right = st.columns(2)
+        left, middle, right = st.columns(3)
         chosen_environments = left.multiselect(
             "Environments",
             options=environments,
             key="deployments_environments",
             placeholder="All environments",
         )
-        chosen_statuses = right.multiselect(
+        chosen_statuses = middle.multiselect(
             "Statuses", options=STATUSES, key="deployments_statuses", placeholder="All statuses"
+        )
+        search = right.text_input(
+            "Search", key="deployments_search", placeholder="service, commit, deployment id"
         )
         rows = queries.deployments(
             path,
@@ -40,10 +142,12 @@ def render() -> None:
             statuses=chosen_statuses,
             limit=ROW_LIMIT,
         )
+        linked = st.query_params.get(URL_CARD)
     except queries.WarehouseUnavailable as error:
         st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
         return
-    if rows.empty:
+    rows = _search(rows, search)
+    if rows.empty and not linked:
         st.info("No deployments match these filters. Widen the date range or clear some filters.")
         return
     shown = f"{len(rows)} deployments" + (f" (the newest {ROW_LIMIT})" if len(rows) == ROW_LIMIT else "")
@@ -52,11 +156,39 @@ def render() -> None:
         rows,
         hide_index=True,
         column_config={
-            "deployed_at": st.column_config.DatetimeColumn("Deployed at (UTC)", format="YYYY-MM-DD HH:mm"),
+            "deployed_at": st.column_config.DatetimeColumn("Deployed at (UTC)", format=UTC_MINUTES),
             "commit_sha": st.column_config.TextColumn("Commit", max_chars=12),
             "time_to_restore_minutes": st.column_config.NumberColumn("Time to restore (min)", format="%.0f"),
         },
     )
+    st.download_button(
+        "Download as CSV", rows.to_csv(index=False), "deployments.csv", "text/csv", key="deployments_csv"
+    )
+
+    labels = {row["deployment_id"]: _label(row) for _, row in rows.iterrows()}
+    options = list(labels)
+    if linked and linked not in labels:
+        options.insert(0, linked)
+        labels[linked] = f"linked: {linked}"
+    if CARD_KEY not in st.session_state and linked:
+        st.session_state[CARD_KEY] = linked
+    chosen = st.selectbox(
+        "Deployment card",
+        options=options,
+        index=None,
+        key=CARD_KEY,
+        format_func=lambda deployment_id: labels.get(deployment_id, deployment_id),
+        placeholder="Pick a deployment to see its changes, commits and incidents",
+    )
+    if chosen:
+        if st.query_params.get(URL_CARD) != chosen:
+            st.query_params[URL_CARD] = chosen
+        try:
+            _render_card(path, chosen)
+        except queries.WarehouseUnavailable as error:
+            st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
+    elif URL_CARD in st.query_params:
+        del st.query_params[URL_CARD]
 
 
 render()
