@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from orgs import build_org
-from truth import assert_matches_truth, compare, read_marts, read_truth
+from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 # Which source system each delivery style lands as in fct_deployments.
 SOURCE_SYSTEM = {
@@ -112,3 +112,20 @@ def test_git_team_deployments_and_commits_match_ground_truth_exactly(mixed_org):
     ]
     assert not wrong, wrong[:10]
     assert t_commits["deployment_id"].notna().sum() >= 150
+
+
+def test_second_refresh_of_every_source_leaves_every_mart_identical(mixed_org):
+    """Every source (GitHub deployments and Actions, GitLab, Jenkins, local git, PagerDuty) read twice:
+    nothing doubled, nothing lost, and every source was actually asked again."""
+    from orchestration.cli import run_refresh
+
+    before = snapshot_marts(mixed_org.workdir.warehouse)
+    served_before = len(mixed_org.emulator.requests)
+    run_refresh(mixed_org.config_path, mixed_org.workdir)
+    after = snapshot_marts(mixed_org.workdir.warehouse)
+    for name, key in MART_KEYS.items():
+        assert len(after[name]) > 0, f"{name} is empty"
+        assert not after[name].duplicated(key).any(), f"{name} has duplicate keys"
+        pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+    asked_again = {path.split("/")[1] for _, path, _ in mixed_org.emulator.requests[served_before:]}
+    assert {"github", "gitlab", "jenkins", "pagerduty"} <= asked_again

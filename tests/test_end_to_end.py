@@ -9,30 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 from orgs import FIXED_END, REPO_ROOT
-from truth import assert_matches_truth, compare, read_marts, read_truth
+from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
-MART_KEYS = {
-    "dim_teams": ["team"],
-    "dim_services": ["service"],
-    "fct_deployments": ["deployment_id"],
-    "fct_commits": ["commit_sha", "service"],
-    "fct_changes": ["change_id"],
-    "fct_incidents": ["incident_id"],
-    "dora_team_weekly": ["team", "week_start"],
-    "dora_org_weekly": ["week_start"],
-}
-
-
-def _snapshot(warehouse) -> dict[str, pd.DataFrame]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        out = {}
-        for name, key in MART_KEYS.items():
-            frame = con.execute(f"select * from marts.{name}").df()
-            out[name] = frame.sort_values(key).reset_index(drop=True)
-        return out
-    finally:
-        con.close()
+_snapshot = snapshot_marts
 
 
 def _horizon(config_path) -> pd.Timestamp:

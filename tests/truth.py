@@ -237,3 +237,29 @@ def assert_matches_truth(result: Comparison) -> None:
     assert result.blame_recall >= 0.95, result.blame_recall
     assert result.recoveries_compared > 0
     assert result.recovery_mismatches.empty, result.recovery_mismatches.head(10).to_string()
+
+
+# The public marts and their keys: what "identical marts, no duplicate keys" is checked on.
+MART_KEYS = {
+    "dim_teams": ["team"],
+    "dim_services": ["service"],
+    "fct_deployments": ["deployment_id"],
+    "fct_commits": ["commit_sha", "service"],
+    "fct_changes": ["change_id"],
+    "fct_incidents": ["incident_id"],
+    "dora_team_weekly": ["team", "week_start"],
+    "dora_org_weekly": ["week_start"],
+}
+
+
+def snapshot_marts(warehouse: Path) -> dict[str, pd.DataFrame]:
+    """Every public mart, sorted by its key, for comparing two publishes."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        out = {}
+        for name, key in MART_KEYS.items():
+            frame = con.execute(f"select * from marts.{name}").df()
+            out[name] = frame.sort_values(key).reset_index(drop=True)
+        return out
+    finally:
+        con.close()
