@@ -415,3 +415,17 @@ def deployment_incidents(path: Path, deployment_id: str) -> pd.DataFrame:
         """,
         deployment_id,
     )
+
+
+def deployment_counts(path: Path) -> dict[str, int]:
+    """How many deployments the warehouse holds in all, and how many reached production successfully."""
+    frame = _query(
+        path,
+        """
+        select
+            count(*) as deployments,
+            count(*) filter (where is_production and status = 'success') as production,
+        from marts.fct_deployments
+        """,
+    )
+    return {"deployments": int(frame.loc[0, "deployments"]), "production": int(frame.loc[0, "production"])}

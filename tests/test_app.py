@@ -188,3 +188,22 @@ def test_no_delta_when_the_previous_period_has_no_deployments(warehouse: Path) -
     assert deployments.label == "Deployment frequency"
     assert deployments.value not in ("", "—", None)
     assert all(not metric.delta for metric in app_test.metric)
+
+
+def test_a_warehouse_with_no_production_deployment_yet_explains_itself(warehouse: Path) -> None:
+    """A new setup whose rules match staging only: not an error, and not 'widen the date range'."""
+    import duckdb
+
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.execute("update marts.fct_deployments set is_production = false")
+    finally:
+        connection.close()
+    app_test = _run_app()
+    assert app_test.metric.len == 0
+    texts = [item.value for item in app_test.info]
+    assert any("No successful production deployment has been loaded yet (11 deployments" in t for t in texts)
+    assert not any("Widen the date range" in t for t in texts)
+    for page in ("app_pages/deployments.py", "app_pages/data_health.py"):
+        app_test.switch_page(page).run()
+        assert not app_test.exception, page

@@ -183,6 +183,28 @@ def _render_explainer() -> None:
         )
 
 
+def _explain_no_production(path) -> None:
+    """An empty period, or a warehouse with no production deployment at all (a new setup): say which."""
+    counts = queries.deployment_counts(path)
+    if counts["production"] > 0:
+        st.info(
+            "No production deployments in this period. Widen the date range or choose other teams "
+            "in the sidebar."
+        )
+        return
+    st.info(
+        "No successful production deployment has been loaded yet"
+        + (
+            f" ({counts['deployments']} deployments to other environments or not successful)."
+            if counts["deployments"]
+            else "."
+        )
+        + " The four keys start with the first one. Check that an environment is marked"
+        " `production: true` and that each service's deploy rules match how it ships"
+        " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
+    )
+
+
 def render() -> None:
     """Draw the page for the current sidebar selection."""
     filters = current_filters()
@@ -195,10 +217,7 @@ def render() -> None:
         previous_summary = queries.dora_summary(path, *filters.previous, filters.teams)
         org = _org_row(summary)
         if org is None or (fmt.is_missing(org["deployments"]) or int(org["deployments"]) == 0):
-            st.info(
-                "No production deployments in this period. Widen the date range or choose other teams "
-                "in the sidebar."
-            )
+            _explain_no_production(path)
         else:
             _render_headline(org, _comparable(_org_row(previous_summary)), filters)
             _render_team_table(summary)
