@@ -26,10 +26,12 @@ import pandas as pd  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.expectations.row_conditions import Column  # noqa: E402
 
+from data_tests.statuses import CANONICAL_STATUSES  # noqa: E402
+
 SUITE_NAME = "fct_deployments"
 
-# GitHub's deployment status states; the contract names the first four, the rest are what GitHub can send.
-KNOWN_STATUSES = ("success", "failure", "error", "pending", "inactive", "in_progress", "queued")
+# The canonical deployment statuses, read from the seed the dbt mapping uses (data_tests/statuses.py).
+KNOWN_STATUSES = CANONICAL_STATUSES
 
 # A restore taking longer than this is far more likely a join or timestamp bug than a real outage.
 MAX_TIME_TO_RESTORE_MINUTES = 90 * 24 * 60

@@ -81,7 +81,7 @@ def _good_rows() -> list[dict[str, object]]:
         _row(
             deployment_id="github:5",
             source_deployment_id="5",
-            status="pending",
+            status="in_progress",
             deployed_at=None,
             commit_count=0,
             pr_count=0,
@@ -137,7 +137,7 @@ BAD_ROWS = {
     ),
     "failure on a failed rollout": (
         {
-            "status": "error",
+            "status": "failure",
             "is_failure": True,
             "recovered_at": dt.datetime(2026, 5, 1, 10, 0),
             "time_to_restore_minutes": 55.0,
