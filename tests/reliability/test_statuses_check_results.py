@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 
 import duckdb
 import pytest
 
 from data_tests.check_results import CheckResult, dbt_check_results, write_check_results
+from orchestration.checks import record_dbt_checks
+from orchestration.workdir import Workdir
 
 AT = dt.datetime(2026, 6, 1, 12, 0)
 
@@ -106,3 +110,23 @@ def test_dbt_results_carry_their_configured_severity(tmp_path) -> None:
 
 def test_no_run_results_means_no_dbt_results(tmp_path) -> None:
     assert dbt_check_results(tmp_path) == []
+
+
+def test_a_refresh_records_only_the_dbt_results_it_produced(tmp_path) -> None:
+    workdir = Workdir.at(tmp_path / "wd").ensure()
+    workdir.dbt_target.mkdir(parents=True)
+    results = [{"unique_id": "test.p.not_null_y.4", "status": "fail", "message": "Got 5 results"}]
+    (workdir.dbt_target / "run_results.json").write_text(json.dumps({"results": results}))
+    nodes = {"test.p.not_null_y.4": {"name": "not_null_y", "config": {"severity": "error"}}}
+    (workdir.dbt_target / "manifest.json").write_text(json.dumps({"nodes": nodes}))
+    written = time.time()
+    # A previous refresh's file (dbt failed before writing its own): nothing is recorded for this run.
+    os.utime(workdir.dbt_target / "run_results.json", (written - 600, written - 600))
+    record_dbt_checks(workdir, "run-old", started=written - 60)
+    assert not workdir.build_db.exists() or _rows(workdir.build_db) == []
+    # This refresh's file: its failing test is recorded, although the build failed.
+    os.utime(workdir.dbt_target / "run_results.json", (written, written))
+    record_dbt_checks(workdir, "run-new", started=written - 60)
+    assert [row[2:] for row in _rows(workdir.build_db)] == [
+        ("dbt test not_null_y", "error", False, "fail: Got 5 results")
+    ]
