@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
 from ingestion.pipelines import make_pipeline
+from orchestration.checks import record_dbt_checks
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
@@ -279,8 +281,12 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
-        with _concise_dbt_output():
-            yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
+        started = time.time()
+        try:
+            with _concise_dbt_output():
+                yield from dbt.cli(["build"], context=context, target_path=workdir.dbt_target).stream()
+        finally:
+            record_dbt_checks(workdir, context.run.run_id, started)
 
     assets.append(transform)
 

@@ -84,7 +84,9 @@ def run_refresh(config_path: Path, workdir: Workdir) -> dict:
         if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.step_key
     ]
     check_failures = [
-        evaluation for evaluation in result.get_asset_check_evaluations() if not evaluation.passed
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
     ]
     if not result.success or failures or check_failures:
         lines = []

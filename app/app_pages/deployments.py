@@ -12,10 +12,12 @@ import streamlit as st
 from app import formatting as fmt
 from app import queries
 from app.state import current_filters
+from data_tests.statuses import CANONICAL_STATUSES
 
 ROW_LIMIT = 1000
 
-STATUSES = ["success", "failure", "error", "pending", "inactive", "in_progress", "queued"]
+# The canonical vocabulary of fct_deployments.status (transform/seeds/deployment_statuses.csv).
+STATUSES = list(CANONICAL_STATUSES)
 
 CARD_KEY = "deployments_card"
 URL_CARD = "deployment"

@@ -1,5 +1,5 @@
 -- One row per deployment from any source (int_deployments_unioned): its service, canonical environment
--- and final status.
+-- and final status (canonical, with the source's own word in source_status).
 -- Service: deployments that name it (tag rules) keep it; others go to the primary service of their
 -- repository.
 -- Environment of a GitHub (GitLab) deployment: the first of its service's `github_environment`
@@ -123,6 +123,7 @@ joined as (
         owned.created_at,
         owned.deployed_at,
         owned.status,
+        owned.source_status,
         owned.deployment_order_key,
 
     from owned

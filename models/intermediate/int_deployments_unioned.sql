@@ -11,8 +11,12 @@
 -- Runs and builds: a completed run of the service's repository whose workflow name matches a `workflow`
 -- rule (and its head branch the rule's `branch`, when given), or a finished build of a Jenkins job whose
 -- full name matches a `jenkins_job` rule (and its branch), is a deployment to the rule's environment at
--- its finish time, successful or failed as the source says (success / failure; cancelled, skipped and
--- aborted keep their own names and ship nothing). Jenkins knows no repository: the rule's service gives it.
+-- its finish time. Jenkins knows no repository: the rule's service gives it.
+-- Status: every source's own word is kept in source_status and mapped, case-insensitively, through the
+-- seed deployment_source_statuses to the canonical vocabulary of the seed deployment_statuses (success,
+-- failure, cancelled, in_progress, other); a word the seed does not list is 'other', never an error.
+-- Tags and branch pushes have no word: they are successes. A GitHub deployment without any status is
+-- in_progress.
 -- Branch pushes: each commit on the first-parent chain of a branch matching a `branch_push` rule is a
 -- successful deployment at its committer time (int_commits_pushed_to_deploy_branches).
 with
@@ -89,6 +93,12 @@ branch_pushes as (
 
 ),
 
+source_statuses as (
+
+    select * from {{ ref('deployment_source_statuses') }}
+
+),
+
 outcome_statuses as (
 
     select
@@ -125,7 +135,8 @@ from_github as (
         github_deployments.commit_sha,
         github_deployments.created_at,
         final_statuses.created_at as deployed_at,
-        coalesce(lower(final_statuses.state), 'pending') as status,
+        final_statuses.state as source_status,
+        case when final_statuses.deployment_id is null then 'in_progress' end as implied_status,
         -- Orders deployments with the same deployed_at: numeric source ids sort as numbers.
         try_cast(github_deployments.deployment_id as bigint) as deployment_order_key,
 
@@ -226,7 +237,8 @@ from_tags as (
         commit_sha,
         tagged_at as created_at,
         tagged_at as deployed_at,
-        'success' as status,
+        cast(null as varchar) as source_status,
+        'success' as implied_status,
         cast(null as bigint) as deployment_order_key,
 
     from tag_rule_matches
@@ -246,15 +258,13 @@ from_gitlab as (
         environment as source_environment,
         commit_sha,
         created_at,
-        -- Only a finished deployment has a finish time; running and created ones wait like GitHub's pending.
+        -- Only a finished deployment has a finish time; created, running and blocked ones wait, and a
+        -- skipped one never ran.
         case
             when lower(status) in ('success', 'failed', 'canceled') then coalesce(finished_at, updated_at)
         end as deployed_at,
-        case lower(status)
-            when 'failed' then 'failure'
-            when 'created' then 'pending'
-            else coalesce(lower(status), 'pending')
-        end as status,
+        status as source_status,
+        cast(null as varchar) as implied_status,
         try_cast(deployment_id as bigint) as deployment_order_key,
 
     from gitlab_deployments
@@ -270,6 +280,7 @@ workflow_rule_matches as (
         workflow_runs.environment as source_environment,
         workflow_runs.commit_sha,
         workflow_runs.conclusion,
+        workflow_runs.status as run_status,
         workflow_runs.started_at,
         workflow_runs.updated_at,
         deploy_rules.service,
@@ -308,11 +319,8 @@ from_workflows as (
         commit_sha,
         started_at as created_at,
         updated_at as deployed_at,
-        case
-            when lower(conclusion) = 'success' then 'success'
-            when lower(conclusion) in ('failure', 'timed_out', 'startup_failure') then 'failure'
-            else coalesce(lower(conclusion), 'pending')
-        end as status,
+        coalesce(conclusion, run_status) as source_status,
+        cast(null as varchar) as implied_status,
         try_cast(run_id as bigint) as deployment_order_key,
 
     from workflow_rule_matches
@@ -365,11 +373,8 @@ from_jenkins as (
         commit_sha,
         started_at as created_at,
         finished_at as deployed_at,
-        case
-            when upper(result) = 'SUCCESS' then 'success'
-            when upper(result) in ('FAILURE', 'UNSTABLE') then 'failure'
-            else coalesce(lower(result), 'pending')
-        end as status,
+        result as source_status,
+        cast(null as varchar) as implied_status,
         cast(build_number as bigint) as deployment_order_key,
 
     from jenkins_rule_matches
@@ -390,14 +395,15 @@ from_branch_pushes as (
         commit_sha,
         pushed_at as created_at,
         pushed_at as deployed_at,
-        'success' as status,
+        cast(null as varchar) as source_status,
+        'success' as implied_status,
         chain_position as deployment_order_key,
 
     from branch_pushes
 
 ),
 
-final as (
+unioned as (
 
     select * from from_github
     union all
@@ -410,6 +416,36 @@ final as (
     select * from from_jenkins
     union all
     select * from from_branch_pushes
+
+),
+
+mapped as (
+
+    select
+        unioned.deployment_id,
+        unioned.source_system,
+        unioned.source_deployment_id,
+        unioned.repository,
+        unioned.service,
+        unioned.environment,
+        unioned.source_environment,
+        unioned.commit_sha,
+        unioned.created_at,
+        unioned.deployed_at,
+        coalesce(unioned.implied_status, source_statuses.status, 'other') as status,
+        unioned.source_status,
+        unioned.deployment_order_key,
+
+    from unioned
+    left join source_statuses
+        on unioned.source_system = source_statuses.source_system
+        and lower(trim(unioned.source_status)) = source_statuses.source_status
+
+),
+
+final as (
+
+    select * from mapped
 
 )
 

@@ -137,6 +137,7 @@ final as (
         created_at,
         deployed_at,
         status,
+        source_status,
         is_baseline,
         is_rollback,
         is_failure,

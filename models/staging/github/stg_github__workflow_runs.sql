@@ -58,7 +58,7 @@ renamed as (
         -- run_started_at moves on re-runs; runs recorded before 2021 lack it
         timezone('UTC', cast(coalesce(run_started_at, created_at) as timestamptz)) as started_at,
         timezone('UTC', cast(updated_at as timestamptz)) as updated_at,
-        status = 'completed' as is_completed
+        lower(status) = 'completed' as is_completed
 
     from source
 

@@ -1,0 +1,138 @@
+"""Every check outcome of a refresh, written to `meta.check_results` in the build database.
+
+The publish copies the build database, so the app's data health page, the refresh's closing lines and SQL
+users read the same rows. Severity is 'error' (the check blocks the publish when it fails) or 'warn'
+(shown, never blocking). Great Expectations results arrive as `CheckResult`s from the suites in this
+package; dbt's test results are read from the build's `run_results.json` with their severity from
+`manifest.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+SEVERITIES = ("error", "warn")
+
+CREATE_TABLE = """
+create table if not exists meta.check_results (
+    run_id varchar,
+    checked_at timestamp,
+    check_name varchar,
+    severity varchar,
+    passed boolean,
+    details varchar
+)
+"""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome; `details` says what broke it (or what it verified) for a person to act on."""
+
+    check_name: str
+    severity: str
+    passed: bool
+    details: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(
+                f"check {self.check_name!r}: severity {self.severity!r} is not one of {SEVERITIES}"
+            )
+
+
+def write_check_results(
+    database: str | Path,
+    run_id: str,
+    results: Iterable[CheckResult],
+    checked_at: dt.datetime | None = None,
+) -> int:
+    """Record `results` for `run_id`, replacing earlier rows of the same run and check (a retried step
+    must not double them); returns how many rows were written."""
+    rows = list(results)
+    if not rows:
+        return 0
+    checked_at = checked_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    names = sorted({row.check_name for row in rows})
+    if len(names) != len(rows):
+        raise ValueError(f"{len(rows) - len(names)} check names appear more than once in one write")
+    connection = duckdb.connect(str(database))
+    try:
+        connection.execute("create schema if not exists meta")
+        connection.execute(CREATE_TABLE)
+        connection.execute("begin transaction")
+        connection.execute(
+            "delete from meta.check_results where run_id = ? and list_contains(?, check_name)",
+            [run_id, names],
+        )
+        connection.executemany(
+            "insert into meta.check_results values (?, ?, ?, ?, ?, ?)",
+            [[run_id, checked_at, row.check_name, row.severity, row.passed, row.details] for row in rows],
+        )
+        connection.execute("commit")
+    finally:
+        connection.close()
+    return len(rows)
+
+
+# dbt's run statuses for tests: pass, warn (failed, severity warn), fail (failed, severity error), error (the
+# test itself could not run), skipped (an upstream model failed).
+_DBT_PASSED = {"pass": True, "warn": False, "fail": False, "error": False}
+
+
+def dbt_check_results(target: str | Path) -> list[CheckResult]:
+    """The data and unit tests of the last dbt invocation in `target` (run_results.json + manifest.json).
+
+    A skipped test is recorded as failed with its reason: it checked nothing, and a reader must not take
+    it for a pass. Absent files yield no results (dbt did not get as far as writing them).
+    """
+    target = Path(target)
+    run_results = target / "run_results.json"
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text()).get("results") or []
+    manifest_path = target / "manifest.json"
+    nodes: dict = {}
+    unit_tests: dict = {}
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        nodes = manifest.get("nodes") or {}
+        unit_tests = manifest.get("unit_tests") or {}
+    out = []
+    seen: set[str] = set()
+    for result in results:
+        unique_id = str(result.get("unique_id") or "")
+        if not unique_id.startswith(("test.", "unit_test.")):
+            continue
+        node = nodes.get(unique_id) or unit_tests.get(unique_id) or {}
+        status = str(result.get("status") or "")
+        configured = str((node.get("config") or {}).get("severity") or "error").lower()
+        severity = "warn" if status == "warn" or configured == "warn" else "error"
+        message = result.get("message") or ""
+        failures = result.get("failures")
+        if status == "skipped":
+            details = "skipped: an upstream node failed"
+        elif status == "pass":
+            details = "passed"
+        else:
+            details = f"{status}: {message}".strip() if message else f"{status}: {failures} failing rows"
+        kind = unique_id.split(".", 1)[0]
+        name = f"dbt {kind} {node.get('name') or unique_id}"
+        if name in seen:  # two tests of one name (other packages): the unique id tells them apart
+            name = f"dbt {unique_id}"
+        seen.add(name)
+        out.append(
+            CheckResult(
+                check_name=name,
+                severity=severity,
+                passed=_DBT_PASSED.get(status, False),
+                details=details[:2000],
+            )
+        )
+    return out
