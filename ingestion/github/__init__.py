@@ -210,6 +210,8 @@ WORKFLOW_RUN_COLUMNS: dict[str, Any] = {
     "conclusion": _hint("text"),
     "head_sha": _hint("text"),
     "head_branch": _hint("text"),
+    # the repository the head commit lives in: a fork's, for pull requests from forks
+    "head_repository__full_name": _hint("text"),
     "environment": _hint("text"),
     "actor__login": _hint("text"),
     "triggering_actor__login": _hint("text"),

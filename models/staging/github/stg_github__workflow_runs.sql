@@ -23,6 +23,7 @@ source as (
         null::varchar as conclusion,
         null::varchar as head_sha,
         null::varchar as head_branch,
+        null::varchar as head_repository__full_name,
         null::varchar as environment,
         null::varchar as actor__login,
         null::json as pull_requests,
@@ -52,6 +53,8 @@ renamed as (
         conclusion,
         head_sha as commit_sha,
         head_branch,
+        -- owner/name of the repository holding the head commit: a fork's for pull requests from forks
+        head_repository__full_name as head_repository,
         actor__login as actor_login,
         cast(pull_requests as integer[]) as pr_numbers,
         timezone('UTC', cast(created_at as timestamptz)) as created_at,
