@@ -96,7 +96,9 @@ def runs() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def deployments(runs: list[dict], tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[int]]:
+def deployments(runs: list[dict], tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, set[int]]]:
+    """The runs each service's rule makes deployments of: as loaded now (`current`), and as a warehouse
+    loaded before the head repository was read has them (`without_head_repository`: no raw column)."""
     root = tmp_path_factory.mktemp("fork_runs")
     db = root / "build.duckdb"
     with Stub() as stub:
@@ -113,7 +115,17 @@ def deployments(runs: list[dict], tmp_path_factory: pytest.TempPathFactory) -> d
             con.execute("select id, head_repository__full_name from raw_github.workflow_runs").fetchall()
         )
     assert loaded == {run["id"]: run["head_repository"]["full_name"] for run in runs}
-    _dbt_run(db, root, "+int_deployments_unioned")
+    dbt = _Dbt(db, root)
+    dbt.run("+int_deployments_unioned")
+    out = {"current": _deployments(db)}
+    with duckdb.connect(str(db)) as con:
+        con.execute("alter table raw_github.workflow_runs drop column head_repository__full_name")
+    dbt.run("stg_github__workflow_runs int_deployments_unioned")
+    out["without_head_repository"] = _deployments(db)
+    return out
+
+
+def _deployments(db: Path) -> dict[str, set[int]]:
     with duckdb.connect(str(db)) as con:  # same configuration as dbt's in-process connection
         rows = con.execute(
             "select service, source_deployment_id from intermediate.int_deployments_unioned "
@@ -125,34 +137,50 @@ def deployments(runs: list[dict], tmp_path_factory: pytest.TempPathFactory) -> d
     return out
 
 
-def _dbt_run(db: Path, work: Path, select: str) -> None:
-    """`dbt run` of a selection (models only: their tests run in the refresh and the unit-test build)."""
-    from dbt.cli.main import dbtRunner
+class _Dbt:
+    """`dbt run` of selections against one build file, the project parsed once (models only: their tests
+    run in the refresh and in its unit tests)."""
 
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    project = str(REPO_ROOT / "transform")
-    try:
-        result = dbtRunner().invoke(
-            ["run", "--select", select, "--project-dir", project, "--profiles-dir", project]
-            + ["--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet"]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
-    assert result.success, result.exception
+    def __init__(self, db: Path, work: Path):
+        self.db, self.work, self.manifest = db, work, None
+        project = str(REPO_ROOT / "transform")
+        self.args = ["--project-dir", project, "--profiles-dir", project]
+        self.args += ["--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet"]
+
+    def run(self, select: str) -> None:
+        from dbt.cli.main import dbtRunner
+
+        saved = os.environ.get("DEPLOYLENS_BUILD_DB")
+        os.environ["DEPLOYLENS_BUILD_DB"] = str(self.db)
+        try:
+            if self.manifest is None:
+                parsed = dbtRunner().invoke(["parse", *self.args])
+                assert parsed.success, parsed.exception
+                self.manifest = parsed.result
+            result = dbtRunner(manifest=self.manifest).invoke(["run", "--select", select, *self.args])
+        finally:
+            if saved is None:
+                os.environ.pop("DEPLOYLENS_BUILD_DB", None)
+            else:
+                os.environ["DEPLOYLENS_BUILD_DB"] = saved
+        assert result.success, result.exception
 
 
 def test_fork_pull_request_runs_are_no_deployments_by_default(deployments, runs):
-    own = runs[-1]["id"]
-    assert deployments.get("ci-default") == {own}
+    assert deployments["current"].get("ci-default") == {runs[-1]["id"]}
 
 
 def test_pull_request_events_alone_do_not_count_forks(deployments, runs):
-    assert deployments.get("ci-pull-requests") == {runs[-1]["id"]}
+    assert deployments["current"].get("ci-pull-requests") == {runs[-1]["id"]}
 
 
 def test_forks_count_only_where_the_rule_says_so(deployments, runs):
-    assert deployments.get("ci-forks") == {run["id"] for run in runs}
+    assert deployments["current"].get("ci-forks") == {run["id"] for run in runs}
+
+
+def test_runs_loaded_before_the_head_repository_was_read_count_as_the_services_own(deployments, runs):
+    """Such a warehouse still builds; its runs name no head repository, so only the events tell: the default
+    rule still leaves the pull request runs out, a rule counting pull request runs takes them all."""
+    before = deployments["without_head_repository"]
+    assert before.get("ci-default") == {runs[-1]["id"]}
+    assert before.get("ci-pull-requests") == before.get("ci-forks") == {run["id"] for run in runs}
