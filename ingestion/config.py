@@ -41,8 +41,9 @@ BRANCH_FILTERED_KINDS = ("workflow", "jenkins_job")
 # a deployment unless a rule says so.
 DEFAULT_WORKFLOW_EVENTS = ("push", "workflow_dispatch", "repository_dispatch")
 # The events that trigger GitHub Actions workflows, as a run's `event` reports them (GitHub's "Events that
-# trigger workflows"; `dynamic` is GitHub's own runs, such as Dependabot updates and CodeQL default setup).
-# A name outside this list is a typo that would silently match nothing.
+# trigger workflows"; `dynamic` is GitHub's own runs, such as Dependabot updates and CodeQL default setup;
+# not `workflow_call`: a called workflow runs as part of its caller's run, under the caller's event). A name
+# outside this list is a typo that would silently match nothing.
 GITHUB_ACTIONS_EVENTS = (
     "branch_protection_rule",
     "check_run",
@@ -74,7 +75,6 @@ GITHUB_ACTIONS_EVENTS = (
     "schedule",
     "status",
     "watch",
-    "workflow_call",
     "workflow_dispatch",
     "workflow_run",
 )
