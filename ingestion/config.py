@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from ingestion.patterns import RegexEngine
+
 KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
 # Sources read without an API: no base URL, no token.
 LOCAL_SOURCES = ("git",)
@@ -33,6 +35,49 @@ DEPLOY_RULE_KINDS = (
 )
 # Kinds that also take an optional `branch` regex on the branch the run or build was for.
 BRANCH_FILTERED_KINDS = ("workflow", "jenkins_job")
+# The events whose GitHub Actions runs a `workflow` rule counts unless it lists its own `events`: pushes
+# and manual or API-dispatched runs. Pull request runs (`pull_request`, `pull_request_target`) test a change
+# before it merges, and a run triggered by another run (`workflow_run`) carries that run's head: neither is
+# a deployment unless a rule says so.
+DEFAULT_WORKFLOW_EVENTS = ("push", "workflow_dispatch", "repository_dispatch")
+# The events that trigger GitHub Actions workflows, as a run's `event` reports them (GitHub's "Events that
+# trigger workflows"; `dynamic` is GitHub's own runs, such as Dependabot updates and CodeQL default setup;
+# not `workflow_call`: a called workflow runs as part of its caller's run, under the caller's event). A name
+# outside this list is a typo that would silently match nothing.
+GITHUB_ACTIONS_EVENTS = (
+    "branch_protection_rule",
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "deployment",
+    "deployment_status",
+    "discussion",
+    "discussion_comment",
+    "dynamic",
+    "fork",
+    "gollum",
+    "issue_comment",
+    "issues",
+    "label",
+    "merge_group",
+    "milestone",
+    "page_build",
+    "public",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_target",
+    "push",
+    "registry_package",
+    "release",
+    "repository_dispatch",
+    "schedule",
+    "status",
+    "watch",
+    "workflow_dispatch",
+    "workflow_run",
+)
 DEFAULT_INCIDENT_WINDOW_HOURS = 24
 
 
@@ -88,7 +133,7 @@ def _validate_deploy_rules(
     for j, rule in enumerate(v.sequence(rules, where)):
         at = where + (j,)
         rule = v.mapping(rule, at)
-        v.unknown_keys(rule, {"environment", "branch", *DEPLOY_RULE_KINDS}, at)
+        v.unknown_keys(rule, {"environment", "branch", "events", "forks", *DEPLOY_RULE_KINDS}, at)
         environment = v.text(rule.get("environment"), at + ("environment",))
         if environment not in environment_names:
             v.fail(
@@ -99,11 +144,7 @@ def _validate_deploy_rules(
         if len(kinds) != 1:
             v.fail(at, f"give exactly one of {', '.join(DEPLOY_RULE_KINDS)} (a regular expression)")
         kind = kinds[0]
-        pattern = v.text(rule[kind], at + (kind,))
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            v.fail(at + (kind,), f"not a valid regular expression: {exc}")
+        pattern = v.regex(rule[kind], at + (kind,))
         branch = None
         if "branch" in rule:
             if kind not in BRANCH_FILTERED_KINDS:
@@ -111,16 +152,44 @@ def _validate_deploy_rules(
                     at + ("branch",),
                     f"branch applies to {' and '.join(BRANCH_FILTERED_KINDS)} rules only, not to {kind}",
                 )
-            branch = v.text(rule["branch"], at + ("branch",))
-            try:
-                re.compile(branch)
-            except re.error as exc:
-                v.fail(at + ("branch",), f"not a valid regular expression: {exc}")
+            branch = v.regex(rule["branch"], at + ("branch",))
+        for key in ("events", "forks"):
+            if key in rule and kind != "workflow":
+                v.fail(at + (key,), f"{key} applies to workflow rules only, not to {kind}")
         rule_out = {"environment": environment, "kind": kind, "pattern": pattern}
         if branch is not None:
             rule_out["branch_pattern"] = branch
+        if kind == "workflow":
+            rule_out["events"] = _workflow_events(v, rule.get("events"), at + ("events",))
+            forks = rule.get("forks", False)
+            if not isinstance(forks, bool):
+                v.fail(at + ("forks",), "expected true or false")
+            rule_out["include_forks"] = forks
         out.append(rule_out)
     return out
+
+
+def _workflow_events(v: _Validator, value: Any, where: tuple) -> list[str]:
+    """A workflow rule's `events`: GitHub Actions event names, lower case, each once; the default when
+    absent."""
+    if value is None:
+        return list(DEFAULT_WORKFLOW_EVENTS)
+    if isinstance(value, str):
+        value = [value]
+    events: list[str] = []
+    for i, item in enumerate(v.sequence(value, where)):
+        event = v.text(item, where + (i,)).lower()
+        if event not in GITHUB_ACTIONS_EVENTS:
+            v.fail(
+                where + (i,),
+                f"unknown GitHub Actions event {event!r} (e.g. {', '.join(DEFAULT_WORKFLOW_EVENTS)}, "
+                "workflow_run, pull_request; docs/configuration.md lists them)",
+            )
+        if event not in events:
+            events.append(event)
+    if not events:
+        v.fail(where, "name at least one event (or leave events out for the default)")
+    return events
 
 
 @dataclass(frozen=True)
@@ -168,6 +237,7 @@ class _Validator:
     def __init__(self, path: Path, lines: dict[tuple, int]):
         self.path = path
         self.lines = lines
+        self.regexes = RegexEngine()
 
     def fail(self, where: tuple, message: str) -> None:
         line = None
@@ -197,6 +267,17 @@ class _Validator:
         if not isinstance(value, str) or not value.strip():
             self.fail(where, "expected a non-empty string")
         return value.strip()
+
+    def regex(self, value: Any, where: tuple) -> str:
+        """A non-empty regular expression that DuckDB, which applies every pattern of this file, compiles
+        (case-insensitive, as the models call it); its own message otherwise."""
+        pattern = self.text(value, where)
+        problem = self.regexes.error(pattern)
+        if problem:
+            self.fail(
+                where, f"not a valid regular expression (patterns run in DuckDB, RE2 syntax): {problem}"
+            )
+        return pattern
 
     def unknown_keys(self, value: dict, allowed: set[str], where: tuple) -> None:
         for key in value:
@@ -314,11 +395,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         env = v.mapping(env, where)
         v.unknown_keys(env, {"name", "match", "production"}, where)
         name = v.text(env.get("name"), where + ("name",))
-        pattern = v.text(env.get("match", f"^{re.escape(name)}$"), where + ("match",))
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            v.fail(where + ("match",), f"not a valid regular expression: {exc}")
+        pattern = v.regex(env.get("match", f"^{re.escape(name)}$"), where + ("match",))
         production = env.get("production", False)
         if not isinstance(production, bool):
             v.fail(where + ("production",), "expected true or false")

@@ -20,6 +20,7 @@ from simulator.world import (
     Deployment,
     DeploymentStatus,
     Developer,
+    ForkHead,
     PullRequest,
     Review,
     Service,
@@ -454,12 +455,53 @@ class ExtrasRenderer(Renderer):
             "committer": {"name": committer.name, "email": committer.email},
         }
 
+    def _fork_head_commit(self, fork: ForkHead) -> dict[str, Any]:
+        author = {"name": fork.owner.name, "email": fork.owner.email}
+        return {
+            "id": fork.sha,
+            "tree_id": hashlib.sha1(f"tree|{fork.sha}".encode()).hexdigest(),
+            "message": fork.message,
+            "timestamp": iso(fork.committed_at),
+            "author": author,
+            "committer": author,
+        }
+
+    def fork_repository(self, svc: Service, fork: ForkHead) -> dict[str, Any]:
+        """A contributor's public fork of the service's repository, as a run's `head_repository` names it
+        (OpenAPI `minimal-repository`: the same keys as the repository's own)."""
+        api, full = self.api, fork.repository
+        own = self.repository(svc)
+        repo = {
+            key: value.replace(f"{api}/repos/{svc.repository}", f"{api}/repos/{full}").replace(
+                f"{HTML}/{svc.repository}", f"{HTML}/{full}"
+            )
+            if isinstance(value, str)
+            else value
+            for key, value in own.items()
+        }
+        repo.update(
+            {
+                "id": fork.repo_id,
+                "node_id": node_id("Repository", fork.repo_id),
+                "full_name": full,
+                "private": False,
+                "owner": self.user(fork.owner),
+                "fork": True,
+                "description": own.get("description"),
+                "git_url": f"git://github.com/{full}.git",
+                "ssh_url": f"git@github.com:{full}.git",
+                "clone_url": f"{HTML}/{full}.git",
+            }
+        )
+        return repo
+
     def workflow_run(self, svc: Service, run: WorkflowRun, now: datetime) -> dict[str, Any]:
         base = f"{self.api}/repos/{svc.repository}"
         url = f"{base}/actions/runs/{run.run_id}"
         status, conclusion, updated = self._run_state(run, now)
         workflow_id = _workflow_id(svc, run.name)
-        actor = self.user(svc.commits[run.head_sha].author)
+        fork = run.fork
+        actor = self.user(fork.owner if fork else svc.commits[run.head_sha].author)
         pulls = []
         if run.event == "pull_request":
             pr = next((p for p in svc.pulls if p.commit_shas[-1] == run.head_sha), None)
@@ -474,7 +516,8 @@ class ExtrasRenderer(Renderer):
                         "base": {"ref": "main", "sha": pr.base_sha, "repo": repo_ref},
                     }
                 )
-        title = svc.commits[run.head_sha].message.splitlines()[0]
+        title = (fork.message if fork else svc.commits[run.head_sha].message).splitlines()[0]
+        head_commit = self._fork_head_commit(fork) if fork else self._head_commit(svc, run.head_sha, now)
         if run.deployment is not None:
             title = run.deployment.description
         repo = self.repository(svc)
@@ -511,9 +554,9 @@ class ExtrasRenderer(Renderer):
             "rerun_url": f"{url}/rerun",
             "previous_attempt_url": None,
             "workflow_url": f"{base}/actions/workflows/{workflow_id}",
-            "head_commit": self._head_commit(svc, run.head_sha, now),
+            "head_commit": head_commit,
             "repository": repo,
-            "head_repository": repo,
+            "head_repository": self.fork_repository(svc, fork) if fork else repo,
         }
 
     def workflow_job(self, svc: Service, run: WorkflowRun, now: datetime) -> dict[str, Any]:

@@ -474,8 +474,23 @@ class Service:
 
 
 @dataclass
+class ForkHead:
+    """The head of a pull request from a fork: the contributor's fork and its commit, which the service's
+    repository does not hold."""
+
+    repository: str  # owner/name of the fork
+    repo_id: int
+    owner: Developer
+    sha: str
+    message: str
+    committed_at: datetime
+
+
+@dataclass
 class WorkflowRun:
-    """A GitHub Actions run: `ci` on a PR's head (no deployment), or `deploy*` for a deployment."""
+    """A GitHub Actions run: `ci` on a PR's head (no deployment), `deploy*` for a deployment, or a run of
+    the deploy workflow that deploys nothing (a pull request's `pull_request_target` run, a `workflow_run`
+    run triggered by a fork's pull request: `fork` then holds the fork's head)."""
 
     run_id: int
     job_id: int
@@ -489,6 +504,7 @@ class WorkflowRun:
     completed_at: datetime
     conclusion: str
     deployment: Deployment | None = None
+    fork: ForkHead | None = None
 
 
 @dataclass
@@ -696,8 +712,15 @@ def deploy_rules(svc: Service) -> list[dict[str, str]]:
             {"environment": "staging", "gitlab_environment": "^stag"},
         ]
     if svc.delivery == "actions":
+        # `deploy` also runs when `ci` completes on main (`workflow_run`); a fork's main triggers it too
+        # (FORK_RUN_SHARE), and the rule keeps such runs out by their head repository.
         return [
-            {"environment": "production", "workflow": "^deploy$", "branch": "^main$"},
+            {
+                "environment": "production",
+                "workflow": "^deploy$",
+                "branch": "^main$",
+                "events": ["push", "workflow_dispatch", "workflow_run"],
+            },
             {"environment": "staging", "workflow": "^deploy-staging$", "branch": "^main$"},
         ]
     if svc.delivery == "jenkins":
@@ -1430,8 +1453,58 @@ def _assign_source_ids(world: World, ids: _Ids) -> None:
         _build_runs(world, ids)
 
 
+# Runs of an Actions service's `deploy` workflow that deploy nothing, drawn per pull request from a hash of
+# its head (no random stream: the rest of the world stays as it was). A share of pull requests get a
+# `pull_request_target` run (the workflow comments a preview link; GitHub runs it on the base branch, so its
+# head is `main` and main's SHA); a share are mirrored by a contribution from a fork whose branch is also
+# named `main`, whose `ci` completing triggers `deploy` (`workflow_run`) with the fork's head.
+PR_TARGET_RUN_SHARE = 5  # one pull request in 5
+FORK_RUN_SHARE = 7  # one pull request in 7
+FORK_CONTRIBUTORS = ("octo-contrib", "drive-by-dev", "typo-fixer")
+
+
+def _extra_deploy_runs(svc: Service) -> list[WorkflowRun]:
+    """The deploy workflow's runs that are not deployments (see PR_TARGET_RUN_SHARE)."""
+    runs = []
+    for pr in svc.pulls:
+        digest = int(hashlib.sha1(f"deploy-extra|{svc.name}|{pr.number}".encode()).hexdigest()[:8], 16)
+        created = floor_second(pr.opened_at + timedelta(seconds=30 + digest % 60))
+        if digest % PR_TARGET_RUN_SHARE == 0:
+            started = created + timedelta(seconds=4)
+            runs.append(
+                WorkflowRun(
+                    0, 0, "deploy", "pull_request_target", pr.base_sha, "main", 0, created, started,
+                    started + timedelta(seconds=20 + digest % 30), "success",
+                )
+            )  # fmt: skip
+        if digest % FORK_RUN_SHARE == 1:
+            login = FORK_CONTRIBUTORS[digest % len(FORK_CONTRIBUTORS)]
+            user_id = 30_000_000 + digest % 1_000_000
+            name = login.replace("-", " ").title()
+            owner = Developer(login, user_id, name, f"{user_id}+{login}@users.noreply.github.com")
+            fork = ForkHead(
+                f"{login}/{svc.name}",
+                svc.repo_id + 1 + digest % 100_000,
+                owner,
+                hashlib.sha1(f"fork|{svc.name}|{pr.number}".encode()).hexdigest(),
+                "Fix typo in README",
+                created - timedelta(minutes=30),
+            )
+            # ci ran on the fork's pull request first; deploy follows when it completes
+            triggered = created + timedelta(minutes=6)
+            started = triggered + timedelta(seconds=5)
+            runs.append(
+                WorkflowRun(
+                    0, 0, "deploy", "workflow_run", fork.sha, "main", 0, triggered, started,
+                    started + timedelta(seconds=40 + digest % 60), "success", None, fork,
+                )
+            )  # fmt: skip
+    return runs
+
+
 def _build_runs(world: World, ids: _Ids) -> None:
-    """Actions runs: `ci` on every GitHub PR's head when it opens, `deploy`/`deploy-staging` per rollout."""
+    """Actions runs: `ci` on every GitHub PR's head when it opens, `deploy`/`deploy-staging` per rollout,
+    and the deploy workflow's runs that deploy nothing (_extra_deploy_runs)."""
     pending: list[tuple[Service, WorkflowRun]] = []
     for svc in world.services:
         if not svc.on_github:
@@ -1475,6 +1548,7 @@ def _build_runs(world: World, ids: _Ids) -> None:
                 dep,
             )
             pending.append((svc, run))
+        pending += [(svc, run) for run in _extra_deploy_runs(svc) if run.created_at <= world.end]
     pending.sort(key=lambda pair: (pair[1].created_at, pair[0].name, pair[1].name))
     numbers: dict[tuple[str, str], int] = {}
     for svc, run in pending:

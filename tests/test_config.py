@@ -338,7 +338,14 @@ def test_gitlab_and_jenkins_sources_and_every_rule_kind(monkeypatch):
             "kind": "gitlab_environment",
             "pattern": "^prod",
         },
-        {"environment": "staging", "kind": "workflow", "pattern": "^deploy", "branch_pattern": "^main$"},
+        {
+            "environment": "staging",
+            "kind": "workflow",
+            "pattern": "^deploy",
+            "branch_pattern": "^main$",
+            "events": ["push", "workflow_dispatch", "repository_dispatch"],
+            "include_forks": False,
+        },
         {
             "environment": "production",
             "kind": "jenkins_job",
@@ -405,6 +412,58 @@ def test_anonymous_jenkins_needs_no_token():
         ),
         ("    user: robot\n", "    user: robot\n    token_env: X\n", "line 8: sources.jenkins: give either"),
         ("  jenkins:\n", "  jenkins:\n    folder: x\n", "line 9: sources.jenkins.folder: unknown key"),
+        # workflow rules' events and forks; patterns DuckDB (which runs them) refuses
+        (
+            '    workflow: "^deploy"\n',
+            '    workflow: "^deploy(?!-canary)"\n',
+            "line 23: services[0].deployments[1].workflow: not a valid regular expression (patterns run in "
+            "DuckDB, RE2 syntax): invalid perl operator: (?!",
+        ),
+        (
+            '    branch: "^main$"\n',
+            '    branch: "^(main)\\\\1$"\n',
+            "line 24: services[0].deployments[1].branch: not a valid regular expression (patterns run in "
+            "DuckDB, RE2 syntax): invalid escape sequence: \\1",
+        ),
+        (
+            '    branch_push: "^main$"\n',
+            '    branch_push: "^main\\\\Z"\n',
+            "line 28: services[0].deployments[3].branch_push: not a valid regular expression (patterns run "
+            "in DuckDB, RE2 syntax): invalid escape sequence: \\Z",
+        ),
+        (
+            '    jenkins_job: "^payments/ledger-deploy$"\n',
+            '    jenkins_job: "^payments/ledger-deploy++"\n',
+            "line 26: services[0].deployments[2].jenkins_job: not a valid regular expression (patterns run "
+            "in DuckDB, RE2 syntax): bad repetition operator: ++",
+        ),
+        (
+            '    branch: "^main$"\n',
+            '    branch: "^main$"\n        events: [push, workflow-dispatch]\n',
+            "line 25: services[0].deployments[1].events[1]: unknown GitHub Actions event 'workflow-dispatch'",
+        ),
+        (
+            '    branch: "^main$"\n',
+            '    branch: "^main$"\n        events: []\n',
+            "line 25: services[0].deployments[1].events: name at least one event",
+        ),
+        (
+            '    branch: "^main$"\n',
+            '    branch: "^main$"\n        forks: yes please\n',
+            "line 25: services[0].deployments[1].forks: expected true or false",
+        ),
+        (
+            '    jenkins_job: "^payments/ledger-deploy$"\n',
+            '    jenkins_job: "^payments/ledger-deploy$"\n        events: [push]\n',
+            "line 27: services[0].deployments[2].events: events applies to workflow rules only, "
+            "not to jenkins_job",
+        ),
+        (
+            '    gitlab_environment: "^prod"\n',
+            '    gitlab_environment: "^prod"\n        forks: false\n',
+            "line 22: services[0].deployments[0].forks: forks applies to workflow rules only, "
+            "not to gitlab_environment",
+        ),
     ],
 )
 def test_gitlab_jenkins_and_rule_errors_name_key_and_line(monkeypatch, old, new, expected):
@@ -432,3 +491,71 @@ def test_github_reads_the_services_repositories_or_with_gitlab_its_whole_organiz
     (git_config_dir / "org.yml").write_text(text)
     # Local git repositories (shop, legacy-monolith) are not GitHub's.
     assert _github_repositories(load_config(git_config_dir / "org.yml")) == ["acme/web"]
+
+
+# --- workflow rules: events and forks; every pattern checked by the engine that runs it ---------------------
+
+
+def test_workflow_rules_take_events_and_forks(monkeypatch):
+    monkeypatch.setenv("TEST_GL_TOKEN", "x")
+    text = MIXED_CONFIG.replace(
+        '    branch: "^main$"\n',
+        '    branch: "^main$"\n        events: [Push, workflow_run, push]\n        forks: true\n',
+        1,
+    )
+    rule = parse_config(text).services[0]["deploy_rules"][1]
+    # lower case, each once, in the order written
+    assert (rule["events"], rule["include_forks"]) == (["push", "workflow_run"], True)
+    one = MIXED_CONFIG.replace('    branch: "^main$"\n', '    branch: "^main$"\n        events: release\n', 1)
+    assert parse_config(one).services[0]["deploy_rules"][1]["events"] == ["release"]
+
+
+def test_workflow_rule_rows_carry_events_and_forks(monkeypatch):
+    from ingestion.org_config import _deploy_rule_rows
+
+    monkeypatch.setenv("TEST_GL_TOKEN", "x")
+    config = parse_config(MIXED_CONFIG)
+    rows = _deploy_rule_rows(config.services, config.environments)
+    assert [(r["kind"], r["events"], r["include_forks"]) for r in rows] == [
+        ("gitlab_environment", None, None),
+        ("workflow", ["push", "workflow_dispatch", "repository_dispatch"], False),
+        ("jenkins_job", None, None),
+        ("branch_push", None, None),
+    ]
+    # The file's own spelling gets the same defaults, and keeps what it says.
+    raw = [{"name": "ledger", "deployments": [{"environment": "staging", "workflow": "^d"}]}]
+    row = _deploy_rule_rows(raw, config.environments)[0]
+    default = ["push", "workflow_dispatch", "repository_dispatch"]
+    assert (row["events"], row["include_forks"]) == (default, False)
+    raw[0]["deployments"][0].update(events=["Workflow_Run"], forks=True)
+    row = _deploy_rule_rows(raw, config.environments)[0]
+    assert (row["events"], row["include_forks"]) == (["workflow_run"], True)
+
+
+def test_an_environment_pattern_python_accepts_but_duckdb_rejects_is_refused_at_load():
+    """A lookahead compiles in Python's re; DuckDB (RE2), which applies it, refuses it: so does the loader,
+    naming the file, the line and the key, with DuckDB's own message."""
+    import re
+
+    lookahead = "^prod(?!-canary)"
+    re.compile(lookahead)  # the engine the loader used to ask
+    text = VALID.replace('match: "^prod"', f'match: "{lookahead}"', 1)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "conf/org.yml")
+    assert str(info.value) == (
+        "org.yml line 26: environments[1].match: not a valid regular expression (patterns run in DuckDB, "
+        "RE2 syntax): invalid perl operator: (?!"
+    )
+
+
+def test_patterns_only_duckdb_accepts_load_and_defaults_escape_for_duckdb():
+    """The reverse: RE2's Unicode classes, which Python's re refuses, are valid; an environment without
+    `match` gets its escaped name, which DuckDB must compile too."""
+    text = VALID.replace('match: "^stag"', 'match: "^\\\\p{L}+-stag"', 1)
+    assert parse_config(text).environments[0]["match_pattern"] == "^\\p{L}+-stag"
+    text = VALID.replace('  - name: staging\n    match: "^stag"\n', "  - name: 'pre prod #1 ~ & eu'\n", 1)
+    env = parse_config(text).environments[0]
+    assert env["environment"] == "pre prod #1 ~ & eu"
+    from ingestion.patterns import regex_search
+
+    assert regex_search(env["match_pattern"], ["Pre Prod #1 ~ & EU", "pre prod #1 ~ & eu-2"]) == [True, False]

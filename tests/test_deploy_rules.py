@@ -81,6 +81,28 @@ def test_a_repository_without_matching_branches_pushes_nothing():
     )
 
 
+def test_branch_patterns_mean_what_duckdb_makes_of_them_where_python_applies_them():
+    """The branch_push walk here and the GitHub source's choice of branches to load apply the pattern the
+    way DuckDB (RE2) does, as for every other rule: `\\d` is an ASCII digit (Python's `re` also takes
+    '٣', an Arabic-Indic digit), and RE2's `\\p{..}` classes, which `re` refuses, work."""
+    import re
+
+    from ingestion.github import branches_to_load
+
+    digits = r"^release/\d+$"
+    assert re.search(digits, "release/٣")  # what the Python engine would have said
+    graph = {"r3": [], "rx": []}
+    branches = [("shop", "release/3", "r3"), ("shop", "release/٣", "rx")]
+    rows = pushes.pushes_for_rules({"shop": graph}, branches, [("s", "p", "shop", digits)])
+    assert [sha for _, _, _, sha, _ in rows] == ["r3"]
+    assert branches_to_load(["main", "release/3", "release/٣"], "main", [digits]) == ["release/3"]
+    letters = r"^\p{Lu}+$"  # upper-case letters; case-insensitive like every rule
+    assert branches_to_load(["main", "PROD", "prod-1"], "develop", [letters]) == ["PROD", "main"]
+    rule = ("s", "p", "shop", letters)
+    rows = pushes.pushes_for_rules({"shop": {"a": []}}, [("shop", "Main", "a")], [rule])
+    assert [sha for _, _, _, sha, _ in rows] == ["a"]
+
+
 def _git(repo: Path, *args: str, date: str | None = None) -> str:
     import os
     import subprocess

@@ -55,6 +55,43 @@ def test_each_service_deploys_through_its_own_source(mixed_org):
         assert by_service.get(svc.name) == {SOURCE_SYSTEM[svc.delivery]}, svc.name
 
 
+def test_deploy_workflow_runs_of_pull_requests_and_forks_are_no_deployments(mixed_org):
+    """The Actions service's deploy workflow also runs for pull requests (`pull_request_target`: head
+    `main`, main's SHA) and after a fork's `ci` (`workflow_run`, the fork's `main` and SHA); its rule counts
+    `workflow_run` but not forks. Those runs are loaded, completed and successful, and deploy nothing."""
+    svc = next(s for s in mixed_org.world.services if s.delivery == "actions")
+    end = mixed_org.world.end
+    extra = {
+        r.run_id: r for r in svc.runs if r.name == "deploy" and not r.deployment and r.completed_at <= end
+    }
+    assert {r.event for r in extra.values()} == {"pull_request_target", "workflow_run"}
+    assert all(r.head_branch == "main" and r.conclusion == "success" for r in extra.values())
+    forked = {r.run_id for r in extra.values() if r.fork is not None}
+    assert forked and all(extra[i].event == "workflow_run" for i in forked)
+    con = duckdb.connect(str(mixed_org.workdir.warehouse), read_only=True)
+    try:
+        shipped = {
+            int(run_id)
+            for (run_id,) in con.execute(
+                "select source_deployment_id from marts.fct_deployments "
+                "where source_system = 'github_actions'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    build = duckdb.connect(str(mixed_org.workdir.build_db), read_only=True)
+    try:
+        loaded = dict(
+            build.execute(
+                "select id, status from raw_github.workflow_runs where repository = ?", [svc.repository]
+            ).fetchall()
+        )
+    finally:
+        build.close()
+    assert {run_id: loaded.get(run_id) for run_id in extra} == dict.fromkeys(extra, "completed")
+    assert shipped and not shipped & set(extra)
+
+
 def _git_services(mixed_org) -> set[str]:
     return {svc.name for svc in mixed_org.world.services if svc.delivery == "git"}
 

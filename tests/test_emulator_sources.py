@@ -99,6 +99,7 @@ def test_org_config_of_mixed_is_accepted_by_the_config_loader(tmp_path):
         "environment": "production",
         "workflow": "^deploy$",
         "branch": "^main$",
+        "events": ["push", "workflow_dispatch", "workflow_run"],
     }
     assert rules["ledger-core"][0] == {
         "environment": "production",
@@ -178,10 +179,14 @@ def test_actions_deploy_runs_and_tags_load_through_the_github_source(loaded):
     assert {"workflow_runs", "releases", "tags"} <= tables, tables
     runs = _query(
         db,
-        "select cast(id as varchar) as id, name, head_sha, head_branch, conclusion, event "
-        "from raw_github.workflow_runs",
+        "select cast(id as varchar) as id, name, head_sha, head_branch, conclusion, event, "
+        "head_repository__full_name <> repository as is_fork from raw_github.workflow_runs",
     )
-    deploys = runs[(runs["name"] == "deploy") & (runs["conclusion"] == "success")].set_index("id")
+    deploy_runs = runs[(runs["name"] == "deploy") & (runs["conclusion"] == "success")]
+    # the deploy workflow's pull request runs and the runs a fork triggered are served, and deploy nothing
+    own = deploy_runs["event"].isin(["push", "workflow_dispatch", "workflow_run"]) & ~deploy_runs["is_fork"]
+    assert set(deploy_runs[~own]["event"]) == {"pull_request_target", "workflow_run"}
+    deploys = deploy_runs[own].set_index("id")
     truth = _truth(world, "actions")
     production = truth[truth["environment"] == "production"]
     assert len(production) > 20

@@ -15,9 +15,9 @@ names (`deploy_branches`), so the first-parent chain of a deploy branch can be w
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import compress
 from typing import Any
 
 import dlt
@@ -25,6 +25,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
 from ingestion.http import ApiError, RetryBudgetExhausted, RetryPolicy
+from ingestion.patterns import RegexEngine
 
 from .helpers import (
     Availability,
@@ -210,6 +211,8 @@ WORKFLOW_RUN_COLUMNS: dict[str, Any] = {
     "conclusion": _hint("text"),
     "head_sha": _hint("text"),
     "head_branch": _hint("text"),
+    # the repository the head commit lives in: a fork's, for pull requests from forks
+    "head_repository__full_name": _hint("text"),
     "environment": _hint("text"),
     "actor__login": _hint("text"),
     "triggering_actor__login": _hint("text"),
@@ -290,11 +293,19 @@ def _shape_pull_request(raw: dict, repository: str) -> dict:
 
 def branches_to_load(names: Sequence[str], default_branch: str | None, patterns: Sequence[str]) -> list[str]:
     """The branches besides the default one whose commits are loaded: those a `branch_push` pattern
-    (a case-insensitive regex searched in the name, as the deploy rule matches it) finds, sorted."""
-    regexes = [re.compile(pattern, re.IGNORECASE) for pattern in patterns]
-    return sorted(
-        name for name in set(names) if name != default_branch and any(r.search(name) for r in regexes)
-    )
+    (a case-insensitive regex searched in the name) finds, sorted. DuckDB matches them, as it does for the
+    deploy rule itself (ingestion/patterns.py): the branches loaded are the ones the rule deploys."""
+    candidates = sorted(name for name in set(names) if name != default_branch)
+    if not candidates or not patterns:
+        return []
+    found: set[str] = set()
+    engine = RegexEngine()
+    try:
+        for pattern in patterns:
+            found.update(compress(candidates, engine.search(pattern, candidates)))
+    finally:
+        engine.close()
+    return sorted(found)
 
 
 def branch_rows(

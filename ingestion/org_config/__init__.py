@@ -13,7 +13,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from .settings import DEFAULT_INCIDENT_WINDOW_HOURS, DEPLOY_RULE_KINDS
+from .settings import DEFAULT_INCIDENT_WINDOW_HOURS, DEFAULT_WORKFLOW_EVENTS, DEPLOY_RULE_KINDS
 
 
 def _team_rows(teams: list[dict]) -> list[dict]:
@@ -50,6 +50,20 @@ def _environment_rows(environments: list[dict]) -> list[dict]:
     return rows
 
 
+def _workflow_filters(rule: dict) -> dict[str, Any]:
+    """A workflow rule's run filters: the events it counts (lower case; default pushes and dispatches)
+    and whether runs whose head repository is a fork count. None for the other kinds."""
+    if rule["kind"] != "workflow":
+        return {"events": None, "include_forks": None}
+    events = rule.get("events")
+    if isinstance(events, str):
+        events = [events]
+    return {
+        "events": [e.lower() for e in events] if events else list(DEFAULT_WORKFLOW_EVENTS),
+        "include_forks": bool(rule.get("include_forks")),
+    }
+
+
 def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[dict]:
     """One row per deploy rule of each service. A service without rules gets the default: its GitHub
     deployments mapped by the environments' own patterns, in environment order (the behaviour before
@@ -66,6 +80,8 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
                     "kind": kind,
                     "pattern": rule[kind],
                     "branch_pattern": rule.get("branch"),
+                    "events": rule.get("events"),
+                    "include_forks": rule.get("forks"),
                 }
                 for rule in svc.get("deployments") or []
                 for kind in DEPLOY_RULE_KINDS
@@ -80,6 +96,7 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
                     "environment": rule["environment"],
                     "pattern": rule["pattern"],
                     "branch_pattern": rule.get("branch_pattern"),
+                    **_workflow_filters(rule),
                     "is_default": False,
                 }
                 for index, rule in enumerate(rules)
@@ -93,6 +110,8 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
                     "environment": env["environment"],
                     "pattern": env["match_pattern"],
                     "branch_pattern": None,
+                    "events": None,
+                    "include_forks": None,
                     "is_default": True,
                 }
                 for env in envs
@@ -150,6 +169,9 @@ def org_config_source(
                 "environment": {"data_type": "text", "nullable": True},
                 "pattern": {"data_type": "text", "nullable": True},
                 "branch_pattern": {"data_type": "text", "nullable": True},
+                # a list kept in one column (json): the rule's row stays one row
+                "events": {"data_type": "json", "nullable": True},
+                "include_forks": {"data_type": "bool", "nullable": True},
                 "is_default": {"data_type": "bool"},
             },
         ),

@@ -1,5 +1,9 @@
 """Constants for the organisation configuration source."""
 
+# What a `workflow` rule counts when it lists no `events`, for rules given in the file's own spelling: the
+# loader's default (ingestion/config.py says why).
+from ingestion.config import DEFAULT_WORKFLOW_EVENTS
+
 DEFAULT_INCIDENT_WINDOW_HOURS = 24.0
 
 # Deploy rule kinds as org.yml spells them (ingestion/config.py validates them).
@@ -11,3 +15,5 @@ DEPLOY_RULE_KINDS = (
     "jenkins_job",
     "branch_push",
 )
+
+__all__ = ["DEFAULT_INCIDENT_WINDOW_HOURS", "DEFAULT_WORKFLOW_EVENTS", "DEPLOY_RULE_KINDS"]

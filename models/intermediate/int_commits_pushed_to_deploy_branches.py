@@ -15,9 +15,11 @@ graphs (tests/test_deploy_rules.py); `model` only reads and writes tables.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
 from typing import Any
+
+from ingestion.patterns import RegexEngine
 
 OUTPUT_COLUMNS = ("service", "environment", "repository", "commit_sha", "pushed_at", "chain_position")
 
@@ -46,7 +48,8 @@ def pushes_for_rules(
     """(service, environment, repository, commit_sha, chain_position) for every branch_push rule.
 
     `branches` are (repository, branch, tip_sha); `rules` are (service, environment, repository, pattern)
-    with the service's repository. The pattern is a case-insensitive regex searched in the branch name.
+    with the service's repository. The pattern is a case-insensitive regex searched in the branch name, by
+    DuckDB (RE2) as every deploy rule's pattern.
     A commit on several matching branches is one deployment. chain_position counts from the oldest commit
     of the chain (0), so later pushes sort after earlier ones when committer times tie.
     """
@@ -54,17 +57,20 @@ def pushes_for_rules(
     for repository, branch, tip in branches:
         tips_by_repository.setdefault(repository, []).append((branch, tip))
     out: dict[tuple[str, str, str], tuple[str, str, str, str, int]] = {}
-    for service, environment, repository, pattern in rules:
-        regex = re.compile(pattern, re.IGNORECASE)
-        parents = parents_by_repository.get(repository, {})
-        for branch, tip in sorted(tips_by_repository.get(repository, [])):
-            if not regex.search(branch):
-                continue
-            chain = first_parent_chain(parents, tip)
-            for position, sha in enumerate(reversed(chain)):
-                key = (service, environment, sha)
-                if key not in out or out[key][4] < position:
-                    out[key] = (service, environment, repository, sha, position)
+    engine = RegexEngine()  # DuckDB's regexes, like every other rule's (ingestion/patterns.py)
+    try:
+        for service, environment, repository, pattern in rules:
+            parents = parents_by_repository.get(repository, {})
+            tips = sorted(tips_by_repository.get(repository, []))
+            found = engine.search(pattern, [branch for branch, _ in tips])
+            for _, tip in compress(tips, found):
+                chain = first_parent_chain(parents, tip)
+                for position, sha in enumerate(reversed(chain)):
+                    key = (service, environment, sha)
+                    if key not in out or out[key][4] < position:
+                        out[key] = (service, environment, repository, sha, position)
+    finally:
+        engine.close()
     return sorted(out.values())
 
 

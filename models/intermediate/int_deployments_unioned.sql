@@ -9,7 +9,8 @@
 -- one deployment (the first rule). Service and environment of GitHub and GitLab deployments are resolved
 -- later, from the repository and the environment name (int_deployments_mapped_to_environments).
 -- Runs and builds: a completed run of the service's repository whose workflow name matches a `workflow`
--- rule (and its head branch the rule's `branch`, when given), or a finished build of a Jenkins job whose
+-- rule (and its head branch the rule's `branch`, when given; its event one of the rule's events; its head
+-- repository the service's own unless the rule counts forks), or a finished build of a Jenkins job whose
 -- full name matches a `jenkins_job` rule (and its branch), is a deployment to the rule's environment at
 -- its finish time. Jenkins knows no repository: the rule's service gives it.
 -- Status: every source's own word is kept in source_status and mapped, case-insensitively, through the
@@ -301,6 +302,15 @@ workflow_rule_matches as (
         and (
             deploy_rules.branch_pattern is null
             or regexp_matches(coalesce(workflow_runs.head_branch, ''), deploy_rules.branch_pattern, 'i')
+        )
+        -- only the events the rule counts (default: pushes and dispatches, never pull request runs) ...
+        and list_contains(deploy_rules.workflow_events, lower(workflow_runs.event))
+        -- ... and only the service's own code: a fork's head (its SHA, its `main`) is not the service's
+        -- unless the rule counts forks; runs loaded before the head repository was read name none
+        and (
+            deploy_rules.is_fork_run_counted
+            or workflow_runs.head_repository is null
+            or lower(workflow_runs.head_repository) = lower(workflow_runs.repository)
         )
     where workflow_runs.is_completed
 
