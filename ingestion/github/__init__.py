@@ -353,6 +353,7 @@ def github_source(
     max_retries: int = 5,
     max_retry_wait_seconds: float = 60.0,
     backoff_factor: float = 1.0,
+    request_timeout_seconds: float = 60.0,
     deployment_lookback_days: float = DEPLOYMENT_LOOKBACK_DAYS,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
     release_lookback_days: float = RELEASE_LOOKBACK_DAYS,
@@ -371,7 +372,11 @@ def github_source(
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
     """
-    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+    client = make_client(
+        base_url,
+        token,
+        RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
+    )
     start = start_of(start_date)
     availability = Availability()
     patterns_by_repository = {name.lower(): list(p) for name, p in (deploy_branches or {}).items()}
