@@ -148,6 +148,8 @@ def jenkins_source(
                         continue
                 seen.add(number)
                 yield shape_build(raw, job)
+            # Jenkins numbers builds in order: a build started while we page moves the others down a range
+            # (read twice, merged once), never up past where we stop
             if reached:
                 break
         for number in sorted(running - seen):
