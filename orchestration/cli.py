@@ -160,8 +160,13 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator import Emulator, generate_org
+    from simulator.faults import parse_faults
     from simulator.git_export import export_repositories
 
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        raise RuntimeError(f"--faults: {exc}") from None
     workdir = Workdir.at(args.workdir).ensure()
     # A demo is one full refresh of a freshly generated org: start from an empty build.
     for stale in (workdir.build_dir, workdir.dlt_dir):
@@ -180,10 +185,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         github_token=DEMO_GITHUB_TOKEN,
         pagerduty_token=DEMO_PAGERDUTY_TOKEN,
     )
-    try:
-        faults = emulator.add_faults(args.faults or "")
-    except ValueError as exc:
-        raise RuntimeError(f"--faults: {exc}") from None
+    emulator.add_faults(faults)
     emulator.start()
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
     if faults:
