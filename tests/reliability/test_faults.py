@@ -320,6 +320,52 @@ def test_a_fault_past_the_retries_fails_clearly_and_loads_nothing(
     _assert_same_rows(_tables(db, source), expected)
 
 
+# ------------------------------------------------------------------- the refresh's view of a failure
+def test_only_api_failures_make_a_source_stale():
+    from orchestration.assets import source_failure
+
+    api = RetryBudgetExhausted("GitHub GET /x: gave up after 6 attempts, last status 502", status=502)
+    try:
+        try:
+            raise api
+        except ApiError:
+            raise RuntimeError("extraction of resource pull_requests failed")  # noqa: B904 - as dlt chains
+    except RuntimeError as wrapped:
+        assert source_failure(wrapped) is api
+    try:
+        raise RuntimeError("a bug") from KeyError("x")
+    except RuntimeError as bug:
+        assert source_failure(bug) is None
+
+
+def test_the_refresh_stops_only_when_every_source_failed(tmp_path):
+    from orchestration.assets import fail_if_nothing_fresh, record_source_load
+
+    db = tmp_path / "build.duckdb"
+    at = datetime(2026, 11, 2, 10, 0)
+    fail_if_nothing_fresh(db, "run-1")  # no build database yet: nothing to judge
+    record_source_load(db, "run-1", "org_config", at, "ok", rows_loaded=12)
+    record_source_load(db, "run-1", "github", at, "failed", "GitHub GET /x: gave up after 6 attempts")
+    record_source_load(db, "run-1", "pagerduty", at, "ok", rows_loaded=3)
+    record_source_load(db, "run-2", "github", at, "failed", "GitHub GET /x: gave up after 6 attempts")
+    record_source_load(db, "run-2", "pagerduty", at, "failed", "PagerDuty GET /y: gave up after 6 attempts")
+    fail_if_nothing_fresh(db, "run-1")
+    with pytest.raises(
+        RuntimeError, match="every source failed.*github: GitHub GET /x.*pagerduty: PagerDuty"
+    ):
+        fail_if_nothing_fresh(db, "run-2")
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select source, status, error is null, rows_loaded, finished_at >= started_at"
+            " from meta.source_loads where run_id = 'run-1' order by source"
+        ).fetchall()
+    assert rows == [
+        ("github", "failed", False, None, True),
+        ("org_config", "ok", True, 12, True),
+        ("pagerduty", "ok", True, 3, True),
+    ]
+
+
 # ------------------------------------------------------------------------------- one full refresh
 @pytest.mark.e2e
 def test_a_source_failing_for_good_goes_stale_and_the_rest_publishes(tiny_org, tmp_path, monkeypatch):
