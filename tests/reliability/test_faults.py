@@ -371,7 +371,7 @@ def test_the_refresh_stops_only_when_every_source_failed(tmp_path):
 def test_a_source_failing_for_good_goes_stale_and_the_rest_publishes(tiny_org, tmp_path, monkeypatch):
     """GitHub fails forever on one listing: the refresh still publishes, with fresh PagerDuty data and
     the GitHub-derived marts exactly as the previous publish had them; meta.source_loads says so."""
-    from orchestration.cli import run_refresh
+    from orchestration.cli import DEMO_GITHUB_TOKEN, run_refresh
     from orchestration.workdir import Workdir
 
     for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
@@ -407,6 +407,7 @@ def test_a_source_failing_for_good_goes_stale_and_the_rest_publishes(tiny_org, t
     assert {"org_config", "github", "pagerduty"} <= set(status)
     assert status["github"][0] == "failed"
     assert "GitHub GET /github/repos/" in status["github"][1] and "status 502" in status["github"][1]
+    assert DEMO_GITHUB_TOKEN not in status["github"][1] and "?" not in status["github"][1]
     assert all(state == "ok" for source, (state, _) in status.items() if source != "github")
     assert status["pagerduty"][0] == "ok" and pd_loads_after == pd_loads_before + 1  # fresh PagerDuty load
     for mart in marts:
