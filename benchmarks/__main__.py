@@ -39,22 +39,34 @@ def _renovate_repository() -> list[str]:
     return [str(RENOVATE)]
 
 
+def _demo(scale: str, *options: str) -> list[str]:
+    """`deploylens demo --no-serve` of a simulated org, its emulator on a free port."""
+    return [
+        sys.executable,
+        "-m",
+        "orchestration.cli",
+        "demo",
+        "--no-serve",
+        "--scale",
+        scale,
+        "--emulator-port",
+        "0",
+        *options,
+    ]
+
+
+# Faults a refresh rides out: truncated, failing and throttled pages (retries wait as a real refresh
+# would: Retry-After, else backoff from 1 s). `demo_tiny_refresh` without them gives the retries' share.
+DEMO_FAULTS = (
+    r"github:/pulls\?:truncate:3,github:/deployments\?:502:3,github:/commits\?:secondary:2:1,"
+    r"pagerduty:/incidents:429:2:1"
+)
+
 BENCHMARKS = {
     # name: (command, target seconds[, preparation returning extra arguments, result keys for time and RSS])
-    "demo_small_refresh": (
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "demo",
-            "--no-serve",
-            "--scale",
-            "small",
-            "--emulator-port",
-            "0",
-        ],
-        60.0,
-    ),
+    "demo_small_refresh": (_demo("small"), 60.0),
+    "demo_tiny_refresh": (_demo("tiny"), 60.0),
+    "demo_tiny_refresh_with_faults": (_demo("tiny", "--faults", DEMO_FAULTS), 60.0),
     "renovate_quickstart": (
         [sys.executable, "-m", "orchestration.cli", "quickstart", "--no-serve"],
         60.0,

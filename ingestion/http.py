@@ -8,6 +8,7 @@ run records and bug reports).
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -23,6 +24,13 @@ from requests.hooks import default_hooks, dispatch_hook
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Failures of the connection itself, including a body cut off before its announced length.
+RETRY_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 class ApiError(RuntimeError):
@@ -103,11 +111,33 @@ def _is_rate_limited(response: requests.Response) -> bool:
     return response.headers.get("Retry-After") is not None
 
 
+def _body_problem(response: requests.Response) -> str | None:
+    """Why a successful answer's body is unusable as JSON (cut off, an HTML page), or None when it parses.
+
+    A proxy or an overloaded server may answer 200 with half a body; parsing it later would fail far from
+    the request (in dlt's extraction, naming a resource), and a second try usually succeeds. The detail
+    names the position of the problem, never the body's content.
+    """
+    if response.status_code not in range(200, 300) or response.status_code == 204:
+        return None
+    if response.request is not None and response.request.method == "HEAD":
+        return None
+    try:
+        json.loads(response.content)
+    except json.JSONDecodeError as exc:
+        return f"response not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except ValueError:  # bytes in no Unicode encoding
+        return "response not JSON (not valid text)"
+    return None
+
+
 class RetryingSession(requests.Session):
     """A requests session that retries throttled and failed requests, then fails with a clear error.
 
     dlt's RESTClient attaches its own raise-for-status hook to every request; hooks are held back here
-    until the final response, otherwise the first 502 would raise before we could retry it.
+    until the final response, otherwise the first 502 would raise before we could retry it. With
+    `expect_json` (every API source here), a 2xx answer whose body does not parse as JSON counts as
+    failed too and is retried like a 5xx, so no caller parses a truncated body.
     """
 
     def __init__(
@@ -116,10 +146,12 @@ class RetryingSession(requests.Session):
         *,
         api_name: str = "API",
         sleep: Callable[[float], None] = time.sleep,
+        expect_json: bool = True,
     ):
         super().__init__()
         self.policy = policy or RetryPolicy()
         self.api_name = api_name
+        self.expect_json = expect_json
         self._sleep = sleep
 
     def _wait_for(self, response: requests.Response | None, attempt: int) -> float:
@@ -148,7 +180,7 @@ class RetryingSession(requests.Session):
                 problem: str
                 try:
                     response = super().send(request, **kwargs)
-                except (requests.ConnectionError, requests.Timeout) as exc:
+                except RETRY_EXCEPTIONS as exc:
                     problem = f"connection failed ({type(exc).__name__})"
                 else:
                     if response.status_code == 401:
@@ -158,9 +190,13 @@ class RetryingSession(requests.Session):
                             path=path,
                         )
                     retryable = response.status_code in RETRY_STATUSES or _is_rate_limited(response)
-                    if not retryable:
-                        break
-                    problem = f"status {response.status_code}"
+                    if retryable:
+                        problem = f"status {response.status_code}"
+                    else:
+                        bad_body = _body_problem(response) if self.expect_json else None
+                        if bad_body is None:
+                            break
+                        problem = bad_body
                 if attempt >= self.policy.max_retries:
                     raise RetryBudgetExhausted(
                         f"{what}: gave up after {attempt + 1} attempts, last {problem}",

@@ -13,10 +13,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
+import requests
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 
@@ -24,6 +27,7 @@ from ingestion.config import OrgConfig, branch_push_patterns
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
+from ingestion.http import ApiError
 from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
@@ -113,7 +117,68 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
     return sources
 
 
-def _load_asset(name: str, source: Any, pipeline: Any) -> dg.AssetsDefinition:
+SOURCE_LOADS_DDL = """
+create table if not exists meta.source_loads (
+    run_id varchar,
+    source varchar,
+    started_at timestamp,
+    finished_at timestamp,
+    status varchar,
+    error varchar,
+    rows_loaded bigint
+)
+"""
+
+
+def record_source_load(
+    build_db: Path,
+    run_id: str,
+    source: str,
+    started_at: datetime,
+    status: str,
+    error: str | None = None,
+    rows_loaded: int | None = None,
+) -> None:
+    """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run."""
+    finished_at = datetime.now(UTC).replace(tzinfo=None)
+    con = duckdb.connect(str(build_db))
+    try:
+        con.execute("create schema if not exists meta")
+        con.execute(SOURCE_LOADS_DDL)
+        con.execute(
+            "insert into meta.source_loads"
+            " (run_id, source, started_at, finished_at, status, error, rows_loaded)"
+            " values (?, ?, ?, ?, ?, ?, ?)",
+            [run_id, source, started_at, finished_at, status, error, rows_loaded],
+        )
+    finally:
+        con.close()
+
+
+def source_failure(exc: BaseException) -> BaseException | None:
+    """The API failure behind a failed load (dlt wraps it in its step errors), or None for anything else.
+
+    Only an API that stays unreachable, throttled, failing or refusing past the retries makes a source
+    stale; any other error (a bug, bad data) fails the refresh as before.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ApiError | requests.RequestException):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _rows_loaded(pipeline: Any) -> int:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace is not None else None
+    counts = info.row_counts if info is not None else {}
+    return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
+
+
+def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.AssetsDefinition:
     @dlt_assets(
         dlt_source=source,
         dlt_pipeline=pipeline,
@@ -121,10 +186,57 @@ def _load_asset(name: str, source: Any, pipeline: Any) -> dg.AssetsDefinition:
         dagster_dlt_translator=IngestionTranslator(),
     )
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource, build_lock: BuildLock) -> Iterator:
+        """Load the source; when its API fails past the retries, keep its last good raw data instead.
+
+        dlt commits a load (data and incremental state) only once it completes, so a failed extraction
+        leaves the source's raw tables as the previous load left them; its pending package is aborted
+        (and the local state restored) so nothing of it is loaded later. The step then succeeds with
+        `stale` materializations, and the models build from the other sources' fresh data and this one's
+        last good data.
+        """
         log.info("loading %s", name)
-        yield from dlt.run(context=context)
+        run_id = context.run.run_id
+        started_at = datetime.now(UTC).replace(tzinfo=None)
+        try:
+            results = list(dlt.run(context=context))
+        except Exception as exc:
+            failure = source_failure(exc)
+            message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
+            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000])
+            if failure is None or name == "org_config":
+                raise
+            pipeline.abort_packages()
+            log.warning("%s: failed (%s); the warehouse keeps its last good %s data", name, message, name)
+            for key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key, metadata={"stale": True, "error": message})
+            return
+        record_source_load(build_db, run_id, name, started_at, "ok", rows_loaded=_rows_loaded(pipeline))
+        yield from results
 
     return _load
+
+
+def fail_if_nothing_fresh(build_db: Path, run_id: str) -> None:
+    """Stop the refresh when every source failed in this run: publishing would show nothing new."""
+    if not build_db.exists():
+        return
+    con = duckdb.connect(str(build_db), read_only=True)
+    try:
+        present = con.execute(
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'meta' and table_name = 'source_loads'"
+        ).fetchone()[0]
+        if not present:
+            return
+        rows = con.execute(
+            "select source, status, error from meta.source_loads where run_id = ? and source <> 'org_config'",
+            [run_id],
+        ).fetchall()
+    finally:
+        con.close()
+    if rows and all(status == "failed" for _, status, _ in rows):
+        detail = "; ".join(f"{source}: {error}" for source, _, error in rows)
+        raise RuntimeError(f"every source failed to load, nothing fresh to publish ({detail})")
 
 
 def ensure_dbt_manifest(target_path: Path) -> Path:
@@ -270,12 +382,14 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     """Assets, asset checks and resources for one org configuration and workdir."""
     assets: list = []
     for name, source in dlt_sources(config).items():
-        assets.append(_load_asset(name, source, make_pipeline(name, workdir.build_db, workdir.dlt_dir)))
+        pipeline = make_pipeline(name, workdir.build_db, workdir.dlt_dir)
+        assets.append(_load_asset(name, source, pipeline, workdir.build_db))
 
     manifest = ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
+        fail_if_nothing_fresh(workdir.build_db, context.run.run_id)
         log.info("building models and running their tests (dbt build)")
         # Great Expectations takes seconds to import; the check after the build needs it, and dbt runs in
         # its own process meanwhile, so the import overlaps the build instead of following it.

@@ -162,8 +162,13 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from simulator import Emulator, generate_org
+    from simulator.faults import parse_faults
     from simulator.git_export import export_repositories
 
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        raise RuntimeError(f"--faults: {exc}") from None
     workdir = Workdir.at(args.workdir).ensure()
     # A demo is one full refresh of a freshly generated org: start from an empty build.
     for stale in (workdir.build_dir, workdir.dlt_dir):
@@ -181,8 +186,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         port=port,
         github_token=DEMO_GITHUB_TOKEN,
         pagerduty_token=DEMO_PAGERDUTY_TOKEN,
-    ).start()
+    )
+    emulator.add_faults(faults)
+    emulator.start()
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
+    if faults:
+        log.info("the emulator injects %d fault(s): %s", len(faults), args.faults)
     try:
         org = world.org_config(
             f"{emulator.url}/github",
@@ -314,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--port", type=int, default=8501, help="Streamlit port")
     demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port")
     demo.add_argument("--emulator-port", type=int, default=8765)
+    demo.add_argument(
+        "--faults",
+        default=os.environ.get("DEPLOYLENS_EMULATOR_FAULTS", ""),
+        help="faults the emulator injects, API:PATH_REGEX:KIND[:TIMES[:SECONDS]],... (docs/simulator.md); "
+        "default $DEPLOYLENS_EMULATOR_FAULTS",
+    )
     demo.set_defaults(func=cmd_demo)
 
     quickstart = sub.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from simulator import Emulator, generate_org
+from simulator.faults import ENV_VAR, parse_faults
 from simulator.git_export import export_repositories
 from simulator.world import SCALES
 
@@ -32,7 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--jenkins-token", default="jenkins-demo-token")
     serve.add_argument("--truth", type=Path, help="write ground-truth parquet files into this folder")
     serve.add_argument("--config-out", type=Path, help="write an org.yml pointing at this emulator")
+    serve.add_argument(
+        "--faults",
+        default=os.environ.get(ENV_VAR, ""),
+        help="inject faults: API:PATH_REGEX:KIND[:TIMES[:SECONDS]],... "
+        f"(docs/simulator.md, Faults; default ${ENV_VAR})",
+    )
     args = parser.parse_args(argv)
+    try:
+        faults = parse_faults(args.faults)
+    except ValueError as exc:
+        parser.error(f"--faults: {exc}")
 
     end = None
     if args.end:
@@ -48,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         gitlab_token=args.gitlab_token,
         jenkins_user=args.jenkins_user,
         jenkins_token=args.jenkins_token,
-    ).start()
+    )
+    emulator.add_faults(faults)
+    emulator.start()
     if args.truth:
         world.write_truth(args.truth)
     if args.config_out:
@@ -74,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"GitLab:    {emulator.url}/gitlab     (PRIVATE-TOKEN {args.gitlab_token})")
     if any(svc.delivery == "jenkins" for svc in world.services):
         print(f"Jenkins:   {emulator.url}/jenkins    (user {args.jenkins_user}, token {args.jenkins_token})")
+    for fault in faults:
+        times = "forever" if fault.times is None else f"{fault.times}x"
+        print(f"fault:     {fault.api or '*'} {fault.pattern!r} {fault.kind} {times}")
     print(end="", flush=True)
     try:
         while True:

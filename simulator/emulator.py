@@ -21,6 +21,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from simulator.clock import parse_iso
+from simulator.faults import (
+    BODY_KINDS,
+    LISTING_KINDS,
+    Fault,
+    current_listing_fault,
+    listing_fault,
+    parse_faults,
+    shift_listing,
+)
 from simulator.github import ExtrasRenderer, Renderer, branch_tips, tag_sha
 from simulator.gitlab import GitLabApi, GitLabError
 from simulator.jenkins import JenkinsApi, JenkinsError
@@ -79,14 +88,6 @@ def _created_range(value: str) -> tuple[datetime | None, datetime | None]:
         ) from None
 
 
-class _Fault:
-    def __init__(self, pattern: str, status: int, times: int, retry_after: int | None):
-        self.pattern = re.compile(pattern)
-        self.status = status
-        self.remaining = times
-        self.retry_after = retry_after
-
-
 class Emulator:
     """Serve a `World` as GitHub (under `/github`) and PagerDuty (under `/pagerduty`) on a local port."""
 
@@ -114,7 +115,8 @@ class Emulator:
         self.rate_reset = int(time.time()) + 3600
         self.now = world.end
         self.requests: list[tuple[str, str, int]] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
+        self.faults_served: list[tuple[str, str]] = []  # (kind, target) of every request a fault changed
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -175,11 +177,45 @@ class Emulator:
             self._cache.clear()
 
     def inject_fault(
-        self, path_regex: str, status: int, times: int = 1, retry_after: int | None = None
-    ) -> None:
-        """Make the next `times` requests whose path (with query) matches `path_regex` fail with `status`."""
+        self,
+        path_regex: str,
+        status: int | None = None,
+        times: int | None = 1,
+        retry_after: float | None = None,
+        *,
+        kind: str | None = None,
+        api: str | None = None,
+        seconds: float | None = None,
+    ) -> Fault:
+        """Make the next `times` requests (None: every one) whose path with query matches `path_regex`
+        fail: with `status` (and `retry_after`), or as `kind` says (docs/simulator.md, "Faults").
+
+        `api` narrows the fault to one API and matches `path_regex` below its prefix (`/repos/...`
+        rather than `/github/repos/...`).
+        """
+        if (status is None) == (kind is None):
+            raise ValueError("inject_fault needs a status or a kind (one of them)")
+        fault = Fault(
+            path_regex,
+            str(status) if kind is None else kind,
+            times,
+            api,
+            retry_after if seconds is None else seconds,
+        )
+        return self.add_faults([fault])[0]
+
+    def add_faults(self, faults: str | list[Fault]) -> list[Fault]:
+        """Add faults from a spec string (`parse_faults`) or a list; returns what was added."""
+        added = parse_faults(faults) if isinstance(faults, str) else list(faults)
         with self._lock:
-            self._faults.append(_Fault(path_regex, status, times, retry_after))
+            self._faults.extend(added)
+            self._cache.clear()
+        return added
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault (those already spent included)."""
+        with self._lock:
+            self._faults.clear()
 
     def reset_rate_limit(self, limit: int | None = None) -> None:
         """Start a fresh rate-limit window (optionally with a new budget)."""
@@ -197,10 +233,45 @@ class Emulator:
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         multi = parse_qs(parts.query)
         fault = self._take_fault(target)
-        if fault is not None:
-            extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
-            body = {"message": f"Injected fault {fault.status}", "documentation_url": GITHUB_DOCS}
-            return fault.status, json.dumps(body).encode(), {"Content-Type": "application/json", **extra}
+        if fault is not None and fault.kind not in BODY_KINDS + LISTING_KINDS:
+            return self._fault_answer(fault)
+        if fault is not None and fault.kind == "timeout":
+            # hang past the client's timeout; the answer that follows finds nobody listening
+            time.sleep(65.0 if fault.seconds is None else fault.seconds)
+        with listing_fault(fault.kind if fault is not None and fault.kind in LISTING_KINDS else None):
+            status, body, extra = self._route(method, path, params, multi, target, headers)
+        if fault is not None and fault.kind == "truncate" and status == 200 and body:
+            body = body[: max(1, len(body) // 2)]
+        return status, body, extra
+
+    def _fault_answer(self, fault: Fault) -> tuple[int, bytes, dict[str, str]]:
+        """The error answer of a status fault, with the headers a real API sends with it."""
+        extra: dict[str, str] = {}
+        if fault.kind in ("429", "secondary") or (fault.kind.isdigit() and fault.seconds is not None):
+            extra["Retry-After"] = str(int(1 if fault.seconds is None else fault.seconds))
+        status = 403 if fault.kind in ("secondary", "ratelimit") else int(fault.kind)
+        if fault.kind == "ratelimit":
+            reset = int(time.time() + (1 if fault.seconds is None else fault.seconds))
+            extra.update({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)})
+            message = "API rate limit exceeded for user ID 1."
+        elif fault.kind == "secondary":
+            message = (
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            )
+        else:
+            message = f"Injected fault {status}"
+        body = {"message": message, "documentation_url": GITHUB_DOCS}
+        return status, json.dumps(body).encode(), {"Content-Type": "application/json", **extra}
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        multi: dict[str, list[str]],
+        target: str,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes, dict[str, str]]:
         if method not in ("GET", "HEAD"):
             return 405, b'{"message": "Method not allowed"}', {"Content-Type": "application/json"}
         if path.startswith("/github/") or path == "/github":
@@ -213,11 +284,12 @@ class Emulator:
             return self._pagerduty(path[len("/pagerduty") :] or "/", params, multi, headers)
         return 404, b'{"message": "Not Found"}', {"Content-Type": "application/json"}
 
-    def _take_fault(self, target: str) -> _Fault | None:
+    def _take_fault(self, target: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and fault.pattern.search(target):
-                    fault.remaining -= 1
+                if fault.matches(target):
+                    fault.served += 1
+                    self.faults_served.append((fault.kind, target))
                     return fault
         return None
 
@@ -243,7 +315,7 @@ class Emulator:
             now = self.now
         try:
             status, body, extra = self._cached(
-                ("gh", target, now), lambda: self._github_route(path, params, target)
+                ("gh", target, now, current_listing_fault()), lambda: self._github_route(path, params, target)
             )
         except HttpError as err:
             with self._lock:
@@ -294,6 +366,7 @@ class Emulator:
     def _paginate(self, items: list, params: dict[str, str], target: str) -> tuple[list, str | None]:
         per_page = max(1, min(100, _int_param(params, "per_page", 30)))
         page = max(1, _int_param(params, "page", 1))
+        items = shift_listing(items, per_page, current_listing_fault())
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
         parts = urlsplit(target)
@@ -626,6 +699,7 @@ class Emulator:
     def _offset_page(self, items: list, params: dict[str, str], key: str) -> dict[str, Any]:
         limit = max(1, min(100, _int_param(params, "limit", 25)))
         offset = max(0, _int_param(params, "offset", 0))
+        items = shift_listing(items, limit, current_listing_fault())
         chunk = items[offset : offset + limit]
         return {
             key: chunk,
@@ -741,13 +815,17 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an emulator bug must surface as a 500, not a hung client
             status, body, extra = 500, json.dumps({"message": f"emulator error: {exc}"}).encode(), {}
         self.emulator._record(method, self.path, status)
-        self.send_response(status)
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if method != "HEAD" and body:
-            self.wfile.write(body)
+        try:
+            self.send_response(status)
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if method != "HEAD" and body:
+                self.wfile.write(body)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up waiting (an injected timeout)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
         pass

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from simulator.clock import parse_iso
+from simulator.faults import current_listing_fault, shift_listing
 from simulator.github import branch_tips
 from simulator.world import Commit, Deployment, Developer, PullRequest, Review, Service, World
 
@@ -601,6 +602,7 @@ class GitLabApi:
                 key = "id_before" if descending else "id_after"
                 headers["Link"] = f'<{link(**{key: str(chunk[-1]["id"])})}>; rel="next"'
             return chunk, headers
+        items = shift_listing(items, per_page, current_listing_fault())  # keyset paging cannot shift
         total = len(items)
         pages = max(1, -(-total // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]

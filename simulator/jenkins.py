@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from simulator.faults import current_listing_fault, shift_listing
 from simulator.world import Deployment, Service, World
 
 FOLDER = "maintenance"
@@ -182,6 +183,6 @@ class JenkinsApi:
         if span:
             low = int(span.group(1) or 0)
             high = int(span.group(2)) if span.group(2) else len(rendered)
-            rendered = rendered[low:high]
+            rendered = shift_listing(rendered, max(1, high - low), current_listing_fault())[low:high]
         job[key] = [self.build(name, d, now) for d in rendered]
         return job

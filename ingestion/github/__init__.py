@@ -364,6 +364,7 @@ def github_source(
     max_retries: int = 5,
     max_retry_wait_seconds: float = 60.0,
     backoff_factor: float = 1.0,
+    request_timeout_seconds: float = 60.0,
     deployment_lookback_days: float = DEPLOYMENT_LOOKBACK_DAYS,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
     release_lookback_days: float = RELEASE_LOOKBACK_DAYS,
@@ -382,7 +383,11 @@ def github_source(
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
     """
-    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+    client = make_client(
+        base_url,
+        token,
+        RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
+    )
     start = start_of(start_date)
     availability = Availability()
     patterns_by_repository = {name.lower(): list(p) for name, p in (deploy_branches or {}).items()}
@@ -467,19 +472,21 @@ def github_source(
             fresh: list[tuple[datetime, Any]] = []
             params = {"state": "all", "sort": "updated", "direction": "desc"}
             for page in listing("pull_requests", full_name, f"/repos/{full_name}/pulls", params):
-                rows, behind = [], False
+                rows, behind = [], 0
                 for pr in page:
                     updated = parse_ts(pr["updated_at"])
                     if cursor is not None and (
                         updated < cursor or (updated == cursor and pr["id"] in seen_at_cursor)
                     ):
-                        behind = True
+                        behind += 1
                         continue
                     fresh.append((updated, pr["id"]))
                     rows.append(_shape_pull_request(_detail(full_name, pr), full_name))
                 if rows:
                     yield rows
-                if behind:
+                # a listing that shifts while we page can carry a record across a page boundary: stop
+                # only after a page lying wholly behind the cursor
+                if behind and behind == len(page):
                     break
             newest, ids = _new_since(fresh)
             if newest is not None:
@@ -617,8 +624,9 @@ def github_source(
                         )
                 if rows:
                     yield rows
-                # newest first: once a page reaches behind the floor, every later page lies behind it
-                if floor is not None and any(parse_ts(raw["created_at"]) < floor for raw in page):
+                # newest first: once a page lies wholly behind the floor, every later page does too (a
+                # page only partly behind may have lost a record across its boundary to the next one)
+                if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             if newest is not None:
                 state[full_name] = iso(newest)
@@ -704,7 +712,7 @@ def github_source(
                         rows.append(_pick(raw, RELEASE_COLUMNS, repository=full_name))
                 if rows:
                     yield rows
-                if floor is not None and len(rows) < len(page):
+                if floor is not None and page and not rows:  # a page wholly behind the window
                     break
             if newest is not None:
                 state[full_name] = iso(newest)
@@ -849,13 +857,13 @@ def github_source(
         path = f"/repos/{full_name}/actions/runs"
         params = {"created": f">={iso(asked)}"} if asked else {}
         listed = listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
-        total, read, reached, oldest = 0, 0, False, None
+        total, read, oldest = 0, 0, None
         ids: set[Any] = set()
         for index, page in enumerate(availability.guard("workflow runs", full_name, listed)):
             answered.append(True)
             if index == 0:
                 total = _total_count(page)
-            rows = []
+            rows, reached = [], False
             for raw in page:
                 read += 1
                 created = parse_ts(raw.get("created_at"))
@@ -868,7 +876,7 @@ def github_source(
                 rows.append(_shape_run(raw, full_name))
             if rows:
                 yield rows
-            if reached:  # newest first: every later page lies behind the window
+            if reached and not rows:  # newest first: past a page wholly behind the window, every page is
                 return
         capped = total > read or read >= WORKFLOW_RUN_QUERY_LIMIT
         if asked is not None and floor is not None and oldest is not None and capped:

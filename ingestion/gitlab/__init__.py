@@ -401,6 +401,7 @@ def gitlab_source(
     max_retries: int = 5,
     max_retry_wait_seconds: float = 60.0,
     backoff_factor: float = 1.0,
+    request_timeout_seconds: float = 60.0,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
 ) -> Sequence[DltResource]:
     """Load delivery history from GitLab REST v4 (gitlab.com, a self-managed host, or an emulator).
@@ -410,7 +411,11 @@ def gitlab_source(
     subgroups), else every project the token is a member of. `start_date` (ISO date) bounds how far back
     the first run reaches for commits, merge requests, pipelines and deployments.
     """
-    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+    client = make_client(
+        base_url,
+        token,
+        RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
+    )
     start = start_of(start_date)
 
     @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)

@@ -84,6 +84,7 @@ def jenkins_source(
     max_retries: int = 5,
     max_retry_wait_seconds: float = 60.0,
     backoff_factor: float = 1.0,
+    request_timeout_seconds: float = 60.0,
 ) -> Sequence[DltResource]:
     """Load a Jenkins controller's jobs and builds through its JSON API.
 
@@ -92,7 +93,7 @@ def jenkins_source(
     name (`deploy-*`, `payments/*`); folders that cannot hold a match are not walked. `start_date` (ISO)
     leaves out builds started before it.
     """
-    policy = RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds)
+    policy = RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds)
     client = make_client(base_url, user, token, policy)
     patterns = list(jobs) if jobs else None
     start_ms = _start_ms(start_date)
@@ -147,6 +148,8 @@ def jenkins_source(
                         continue
                 seen.add(number)
                 yield shape_build(raw, job)
+            # Jenkins numbers builds in order: a build started while we page moves the others down a range
+            # (read twice, merged once), never up past where we stop
             if reached:
                 break
         for number in sorted(running - seen):

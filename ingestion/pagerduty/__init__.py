@@ -121,6 +121,7 @@ def pagerduty_source(
     max_retries: int = 5,
     max_retry_wait_seconds: float = 60.0,
     backoff_factor: float = 1.0,
+    request_timeout_seconds: float = 60.0,
     incident_lookback_days: float = INCIDENT_LOOKBACK_DAYS,
 ) -> Sequence[DltResource]:
     """Load PagerDuty services and incidents.
@@ -130,7 +131,11 @@ def pagerduty_source(
     acknowledged or resolved since are updated in place (merge on id). `end_date` bounds the reading
     (defaults to a day past the wall clock, which tolerates clock skew with the server).
     """
-    client = make_client(base_url, token, RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds))
+    client = make_client(
+        base_url,
+        token,
+        RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
+    )
 
     @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
     def services() -> Iterator[list[dict]]:
