@@ -789,6 +789,20 @@ STAGING_TYPES = {
         "tagged_at": "TIMESTAMP",
         "committed_at": "TIMESTAMP",
     },
+    # the recorded payloads hold no bad record: the model is the empty stand-in, with the same columns
+    "stg_gitlab__quarantine": {
+        "source": "VARCHAR",
+        "resource": "VARCHAR",
+        "scope": "VARCHAR",
+        "record_key": "VARCHAR",
+        "reason": "VARCHAR",
+        "action": "VARCHAR",
+        "field_name": "VARCHAR",
+        "field_value": "VARCHAR",
+        "quarantined_at": "TIMESTAMP",
+        "load_id": "VARCHAR",
+        "quarantine_row_id": "VARCHAR",
+    },
 }
 
 
