@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dbt_build import dbt_build
+from dbt_build import QUARANTINE_STAGING_TYPES, dbt_build
 from test_ingestion_stub import FAST, Stub
 
 from ingestion.git_local import git_local_source
@@ -557,3 +557,12 @@ def test_summary_counts_what_the_quarantine_tables_hold(tmp_path):
     assert _rows(db, "select count(*) from health.health_quarantine_summary where source <> 'pagerduty'") == [
         (0,)
     ]
+    # with a raw table and without one, the staging models have the same columns
+    for source in ("pagerduty", "jenkins"):
+        columns = _rows(
+            db,
+            "select column_name, data_type from information_schema.columns "
+            f"where table_schema = 'staging' and table_name = 'stg_{source}__quarantine' "
+            "order by ordinal_position",
+        )
+        assert dict(columns) == QUARANTINE_STAGING_TYPES, source
