@@ -160,7 +160,10 @@ def _key_problem(value: Any, kind: type) -> str | None:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else repr(value)
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = value if isinstance(value, str) else repr(value)
     return text[:MAX_VALUE_CHARS]
 
 

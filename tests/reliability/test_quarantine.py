@@ -516,6 +516,10 @@ def test_git_commits_real_histories_hold_load_and_are_counted(tmp_path):
     }
     # kept as git reports it (`git log --date=raw` prints the stored +051800 as +51800)
     assert _rows(db, f"select author_utc_offset from raw_git.commits where sha = '{odd}'") == [("+51800",)]
+    # a time the source already read is stored as ISO-8601 text
+    assert _rows(db, f"select value from raw_git.quarantine where record_key = '{second}'") == [
+        ("2026-05-04T09:55:00+00:00",)
+    ]
 
 
 # -- the summary model --------------------------------------------------------------------------------
