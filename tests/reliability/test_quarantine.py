@@ -323,6 +323,88 @@ def test_github_bad_records_are_quarantined_per_resource(tmp_path):
     assert _rows(db, "select count(*) from raw_github.pull_request_reviews") == [(1,)]
 
 
+def _run_record(run_id: Any, conclusion: str = "success", updated: str = T1) -> dict:
+    return {
+        "id": run_id,
+        "name": "deploy",
+        "head_sha": "c1" * 20,
+        "head_branch": "main",
+        "event": "push",
+        "status": "completed",
+        "conclusion": conclusion,
+        "created_at": T0,
+        "updated_at": updated,
+    }
+
+
+def test_github_optional_resources_quarantine_too(tmp_path):
+    """Organisation listing, reviews, branches, releases, tags, Actions runs and jobs."""
+    runs = [
+        _run_record(41),
+        _run_record(42, conclusion="exploded"),
+        _run_record(None),
+        _run_record(41),  # the same run again, as a shifted page hands it over
+    ]
+    jobs = [
+        {"id": 51, "run_id": 41, "status": "completed", "conclusion": "success", "started_at": T0},
+        {"id": 52, "run_id": 41, "status": "completed", "conclusion": "success", "started_at": 17},
+    ]
+    with Stub() as stub:
+        stub.add(
+            "/orgs/acme/repos",
+            [{"id": 1, "name": "api", "full_name": REPO, "default_branch": "main"}, {"id": 2, "name": "x"}],
+        )
+        stub.add(f"/repos/{REPO}/pulls", [_pull(1, 101)])
+        stub.add(f"/repos/{REPO}/pulls/1/commits", [])
+        stub.add(
+            f"/repos/{REPO}/pulls/1/reviews",
+            [{"id": 31, "state": "APPROVED", "submitted_at": T1}, {"id": 32, "state": "LGTM"}],
+        )
+        stub.add(f"/repos/{REPO}/commits", [])
+        stub.add(f"/repos/{REPO}/deployments", [])
+        stub.add(f"/repos/{REPO}/branches", [{"name": "main", "commit": {"sha": "c1" * 20}}, {"name": None}])
+        stub.add(
+            f"/repos/{REPO}/releases",
+            [
+                {"id": 61, "tag_name": "v1", "created_at": T0},
+                {"id": 62, "tag_name": "v2", "created_at": "soon"},
+            ],
+        )
+        stub.add(
+            f"/repos/{REPO}/git/matching-refs/tags",
+            [{"ref": "refs/tags/v1", "object": {"sha": "c1" * 20, "type": "commit"}}, {"object": {}}],
+        )
+        stub.add(f"/repos/{REPO}/actions/runs", {"total_count": len(runs), "workflow_runs": runs})
+        stub.add(f"/repos/{REPO}/actions/runs/41/jobs", {"total_count": 2, "jobs": jobs})
+        source = github_source(
+            base_url=stub.url,
+            organization="acme",
+            token="gh-token",
+            pull_request_details=False,
+            conditional_requests=False,
+            **RETRIES,
+        )
+        db = _run(source, "github", tmp_path)
+    assert _rows(db, "select full_name from raw_github.repositories") == [(REPO,)]
+    assert _rows(db, "select id from raw_github.pull_request_reviews") == [(31,)]
+    assert _rows(db, "select name from raw_github.branches") == [("main",)]
+    assert _rows(db, "select id from raw_github.releases") == [(61,)]
+    assert _rows(db, "select name from raw_github.tags") == [("v1",)]
+    assert _rows(db, "select id from raw_github.workflow_runs") == [(41,)]
+    assert _rows(db, "select id from raw_github.workflow_jobs") == [(51,)]
+    assert _quarantine(db, "raw_github") == {
+        ("repositories", "2/", "null_key", "quarantined", "full_name"),
+        ("pull_request_reviews", "32", "unknown_enum", "quarantined", "state"),
+        ("branches", None, "null_key", "quarantined", "name"),
+        ("releases", "62", "unparsable_timestamp", "quarantined", "created_at"),
+        ("tags", None, "null_key", "quarantined", "ref"),
+        ("workflow_runs", "42", "unknown_enum", "quarantined", "conclusion"),
+        ("workflow_runs", None, "null_key", "quarantined", "id"),
+        ("workflow_runs", "41", "duplicate_key", "deduplicated", "id"),
+        ("workflow_jobs", "52", "wrong_type", "quarantined", "started_at"),
+    }
+
+
 # -- GitLab -------------------------------------------------------------------------------------------
 
 PROJECT = {"id": 7, "path_with_namespace": "acme/api", "name": "api", "default_branch": "main"}
@@ -363,6 +445,8 @@ def test_gitlab_bad_records_are_quarantined_per_resource(tmp_path):
             f"{root}/merge_requests",
             [_merge_request(1, 1), _merge_request(2, None), _merge_request(3, 3, state="approved")],
         )
+        stub.add(f"{root}/repository/branches", [{"name": "main", "commit": {"id": "g1" * 20}}, {"name": ""}])
+        stub.add(f"{root}/merge_requests/1/commits", [gl_commit, {**gl_commit, "id": 7}])
         stub.add(
             f"{root}/merge_requests/1/notes", [{"id": 41, "created_at": T1}, {"id": "x", "created_at": T1}]
         )
@@ -393,6 +477,8 @@ def test_gitlab_bad_records_are_quarantined_per_resource(tmp_path):
         db = _run(source, "gitlab", tmp_path)
     assert {r[0] for r in _rows(db, "select id from raw_gitlab.commits")} == {"g1" * 20, "g2" * 20}
     assert _rows(db, "select iid from raw_gitlab.merge_requests") == [(1,)]
+    assert _rows(db, "select name from raw_gitlab.branches") == [("main",)]
+    assert _rows(db, "select id from raw_gitlab.merge_request_commits") == [("g1" * 20,)]
     assert _rows(db, "select id from raw_gitlab.merge_request_notes") == [(41,)]
     assert _rows(db, "select approver_id from raw_gitlab.merge_request_approvals") == [(5,)]
     assert _rows(db, "select id from raw_gitlab.pipelines") == [(51,)]
@@ -404,6 +490,8 @@ def test_gitlab_bad_records_are_quarantined_per_resource(tmp_path):
         ("commits", "g2" * 20, "wrong_type", "cleared", "authored_date"),
         ("merge_requests", "2//7", "null_key", "quarantined", "iid"),
         ("merge_requests", "3/3/7", "unknown_enum", "quarantined", "state"),
+        ("branches", None, "null_key", "quarantined", "name"),
+        ("merge_request_commits", "7", "wrong_type", "quarantined", "id"),
         ("merge_request_notes", "x", "wrong_type", "quarantined", "id"),
         ("merge_request_approvals", None, "null_key", "quarantined", "user.id"),
         ("pipelines", "52/7", "unknown_enum", "quarantined", "status"),
