@@ -7,6 +7,22 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The columns (DuckDB types) of every `stg_<source>__quarantine` model, the stand-in without a raw table
+# included (transform/macros/quarantine.sql).
+QUARANTINE_STAGING_TYPES = {
+    "source": "VARCHAR",
+    "resource": "VARCHAR",
+    "scope": "VARCHAR",
+    "record_key": "VARCHAR",
+    "reason": "VARCHAR",
+    "action": "VARCHAR",
+    "field_name": "VARCHAR",
+    "field_value": "VARCHAR",
+    "quarantined_at": "TIMESTAMP",
+    "load_id": "VARCHAR",
+    "quarantine_row_id": "VARCHAR",
+}
+
 
 def dbt_build(db: Path, work: Path, select: str):
     """Build `select` into `db` (artefacts and logs under `work`); fail with every failing node named."""

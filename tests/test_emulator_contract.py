@@ -2,7 +2,7 @@
 
 The schemas come from GitHub's official OpenAPI description; the recorded responses are real
 api.github.com exchanges another project recorded for its own tests. Both live in the shared data folder,
-read in place; the tests skip with a reason when it is absent.
+read in place; the tests skip with a reason when it is absent. Formats (`date-time`, `uri`) are checked too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import tarfile
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import requests
 
@@ -55,6 +57,32 @@ EXTRAS = {
     "git_tag": (r"^/repos/[^/]+/[^/]+/git/tags/[0-9a-f]{40}$", "git-tag", False, None),
     "tags": (r"^/repos/[^/]+/[^/]+/tags$", "tag", True, None),
 }
+
+
+# Formats checked with checkers of our own: jsonschema checks `date-time` and `uri` only with optional
+# packages, and without them passes anything silently.
+FORMATS = jsonschema.FormatChecker(formats=())
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True  # formats constrain strings only; the type says the rest
+    if not _RFC3339.match(value):
+        raise ValueError(f"{value!r} is not an RFC 3339 date-time")
+    datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))  # a real day and time
+    return True
+
+
+@FORMATS.checks("uri", raises=ValueError)
+def _uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    if not (parts.scheme and parts.netloc) or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an absolute URI")
+    return True
 
 
 def _openapi_to_jsonschema(node):
@@ -190,7 +218,7 @@ def test_response_matches_openapi_schema(served, name):
         }
     body = served[name]
     assert body, f"{name}: empty response"
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.Draft7Validator(schema, format_checker=FORMATS)
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     assert not errors, f"{name}: " + "; ".join(
         f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]
@@ -283,7 +311,10 @@ def test_extras_match_openapi_schema(served_extras, name):
     schema["components"] = components
     body = served_extras[name]
     assert body, f"{name}: empty response"
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(body), key=lambda e: list(e.absolute_path))
+    errors = sorted(
+        jsonschema.Draft7Validator(schema, format_checker=FORMATS).iter_errors(body),
+        key=lambda e: list(e.absolute_path),
+    )
     assert not errors, f"{name}: " + "; ".join(
         f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]
     )

@@ -19,6 +19,8 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource, DltSource
 
+from ingestion.quarantine import Contract, Quarantine, prepare, quarantine_resource
+
 from .helpers import (
     DateStats,
     GitError,
@@ -84,6 +86,24 @@ PULL_HEAD_SCHEMA = pa.schema(
     ]
 )
 HARD_DELETE = {"is_deleted": {"data_type": "bool", "hard_delete": True}}
+
+# What each table's rows must hold (ingestion/quarantine.py). Dates are instants already (git stores
+# seconds since the epoch); their offsets are checked as git wrote them.
+CONTRACTS = {
+    "commits": Contract(
+        "commits",
+        key={"sha": str},
+        times=("authored_at", "committed_at"),
+        is_graph=True,
+        ordered=("authored_at", "committed_at"),
+        offset_fields={"authored_at": "author_utc_offset", "committed_at": "committer_utc_offset"},
+    ),
+    "tags": Contract(
+        "tags", key={"tag": str}, times=("tagged_at",), offset_fields={"tagged_at": "tagger_utc_offset"}
+    ),
+    "branches": Contract("branches", key={"branch": str}, times=("committed_at",)),
+    "pull_request_heads": Contract("pull_request_heads", key={"pr_number": int}),
+}
 
 
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
@@ -154,6 +174,14 @@ def git_local_source(
 @dlt.source(name="git")
 def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
     """Commits, tags, branches and pull request heads of repositories on disk."""
+    quarantine = Quarantine("git")
+
+    def screened(resource: str, rows: list[dict], schema: pa.Schema, scope: str) -> Iterator[Any]:
+        """`rows` screened, as Arrow batches (and their quarantine rows)."""
+        for start in range(0, len(rows), BATCH_ROWS):
+            good = yield from quarantine.screen(CONTRACTS[resource], rows[start : start + BATCH_ROWS], scope)
+            if good:
+                yield _table(good, schema)
 
     @dlt.resource(name="commits", primary_key=("repository", "sha"), write_disposition="merge")
     def commits() -> Iterator[pa.Table]:
@@ -173,11 +201,11 @@ def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
                 batch.append(row)
                 if len(batch) >= BATCH_ROWS:
                     count += len(batch)
-                    yield _table(batch, COMMIT_SCHEMA)
+                    yield from screened("commits", batch, COMMIT_SCHEMA, repo.name)
                     batch = []
             if batch:
                 count += len(batch)
-                yield _table(batch, COMMIT_SCHEMA)
+                yield from screened("commits", batch, COMMIT_SCHEMA, repo.name)
             if stats.unparsed_offsets or stats.missing_dates:
                 log.warning(
                     "%s: %d dates with an unreadable UTC offset (loaded as UTC), %d without a date",
@@ -216,7 +244,8 @@ def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
                     "tagger_utc_offset": offset,
                     "is_deleted": False,
                 }
-            yield from _ref_rows(state, "tags", current, TAG_SCHEMA, repo.name, "tag")
+            rows = _ref_rows(state, "tags", current, TAG_SCHEMA, repo.name, "tag")
+            yield from screened("tags", rows, TAG_SCHEMA, repo.name)
 
     @dlt.resource(
         name="branches", primary_key=("repository", "branch"), write_disposition="merge", columns=HARD_DELETE
@@ -245,7 +274,8 @@ def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
                     "committed_at": committed_at,
                     "is_deleted": False,
                 }
-            yield from _ref_rows(state, "branches", current, BRANCH_SCHEMA, repo.name, "branch")
+            rows = _ref_rows(state, "branches", current, BRANCH_SCHEMA, repo.name, "branch")
+            yield from screened("branches", rows, BRANCH_SCHEMA, repo.name)
 
     @dlt.resource(
         name="pull_request_heads",
@@ -267,11 +297,14 @@ def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
                     "head_sha": ref["commit"],
                     "is_deleted": False,
                 }
-            yield from _ref_rows(
+            rows = _ref_rows(
                 state, "pull_heads", current, PULL_HEAD_SCHEMA, repo.name, "pr_number", "head_sha"
             )
+            yield from screened("pull_request_heads", rows, PULL_HEAD_SCHEMA, repo.name)
 
-    return [commits, tags, branches, pull_request_heads]
+    resources = [commits, tags, branches, pull_request_heads, quarantine_resource()]
+    prepare(resources)
+    return resources
 
 
 def _ref_rows(
@@ -282,7 +315,7 @@ def _ref_rows(
     repository: str,
     name_column: str,
     sha_column: str = "sha",
-) -> Iterator[pa.Table]:
+) -> list[dict]:
     """Rows for refs added or moved since the last run, and deletion rows for refs that disappeared."""
     previous: dict[str, str] = state.get(key) or {}
     rows = [row for name, row in current.items() if previous.get(name) != row[sha_column]]
@@ -292,6 +325,5 @@ def _ref_rows(
             key_value: Any = int(name) if schema.field(name_column).type == pa.int64() else name
             gone.update({"repository": repository, name_column: key_value, "is_deleted": True})
             rows.append(gone)
-    for start in range(0, len(rows), BATCH_ROWS):
-        yield _table(rows[start : start + BATCH_ROWS], schema)
     state[key] = {name: row[sha_column] for name, row in current.items()}
+    return rows

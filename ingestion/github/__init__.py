@@ -26,6 +26,7 @@ from dlt.sources import DltResource
 
 from ingestion.http import ApiError, RetryBudgetExhausted, RetryPolicy
 from ingestion.patterns import RegexEngine
+from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
 from .helpers import (
     Availability,
@@ -242,6 +243,89 @@ WORKFLOW_JOB_COLUMNS: dict[str, Any] = {
 }
 
 
+# What each resource's records must hold (ingestion/quarantine.py). Enumerations are those of GitHub's
+# REST reference (docs.github.com/en/rest); the models branch on them.
+_COMMIT_TIMES = ("commit.author.date", "commit.committer.date")
+_COMMIT = {
+    "key": {"sha": str},
+    "times": _COMMIT_TIMES,
+    "is_graph": True,
+    "ordered": _COMMIT_TIMES,
+}
+_RUN_STATUSES = frozenset(
+    {"requested", "in_progress", "completed", "queued", "pending", "waiting", "action_required"}
+)
+_CONCLUSIONS = frozenset(
+    {"success", "failure", "neutral", "cancelled", "skipped", "timed_out", "action_required", "stale"}
+    | {"startup_failure"}
+)
+CONTRACTS = {
+    contract.resource: contract
+    for contract in (
+        Contract(
+            "repositories",
+            key={"id": int, "full_name": str},
+            times=("created_at", "updated_at", "pushed_at"),
+        ),
+        Contract(
+            "pull_requests",
+            key={"id": int, "number": int},
+            times=("created_at", "updated_at", "closed_at", "merged_at"),
+            required_times=("updated_at",),
+            enums={"state": frozenset({"open", "closed"})},
+            version="updated_at",
+        ),
+        Contract("pull_request_commits", **_COMMIT),
+        Contract(
+            "pull_request_reviews",
+            key={"id": int},
+            times=("submitted_at",),
+            enums={
+                "state": frozenset({"approved", "changes_requested", "commented", "dismissed", "pending"})
+            },
+        ),
+        Contract("pull_request_review_comments", key={"id": int}, times=("created_at", "updated_at")),
+        Contract("pull_request_files", key={"filename": str}),
+        Contract("commits", **_COMMIT),
+        Contract("branches", key={"name": str}),
+        Contract(
+            "deployments",
+            key={"id": int},
+            times=("created_at", "updated_at"),
+            required_times=("created_at",),
+            version="updated_at",
+        ),
+        Contract(
+            "deployment_statuses",
+            key={"id": int},
+            times=("created_at", "updated_at"),
+            required_times=("created_at",),
+            enums={
+                "state": frozenset(
+                    {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
+                )
+            },
+        ),
+        Contract("releases", key={"id": int}, times=("created_at", "published_at")),
+        Contract("tags", key={"ref": str}),
+        Contract(
+            "workflow_runs",
+            key={"id": int},
+            times=("created_at", "run_started_at", "updated_at"),
+            required_times=("created_at",),
+            enums={"status": _RUN_STATUSES, "conclusion": _CONCLUSIONS},
+            version="updated_at",
+        ),
+        Contract(
+            "workflow_jobs",
+            key={"id": int},
+            times=("created_at", "started_at", "completed_at"),
+            enums={"status": _RUN_STATUSES, "conclusion": _CONCLUSIONS},
+        ),
+    )
+}
+
+
 def _pick(raw: dict, columns: dict[str, Any], **extra: Any) -> dict:
     """The hinted columns of a GitHub object, nested ones (`actor__login`) read from the nested dicts.
 
@@ -390,6 +474,11 @@ def github_source(
     )
     start = start_of(start_date)
     availability = Availability()
+    quarantine = Quarantine("github")
+
+    def screen(resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
+        return quarantine.screen(CONTRACTS[resource], records, scope, listing)
+
     patterns_by_repository = {name.lower(): list(p) for name, p in (deploy_branches or {}).items()}
     # each repository's branch listing of this run, read once for the branches and commits resources:
     # (current branches by name, or None when unchanged or unavailable; the branches known before)
@@ -415,7 +504,7 @@ def github_source(
         listed = listing("branches", full_name, f"/repos/{full_name}/branches")
         for page in availability.guard("branches", full_name, listed):
             current = current if current is not None else {}
-            current.update((branch["name"], branch) for branch in page)
+            current.update((branch.get("name"), branch) for branch in page)
         if current is not None:
             known[full_name] = {name: (b.get("commit") or {}).get("sha") for name, b in current.items()}
         listed_branches[full_name] = (current, previous)
@@ -449,17 +538,21 @@ def github_source(
             # may not list the organisation.
             for name in repositories:
                 full_name = name if "/" in name else f"{organization}/{name}"
-                yield [trim(client.get(f"/repos/{full_name}").json())]
+                page = yield from screen("repositories", [client.get(f"/repos/{full_name}").json()], name)
+                if page:
+                    yield [trim(repo) for repo in page]
             return
-        for page in pages(client, f"/orgs/{organization}/repos", {"type": "all", "sort": "full_name"}):
-            yield [trim(repo) for repo in page]
+        for listed in pages(client, f"/orgs/{organization}/repos", {"type": "all", "sort": "full_name"}):
+            page = yield from screen("repositories", listed, organization)
+            if page:
+                yield [trim(repo) for repo in page]
 
     @dlt.transformer(
         data_from=repositories_resource,
         name="pull_requests",
         primary_key="id",
         write_disposition="merge",
-        columns=PULL_REQUEST_COLUMNS,
+        columns=newest_wins(PULL_REQUEST_COLUMNS, "updated_at"),
     )
     def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
         """Newest-updated first; stop at the first page that reaches behind the repository's cursor."""
@@ -471,7 +564,8 @@ def github_source(
             seen_at_cursor = set(saved.get("ids") or [])
             fresh: list[tuple[datetime, Any]] = []
             params = {"state": "all", "sort": "updated", "direction": "desc"}
-            for page in listing("pull_requests", full_name, f"/repos/{full_name}/pulls", params):
+            for listed in listing("pull_requests", full_name, f"/repos/{full_name}/pulls", params):
+                page = yield from screen("pull_requests", listed, full_name)
                 rows, behind = [], 0
                 for pr in page:
                     updated = parse_ts(pr["updated_at"])
@@ -504,7 +598,8 @@ def github_source(
     def pull_request_commits(prs: TDataItem) -> Iterator[list[dict]]:
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            for page in pages(client, f"/repos/{repository}/pulls/{number}/commits"):
+            for listed in pages(client, f"/repos/{repository}/pulls/{number}/commits"):
+                page = yield from screen("pull_request_commits", listed, repository, f"{repository}#{number}")
                 yield [_shape_commit(c, repository, pull_number=number) for c in page]
 
     @dlt.transformer(
@@ -517,7 +612,8 @@ def github_source(
     def pull_request_reviews(prs: TDataItem) -> Iterator[list[dict]]:
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            for page in pages(client, f"/repos/{repository}/pulls/{number}/reviews"):
+            for listed in pages(client, f"/repos/{repository}/pulls/{number}/reviews"):
+                page = yield from screen("pull_request_reviews", listed, repository, f"{repository}#{number}")
                 yield [{"repository": repository, "pull_number": number, **trim(r)} for r in page]
 
     @dlt.transformer(
@@ -562,7 +658,8 @@ def github_source(
         newest = cursor
         owner = full_name if branch is None else f"{full_name}@{branch}"  # one ETag per listing
         try:
-            for page in listing("commits", owner, f"/repos/{full_name}/commits", params):
+            for listed in listing("commits", owner, f"/repos/{full_name}/commits", params):
+                page = yield from screen("commits", listed, full_name, owner)
                 for raw in page:
                     committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
                     if committed and (newest is None or committed > newest):
@@ -589,6 +686,8 @@ def github_source(
             full_name = repo["full_name"]
             current, previous = branch_listing(full_name)
             if current is not None:
+                named = yield from screen("branches", list(current.values()), full_name)
+                current = {branch["name"]: branch for branch in named}
                 rows = branch_rows(full_name, current, previous)
                 if rows:
                     yield rows
@@ -598,7 +697,7 @@ def github_source(
         name="deployments",
         primary_key="id",
         write_disposition="merge",
-        columns=DEPLOYMENT_COLUMNS,
+        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
     )
     def deployments(repos: TDataItem) -> Iterator[list[dict]]:
         """Newest first. Deployments created within the look-back before the cursor are read again,
@@ -609,7 +708,8 @@ def github_source(
             cursor = parse_ts(state.get(full_name))
             floor = minus_days(cursor, deployment_lookback_days) if cursor else start
             newest = cursor
-            for page in listing("deployments", full_name, f"/repos/{full_name}/deployments"):
+            for listed in listing("deployments", full_name, f"/repos/{full_name}/deployments"):
+                page = yield from screen("deployments", listed, full_name)
                 rows = []
                 for raw in page:
                     created, updated = parse_ts(raw["created_at"]), parse_ts(raw.get("updated_at"))
@@ -641,7 +741,9 @@ def github_source(
     def deployment_statuses(deploys: TDataItem) -> Iterator[list[dict]]:
         for deployment in _as_list(deploys):
             repository, deployment_id = deployment["repository"], deployment["id"]
-            for page in pages(client, f"/repos/{repository}/deployments/{deployment_id}/statuses"):
+            path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
+            for listed in pages(client, path):
+                page = yield from screen("deployment_statuses", listed, repository, f"{path}")
                 yield [
                     {"repository": repository, "deployment_id": deployment_id, **trim(status)}
                     for status in page
@@ -660,7 +762,10 @@ def github_source(
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
             listed = pages(client, f"/repos/{repository}/pulls/{number}/comments")
-            for page in availability.guard("pull request review comments", repository, listed):
+            for raw_page in availability.guard("pull request review comments", repository, listed):
+                page = yield from screen(
+                    "pull_request_review_comments", raw_page, repository, f"{repository}#{number}"
+                )
                 yield [
                     _pick(c, REVIEW_COMMENT_COLUMNS, repository=repository, pull_number=number) for c in page
                 ]
@@ -678,7 +783,8 @@ def github_source(
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
             listed = pages(client, f"/repos/{repository}/pulls/{number}/files")
-            for page in availability.guard("pull request files", repository, listed):
+            for raw_page in availability.guard("pull request files", repository, listed):
+                page = yield from screen("pull_request_files", raw_page, repository, f"{repository}#{number}")
                 yield [
                     _pick(f, PULL_REQUEST_FILE_COLUMNS, repository=repository, pull_number=number)
                     for f in page
@@ -700,7 +806,8 @@ def github_source(
             floor = minus_days(cursor, release_lookback_days) if cursor else start
             newest = cursor
             listed = listing("releases", full_name, f"/repos/{full_name}/releases")
-            for page in availability.guard("releases", full_name, listed):
+            for raw_page in availability.guard("releases", full_name, listed):
+                page = yield from screen("releases", raw_page, full_name)
                 rows = []
                 for raw in page:
                     created = parse_ts(raw.get("created_at"))
@@ -732,7 +839,8 @@ def github_source(
             full_name = repo["full_name"]
             known: dict[str, str] = state.setdefault(full_name, {})
             listed = listing("tags", full_name, f"/repos/{full_name}/git/matching-refs/tags")
-            for page in availability.guard("tags", full_name, listed):
+            for raw_page in availability.guard("tags", full_name, listed):
+                page = yield from screen("tags", raw_page, full_name)
                 rows = []
                 for ref in page:
                     name = ref["ref"].removeprefix("refs/tags/")
@@ -811,7 +919,7 @@ def github_source(
         name="workflow_runs",
         primary_key="id",
         write_disposition="merge",
-        columns=WORKFLOW_RUN_COLUMNS,
+        columns=newest_wins(WORKFLOW_RUN_COLUMNS, "updated_at"),
     )
     def workflow_runs(repos: TDataItem) -> Iterator[list[dict]]:
         """Actions runs created since the cursor's look-back, and since the oldest run still unfinished
@@ -830,6 +938,9 @@ def github_source(
             seen: list[dict] = []
             answered: list[bool] = []
             for rows in _runs_since(full_name, asked, floor, answered):
+                if not isinstance(rows, list):  # the quarantine rows of a page
+                    yield rows
+                    continue
                 seen.extend({"created_at": r.get("created_at"), "status": r.get("status")} for r in rows)
                 yield rows
             if not answered:
@@ -859,13 +970,14 @@ def github_source(
         listed = listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
         total, read, oldest = 0, 0, None
         ids: set[Any] = set()
-        for index, page in enumerate(availability.guard("workflow runs", full_name, listed)):
+        for index, raw_page in enumerate(availability.guard("workflow runs", full_name, listed)):
             answered.append(True)
             if index == 0:
-                total = _total_count(page)
+                total = _total_count(raw_page)
+            read += len(raw_page)
+            page = yield from screen("workflow_runs", raw_page, full_name)
             rows, reached = [], False
             for raw in page:
-                read += 1
                 created = parse_ts(raw.get("created_at"))
                 if created is not None and (oldest is None or created < oldest):
                     oldest = created
@@ -882,6 +994,9 @@ def github_source(
         if asked is not None and floor is not None and oldest is not None and capped:
             # GitHub stops a filtered listing at 1,000 runs: read the rest of the window in smaller ranges
             for rows in _runs_between(full_name, floor, oldest):
+                if not isinstance(rows, list):  # the quarantine rows of a page
+                    yield rows
+                    continue
                 fresh = [row for row in rows if row["id"] not in ids]
                 ids.update(row["id"] for row in fresh)
                 if fresh:
@@ -890,13 +1005,14 @@ def github_source(
     def _runs_between(full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
         path = f"/repos/{full_name}/actions/runs"
         params = {"created": f"{iso(low)}..{iso(high)}"}
-        for index, page in enumerate(pages(client, path, params, data_selector="workflow_runs")):
-            too_many = _total_count(page) > WORKFLOW_RUN_QUERY_LIMIT
+        for index, raw_page in enumerate(pages(client, path, params, data_selector="workflow_runs")):
+            too_many = _total_count(raw_page) > WORKFLOW_RUN_QUERY_LIMIT
             if index == 0 and too_many and high - low > timedelta(hours=1):
                 middle = low + (high - low) / 2
                 yield from _runs_between(full_name, low, middle)
                 yield from _runs_between(full_name, middle + timedelta(seconds=1), high)
                 return
+            page = yield from screen("workflow_runs", raw_page, full_name, f"{full_name}:{iso(low)}")
             yield [_shape_run(raw, full_name) for raw in page]
 
     @dlt.transformer(
@@ -922,7 +1038,8 @@ def github_source(
             if (known.get(str(run_id)) or [None])[1:] == mark:
                 continue
             listed = pages(client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
-            for page in availability.guard("workflow jobs", repository, listed):
+            for raw_page in availability.guard("workflow jobs", repository, listed):
+                page = yield from screen("workflow_jobs", raw_page, repository, f"{repository}:{run_id}")
                 yield [_pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
             if not availability.lacks("workflow jobs", repository):
                 known[str(run_id)] = [run.get("created_at"), *mark]
@@ -930,7 +1047,7 @@ def github_source(
         for repository in touched:
             _forget_old_runs(remembered[repository], workflow_run_lookback_days)
 
-    return (
+    resources = (
         repositories_resource,
         pull_requests,
         pull_request_commits,
@@ -945,4 +1062,7 @@ def github_source(
         tags,
         workflow_runs,
         workflow_jobs,
+        quarantine_resource(),
     )
+    prepare(resources)
+    return resources

@@ -21,6 +21,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.http import ApiError, RetryPolicy
+from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
 from .helpers import encoded, iso, make_client, pages, parse_ts, start_of, trim
 from .settings import COMMIT_LOOKBACK_DAYS, DEFAULT_BASE_URL
@@ -210,6 +211,70 @@ TAG_COLUMNS = _columns(
 )
 
 
+# What each resource's records must hold (ingestion/quarantine.py). Enumerations are those of GitLab's
+# REST reference (docs.gitlab.com/api/: merge requests, pipelines, jobs, deployments); the models branch
+# on them.
+_COMMIT = {
+    "key": {"id": str},
+    "times": ("authored_date", "committed_date", "created_at"),
+    "is_graph": True,
+    "ordered": ("authored_date", "committed_date"),
+}
+_CI_STATUSES = frozenset(
+    {"created", "waiting_for_resource", "preparing", "pending", "running", "success", "failed"}
+    | {"canceled", "canceling", "skipped", "manual", "scheduled"}
+)
+CONTRACTS = {
+    contract.resource: contract
+    for contract in (
+        Contract(
+            "projects",
+            key={"id": int, "path_with_namespace": str},
+            times=("created_at", "last_activity_at"),
+        ),
+        Contract("commits", **_COMMIT),
+        Contract("branches", key={"name": str}),
+        Contract(
+            "merge_requests",
+            key={"id": int, "iid": int, "project_id": int},
+            times=("created_at", "updated_at", "merged_at", "closed_at"),
+            enums={"state": frozenset({"opened", "closed", "merged", "locked"})},
+            version="updated_at",
+        ),
+        Contract("merge_request_notes", key={"id": int}, times=("created_at", "updated_at")),
+        Contract("merge_request_approvals", key={"user.id": int}, times=("approved_at",)),
+        Contract("merge_request_commits", **_COMMIT),
+        Contract(
+            "pipelines",
+            key={"id": int, "project_id": int},
+            times=("created_at", "updated_at"),
+            enums={"status": _CI_STATUSES},
+            version="updated_at",
+        ),
+        Contract(
+            "pipeline_jobs",
+            key={"id": int},
+            times=("created_at", "started_at", "finished_at"),
+            enums={"status": _CI_STATUSES},
+        ),
+        Contract("environments", key={"id": int}, times=("created_at", "updated_at")),
+        Contract(
+            "deployments",
+            key={"id": int},
+            times=("created_at", "updated_at", "finished_at"),
+            required_times=("created_at",),
+            enums={
+                "status": frozenset({"created", "running", "success", "failed", "canceled", "skipped"})
+                | {"blocked"}
+            },
+            version="updated_at",
+        ),
+        Contract("releases", key={"tag_name": str}, times=("created_at", "released_at")),
+        Contract("tags", key={"name": str}),
+    )
+}
+
+
 def _as_list(items: TDataItem) -> list[dict]:
     return items if isinstance(items, list) else [items]
 
@@ -357,8 +422,11 @@ def _changed_since(
     state: dict[str, Any],
     project: str,
     start: datetime | None,
-) -> Iterator[list[dict]]:
-    """Rows updated since the project's cursor, oldest first, through `updated_after`.
+    screen: Any,
+    shape: Any,
+) -> Iterator[Any]:
+    """Rows updated since the project's cursor, oldest first, through `updated_after`, screened by
+    `screen` (its quarantine rows are yielded as they are) and shaped by `shape`.
 
     GitLab's `updated_after` is inclusive at the cursor's millisecond, so rows seen at exactly the cursor
     are remembered by id and skipped: an unchanged project costs one request and yields nothing (which
@@ -371,7 +439,8 @@ def _changed_since(
     if cursor is not None:
         query["updated_after"] = iso(cursor)
     fresh: list[tuple[datetime, Any]] = []
-    for page in _optional_pages(client, path, query):
+    for listed in _optional_pages(client, path, query):
+        page = yield from screen(listed)
         rows = []
         for raw in page:
             updated = parse_ts(raw.get("updated_at") or raw.get("created_at"))
@@ -382,7 +451,7 @@ def _changed_since(
                 fresh.append((updated, raw["id"]))
             rows.append(raw)
         if rows:
-            yield rows
+            yield [shape(raw) for raw in rows]
     if fresh:
         newest = max(ts for ts, _ in fresh)
         ids = {key for ts, key in fresh if ts == newest}
@@ -417,6 +486,13 @@ def gitlab_source(
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
     start = start_of(start_date)
+    quarantine = Quarantine("gitlab")
+
+    def screen(resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
+        return quarantine.screen(CONTRACTS[resource], records, scope, listing)
+
+    def screener(resource: str, scope: str) -> Any:
+        return lambda records: screen(resource, records, scope)
 
     @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)
     def projects_resource() -> Iterator[list[dict]]:
@@ -424,16 +500,20 @@ def gitlab_source(
             # Asked-for projects are read one by one: works across groups and for tokens that cannot
             # list a group.
             for path in projects:
-                yield [_shape_project(client.get(f"/projects/{encoded(path)}").json())]
+                page = yield from screen("projects", [client.get(f"/projects/{encoded(path)}").json()], path)
+                if page:
+                    yield [_shape_project(raw) for raw in page]
             return
         if group:
             params = {"include_subgroups": "true", "order_by": "id", "sort": "asc"}
-            for page in pages(client, f"/groups/{encoded(group)}/projects", params):
+            for listed in pages(client, f"/groups/{encoded(group)}/projects", params):
+                page = yield from screen("projects", listed, group)
                 yield [_shape_project(raw) for raw in page]
             return
         # Keyset pagination: stable and cheap however many projects an instance holds.
         params = {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc"}
-        for page in pages(client, "/projects", params):
+        for listed in pages(client, "/projects", params):
+            page = yield from screen("projects", listed, "membership")
             yield [_shape_project(raw) for raw in page]
 
     @dlt.transformer(
@@ -456,7 +536,8 @@ def gitlab_source(
             if since is not None:
                 params["since"] = iso(since)
             newest = cursor
-            for page in _optional_pages(client, f"/projects/{project['id']}/repository/commits", params):
+            for listed in _optional_pages(client, f"/projects/{project['id']}/repository/commits", params):
+                page = yield from screen("commits", listed, path)
                 for raw in page:
                     committed = parse_ts(raw.get("committed_date"))
                     if committed and (newest is None or committed > newest):
@@ -489,7 +570,8 @@ def gitlab_source(
                 log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
             if listed is None:
                 continue
-            current = [_shape_branch(raw, path) for raw in listed]
+            named = yield from screen("branches", listed, path)
+            current = [_shape_branch(raw, path) for raw in named]
             names = {row["name"] for row in current}
             gone = sorted(set(known.get(path) or []) - names)
             known[path] = sorted(names)
@@ -502,7 +584,7 @@ def gitlab_source(
         name="merge_requests",
         primary_key="id",
         write_disposition="merge",
-        columns=MERGE_REQUEST_COLUMNS,
+        columns=newest_wins(MERGE_REQUEST_COLUMNS, "updated_at"),
     )
     def merge_requests(rows: TDataItem) -> Iterator[list[dict]]:
         state = dlt.current.resource_state("merge_requests").setdefault("cursors", {})
@@ -510,8 +592,16 @@ def gitlab_source(
             path = project["project"]
             endpoint = f"/projects/{project['id']}/merge_requests"
             params = {"state": "all", "scope": "all"}
-            for page in _changed_since(client, endpoint, params, state, path, start):
-                yield [_shape_merge_request(raw, path) for raw in page]
+            yield from _changed_since(
+                client,
+                endpoint,
+                params,
+                state,
+                path,
+                start,
+                screener("merge_requests", path),
+                lambda raw, path=path: _shape_merge_request(raw, path),
+            )
 
     @dlt.transformer(
         data_from=merge_requests,
@@ -526,7 +616,8 @@ def gitlab_source(
         for mr in _as_list(mrs):
             endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/notes"
             params = {"sort": "asc", "order_by": "created_at"}
-            for page in _optional_pages(client, endpoint, params):
+            for listed in _optional_pages(client, endpoint, params):
+                page = yield from screen("merge_request_notes", listed, mr["project"], endpoint)
                 yield [_shape_note(note, mr) for note in page]
 
     @dlt.transformer(
@@ -548,7 +639,10 @@ def gitlab_source(
                 log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
                 continue
             rows = []
-            for approval in body.get("approved_by") or []:
+            approvals = yield from screen(
+                "merge_request_approvals", body.get("approved_by") or [], mr["project"], endpoint
+            )
+            for approval in approvals:
                 user = approval.get("user") or {}
                 row = {
                     "project": mr["project"],
@@ -572,7 +666,8 @@ def gitlab_source(
     def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:
         for mr in _as_list(mrs):
             endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/commits"
-            for page in _optional_pages(client, endpoint):
+            for listed in _optional_pages(client, endpoint):
+                page = yield from screen("merge_request_commits", listed, mr["project"], endpoint)
                 yield [_shape_commit(raw, mr["project"], merge_request_iid=mr["iid"]) for raw in page]
 
     @dlt.transformer(
@@ -580,15 +675,23 @@ def gitlab_source(
         name="pipelines",
         primary_key="id",
         write_disposition="merge",
-        columns=PIPELINE_COLUMNS,
+        columns=newest_wins(PIPELINE_COLUMNS, "updated_at"),
     )
     def pipelines(rows: TDataItem) -> Iterator[list[dict]]:
         state = dlt.current.resource_state("pipelines").setdefault("cursors", {})
         for project in _as_list(rows):
             path = project["project"]
             endpoint = f"/projects/{project['id']}/pipelines"
-            for page in _changed_since(client, endpoint, {}, state, path, start):
-                yield [{"project": path, **trim(raw)} for raw in page]
+            yield from _changed_since(
+                client,
+                endpoint,
+                {},
+                state,
+                path,
+                start,
+                screener("pipelines", path),
+                lambda raw, path=path: {"project": path, **trim(raw)},
+            )
 
     @dlt.transformer(
         data_from=pipelines,
@@ -601,7 +704,8 @@ def gitlab_source(
         """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
         for pipeline in _as_list(rows):
             endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
-            for page in _optional_pages(client, endpoint, {"include_retried": "true"}):
+            for listed in _optional_pages(client, endpoint, {"include_retried": "true"}):
+                page = yield from screen("pipeline_jobs", listed, pipeline["project"], endpoint)
                 yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
 
     @dlt.transformer(
@@ -613,7 +717,8 @@ def gitlab_source(
     )
     def environments(rows: TDataItem) -> Iterator[list[dict]]:
         for project in _as_list(rows):
-            for page in _optional_pages(client, f"/projects/{project['id']}/environments"):
+            for listed in _optional_pages(client, f"/projects/{project['id']}/environments"):
+                page = yield from screen("environments", listed, project["project"])
                 yield [{**trim(raw), "project": project["project"]} for raw in page]
 
     @dlt.transformer(
@@ -621,7 +726,7 @@ def gitlab_source(
         name="deployments",
         primary_key="id",
         write_disposition="merge",
-        columns=DEPLOYMENT_COLUMNS,
+        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
     )
     def deployments(rows: TDataItem) -> Iterator[list[dict]]:
         """Deployments updated since the cursor: a deployment's status moves (running → success or
@@ -630,8 +735,16 @@ def gitlab_source(
         for project in _as_list(rows):
             path = project["project"]
             endpoint = f"/projects/{project['id']}/deployments"
-            for page in _changed_since(client, endpoint, {}, state, path, start):
-                yield [_shape_deployment(raw, path) for raw in page]
+            yield from _changed_since(
+                client,
+                endpoint,
+                {},
+                state,
+                path,
+                start,
+                screener("deployments", path),
+                lambda raw, path=path: _shape_deployment(raw, path),
+            )
 
     @dlt.transformer(
         data_from=projects_resource,
@@ -642,7 +755,8 @@ def gitlab_source(
     )
     def releases(rows: TDataItem) -> Iterator[list[dict]]:
         for project in _as_list(rows):
-            for page in _optional_pages(client, f"/projects/{project['id']}/releases"):
+            for listed in _optional_pages(client, f"/projects/{project['id']}/releases"):
+                page = yield from screen("releases", listed, project["project"])
                 yield [_shape_release(raw, project["project"]) for raw in page]
 
     @dlt.transformer(
@@ -654,10 +768,11 @@ def gitlab_source(
     )
     def tags(rows: TDataItem) -> Iterator[list[dict]]:
         for project in _as_list(rows):
-            for page in _optional_pages(client, f"/projects/{project['id']}/repository/tags"):
+            for listed in _optional_pages(client, f"/projects/{project['id']}/repository/tags"):
+                page = yield from screen("tags", listed, project["project"])
                 yield [_shape_tag(raw, project["project"]) for raw in page]
 
-    return (
+    resources = (
         projects_resource,
         commits,
         branches,
@@ -671,4 +786,7 @@ def gitlab_source(
         deployments,
         releases,
         tags,
+        quarantine_resource(),
     )
+    prepare(resources)
+    return resources

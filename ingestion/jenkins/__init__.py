@@ -18,6 +18,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
 from ingestion.http import ApiError, RetryPolicy
+from ingestion.quarantine import Contract, Quarantine, prepare, quarantine_resource
 
 from .helpers import build_pages, get_build, list_jobs, make_client, shape_build
 from .settings import DEFAULT_PAGE_SIZE
@@ -63,6 +64,20 @@ BUILD_COLUMNS: dict[str, Any] = {
 }
 
 
+# What each resource's records must hold (ingestion/quarantine.py): jobs as listed (full name derived),
+# builds as the JSON API sends them. Results are Jenkins' `hudson.model.Result` values (null while
+# running); the models branch on them.
+JOB_CONTRACT = Contract("jobs", key={"full_name": str})
+BUILD_CONTRACT = Contract(
+    "builds",
+    key={"number": int},
+    times=("timestamp",),
+    required_times=("timestamp",),
+    epoch_ms=True,
+    enums={"result": frozenset({"success", "failure", "unstable", "aborted", "not_built"})},
+)
+
+
 def _start_ms(start_date: str | None) -> int | None:
     """The configured backfill start (ISO date or timestamp) as Jenkins' epoch milliseconds."""
     if not start_date:
@@ -97,10 +112,12 @@ def jenkins_source(
     client = make_client(base_url, user, token, policy)
     patterns = list(jobs) if jobs else None
     start_ms = _start_ms(start_date)
+    quarantine = Quarantine("jenkins")
 
     @dlt.resource(name="jobs", primary_key="full_name", write_disposition="merge", columns=JOB_COLUMNS)
-    def job_list() -> Iterator[dict]:
-        yield from list_jobs(client, patterns)
+    def job_list() -> Iterator[Any]:
+        listed = yield from quarantine.screen(JOB_CONTRACT, list(list_jobs(client, patterns)), "jobs")
+        yield from listed
 
     @dlt.transformer(
         data_from=job_list,
@@ -118,7 +135,9 @@ def jenkins_source(
                 # the job was deleted and recreated (or its history reset): numbering starts again at 1,
                 # and the new builds replace the old ones with the same numbers
                 cursor = {}
-            rows = list(_new_builds(job, cursor))
+            held: list[Any] = []
+            rows = list(_new_builds(job, cursor, held))
+            yield from held
             if rows:
                 yield rows
             # every build running last time was re-read (it is in `rows`) or is gone (404): forget it
@@ -127,18 +146,18 @@ def jenkins_source(
                 "building": sorted(row["number"] for row in rows if row.get("building")),
             }
 
-    def _new_builds(job: dict, cursor: dict) -> Iterator[dict]:
+    def _new_builds(job: dict, cursor: dict, held: list[Any]) -> Iterator[dict]:
+        """The job's builds to load; the quarantine rows of what was read go to `held`."""
         last = cursor.get("last_number")
         running = set(cursor.get("building") or [])
         if last is not None and not running and job.get("last_build_number") == last:
             return  # nothing new, nothing running: no request
         seen: set[int] = set()
-        for page in build_pages(client, job["path"], page_size):
+        for listed in build_pages(client, job["path"], page_size):
             reached = False
+            page = _screened(listed, job, held)
             for raw in page:
-                number = raw.get("number")
-                if not isinstance(number, int):
-                    continue
+                number = raw["number"]
                 if start_ms is not None and (raw.get("timestamp") or 0) < start_ms:
                     reached = True
                     continue
@@ -159,6 +178,15 @@ def jenkins_source(
                 if exc.status == 404:
                     continue
                 raise
-            yield shape_build(raw, job)
+            for good in _screened([raw], job, held):
+                yield shape_build(good, job)
 
-    return job_list, builds
+    def _screened(raw_builds: list[dict], job: dict, held: list[Any]) -> list[dict]:
+        good, rows = quarantine.split(BUILD_CONTRACT, raw_builds, job["full_name"])
+        if rows is not None:
+            held.append(rows)
+        return good
+
+    resources = (job_list, builds, quarantine_resource())
+    prepare(resources)
+    return resources

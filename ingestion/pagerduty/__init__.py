@@ -10,6 +10,7 @@ import dlt
 from dlt.sources import DltResource
 
 from ingestion.http import RetryPolicy
+from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
 from .helpers import iso, list_window, make_client, offset_paginator, parse_ts, windows
 from .settings import DEFAULT_BACKFILL_DAYS, DEFAULT_BASE_URL, INCIDENT_LOOKBACK_DAYS
@@ -46,6 +47,19 @@ INCIDENT_COLUMNS: dict[str, Any] = {
     "assignments": _hint("json"),
     "teams": _hint("json"),
 }
+# PagerDuty REST v2 enumerations (developer.pagerduty.com, API Reference: Incidents, Services).
+INCIDENT_STATUSES = frozenset({"triggered", "acknowledged", "resolved"})
+URGENCIES = frozenset({"high", "low"})
+SERVICE_CONTRACT = Contract("services", key={"id": str}, times=("created_at",))
+INCIDENT_CONTRACT = Contract(
+    "incidents",
+    key={"id": str},
+    times=("created_at", "updated_at", "resolved_at", "last_status_change_at"),
+    required_times=("created_at",),
+    enums={"status": INCIDENT_STATUSES, "urgency": URGENCIES},
+    version="updated_at",
+)
+
 # Incident fields too bulky or too volatile to keep (links, full escalation objects, alert bodies).
 _DROP = frozenset(
     {"self", "first_trigger_log_entry", "escalation_policy", "pending_actions", "body", "alert_counts"}
@@ -136,19 +150,27 @@ def pagerduty_source(
         token,
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
+    quarantine = Quarantine("pagerduty")
 
     @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
     def services() -> Iterator[list[dict]]:
-        for page in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
+        for listed in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
+            page = yield from quarantine.screen(SERVICE_CONTRACT, listed, listing="services")
             rows = []
             for raw in page:
                 row = {k: v for k, v in raw.items() if k not in _SERVICE_DROP and v is not None}
                 row["escalation_policy_id"] = (raw.get("escalation_policy") or {}).get("id")
                 row["teams"] = [_ref(team) for team in raw.get("teams") or []]
                 rows.append(row)
-            yield rows
+            if rows:
+                yield rows
 
-    @dlt.resource(name="incidents", primary_key="id", write_disposition="merge", columns=INCIDENT_COLUMNS)
+    @dlt.resource(
+        name="incidents",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(INCIDENT_COLUMNS, "updated_at"),
+    )
     def incidents() -> Iterator[list[dict]]:
         state = dlt.current.resource_state("incidents")
         cursor = parse_ts(state.get("created_at"))
@@ -162,7 +184,8 @@ def pagerduty_source(
         acks = state.setdefault("open_acknowledgements", {})
         newest = cursor
         for low, high in windows(since, until):
-            for page in list_window(client, "/incidents", "incidents", low, high, {}):
+            for listed in list_window(client, "/incidents", "incidents", low, high, {}):
+                page = yield from quarantine.screen(INCIDENT_CONTRACT, listed, listing=iso(low))
                 rows = [_shape_incident(raw) for raw in page]
                 for row in rows:
                     _keep_acknowledgement(row, acks)
@@ -174,4 +197,6 @@ def pagerduty_source(
         if newest is not None:
             state["created_at"] = iso(newest)
 
-    return services, incidents
+    resources = (services, incidents, quarantine_resource())
+    prepare(resources)
+    return resources

@@ -1,0 +1,2 @@
+{#- Records the jenkins source left out, changed or counted (ingestion/quarantine.py); empty without any. -#}
+{{ stg_quarantine('jenkins') }}
