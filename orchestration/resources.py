@@ -208,14 +208,14 @@ class BuildLock(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[BuildLock]:
-        run_id = context.run_id
+        run = context.run
+        run_id = run.run_id if run is not None else None
         identity = process_identity()
         instance = context.instance
-        if instance is not None and run_id is not None:
-            run = context.dagster_run
-            if run is not None and run.tags.get(PROCESS_TAG) != identity:
-                instance.add_run_tags(run_id, {PROCESS_TAG: identity})
-            reap_orphaned_runs(instance, Path(self.lock_path), exclude_run_id=run_id)
+        if instance is not None and run is not None:
+            if run.tags.get(PROCESS_TAG) != identity:
+                instance.add_run_tags(run.run_id, {PROCESS_TAG: identity})
+            reap_orphaned_runs(instance, Path(self.lock_path), exclude_run_id=run.run_id)
         holder = {"run_id": run_id, "process": identity}
         with exclusive_lock(Path(self.lock_path), self.timeout_s, holder=holder):
             yield self

@@ -6,6 +6,7 @@ import os
 
 import pytest
 from orgs import BuiltOrg, build_org
+from shared_data import pytest_runtest_makereport  # noqa: F401 - CI fails tests whose shared data is missing
 
 # The tiny org's API tokens: recognisable, so tests/reliability/test_secrets.py can search every log line,
 # table and file the refresh wrote for them.
