@@ -77,3 +77,17 @@ def publish(build_db: Path, warehouse: Path, run_id: str | None = None) -> dict:
         "mart_tables": tables,
         "bytes": warehouse.stat().st_size,
     }
+
+
+def marts_rows(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every table of schema `marts` as sorted rows: two publishes compare equal when their marts do."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        names = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'marts' and table_type = 'BASE TABLE'"
+        ).fetchall()
+        rows = {name: con.execute(f'select * from marts."{name}"').fetchall() for (name,) in names}
+        return {name: sorted(table, key=repr) for name, table in rows.items()}
+    finally:
+        con.close()

@@ -141,8 +141,8 @@ def dbt_failures(target: Path) -> list[str]:
         if result.get("status") not in ("error", "fail", "runtime error"):
             continue
         unique_id = result.get("unique_id", "?")
-        kind, _, rest = unique_id.partition(".")
-        name = rest.split(".", 1)[-1] if "." in rest else rest
+        parts = unique_id.split(".")  # kind.package.name[.hash]
+        kind, name = parts[0], parts[2] if len(parts) > 2 else unique_id
         message = _first_line(result.get("message") or "")
         out.append(f"dbt {kind} {name} {result['status']}" + (f": {message}" if message else ""))
     return out

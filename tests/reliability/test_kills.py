@@ -27,29 +27,12 @@ from orgs import REPO_ROOT
 from workdirs import refresh_command, refresh_env, tiny_tokens, workdir_on
 
 from orchestration.definitions import orphaned_runs_sensor
+from orchestration.publish import marts_rows as marts
 from orchestration.publish import tmp_files
 from orchestration.resources import KILL_AT_ENV, lock_holder
 from orchestration.workdir import Workdir
 
 pytestmark = pytest.mark.e2e
-
-
-def marts(warehouse: Path) -> dict[str, list[tuple]]:
-    """Every marts table as sorted rows."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        names = [
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' "
-                "and table_type = 'BASE TABLE' order by 1"
-            ).fetchall()
-        ]
-        return {
-            name: sorted(con.execute(f'select * from marts."{name}"').fetchall(), key=repr) for name in names
-        }
-    finally:
-        con.close()
 
 
 def publishes(warehouse: Path) -> list[tuple]:
