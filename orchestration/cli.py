@@ -132,7 +132,10 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
         if not evaluation.passed:
             metadata = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
             detail = metadata.pop("result", None) or metadata
-            report.failures.append(f"check {evaluation.check_name} failed: {detail}")
+            if getattr(evaluation.severity, "value", "ERROR") == "WARN":  # a non-blocking check
+                report.warnings.append(f"check {evaluation.check_name} warned: {detail}")
+            else:
+                report.failures.append(f"check {evaluation.check_name} failed: {detail}")
     if not result.success and not report.failures:
         report.failures.append("the run failed before any step did: see the Dagster run log")
     add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id))

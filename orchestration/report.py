@@ -211,7 +211,7 @@ def add_health(report: RefreshReport, health: tuple[list[tuple], list[tuple]] | 
         if severity == "error":
             if not any(f.startswith(f"check {name} failed") for f in report.failures):
                 report.failures.append(line)
-        else:
+        elif not any(w.startswith(f"check {name} warned") for w in report.warnings):
             report.warnings.append(line.replace(" failed", " warned", 1))
     for source, error in loads:
         report.stale.append(
