@@ -46,7 +46,8 @@ class RefreshReport:
         return EXIT_STALE if self.stale else EXIT_OK
 
     def lines(self, verbose: bool = False) -> list[str]:
-        out = []
+        """The report, last lines last: tracebacks (only when asked) come before the summary."""
+        out = list(self.tracebacks) if verbose else []
         if self.failures:
             out.append(f"refresh failed (run {self.run_id}); the warehouse keeps its last publish:")
             out += [f"  - {line}" for line in self.failures]
@@ -54,9 +55,7 @@ class RefreshReport:
             out.append(f"stale: {line}")
         for line in self.warnings:
             out.append(f"warning: {line}")
-        if verbose:
-            out += self.tracebacks
-        elif self.failures:
+        if self.failures and not verbose:
             out.append(
                 f"  (traceback: rerun with --verbose or {DEBUG_ENV}=1; every event: the Dagster run "
                 f"{self.run_id} in the UI)"

@@ -150,3 +150,8 @@ def test_tracebacks_only_when_asked():
     report = RefreshReport(run_id="r", failures=["github: x"], tracebacks=["--- load_github\nTraceback ..."])
     assert not any("Traceback" in line for line in report.lines())
     assert any("Traceback" in line for line in report.lines(verbose=True))
+
+
+def test_the_summary_stays_last_when_tracebacks_are_shown():
+    report = RefreshReport(run_id="r", failures=["github: x"], tracebacks=["--- load_github\nTraceback ..."])
+    assert report.lines(verbose=True)[-1] == "  - github: x"
