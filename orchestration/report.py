@@ -121,9 +121,10 @@ def explain_step_error(step_key: str, error: Any, config_path: Path | None = Non
         if re.search(r"status 403\b", message):
             return f"{who}: access denied (403): {message} — the token lacks a permission it needs"
         return f"{who}: {message}"
-    if step_key == "transform" or "DagsterDbtCliRuntimeError" in names:
-        return f"{step_key}: dbt build failed — see the failing models and tests below"
     inner = chain[-1] if chain else None
+    if step_key == "transform" or "DagsterDbtCliRuntimeError" in names:
+        reason = _first_line(inner.message) if inner is not None else ""
+        return f"{step_key}: dbt build failed" + (f" ({reason})" if reason else "")
     if inner is None:
         return f"{step_key} failed"
     return f"{who}: {getattr(inner, 'cls_name', 'error')}: {_first_line(inner.message)}"

@@ -160,7 +160,7 @@ def test_kill_at_each_phase_then_recover(tiny_org, tmp_path):
     last_publish = (publishes(workdir.warehouse), marts(workdir.warehouse))
 
     # 4. checks: dbt has finished, the checks and publish have not
-    killed(run_killed(config, kill_when=printed("Completed successfully")))
+    killed(run_killed(config, kill_when=printed("Done. PASS=")))
     assert (publishes(workdir.warehouse), marts(workdir.warehouse)) == last_publish
 
     # 5. publish, before the rename: a whole temporary copy is left beside an untouched warehouse

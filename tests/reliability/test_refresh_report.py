@@ -155,3 +155,9 @@ def test_tracebacks_only_when_asked():
 def test_the_summary_stays_last_when_tracebacks_are_shown():
     report = RefreshReport(run_id="r", failures=["github: x"], tracebacks=["--- load_github\nTraceback ..."])
     assert report.lines(verbose=True)[-1] == "  - github: x"
+
+
+def test_a_dbt_step_failure_keeps_dbt_s_own_reason(config):
+    error = _wrapped(RuntimeError("The dbt CLI process with command `dbt build` failed with exit code 2"))
+    line = explain_step_error("transform", error, config)
+    assert line.startswith("transform: dbt build failed (The dbt CLI process") and "exit code 2" in line
