@@ -18,6 +18,16 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.report import (
+    DEBUG_ENV,
+    EXIT_FAILED,
+    RefreshReport,
+    add_health,
+    dbt_failures,
+    debug_requested,
+    explain_step_error,
+    read_health,
+)
 from orchestration.workdir import DEFAULT_WORKDIR, REPO_ROOT, Workdir
 
 log = logging.getLogger("deploylens")
@@ -30,6 +40,14 @@ DAGSTER_YAML = """\
 # Written by deploylens. One run at a time: refreshes share one DuckDB build file.
 run_queue:
   max_concurrent_runs: 1
+# A run the daemon launched but whose process never started, or that hangs while being canceled, is
+# marked failed. Runs a killed refresh left STARTED are marked failed by the reap_orphaned_runs sensor,
+# which knows each run's process (docs/architecture.md).
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 300
+  cancel_timeout_seconds: 300
+  poll_interval_seconds: 60
 telemetry:
   enabled: false
 """
@@ -60,46 +78,75 @@ def prepare_dagster_home(workdir: Workdir) -> None:
     os.environ["DAGSTER_HOME"] = str(workdir.dagster_home)
 
 
-def run_refresh(config_path: Path, workdir: Workdir) -> dict:
-    """One refresh through the Dagster `refresh` job; raises with the failing step's error."""
+class RefreshFailed(RuntimeError):
+    """A refresh that did not publish; the message is the report's lines (what failed, what to do)."""
+
+    def __init__(self, report: RefreshReport, verbose: bool = False) -> None:
+        super().__init__("\n".join(report.lines(verbose)))
+        self.report = report
+
+
+def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None) -> dict:
+    """One refresh through the Dagster `refresh` job; raises RefreshFailed saying what failed and why.
+
+    The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
+    source is stale; docs/architecture.md).
+    """
     import dagster as dg
 
     from orchestration.definitions import REFRESH_JOB, build_definitions
+    from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
 
+    verbose = debug_requested() if verbose is None else verbose
     prepare_dagster_home(workdir)
     os.environ["DEPLOYLENS_WORKDIR"] = str(workdir.root)
     os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
     log.info("reading configuration %s", config_path)
     defs = build_definitions(config_path, workdir)
     job = defs.resolve_job_def(REFRESH_JOB)
+    console_level = "WARNING" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
+        # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
+        # left behind here too, so the schedule and the UI can start runs again.
+        reap_orphaned_runs(instance, workdir.lock_file)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags={PROCESS_TAG: process_identity()},
+            # Dagster's console logger would print each failure with two tracebacks; the report below
+            # says what failed in a line, and --verbose adds the tracebacks.
+            run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
         )
-    failures = [
-        event
-        for event in result.all_events
-        if event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE") and event.step_key
-    ]
-    check_failures = [
-        evaluation
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
-    ]
-    if not result.success or failures or check_failures:
-        lines = []
-        for event in failures:
-            error = event.event_specific_data.error if hasattr(event.event_specific_data, "error") else None
-            lines.append(f"step {event.step_key} failed: {error.message.strip() if error else event.message}")
-        for evaluation in check_failures:
-            lines.append(f"check {evaluation.check_name} failed: {dict(evaluation.metadata)}")
-        raise RuntimeError("refresh failed:\n" + ("\n".join(lines) or "see the Dagster run log"))
-    checks = {evaluation.check_name: evaluation.passed for evaluation in result.get_asset_check_evaluations()}
+    report = RefreshReport(run_id=result.run_id)
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE" or not event.step_key:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        report.failures.append(explain_step_error(event.step_key, error, Path(config_path)))
+        if event.step_key == "transform":
+            report.failures += [f"  {line}" for line in dbt_failures(workdir.dbt_target)]
+        if error is not None:
+            report.tracebacks.append(f"--- {event.step_key}\n{error.to_string()}")
+    evaluations = result.get_asset_check_evaluations()
+    for evaluation in evaluations:
+        if not evaluation.passed:
+            metadata = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
+            detail = metadata.pop("result", None) or metadata
+            if getattr(evaluation.severity, "value", "ERROR") == "WARN":  # a non-blocking check
+                report.warnings.append(f"check {evaluation.check_name} warned: {detail}")
+            else:
+                report.failures.append(f"check {evaluation.check_name} failed: {detail}")
+    if not result.success and not report.failures:
+        report.failures.append("the run failed before any step did: see the Dagster run log")
+    add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id))
+    if report.failures:
+        raise RefreshFailed(report, verbose)
+    for line in report.lines(verbose):
+        log.warning(line)
+    checks = {evaluation.check_name: evaluation.passed for evaluation in evaluations}
     log.info("checks passed: %d (dbt data and unit tests, Great Expectations suites)", sum(checks.values()))
     log.info("refresh done: warehouse at %s", workdir.warehouse)
-    return {"run_id": result.run_id, "checks": checks}
+    return {"run_id": result.run_id, "checks": checks, "report": report, "exit_code": report.exit_code}
 
 
 def _port_free(port: int) -> bool:
@@ -288,8 +335,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     config = Path(args.config)
     workdir = Workdir.at(args.workdir or config.resolve().parent)
-    run_refresh(config, workdir)
-    return 0
+    return run_refresh(config, workdir, verbose=args.verbose or None)["exit_code"]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -350,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     refresh = sub.add_parser("refresh", help="one refresh against the sources a configuration file names")
     refresh.add_argument("--config", required=True)
     refresh.add_argument("--workdir", default=None, help="default: the configuration file's folder")
+    refresh.add_argument(
+        "--verbose", action="store_true", help=f"print tracebacks of failures (or set {DEBUG_ENV}=1)"
+    )
     refresh.set_defaults(func=cmd_refresh)
 
     app = sub.add_parser("app", help="serve the Streamlit app on an existing workdir")
@@ -366,7 +415,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if isinstance(exc, ConfigError | RuntimeError | TimeoutError):
             print(f"deploylens: {exc}", file=sys.stderr)
-            return 1
+            if debug_requested() and not isinstance(exc, RefreshFailed):
+                raise
+            return EXIT_FAILED
         raise
 
 

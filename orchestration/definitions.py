@@ -12,6 +12,7 @@ import dagster as dg
 
 from ingestion.config import load_config
 from orchestration.assets import build_assets
+from orchestration.resources import reap_orphaned_runs
 from orchestration.workdir import DEFAULT_WORKDIR, Workdir
 
 REFRESH_JOB = "refresh"
@@ -36,8 +37,36 @@ def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitio
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     return dg.Definitions(
-        assets=assets, asset_checks=checks, jobs=[refresh], schedules=[hourly], resources=resources
+        assets=assets,
+        asset_checks=checks,
+        jobs=[refresh],
+        schedules=[hourly],
+        sensors=[orphaned_runs_sensor(workdir)],
+        resources=resources,
     )
+
+
+def orphaned_runs_sensor(workdir: Workdir) -> dg.SensorDefinition:
+    """Marks failed the runs a killed refresh left STARTED, from the daemon.
+
+    The run queue starts one run at a time and counts such a run as in progress, so without this the
+    hourly schedule and runs launched from the UI would wait for ever (a run only checks for orphans once
+    it starts, which the queue never lets it do). It launches nothing.
+    """
+
+    @dg.sensor(
+        name="reap_orphaned_runs",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks failed the refresh runs whose process was killed, so queued runs can start.",
+    )
+    def reap_orphaned_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        reaped = reap_orphaned_runs(context.instance, workdir.lock_file)
+        return dg.SkipReason(
+            f"marked failed: {', '.join(reaped)}" if reaped else "no run left behind by a killed refresh"
+        )
+
+    return reap_orphaned_runs_sensor
 
 
 @dg.definitions

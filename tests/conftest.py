@@ -6,6 +6,12 @@ import os
 
 import pytest
 from orgs import BuiltOrg, build_org
+from shared_data import pytest_runtest_makereport  # noqa: F401 - CI fails tests whose shared data is missing
+
+# The tiny org's API tokens: recognisable, so tests/reliability/test_secrets.py can search every log line,
+# table and file the refresh wrote for them.
+TINY_GITHUB_TOKEN = "ghp_tinyOrgSecretToken_0f3c9a71d2"
+TINY_PAGERDUTY_TOKEN = "pd_tinyOrgSecretToken_7e21b4c8a5"
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +20,13 @@ def tiny_org(tmp_path_factory) -> BuiltOrg:
         k: os.environ.get(k)
         for k in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB")
     }
-    built = build_org(tmp_path_factory.mktemp("tiny-org"), "tiny", seed=11)
+    built = build_org(
+        tmp_path_factory.mktemp("tiny-org"),
+        "tiny",
+        seed=11,
+        github_token=TINY_GITHUB_TOKEN,
+        pagerduty_token=TINY_PAGERDUTY_TOKEN,
+    )
     yield built
     built.emulator.stop()
     for key, value in saved.items():

@@ -23,7 +23,10 @@ class BuiltOrg:
     refresh: dict
 
 
-def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
+def build_org(
+    root: Path, scale: str, seed: int, github_token: str | None = None, pagerduty_token: str | None = None
+) -> BuiltOrg:
+    """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default)."""
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
     from orchestration.workdir import Workdir
     from simulator import Emulator, generate_org
@@ -33,14 +36,16 @@ def build_org(root: Path, scale: str, seed: int) -> BuiltOrg:
     world = generate_org(scale=scale, seed=seed, end=FIXED_END)
     export_repositories(world, workdir.repos)  # services whose code is a local clone only
     world.write_truth(workdir.truth)
+    github_token = github_token or DEMO_GITHUB_TOKEN
+    pagerduty_token = pagerduty_token or DEMO_PAGERDUTY_TOKEN
     emulator = Emulator(
-        world, host="127.0.0.1", port=0, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
+        world, host="127.0.0.1", port=0, github_token=github_token, pagerduty_token=pagerduty_token
     ).start()
     org = world.org_config(
         f"{emulator.url}/github",
         f"{emulator.url}/pagerduty",
-        DEMO_GITHUB_TOKEN,
-        DEMO_PAGERDUTY_TOKEN,
+        github_token,
+        pagerduty_token,
         git_repositories=workdir.repos.relative_to(workdir.config.parent),
     )
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))

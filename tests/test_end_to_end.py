@@ -62,26 +62,6 @@ def test_published_warehouse_records_the_refresh(tiny_org):
     assert rows[1] is not None
 
 
-def test_no_secret_reaches_the_warehouse(tiny_org):
-    from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
-
-    con = duckdb.connect(str(tiny_org.workdir.warehouse), read_only=True)
-    try:
-        columns = con.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where data_type in ('VARCHAR', 'JSON')"
-        ).fetchall()
-        for schema, table, column in columns:
-            hits = con.execute(
-                f'select count(*) from "{schema}"."{table}" where cast("{column}" as varchar) like ? '
-                f'or cast("{column}" as varchar) like ?',
-                [f"%{DEMO_GITHUB_TOKEN}%", f"%{DEMO_PAGERDUTY_TOKEN}%"],
-            ).fetchone()[0]
-            assert hits == 0, f"token found in {schema}.{table}.{column}"
-    finally:
-        con.close()
-
-
 def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
     import dagster as dg
 
@@ -104,6 +84,8 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
     assert marts <= {key.to_user_string() for key in graph.get(dg.AssetKey("warehouse")).parent_keys}
     schedules = [s.name for s in defs.schedules]
     assert schedules == ["hourly_refresh"]
+    # the daemon marks runs killed refreshes left STARTED failed, so the one-run queue keeps moving
+    assert [s.name for s in defs.sensors] == ["reap_orphaned_runs"]
 
 
 @pytest.mark.e2e

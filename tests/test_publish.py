@@ -72,3 +72,28 @@ def test_lock_wait_gives_up_with_a_clear_error(tmp_path):
         assert "another refresh still holds refresh.lock" in str(exc)
     finally:
         holder.join()
+
+
+def test_publish_removes_leftovers_of_killed_publishes_only(tmp_path):
+    import subprocess
+    import sys
+
+    build, warehouse = tmp_path / "build.duckdb", tmp_path / "warehouse.duckdb"
+    _build(build, 1)
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        leftovers = [
+            tmp_path / f".warehouse.duckdb.{killed.pid}.tmp",
+            tmp_path / f".warehouse.duckdb.{killed.pid}.tmp.wal",
+        ]
+        in_progress = tmp_path / f".warehouse.duckdb.{alive.pid}.tmp"
+        for path in [*leftovers, in_progress]:
+            path.write_bytes(b"partial copy")
+        publish(build, warehouse, run_id="run-1")
+        assert not any(path.exists() for path in leftovers), "a dead publish's copy is removed"
+        assert in_progress.exists(), "a live process's copy is left alone"
+    finally:
+        alive.kill()
+        alive.wait()

@@ -1,0 +1,220 @@
+"""The last lines of a refresh: what failed, what warned, what is stale, and what to do about it.
+
+Dagster reports a failing step as `DagsterExecutionStepExecutionError: Error occurred while executing op
+"load_github"` with the real reason several causes down, in a traceback. A person at the terminal needs the
+reason and the fix in one line each; the traceback only when asked (`--verbose` or DEPLOYLENS_DEBUG=1).
+Health tables other steps write (`meta.check_results`, `meta.source_loads`, docs/architecture.md) are read
+for the run when they exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+# Exit codes of `deploylens refresh` (README, docs/architecture.md).
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_STALE = 3
+
+DEBUG_ENV = "DEPLOYLENS_DEBUG"
+
+
+def debug_requested() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass
+class RefreshReport:
+    run_id: str
+    failures: list[str] = field(default_factory=list)  # one line each: what failed and what to do
+    warnings: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    tracebacks: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.failures:
+            return EXIT_FAILED
+        return EXIT_STALE if self.stale else EXIT_OK
+
+    def lines(self, verbose: bool = False) -> list[str]:
+        """The report, last lines last: tracebacks (only when asked) come before the summary."""
+        out = list(self.tracebacks) if verbose else []
+        if self.failures:
+            out.append(f"refresh failed (run {self.run_id}); the warehouse keeps its last publish:")
+            out += [f"  - {line}" for line in self.failures]
+        for line in self.stale:
+            out.append(f"stale: {line}")
+        for line in self.warnings:
+            out.append(f"warning: {line}")
+        if self.failures and not verbose:
+            out.append(
+                f"  (traceback: rerun with --verbose or {DEBUG_ENV}=1; every event: the Dagster run "
+                f"{self.run_id} in the UI)"
+            )
+        return out
+
+
+# ----------------------------------------------------------------------------------------------- errors
+def _chain(error: Any) -> list[Any]:
+    """The error and its causes (SerializableErrorInfo: `cause`, then `context`), outermost first."""
+    out, seen = [], set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        out.append(error)
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return out
+
+
+def _token_hint(config_path: Path | None, source: str) -> str:
+    """Where the token of `source` comes from, as the configuration file says (never the token)."""
+    try:
+        spec = (yaml.safe_load(Path(config_path).read_text()) or {})["sources"][source]
+    except Exception:  # noqa: BLE001 - a hint only
+        return "the configured token"
+    if spec.get("token_env"):
+        return str(spec["token_env"])
+    return f"sources.{source}.token in {Path(config_path).name}"
+
+
+def _first_line(message: str) -> str:
+    """The first line of an error message, without the `package.module.ErrorClass: ` prefix."""
+    text = (message or "").strip()
+    if not text:
+        return ""
+    return re.sub(r"^[A-Za-z_][\w.]*(Error|Exception|Exhausted|Failed): ", "", text.splitlines()[0])
+
+
+def explain_step_error(step_key: str, error: Any, config_path: Path | None = None) -> str:
+    """One line: what went wrong in a step and what to do, from the innermost error we recognise."""
+    source = step_key.removeprefix("load_") if step_key.startswith("load_") else None
+    chain = _chain(error)
+    names = [getattr(e, "cls_name", "") for e in chain]
+    who = source or step_key
+
+    def find(*cls: str) -> Any:
+        return next((e for e in chain if getattr(e, "cls_name", "") in cls), None)
+
+    if found := find("ApiAuthError"):
+        hint = _token_hint(config_path, source) if source else "the configured token"
+        return f"{who}: the token was rejected (401) — check {hint}. ({_first_line(found.message)})"
+    if found := find("RetryBudgetExhausted"):
+        return (
+            f"{who}: {_first_line(found.message)} — the API kept throttling or failing (rate limit or "
+            "an unhealthy endpoint); rerun later, or check the API's status and rate limits"
+        )
+    if found := find("ApiError"):
+        message = _first_line(found.message)
+        if re.search(r"status 404\b", message):
+            return (
+                f"{who}: endpoint missing (404): {message} — check base_url and the organisation, "
+                "repository or service names in the configuration"
+            )
+        if re.search(r"status 403\b", message):
+            return f"{who}: access denied (403): {message} — the token lacks a permission it needs"
+        return f"{who}: {message}"
+    inner = chain[-1] if chain else None
+    if step_key == "transform" or "DagsterDbtCliRuntimeError" in names:
+        reason = _first_line(inner.message) if inner is not None else ""
+        return f"{step_key}: dbt build failed" + (f" ({reason})" if reason else "")
+    if inner is None:
+        return f"{step_key} failed"
+    return f"{who}: {getattr(inner, 'cls_name', 'error')}: {_first_line(inner.message)}"
+
+
+def dbt_failures(target: Path) -> list[str]:
+    """The dbt models and tests that errored or failed in the last build (its run_results.json)."""
+    try:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    out = []
+    for result in results:
+        if result.get("status") not in ("error", "fail", "runtime error"):
+            continue
+        unique_id = result.get("unique_id", "?")
+        parts = unique_id.split(".")  # kind.package.name[.hash]
+        kind, name = parts[0], parts[2] if len(parts) > 2 else unique_id
+        message = _first_line(result.get("message") or "")
+        out.append(f"dbt {kind} {name} {result['status']}" + (f": {message}" if message else ""))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ meta tables
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'meta'"
+        ).fetchall()
+    }
+
+
+def read_health(databases: list[Path], run_id: str) -> tuple[list[tuple], list[tuple]] | None:
+    """(failed checks, failed source loads) of `run_id` from the first database that opens; None if none.
+
+    Rows: (check_name, severity, details) and (source, error). Tables missing in a database read as empty.
+    """
+    for database in databases:
+        if not database.exists():
+            continue
+        try:
+            con = duckdb.connect(str(database), read_only=True)
+        except duckdb.Error:
+            continue  # a writer holds it, or it is not a database: try the next one
+        try:
+            tables = _tables(con)
+            checks = loads = []
+            if "check_results" in tables:
+                checks = con.execute(
+                    """
+                    select check_name, severity, details
+                    from meta.check_results
+                    where run_id = ? and not passed and severity in ('warn', 'error')
+                    order by severity, check_name
+                    """,
+                    [run_id],
+                ).fetchall()
+            if "source_loads" in tables:
+                loads = con.execute(
+                    """
+                    select source, error
+                    from meta.source_loads
+                    where run_id = ? and status = 'failed'
+                    order by source
+                    """,
+                    [run_id],
+                ).fetchall()
+            return checks, loads
+        except duckdb.Error:
+            continue
+        finally:
+            con.close()
+    return None
+
+
+def add_health(report: RefreshReport, health: tuple[list[tuple], list[tuple]] | None) -> None:
+    """Failed 'error' checks fail the refresh; failed 'warn' checks warn; failed loads are stale sources."""
+    if health is None:
+        return
+    checks, loads = health
+    for name, severity, details in checks:
+        line = f"check {name} failed" + (f": {_first_line(details)}" if details else "")
+        if severity == "error":
+            if not any(f.startswith(f"check {name} failed") for f in report.failures):
+                report.failures.append(line)
+        elif not any(w.startswith(f"check {name} warned") for w in report.warnings):
+            report.warnings.append(line.replace(" failed", " warned", 1))
+    for source, error in loads:
+        report.stale.append(
+            f"{source} did not load this time ({_first_line(error) or 'no reason recorded'}); "
+            "the warehouse keeps its previous data for it"
+        )
