@@ -284,10 +284,10 @@ def quickstart_config(repo_path: Path, name: str, tags: str) -> dict:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    import re
 
     from ingestion.git_local import GitError, repository_name
     from ingestion.git_local.helpers import GitRepository
+    from ingestion.patterns import regex_error, regex_search
 
     repo_path = Path(args.path).expanduser().resolve()
     name = repository_name(repo_path)
@@ -296,14 +296,17 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         repo.check()
     except GitError as exc:
         raise RuntimeError(f"{repo_path} is not a git repository: {exc}") from None
-    try:
-        pattern = re.compile(args.tags, re.IGNORECASE)
-    except re.error as exc:
-        raise RuntimeError(f"--tags {args.tags!r} is not a valid regular expression: {exc}") from None
+    # The models match tags with DuckDB (RE2): count them with the same engine, so the figure printed here
+    # is the one the warehouse will have.
+    problem = regex_error(args.tags)
+    if problem:
+        raise RuntimeError(
+            f"--tags {args.tags!r} is not a regular expression DuckDB accepts (RE2 syntax): {problem}"
+        )
     tag_names = [
         ref["ref"][len("refs/tags/") :] for ref in repo.refs() if ref["ref"].startswith("refs/tags/")
     ]
-    matching = sum(1 for tag in tag_names if pattern.search(tag))
+    matching = sum(regex_search(args.tags, tag_names))
     log.info(
         "%s: %d of %d tags match %s and count as production deployments",
         name,

@@ -117,3 +117,17 @@ def test_quickstart_builds_the_warehouse_with_tags_as_deployments(tmp_path):
         late: None,
     }
     assert pr_numbers == {first: None, fix: 3, feature: 1, merge: 2, late: None}
+
+
+def test_tags_pattern_is_checked_by_the_engine_that_runs_it(tmp_path, capsys):
+    """A lookahead compiles in Python's `re` but not in DuckDB, which matches the tags in the models:
+    refused at once with DuckDB's reason, before anything is written or loaded."""
+    repo = tmp_path / "shop"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    workdir = tmp_path / "wd"
+    code = main(["quickstart", str(repo), "--no-serve", "--workdir", str(workdir), "--tags", r"^v(?!0)\d+"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--tags" in err and "DuckDB" in err and "(?!" in err
+    assert not (workdir / "org.yml").exists()
