@@ -229,9 +229,9 @@ def deployments(
 
 
 # ------------------------------------------------------------------------------------------ data health
-# The health tables are written by the refresh (schema `meta`), by dlt (`_dlt_loads` in each raw dataset)
-# and by dbt (the quarantine summary). A warehouse built before they existed lacks some of them: each query
-# first asks the catalogue which exist, so the page shows what there is instead of failing.
+# The health tables are written by the refresh (schema `meta`) and by dbt (schema `health`). A warehouse
+# published by an older version lacks some of them: each query first asks the catalogue which exist, so
+# the page shows what there is instead of failing.
 
 
 def _tables(path: Path) -> pd.DataFrame:
@@ -240,16 +240,10 @@ def _tables(path: Path) -> pd.DataFrame:
         """
         select table_schema, table_name
         from information_schema.tables
-        where table_schema = 'meta'
-            or table_name in ('_dlt_loads', 'health_quarantine_summary')
+        where table_schema in ('meta', 'health')
         order by table_schema, table_name
         """,
     )
-
-
-def _quoted(identifier: str) -> str:
-    """An identifier read from the catalogue, quoted for SQL (never user input)."""
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _has(tables: pd.DataFrame, schema: str, table: str) -> bool:
@@ -263,67 +257,41 @@ def last_publishes(path: Path) -> pd.DataFrame:
     return _query(path, "select published_at, run_id from meta.refreshes order by published_at desc")
 
 
+SOURCE_LOAD_COLUMNS = ["source", "status", "last_attempt_at", "last_success_at", "rows_loaded", "error"]
+
+
 def source_loads(path: Path) -> pd.DataFrame:
-    """Per source: its latest load (status, error, rows) and its last successful one.
-
-    From `meta.source_loads` when the refresh recorded it; otherwise from dlt's own `_dlt_loads` of each raw
-    dataset (completed loads only, so status is 'ok' and no error or row count is known).
-    """
-    tables = _tables(path)
-    if _has(tables, "meta", "source_loads"):
-        return _query(
-            path,
-            """
-            with ranked as (
-                select
-                    *,
-                    row_number() over (partition by source order by started_at desc) as recency,
-                from meta.source_loads
-            ),
-            last_ok as (
-                select source, max(finished_at) as last_success_at,
-                from meta.source_loads
-                where status = 'ok'
-                group by source
-            )
-            select
-                ranked.source,
-                ranked.status,
-                ranked.finished_at as last_attempt_at,
-                last_ok.last_success_at,
-                ranked.rows_loaded,
-                ranked.error,
-            from ranked
-            left join last_ok on ranked.source = last_ok.source
-            where ranked.recency = 1
-            order by ranked.source
-            """,
-        )
-    loads = tables[tables["table_name"] == "_dlt_loads"]
-    if loads.empty:
-        return pd.DataFrame(
-            columns=["source", "status", "last_attempt_at", "last_success_at", "rows_loaded", "error"]
-        )
-    parts = [
-        f"""
-        select
-            {_sql_text(schema.removeprefix("raw_"))} as source,
-            'ok' as status,
-            max(inserted_at)::timestamp as last_attempt_at,
-            max(inserted_at)::timestamp as last_success_at,
-            null::bigint as rows_loaded,
-            null::varchar as error,
-        from {_quoted(schema)}._dlt_loads
-        where status = 0
+    """Per source: its latest load (status, error, rows) and its last successful one (`meta.source_loads`)."""
+    if not _has(_tables(path), "meta", "source_loads"):
+        return pd.DataFrame(columns=SOURCE_LOAD_COLUMNS)
+    return _query(
+        path,
         """
-        for schema in loads["table_schema"]
-    ]
-    return _query(path, " union all ".join(parts) + " order by source")
-
-
-def _sql_text(value: str) -> str:
-    """A literal for a catalogue name (a schema), quoted for SQL."""
-    return "'" + value.replace("'", "''") + "'"
+        with ranked as (
+            select
+                *,
+                row_number() over (partition by source order by started_at desc) as recency,
+            from meta.source_loads
+        ),
+        last_ok as (
+            select source, max(finished_at) as last_success_at,
+            from meta.source_loads
+            where status = 'ok'
+            group by source
+        )
+        select
+            ranked.source,
+            ranked.status,
+            ranked.finished_at as last_attempt_at,
+            last_ok.last_success_at,
+            ranked.rows_loaded,
+            ranked.error,
+        from ranked
+        left join last_ok on ranked.source = last_ok.source
+        where ranked.recency = 1
+        order by ranked.source
+        """,
+    )
 
 
 def check_results(path: Path) -> pd.DataFrame:
@@ -345,13 +313,10 @@ def check_results(path: Path) -> pd.DataFrame:
 
 
 def quarantine_summary(path: Path) -> pd.DataFrame:
-    """Records set aside by the loads, counted per source, resource and reason."""
-    tables = _tables(path)
-    found = tables[tables["table_name"] == "health_quarantine_summary"]
-    if found.empty:
+    """Records set aside or counted by the loads, per source, resource, reason and action."""
+    if not _has(_tables(path), "health", "health_quarantine_summary"):
         return pd.DataFrame()
-    schema = str(found["table_schema"].iloc[0])
-    return _query(path, f"select * from {_quoted(schema)}.health_quarantine_summary")
+    return _query(path, "select * from health.health_quarantine_summary")
 
 
 # ------------------------------------------------------------------------------------- deployment card

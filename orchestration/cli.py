@@ -138,7 +138,7 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
                 report.failures.append(f"check {evaluation.check_name} failed: {detail}")
     if not result.success and not report.failures:
         report.failures.append("the run failed before any step did: see the Dagster run log")
-    add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id))
+    add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id), Path(config_path))
     if report.failures:
         raise RefreshFailed(report, verbose)
     for line in report.lines(verbose):

@@ -201,7 +201,24 @@ def read_health(databases: list[Path], run_id: str) -> tuple[list[tuple], list[t
     return None
 
 
-def add_health(report: RefreshReport, health: tuple[list[tuple], list[tuple]] | None) -> None:
+def _stale_advice(source: str, error: str, config_path: Path | None) -> str:
+    """What to do about a source that went stale, from its recorded (token-free) error."""
+    if re.search(r"token was rejected|\b401\b", error):
+        return f" — the token was rejected: check {_token_hint(config_path, source)}"
+    if re.search(r"status 404\b", error):
+        return " — endpoint missing: check base_url and the names in the configuration"
+    if re.search(r"status 403\b", error):
+        return " — access denied: the token lacks a permission it needs"
+    if "gave up after" in error:
+        return " — the API kept throttling or failing: the next refresh tries again"
+    return ""
+
+
+def add_health(
+    report: RefreshReport,
+    health: tuple[list[tuple], list[tuple]] | None,
+    config_path: Path | None = None,
+) -> None:
     """Failed 'error' checks fail the refresh; failed 'warn' checks warn; failed loads are stale sources."""
     if health is None:
         return
@@ -216,5 +233,5 @@ def add_health(report: RefreshReport, health: tuple[list[tuple], list[tuple]] | 
     for source, error in loads:
         report.stale.append(
             f"{source} did not load this time ({_first_line(error) or 'no reason recorded'}); "
-            "the warehouse keeps its previous data for it"
+            "the warehouse keeps its previous data for it" + _stale_advice(source, error or "", config_path)
         )

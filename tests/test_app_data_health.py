@@ -69,12 +69,13 @@ def _write_health(path: Path) -> None:
                 ["run-2", now, "a production deployment exists", "warn", False, "no production yet"],
             ],
         )
+        connection.execute("create schema health")
         connection.execute(
-            "create table main.health_quarantine_summary (source varchar, resource varchar, reason varchar,"
+            "create table health.health_quarantine_summary (source varchar, resource varchar, reason varchar,"
             " records bigint)"
         )
         connection.execute(
-            "insert into main.health_quarantine_summary values ('gitlab', 'deployments', 'null id', 2)"
+            "insert into health.health_quarantine_summary values ('gitlab', 'deployments', 'null id', 2)"
         )
     finally:
         connection.close()
@@ -109,24 +110,3 @@ def test_a_warehouse_without_health_tables_explains_itself(warehouse: Path) -> N
     assert "No source load is recorded" in infos
     assert "No check results are recorded" in infos
     assert any("No record was set aside" in item.value for item in app_test.success)
-
-
-def test_dlt_loads_stand_in_when_the_refresh_recorded_no_source_loads(warehouse: Path) -> None:
-    connection = duckdb.connect(str(warehouse))
-    try:
-        connection.execute("create schema raw_github")
-        connection.execute(
-            "create table raw_github._dlt_loads (load_id varchar, schema_name varchar, status bigint,"
-            " inserted_at timestamptz)"
-        )
-        connection.execute(
-            "insert into raw_github._dlt_loads values ('1', 'github', 0, '2026-11-01 10:00:00+00'),"
-            " ('2', 'github', 0, '2026-11-02 09:30:00+00'), ('3', 'github', 1, '2026-11-03 09:30:00+00')"
-        )
-    finally:
-        connection.close()
-    app_test = _open_page()
-    sources = app_test.dataframe[0].value
-    assert list(sources["source"]) == ["github"]
-    # the completed loads only (status 0): the pending one of 2026-11-03 is not a success
-    assert str(sources["last_success_at"].iloc[0]).startswith("2026-11-02 09:30")

@@ -157,6 +157,11 @@ class _Dbt:
                 parsed = dbtRunner().invoke(["parse", *self.args])
                 assert parsed.success, parsed.exception
                 self.manifest = parsed.result
+            # `run` builds no seeds: the status mapping the models join is one, so seed what is selected
+            seeded = dbtRunner(manifest=self.manifest).invoke(
+                ["seed", "--select", f"{select} deployment_source_statuses", *self.args]
+            )
+            assert seeded.success, seeded.exception
             result = dbtRunner(manifest=self.manifest).invoke(["run", "--select", select, *self.args])
         finally:
             if saved is None:

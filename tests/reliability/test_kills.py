@@ -118,12 +118,28 @@ def _status(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRunStatus:
     return instance.get_run_by_id(run_id).status
 
 
-def test_kill_at_each_phase_then_recover(tiny_org, tmp_path):
+@pytest.fixture
+def reader_of(request):
+    """Start a Reader and always stop it: a reader thread left inside DuckDB at interpreter exit aborts."""
+    started: list[Reader] = []
+
+    def start(warehouse: Path, tables: list[str]) -> Reader:
+        reader = Reader(warehouse, tables)
+        reader.start()
+        started.append(reader)
+        return reader
+
+    yield start
+    for reader in started:
+        reader.stop.set()
+        reader.join(30)
+
+
+def test_kill_at_each_phase_then_recover(tiny_org, tmp_path, reader_of):
     reference = marts(tiny_org.workdir.warehouse)
     workdir = Workdir.at(tmp_path / "killed")
     config = workdir_on(tiny_org, workdir.root)
-    reader = Reader(workdir.warehouse, sorted(reference))
-    reader.start()
+    reader = reader_of(workdir.warehouse, sorted(reference))
     emulator = tiny_org.emulator
     outputs: list[str] = []
     killed_runs: list[str] = []
