@@ -5,6 +5,9 @@ PYTHON ?= python3.11
 UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --python $(PYTHON)
 ARGS ?=
+# Test processes: the suite is mostly whole refreshes (dbt, DuckDB, subprocesses); two workers on two cores
+# halve its wall time. Tests of one module stay in one worker (their module fixtures build orgs once).
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test bench lint clean
 
@@ -18,7 +21,7 @@ demo: install
 	@$(RUN) deploylens demo $(ARGS)
 
 test: install
-	@$(RUN) pytest $(ARGS)
+	@$(RUN) pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
 bench: install
 	@$(RUN) python -m benchmarks $(ARGS)

@@ -8,6 +8,19 @@ import pytest
 from orgs import BuiltOrg, build_org
 from shared_data import pytest_runtest_makereport  # noqa: F401 - CI fails tests whose shared data is missing
 
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Parse the dbt project once, before any test process starts: `make test` runs two pytest workers,
+    and two parses writing the project's target folder at once would spoil its manifest."""
+    if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller has parsed already
+        return
+    from orchestration.assets import ensure_dbt_manifest
+    from orchestration.workdir import DBT_PROJECT_DIR
+
+    ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
+
+
 # The tiny org's API tokens: recognisable, so tests/reliability/test_secrets.py can search every log line,
 # table and file the refresh wrote for them.
 TINY_GITHUB_TOKEN = "ghp_tinyOrgSecretToken_0f3c9a71d2"
