@@ -144,7 +144,7 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
     for line in report.lines(verbose):
         log.warning(line)
     checks = {evaluation.check_name: evaluation.passed for evaluation in evaluations}
-    log.info("checks passed: %d (dbt data and unit tests, Great Expectations suites)", sum(checks.values()))
+    log.info("checks passed: %d (dbt data tests, Great Expectations suites)", sum(checks.values()))
     log.info("refresh done: warehouse at %s", workdir.warehouse)
     return {"run_id": result.run_id, "checks": checks, "report": report, "exit_code": report.exit_code}
 

@@ -9,7 +9,6 @@ from orgs import BuiltOrg, build_org
 from shared_data import pytest_runtest_makereport  # noqa: F401 - CI fails tests whose shared data is missing
 
 
-
 def pytest_configure(config: pytest.Config) -> None:
     """Parse the dbt project once, before any test process starts: `make test` runs two pytest workers,
     and two parses writing the project's target folder at once would spoil its manifest."""

@@ -126,9 +126,15 @@ def test_the_runs_warnings_blocking_checks_and_stale_sources_are_reported(tmp_pa
     assert report.failures == ["check keys_unique failed: 2 duplicate change ids"]
     assert report.stale == [
         "pagerduty did not load this time (the token was rejected (401)); the warehouse keeps its previous "
-        "data for it"
+        "data for it — the token was rejected: check the configured token"
     ]
     assert report.exit_code == EXIT_FAILED
+    # with the configuration at hand, the advice names where the token comes from (never the token)
+    config = tmp_path / "org.yml"
+    config.write_text("sources:\n  pagerduty:\n    token_env: PAGERDUTY_TOKEN\n")
+    advised = RefreshReport(run_id="run-1")
+    add_health(advised, health, config)
+    assert advised.stale[0].endswith("— the token was rejected: check PAGERDUTY_TOKEN")
     lines = report.lines()
     assert lines[0].startswith("refresh failed (run run-1)")
     assert any(line.startswith("stale: pagerduty") for line in lines)
