@@ -176,6 +176,7 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
             ],
             env=env,
             cwd=REPO_ROOT,
+            start_new_session=True,
         )
     ]
     print(f"\n  deploylens app:  http://localhost:{app_port}")
@@ -187,24 +188,61 @@ def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
                 cwd=REPO_ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                start_new_session=True,
             )
         )
         print(f"  Dagster UI:      http://localhost:{dagster_port}")
     print("  Ctrl-C stops.\n", flush=True)
+
+    def _interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # A service manager (or `kill`) stops with SIGTERM, a terminal with Ctrl-C: both stop what is served.
+    # SIGINT is set too: a process started in the background of a script inherits it ignored.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_process_groups(children)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass  # the whole group is gone already
+
+
+def stop_process_groups(
+    children: list[subprocess.Popen], timeout_s: float = 15.0, grace_s: float = 2.0
+) -> None:
+    """Stop each child and everything it started.
+
+    The served processes run in sessions of their own (`start_new_session`), so Ctrl-C reaches this process
+    only, which asks each group to stop (SIGINT, as a terminal would). `dagster dev` runs a webserver, a
+    daemon and code servers: a group that has not stopped within `timeout_s` — or members that outlive
+    their leader by `grace_s` — are killed, so nothing keeps serving or holding a port after `demo` ends.
+    """
+    for child in children:
+        _signal_group(child, signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            pass
+    time.sleep(grace_s)
+    for child in children:
+        _signal_group(child, signal.SIGKILL)
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
