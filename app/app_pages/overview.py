@@ -36,7 +36,7 @@ def _difference(current: pd.Series, previous: pd.Series | None, column: str) -> 
 
 
 def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filters) -> None:
-    previous_start, previous_end = filters.previous
+    previous_start, previous_end = filters.compare
     compared = f"Change against {previous_start:%Y-%m-%d} – {previous_end:%Y-%m-%d}."
     cards = [
         (
@@ -214,7 +214,7 @@ def render() -> None:
     st.caption(f"{filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} · {who}")
     try:
         summary = queries.dora_summary(path, filters.start, filters.end, filters.teams)
-        previous_summary = queries.dora_summary(path, *filters.previous, filters.teams)
+        previous_summary = queries.dora_summary(path, *filters.compare, filters.teams)
         org = _org_row(summary)
         if org is None or (fmt.is_missing(org["deployments"]) or int(org["deployments"]) == 0):
             _explain_no_production(path)
