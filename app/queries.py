@@ -867,7 +867,7 @@ def find_changes(
                 or contains(lower(change_id), lower(?))
                 or (service, pr_number) in (select (service, pr_number) from matching_commits)
             )
-        order by merged_at desc nulls last, change_id
+        order by lower(change_id) = lower(?) desc, merged_at desc nulls last, change_id
         limit ?
         """,
         text,
@@ -875,6 +875,7 @@ def find_changes(
         _list_filter(services),
         _list_filter(services),
         number,
+        text,
         text,
         text,
         text,
