@@ -439,7 +439,9 @@ def _ranked(column: str, higher_is_better: bool) -> str:
                     partition by current.{column} is null order by current.{column} {worst_first}
                 )
             end as {column}_percentile,
-            current.{column} - compared.{column} as {column}_change,"""
+            case when (select deployments from compared_org) > 0
+                then current.{column} - compared.{column}
+            end as {column}_change,"""
 
 
 def team_comparison(
@@ -460,8 +462,16 @@ def team_comparison(
         current as (
             select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
         ),
+        compared_all as (
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[])
+        ),
         compared as (
-            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
+            select * from compared_all where team <> '{ORG_TEAM}'
+        ),
+        -- A compare-to period before the data begins (no deployment of the selected teams) compares with
+        -- nothing: no change is shown rather than every figure as a rise.
+        compared_org as (
+            select deployments from compared_all where team = '{ORG_TEAM}'
         )
         select
             current.*,{ranks}

@@ -117,19 +117,17 @@ def _render_charts(table: pd.DataFrame) -> None:
     st.subheader("Side by side")
     for pair in (CHARTS[:2], CHARTS[2:]):
         for column, (metric, title, axis_title) in zip(st.columns(2), pair, strict=True):
-            data = table[["Team", metric]].dropna()
+            # Plain field names: Vega-Lite reads dots, brackets and some punctuation in a field as a path.
+            data = table[["Team", metric]].dropna().rename(columns={metric: "value"})
             chart = (
                 alt.Chart(data)
                 .mark_bar()
                 .encode(
-                    x=alt.X(f"{metric}:Q", title=axis_title),
-                    y=alt.Y("Team:N", sort="-x" if metric == "Per week" else "x", title="Team"),
-                    tooltip=[
-                        alt.Tooltip("Team:N"),
-                        alt.Tooltip(f"{metric}:Q", format=".1f", title=axis_title),
-                    ],
+                    x=alt.X("value:Q", title=axis_title),
+                    y=alt.Y("Team:N", sort="-x" if metric == "Per week" else "x", title=None),
+                    tooltip=[alt.Tooltip("Team:N"), alt.Tooltip("value:Q", format=".1f", title=axis_title)],
                 )
-                .properties(title=title, height=max(120, 28 * len(data)))
+                .properties(title=title, height=alt.Step(28))
             )
             with column:
                 st.altair_chart(chart, width="stretch")

@@ -62,6 +62,9 @@ def _render_change(path, change: pd.Series) -> None:
             ),
         },
     )
+    card = widgets.deployment_link(change["deployment_id"])
+    if card:
+        st.markdown(f"[Open the deployment card that shipped it to production]({card})")
     if pd.isna(change["deployment_id"]) and pd.notna(change["merged_at"]):
         st.warning("Merged but not in production yet: it waits to be promoted.")
 
