@@ -150,10 +150,8 @@ class Choices:
     environments: list[str] = field(default_factory=list)
 
 
-def render_sidebar(bounds: DataBounds | None, choices: Choices | list[str]) -> Filters:
+def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
     """Draw the filters in the sidebar of the entry point and return the current selection."""
-    if not isinstance(choices, Choices):
-        choices = Choices(teams=list(choices))
     _read_url(bounds, choices)
     if DATES_KEY not in st.session_state:
         st.session_state[DATES_KEY] = default_dates(bounds)

@@ -6,6 +6,7 @@ fixture rows (default period 2026-03-07 .. 2026-05-29, twelve weeks; previous pe
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,27 @@ def test_an_explicit_compare_to_period_drives_the_deltas(warehouse: Path) -> Non
     assert not app_test.exception
     frequency = next(metric for metric in app_test.metric if metric.label == "Deployment frequency")
     assert frequency.delta == "-0.5 / week"
+
+
+def test_choosing_another_compare_to_period_in_the_sidebar(warehouse: Path) -> None:
+    app_test = _open("teams")
+    app_test.sidebar.radio(key="filter_compare_mode").set_value("Another period").run()
+    assert not app_test.exception
+    # It starts as the previous period, then follows the date picker and the URL.
+    picker = app_test.sidebar.date_input(key="filter_compare_dates")
+    assert picker.value == (dt.date(2025, 12, 13), dt.date(2026, 3, 6))
+    picker.set_value((dt.date(2026, 2, 1), dt.date(2026, 2, 7))).run()
+    assert not app_test.exception
+    assert _table(app_test, "teams_table")["Per week change"].iloc[0] == pytest.approx(4 / 12 - 1.0)
+    assert app_test.query_params["vs_from"] in ("2026-02-01", ["2026-02-01"])
+    assert app_test.query_params["vs_to"] in ("2026-02-07", ["2026-02-07"])
+    app_test.sidebar.radio(key="filter_compare_mode").set_value("Previous period").run()
+    assert "vs_from" not in app_test.query_params
+    assert table_change(app_test) == pytest.approx(4 / 12 - 2 / 12)
+
+
+def table_change(app_test: AppTest) -> float:
+    return _table(app_test, "teams_table")["Per week change"].iloc[0]
 
 
 def test_services_show_their_figures_environments_and_filters(warehouse: Path) -> None:
