@@ -120,7 +120,8 @@ def test_teams_figures_equal_the_marts(warehouse: Path) -> None:
 
 def test_services_figures_equal_the_marts(warehouse: Path) -> None:
     start, end = _period(warehouse)
-    table = _table(_open("services"), "Team view").set_index("Service")
+    app_test = _open("services")
+    table = _table(app_test, "Team view").set_index("Service")
     services = _sql(warehouse, "select service from marts.dim_services order by service")["service"].tolist()
     assert table.index.tolist() == services
     deployments = _deployment_figures(warehouse, "service", start, end)
@@ -132,6 +133,13 @@ def test_services_figures_equal_the_marts(warehouse: Path) -> None:
     lead = _lead_times(warehouse, "service", start, end)
     _assert_matches(table["Lead time median (h)"], lead["median_hours"])
     _assert_matches(table["Lead time p90 (h)"], lead["p90_hours"])
+    # The deploy rules the refresh loaded from the configuration, one row each.
+    rules = _table(app_test, "rule_index")
+    expected = _sql(warehouse, "select service, rule_index from raw_config.deploy_rules order by all")
+    assert sorted(zip(rules["service"], rules["rule_index"], strict=True)) == list(
+        zip(expected["service"], expected["rule_index"], strict=True)
+    )
+    assert not [column for column in rules.columns if column.startswith("_dlt")]
 
 
 def test_lead_time_figures_equal_the_marts(warehouse: Path) -> None:
