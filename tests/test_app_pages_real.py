@@ -199,7 +199,9 @@ def test_where_is_my_change_shows_the_production_deployment_of_the_mart(warehous
     reach = _table(app_test, "Matched by").set_index("Environment")
     assert reach.loc["production", "Matched by"] == "first production deployment"
     assert pd.Timestamp(reach.loc["production", "Reached at (UTC)"]) == pd.Timestamp(change["deployed_at"])
-    assert reach.loc["production", "Deployment"].endswith(change["deployment_id"].replace(":", "%3A"))
+    link = urlsplit(reach.loc["production", "Deployment"])
+    assert link.path == "deployments"
+    assert parse_qs(link.query)["deployment"] == [change["deployment_id"]]
     assert "staging" in reach.index
 
 
