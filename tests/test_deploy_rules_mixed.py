@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from orgs import build_org
+from staging_schema import read_snapshot, staging_columns
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 # Which source system each delivery style lands as in fct_deployments.
@@ -149,6 +150,15 @@ def test_git_team_deployments_and_commits_match_ground_truth_exactly(mixed_org):
     ]
     assert not wrong, wrong[:10]
     assert t_commits["deployment_id"].notna().sum() >= 150
+
+
+def test_mixed_org_staging_keeps_every_column_and_type(mixed_org):
+    """Every source loaded: the staging models (read through transform/macros/optional_source.sql) have
+    the columns and types of tests/contracts/staging_columns.json."""
+    built = staging_columns(mixed_org.workdir.warehouse)
+    expected = read_snapshot()["mixed"]
+    assert set(built) == set(expected)
+    assert {model: cols for model, cols in built.items() if cols != expected[model]} == {}
 
 
 def test_second_refresh_of_every_source_leaves_every_mart_identical(mixed_org):
