@@ -4,6 +4,9 @@ emulator, the refresh and the published warehouse, against the simulator's groun
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
@@ -159,6 +162,24 @@ def test_mixed_org_staging_keeps_every_column_and_type(mixed_org):
     expected = read_snapshot()["mixed"]
     assert set(built) == set(expected)
     assert {model: cols for model, cols in built.items() if cols != expected[model]} == {}
+
+
+STATES = Path(__file__).resolve().parent / "contracts" / "source_states_mixed.json"
+
+
+def test_source_cursors_keep_the_state_earlier_versions_wrote(mixed_org):
+    """The per-key cursors of GitLab, Jenkins, PagerDuty and git (ingestion/cursors.py) write the resource
+    state the sources wrote before they shared that helper (tests/contracts/source_states_mixed.json, the
+    same org and seed): keys, layout and values. An existing working directory's cursors then keep
+    working; the next test refreshes on them and checks nothing is doubled or lost."""
+    import dlt
+
+    expected = json.loads(STATES.read_text())
+    for name, resources in expected.items():
+        pipeline = dlt.attach(
+            pipeline_name=f"deploylens_{name}", pipelines_dir=str(mixed_org.workdir.dlt_dir)
+        )
+        assert pipeline.state["sources"][name]["resources"] == resources, name
 
 
 def test_second_refresh_of_every_source_leaves_every_mart_identical(mixed_org):
