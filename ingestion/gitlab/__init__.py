@@ -459,22 +459,22 @@ class _Reader:
         GitLab's `updated_after` is inclusive at the cursor's millisecond: the rows at the cursor are
         skipped by id (ingestion/cursors.py), so an unchanged project costs one request and yields nothing.
         """
-        cursor = ChangedSince(cursors, project, self.start, render=iso_millis)
+        seen = ChangedSince(cursors, project, self.start, render=iso_millis)
         query = {**params, "order_by": "updated_at", "sort": "asc"}
-        if cursor.cursor is not None:
-            query["updated_after"] = iso_millis(cursor.cursor)
+        if seen.cursor is not None:
+            query["updated_after"] = iso_millis(seen.cursor)
         for listing in self.optional_pages(path, query):
             page = yield from self.screen(resource, listing, project)
             rows = []
             for raw in page:
                 updated = parse_ts(raw.get("updated_at") or raw.get("created_at"))
-                if not cursor.is_new(updated, raw["id"]):
+                if not seen.is_new(updated, raw["id"]):
                     continue
-                cursor.see(updated, raw["id"])
+                seen.see(updated, raw["id"])
                 rows.append(raw)
             if rows:
                 yield [shape(raw) for raw in rows]
-        cursor.save()
+        seen.save()
 
 
 def projects_resource(gl: _Reader, projects: list[str] | None, group: str | None) -> DltResource:
