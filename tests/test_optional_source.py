@@ -153,6 +153,7 @@ def test_present_table_passes_through_missing_columns_are_typed_nulls_absent_tab
             "column id of raw.absent has no data_type",
         ),
     ],
+    ids=["no columns", "no data_type"],
 )
 def test_a_table_without_declared_columns_or_types_is_a_compile_error(tmp_path, table_yaml, message):
     sources = "version: 2\nsources:\n  - name: raw\n    schema: raw\n    tables:\n" + table_yaml
