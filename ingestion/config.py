@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from ingestion.catalog import Catalog, CatalogError, read_catalog
 from ingestion.patterns import RegexEngine
 
 KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
@@ -79,6 +80,10 @@ GITHUB_ACTIONS_EVENTS = (
     "workflow_run",
 )
 DEFAULT_INCIDENT_WINDOW_HOURS = 24
+# Optional dimensions of a team and of a service (docs/configuration.md, "Dimensions"): free text the
+# rollups group by. A service's `labels` is a list.
+TEAM_DIMENSIONS = ("department", "reporting_line")
+SERVICE_DIMENSIONS = ("language", "tier", "labels", "service_type", "system")
 
 
 class ConfigError(ValueError):
@@ -292,6 +297,62 @@ def _text_list(v: _Validator, value: Any, where: tuple) -> list[str] | None:
     return [v.text(item, where + (i,)) for i, item in enumerate(v.sequence(value, where))]
 
 
+def _tier(v: _Validator, value: Any, where: tuple) -> str | None:
+    """A service tier as text: `tier: 1` and `tier: "1"` are the same tier."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    return v.text(value, where, required=False)
+
+
+def _labels(v: _Validator, value: Any, where: tuple) -> list[str]:
+    """A service's labels: a list of non-empty strings (or one string), each once, sorted; none: []."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    return sorted(set(_text_list(v, value, where) or []))
+
+
+def _read_catalog(v: _Validator, value: Any, base: Path) -> Catalog:
+    """`catalog:` a Backstage catalog file or folder, relative to the configuration file's folder."""
+    if value is None:
+        return Catalog()
+    path = Path(v.text(value, ("catalog",))).expanduser()
+    if not path.is_absolute():
+        path = (base / path).resolve()
+    if not path.exists():
+        v.fail(("catalog",), f"no such file or folder: {path}")
+    try:
+        return read_catalog(path)
+    except CatalogError as exc:
+        raise ConfigError(f"catalog {exc}") from None
+
+
+def merge_catalog_teams(teams: list[dict[str, Any]], catalog: Catalog) -> list[dict[str, Any]]:
+    """The file's teams with what the catalog adds: a key the file leaves empty takes the catalog's value,
+    and catalog groups that own a component but that the file does not name become teams after the
+    file's own."""
+    named = {team["team"] for team in teams}
+    out = []
+    for team in teams:
+        extra = catalog.teams.get(team["team"], {})
+        out.append(
+            {**team, **{k: extra.get(k) for k in ("description", *TEAM_DIMENSIONS) if team.get(k) is None}}
+        )
+    owners = {component.get("team") for component in catalog.services.values()}
+    for name, group in catalog.teams.items():
+        # A group that owns a component is a team; the others (departments, guilds) are not.
+        if name not in named and name in owners:
+            out.append(
+                {
+                    "team": name,
+                    "description": group.get("description"),
+                    **{k: group.get(k) for k in TEAM_DIMENSIONS},
+                }
+            )
+    return out
+
+
 def _resolve_token(v: _Validator, spec: dict, where: tuple) -> str:
     if "token" in spec and "token_env" in spec:
         v.fail(where, "give either token or token_env, not both")
@@ -312,8 +373,9 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     data, lines = _compose_with_lines(text, path)
     v = _Validator(path, lines)
     data = v.mapping(data, ())
-    v.unknown_keys(data, {"org", "sources", "teams", "services", "environments", "failure"}, ())
+    v.unknown_keys(data, {"org", "sources", "teams", "services", "environments", "failure", "catalog"}, ())
     org = v.text(data.get("org", "my-org"), ("org",))
+    catalog = _read_catalog(v, data.get("catalog"), path.resolve().parent)
 
     sources: dict[str, SourceConfig] = {}
     raw_sources = v.mapping(data.get("sources") or {}, ("sources",))
@@ -374,12 +436,15 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     for i, team in enumerate(v.sequence(data.get("teams") or [], ("teams",))):
         where = ("teams", i)
         team = v.mapping(team, where)
-        v.unknown_keys(team, {"name", "description"}, where)
+        v.unknown_keys(team, {"name", "description", *TEAM_DIMENSIONS}, where)
         name = v.text(team.get("name"), where + ("name",))
         if name in team_names:
             v.fail(where + ("name",), f"duplicate team {name!r}")
         team_names.add(name)
-        teams.append({"team": name, "description": team.get("description")})
+        dimensions = {key: v.text(team.get(key), where + (key,), required=False) for key in TEAM_DIMENSIONS}
+        teams.append({"team": name, "description": team.get("description"), **dimensions})
+    teams = merge_catalog_teams(teams, catalog)
+    team_names = {team["team"] for team in teams}
     if not teams:
         v.fail(("teams",), "name at least one team")
 
@@ -414,14 +479,27 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     environment_names = [e["environment"] for e in environments]
     services = []
     service_names: set[str] = set()
-    for i, svc in enumerate(v.sequence(data.get("services") or [], ("services",))):
-        where = ("services", i)
+    file_services = v.sequence(data.get("services") or [], ("services",))
+    # Catalog components the file does not list are services too (addressed as catalog.<name> in errors).
+    listed = {svc.get("name") for svc in file_services if isinstance(svc, dict)}
+    entries = [(("services", i), svc) for i, svc in enumerate(file_services)] + [
+        (("catalog", name), dict(component))
+        for name, component in catalog.services.items()
+        if name not in listed
+    ]
+    for where, svc in entries:
         svc = v.mapping(svc, where)
-        v.unknown_keys(svc, {"name", "team", "repository", "pagerduty_services", "deployments"}, where)
+        v.unknown_keys(
+            svc,
+            {"name", "team", "repository", "pagerduty_services", "deployments", *SERVICE_DIMENSIONS},
+            where,
+        )
         name = v.text(svc.get("name"), where + ("name",))
         if name in service_names:
             v.fail(where + ("name",), f"duplicate service {name!r}")
         service_names.add(name)
+        # The catalog fills what the file leaves out (owner, repository, dimensions); the file wins.
+        svc = {**catalog.services.get(name, {}), **svc}
         team = v.text(svc.get("team"), where + ("team",))
         if team not in team_names:
             v.fail(where + ("team",), f"unknown team {team!r} (teams: {', '.join(sorted(team_names))})")
@@ -446,6 +524,11 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
                 "repository": repo,
                 "pagerduty_services": pd_ids,
                 "deploy_rules": rules,
+                "language": v.text(svc.get("language"), where + ("language",), required=False),
+                "tier": _tier(v, svc.get("tier"), where + ("tier",)),
+                "labels": _labels(v, svc.get("labels"), where + ("labels",)),
+                "service_type": v.text(svc.get("service_type"), where + ("service_type",), required=False),
+                "system": v.text(svc.get("system"), where + ("system",), required=False),
             }
         )
     if not services:

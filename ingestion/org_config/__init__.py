@@ -13,16 +13,40 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
-from .settings import DEFAULT_INCIDENT_WINDOW_HOURS, DEFAULT_WORKFLOW_EVENTS, DEPLOY_RULE_KINDS
+from .settings import (
+    DEFAULT_INCIDENT_WINDOW_HOURS,
+    DEFAULT_WORKFLOW_EVENTS,
+    DEPLOY_RULE_KINDS,
+    SERVICE_TEXT_DIMENSIONS,
+    TEAM_DIMENSIONS,
+)
 
 
 def _team_rows(teams: list[dict]) -> list[dict]:
-    return [{"team": t.get("team", t.get("name")), "description": t.get("description")} for t in teams]
+    return [
+        {
+            "team": t.get("team", t.get("name")),
+            "description": t.get("description"),
+            **{key: t.get(key) for key in TEAM_DIMENSIONS},
+        }
+        for t in teams
+    ]
+
+
+def _labels(service: dict) -> list[str]:
+    labels = service.get("labels") or []
+    return sorted({str(label) for label in ([labels] if isinstance(labels, str) else labels)})
 
 
 def _service_rows(services: list[dict]) -> list[dict]:
     return [
-        {"service": s.get("service", s.get("name")), "team": s.get("team"), "repository": s.get("repository")}
+        {
+            "service": s.get("service", s.get("name")),
+            "team": s.get("team"),
+            "repository": s.get("repository"),
+            **{key: None if s.get(key) is None else str(s[key]) for key in SERVICE_TEXT_DIMENSIONS},
+            "labels": _labels(s),
+        }
         for s in services
     ]
 
@@ -134,6 +158,7 @@ def org_config_source(
             {
                 "team": {"data_type": "text", "nullable": True},
                 "description": {"data_type": "text", "nullable": True},
+                **{key: {"data_type": "text", "nullable": True} for key in TEAM_DIMENSIONS},
             },
         ),
         "services": (
@@ -142,6 +167,9 @@ def org_config_source(
                 "service": {"data_type": "text", "nullable": True},
                 "team": {"data_type": "text", "nullable": True},
                 "repository": {"data_type": "text", "nullable": True},
+                **{key: {"data_type": "text", "nullable": True} for key in SERVICE_TEXT_DIMENSIONS},
+                # a list kept in one column (json); [] for a service without labels
+                "labels": {"data_type": "json", "nullable": True},
             },
         ),
         "service_pagerduty": (

@@ -31,6 +31,11 @@ final as (
         services.team,
         services.repository,
         coalesce(pagerduty_ids.pagerduty_service_ids, cast([] as varchar[])) as pagerduty_service_ids,
+        services.language,
+        services.tier,
+        services.labels,
+        services.service_type,
+        services.system,
 
     from services
     left join pagerduty_ids

@@ -27,6 +27,9 @@ final as (
 
     select
         teams.team,
+        teams.description,
+        teams.department,
+        teams.reporting_line,
         coalesce(service_counts.service_count, 0) as service_count,
 
     from teams

@@ -11,7 +11,13 @@ renamed as (
     select
         service,
         team,
-        repository
+        repository,
+        language,
+        tier,
+        -- a list kept as json in the raw table; a service without labels has none (never NULL)
+        coalesce(list_sort(list_distinct(cast(labels as varchar[]))), cast([] as varchar[])) as labels,
+        service_type,
+        system
 
     from source
 

@@ -9,7 +9,10 @@ source as (
 renamed as (
 
     select
-        team
+        team,
+        description,
+        department,
+        reporting_line
 
     from source
 
