@@ -78,3 +78,40 @@
         {{ dora_level('deployment_frequency', deploy_days_per_month, bands, report_year, 'deploy_days_per_month') }}
     )
 {%- endmacro %}
+
+{#- The first day of the period (`day`, `week` = ISO week from Monday, `month`) a UTC day counts for. -#}
+{% macro period_start(grain, day) -%}
+    cast(date_trunc('{{ grain }}', {{ day }}) as date)
+{%- endmacro %}
+
+{#- The last day of a period, inclusive. -#}
+{% macro period_end(grain, period_start_day) -%}
+    cast({{ period_start_day }} + interval 1 {{ grain }} as date) - 1
+{%- endmacro %}
+
+{#- Days of [first_day, last_day] that are also inside [loaded_from, loaded_through]: what a period counts
+    when it reaches past the loaded data (0 when they do not meet). -#}
+{% macro loaded_days(first_day, last_day, loaded_from, loaded_through) -%}
+    greatest(
+        0,
+        date_diff('day', greatest({{ first_day }}, {{ loaded_from }}), least({{ last_day }}, {{ loaded_through }})) + 1
+    )
+{%- endmacro %}
+
+{#- Deployments per week over the loaded days of a period (never over days not loaded). -#}
+{% macro deployments_per_week(deployments, loaded_days) -%}
+    (case when {{ loaded_days }} > 0 then {{ deployments }} * 7.0 / {{ loaded_days }} end)
+{%- endmacro %}
+
+{#- The loaded data, as a one-row select: the first and last UTC day holding any deployment (any
+    environment, any status; its created_at when it has no deployed_at) or incident. -#}
+{% macro loaded_range_sql(deployments_relation, incidents_relation) -%}
+    select
+        min(loaded_day) as loaded_from,
+        max(loaded_day) as loaded_through,
+    from (
+        select cast(coalesce(deployed_at, created_at) as date) as loaded_day from {{ deployments_relation }}
+        union all
+        select cast(created_at as date) as loaded_day from {{ incidents_relation }}
+    ) as loaded_days
+{%- endmacro %}

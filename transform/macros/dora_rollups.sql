@@ -480,3 +480,400 @@ select * from final
         {% endif %}
     {% endif %}
 {% endmacro %}
+
+
+{#- The measures of the rollup family that get a `previous_<measure>` column (the same group's previous
+    period), and the team measures ranked within the org, with the direction that ranks first. -#}
+{% macro rollup_measures() -%}
+    {{ return(['deployments', 'deployments_per_week', 'deploy_days', 'failed_deployments', 'change_failure_rate',
+               'changes', 'lead_time_median_minutes', 'lead_time_p75_minutes', 'lead_time_p90_minutes',
+               'lead_time_mean_minutes', 'time_to_restore_median_minutes', 'time_to_restore_mean_minutes',
+               'incidents']) }}
+{%- endmacro %}
+
+{% macro rollup_ranked_measures() -%}
+    {{ return([('deployments_per_week', 'desc'), ('lead_time_median_minutes', 'asc'),
+               ('change_failure_rate', 'asc'), ('time_to_restore_median_minutes', 'asc')]) }}
+{%- endmacro %}
+
+{#- Rank (1 = best, ties share the better rank) and percentile (1.0 = best, 0.0 = worst, a lone team 1.0)
+    of a team's measure among the org's teams in the same period; NULL when the team has no value. -#}
+{% macro rank_within_org(measure, direction) -%}
+    case when {{ measure }} is not null then
+        rank() over (
+            partition by period_start, {{ measure }} is null order by {{ measure }} {{ direction }}
+        )
+    end as {{ measure }}_rank,
+    case when {{ measure }} is not null then
+        1 - percent_rank() over (
+            partition by period_start, {{ measure }} is null order by {{ measure }} {{ direction }}
+        )
+    end as {{ measure }}_percentile
+{%- endmacro %}
+
+{#- The cross-team rollup family (dora_rollup_daily, dora_rollup_weekly, dora_rollup_monthly): one row per
+    grouping (org, department, team, service, label), group and period of `grain` (day, week, month), from
+    the group's first period with data through the period holding the last loaded day, zeros where nothing
+    happened. docs/metrics.md ("Cross-team rollups") describes each column. -#}
+{% macro dora_rollup_sql(grain) -%}
+with
+
+deployments as (
+
+    select * from {{ ref('fct_deployments') }}
+
+),
+
+changes as (
+
+    select * from {{ ref('fct_changes') }}
+
+),
+
+incidents as (
+
+    select * from {{ ref('fct_incidents') }}
+
+),
+
+teams as (
+
+    select * from {{ ref('dim_teams') }}
+
+),
+
+services as (
+
+    select * from {{ ref('dim_services') }}
+
+),
+
+loaded as (
+
+    {{ loaded_range_sql('deployments', 'incidents') }}
+
+),
+
+-- Which groups each service's events count for: the org, its team's department, its team, itself and each
+-- of its labels. A team without a department, or a service without labels, is in no such group.
+service_groups as (
+
+    select service, 'org' as grouping, '(org)' as group_value from services
+    union all
+    select services.service, 'department' as grouping, teams.department as group_value
+    from services
+    inner join teams
+        on services.team = teams.team
+    where teams.department is not null
+    union all
+    select service, 'team' as grouping, team as group_value from services
+    union all
+    select service, 'service' as grouping, service as group_value from services
+    union all
+    select service, 'label' as grouping, unnest(labels) as group_value from services
+
+),
+
+production_deployments as (
+
+    select
+        service,
+        {{ deploy_day('deployed_at') }} as event_day,
+        is_failure,
+        time_to_restore_minutes,
+
+    from deployments
+    where status = 'success'
+        and is_production
+        and team is not null
+        and deployed_at is not null
+
+),
+
+measured_changes as (
+
+    select
+        service,
+        {{ deploy_day('deployed_at') }} as event_day,
+        lead_time_minutes,
+
+    from changes
+    where lead_time_minutes is not null
+        and team is not null
+
+),
+
+started_incidents as (
+
+    select
+        service,
+        cast(created_at as date) as event_day,
+
+    from incidents
+    where service is not null
+
+),
+
+deployment_periods as (
+
+    select
+        service_groups.grouping,
+        service_groups.group_value,
+        {{ period_start(grain, 'production_deployments.event_day') }} as period_start,
+        count(*) as deployments,
+        count(distinct production_deployments.event_day) as deploy_days,
+        count(*) filter (where production_deployments.is_failure) as failed_deployments,
+        {{ percentile('production_deployments.time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
+        avg(production_deployments.time_to_restore_minutes) as time_to_restore_mean_minutes,
+        max(production_deployments.event_day) as last_deploy_day,
+
+    from production_deployments
+    inner join service_groups
+        on production_deployments.service = service_groups.service
+    group by all
+
+),
+
+change_periods as (
+
+    select
+        service_groups.grouping,
+        service_groups.group_value,
+        {{ period_start(grain, 'measured_changes.event_day') }} as period_start,
+        count(*) as changes,
+        {{ lead_time_statistics('measured_changes.lead_time_minutes') }},
+
+    from measured_changes
+    inner join service_groups
+        on measured_changes.service = service_groups.service
+    group by all
+
+),
+
+incident_periods as (
+
+    select
+        service_groups.grouping,
+        service_groups.group_value,
+        {{ period_start(grain, 'started_incidents.event_day') }} as period_start,
+        count(*) as incidents,
+
+    from started_incidents
+    inner join service_groups
+        on started_incidents.service = service_groups.service
+    group by all
+
+),
+
+data_periods as (
+
+    select grouping, group_value, period_start from deployment_periods
+    union all
+    select grouping, group_value, period_start from change_periods
+    union all
+    select grouping, group_value, period_start from incident_periods
+
+),
+
+spans as (
+
+    select
+        grouping,
+        group_value,
+        min(period_start) as first_period_start,
+
+    from data_periods
+    group by grouping, group_value
+
+),
+
+group_last_deploy_days as (
+
+    select
+        grouping,
+        group_value,
+        max(last_deploy_day) as last_deploy_day,
+
+    from deployment_periods
+    group by grouping, group_value
+
+),
+
+calendar as (
+
+    select
+        spans.grouping,
+        spans.group_value,
+        cast(
+            unnest(generate_series(
+                cast(spans.first_period_start as timestamp),
+                cast({{ period_start(grain, 'loaded.loaded_through') }} as timestamp),
+                interval 1 {{ grain }}
+            )) as date
+        ) as period_start,
+
+    from spans
+    cross join loaded
+
+),
+
+periods as (
+
+    select
+        calendar.grouping,
+        calendar.group_value,
+        calendar.period_start,
+        {{ period_end(grain, 'calendar.period_start') }} as period_end,
+        {{ loaded_days('calendar.period_start', period_end(grain, 'calendar.period_start'),
+                       'loaded.loaded_from', 'loaded.loaded_through') }} as loaded_days,
+        group_last_deploy_days.last_deploy_day,
+
+    from calendar
+    cross join loaded
+    left join group_last_deploy_days
+        on calendar.grouping = group_last_deploy_days.grouping
+        and calendar.group_value = group_last_deploy_days.group_value
+
+),
+
+measured as (
+
+    select
+        periods.grouping,
+        periods.group_value,
+        '{{ grain }}' as period_grain,
+        periods.period_start,
+        periods.period_end,
+        date_diff('day', periods.period_start, periods.period_end) + 1 as days_in_period,
+        periods.loaded_days,
+        periods.loaded_days = date_diff('day', periods.period_start, periods.period_end) + 1
+            as is_complete_period,
+        coalesce(periods.last_deploy_day < periods.period_start, true) as has_stopped_deploying,
+        coalesce(deployment_periods.deployments, 0) as deployments,
+        {{ deployments_per_week('coalesce(deployment_periods.deployments, 0)', 'periods.loaded_days') }}
+            as deployments_per_week,
+        coalesce(deployment_periods.deploy_days, 0) as deploy_days,
+        coalesce(deployment_periods.failed_deployments, 0) as failed_deployments,
+        {{ change_failure_rate('deployment_periods.failed_deployments', 'deployment_periods.deployments') }}
+            as change_failure_rate,
+        coalesce(change_periods.changes, 0) as changes,
+        change_periods.lead_time_median_minutes,
+        change_periods.lead_time_p75_minutes,
+        change_periods.lead_time_p90_minutes,
+        change_periods.lead_time_mean_minutes,
+        deployment_periods.time_to_restore_median_minutes,
+        deployment_periods.time_to_restore_mean_minutes,
+        coalesce(incident_periods.incidents, 0) as incidents,
+
+    from periods
+    left join deployment_periods
+        on periods.grouping = deployment_periods.grouping
+        and periods.group_value = deployment_periods.group_value
+        and periods.period_start = deployment_periods.period_start
+    left join change_periods
+        on periods.grouping = change_periods.grouping
+        and periods.group_value = change_periods.group_value
+        and periods.period_start = change_periods.period_start
+    left join incident_periods
+        on periods.grouping = incident_periods.grouping
+        and periods.group_value = incident_periods.group_value
+        and periods.period_start = incident_periods.period_start
+
+),
+
+with_previous as (
+
+    select
+        *,
+        {%- for measure in rollup_measures() %}
+        lag({{ measure }}) over (partition by grouping, group_value order by period_start) as previous_{{ measure }},
+        {%- endfor %}
+
+    from measured
+
+),
+
+team_ranks as (
+
+    select
+        group_value as team,
+        period_start,
+        {%- for measure, direction in rollup_ranked_measures() %}
+        {{ rank_within_org(measure, direction) }},
+        {%- endfor %}
+
+    from measured
+    where grouping = 'team'
+
+),
+
+-- Each team's median weighted by its deployments in the period, for the org and each department: a team
+-- that deploys more weighs more, unlike the median over the pooled changes or failures.
+team_weights as (
+
+    select
+        measured.period_start,
+        teams.department,
+        measured.deployments,
+        measured.lead_time_median_minutes,
+        measured.time_to_restore_median_minutes,
+
+    from measured
+    inner join teams
+        on measured.group_value = teams.team
+    where measured.grouping = 'team'
+
+),
+
+weighted_groups as (
+
+    select 'org' as grouping, '(org)' as group_value, * exclude (department) from team_weights
+    union all
+    select 'department' as grouping, department as group_value, * exclude (department) from team_weights
+    where department is not null
+
+),
+
+weighted as (
+
+    select
+        grouping,
+        group_value,
+        period_start,
+        sum(lead_time_median_minutes * deployments) filter (where lead_time_median_minutes is not null)
+            / nullif(sum(deployments) filter (where lead_time_median_minutes is not null), 0)
+            as team_lead_time_median_deploy_weighted_minutes,
+        sum(time_to_restore_median_minutes * deployments) filter (where time_to_restore_median_minutes is not null)
+            / nullif(sum(deployments) filter (where time_to_restore_median_minutes is not null), 0)
+            as team_time_to_restore_median_deploy_weighted_minutes,
+
+    from weighted_groups
+    group by grouping, group_value, period_start
+
+),
+
+final as (
+
+    select
+        with_previous.*,
+        {%- for measure, direction in rollup_ranked_measures() %}
+        team_ranks.{{ measure }}_rank,
+        team_ranks.{{ measure }}_percentile,
+        {%- endfor %}
+        weighted.team_lead_time_median_deploy_weighted_minutes,
+        weighted.team_time_to_restore_median_deploy_weighted_minutes,
+
+    from with_previous
+    left join team_ranks
+        on with_previous.grouping = 'team'
+        and with_previous.group_value = team_ranks.team
+        and with_previous.period_start = team_ranks.period_start
+    left join weighted
+        on with_previous.grouping = weighted.grouping
+        and with_previous.group_value = weighted.group_value
+        and with_previous.period_start = weighted.period_start
+
+)
+
+select * from final
+{%- endmacro %}

@@ -1,0 +1,2 @@
+-- The cross-team rollups per day: transform/macros/dora_rollups.sql, docs/metrics.md ("Cross-team rollups").
+{{ dora_rollup_sql('day') }}
