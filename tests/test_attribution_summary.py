@@ -32,6 +32,8 @@ DEPLOYMENTS = [
     ("payments", "2026-06-03 11:00:00", "failure", True, False, None),  # failed to deploy: not counted
     ("payments", "2026-06-08 00:30:00", "success", True, False, None),  # the Monday after: out of period
     ("search", "2026-06-03 09:00:00", "success", True, False, None),
+    # staging, not counted; the data loaded reaches July, so every June day counts as loaded
+    ("search", "2026-07-15 09:00:00", "success", False, False, None),
 ]
 # (team, deployed_at, lead_time_minutes)
 CHANGES = [
@@ -58,6 +60,9 @@ def _write_facts(path: Path) -> None:
             "is_production boolean, is_failure boolean, time_to_restore_minutes double)"
         )
         con.executemany("insert into marts.fct_deployments values (?, ?, ?, ?, ?, ?)", DEPLOYMENTS)
+        con.execute("alter table marts.fct_deployments add column created_at timestamp")
+        con.execute("update marts.fct_deployments set created_at = deployed_at")
+        con.execute("create table marts.fct_incidents (service varchar, created_at timestamp)")
         con.execute(
             "create table marts.fct_changes (team varchar, deployed_at timestamp, lead_time_minutes double)"
         )
@@ -211,3 +216,30 @@ def test_month_long_period_uses_monthly_deploy_days_below_weekly(warehouse):
     assert search["deploy_days_per_week_median"] == 0
     assert search["deployments_per_week"] == pytest.approx(1 / (30 / 7))
     assert search["deployment_frequency_level_2023"] == "medium"
+
+
+def test_reversed_period_is_a_clear_error(warehouse):
+    with pytest.raises(duckdb.Error, match="end_date 2026-06-01 is before start_date 2026-06-07"):
+        _summary(warehouse, "2026-06-07", "2026-06-01", None)
+
+
+def test_weekend_only_period_is_not_rated(warehouse):
+    # Saturday 06-06 and Sunday 06-07: payments deployed once (06-07 23:59). No whole week: the frequency
+    # level is NULL rather than "low" for a team that deploys five days a week; the rate counts the 2 days.
+    payments = _summary(warehouse, "2026-06-06", "2026-06-07", ["payments"])["payments"]
+    assert payments["deployments"] == 1
+    assert payments["deployments_per_week"] == pytest.approx(1 / (2 / 7))
+    assert payments["deploy_days_per_week_median"] is None
+    assert payments["deployment_frequency_level_2023"] is None
+
+
+def test_period_reaching_past_the_loaded_data_counts_only_loaded_days(warehouse):
+    # The data loaded ends 2026-07-15 (the staging deployment), so 06-01..12-31 counts 30 + 15 = 45 days.
+    # Payments deployed 7 times in it (06-01 twice, 06-02, 06-04, 06-05, 06-07, 06-08).
+    payments = _summary(warehouse, "2026-06-01", "2026-12-31", ["payments"])["payments"]
+    assert payments["deployments"] == 7
+    assert payments["deployments_per_week"] == pytest.approx(7 / (45 / 7))
+    # Whole weeks 06-01 .. 07-06 (the week of 07-13 is cut by the data's end): deploy days 5, 1, 0, 0, 0, 0.
+    assert payments["deploy_days_per_week_median"] == 0
+    # Whole months: June only (6 deploy days), not the empty months after the data ends: medium, not low.
+    assert payments["deployment_frequency_level_2023"] == "medium"

@@ -209,11 +209,42 @@ select * from final
 {% macro dora_summary_sql(marts_schema='marts', bands_relation='reference.dora_bands') -%}
 with
 
+requested as (
+
+    select
+        cast(start_date as date) as requested_start,
+        case
+            when cast(end_date as date) < cast(start_date as date)
+                then error(
+                    'dora_summary: end_date ' || cast(end_date as varchar) || ' is before start_date '
+                    || cast(start_date as varchar) || ' (dates are inclusive: give the earlier one first)'
+                )
+            else cast(end_date as date)
+        end as requested_end,
+
+),
+
+loaded as (
+
+    {{ loaded_range_sql(marts_schema ~ '.fct_deployments', marts_schema ~ '.fct_incidents') }}
+
+),
+
+-- The requested period cut to the loaded data: days not loaded (the future, before the first load) are not
+-- counted as days without deployments. A period entirely outside the data keeps its dates and has no
+-- loaded days.
 period as (
 
     select
-        cast(start_date as date) as period_start,
-        cast(end_date as date) as period_end,
+        greatest(requested.requested_start, coalesce(loaded.loaded_from, requested.requested_start))
+            as period_start,
+        least(requested.requested_end, coalesce(loaded.loaded_through, requested.requested_end))
+            as period_end,
+        {{ loaded_days('requested.requested_start', 'requested.requested_end',
+                       'loaded.loaded_from', 'loaded.loaded_through') }} as loaded_days,
+
+    from requested
+    cross join loaded
 
 ),
 
@@ -288,7 +319,9 @@ scoped_changes as (
 
 ),
 
-weeks as (
+-- Only the calendar weeks and months wholly inside the (loaded) period count towards the medians: a
+-- partial week at an edge would count a weekend as a week without deployments.
+touched_weeks as (
 
     select
         cast(
@@ -298,10 +331,21 @@ weeks as (
         ) as week_start,
 
     from period
+    where loaded_days > 0
 
 ),
 
-months as (
+weeks as (
+
+    select touched_weeks.week_start
+    from touched_weeks
+    cross join period
+    where touched_weeks.week_start >= period.period_start
+        and {{ period_end('week', 'touched_weeks.week_start') }} <= period.period_end
+
+),
+
+touched_months as (
 
     select
         cast(
@@ -311,6 +355,17 @@ months as (
         ) as month_start,
 
     from period
+    where loaded_days > 0
+
+),
+
+months as (
+
+    select touched_months.month_start
+    from touched_months
+    cross join period
+    where touched_months.month_start >= period.period_start
+        and {{ period_end('month', 'touched_months.month_start') }} <= period.period_end
 
 ),
 
@@ -373,6 +428,7 @@ deployment_totals as (
     select
         team,
         count(*) as deployments,
+        count(distinct deploy_day) as deploy_days,
         count(*) filter (where is_failure) as failed_deployments,
         {{ percentile('time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
 
@@ -399,10 +455,15 @@ summary as (
         summary_rows.team,
         summary_rows.row_order,
         coalesce(deployment_totals.deployments, 0) as deployments,
-        coalesce(deployment_totals.deployments, 0)
-            / ((date_diff('day', period.period_start, period.period_end) + 1) / 7.0) as deployments_per_week,
+        {{ deployments_per_week('coalesce(deployment_totals.deployments, 0)', 'period.loaded_days') }}
+            as deployments_per_week,
         frequency.deploy_days_per_week_median,
-        monthly_frequency.deploy_days_per_month_median,
+        -- Without a whole month in the period: its deploy days per 30 loaded days.
+        coalesce(
+            monthly_frequency.deploy_days_per_month_median,
+            case when period.loaded_days > 0
+                then coalesce(deployment_totals.deploy_days, 0) * 30.0 / period.loaded_days end
+        ) as deploy_days_per_month_median,
         coalesce(deployment_totals.failed_deployments, 0) as failed_deployments,
         {{ change_failure_rate('deployment_totals.failed_deployments', 'deployment_totals.deployments') }}
             as change_failure_rate,
@@ -441,8 +502,10 @@ final as (
         lead_time_p90_minutes,
         lead_time_mean_minutes,
         time_to_restore_median_minutes,
-        {{ deployment_frequency_level('deploy_days_per_week_median', 'deploy_days_per_month_median', 'dora_bands') }}
-            as deployment_frequency_level_2023,
+        -- No whole week loaded in the period: too short to rate how often a team deploys (NULL, not low).
+        case when deploy_days_per_week_median is not null then
+            {{ deployment_frequency_level('deploy_days_per_week_median', 'deploy_days_per_month_median', 'dora_bands') }}
+        end as deployment_frequency_level_2023,
         {{ dora_level('lead_time', 'lead_time_median_minutes', 'dora_bands') }} as lead_time_level_2023,
         {{ dora_level('change_failure_rate', 'change_failure_rate', 'dora_bands') }}
             as change_failure_rate_level_2023,
@@ -464,7 +527,7 @@ select * from final
 {% macro create_dora_summary() %}
     {% if execute %}
         {% set needed = [('marts', 'dim_teams'), ('marts', 'fct_deployments'), ('marts', 'fct_changes'),
-                         ('reference', 'dora_bands')] %}
+                         ('marts', 'fct_incidents'), ('reference', 'dora_bands')] %}
         {% set missing = [] %}
         {% for schema_name, table_name in needed %}
             {% if adapter.get_relation(database=target.database, schema=schema_name, identifier=table_name) is none %}
