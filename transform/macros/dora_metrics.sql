@@ -100,7 +100,7 @@
 
 {#- Deployments per week over the loaded days of a period (never over days not loaded). -#}
 {% macro deployments_per_week(deployments, loaded_days) -%}
-    (case when {{ loaded_days }} > 0 then {{ deployments }} * 7.0 / {{ loaded_days }} end)
+    (case when {{ loaded_days }} > 0 then cast({{ deployments }} as double) * 7 / {{ loaded_days }} end)
 {%- endmacro %}
 
 {#- The loaded data, as a one-row select: the first and last UTC day holding any deployment (any
