@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -23,10 +25,33 @@ class BuiltOrg:
     refresh: dict
 
 
+def add_dimensions(org: dict[str, Any]) -> dict[str, Any]:
+    """Departments, reporting lines, languages, tiers and labels for a simulated org's `org.yml`, which the
+    simulator does not write yet: every team but the last in one of two departments (the last in none),
+    services cycling through labels `api`, `api`+`critical` and none. Deterministic in the order of the
+    org's teams and services, so a test can read them back from the file."""
+    teams = org["teams"]
+    for i, team in enumerate(teams[:-1]):
+        team["department"] = "commerce" if i % 2 == 0 else "infrastructure"
+        team["reporting_line"] = f"VP Engineering > {team['department'].title()}"
+    for i, service in enumerate(org["services"]):
+        service["labels"] = [["api"], ["api", "critical"], []][i % 3]
+        service["language"] = ["python", "go"][i % 2]
+        if i % 3 == 1:
+            service["tier"] = 1
+    return org
+
+
 def build_org(
-    root: Path, scale: str, seed: int, github_token: str | None = None, pagerduty_token: str | None = None
+    root: Path,
+    scale: str,
+    seed: int,
+    github_token: str | None = None,
+    pagerduty_token: str | None = None,
+    edit_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> BuiltOrg:
-    """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default)."""
+    """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default);
+    `edit_config`: changes the generated `org.yml` content before the refresh reads it."""
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
     from orchestration.workdir import Workdir
     from simulator import Emulator, generate_org
@@ -48,6 +73,8 @@ def build_org(
         pagerduty_token,
         git_repositories=workdir.repos.relative_to(workdir.config.parent),
     )
+    if edit_config is not None:
+        org = edit_config(org)
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
     refresh = run_refresh(workdir.config, workdir)
     return BuiltOrg(workdir, world, emulator, workdir.config, refresh)
