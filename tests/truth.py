@@ -249,6 +249,9 @@ MART_KEYS = {
     "fct_incidents": ["incident_id"],
     "dora_team_weekly": ["team", "week_start"],
     "dora_org_weekly": ["week_start"],
+    "dora_rollup_daily": ["grouping", "group_value", "period_start"],
+    "dora_rollup_weekly": ["grouping", "group_value", "period_start"],
+    "dora_rollup_monthly": ["grouping", "group_value", "period_start"],
 }
 
 
