@@ -31,7 +31,7 @@ from ingestion.http import ApiError
 from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
-from ingestion.pipelines import make_pipeline
+from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline
 from orchestration.checks import record_dbt_checks
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
@@ -141,7 +141,7 @@ def record_source_load(
 ) -> None:
     """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run."""
     finished_at = datetime.now(UTC).replace(tzinfo=None)
-    con = duckdb.connect(str(build_db))
+    con = connect_duckdb(build_db)
     try:
         con.execute("create schema if not exists meta")
         con.execute(SOURCE_LOADS_DDL)
@@ -287,7 +287,13 @@ def _profile_checksum(build_db: str) -> str:
     from dbt.contracts.files import FileHash
 
     credentials = DuckDBCredentials.from_dict(
-        {"type": "duckdb", "path": build_db, "database": Path(build_db).stem, "schema": "main"}
+        {
+            "type": "duckdb",
+            "path": build_db,
+            "database": Path(build_db).stem,
+            "schema": "main",
+            "settings": duckdb_settings(),
+        }
     )
     keys = sorted(credentials.connection_info())
     return FileHash.from_contents(pprint.pformat(keys)).checksum
