@@ -170,6 +170,17 @@ incident_causes as (
 
 ),
 
+cause_deployed as (
+
+    select
+        change_id,
+        min(deployed_at) as first_deployed_at
+
+    from deploy_changes
+    group by change_id
+
+),
+
 incidents_with_cause as (
 
     select
@@ -177,12 +188,11 @@ incidents_with_cause as (
         incident_causes.pd_service_id,
         incident_causes.root_cause,
         incident_causes.resolved_at,
-        least(incident_causes.created_at, min(deploy_changes.deployed_at)) as created_at
+        least(incident_causes.created_at, cause_deployed.first_deployed_at) as created_at
 
     from incident_causes
-    left join deploy_changes
-        on incident_causes.root_cause <> '' and deploy_changes.change_id = incident_causes.root_cause
-    group by all
+    left join cause_deployed
+        on incident_causes.root_cause <> '' and incident_causes.root_cause = cause_deployed.change_id
 
 ),
 
