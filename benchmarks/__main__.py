@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         printed += [name for name in results if name not in printed]
     from benchmarks.harness import load_results
 
-    print("\n" + table(load_results(RESULTS), printed))
+    if printed:
+        print("\n" + table(load_results(RESULTS), printed))
     for line in failed:
         print(line)
     print(f"results: {RESULTS.relative_to(ROOT)}")
