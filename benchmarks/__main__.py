@@ -34,6 +34,7 @@ class Options:
     scale: str
     repeat: int
     bench_dir: Path
+    incremental: bool = True
 
 
 def _demo(scale: str, *options: str) -> list[str]:
@@ -89,7 +90,7 @@ def _demo_benchmark(name: str, scale: str, *extra: str) -> Callable[[Options], d
 def _refresh(options: Options) -> dict:
     from benchmarks.large import refresh_benchmarks
 
-    return refresh_benchmarks(options.scale, options.bench_dir)
+    return refresh_benchmarks(options.scale, options.bench_dir, incremental=options.incremental)
 
 
 def _app(options: Options) -> dict:
@@ -182,13 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: the table's)")
     parser.add_argument("--scale", default="large", help="org of the large benchmarks: large, medium, small")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the repeated demo benchmarks")
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="the refresh benchmarks stop after the full refresh"
+    )
     parser.add_argument("--list", action="store_true", help="list the benchmark names and stop")
     args = parser.parse_args(argv)
     if args.list:
         for benchmark in BENCHMARKS:
             print(", ".join(benchmark.names))
         return 0
-    options = Options(args.scale, args.repeat, BENCH_DIR)
+    options = Options(args.scale, args.repeat, BENCH_DIR, incremental=not args.no_incremental)
     printed: list[str] = []
     failed: list[str] = []
     for benchmark in select(args.names or DEFAULT_NAMES):
