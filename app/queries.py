@@ -188,6 +188,7 @@ def deployments(
     environments: list[str] | None = None,
     statuses: list[str] | None = None,
     limit: int = 1000,
+    services: list[str] | None = None,
 ) -> pd.DataFrame:
     """Deployments in the period, newest first, filtered on what the Deployments page offers."""
     return _query(
@@ -213,6 +214,7 @@ def deployments(
             and (?::varchar[] is null or list_contains(?::varchar[], team))
             and (?::varchar[] is null or list_contains(?::varchar[], environment))
             and (?::varchar[] is null or list_contains(?::varchar[], status))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
         order by deployed_at desc
         limit ?
         """,
@@ -224,6 +226,8 @@ def deployments(
         environments or None,
         statuses or None,
         statuses or None,
+        services or None,
+        services or None,
         int(limit),
     )
 
@@ -394,3 +398,593 @@ def deployment_counts(path: Path) -> dict[str, int]:
         """,
     )
     return {"deployments": int(frame.loc[0, "deployments"]), "production": int(frame.loc[0, "production"])}
+
+
+# ------------------------------------------------------------------------------- shared filter choices
+
+
+def service_names(path: Path) -> list[str]:
+    """All services, for the sidebar filter."""
+    frame = _query(path, "select service from marts.dim_services order by service")
+    return [str(service) for service in frame["service"]]
+
+
+def _list_filter(values: list[str] | None) -> list[str] | None:
+    """An empty selection means all, which the queries below spell NULL."""
+    return sorted(values) if values else None
+
+
+# ----------------------------------------------------------------------------------------------- teams
+# Ranks, percentiles and the compare-to deltas are window functions over the rows `dora_summary` returns;
+# the metrics themselves are the macro's.
+
+TEAM_METRICS = {
+    # column of dora_summary: True when a higher value is better
+    "deployments_per_week": True,
+    "lead_time_median_minutes": False,
+    "change_failure_rate": False,
+    "time_to_restore_median_minutes": False,
+}
+
+
+def _ranked(column: str, higher_is_better: bool) -> str:
+    order = "desc" if higher_is_better else "asc"
+    worst_first = "asc" if higher_is_better else "desc"
+    return f"""
+            case when current.{column} is not null then
+                rank() over (partition by current.{column} is null order by current.{column} {order})
+            end as {column}_rank,
+            case when current.{column} is not null then
+                cume_dist() over (
+                    partition by current.{column} is null order by current.{column} {worst_first}
+                )
+            end as {column}_percentile,
+            case when (select deployments from compared_org) > 0
+                then current.{column} - compared.{column}
+            end as {column}_change,"""
+
+
+def team_comparison(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    compare_start: dt.date,
+    compare_end: dt.date,
+    teams: list[str] | None,
+) -> pd.DataFrame:
+    """Every selected team's four keys with their 2023 levels, rank (1 = best) and percentile (share of teams
+    doing no better, 1.0 = best) among the selected teams, and the change against the compare-to period."""
+    ranks = "".join(_ranked(column, better) for column, better in TEAM_METRICS.items())
+    return _query(
+        path,
+        f"""
+        with
+        current as (
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
+        ),
+        compared_all as (
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[])
+        ),
+        compared as (
+            select * from compared_all where team <> '{ORG_TEAM}'
+        ),
+        -- A compare-to period before the data begins (no deployment of the selected teams) compares with
+        -- nothing: no change is shown rather than every figure as a rise.
+        compared_org as (
+            select deployments from compared_all where team = '{ORG_TEAM}'
+        )
+        select
+            current.*,{ranks}
+            compared.deployments as compared_deployments,
+        from current
+        left join compared on current.team = compared.team
+        order by current.team
+        """,
+        start,
+        end,
+        _team_filter(teams),
+        compare_start,
+        compare_end,
+        _team_filter(teams),
+    )
+
+
+def team_weighted_averages(path: Path, start: dt.date, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """The teams' figures averaged with each team weighted by its production deployments in the period (a team
+    without deployments, or without a value for a metric, does not weigh)."""
+    return _query(
+        path,
+        f"""
+        with teams as (
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
+        )
+        select
+            sum(deployments_per_week * deployments) / nullif(sum(deployments), 0) as deployments_per_week,
+            sum(lead_time_median_minutes * deployments)
+                / nullif(sum(deployments) filter (where lead_time_median_minutes is not null), 0)
+                as lead_time_median_minutes,
+            sum(change_failure_rate * deployments)
+                / nullif(sum(deployments) filter (where change_failure_rate is not null), 0)
+                as change_failure_rate,
+            sum(time_to_restore_median_minutes * deployments)
+                / nullif(sum(deployments) filter (where time_to_restore_median_minutes is not null), 0)
+                as time_to_restore_median_minutes,
+        from teams
+        """,
+        start,
+        end,
+        _team_filter(teams),
+    )
+
+
+# -------------------------------------------------------------------------------------------- services
+# `dora_summary` is per team; per service the same definitions are applied here to the facts: successful
+# production deployments counted on their deploy day, failures and restores of those deployments, lead times
+# of the changes they shipped first (docs/metrics.md).
+
+
+def service_summary(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    teams: list[str] | None,
+    services: list[str] | None,
+) -> pd.DataFrame:
+    """Per service: production deployments, per week, failures, change failure rate, time to restore and
+    lead time percentiles in the period."""
+    return _query(
+        path,
+        """
+        with
+        selected as (
+            select service, team, repository
+            from marts.dim_services
+            where (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+        ),
+        period as (select ?::date as period_start, ?::date as period_end),
+        deployments as (
+            select
+                fct_deployments.service,
+                count(*) as deployments,
+                count(distinct fct_deployments.deployed_at::date) as deploy_days,
+                count(*) filter (where fct_deployments.is_failure) as failed_deployments,
+                median(fct_deployments.time_to_restore_minutes) as time_to_restore_median_minutes,
+            from marts.fct_deployments as fct_deployments
+            cross join period
+            where fct_deployments.status = 'success'
+                and fct_deployments.is_production
+                and fct_deployments.deployed_at::date between period.period_start and period.period_end
+            group by fct_deployments.service
+        ),
+        changes as (
+            select
+                fct_changes.service,
+                count(*) as changes,
+                median(fct_changes.lead_time_minutes) as lead_time_median_minutes,
+                quantile_cont(fct_changes.lead_time_minutes, 0.75) as lead_time_p75_minutes,
+                quantile_cont(fct_changes.lead_time_minutes, 0.9) as lead_time_p90_minutes,
+            from marts.fct_changes as fct_changes
+            cross join period
+            where fct_changes.lead_time_minutes is not null
+                and fct_changes.deployed_at::date between period.period_start and period.period_end
+            group by fct_changes.service
+        ),
+        environments as (
+            select
+                service,
+                string_agg(distinct environment, ', ' order by environment) as environments,
+            from marts.fct_deployments
+            group by service
+        )
+        select
+            selected.service,
+            selected.team,
+            selected.repository,
+            environments.environments,
+            coalesce(deployments.deployments, 0) as deployments,
+            coalesce(deployments.deployments, 0) / ((period.period_end - period.period_start + 1) / 7.0)
+                as deployments_per_week,
+            coalesce(deployments.deploy_days, 0) as deploy_days,
+            coalesce(deployments.failed_deployments, 0) as failed_deployments,
+            deployments.failed_deployments / nullif(deployments.deployments, 0) as change_failure_rate,
+            deployments.time_to_restore_median_minutes,
+            coalesce(changes.changes, 0) as changes,
+            changes.lead_time_median_minutes,
+            changes.lead_time_p75_minutes,
+            changes.lead_time_p90_minutes,
+        from selected
+        cross join period
+        left join deployments on selected.service = deployments.service
+        left join changes on selected.service = changes.service
+        left join environments on selected.service = environments.service
+        order by selected.service
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+        start,
+        end,
+    )
+
+
+def service_environments(
+    path: Path, teams: list[str] | None, services: list[str] | None, environments: list[str] | None
+) -> pd.DataFrame:
+    """Per service and environment: how it is named at the source, whether it counts as production, and its
+    deployments of all time (last one, successes)."""
+    return _query(
+        path,
+        """
+        select
+            service,
+            environment,
+            string_agg(distinct source_environment, ', ' order by source_environment) as source_environments,
+            bool_or(is_production) as is_production,
+            min(environment_rank) as environment_rank,
+            count(*) as deployments,
+            count(*) filter (where status = 'success') as successful,
+            max(deployed_at) as last_deployed_at,
+            string_agg(distinct source_system, ', ' order by source_system) as source_systems,
+        from marts.fct_deployments
+        where (?::varchar[] is null or list_contains(?::varchar[], team))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
+            and (?::varchar[] is null or list_contains(?::varchar[], environment))
+        group by service, environment
+        order by service, environment_rank, environment
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+        _list_filter(environments),
+        _list_filter(environments),
+    )
+
+
+def deploy_rules(path: Path) -> pd.DataFrame:
+    """The configured deploy rules per service, from the configuration the refresh loaded (`raw_config`);
+    empty when the warehouse carries none."""
+    tables = _query(
+        path,
+        """
+        select table_name
+        from information_schema.tables
+        where table_schema = 'raw_config' and table_name = 'deploy_rules'
+        """,
+    )
+    if tables.empty:
+        return pd.DataFrame()
+    frame = _query(path, "select * from raw_config.deploy_rules")
+    return frame[[column for column in frame.columns if not column.startswith("_dlt")]]
+
+
+# ------------------------------------------------------------------------------------------- lead time
+# Changes count in the period of their first production deployment, as the marts do; changes shipped by a
+# baseline deployment have no lead time and are left out (fct_changes.lead_time_minutes is NULL).
+
+_CHANGES_IN_PERIOD = """
+    from marts.fct_changes
+    where lead_time_minutes is not null
+        and deployed_at::date between ?::date and ?::date
+        and (?::varchar[] is null or list_contains(?::varchar[], team))
+        and (?::varchar[] is null or list_contains(?::varchar[], service))
+"""
+
+
+def _period_params(
+    start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> tuple[object, ...]:
+    return (
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def lead_time_distribution(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """Per team: changes, lead time median / p75 / p90, and the median of each phase, in the period."""
+    return _query(
+        path,
+        f"""
+        select
+            team,
+            count(*) as changes,
+            median(lead_time_minutes) as lead_time_median_minutes,
+            quantile_cont(lead_time_minutes, 0.75) as lead_time_p75_minutes,
+            quantile_cont(lead_time_minutes, 0.9) as lead_time_p90_minutes,
+            median(coding_minutes) as coding_median_minutes,
+            median(pickup_minutes) as pickup_median_minutes,
+            median(review_minutes) as review_median_minutes,
+            median(deploy_minutes) as deploy_median_minutes,
+        {_CHANGES_IN_PERIOD}
+        group by team
+        order by team
+        """,
+        *_period_params(start, end, teams, services),
+    )
+
+
+def lead_time_phases_weekly(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """Per team and week: the mean minutes of each phase over the changes that have all four (means of
+    phases that add up add up to the mean lead time; medians would not), long format for a stacked chart."""
+    return _query(
+        path,
+        f"""
+        with phases as (
+            select
+                team,
+                date_trunc('week', deployed_at)::date as week_start,
+                avg(coding_minutes) as coding,
+                avg(pickup_minutes) as pickup,
+                avg(review_minutes) as review,
+                avg(deploy_minutes) as deploy,
+                count(*) as changes,
+            {_CHANGES_IN_PERIOD}
+                and coding_minutes is not null
+                and pickup_minutes is not null
+                and review_minutes is not null
+                and deploy_minutes is not null
+            group by all
+        )
+        unpivot phases on coding, pickup, review, deploy into name phase value mean_minutes
+        order by team, week_start, phase
+        """,
+        *_period_params(start, end, teams, services),
+    )
+
+
+def slowest_changes(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    teams: list[str] | None,
+    services: list[str] | None,
+    limit: int = 25,
+) -> pd.DataFrame:
+    """The changes with the longest lead time in the period, slowest first."""
+    return _query(
+        path,
+        f"""
+        select
+            change_id,
+            change_kind,
+            team,
+            service,
+            repository,
+            pr_number,
+            title,
+            author_login,
+            lead_time_minutes,
+            coding_minutes,
+            pickup_minutes,
+            review_minutes,
+            deploy_minutes,
+            deployed_at,
+            deployment_id,
+        {_CHANGES_IN_PERIOD}
+        order by lead_time_minutes desc, change_id
+        limit ?
+        """,
+        *_period_params(start, end, teams, services),
+        int(limit),
+    )
+
+
+# -------------------------------------------------------------------------------- failures & recovery
+
+
+def failed_deployments(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """Failed production deployments in the period, newest first, with their signals and the incidents
+    blamed on them (`fct_incidents.deployment_id`)."""
+    return _query(
+        path,
+        """
+        with incidents as (
+            select
+                deployment_id,
+                count(*) as incidents,
+                string_agg(incident_id || ' ' || coalesce(title, ''), '; ' order by created_at)
+                    as incident_titles,
+                count(*) filter (where resolved_at is null) as open_incidents,
+            from marts.fct_incidents
+            where deployment_id is not null
+            group by deployment_id
+        )
+        select
+            fct_deployments.deployed_at,
+            fct_deployments.team,
+            fct_deployments.service,
+            fct_deployments.has_incident_failure,
+            fct_deployments.has_rollback_failure,
+            coalesce(incidents.incidents, 0) as incidents,
+            incidents.incident_titles,
+            fct_deployments.recovered_at,
+            fct_deployments.time_to_restore_minutes,
+            fct_deployments.recovered_at is null as is_open,
+            fct_deployments.deployment_id,
+        from marts.fct_deployments as fct_deployments
+        left join incidents on fct_deployments.deployment_id = incidents.deployment_id
+        where fct_deployments.is_failure
+            and fct_deployments.deployed_at::date between ?::date and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], fct_deployments.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], fct_deployments.service))
+        order by fct_deployments.deployed_at desc, fct_deployments.deployment_id
+        """,
+        *_period_params(start, end, teams, services),
+    )
+
+
+def open_incidents(path: Path, teams: list[str] | None, services: list[str] | None) -> pd.DataFrame:
+    """Incidents not resolved yet, whatever the period, oldest first, with the deployment blamed."""
+    return _query(
+        path,
+        """
+        select incident_id, team, service, title, urgency, created_at, acknowledged_at, deployment_id,
+        from marts.fct_incidents
+        where resolved_at is null
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
+        order by created_at
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+# ----------------------------------------------------------------------------------- where is my change
+
+SEARCH_LIMIT = 50
+
+
+def find_changes(
+    path: Path, text: str, services: list[str] | None, limit: int = SEARCH_LIMIT
+) -> pd.DataFrame:
+    """Changes whose number, title, author, id or one of whose commits (SHA prefix) matches the text."""
+    text = text.strip()
+    if not text:
+        return pd.DataFrame()
+    number = text.lstrip("#!")
+    return _query(
+        path,
+        """
+        with matching_commits as (
+            select distinct service, pr_number
+            from marts.fct_commits
+            where length(?) >= 6 and starts_with(lower(commit_sha), lower(?)) and pr_number is not null
+        )
+        select
+            change_id, change_kind, team, service, repository, pr_number, title, author_login,
+            merged_at, deployed_at, deployment_id,
+        from marts.fct_changes
+        where (?::varchar[] is null or list_contains(?::varchar[], service))
+            and (
+                cast(pr_number as varchar) = ?
+                or contains(lower(coalesce(title, '')), lower(?))
+                or lower(coalesce(author_login, '')) = lower(?)
+                or contains(lower(change_id), lower(?))
+                or (service, pr_number) in (select (service, pr_number) from matching_commits)
+            )
+        order by lower(change_id) = lower(?) desc, merged_at desc nulls last, change_id
+        limit ?
+        """,
+        text,
+        text,
+        _list_filter(services),
+        _list_filter(services),
+        number,
+        text,
+        text,
+        text,
+        text,
+        int(limit),
+    )
+
+
+def change_reach(path: Path, change_id: str) -> pd.DataFrame:
+    """Each environment of the change's service and when the change reached it.
+
+    Production is the marts' answer (`fct_changes.deployment_id`). For the other environments the marts keep
+    no per-environment shipment, so the first successful deployment there of one of the change's commits
+    counts (`how = 'its commit'`), else the first successful deployment there after the merge
+    (`how = 'after merge'`: right when that environment deploys the default branch's head)."""
+    return _query(
+        path,
+        """
+        with
+        change as (select * from marts.fct_changes where change_id = ?),
+        change_commits as (
+            select fct_commits.commit_sha
+            from marts.fct_commits as fct_commits
+            inner join change
+                on fct_commits.service = change.service and fct_commits.pr_number = change.pr_number
+            union
+            select split_part(change.change_id, '@', 2) from change where change.change_kind = 'direct_push'
+        ),
+        environments as (
+            select
+                environment,
+                min(environment_rank) as environment_rank,
+                bool_or(is_production) as is_production,
+            from marts.fct_deployments
+            where service = (select service from change)
+            group by environment
+        ),
+        candidates as (
+            select
+                fct_deployments.environment,
+                fct_deployments.deployment_id,
+                fct_deployments.deployed_at,
+                case when fct_deployments.commit_sha in (select commit_sha from change_commits)
+                    then 'its commit' else 'after merge' end as how,
+                row_number() over (
+                    partition by fct_deployments.environment
+                    order by fct_deployments.commit_sha in (select commit_sha from change_commits) desc,
+                        fct_deployments.deployed_at
+                ) as pick,
+            from marts.fct_deployments as fct_deployments
+            cross join change
+            where fct_deployments.service = change.service
+                and fct_deployments.status = 'success'
+                and not fct_deployments.is_production
+                and (
+                    fct_deployments.commit_sha in (select commit_sha from change_commits)
+                    or fct_deployments.deployed_at >= change.merged_at
+                )
+        ),
+        reached as (
+            select environment, deployment_id, deployed_at, how from candidates where pick = 1
+            union all
+            select
+                fct_deployments.environment,
+                change.deployment_id,
+                change.deployed_at,
+                'first production deployment',
+            from change
+            inner join marts.fct_deployments as fct_deployments
+                on change.deployment_id = fct_deployments.deployment_id
+        )
+        select
+            environments.environment,
+            environments.is_production,
+            reached.deployed_at as reached_at,
+            reached.how,
+            reached.deployment_id,
+        from environments
+        left join reached on environments.environment = reached.environment
+        order by environments.environment_rank, environments.environment
+        """,
+        change_id,
+    )
+
+
+def waiting_changes(path: Path, teams: list[str] | None, services: list[str] | None) -> pd.DataFrame:
+    """Merged changes no production deployment has shipped yet, oldest merge first."""
+    return _query(
+        path,
+        """
+        select change_id, team, service, pr_number, title, author_login, merged_at,
+        from marts.fct_changes
+        where deployment_id is null
+            and merged_at is not null
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
+        order by merged_at, change_id
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )

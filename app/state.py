@@ -1,14 +1,15 @@
 """The shared sidebar filters, kept in `st.session_state` so every page reads the same selection.
 
-The selection is also kept in the page's URL (`?from=2026-08-01&to=2026-10-31&team=api&team=web`), so a
-view is a link to paste in a chat. Values read from a URL are untrusted: a date that does not parse or a
-team the warehouse does not know is dropped (and the default used), never passed on.
+The selection is also kept in the page's URL (`?from=2026-08-01&to=2026-10-31&team=api&team=web`, plus
+`service=`, `env=`, and `vs_from=`/`vs_to=` for an explicit compare-to period), so a view is a link to paste
+in a chat. Values read from a URL are untrusted: a date that does not parse, or a team, service or
+environment the warehouse does not know is dropped (and the default used), never passed on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -16,10 +17,19 @@ from app.queries import DataBounds
 
 DATES_KEY = "filter_dates"
 TEAMS_KEY = "filter_teams"
+SERVICES_KEY = "filter_services"
+ENVIRONMENTS_KEY = "filter_environments"
+COMPARE_MODE_KEY = "filter_compare_mode"
+COMPARE_DATES_KEY = "filter_compare_dates"
 FROM_URL_KEY = "filters_read_from_url"
 
 # Query parameter names in the URL.
 URL_FROM, URL_TO, URL_TEAM = "from", "to", "team"
+URL_SERVICE, URL_ENVIRONMENT = "service", "env"
+URL_COMPARE_FROM, URL_COMPARE_TO = "vs_from", "vs_to"
+
+COMPARE_PREVIOUS = "Previous period"
+COMPARE_CUSTOM = "Another period"
 
 # The default window: twelve weeks ending on the last day with data, a quarter, long enough for medians.
 DEFAULT_WINDOW = dt.timedelta(weeks=12)
@@ -27,11 +37,15 @@ DEFAULT_WINDOW = dt.timedelta(weeks=12)
 
 @dataclass(frozen=True)
 class Filters:
-    """The period and teams every page renders; an empty team list means all teams."""
+    """The selection every page renders; an empty list means all (teams, services, environments)."""
 
     start: dt.date
     end: dt.date
     teams: list[str]
+    services: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+    # An explicit compare-to period; None means the previous period of equal length.
+    compare_to: tuple[dt.date, dt.date] | None = None
 
     @property
     def previous(self) -> tuple[dt.date, dt.date]:
@@ -39,6 +53,11 @@ class Filters:
         length = self.end - self.start
         previous_end = self.start - dt.timedelta(days=1)
         return previous_end - length, previous_end
+
+    @property
+    def compare(self) -> tuple[dt.date, dt.date]:
+        """The period deltas compare with: the explicit one when chosen, else the previous period."""
+        return self.compare_to if self.compare_to is not None else self.previous
 
 
 def default_dates(bounds: DataBounds | None, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
@@ -60,15 +79,21 @@ def _url_date(name: str) -> dt.date | None:
         return None
 
 
-def dates_from_url() -> tuple[dt.date, dt.date] | None:
+def dates_from_url(from_name: str = URL_FROM, to_name: str = URL_TO) -> tuple[dt.date, dt.date] | None:
     """The period a link asks for, when both ends parse and are in order; None otherwise."""
-    start, end = _url_date(URL_FROM), _url_date(URL_TO)
+    start, end = _url_date(from_name), _url_date(to_name)
     if start is None or end is None or end < start:
         return None
     return start, end
 
 
-def _read_url(bounds: DataBounds | None, teams: list[str]) -> None:
+def _known_from_url(name: str, known: list[str]) -> list[str]:
+    """The values of a repeated parameter the warehouse knows, in order, without duplicates."""
+    allowed = set(known)
+    return list(dict.fromkeys(value for value in st.query_params.get_all(name) if value in allowed))
+
+
+def _read_url(bounds: DataBounds | None, choices: Choices) -> None:
     """Seed the session from the URL once per session: later reruns follow the widgets."""
     if st.session_state.get(FROM_URL_KEY):
         return
@@ -76,22 +101,35 @@ def _read_url(bounds: DataBounds | None, teams: list[str]) -> None:
     dates = dates_from_url()
     if dates is not None:
         st.session_state[DATES_KEY] = dates
-    known = set(teams)
-    asked = [team for team in st.query_params.get_all(URL_TEAM) if team in known]
-    if asked:
-        st.session_state[TEAMS_KEY] = list(dict.fromkeys(asked))
+    compare = dates_from_url(URL_COMPARE_FROM, URL_COMPARE_TO)
+    if compare is not None:
+        st.session_state[COMPARE_MODE_KEY] = COMPARE_CUSTOM
+        st.session_state[COMPARE_DATES_KEY] = compare
+    for key, name, known in (
+        (TEAMS_KEY, URL_TEAM, choices.teams),
+        (SERVICES_KEY, URL_SERVICE, choices.services),
+        (ENVIRONMENTS_KEY, URL_ENVIRONMENT, choices.environments),
+    ):
+        asked = _known_from_url(name, known)
+        if asked:
+            st.session_state[key] = asked
 
 
 def _write_url(filters: Filters) -> None:
+    compare = filters.compare_to
     wanted = {
         URL_FROM: filters.start.isoformat(),
         URL_TO: filters.end.isoformat(),
         URL_TEAM: sorted(filters.teams),
+        URL_SERVICE: sorted(filters.services),
+        URL_ENVIRONMENT: sorted(filters.environments),
+        URL_COMPARE_FROM: compare[0].isoformat() if compare else None,
+        URL_COMPARE_TO: compare[1].isoformat() if compare else None,
     }
+    lists = {URL_TEAM, URL_SERVICE, URL_ENVIRONMENT}
     current = {
-        URL_FROM: st.query_params.get(URL_FROM),
-        URL_TO: st.query_params.get(URL_TO),
-        URL_TEAM: sorted(st.query_params.get_all(URL_TEAM)),
+        key: sorted(st.query_params.get_all(key)) if key in lists else st.query_params.get(key)
+        for key in wanted
     }
     # Only the shared filters' keys: pages keep their own parameters (e.g. an open deployment card).
     for key, value in wanted.items():
@@ -103,18 +141,51 @@ def _write_url(filters: Filters) -> None:
             del st.query_params[key]
 
 
-def render_sidebar(bounds: DataBounds | None, teams: list[str]) -> Filters:
+@dataclass(frozen=True)
+class Choices:
+    """What the warehouse knows, offered by the filters; a link may only pick among these."""
+
+    teams: list[str]
+    services: list[str] = field(default_factory=list)
+    environments: list[str] = field(default_factory=list)
+
+
+def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
     """Draw the filters in the sidebar of the entry point and return the current selection."""
-    _read_url(bounds, teams)
+    _read_url(bounds, choices)
     if DATES_KEY not in st.session_state:
         st.session_state[DATES_KEY] = default_dates(bounds)
-    # A refresh can drop a team; a stale selection would make the widget raise.
-    st.session_state[TEAMS_KEY] = [team for team in st.session_state.get(TEAMS_KEY, []) if team in teams]
+    # A refresh can drop a team or service; a stale selection would make the widget raise.
+    for key, known in (
+        (TEAMS_KEY, choices.teams),
+        (SERVICES_KEY, choices.services),
+        (ENVIRONMENTS_KEY, choices.environments),
+    ):
+        st.session_state[key] = [value for value in st.session_state.get(key, []) if value in known]
 
     with st.sidebar:
         st.header("Filters")
         st.date_input("Period", key=DATES_KEY, help="Deployments and changes count when they shipped.")
-        st.multiselect("Teams", options=teams, key=TEAMS_KEY, placeholder="All teams")
+        st.radio(
+            "Compare to",
+            options=[COMPARE_PREVIOUS, COMPARE_CUSTOM],
+            key=COMPARE_MODE_KEY,
+            horizontal=True,
+            help="Changes (deltas) are measured against this period.",
+        )
+        if st.session_state.get(COMPARE_MODE_KEY) == COMPARE_CUSTOM:
+            if COMPARE_DATES_KEY not in st.session_state:
+                st.session_state[COMPARE_DATES_KEY] = current_filters().previous
+            st.date_input("Compare-to period", key=COMPARE_DATES_KEY)
+        st.multiselect("Teams", options=choices.teams, key=TEAMS_KEY, placeholder="All teams")
+        st.multiselect("Services", options=choices.services, key=SERVICES_KEY, placeholder="All services")
+        st.multiselect(
+            "Environments",
+            options=choices.environments,
+            key=ENVIRONMENTS_KEY,
+            placeholder="All environments",
+            help="Applies to deployment lists and environment views; the four keys count production only.",
+        )
         if bounds:
             st.caption(f"Data from {bounds.first_day:%Y-%m-%d} to {bounds.last_day:%Y-%m-%d}.")
         st.caption("The address bar holds this selection: copy it to share the view.")
@@ -123,12 +194,27 @@ def render_sidebar(bounds: DataBounds | None, teams: list[str]) -> Filters:
     return filters
 
 
+def _date_range(value: object) -> tuple[dt.date, dt.date] | None:
+    """A date_input value as (start, end); a half-picked range (one date) counts as that single day."""
+    if not value:
+        return None
+    if isinstance(value, dt.date):
+        value = (value,)
+    dates = tuple(value)
+    return dates[0], dates[1] if len(dates) > 1 else dates[0]
+
+
 def current_filters() -> Filters:
-    """The selection as pages see it; a half-picked range (one date) counts as that single day."""
-    dates = st.session_state.get(DATES_KEY) or default_dates(None)
-    if isinstance(dates, dt.date):
-        dates = (dates,)
-    dates = tuple(dates)
-    start = dates[0]
-    end = dates[1] if len(dates) > 1 else dates[0]
-    return Filters(start=start, end=end, teams=list(st.session_state.get(TEAMS_KEY, [])))
+    """The selection as pages see it."""
+    start, end = _date_range(st.session_state.get(DATES_KEY)) or default_dates(None)
+    compare = None
+    if st.session_state.get(COMPARE_MODE_KEY) == COMPARE_CUSTOM:
+        compare = _date_range(st.session_state.get(COMPARE_DATES_KEY))
+    return Filters(
+        start=start,
+        end=end,
+        teams=list(st.session_state.get(TEAMS_KEY, [])),
+        services=list(st.session_state.get(SERVICES_KEY, [])),
+        environments=list(st.session_state.get(ENVIRONMENTS_KEY, [])),
+        compare_to=compare,
+    )

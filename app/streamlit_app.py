@@ -16,7 +16,7 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 from app import queries  # noqa: E402
-from app.state import render_sidebar  # noqa: E402
+from app.state import Choices, render_sidebar  # noqa: E402
 
 st.set_page_config(page_title="deploylens", page_icon=":material/rocket_launch:", layout="wide")
 
@@ -40,17 +40,26 @@ def main() -> None:
         return
     try:
         bounds = queries.data_bounds(path)
-        teams = queries.team_names(path)
+        choices = Choices(
+            teams=queries.team_names(path),
+            services=queries.service_names(path),
+            environments=queries.environment_names(path),
+        )
     except queries.WarehouseUnavailable as error:
         st.title("deploylens")
         st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
         return
 
-    render_sidebar(bounds, teams)
+    render_sidebar(bounds, choices)
     page = st.navigation(
         [
             st.Page("app_pages/overview.py", title="Overview", icon=":material/insights:", default=True),
+            st.Page("app_pages/teams.py", title="Teams", icon=":material/groups:"),
+            st.Page("app_pages/services.py", title="Services", icon=":material/dns:"),
             st.Page("app_pages/deployments.py", title="Deployments", icon=":material/list:"),
+            st.Page("app_pages/lead_time.py", title="Lead time", icon=":material/timer:"),
+            st.Page("app_pages/failures.py", title="Failures & recovery", icon=":material/crisis_alert:"),
+            st.Page("app_pages/where_is_my_change.py", title="Where is my change", icon=":material/search:"),
             st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
         ]
     )

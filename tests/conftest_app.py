@@ -18,9 +18,11 @@ of 600 minutes; no failures.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 FIXTURE_LAST_DAY = "2026-05-29"
 FIXTURE_DEFAULT_START = "2026-03-07"
@@ -261,3 +263,14 @@ def build_fixture_warehouse(path: Path) -> Path:
     finally:
         connection.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def tiny_warehouse(request: pytest.FixtureRequest) -> Path:
+    """The tiny simulated org's published warehouse (built once per test session, tests/conftest.py), or the
+    warehouse `DEPLOYLENS_TEST_WAREHOUSE` names (to iterate on the app against a warehouse built earlier).
+    Read-only: a test that changes a warehouse copies it first."""
+    given = os.environ.get("DEPLOYLENS_TEST_WAREHOUSE")
+    if given:
+        return Path(given)
+    return request.getfixturevalue("tiny_org").workdir.warehouse

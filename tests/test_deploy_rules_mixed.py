@@ -4,11 +4,16 @@ emulator, the refresh and the published warehouse, against the simulator's groun
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
 import yaml
 from orgs import build_org
+from staging_schema import read_snapshot, staging_columns
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 # Which source system each delivery style lands as in fct_deployments.
@@ -149,6 +154,63 @@ def test_git_team_deployments_and_commits_match_ground_truth_exactly(mixed_org):
     ]
     assert not wrong, wrong[:10]
     assert t_commits["deployment_id"].notna().sum() >= 150
+
+
+def test_mixed_org_staging_keeps_every_column_and_type(mixed_org):
+    """Every source loaded: the staging models (read through transform/macros/optional_source.sql) have
+    the columns and types of tests/contracts/staging_columns.json."""
+    built = staging_columns(mixed_org.workdir.warehouse)
+    expected = read_snapshot()["mixed"]
+    assert set(built) == set(expected)
+    assert {model: cols for model, cols in built.items() if cols != expected[model]} == {}
+
+
+STATES = Path(__file__).resolve().parent / "contracts" / "source_states_mixed.json"
+# Sections of the resource state holding one entry per repository, project, job, incident or ref.
+PER_KEY = frozenset(
+    {"cursors", "known", "jobs", "repositories", "open_acknowledgements", "tags", "branches", "pull_heads"}
+)
+TEXT_FORMATS = {
+    "timestamp to the millisecond": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"),
+    "timestamp to the second": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"),
+    "commit sha": re.compile(r"[0-9a-f]{40}"),
+    "digest": re.compile(r"[0-9a-f]{64}"),
+}
+
+
+def _layout(value, depth: int = 0, per_key: bool = False):
+    """The layout of a resource state: the fixed keys, and for per-key sections (below the resource
+    names) the layouts their entries take; leaves as their kind (text by its format)."""
+    if isinstance(value, dict):
+        if per_key:
+            return {
+                "<each key>": sorted(
+                    {json.dumps(_layout(v, depth + 1), sort_keys=True) for v in value.values()}
+                )
+            }
+        return {k: _layout(v, depth + 1, depth >= 1 and k in PER_KEY) for k, v in value.items()}
+    if isinstance(value, list):
+        return sorted({json.dumps(_layout(v, depth + 1), sort_keys=True) for v in value})
+    if isinstance(value, str):
+        return next((name for name, form in TEXT_FORMATS.items() if form.fullmatch(value)), "text")
+    return type(value).__name__
+
+
+def test_source_cursors_keep_the_state_layout_earlier_versions_wrote(mixed_org):
+    """The per-key cursors of GitLab, Jenkins, PagerDuty and git (ingestion/cursors.py) write the resource
+    state in the layout the sources wrote before they shared that helper (tests/contracts/
+    source_states_mixed.json: that state, for this org and seed): the same sections and keys, timestamps
+    in the same format. An existing working directory's cursors then keep working; the next test
+    refreshes on them and checks nothing is doubled or lost."""
+    import dlt
+
+    expected = json.loads(STATES.read_text())
+    for name, resources in expected.items():
+        pipeline = dlt.attach(
+            pipeline_name=f"deploylens_{name}", pipelines_dir=str(mixed_org.workdir.dlt_dir)
+        )
+        written = pipeline.state["sources"][name]["resources"]
+        assert _layout(written) == _layout(resources), name
 
 
 def test_second_refresh_of_every_source_leaves_every_mart_identical(mixed_org):

@@ -140,9 +140,11 @@ def render() -> None:
             filters.start,
             filters.end,
             filters.teams,
-            environments=chosen_environments,
+            # This page's own environment filter narrows the sidebar's; alone, either one applies.
+            environments=chosen_environments or filters.environments,
             statuses=chosen_statuses,
             limit=ROW_LIMIT,
+            services=filters.services,
         )
         linked = st.query_params.get(URL_CARD)
     except queries.WarehouseUnavailable as error:

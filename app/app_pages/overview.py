@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from app import formatting as fmt
-from app import queries
+from app import queries, widgets
 from app.state import Filters, current_filters
 
 METRICS_DOC = "docs/metrics.md"
@@ -36,7 +36,7 @@ def _difference(current: pd.Series, previous: pd.Series | None, column: str) -> 
 
 
 def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filters) -> None:
-    previous_start, previous_end = filters.previous
+    previous_start, previous_end = filters.compare
     compared = f"Change against {previous_start:%Y-%m-%d} – {previous_end:%Y-%m-%d}."
     cards = [
         (
@@ -81,11 +81,12 @@ def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filter
             st.badge(f"DORA 2023: {fmt.level_label(level)}", color=fmt.level_color(level))
 
 
-def _team_table(summary: pd.DataFrame) -> pd.DataFrame:
+def _team_table(summary: pd.DataFrame, filters: Filters) -> pd.DataFrame:
     teams = summary[summary["team"] != queries.ORG_TEAM]
     table = pd.DataFrame(
         {
             "Team": teams["team"],
+            "Team view": [widgets.team_link(team, filters) for team in teams["team"]],
             "Deployments": teams["deployments"],
             "Per week": teams["deployments_per_week"],
             "Deploy days / week (median)": teams["deploy_days_per_week_median"],
@@ -102,9 +103,9 @@ def _team_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("Team").reset_index(drop=True)
 
 
-def _render_team_table(summary: pd.DataFrame) -> None:
+def _render_team_table(summary: pd.DataFrame, filters: Filters) -> None:
     st.subheader("By team")
-    table = _team_table(summary)
+    table = _team_table(summary, filters)
     if table.empty:
         st.info("No team had production deployments or changes in this period.")
         return
@@ -113,6 +114,7 @@ def _render_team_table(summary: pd.DataFrame) -> None:
         table,
         hide_index=True,
         column_config={
+            "Team view": widgets.link_column("Team view", "The team on the Teams page", "Open"),
             "Per week": number(format="%.1f"),
             "Deploy days / week (median)": number(format="%.1f"),
             "Lead time median (h)": number(format="%.1f"),
@@ -214,13 +216,13 @@ def render() -> None:
     st.caption(f"{filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} · {who}")
     try:
         summary = queries.dora_summary(path, filters.start, filters.end, filters.teams)
-        previous_summary = queries.dora_summary(path, *filters.previous, filters.teams)
+        previous_summary = queries.dora_summary(path, *filters.compare, filters.teams)
         org = _org_row(summary)
         if org is None or (fmt.is_missing(org["deployments"]) or int(org["deployments"]) == 0):
             _explain_no_production(path)
         else:
             _render_headline(org, _comparable(_org_row(previous_summary)), filters)
-            _render_team_table(summary)
+            _render_team_table(summary, filters)
         _render_trends(filters, path)
     except queries.WarehouseUnavailable as error:
         st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")

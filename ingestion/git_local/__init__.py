@@ -19,6 +19,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource, DltSource
 
+from ingestion.cursors import keyed_state
 from ingestion.quarantine import Contract, Quarantine, prepare, quarantine_resource
 
 from .helpers import (
@@ -111,7 +112,8 @@ def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
 
 
 def _repo_state(repository: str) -> dict[str, Any]:
-    return dlt.current.resource_state().setdefault("repositories", {}).setdefault(repository, {})
+    """The running resource's state for one repository (its ref tips, known refs)."""
+    return keyed_state("repositories").setdefault(repository, {})
 
 
 def _commit_row(fields: list[str], repository: str, stats: DateStats) -> dict | None:
@@ -171,112 +173,151 @@ def git_local_source(
     return _git_source(repos)
 
 
-@dlt.source(name="git")
-def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
-    """Commits, tags, branches and pull request heads of repositories on disk."""
-    quarantine = Quarantine("git")
+def _screened(
+    quarantine: Quarantine, resource: str, rows: list[dict], schema: pa.Schema, scope: str
+) -> Iterator[Any]:
+    """`rows` screened, as Arrow batches (and their quarantine rows)."""
+    for start in range(0, len(rows), BATCH_ROWS):
+        good = yield from quarantine.screen(CONTRACTS[resource], rows[start : start + BATCH_ROWS], scope)
+        if good:
+            yield _table(good, schema)
 
-    def screened(resource: str, rows: list[dict], schema: pa.Schema, scope: str) -> Iterator[Any]:
-        """`rows` screened, as Arrow batches (and their quarantine rows)."""
-        for start in range(0, len(rows), BATCH_ROWS):
-            good = yield from quarantine.screen(CONTRACTS[resource], rows[start : start + BATCH_ROWS], scope)
-            if good:
-                yield _table(good, schema)
 
+def _new_commits(repo: GitRepository, quarantine: Quarantine) -> Iterator[Any]:
+    """The repository's commits not reachable from the tips of the last run (none if no ref moved)."""
+    state = _repo_state(repo.name)
+    fingerprint = repo.fingerprint()
+    if state.get("fingerprint") == fingerprint:
+        log.info("%s: refs unchanged, no new commits", repo.name)
+        return
+    stats = DateStats()
+    batch: list[dict] = []
+    count = 0
+    for fields in repo.log_records(exclude=state.get("tips") or ()):
+        row = _commit_row(fields, repo.name, stats)
+        if row is None:
+            continue
+        batch.append(row)
+        if len(batch) >= BATCH_ROWS:
+            count += len(batch)
+            yield from _screened(quarantine, "commits", batch, COMMIT_SCHEMA, repo.name)
+            batch = []
+    if batch:
+        count += len(batch)
+        yield from _screened(quarantine, "commits", batch, COMMIT_SCHEMA, repo.name)
+    if stats.unparsed_offsets or stats.missing_dates:
+        log.warning(
+            "%s: %d dates with an unreadable UTC offset (loaded as UTC), %d without a date",
+            repo.name,
+            stats.unparsed_offsets,
+            stats.missing_dates,
+        )
+    log.info("%s: %d new commits", repo.name, count)
+    state["fingerprint"] = fingerprint
+    state["tips"] = repo.tips()
+    state["unparsed_offsets"] = state.get("unparsed_offsets", 0) + stats.unparsed_offsets
+
+
+def commits_resource(repos: list[GitRepository], quarantine: Quarantine) -> DltResource:
     @dlt.resource(name="commits", primary_key=("repository", "sha"), write_disposition="merge")
     def commits() -> Iterator[pa.Table]:
         for repo in repos:
-            state = _repo_state(repo.name)
-            fingerprint = repo.fingerprint()
-            if state.get("fingerprint") == fingerprint:
-                log.info("%s: refs unchanged, no new commits", repo.name)
-                continue
-            stats = DateStats()
-            batch: list[dict] = []
-            count = 0
-            for fields in repo.log_records(exclude=state.get("tips") or ()):
-                row = _commit_row(fields, repo.name, stats)
-                if row is None:
-                    continue
-                batch.append(row)
-                if len(batch) >= BATCH_ROWS:
-                    count += len(batch)
-                    yield from screened("commits", batch, COMMIT_SCHEMA, repo.name)
-                    batch = []
-            if batch:
-                count += len(batch)
-                yield from screened("commits", batch, COMMIT_SCHEMA, repo.name)
-            if stats.unparsed_offsets or stats.missing_dates:
-                log.warning(
-                    "%s: %d dates with an unreadable UTC offset (loaded as UTC), %d without a date",
-                    repo.name,
-                    stats.unparsed_offsets,
-                    stats.missing_dates,
-                )
-            log.info("%s: %d new commits", repo.name, count)
-            state["fingerprint"] = fingerprint
-            state["tips"] = repo.tips()
-            state["unparsed_offsets"] = state.get("unparsed_offsets", 0) + stats.unparsed_offsets
+            yield from _new_commits(repo, quarantine)
 
+    return commits
+
+
+def _tag_rows(repo: GitRepository) -> dict[str, dict]:
+    stats = DateStats()
+    current: dict[str, dict] = {}
+    for ref in repo.refs():
+        if not ref["ref"].startswith("refs/tags/") or ref["commit_kind"] != "commit":
+            continue  # tags of trees or blobs deploy nothing
+        annotated = ref["kind"] == "tag"
+        tagged_at, offset = parse_raw_date(
+            (ref["tagger_date"] if annotated else "") or ref["commit_date"], stats
+        )
+        name = ref["ref"][len("refs/tags/") :]
+        current[name] = {
+            "repository": repo.name,
+            "tag": name,
+            "sha": ref["commit"],
+            "tag_object_sha": ref["target"] if annotated else None,
+            "is_annotated": annotated,
+            "tagged_at": tagged_at,
+            "tagger_utc_offset": offset,
+            "is_deleted": False,
+        }
+    return current
+
+
+def tags_resource(repos: list[GitRepository], quarantine: Quarantine) -> DltResource:
     @dlt.resource(
         name="tags", primary_key=("repository", "tag"), write_disposition="merge", columns=HARD_DELETE
     )
     def tags() -> Iterator[pa.Table]:
         for repo in repos:
             state = _repo_state(repo.name)
-            stats = DateStats()
-            current: dict[str, dict] = {}
-            for ref in repo.refs():
-                if not ref["ref"].startswith("refs/tags/") or ref["commit_kind"] != "commit":
-                    continue  # tags of trees or blobs deploy nothing
-                annotated = ref["kind"] == "tag"
-                tagged_at, offset = parse_raw_date(
-                    (ref["tagger_date"] if annotated else "") or ref["commit_date"], stats
-                )
-                name = ref["ref"][len("refs/tags/") :]
-                current[name] = {
-                    "repository": repo.name,
-                    "tag": name,
-                    "sha": ref["commit"],
-                    "tag_object_sha": ref["target"] if annotated else None,
-                    "is_annotated": annotated,
-                    "tagged_at": tagged_at,
-                    "tagger_utc_offset": offset,
-                    "is_deleted": False,
-                }
-            rows = _ref_rows(state, "tags", current, TAG_SCHEMA, repo.name, "tag")
-            yield from screened("tags", rows, TAG_SCHEMA, repo.name)
+            rows = _ref_rows(state, "tags", _tag_rows(repo), TAG_SCHEMA, repo.name, "tag")
+            yield from _screened(quarantine, "tags", rows, TAG_SCHEMA, repo.name)
 
+    return tags
+
+
+def _branch_rows(repo: GitRepository) -> dict[str, dict]:
+    stats = DateStats()
+    current: dict[str, dict] = {}
+    for ref in repo.refs():
+        name = ref["ref"]
+        if name.startswith("refs/heads/"):
+            branch, remote = name[len("refs/heads/") :], False
+        elif name.startswith("refs/remotes/") and not name.endswith("/HEAD"):
+            branch, remote = name[len("refs/remotes/") :], True
+        else:
+            continue
+        if ref["commit_kind"] != "commit":
+            continue
+        committed_at, _ = parse_raw_date(ref["commit_date"], stats)
+        current[branch] = {
+            "repository": repo.name,
+            "branch": branch,
+            "sha": ref["commit"],
+            "is_remote": remote,
+            "committed_at": committed_at,
+            "is_deleted": False,
+        }
+    return current
+
+
+def branches_resource(repos: list[GitRepository], quarantine: Quarantine) -> DltResource:
     @dlt.resource(
         name="branches", primary_key=("repository", "branch"), write_disposition="merge", columns=HARD_DELETE
     )
     def branches() -> Iterator[pa.Table]:
         for repo in repos:
             state = _repo_state(repo.name)
-            stats = DateStats()
-            current: dict[str, dict] = {}
-            for ref in repo.refs():
-                name = ref["ref"]
-                if name.startswith("refs/heads/"):
-                    branch, remote = name[len("refs/heads/") :], False
-                elif name.startswith("refs/remotes/") and not name.endswith("/HEAD"):
-                    branch, remote = name[len("refs/remotes/") :], True
-                else:
-                    continue
-                if ref["commit_kind"] != "commit":
-                    continue
-                committed_at, _ = parse_raw_date(ref["commit_date"], stats)
-                current[branch] = {
-                    "repository": repo.name,
-                    "branch": branch,
-                    "sha": ref["commit"],
-                    "is_remote": remote,
-                    "committed_at": committed_at,
-                    "is_deleted": False,
-                }
-            rows = _ref_rows(state, "branches", current, BRANCH_SCHEMA, repo.name, "branch")
-            yield from screened("branches", rows, BRANCH_SCHEMA, repo.name)
+            rows = _ref_rows(state, "branches", _branch_rows(repo), BRANCH_SCHEMA, repo.name, "branch")
+            yield from _screened(quarantine, "branches", rows, BRANCH_SCHEMA, repo.name)
 
+    return branches
+
+
+def _pull_head_rows(repo: GitRepository) -> dict[str, dict]:
+    current: dict[str, dict] = {}
+    for ref in repo.refs():
+        number = pull_number_of_ref(ref["ref"])
+        if number is None or ref["commit_kind"] != "commit":
+            continue
+        current[str(number)] = {
+            "repository": repo.name,
+            "pr_number": number,
+            "head_sha": ref["commit"],
+            "is_deleted": False,
+        }
+    return current
+
+
+def pull_request_heads_resource(repos: list[GitRepository], quarantine: Quarantine) -> DltResource:
     @dlt.resource(
         name="pull_request_heads",
         primary_key=("repository", "pr_number"),
@@ -286,23 +327,26 @@ def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
     def pull_request_heads() -> Iterator[pa.Table]:
         for repo in repos:
             state = _repo_state(repo.name)
-            current: dict[str, dict] = {}
-            for ref in repo.refs():
-                number = pull_number_of_ref(ref["ref"])
-                if number is None or ref["commit_kind"] != "commit":
-                    continue
-                current[str(number)] = {
-                    "repository": repo.name,
-                    "pr_number": number,
-                    "head_sha": ref["commit"],
-                    "is_deleted": False,
-                }
+            current = _pull_head_rows(repo)
             rows = _ref_rows(
                 state, "pull_heads", current, PULL_HEAD_SCHEMA, repo.name, "pr_number", "head_sha"
             )
-            yield from screened("pull_request_heads", rows, PULL_HEAD_SCHEMA, repo.name)
+            yield from _screened(quarantine, "pull_request_heads", rows, PULL_HEAD_SCHEMA, repo.name)
 
-    resources = [commits, tags, branches, pull_request_heads, quarantine_resource()]
+    return pull_request_heads
+
+
+@dlt.source(name="git")
+def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
+    """Commits, tags, branches and pull request heads of repositories on disk."""
+    quarantine = Quarantine("git")
+    resources = [
+        commits_resource(repos, quarantine),
+        tags_resource(repos, quarantine),
+        branches_resource(repos, quarantine),
+        pull_request_heads_resource(repos, quarantine),
+        quarantine_resource(),
+    ]
     prepare(resources)
     return resources
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 import dlt
@@ -20,10 +22,12 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.cursors import ChangedSince, Watermark, keyed_state
+from ingestion.dates import iso_millis, parse_ts, start_of
 from ingestion.http import ApiError, RetryPolicy
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
-from .helpers import encoded, iso, make_client, pages, parse_ts, start_of, trim
+from .helpers import encoded, make_client, pages, trim
 from .settings import COMMIT_LOOKBACK_DAYS, DEFAULT_BASE_URL
 
 log = logging.getLogger(__name__)
@@ -275,22 +279,6 @@ CONTRACTS = {
 }
 
 
-def _as_list(items: TDataItem) -> list[dict]:
-    return items if isinstance(items, list) else [items]
-
-
-def _optional_pages(
-    client: RESTClient, path: str, params: dict[str, Any] | None = None
-) -> Iterator[list[dict]]:
-    """Pages of an endpoint a project may not offer (403/404): then nothing, and a warning that says why."""
-    try:
-        yield from pages(client, path, params)
-    except ApiError as exc:
-        if exc.status not in _UNAVAILABLE:
-            raise
-        log.warning("GitLab %s: not available for this project (%s); skipped", exc.path, exc.status)
-
-
 def _shape_commit(raw: dict, project: str, **extra: Any) -> dict:
     row = trim(raw)
     row["parent_ids"] = list(raw.get("parent_ids") or [])
@@ -305,6 +293,23 @@ def _shape_merge_request(raw: dict, project: str) -> dict:
     ]
     row["reviewers"] = [user.get("username") for user in raw.get("reviewers") or []]
     return {**row, "project": project}
+
+
+def _shape_pipeline(raw: dict, project: str) -> dict:
+    return {"project": project, **trim(raw)}
+
+
+def _shape_approval(approval: dict, mr: dict) -> dict:
+    user = approval.get("user") or {}
+    row = {
+        "project": mr["project"],
+        "merge_request_iid": mr["iid"],
+        "merge_request_id": mr["id"],
+        "approver_id": user.get("id"),
+        "approver_username": user.get("username"),
+        "approved_at": approval.get("approved_at"),
+    }
+    return {k: v for k, v in row.items() if v is not None}
 
 
 def _shape_job(raw: dict, project: str, pipeline_id: int) -> dict:
@@ -415,49 +420,352 @@ def _shape_branch(raw: dict, project: str) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _changed_since(
-    client: RESTClient,
-    path: str,
-    params: dict[str, Any],
-    state: dict[str, Any],
-    project: str,
-    start: datetime | None,
-    screen: Any,
-    shape: Any,
-) -> Iterator[Any]:
-    """Rows updated since the project's cursor, oldest first, through `updated_after`, screened by
-    `screen` (its quarantine rows are yielded as they are) and shaped by `shape`.
+def _as_list(items: TDataItem) -> list[dict]:
+    return items if isinstance(items, list) else [items]
 
-    GitLab's `updated_after` is inclusive at the cursor's millisecond, so rows seen at exactly the cursor
-    are remembered by id and skipped: an unchanged project costs one request and yields nothing (which
-    also spares every child request of those rows).
-    """
-    saved = state.get(project) or {}
-    cursor = parse_ts(saved.get("updated_at")) or start
-    seen = set(saved.get("ids") or [])
-    query = {**params, "order_by": "updated_at", "sort": "asc"}
-    if cursor is not None:
-        query["updated_after"] = iso(cursor)
-    fresh: list[tuple[datetime, Any]] = []
-    for listed in _optional_pages(client, path, query):
-        page = yield from screen(listed)
-        rows = []
-        for raw in page:
-            updated = parse_ts(raw.get("updated_at") or raw.get("created_at"))
-            if cursor is not None and updated is not None:
-                if updated < cursor or (updated == cursor and raw["id"] in seen):
+
+@dataclass(frozen=True)
+class _Reader:
+    """What every GitLab resource reads with: the client, the backfill start and the quarantine."""
+
+    client: RESTClient
+    start: datetime | None
+    quarantine: Quarantine
+
+    def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
+        return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)
+
+    def optional_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[list[dict]]:
+        """Pages of an endpoint a project may not offer (403/404): then nothing, and a warning saying why."""
+        try:
+            yield from pages(self.client, path, params)
+        except ApiError as exc:
+            if exc.status not in _UNAVAILABLE:
+                raise
+            log.warning("GitLab %s: not available for this project (%s); skipped", exc.path, exc.status)
+
+    def changed_since(
+        self,
+        resource: str,
+        path: str,
+        params: dict[str, Any],
+        cursors: dict[str, Any],
+        project: str,
+        shape: Any,
+    ) -> Iterator[Any]:
+        """Rows updated since the project's cursor, oldest first, through `updated_after`, screened (the
+        quarantine rows are yielded as they are) and shaped by `shape`.
+
+        GitLab's `updated_after` is inclusive at the cursor's millisecond: the rows at the cursor are
+        skipped by id (ingestion/cursors.py), so an unchanged project costs one request and yields nothing.
+        """
+        seen = ChangedSince(cursors, project, self.start, render=iso_millis)
+        query = {**params, "order_by": "updated_at", "sort": "asc"}
+        if seen.cursor is not None:
+            query["updated_after"] = iso_millis(seen.cursor)
+        for listing in self.optional_pages(path, query):
+            page = yield from self.screen(resource, listing, project)
+            rows = []
+            for raw in page:
+                updated = parse_ts(raw.get("updated_at") or raw.get("created_at"))
+                if not seen.is_new(updated, raw["id"]):
                     continue
-            if updated is not None:
-                fresh.append((updated, raw["id"]))
-            rows.append(raw)
-        if rows:
-            yield [shape(raw) for raw in rows]
-    if fresh:
-        newest = max(ts for ts, _ in fresh)
-        ids = {key for ts, key in fresh if ts == newest}
-        if newest == cursor:
-            ids |= seen
-        state[project] = {"updated_at": iso(newest), "ids": sorted(ids)}
+                seen.see(updated, raw["id"])
+                rows.append(raw)
+            if rows:
+                yield [shape(raw) for raw in rows]
+        seen.save()
+
+
+def projects_resource(gl: _Reader, projects: list[str] | None, group: str | None) -> DltResource:
+    @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)
+    def projects_listed() -> Iterator[list[dict]]:
+        if projects:
+            # Asked-for projects are read one by one: works across groups and for tokens that cannot
+            # list a group.
+            for path in projects:
+                page = yield from gl.screen(
+                    "projects", [gl.client.get(f"/projects/{encoded(path)}").json()], path
+                )
+                if page:
+                    yield [_shape_project(raw) for raw in page]
+            return
+        if group:
+            params = {"include_subgroups": "true", "order_by": "id", "sort": "asc"}
+            for listed in pages(gl.client, f"/groups/{encoded(group)}/projects", params):
+                page = yield from gl.screen("projects", listed, group)
+                yield [_shape_project(raw) for raw in page]
+            return
+        # Keyset pagination: stable and cheap however many projects an instance holds.
+        params = {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc"}
+        for listed in pages(gl.client, "/projects", params):
+            page = yield from gl.screen("projects", listed, "membership")
+            yield [_shape_project(raw) for raw in page]
+
+    return projects_listed
+
+
+def commits_resource(gl: _Reader, projects: DltResource, lookback_days: float) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="commits",
+        primary_key=("project", "id"),
+        write_disposition="merge",
+        columns=COMMIT_COLUMNS,
+    )
+    def commits(rows: TDataItem) -> Iterator[list[dict]]:
+        """Commits of every ref since the cursor (committer date) minus a short look-back."""
+        cursors = keyed_state("cursors", "commits")
+        for project in _as_list(rows):
+            path = project["project"]
+            cursor = Watermark(cursors, path, render=iso_millis)
+            since = cursor.since(lookback_days, gl.start)
+            params: dict[str, Any] = {"all": "true", "with_stats": "false"}
+            if since is not None:
+                params["since"] = iso_millis(since)
+            for listed in gl.optional_pages(f"/projects/{project['id']}/repository/commits", params):
+                page = yield from gl.screen("commits", listed, path)
+                for raw in page:
+                    cursor.see(parse_ts(raw.get("committed_date")))
+                yield [_shape_commit(raw, path) for raw in page]
+            cursor.save()
+
+    return commits
+
+
+def branches_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="branches",
+        primary_key=("project", "name"),
+        write_disposition="merge",
+        columns=BRANCH_COLUMNS,
+    )
+    def branches(rows: TDataItem) -> Iterator[list[dict]]:
+        """Each branch with its tip (one listing per project); branches gone since the last run are
+        deleted. A project that cannot list its branches (403/404) keeps what was loaded before."""
+        known = keyed_state("known", "branches")
+        for project in _as_list(rows):
+            path = project["project"]
+            listed = None
+            try:
+                for page in pages(gl.client, f"/projects/{project['id']}/repository/branches"):
+                    listed = listed if listed is not None else []
+                    listed.extend(page)
+            except ApiError as exc:
+                if exc.status not in _UNAVAILABLE:
+                    raise
+                log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
+            if listed is None:
+                continue
+            named = yield from gl.screen("branches", listed, path)
+            current = [_shape_branch(raw, path) for raw in named]
+            names = {row["name"] for row in current}
+            gone = sorted(set(known.get(path) or []) - names)
+            known[path] = sorted(names)
+            out = current + [{"project": path, "name": name, "is_deleted": True} for name in gone]
+            if out:
+                yield out
+
+    return branches
+
+
+def merge_requests_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="merge_requests",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(MERGE_REQUEST_COLUMNS, "updated_at"),
+    )
+    def merge_requests(rows: TDataItem) -> Iterator[list[dict]]:
+        cursors = keyed_state("cursors", "merge_requests")
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/merge_requests"
+            params = {"state": "all", "scope": "all"}
+            shape = partial(_shape_merge_request, project=path)
+            yield from gl.changed_since("merge_requests", endpoint, params, cursors, path, shape)
+
+    return merge_requests
+
+
+def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_notes",
+        primary_key=("project", "merge_request_iid", "id"),
+        write_disposition="merge",
+        columns=NOTE_COLUMNS,
+    )
+    def merge_request_notes(mrs: TDataItem) -> Iterator[list[dict]]:
+        """Every note of the merge requests loaded in this run. System notes are kept (flagged `system`):
+        they record approvals and pushes; pickup counts only the others."""
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/notes"
+            params = {"sort": "asc", "order_by": "created_at"}
+            for listed in gl.optional_pages(endpoint, params):
+                page = yield from gl.screen("merge_request_notes", listed, mr["project"], endpoint)
+                yield [_shape_note(note, mr) for note in page]
+
+    return merge_request_notes
+
+
+def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_approvals",
+        primary_key=("project", "merge_request_iid", "approver_id"),
+        write_disposition="merge",
+        columns=APPROVAL_COLUMNS,
+    )
+    def merge_request_approvals(mrs: TDataItem) -> Iterator[list[dict]]:
+        """Who approved the merge requests loaded in this run (`approved_at` where the instance says)."""
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/approvals"
+            try:
+                body = gl.client.get(endpoint).json()
+            except ApiError as exc:
+                if exc.status not in _UNAVAILABLE:
+                    raise
+                log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
+                continue
+            approvals = yield from gl.screen(
+                "merge_request_approvals", body.get("approved_by") or [], mr["project"], endpoint
+            )
+            rows = [_shape_approval(approval, mr) for approval in approvals]
+            if rows:
+                yield rows
+
+    return merge_request_approvals
+
+
+def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_commits",
+        primary_key=("project", "merge_request_iid", "id"),
+        write_disposition="merge",
+        columns=MERGE_REQUEST_COMMIT_COLUMNS,
+    )
+    def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:
+        for mr in _as_list(mrs):
+            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/commits"
+            for listed in gl.optional_pages(endpoint):
+                page = yield from gl.screen("merge_request_commits", listed, mr["project"], endpoint)
+                yield [_shape_commit(raw, mr["project"], merge_request_iid=mr["iid"]) for raw in page]
+
+    return merge_request_commits
+
+
+def pipelines_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="pipelines",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(PIPELINE_COLUMNS, "updated_at"),
+    )
+    def pipelines(rows: TDataItem) -> Iterator[list[dict]]:
+        cursors = keyed_state("cursors", "pipelines")
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/pipelines"
+            shape = partial(_shape_pipeline, project=path)
+            yield from gl.changed_since("pipelines", endpoint, {}, cursors, path, shape)
+
+    return pipelines
+
+
+def pipeline_jobs_resource(gl: _Reader, pipelines: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=pipelines,
+        name="pipeline_jobs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=JOB_COLUMNS,
+    )
+    def pipeline_jobs(rows: TDataItem) -> Iterator[list[dict]]:
+        """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
+        for pipeline in _as_list(rows):
+            endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
+            for listed in gl.optional_pages(endpoint, {"include_retried": "true"}):
+                page = yield from gl.screen("pipeline_jobs", listed, pipeline["project"], endpoint)
+                yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
+
+    return pipeline_jobs
+
+
+def environments_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="environments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=ENVIRONMENT_COLUMNS,
+    )
+    def environments(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for listed in gl.optional_pages(f"/projects/{project['id']}/environments"):
+                page = yield from gl.screen("environments", listed, project["project"])
+                yield [{**trim(raw), "project": project["project"]} for raw in page]
+
+    return environments
+
+
+def deployments_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="deployments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
+    )
+    def deployments(rows: TDataItem) -> Iterator[list[dict]]:
+        """Deployments updated since the cursor: a deployment's status moves (running → success or
+        failed) after it was created, and each move updates it, so one cursor catches both."""
+        cursors = keyed_state("cursors", "deployments")
+        for project in _as_list(rows):
+            path = project["project"]
+            endpoint = f"/projects/{project['id']}/deployments"
+            shape = partial(_shape_deployment, project=path)
+            yield from gl.changed_since("deployments", endpoint, {}, cursors, path, shape)
+
+    return deployments
+
+
+def releases_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="releases",
+        primary_key=("project", "tag_name"),
+        write_disposition="merge",
+        columns=RELEASE_COLUMNS,
+    )
+    def releases(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for listed in gl.optional_pages(f"/projects/{project['id']}/releases"):
+                page = yield from gl.screen("releases", listed, project["project"])
+                yield [_shape_release(raw, project["project"]) for raw in page]
+
+    return releases
+
+
+def tags_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=projects,
+        name="tags",
+        primary_key=("project", "name"),
+        write_disposition="merge",
+        columns=TAG_COLUMNS,
+    )
+    def tags(rows: TDataItem) -> Iterator[list[dict]]:
+        for project in _as_list(rows):
+            for listed in gl.optional_pages(f"/projects/{project['id']}/repository/tags"):
+                page = yield from gl.screen("tags", listed, project["project"])
+                yield [_shape_tag(raw, project["project"]) for raw in page]
+
+    return tags
 
 
 @dlt.source(name="gitlab")
@@ -485,307 +793,24 @@ def gitlab_source(
         token,
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
-    start = start_of(start_date)
-    quarantine = Quarantine("gitlab")
-
-    def screen(resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
-        return quarantine.screen(CONTRACTS[resource], records, scope, listing)
-
-    def screener(resource: str, scope: str) -> Any:
-        return lambda records: screen(resource, records, scope)
-
-    @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)
-    def projects_resource() -> Iterator[list[dict]]:
-        if projects:
-            # Asked-for projects are read one by one: works across groups and for tokens that cannot
-            # list a group.
-            for path in projects:
-                page = yield from screen("projects", [client.get(f"/projects/{encoded(path)}").json()], path)
-                if page:
-                    yield [_shape_project(raw) for raw in page]
-            return
-        if group:
-            params = {"include_subgroups": "true", "order_by": "id", "sort": "asc"}
-            for listed in pages(client, f"/groups/{encoded(group)}/projects", params):
-                page = yield from screen("projects", listed, group)
-                yield [_shape_project(raw) for raw in page]
-            return
-        # Keyset pagination: stable and cheap however many projects an instance holds.
-        params = {"membership": "true", "pagination": "keyset", "order_by": "id", "sort": "asc"}
-        for listed in pages(client, "/projects", params):
-            page = yield from screen("projects", listed, "membership")
-            yield [_shape_project(raw) for raw in page]
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="commits",
-        primary_key=("project", "id"),
-        write_disposition="merge",
-        columns=COMMIT_COLUMNS,
-    )
-    def commits(rows: TDataItem) -> Iterator[list[dict]]:
-        """Commits of every ref since the cursor (committer date) minus a short look-back."""
-        state = dlt.current.resource_state("commits").setdefault("cursors", {})
-        for project in _as_list(rows):
-            path = project["project"]
-            cursor = parse_ts(state.get(path))
-            since = cursor - timedelta(days=commit_lookback_days) if cursor else start
-            if cursor and start and since < start:
-                since = start
-            params: dict[str, Any] = {"all": "true", "with_stats": "false"}
-            if since is not None:
-                params["since"] = iso(since)
-            newest = cursor
-            for listed in _optional_pages(client, f"/projects/{project['id']}/repository/commits", params):
-                page = yield from screen("commits", listed, path)
-                for raw in page:
-                    committed = parse_ts(raw.get("committed_date"))
-                    if committed and (newest is None or committed > newest):
-                        newest = committed
-                yield [_shape_commit(raw, path) for raw in page]
-            if newest is not None:
-                state[path] = iso(newest)
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="branches",
-        primary_key=("project", "name"),
-        write_disposition="merge",
-        columns=BRANCH_COLUMNS,
-    )
-    def branches(rows: TDataItem) -> Iterator[list[dict]]:
-        """Each branch with its tip (one listing per project); branches gone since the last run are
-        deleted. A project that cannot list its branches (403/404) keeps what was loaded before."""
-        known = dlt.current.resource_state("branches").setdefault("known", {})
-        for project in _as_list(rows):
-            path = project["project"]
-            listed = None
-            try:
-                for page in pages(client, f"/projects/{project['id']}/repository/branches"):
-                    listed = listed if listed is not None else []
-                    listed.extend(page)
-            except ApiError as exc:
-                if exc.status not in _UNAVAILABLE:
-                    raise
-                log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
-            if listed is None:
-                continue
-            named = yield from screen("branches", listed, path)
-            current = [_shape_branch(raw, path) for raw in named]
-            names = {row["name"] for row in current}
-            gone = sorted(set(known.get(path) or []) - names)
-            known[path] = sorted(names)
-            out = current + [{"project": path, "name": name, "is_deleted": True} for name in gone]
-            if out:
-                yield out
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="merge_requests",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(MERGE_REQUEST_COLUMNS, "updated_at"),
-    )
-    def merge_requests(rows: TDataItem) -> Iterator[list[dict]]:
-        state = dlt.current.resource_state("merge_requests").setdefault("cursors", {})
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/merge_requests"
-            params = {"state": "all", "scope": "all"}
-            yield from _changed_since(
-                client,
-                endpoint,
-                params,
-                state,
-                path,
-                start,
-                screener("merge_requests", path),
-                lambda raw, path=path: _shape_merge_request(raw, path),
-            )
-
-    @dlt.transformer(
-        data_from=merge_requests,
-        name="merge_request_notes",
-        primary_key=("project", "merge_request_iid", "id"),
-        write_disposition="merge",
-        columns=NOTE_COLUMNS,
-    )
-    def merge_request_notes(mrs: TDataItem) -> Iterator[list[dict]]:
-        """Every note of the merge requests loaded in this run. System notes are kept (flagged `system`):
-        they record approvals and pushes; pickup counts only the others."""
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/notes"
-            params = {"sort": "asc", "order_by": "created_at"}
-            for listed in _optional_pages(client, endpoint, params):
-                page = yield from screen("merge_request_notes", listed, mr["project"], endpoint)
-                yield [_shape_note(note, mr) for note in page]
-
-    @dlt.transformer(
-        data_from=merge_requests,
-        name="merge_request_approvals",
-        primary_key=("project", "merge_request_iid", "approver_id"),
-        write_disposition="merge",
-        columns=APPROVAL_COLUMNS,
-    )
-    def merge_request_approvals(mrs: TDataItem) -> Iterator[list[dict]]:
-        """Who approved the merge requests loaded in this run (`approved_at` where the instance says)."""
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/approvals"
-            try:
-                body = client.get(endpoint).json()
-            except ApiError as exc:
-                if exc.status not in _UNAVAILABLE:
-                    raise
-                log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
-                continue
-            rows = []
-            approvals = yield from screen(
-                "merge_request_approvals", body.get("approved_by") or [], mr["project"], endpoint
-            )
-            for approval in approvals:
-                user = approval.get("user") or {}
-                row = {
-                    "project": mr["project"],
-                    "merge_request_iid": mr["iid"],
-                    "merge_request_id": mr["id"],
-                    "approver_id": user.get("id"),
-                    "approver_username": user.get("username"),
-                    "approved_at": approval.get("approved_at"),
-                }
-                rows.append({k: v for k, v in row.items() if v is not None})
-            if rows:
-                yield rows
-
-    @dlt.transformer(
-        data_from=merge_requests,
-        name="merge_request_commits",
-        primary_key=("project", "merge_request_iid", "id"),
-        write_disposition="merge",
-        columns=MERGE_REQUEST_COMMIT_COLUMNS,
-    )
-    def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/commits"
-            for listed in _optional_pages(client, endpoint):
-                page = yield from screen("merge_request_commits", listed, mr["project"], endpoint)
-                yield [_shape_commit(raw, mr["project"], merge_request_iid=mr["iid"]) for raw in page]
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="pipelines",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(PIPELINE_COLUMNS, "updated_at"),
-    )
-    def pipelines(rows: TDataItem) -> Iterator[list[dict]]:
-        state = dlt.current.resource_state("pipelines").setdefault("cursors", {})
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/pipelines"
-            yield from _changed_since(
-                client,
-                endpoint,
-                {},
-                state,
-                path,
-                start,
-                screener("pipelines", path),
-                lambda raw, path=path: {"project": path, **trim(raw)},
-            )
-
-    @dlt.transformer(
-        data_from=pipelines,
-        name="pipeline_jobs",
-        primary_key="id",
-        write_disposition="merge",
-        columns=JOB_COLUMNS,
-    )
-    def pipeline_jobs(rows: TDataItem) -> Iterator[list[dict]]:
-        """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
-        for pipeline in _as_list(rows):
-            endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
-            for listed in _optional_pages(client, endpoint, {"include_retried": "true"}):
-                page = yield from screen("pipeline_jobs", listed, pipeline["project"], endpoint)
-                yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="environments",
-        primary_key="id",
-        write_disposition="merge",
-        columns=ENVIRONMENT_COLUMNS,
-    )
-    def environments(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in _optional_pages(client, f"/projects/{project['id']}/environments"):
-                page = yield from screen("environments", listed, project["project"])
-                yield [{**trim(raw), "project": project["project"]} for raw in page]
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="deployments",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
-    )
-    def deployments(rows: TDataItem) -> Iterator[list[dict]]:
-        """Deployments updated since the cursor: a deployment's status moves (running → success or
-        failed) after it was created, and each move updates it, so one cursor catches both."""
-        state = dlt.current.resource_state("deployments").setdefault("cursors", {})
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/deployments"
-            yield from _changed_since(
-                client,
-                endpoint,
-                {},
-                state,
-                path,
-                start,
-                screener("deployments", path),
-                lambda raw, path=path: _shape_deployment(raw, path),
-            )
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="releases",
-        primary_key=("project", "tag_name"),
-        write_disposition="merge",
-        columns=RELEASE_COLUMNS,
-    )
-    def releases(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in _optional_pages(client, f"/projects/{project['id']}/releases"):
-                page = yield from screen("releases", listed, project["project"])
-                yield [_shape_release(raw, project["project"]) for raw in page]
-
-    @dlt.transformer(
-        data_from=projects_resource,
-        name="tags",
-        primary_key=("project", "name"),
-        write_disposition="merge",
-        columns=TAG_COLUMNS,
-    )
-    def tags(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in _optional_pages(client, f"/projects/{project['id']}/repository/tags"):
-                page = yield from screen("tags", listed, project["project"])
-                yield [_shape_tag(raw, project["project"]) for raw in page]
-
+    gl = _Reader(client, start_of(start_date), Quarantine("gitlab"))
+    listed_projects = projects_resource(gl, projects, group)
+    merge_requests = merge_requests_resource(gl, listed_projects)
+    pipelines = pipelines_resource(gl, listed_projects)
     resources = (
-        projects_resource,
-        commits,
-        branches,
+        listed_projects,
+        commits_resource(gl, listed_projects, commit_lookback_days),
+        branches_resource(gl, listed_projects),
         merge_requests,
-        merge_request_notes,
-        merge_request_approvals,
-        merge_request_commits,
+        merge_request_notes_resource(gl, merge_requests),
+        merge_request_approvals_resource(gl, merge_requests),
+        merge_request_commits_resource(gl, merge_requests),
         pipelines,
-        pipeline_jobs,
-        environments,
-        deployments,
-        releases,
-        tags,
+        pipeline_jobs_resource(gl, pipelines),
+        environments_resource(gl, listed_projects),
+        deployments_resource(gl, listed_projects),
+        releases_resource(gl, listed_projects),
+        tags_resource(gl, listed_projects),
         quarantine_resource(),
     )
     prepare(resources)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -110,27 +109,3 @@ def trim(value: Any) -> Any:
         else:
             out[key] = trim(item)
     return out
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    """Parse GitLab's ISO-8601 timestamps (`2024-05-01T10:00:00.123Z`, or with an offset) to aware UTC."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def iso(value: datetime) -> str:
-    """The timestamp form GitLab accepts in `since` / `updated_after`, kept to the millisecond."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def start_of(start_date: str | None) -> datetime | None:
-    """The configured backfill start (an ISO date or timestamp) as an aware UTC datetime."""
-    if not start_date:
-        return None
-    if len(start_date) == 10:
-        return datetime.fromisoformat(start_date).replace(tzinfo=UTC)
-    return parse_ts(start_date)

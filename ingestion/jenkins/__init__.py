@@ -10,13 +10,16 @@ the listing is already loaded, with nothing running, costs no request at all.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.cursors import keyed_state
+from ingestion.dates import epoch_ms, start_of
 from ingestion.http import ApiError, RetryPolicy
 from ingestion.quarantine import Contract, Quarantine, prepare, quarantine_resource
 
@@ -80,12 +83,101 @@ BUILD_CONTRACT = Contract(
 
 def _start_ms(start_date: str | None) -> int | None:
     """The configured backfill start (ISO date or timestamp) as Jenkins' epoch milliseconds."""
-    if not start_date:
-        return None
-    parsed = datetime.fromisoformat(start_date.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    start = start_of(start_date)
+    return epoch_ms(start) if start is not None else None
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """What the Jenkins resources read with: the client, the backfill start and the quarantine."""
+
+    client: RESTClient
+    start_ms: int | None
+    page_size: int
+    quarantine: Quarantine
+
+    def screened(self, raw_builds: list[dict], job: dict, held: list[Any]) -> list[dict]:
+        """The good builds; their quarantine rows go to `held`."""
+        good, rows = self.quarantine.split(BUILD_CONTRACT, raw_builds, job["full_name"])
+        if rows is not None:
+            held.append(rows)
+        return good
+
+    def new_builds(self, job: dict, cursor: dict, held: list[Any]) -> Iterator[dict]:
+        """The job's builds to load: those numbered past the cursor and those running at the last read;
+        the quarantine rows of what was read go to `held`."""
+        last = cursor.get("last_number")
+        running = set(cursor.get("building") or [])
+        if last is not None and not running and job.get("last_build_number") == last:
+            return  # nothing new, nothing running: no request
+        seen: set[int] = set()
+        for listed in build_pages(self.client, job["path"], self.page_size):
+            reached = False
+            for raw in self.screened(listed, job, held):
+                number = raw["number"]
+                if self.start_ms is not None and (raw.get("timestamp") or 0) < self.start_ms:
+                    reached = True
+                    continue
+                if last is not None and number <= last:
+                    reached = True
+                    if number not in running:
+                        continue
+                seen.add(number)
+                yield shape_build(raw, job)
+            # Jenkins numbers builds in order: a build started while we page moves the others down a range
+            # (read twice, merged once), never up past where we stop
+            if reached:
+                break
+        for number in sorted(running - seen):
+            try:
+                raw = get_build(self.client, job["path"], number)
+            except ApiError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            for good in self.screened([raw], job, held):
+                yield shape_build(good, job)
+
+
+def jobs_resource(jk: _Reader, patterns: list[str] | None) -> DltResource:
+    @dlt.resource(name="jobs", primary_key="full_name", write_disposition="merge", columns=JOB_COLUMNS)
+    def job_list() -> Iterator[Any]:
+        listed = yield from jk.quarantine.screen(JOB_CONTRACT, list(list_jobs(jk.client, patterns)), "jobs")
+        yield from listed
+
+    return job_list
+
+
+def builds_resource(jk: _Reader, jobs: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=jobs,
+        name="builds",
+        primary_key=("job_full_name", "number"),
+        write_disposition="merge",
+        columns=BUILD_COLUMNS,
+    )
+    def builds(items: TDataItem) -> Iterator[list[dict]]:
+        # per job: the highest build number loaded and the builds still running then
+        cursors = keyed_state("jobs", "builds")
+        for job in items if isinstance(items, list) else [items]:
+            cursor = cursors.get(job["full_name"]) or {}
+            listed = job.get("last_build_number")
+            if listed is not None and listed < (cursor.get("last_number") or 0):
+                # the job was deleted and recreated (or its history reset): numbering starts again at 1,
+                # and the new builds replace the old ones with the same numbers
+                cursor = {}
+            held: list[Any] = []
+            rows = list(jk.new_builds(job, cursor, held))
+            yield from held
+            if rows:
+                yield rows
+            # every build running last time was re-read (it is in `rows`) or is gone (404): forget it
+            cursors[job["full_name"]] = {
+                "last_number": max([cursor.get("last_number") or 0, *(row["number"] for row in rows)]),
+                "building": sorted(row["number"] for row in rows if row.get("building")),
+            }
+
+    return builds
 
 
 @dlt.source(name="jenkins")
@@ -110,83 +202,8 @@ def jenkins_source(
     """
     policy = RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds)
     client = make_client(base_url, user, token, policy)
-    patterns = list(jobs) if jobs else None
-    start_ms = _start_ms(start_date)
-    quarantine = Quarantine("jenkins")
-
-    @dlt.resource(name="jobs", primary_key="full_name", write_disposition="merge", columns=JOB_COLUMNS)
-    def job_list() -> Iterator[Any]:
-        listed = yield from quarantine.screen(JOB_CONTRACT, list(list_jobs(client, patterns)), "jobs")
-        yield from listed
-
-    @dlt.transformer(
-        data_from=job_list,
-        name="builds",
-        primary_key=("job_full_name", "number"),
-        write_disposition="merge",
-        columns=BUILD_COLUMNS,
-    )
-    def builds(items: TDataItem) -> Iterator[list[dict]]:
-        cursors = dlt.current.resource_state("builds").setdefault("jobs", {})
-        for job in items if isinstance(items, list) else [items]:
-            cursor = cursors.get(job["full_name"]) or {}
-            listed = job.get("last_build_number")
-            if listed is not None and listed < (cursor.get("last_number") or 0):
-                # the job was deleted and recreated (or its history reset): numbering starts again at 1,
-                # and the new builds replace the old ones with the same numbers
-                cursor = {}
-            held: list[Any] = []
-            rows = list(_new_builds(job, cursor, held))
-            yield from held
-            if rows:
-                yield rows
-            # every build running last time was re-read (it is in `rows`) or is gone (404): forget it
-            cursors[job["full_name"]] = {
-                "last_number": max([cursor.get("last_number") or 0, *(row["number"] for row in rows)]),
-                "building": sorted(row["number"] for row in rows if row.get("building")),
-            }
-
-    def _new_builds(job: dict, cursor: dict, held: list[Any]) -> Iterator[dict]:
-        """The job's builds to load; the quarantine rows of what was read go to `held`."""
-        last = cursor.get("last_number")
-        running = set(cursor.get("building") or [])
-        if last is not None and not running and job.get("last_build_number") == last:
-            return  # nothing new, nothing running: no request
-        seen: set[int] = set()
-        for listed in build_pages(client, job["path"], page_size):
-            reached = False
-            page = _screened(listed, job, held)
-            for raw in page:
-                number = raw["number"]
-                if start_ms is not None and (raw.get("timestamp") or 0) < start_ms:
-                    reached = True
-                    continue
-                if last is not None and number <= last:
-                    reached = True
-                    if number not in running:
-                        continue
-                seen.add(number)
-                yield shape_build(raw, job)
-            # Jenkins numbers builds in order: a build started while we page moves the others down a range
-            # (read twice, merged once), never up past where we stop
-            if reached:
-                break
-        for number in sorted(running - seen):
-            try:
-                raw = get_build(client, job["path"], number)
-            except ApiError as exc:
-                if exc.status == 404:
-                    continue
-                raise
-            for good in _screened([raw], job, held):
-                yield shape_build(good, job)
-
-    def _screened(raw_builds: list[dict], job: dict, held: list[Any]) -> list[dict]:
-        good, rows = quarantine.split(BUILD_CONTRACT, raw_builds, job["full_name"])
-        if rows is not None:
-            held.append(rows)
-        return good
-
-    resources = (job_list, builds, quarantine_resource())
+    jk = _Reader(client, _start_ms(start_date), page_size, Quarantine("jenkins"))
+    job_list = jobs_resource(jk, list(jobs) if jobs else None)
+    resources = (job_list, builds_resource(jk, job_list), quarantine_resource())
     prepare(resources)
     return resources

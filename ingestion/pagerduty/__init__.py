@@ -8,11 +8,14 @@ from typing import Any
 
 import dlt
 from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.cursors import Watermark
+from ingestion.dates import iso_seconds, parse_ts, start_of
 from ingestion.http import RetryPolicy
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
-from .helpers import iso, list_window, make_client, offset_paginator, parse_ts, windows
+from .helpers import list_window, make_client, offset_paginator, windows
 from .settings import DEFAULT_BACKFILL_DAYS, DEFAULT_BASE_URL, INCIDENT_LOOKBACK_DAYS
 
 
@@ -126,6 +129,64 @@ def _keep_acknowledgement(row: dict, acks: dict[str, str]) -> None:
         acks.pop(incident_id, None)
 
 
+def _shape_service(raw: dict) -> dict:
+    row = {k: v for k, v in raw.items() if k not in _SERVICE_DROP and v is not None}
+    row["escalation_policy_id"] = (raw.get("escalation_policy") or {}).get("id")
+    row["teams"] = [_ref(team) for team in raw.get("teams") or []]
+    return row
+
+
+def services_resource(client: RESTClient, quarantine: Quarantine) -> DltResource:
+    @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
+    def services() -> Iterator[list[dict]]:
+        for listed in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
+            page = yield from quarantine.screen(SERVICE_CONTRACT, listed, listing="services")
+            rows = [_shape_service(raw) for raw in page]
+            if rows:
+                yield rows
+
+    return services
+
+
+def _first_read_start(start_date: str | None) -> datetime:
+    """Where the first run reads from: the configured start, else the default backfill before now."""
+    return start_of(start_date) or datetime.now(UTC) - timedelta(days=DEFAULT_BACKFILL_DAYS)
+
+
+def incidents_resource(
+    client: RESTClient,
+    quarantine: Quarantine,
+    start_date: str | None,
+    end_date: str | None,
+    lookback_days: float,
+) -> DltResource:
+    @dlt.resource(
+        name="incidents",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(INCIDENT_COLUMNS, "updated_at"),
+    )
+    def incidents() -> Iterator[list[dict]]:
+        state = dlt.current.resource_state("incidents")
+        # one cursor for the account (incidents are listed account-wide): the newest creation time read
+        cursor = Watermark(state, "created_at")
+        until = parse_ts(end_date) if end_date else datetime.now(UTC) + timedelta(days=1)
+        since = cursor.since(lookback_days, clamp=False) or _first_read_start(start_date)
+        acks = state.setdefault("open_acknowledgements", {})
+        for low, high in windows(since, until):
+            for listed in list_window(client, "/incidents", "incidents", low, high, {}):
+                page = yield from quarantine.screen(INCIDENT_CONTRACT, listed, listing=iso_seconds(low))
+                rows = [_shape_incident(raw) for raw in page]
+                for row in rows:
+                    _keep_acknowledgement(row, acks)
+                    cursor.see(parse_ts(row.get("created_at")))
+                if rows:
+                    yield rows
+        cursor.save()
+
+    return incidents
+
+
 @dlt.source(name="pagerduty")
 def pagerduty_source(
     base_url: str = DEFAULT_BASE_URL,
@@ -151,52 +212,10 @@ def pagerduty_source(
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
     quarantine = Quarantine("pagerduty")
-
-    @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
-    def services() -> Iterator[list[dict]]:
-        for listed in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
-            page = yield from quarantine.screen(SERVICE_CONTRACT, listed, listing="services")
-            rows = []
-            for raw in page:
-                row = {k: v for k, v in raw.items() if k not in _SERVICE_DROP and v is not None}
-                row["escalation_policy_id"] = (raw.get("escalation_policy") or {}).get("id")
-                row["teams"] = [_ref(team) for team in raw.get("teams") or []]
-                rows.append(row)
-            if rows:
-                yield rows
-
-    @dlt.resource(
-        name="incidents",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(INCIDENT_COLUMNS, "updated_at"),
+    resources = (
+        services_resource(client, quarantine),
+        incidents_resource(client, quarantine, start_date, end_date, incident_lookback_days),
+        quarantine_resource(),
     )
-    def incidents() -> Iterator[list[dict]]:
-        state = dlt.current.resource_state("incidents")
-        cursor = parse_ts(state.get("created_at"))
-        until = parse_ts(end_date) if end_date else datetime.now(UTC) + timedelta(days=1)
-        if cursor is not None:
-            since = cursor - timedelta(days=incident_lookback_days)
-        elif start_date:
-            since = parse_ts(start_date if len(start_date) > 10 else f"{start_date}T00:00:00Z")
-        else:
-            since = datetime.now(UTC) - timedelta(days=DEFAULT_BACKFILL_DAYS)
-        acks = state.setdefault("open_acknowledgements", {})
-        newest = cursor
-        for low, high in windows(since, until):
-            for listed in list_window(client, "/incidents", "incidents", low, high, {}):
-                page = yield from quarantine.screen(INCIDENT_CONTRACT, listed, listing=iso(low))
-                rows = [_shape_incident(raw) for raw in page]
-                for row in rows:
-                    _keep_acknowledgement(row, acks)
-                    created = parse_ts(row.get("created_at"))
-                    if created and (newest is None or created > newest):
-                        newest = created
-                if rows:
-                    yield rows
-        if newest is not None:
-            state["created_at"] = iso(newest)
-
-    resources = (services, incidents, quarantine_resource())
     prepare(resources)
     return resources

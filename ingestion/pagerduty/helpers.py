@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
+from ingestion.dates import iso_seconds
 from ingestion.http import BearerAuth, RetryingSession, RetryPolicy
 
 from .settings import MAX_OFFSET, MAX_WINDOW_DAYS, PAGE_LIMIT
@@ -27,19 +28,6 @@ def make_client(base_url: str, token: str, policy: RetryPolicy) -> RESTClient:
 def offset_paginator() -> OffsetPaginator:
     """PagerDuty's classic pagination: `offset`/`limit`, stop when `more` is false."""
     return OffsetPaginator(limit=PAGE_LIMIT, total_path=None, has_more_path="more", maximum_offset=MAX_OFFSET)
-
-
-def iso(value: datetime) -> str:
-    """PagerDuty accepts ISO-8601 timestamps with an offset."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    """Parse an ISO-8601 timestamp to an aware UTC datetime."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def windows(
@@ -62,7 +50,7 @@ def list_window(
     PagerDuty stops offset pagination at 10,000 items; a busy account can have more incidents than that
     in one window, so the first page asks for the `total` and halves the window when it is too large.
     """
-    query = {**params, "since": iso(since), "until": iso(until), "total": "true"}
+    query = {**params, "since": iso_seconds(since), "until": iso_seconds(until), "total": "true"}
     first = True
     for page in client.paginate(path, params=query, paginator=offset_paginator(), data_selector=key):
         if first:

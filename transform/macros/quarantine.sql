@@ -2,30 +2,26 @@
     A source that never quarantined anything (or is not configured) has no such table: the model is then
     empty, with the same columns. -#}
 {% macro stg_quarantine(source_name) -%}
-{%- set raw = source(source_name, 'quarantine') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
+{#- The columns of every source's quarantine table (ingestion/quarantine.py writes the same for all). -#}
+{%- set columns = [
+    ('source', 'varchar'),
+    ('resource', 'varchar'),
+    ('scope', 'varchar'),
+    ('record_key', 'varchar'),
+    ('reason', 'varchar'),
+    ('action', 'varchar'),
+    ('field', 'varchar'),
+    ('value', 'varchar'),
+    ('quarantined_at', 'timestamptz'),
+    ('_dlt_load_id', 'varchar'),
+    ('_dlt_id', 'varchar'),
+] -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as source,
-        null::varchar as resource,
-        null::varchar as scope,
-        null::varchar as record_key,
-        null::varchar as reason,
-        null::varchar as action,
-        null::varchar as field,
-        null::varchar as value,
-        null::timestamptz as quarantined_at,
-        null::varchar as _dlt_load_id,
-        null::varchar as _dlt_id
-    where false
-    {%- endif %}
+    {{ optional_source(source_name, 'quarantine', columns) }}
 
 ),
 

@@ -1,22 +1,10 @@
 {#- The git source is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('git', 'tags') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as repository,
-        null::varchar as tag,
-        null::varchar as sha,
-        null::boolean as is_annotated,
-        null::timestamptz as tagged_at
-    where false
-    {%- endif %}
+    {{ optional_source('git', 'tags') }}
 
 ),
 

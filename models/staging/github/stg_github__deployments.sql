@@ -1,27 +1,11 @@
 {#- GitHub is optional (a warehouse of local git repositories only has no raw_github): without its
     raw table this model is empty, with the same columns. -#}
-{%- set raw = source('github', 'deployments') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as repository,
-        null::bigint as id,
-        null::varchar as sha,
-        null::varchar as ref,
-        null::varchar as environment,
-        null::varchar as task,
-        null::timestamptz as created_at,
-        null::timestamptz as updated_at,
-        null::varchar as creator__login
-    where false
-    {%- endif %}
+    {{ optional_source('github', 'deployments') }}
 
 ),
 

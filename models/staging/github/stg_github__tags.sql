@@ -1,25 +1,10 @@
 {#- Tags are optional (see stg_github__releases): without the raw table this model is empty. -#}
-{%- set raw = source('github', 'tags') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as repository,
-        null::varchar as name,
-        null::varchar as object_sha,
-        null::varchar as object_type,
-        null::varchar as commit_sha,
-        null::varchar as tagger_name,
-        null::varchar as tagger_email,
-        null::timestamptz as tagged_at
-    where false
-    {%- endif %}
+    {{ optional_source('github', 'tags') }}
 
 ),
 

@@ -1,29 +1,10 @@
 {#- Jobs exist only with workflow runs (see stg_github__workflow_runs): otherwise this model is empty. -#}
-{%- set raw = source('github', 'workflow_jobs') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as repository,
-        null::bigint as id,
-        null::bigint as run_id,
-        null::bigint as run_attempt,
-        null::varchar as workflow_name,
-        null::varchar as name,
-        null::varchar as head_sha,
-        null::varchar as head_branch,
-        null::varchar as status,
-        null::varchar as conclusion,
-        null::timestamptz as started_at,
-        null::timestamptz as completed_at
-    where false
-    {%- endif %}
+    {{ optional_source('github', 'workflow_jobs') }}
 
 ),
 

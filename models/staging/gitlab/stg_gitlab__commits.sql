@@ -1,26 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'commits') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::varchar as id,
-        null::json as parent_ids,
-        null::varchar as author_name,
-        null::varchar as author_email,
-        null::varchar as committer_email,
-        null::timestamptz as authored_date,
-        null::timestamptz as committed_date,
-        null::varchar as message
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'commits') }}
 
 ),
 

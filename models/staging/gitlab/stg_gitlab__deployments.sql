@@ -1,32 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'deployments') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::bigint as id,
-        null::bigint as iid,
-        null::varchar as sha,
-        null::varchar as ref,
-        null::varchar as environment__name,
-        null::varchar as environment__tier,
-        null::varchar as status,
-        null::timestamptz as created_at,
-        null::timestamptz as updated_at,
-        null::timestamptz as finished_at,
-        null::varchar as user__username,
-        null::bigint as deployable__id,
-        null::varchar as deployable__name,
-        null::bigint as deployable__pipeline__id
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'deployments') }}
 
 ),
 

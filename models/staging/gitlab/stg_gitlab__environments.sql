@@ -1,24 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'environments') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::bigint as id,
-        null::varchar as name,
-        null::varchar as tier,
-        null::varchar as state,
-        null::timestamptz as created_at,
-        null::timestamptz as updated_at
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'environments') }}
 
 ),
 

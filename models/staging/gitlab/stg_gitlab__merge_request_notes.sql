@@ -1,24 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'merge_request_notes') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::bigint as merge_request_iid,
-        null::bigint as id,
-        null::varchar as author__username,
-        null::varchar as merge_request_author_username,
-        null::boolean as system,
-        null::timestamptz as created_at
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'merge_request_notes') }}
 
 ),
 

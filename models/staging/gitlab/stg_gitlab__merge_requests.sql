@@ -1,33 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'merge_requests') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::bigint as iid,
-        null::bigint as id,
-        null::varchar as title,
-        null::varchar as author__username,
-        null::varchar as state,
-        null::boolean as draft,
-        null::varchar as source_branch,
-        null::varchar as target_branch,
-        null::timestamptz as created_at,
-        null::timestamptz as updated_at,
-        null::timestamptz as merged_at,
-        null::timestamptz as closed_at,
-        null::varchar as merge_commit_sha,
-        null::varchar as squash_commit_sha,
-        null::varchar as sha
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'merge_requests') }}
 
 ),
 

@@ -1,26 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'pipelines') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::bigint as id,
-        null::bigint as iid,
-        null::varchar as sha,
-        null::varchar as ref,
-        null::varchar as status,
-        null::varchar as source,
-        null::timestamptz as created_at,
-        null::timestamptz as updated_at
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'pipelines') }}
 
 ),
 

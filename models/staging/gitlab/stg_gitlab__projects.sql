@@ -1,25 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'projects') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::bigint as id,
-        null::varchar as project,
-        null::varchar as name,
-        null::varchar as default_branch,
-        null::varchar as web_url,
-        null::boolean as archived,
-        null::timestamptz as created_at,
-        null::timestamptz as last_activity_at
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'projects') }}
 
 ),
 

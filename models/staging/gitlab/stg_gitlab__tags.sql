@@ -1,24 +1,10 @@
 {#- GitLab is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('gitlab', 'tags') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as project,
-        null::varchar as name,
-        null::varchar as commit__id,
-        null::varchar as target,
-        null::varchar as message,
-        null::timestamptz as created_at,
-        null::timestamptz as commit__committed_date
-    where false
-    {%- endif %}
+    {{ optional_source('gitlab', 'tags') }}
 
 ),
 

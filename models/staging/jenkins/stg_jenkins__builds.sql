@@ -1,27 +1,10 @@
 {#- Jenkins is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('jenkins', 'builds') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as job_full_name,
-        null::bigint as number,
-        null::varchar as result,
-        null::boolean as building,
-        null::bigint as timestamp,
-        null::bigint as duration,
-        null::varchar as commit_sha,
-        null::varchar as branch,
-        null::json as parameters,
-        null::varchar as url
-    where false
-    {%- endif %}
+    {{ optional_source('jenkins', 'builds') }}
 
 ),
 

@@ -1,26 +1,10 @@
 {#- PagerDuty is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('pagerduty', 'incidents') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as id,
-        null::bigint as incident_number,
-        null::varchar as service__id,
-        null::varchar as title,
-        null::varchar as status,
-        null::varchar as urgency,
-        null::timestamptz as created_at,
-        null::timestamptz as acknowledged_at,
-        null::timestamptz as resolved_at
-    where false
-    {%- endif %}
+    {{ optional_source('pagerduty', 'incidents') }}
 
 ),
 

@@ -1,19 +1,10 @@
 {#- PagerDuty is optional: without its raw table this model is empty, with the same columns. -#}
-{%- set raw = source('pagerduty', 'services') -%}
-{%- set raw_exists = (load_relation(raw) is not none) if execute else true -%}
 
 with
 
 source as (
 
-    {% if raw_exists -%}
-    select * from {{ raw }}
-    {%- else -%}
-    select
-        null::varchar as id,
-        null::varchar as name
-    where false
-    {%- endif %}
+    {{ optional_source('pagerduty', 'services') }}
 
 ),
 

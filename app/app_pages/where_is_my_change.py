@@ -1,0 +1,123 @@
+"""Where is my change: find a pull or merge request (number, title, author, change id) or a commit (SHA
+prefix), see each environment of its service it has reached and when, and what waits to reach production.
+
+Production comes from `fct_changes.deployment_id` (the mart's first production deployment). The marts keep
+no per-environment shipment for the other environments; `queries.change_reach` says how each was matched.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import queries, widgets
+from app.state import current_filters
+
+SEARCH_KEY = "change_search"
+PICK_KEY = "change_pick"
+URL_SEARCH = "q"
+MAX_SEARCH_CHARACTERS = 200
+
+
+def _label(row: pd.Series) -> str:
+    title = row["title"] if isinstance(row["title"], str) else ""
+    return f"{row['change_id']} · {title[:60]} · {row['author_login'] or '—'}"
+
+
+def reach_table(reach: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Environment": reach["environment"],
+            "Production": reach["is_production"].astype(bool),
+            "Reached at (UTC)": reach["reached_at"],
+            "Matched by": reach["how"].fillna("not reached yet"),
+            "Deployment": [widgets.deployment_link(value) for value in reach["deployment_id"]],
+        }
+    )
+
+
+def _render_change(path, change: pd.Series) -> None:
+    st.subheader(f"{change['change_id']}")
+    st.caption(
+        f"{change['title'] or ''} · {change['change_kind']} · by {change['author_login'] or '—'} · "
+        f"team {change['team'] or '—'} · service {change['service']}"
+    )
+    if pd.isna(change["merged_at"]):
+        st.info("Not merged yet.")
+    reach = queries.change_reach(path, str(change["change_id"]))
+    if reach.empty:
+        st.info("Its service has no deployment yet.")
+        return
+    widgets.table(
+        reach_table(reach),
+        "change_environments.csv",
+        "change_reach",
+        column_config={
+            "Reached at (UTC)": widgets.when("Reached at (UTC)"),
+            "Deployment": widgets.link_column("Deployment", "The deployment card", "Open card"),
+            "Matched by": st.column_config.TextColumn(
+                help="Production: the mart's first production deployment. Elsewhere: a deployment of one "
+                "of its commits, else the first one after the merge (right when that environment deploys "
+                "the branch head)."
+            ),
+        },
+    )
+    card = widgets.deployment_link(change["deployment_id"])
+    if card:
+        st.markdown(f"[Open the deployment card that shipped it to production]({card})")
+    if pd.isna(change["deployment_id"]) and pd.notna(change["merged_at"]):
+        st.warning("Merged but not in production yet: it waits to be promoted.")
+
+
+def render() -> None:
+    filters = current_filters()
+    path = queries.warehouse_path()
+    st.title("Where is my change")
+    if SEARCH_KEY not in st.session_state:
+        linked = st.query_params.get(URL_SEARCH) or ""
+        st.session_state[SEARCH_KEY] = linked[:MAX_SEARCH_CHARACTERS]
+    text = st.text_input(
+        "Pull request, commit or author",
+        key=SEARCH_KEY,
+        max_chars=MAX_SEARCH_CHARACTERS,
+        placeholder="#42, a title word, a commit SHA (6+ characters) or a login",
+    )
+    if text.strip():
+        st.query_params[URL_SEARCH] = text.strip()
+    elif URL_SEARCH in st.query_params:
+        del st.query_params[URL_SEARCH]
+    try:
+        if text.strip():
+            found = queries.find_changes(path, text, filters.services)
+            if found.empty:
+                st.info(
+                    "No change matches. Try a pull request number, a word of its title, a commit SHA of at "
+                    "least six characters, or the author's login."
+                )
+            else:
+                labels = {row["change_id"]: _label(row) for _, row in found.iterrows()}
+                more = " (the newest shown)" if len(found) == queries.SEARCH_LIMIT else ""
+                st.caption(f"{len(found)} changes match{more}")
+                chosen = st.selectbox(
+                    "Change", options=list(labels), key=PICK_KEY, format_func=lambda value: labels[value]
+                )
+                _render_change(path, found[found["change_id"] == chosen].iloc[0])
+        st.subheader("Waiting to reach production")
+        st.caption(
+            "Merged changes no production deployment has shipped yet (teams and services from the sidebar)."
+        )
+        waiting = queries.waiting_changes(path, filters.teams, filters.services)
+        if waiting.empty:
+            st.success("Nothing waits: every merged change of this selection is in production.")
+        else:
+            widgets.table(
+                waiting,
+                "waiting_changes.csv",
+                "waiting_changes",
+                column_config={"merged_at": widgets.when("Merged at (UTC)")},
+            )
+    except queries.WarehouseUnavailable as error:
+        widgets.unavailable(error)
+
+
+render()

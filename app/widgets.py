@@ -1,0 +1,85 @@
+"""Pieces every page draws the same way: the period caption, a table with its CSV download, drill-down links
+and the "could not read" message."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from app.state import URL_FROM, URL_TEAM, URL_TO, Filters
+
+UTC_MINUTES = "YYYY-MM-DD HH:mm"
+# The page paths `st.navigation` gives the pages (their file names); links are relative so they keep working
+# under a base URL path.
+TEAMS_PAGE = "teams"
+DEPLOYMENTS_PAGE = "deployments"
+
+
+def caption(filters: Filters, compared: bool = False) -> None:
+    """Say which period, comparison and slice the page shows."""
+    parts = [f"{filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d}"]
+    if compared:
+        start, end = filters.compare
+        parts.append(f"compared with {start:%Y-%m-%d} – {end:%Y-%m-%d}")
+    parts.append(", ".join(filters.teams) if filters.teams else "all teams")
+    if filters.services:
+        parts.append("services " + ", ".join(filters.services))
+    if filters.environments:
+        parts.append("environments " + ", ".join(filters.environments))
+    st.caption(" · ".join(parts))
+
+
+def unavailable(error: Exception) -> None:
+    st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")
+
+
+def table(
+    frame: pd.DataFrame,
+    file_name: str,
+    key: str,
+    column_config: dict | None = None,
+    column_order: list[str] | None = None,
+) -> None:
+    """A sortable table and a button downloading exactly its rows as CSV."""
+    st.dataframe(
+        frame, hide_index=True, key=key, column_config=column_config or {}, column_order=column_order
+    )
+    st.download_button(
+        "Download as CSV",
+        frame.to_csv(index=False),
+        file_name,
+        "text/csv",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )
+
+
+def team_link(team: str, filters: Filters) -> str:
+    """The Teams page filtered on one team, same period."""
+    query = {URL_FROM: filters.start.isoformat(), URL_TO: filters.end.isoformat(), URL_TEAM: team}
+    return f"{TEAMS_PAGE}?{urlencode(query)}"
+
+
+def deployment_link(deployment_id: object) -> str | None:
+    """The deployment card of the Deployments page."""
+    if deployment_id is None or pd.isna(deployment_id):
+        return None
+    return f"{DEPLOYMENTS_PAGE}?{urlencode({'deployment': str(deployment_id)})}"
+
+
+def link_column(label: str, help_text: str, display_text: str | None = None):
+    return st.column_config.LinkColumn(label, help=help_text, display_text=display_text)
+
+
+def hours(label: str, help_text: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, help=help_text, format="%.1f h")
+
+
+def percent(label: str, help_text: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, help=help_text, format="%.1f %%")
+
+
+def when(label: str) -> st.column_config.DatetimeColumn:
+    return st.column_config.DatetimeColumn(label, format=UTC_MINUTES)

@@ -1,0 +1,228 @@
+"""The new pages on the tiny simulated org's real published warehouse: every figure shown equals the mart it
+comes from, recomputed here with plain SQL on the marts (not through app/queries.py), and every page renders
+for the filter combinations that matter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest_app import tiny_warehouse  # noqa: F401 - module fixture
+from streamlit.testing.v1 import AppTest
+
+from app import queries
+
+ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+PAGES = ["overview", "teams", "services", "deployments", "lead_time", "failures", "where_is_my_change"]
+
+
+@pytest.fixture
+def warehouse(tiny_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(tiny_warehouse))
+    return tiny_warehouse
+
+
+def _sql(path: Path, sql: str, *params: object) -> pd.DataFrame:
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        return connection.execute(sql, list(params)).df()
+    finally:
+        connection.close()
+
+
+def _period(path: Path) -> tuple[dt.date, dt.date]:
+    """The app's default period, worked out independently: twelve weeks ending on the last deployment day,
+    or from the first deployment day when the data is younger."""
+    bounds = _sql(
+        path,
+        "select min(deployed_at)::date as first, max(deployed_at)::date as last from marts.fct_deployments",
+    ).iloc[0]
+    first, last = pd.Timestamp(bounds["first"]).date(), pd.Timestamp(bounds["last"]).date()
+    return max(first, last - dt.timedelta(days=83)), last
+
+
+def _open(page: str, query: dict | None = None) -> AppTest:
+    app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=120)
+    app_test.query_params = dict(query or {})
+    app_test.run()
+    app_test.switch_page(f"app_pages/{page}.py").run()
+    assert not app_test.exception, [item.value for item in app_test.exception]
+    assert app_test.error.len == 0, [item.value for item in app_test.error]
+    return app_test
+
+
+def _table(app_test: AppTest, column: str) -> pd.DataFrame:
+    return next(frame.value for frame in app_test.dataframe if column in frame.value.columns)
+
+
+def _deployment_figures(path: Path, group: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    return _sql(
+        path,
+        f"""
+        select {group} as key, count(*) as deployments,
+            count(*) filter (where is_failure) * 100.0 / count(*) as failure_rate,
+            median(time_to_restore_minutes) / 60 as restore_hours,
+        from marts.fct_deployments
+        where status = 'success' and is_production and deployed_at::date between ? and ?
+        group by {group}
+        """,
+        start,
+        end,
+    ).set_index("key")
+
+
+def _lead_times(path: Path, group: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    return _sql(
+        path,
+        f"""
+        select {group} as key, count(*) as changes,
+            median(lead_time_minutes) / 60 as median_hours,
+            quantile_cont(lead_time_minutes, 0.75) / 60 as p75_hours,
+            quantile_cont(lead_time_minutes, 0.9) / 60 as p90_hours,
+        from marts.fct_changes
+        where lead_time_minutes is not null and deployed_at::date between ? and ?
+        group by {group}
+        """,
+        start,
+        end,
+    ).set_index("key")
+
+
+def _assert_matches(shown: pd.Series, expected: pd.Series) -> None:
+    """Shown per key (NaN where the marts have nothing) equals the marts' figure."""
+    expected = expected.reindex(shown.index)
+    assert shown.astype("float64").to_numpy() == pytest.approx(
+        expected.astype("float64").to_numpy(), nan_ok=True, rel=1e-9
+    ), pd.DataFrame({"shown": shown, "marts": expected})
+
+
+def test_teams_figures_equal_the_marts(warehouse: Path) -> None:
+    start, end = _period(warehouse)
+    table = _table(_open("teams"), "Frequency rank").set_index("Team")
+    teams = _sql(warehouse, "select team from marts.dim_teams order by team")["team"].tolist()
+    assert table.index.tolist() == teams
+    deployments = _deployment_figures(warehouse, "team", start, end)
+    assert (
+        table["Deployments"].tolist()
+        == deployments["deployments"].reindex(teams).fillna(0).astype(int).tolist()
+    )
+    assert int(table["Deployments"].sum()) > 0
+    _assert_matches(table["Change failure rate (%)"], deployments["failure_rate"])
+    _assert_matches(table["Time to restore median (h)"], deployments["restore_hours"])
+    _assert_matches(table["Lead time median (h)"], _lead_times(warehouse, "team", start, end)["median_hours"])
+    weeks = ((end - start).days + 1) / 7
+    _assert_matches(table["Per week"], deployments["deployments"].reindex(teams).fillna(0) / weeks)
+
+
+def test_services_figures_equal_the_marts(warehouse: Path) -> None:
+    start, end = _period(warehouse)
+    app_test = _open("services")
+    table = _table(app_test, "Team view").set_index("Service")
+    services = _sql(warehouse, "select service from marts.dim_services order by service")["service"].tolist()
+    assert table.index.tolist() == services
+    deployments = _deployment_figures(warehouse, "service", start, end)
+    assert (
+        table["Deployments"].tolist()
+        == deployments["deployments"].reindex(services).fillna(0).astype(int).tolist()
+    )
+    _assert_matches(table["Change failure rate (%)"], deployments["failure_rate"])
+    lead = _lead_times(warehouse, "service", start, end)
+    _assert_matches(table["Lead time median (h)"], lead["median_hours"])
+    _assert_matches(table["Lead time p90 (h)"], lead["p90_hours"])
+    # The deploy rules the refresh loaded from the configuration, one row each.
+    rules = _table(app_test, "rule_index")
+    expected = _sql(warehouse, "select service, rule_index from raw_config.deploy_rules order by all")
+    assert sorted(zip(rules["service"], rules["rule_index"], strict=True)) == list(
+        zip(expected["service"], expected["rule_index"], strict=True)
+    )
+    assert not [column for column in rules.columns if column.startswith("_dlt")]
+
+
+def test_lead_time_figures_equal_the_marts(warehouse: Path) -> None:
+    start, end = _period(warehouse)
+    app_test = _open("lead_time")
+    table = _table(app_test, "p90 (h)").set_index("Team")
+    lead = _lead_times(warehouse, "team", start, end)
+    assert sorted(table.index) == sorted(lead.index)
+    assert table["Changes"].tolist() == lead["changes"].reindex(table.index).tolist()
+    for shown, column in (("Median (h)", "median_hours"), ("p75 (h)", "p75_hours"), ("p90 (h)", "p90_hours")):
+        _assert_matches(table[shown], lead[column])
+    slowest = _table(app_test, "Lead time (h)")
+    top = _sql(
+        warehouse,
+        """
+        select change_id, lead_time_minutes / 60 as hours from marts.fct_changes
+        where lead_time_minutes is not null and deployed_at::date between ? and ?
+        order by lead_time_minutes desc, change_id limit 1
+        """,
+        start,
+        end,
+    )
+    assert slowest["Change"].iloc[0] == top["change_id"].iloc[0]
+    assert slowest["Lead time (h)"].iloc[0] == pytest.approx(top["hours"].iloc[0])
+    assert len(app_test.get("vega_lite_chart")) == 2  # distribution and the weekly phases
+
+
+def test_failures_list_every_failed_deployment_of_the_period(warehouse: Path) -> None:
+    start, end = _period(warehouse)
+    failed = _table(_open("failures"), "Failed by")
+    expected = _sql(
+        warehouse,
+        """
+        select deployment_id from marts.fct_deployments
+        where is_failure and deployed_at::date between ? and ?
+        """,
+        start,
+        end,
+    )["deployment_id"]
+    assert len(expected) > 0
+    ids = [parse_qs(urlsplit(link).query)["deployment"][0] for link in failed["Deployment"]]
+    assert sorted(ids) == sorted(expected)
+
+
+def test_where_is_my_change_shows_the_production_deployment_of_the_mart(warehouse: Path) -> None:
+    change = _sql(
+        warehouse,
+        """
+        select change_id, pr_number, deployment_id, deployed_at from marts.fct_changes
+        where change_kind = 'pull_request' and deployment_id is not null
+        order by change_id limit 1
+        """,
+    ).iloc[0]
+    app_test = _open("where_is_my_change", {"q": change["change_id"]})
+    # The exact id comes first among the changes that contain it.
+    assert app_test.selectbox(key="change_pick").value == change["change_id"]
+    reach = _table(app_test, "Matched by").set_index("Environment")
+    assert reach.loc["production", "Matched by"] == "first production deployment"
+    assert pd.Timestamp(reach.loc["production", "Reached at (UTC)"]) == pd.Timestamp(change["deployed_at"])
+    link = urlsplit(reach.loc["production", "Deployment"])
+    assert link.path == "deployments"
+    assert parse_qs(link.query)["deployment"] == [change["deployment_id"]]
+    assert "staging" in reach.index
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_for_the_filter_combinations(warehouse: Path, page: str) -> None:
+    start, end = _period(warehouse)
+    row = _sql(warehouse, "select team, service from marts.dim_services order by service limit 1").iloc[0]
+    combinations = [
+        {},
+        {"team": row["team"]},
+        {"service": row["service"], "env": "staging"},
+        {
+            "from": (end - dt.timedelta(days=27)).isoformat(),
+            "to": end.isoformat(),
+            "vs_from": start.isoformat(),
+            "vs_to": (start + dt.timedelta(days=27)).isoformat(),
+            "team": row["team"],
+            "service": row["service"],
+        },
+        {"from": "1999-01-01", "to": "1999-02-01"},
+    ]
+    for query in combinations:
+        app_test = _open(page, query)
+        assert app_test.title[0].value, query
