@@ -731,7 +731,10 @@ class World:
             },
             # the configuration has no department key: a department is named in the team's description
             "teams": [
-                {"name": team.name, **({"description": f"{team.department} department"} if team.department else {})}
+                {
+                    "name": team.name,
+                    **({"description": f"{team.department} department"} if team.department else {}),
+                }
                 for team in self.teams
             ],
             "services": [
