@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from simulator.clock import parse_iso
+from simulator.clock import iso, parse_iso
 from simulator.faults import (
     BODY_KINDS,
     LISTING_KINDS,
@@ -301,6 +301,8 @@ class Emulator:
         path = parts.path.rstrip("/") or "/"
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         multi = parse_qs(parts.query)
+        if path.startswith("/_control/"):
+            return self._control(method, path, params)
         fault = self._take_fault(target)
         if fault is not None and fault.kind not in BODY_KINDS + LISTING_KINDS:
             return self._fault_answer(fault)
@@ -312,6 +314,22 @@ class Emulator:
         if fault is not None and fault.kind == "truncate" and status == 200 and body:
             body = body[: max(1, len(body) // 2)]
         return status, body, extra
+
+    def _control(self, method: str, path: str, params: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """The emulator's own routes (no token, no faults): `POST /_control/advance?days=N` moves the clock
+        forward and answers `{"now": iso}`; `GET /_control/now` tells the clock."""
+        if path == "/_control/advance":
+            if method != "POST":
+                return self._json(405, {"message": "POST /_control/advance?days=N"}, {"Allow": "POST"})
+            try:
+                days = float(params.get("days", "1"))
+                now = self.advance(days)
+            except (ValueError, OverflowError) as exc:
+                return self._json(400, {"message": f"days: {exc}"}, {})
+            return self._json(200, {"now": iso(now)}, {})
+        if path == "/_control/now" and method in ("GET", "HEAD"):
+            return self._json(200, {"now": iso(self.now), "end": iso(self.world.end)}, {})
+        return self._json(404, {"message": "Not Found"}, {})
 
     def _fault_answer(self, fault: Fault) -> tuple[int, bytes, dict[str, str]]:
         """The error answer of a status fault, with the headers a real API sends with it."""

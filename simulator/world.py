@@ -219,7 +219,7 @@ SCALES["large"] = {
     "generated": {
         "engineers": 2000,
         "departments": 8,
-        "teams": {"weekly": 44, "daily": 12, "elite": 4},  # 60 teams
+        "teams": {"weekly": 47, "daily": 10, "elite": 3},  # 60 teams
         "services": 400,
         "services_per_team": {"elite": 2, "daily": 5},  # weekly teams share the rest, 1 to about 20 each
         # share of services per delivery style (no `git`: 400 local clones would be slow to export)
@@ -778,19 +778,22 @@ class World:
             }
         return config
 
-    def truth_tables(self) -> dict[str, Any]:
-        """The ground truth as of `end`, one pandas DataFrame per table (see `write_truth`)."""
+    def truth_tables(self, as_of: datetime | None = None) -> dict[str, Any]:
+        """The ground truth as of `as_of` (default `end`), one pandas DataFrame per table (see `write_truth`)."""
         from simulator.truth import build_truth
 
-        return build_truth(self)
+        return build_truth(self, as_of)
 
-    def write_truth(self, path: str | Path) -> list[Path]:
+    def write_truth(self, path: str | Path, as_of: datetime | None = None) -> list[Path]:
         """Write deployments/changes/incidents/commits parquet files into folder `path`, and the git SHAs
-        of the services whose code is a local clone (`git_shas.parquet`, when there are any)."""
+        of the services whose code is a local clone (`git_shas.parquet`, when there are any).
+
+        `as_of`: only what exists at that moment, as the emulator serves it with its clock there (after
+        `Emulator.advance`, the truth an incremental refresh's marts are compared with)."""
         from simulator.git_export import write_git_shas
         from simulator.truth import write_truth
 
-        written = write_truth(self, Path(path))
+        written = write_truth(self, Path(path), as_of)
         git_shas = write_git_shas(self, Path(path))
         return written + ([git_shas] if git_shas else [])
 
