@@ -4,6 +4,11 @@ A cached world is a pickle named by what decides its content: the scale, the see
 hash of the simulator's source files. Changing the simulator's code changes the name, so a stale world is
 never served; files of the same (scale, seed, end) from earlier code are removed when a new one is written.
 Writes are atomic (a temporary file renamed into place), and a file that cannot be read is regenerated.
+
+The file is a sequence of pickles, one per service, so the pickler's memo (which keeps every object it wrote
+alive until the end of its dump) never spans the whole world: one pickle of a two-year large org peaked at
+8 GB, service by service it stays near the size of the world. References across pickles (developers, the
+deployments incidents blame) are written as persistent ids and resolved on reading.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from simulator.clock import floor_second
-from simulator.world import World, generate_org
+from simulator.world import Deployment, Developer, Service, World, generate_org
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +73,7 @@ def _load(path: Path, scale: str, seed: int, end: datetime) -> World | None:
         return None
     try:
         with path.open("rb") as handle:
-            world = pickle.load(handle)
+            world = _read(handle)
     except Exception as exc:  # a truncated or foreign file: generate again  # noqa: BLE001
         log.warning("cached world %s is unreadable (%s); generating it again", path, type(exc).__name__)
         return None
@@ -83,8 +88,71 @@ def _save(world: World, path: Path) -> None:
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name + ".", suffix=".tmp", delete=False)
     try:
         with handle:
-            pickle.dump(world, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            _write(world, handle)
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+FORMAT = "deploylens-world/1"
+_PARTS = ("services", "incidents")
+
+
+class _Pickler(pickle.Pickler):
+    """Writes the world's developers and deployments as references, so each part pickles on its own."""
+
+    def __init__(self, handle, world: World, deployments: dict[int, tuple[str, int]] | None):
+        super().__init__(handle, protocol=pickle.HIGHEST_PROTOCOL)
+        self.world = world
+        self.deployments = deployments  # id(deployment) -> (service, position); None: keep them inline
+
+    def persistent_id(self, obj):
+        kind = type(obj)
+        if kind is Developer and self.world.developers.get(obj.login) is obj:
+            return ("dev", obj.login)
+        if kind is Deployment and self.deployments is not None:
+            return ("dep", *self.deployments[id(obj)])
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads one part; a fresh one per part, as each part was written by a pickler of its own (memo
+    positions restart at zero)."""
+
+    def __init__(self, handle, world: World, services: dict[str, Service]):
+        super().__init__(handle)
+        self.world = world
+        self.services = services
+
+    def persistent_load(self, pid):
+        if pid[0] == "dev":
+            return self.world.developers[pid[1]]
+        if pid[0] == "dep":
+            return self.services[pid[1]].deployments[pid[2]]
+        raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+
+
+def _write(world: World, handle) -> None:
+    shell = {key: value for key, value in vars(world).items() if key not in _PARTS}
+    pickle.dump((FORMAT, shell, len(world.services)), handle, protocol=pickle.HIGHEST_PROTOCOL)
+    for svc in world.services:  # a service's deployments are its own: inline
+        _Pickler(handle, world, None).dump(svc)
+    positions = {id(dep): (svc.name, i) for svc in world.services for i, dep in enumerate(svc.deployments)}
+    _Pickler(handle, world, positions).dump(world.incidents)
+
+
+def _read(handle) -> World:
+    form, shell, count = pickle.load(handle)
+    if form != FORMAT:
+        raise pickle.UnpicklingError(f"not a {FORMAT} file")
+    world = World.__new__(World)
+    vars(world).update(shell)
+    services: dict[str, Service] = {}
+    world.services = []
+    for _ in range(count):
+        svc = _Unpickler(handle, world, services).load()
+        world.services.append(svc)
+        services[svc.name] = svc
+    world.incidents = _Unpickler(handle, world, services).load()
+    return world
