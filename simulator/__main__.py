@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(".deploylens/cache"),
         help="keep generated worlds in this folder and reuse them (default .deploylens/cache)",
     )
-    serve.add_argument("--no-world-cache", action="store_true", help="generate the world afresh, keep nothing")
+    serve.add_argument("--no-world-cache", action="store_true", help="generate afresh, keep nothing")
     serve.add_argument(
-        "--truth", type=Path, help="write ground-truth parquet files (as of the served moment) into this folder"
+        "--truth", type=Path, help="write ground-truth parquet files (as of the served moment) here"
     )
     serve.add_argument("--config-out", type=Path, help="write an org.yml pointing at this emulator")
     serve.add_argument(

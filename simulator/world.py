@@ -221,7 +221,7 @@ SCALES["large"] = {
         "departments": 8,
         "teams": {"weekly": 47, "daily": 10, "elite": 3},  # 60 teams
         "services": 400,
-        "services_per_team": {"elite": 2, "daily": 5},  # weekly teams share the rest, 1 to about 20 each
+        "services_per_team": {"elite": 1, "daily": 5},  # weekly teams share the rest, 1 to about 30 each
         # share of services per delivery style (no `git`: 400 local clones would be slow to export)
         "delivery": {"github": 0.72, "actions": 0.08, "gitlab": 0.08, "jenkins": 0.07, "tags": 0.05},
         "prs_per_engineer_day": (0.5, 0.5),  # (median, sigma) of an engineer's pull requests per working day
@@ -264,7 +264,10 @@ def large_teams(seed: int, spec: dict[str, Any] | None = None) -> list[tuple]:
     profiles = [p for p, n in gen["teams"].items() for _ in range(n)]
     rng.shuffle(profiles)
     departments = DEPARTMENTS[: gen["departments"]]
-    team_names = rng.sample([f"{d}-{w}" for d in departments for w in TEAM_WORDS], len(profiles))
+    sizes = _split(rng, len(profiles), len(departments), 0.3, minimum=2)
+    team_names = [
+        f"{d}-{w}" for d, n in zip(departments, sizes, strict=True) for w in rng.sample(TEAM_WORDS, n)
+    ]
     fixed = gen["services_per_team"]
     free = [i for i, p in enumerate(profiles) if p not in fixed]
     spread = _split(rng, gen["services"] - sum(fixed[p] for p in profiles if p in fixed), len(free), 0.8)
@@ -779,7 +782,7 @@ class World:
         return config
 
     def truth_tables(self, as_of: datetime | None = None) -> dict[str, Any]:
-        """The ground truth as of `as_of` (default `end`), one pandas DataFrame per table (see `write_truth`)."""
+        """The ground truth as of `as_of` (default `end`), one DataFrame per table (see `write_truth`)."""
         from simulator.truth import build_truth
 
         return build_truth(self, as_of)

@@ -98,7 +98,7 @@ def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
 
     # the demo generates through the world cache (in the workdir here)
     monkeypatch.setattr(
-        simulator.cache, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, end=FIXED_END)
+        simulator.cache, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, FIXED_END)
     )
     for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
         monkeypatch.setenv(key, os.environ.get(key, ""))
