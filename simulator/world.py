@@ -864,13 +864,16 @@ class _ServiceBuilder:
         message: str,
         pr_number: int | None = None,
     ) -> Commit:
+        authored = floor_second(authored_at)
         commit = Commit(
             self._sha(message + "".join(parents)),
             self.svc.name,
             parents,
             author,
-            floor_second(authored_at),
-            floor_second(committed_at),
+            authored,
+            authored
+            if committed_at == authored_at
+            else floor_second(committed_at),  # one object: less memory
             committer,
             message,
             pr_number=pr_number,
