@@ -144,7 +144,10 @@ class Emulator:
         self._pd_services = {pd.pd_service_id: pd for pd in world.pd_services}
         self._incidents = {inc.incident_id: inc for inc in world.incidents}
         self._deployments = {dep.deployment_id: dep for svc in world.services for dep in svc.deployments}
-        self._runs = {run.run_id: (svc.name, run) for svc in world.services for run in svc.runs}
+        # (no tuples per record: allocating millions of containers sets off full garbage collections over
+        # the whole world, seconds at the large org's size)
+        self._runs = {run.run_id: run for svc in world.services for run in svc.runs}
+        self._run_services = {run.run_id: svc.name for svc in world.services for run in svc.runs}
         self._main_order: dict[str, list[Commit]] = {}  # built per service on first use
         self._branches: dict[str, dict[str, PullRequest]] = {}
         self.gh: Renderer | None = None
@@ -628,8 +631,8 @@ class Emulator:
             return {"total_count": len(rendered), "workflow_runs": chunk}, link
         m = re.fullmatch(r"/actions/runs/(\d+)(/jobs)?", rest)
         if m:
-            owner, run = self._runs.get(int(m.group(1)), (None, None))
-            if run is None or owner != svc.name or run.created_at > now:
+            run = self._runs.get(int(m.group(1)))
+            if run is None or self._run_services[run.run_id] != svc.name or run.created_at > now:
                 raise _gh_error(404, "Not Found")
             if m.group(2) is None:
                 return gh.workflow_run(svc, run, now), None
