@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 
 from simulator.clock import floor_second
-from simulator.world import Deployment, Developer, Service, World, generate_org
+from simulator.world import Deployment, Developer, Service, World, generate_org, paused_gc
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def _load(path: Path, scale: str, seed: int, end: datetime) -> World | None:
     if not path.exists():
         return None
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") as handle, paused_gc():
             world = _read(handle)
     except Exception as exc:  # a truncated or foreign file: generate again  # noqa: BLE001
         log.warning("cached world %s is unreadable (%s); generating it again", path, type(exc).__name__)
@@ -87,7 +87,7 @@ def _save(world: World, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name + ".", suffix=".tmp", delete=False)
     try:
-        with handle:
+        with handle, paused_gc():
             _write(world, handle)
         os.replace(handle.name, path)
     except BaseException:
