@@ -1400,13 +1400,16 @@ def generate_org(
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while millions of lasting records are created (generated or read
-    from the cache): its full collections would walk them again and again, a fifth or more of the time.
-    Nothing built then forms reference cycles to collect."""
+    from the cache): its full collections would walk them again and again. Nothing built then forms
+    reference cycles to collect, so what exists afterwards is frozen out of later collections (reference
+    counting still frees it): without that, the first full collection after a large org was read stalled a
+    request for seconds."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
