@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -246,7 +247,8 @@ def stop_process_groups(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from simulator import Emulator, generate_org
+    from simulator import Emulator
+    from simulator.cache import cached_org
     from simulator.faults import parse_faults
     from simulator.git_export import export_repositories
 
@@ -259,11 +261,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for stale in (workdir.build_dir, workdir.dlt_dir):
         shutil.rmtree(stale, ignore_errors=True)
     workdir.ensure()
+    if args.behind_days < 0:
+        raise RuntimeError("--behind-days must be 0 or more")
     log.info("generating the %s simulated organisation (seed %s)", args.scale, args.seed)
-    world = generate_org(scale=args.scale, seed=args.seed)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    cache = Path(args.world_cache) if args.world_cache else workdir.root / "cache"
+    world = cached_org(args.scale, args.seed, end, cache)
     # services whose code lives in local clones only: write the clones (org.yml points at them)
     export_repositories(world, workdir.repos)
-    world.write_truth(workdir.truth)
     port = args.emulator_port if _port_free(args.emulator_port) else 0
     emulator = Emulator(
         world,
@@ -271,7 +276,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         port=port,
         github_token=DEMO_GITHUB_TOKEN,
         pagerduty_token=DEMO_PAGERDUTY_TOKEN,
+        now=world.end - timedelta(days=args.behind_days),
     )
+    # the truth of what the emulator serves: as of its clock (`/_control/advance` moves it on)
+    world.write_truth(workdir.truth, as_of=emulator.now)
     emulator.add_faults(faults)
     emulator.start()
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
@@ -402,9 +410,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     demo.add_argument(
         "--scale",
-        choices=["tiny", "small", "mixed"],
+        choices=["tiny", "small", "mixed", "large"],
         default="small",
-        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones)",
+        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones); "
+        "large: 2,000 engineers, 400 services, 2 years (docs/simulator.md)",
+    )
+    demo.add_argument(
+        "--world-cache",
+        default=None,
+        help="folder of generated worlds, reused across runs (default <workdir>/cache)",
+    )
+    demo.add_argument(
+        "--behind-days",
+        type=float,
+        default=0.0,
+        help="serve the world as it was N days before its end; "
+        "POST <emulator>/_control/advance?days=1 moves the clock on",
     )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--port", type=int, default=8501, help="Streamlit port")

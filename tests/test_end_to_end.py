@@ -92,12 +92,13 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
 def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
     """`deploylens demo --no-serve` on the default small org holds the same promises."""
     # The demo ends its world today; pin it so the expectation does not drift with the calendar.
-    import simulator
+    import simulator.cache
     from orchestration.cli import main
     from simulator import generate_org
 
+    # the demo generates through the world cache (in the workdir here)
     monkeypatch.setattr(
-        simulator, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, end=FIXED_END)
+        simulator.cache, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, FIXED_END)
     )
     for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
         monkeypatch.setenv(key, os.environ.get(key, ""))
