@@ -479,7 +479,10 @@ class GitHubGraph:
             "labels": [{"name": label["name"]} for label in raw["labels"]],
             "commits": [self._commit(svc, c) for c in commits],
             "reviews": [self._review(svc, pr, r) for r in pr.reviews if r.submitted_at <= now],
-            "files": [
+            # a world without the optional REST endpoints (404 for files) has no file lists here either
+            "files": []
+            if not self.world.extras
+            else [
                 {
                     "path": f["filename"],
                     "additions": f["additions"],
