@@ -59,7 +59,8 @@ def _load(world, root: Path, api: str, moments: list[datetime], **options) -> tu
     return root / "build.duckdb", used
 
 
-MOMENTS = [END - timedelta(days=12), END - timedelta(days=2), END]
+# the last load finds nothing new
+MOMENTS = [END - timedelta(days=12), END - timedelta(days=2), END, END]
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +157,12 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     # pull requests and deployments no longer cost requests per item: what REST spends on them is gone
     assert graph_first["requests"] * 3 < rest_first["requests"]
     assert graph_first["graphql_requests"] < n_prs / 10
-    # a refresh after two quiet days re-reads only what changed
-    assert graph[1][-1]["graphql_points"] <= graph_first["graphql_points"]
+    # a refresh after two days re-reads only what changed
+    assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
+    # with nothing new, each repository costs one point for its newest pull request and one for its
+    # deployments' first page
+    repositories = sum(1 for svc in world.services if svc.on_github)
+    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories
 
 
 def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:
@@ -303,3 +308,35 @@ def test_usage_route(served) -> None:
         body = json.loads(response.read())
     assert body == served.usage()
     assert set(body["github"]) >= {"requests", "graphql_requests", "graphql_points"}
+
+
+def test_repositories_are_read_concurrently_and_handed_over_in_order() -> None:
+    import threading
+    import time
+
+    from ingestion.github.graphql import in_order
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def fetch(n: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02 * (n % 3))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        return n * n
+
+    assert list(in_order(range(10), fetch, 3)) == [(n, n * n) for n in range(10)]
+    assert peak[0] == 3
+
+    def failing(n: int) -> int:
+        if n == 4:
+            raise RuntimeError("repository 4 failed")
+        return n
+
+    handed = []
+    with pytest.raises(RuntimeError, match="repository 4 failed"):
+        for item, _ in in_order(range(10), failing, 3):
+            handed.append(item)
+    assert handed == [0, 1, 2, 3]

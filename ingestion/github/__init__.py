@@ -590,6 +590,9 @@ def github_source(
         their listed order; each pull request's nested lists wait in `nested` for their transformers."""
         assert gql is not None
         cursors = {}
+        incremental = {
+            repo["full_name"] for repo in repos if (state.get(repo["full_name"]) or {}).get("updated_at")
+        }
         for repo in repos:
             saved = state.get(repo["full_name"]) or {}
             cursors[repo["full_name"]] = (
@@ -604,7 +607,9 @@ def github_source(
             return cursor is not None and (updated < cursor or (updated == cursor and key in seen_at_cursor))
 
         def fetch(full_name: str) -> list[list[dict]]:
-            return graphql.read_pull_requests(gql, full_name, lambda node: behind(full_name, node))
+            return graphql.read_pull_requests(
+                gql, full_name, lambda node: behind(full_name, node), full_name in incremental
+            )
 
         names = [repo["full_name"] for repo in repos]
         for full_name, pages_read in graphql.in_order(names, fetch, max_concurrency):
