@@ -27,7 +27,7 @@ from ingestion.config import OrgConfig, branch_push_patterns
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
-from ingestion.http import ApiError
+from ingestion.http import ApiError, ApiUsage
 from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
@@ -88,7 +88,11 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             repositories=gh.options.get("repositories") or _github_repositories(config),
             start_date=gh.start_date,
             deploy_branches=branch_push_patterns(config),
+            api=gh.options.get("api", "graphql"),
+            max_concurrency=gh.options.get("max_concurrency", 4),
+            usage=(usage := ApiUsage("GitHub")),
         )
+        sources["github"].api_usage = usage  # read by the load asset for the refresh's budget report
     if "gitlab" in config.sources:
         gl = config.sources["gitlab"]
         sources["gitlab"] = gitlab_source(
@@ -128,6 +132,14 @@ create table if not exists meta.source_loads (
     rows_loaded bigint
 )
 """
+# Added later: what a load spent of its API's rate budget (null for sources that do not count it), and the
+# budget as last answered. Added to tables made before them; the report reads them for its last lines.
+SOURCE_LOADS_BUDGET_COLUMNS = {
+    "api_requests": "bigint",
+    "api_points": "bigint",
+    "api_rate_remaining": "bigint",
+    "api_rate_reset_at": "timestamp",
+}
 
 
 def record_source_load(
@@ -138,18 +150,25 @@ def record_source_load(
     status: str,
     error: str | None = None,
     rows_loaded: int | None = None,
+    spent: dict[str, Any] | None = None,
 ) -> None:
-    """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run."""
+    """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run, and what
+    it spent of its API's rate budget (`spent`, from `api_spent`) when the source counts that."""
     finished_at = datetime.now(UTC).replace(tzinfo=None)
+    spent = spent or {}
     con = connect_duckdb(build_db)
     try:
         con.execute("create schema if not exists meta")
         con.execute(SOURCE_LOADS_DDL)
+        for column, data_type in SOURCE_LOADS_BUDGET_COLUMNS.items():
+            con.execute(f"alter table meta.source_loads add column if not exists {column} {data_type}")
         con.execute(
             "insert into meta.source_loads"
-            " (run_id, source, started_at, finished_at, status, error, rows_loaded)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, source, started_at, finished_at, status, error, rows_loaded],
+            " (run_id, source, started_at, finished_at, status, error, rows_loaded,"
+            " api_requests, api_points, api_rate_remaining, api_rate_reset_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, source, started_at, finished_at, status, error, rows_loaded]
+            + [spent.get(column) for column in SOURCE_LOADS_BUDGET_COLUMNS],
         )
     finally:
         con.close()
@@ -169,6 +188,23 @@ def source_failure(exc: BaseException) -> BaseException | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def api_spent(usage: ApiUsage | None, before: dict[str, Any] | None) -> dict[str, Any]:
+    """What a load spent since `before` (an earlier `usage.snapshot()`), and the budget it left: of
+    GraphQL when the load spent points, else of REST."""
+    if usage is None or before is None:
+        return {}
+    now = usage.snapshot()
+    points = now["points"] - before["points"]
+    budget = now["budget"].get("graphql" if points else "core") or {}
+    reset = budget.get("reset")
+    return {
+        "api_requests": now["requests"] - before["requests"],
+        "api_points": points,
+        "api_rate_remaining": budget.get("remaining"),
+        "api_rate_reset_at": datetime.fromtimestamp(reset, UTC).replace(tzinfo=None) if reset else None,
+    }
 
 
 def _rows_loaded(pipeline: Any) -> int:
@@ -197,12 +233,15 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
         log.info("loading %s", name)
         run_id = context.run.run_id
         started_at = datetime.now(UTC).replace(tzinfo=None)
+        usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
+        before = usage.snapshot() if usage is not None else None
         try:
             results = list(dlt.run(context=context))
         except Exception as exc:
             failure = source_failure(exc)
             message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
-            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000])
+            spent = api_spent(usage, before)
+            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000], spent=spent)
             if failure is None or name == "org_config":
                 raise
             pipeline.abort_packages()
@@ -210,7 +249,15 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
             for key in context.selected_asset_keys:
                 yield dg.MaterializeResult(asset_key=key, metadata={"stale": True, "error": message})
             return
-        record_source_load(build_db, run_id, name, started_at, "ok", rows_loaded=_rows_loaded(pipeline))
+        record_source_load(
+            build_db,
+            run_id,
+            name,
+            started_at,
+            "ok",
+            rows_loaded=_rows_loaded(pipeline),
+            spent=api_spent(usage, before),
+        )
         yield from results
 
     return _load

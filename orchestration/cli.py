@@ -24,9 +24,11 @@ from orchestration.report import (
     EXIT_FAILED,
     RefreshReport,
     add_health,
+    budget_lines,
     dbt_failures,
     debug_requested,
     explain_step_error,
+    read_budget,
     read_health,
 )
 from orchestration.workdir import DEFAULT_WORKDIR, REPO_ROOT, Workdir
@@ -140,13 +142,17 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
     if not result.success and not report.failures:
         report.failures.append("the run failed before any step did: see the Dagster run log")
     add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id), Path(config_path))
+    report.budget = budget_lines(read_budget([workdir.build_db, workdir.warehouse], result.run_id))
     if report.failures:
         raise RefreshFailed(report, verbose)
     for line in report.lines(verbose):
-        log.warning(line)
+        if line not in report.budget:
+            log.warning(line)
     checks = {evaluation.check_name: evaluation.passed for evaluation in evaluations}
     log.info("checks passed: %d (dbt data tests, Great Expectations suites)", sum(checks.values()))
     log.info("refresh done: warehouse at %s", workdir.warehouse)
+    for line in report.budget:  # last: what the refresh spent of each API's rate budget
+        log.info(line)
     return {"run_id": result.run_id, "checks": checks, "report": report, "exit_code": report.exit_code}
 
 

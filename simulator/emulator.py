@@ -17,7 +17,7 @@ import time
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -33,6 +33,7 @@ from simulator.faults import (
     shift_listing,
 )
 from simulator.github import ExtrasRenderer, Renderer, branch_tips, tag_sha
+from simulator.github_graphql import GitHubGraph, GraphQLError, parse, query_cost
 from simulator.gitlab import GitLabApi, GitLabError
 from simulator.jenkins import JenkinsApi, JenkinsError
 from simulator.pagerduty import PagerDutyRenderer
@@ -114,6 +115,8 @@ class Emulator:
         jenkins_user: str = "deploybot",
         jenkins_token: str = "jenkins-demo-token",
         now: datetime | None = None,
+        graphql_rate_limit: int = 5000,
+        rate_reset_seconds: float = 3600.0,
     ):
         """`now`: serve the world as it was then (default its end); `advance` moves it forward."""
         if now is not None and now.tzinfo is None:
@@ -127,7 +130,12 @@ class Emulator:
         self.gitlab_token = gitlab_token
         self.jenkins_auth = "Basic " + base64.b64encode(f"{jenkins_user}:{jenkins_token}".encode()).decode()
         self.rate_used = 0
-        self.rate_reset = int(time.time()) + 3600
+        # GraphQL has a budget of its own (points, not requests); both windows restart together here
+        self.graphql_rate_limit = graphql_rate_limit
+        self.graphql_used = 0
+        self.rate_reset_seconds = rate_reset_seconds
+        self.rate_reset = self._next_reset()
+        self._usage: dict[str, dict[str, int]] = {}
         self.now = world.end if now is None else min(now, world.end)
         self.requests: list[tuple[str, str, int]] = []
         self._faults: list[Fault] = []
@@ -289,19 +297,55 @@ class Emulator:
         with self._lock:
             self._faults.clear()
 
-    def reset_rate_limit(self, limit: int | None = None) -> None:
-        """Start a fresh rate-limit window (optionally with a new budget)."""
+    def reset_rate_limit(
+        self, limit: int | None = None, *, graphql_limit: int | None = None, seconds: float | None = None
+    ) -> None:
+        """Start a fresh rate-limit window (optionally with new budgets, or a new window length)."""
         with self._lock:
             if limit is not None:
                 self.rate_limit = limit
+            if graphql_limit is not None:
+                self.graphql_rate_limit = graphql_limit
+            if seconds is not None:
+                self.rate_reset_seconds = seconds
             self.rate_used = 0
-            self.rate_reset = int(time.time()) + 3600
+            self.graphql_used = 0
+            self.rate_reset = self._next_reset()
+
+    def _next_reset(self) -> int:
+        return int(time.time() + self.rate_reset_seconds + 0.999)
+
+    def _roll_window(self) -> None:
+        """Like GitHub, start a new window once the reset time has passed (caller holds the lock)."""
+        if time.time() >= self.rate_reset:
+            self.rate_used = 0
+            self.graphql_used = 0
+            self.rate_reset = self._next_reset()
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Requests served per API since the start (GitHub also: GraphQL requests and points charged)."""
+        with self._lock:
+            out = {api: dict(counts) for api, counts in self._usage.items()}
+        github = out.setdefault("github", {})
+        for key in ("requests", "graphql_requests", "graphql_points"):
+            github.setdefault(key, 0)
+        return out
+
+    def _count(self, api: str, key: str, amount: int = 1) -> None:
+        with self._lock:
+            counts = self._usage.setdefault(api, {})
+            counts[key] = counts.get(key, 0) + amount
 
     # ---------------------------------------------------------------- dispatch
-    def handle(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes, dict[str, str]]:
         """Answer one request; returns status, body and headers. Thread-safe."""
         parts = urlsplit(target)
         path = parts.path.rstrip("/") or "/"
+        api = path.strip("/").split("/", 1)[0]
+        if api and api != "_control":
+            self._count(api, "requests")
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         multi = parse_qs(parts.query)
         if path.startswith("/_control/"):
@@ -313,14 +357,20 @@ class Emulator:
             # hang past the client's timeout; the answer that follows finds nobody listening
             time.sleep(65.0 if fault.seconds is None else fault.seconds)
         with listing_fault(fault.kind if fault is not None and fault.kind in LISTING_KINDS else None):
-            status, body, extra = self._route(method, path, params, multi, target, headers)
-        if fault is not None and fault.kind == "truncate" and status == 200 and body:
-            body = body[: max(1, len(body) // 2)]
-        return status, body, extra
+            if method == "POST" and path == "/github/graphql":
+                status, answer, extra = self._github_graphql(body, headers)
+            else:
+                status, answer, extra = self._route(method, path, params, multi, target, headers)
+        if fault is not None and fault.kind == "truncate" and status == 200 and answer:
+            answer = answer[: max(1, len(answer) // 2)]
+        return status, answer, extra
 
     def _control(self, method: str, path: str, params: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
         """The emulator's own routes (no token, no faults): `POST /_control/advance?days=N` moves the clock
-        forward and answers `{"now": iso}`; `GET /_control/now` tells the clock."""
+        forward and answers `{"now": iso}`; `GET /_control/now` tells the clock; `GET /_control/usage` counts
+        requests (and GraphQL points) per API."""
+        if path == "/_control/usage" and method == "GET":
+            return self._json(200, self.usage(), {})
         if path == "/_control/advance":
             if method != "POST":
                 return self._json(405, {"message": "POST /_control/advance?days=N"}, {"Allow": "POST"})
@@ -394,6 +444,7 @@ class Emulator:
             raise_ = _gh_error(401, "Bad credentials")
             return self._json(raise_.status, raise_.body, {})
         with self._lock:
+            self._roll_window()
             if self.rate_used >= self.rate_limit:
                 rate = self._rate_headers(0)
                 err = _gh_error(
@@ -421,6 +472,79 @@ class Emulator:
         if conditional and etag in [t.strip() for t in conditional.split(",")]:
             return 304, b"", {**rate, "ETag": etag}
         return status, body, {**extra, **rate}
+
+    def _github_graphql(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """`POST /graphql`: the query subset simulator/github_graphql.py serves, charged in points."""
+        auth = headers.get("authorization", "")
+        match = re.match(r"^(?:bearer|token)\s+(\S+)$", auth.strip(), re.IGNORECASE)
+        if not match or match.group(1) != self.github_token:
+            message = "This endpoint requires you to be authenticated." if not auth else "Bad credentials"
+            return self._json(401, {"message": message, "documentation_url": GITHUB_DOCS}, {})
+        self._count("github", "graphql_requests")
+        try:
+            request = json.loads(body or b"{}")
+            document, variables = request.get("query"), request.get("variables") or {}
+            if not isinstance(document, str) or not isinstance(variables, dict):
+                raise GraphQLError("A query attribute must be specified and must be a string.")
+            defaults, selections = parse(document)
+            variables = {**{k: v for k, v in defaults.items() if v is not None}, **variables}
+            for name in defaults:
+                variables.setdefault(name, None)
+            cost = query_cost(selections, variables)
+        except (GraphQLError, ValueError) as exc:
+            error = exc.as_error() if isinstance(exc, GraphQLError) else {"message": "Problems parsing JSON"}
+            status = 200 if isinstance(exc, GraphQLError) else 400
+            return self._json(status, {"errors": [error]}, self._graphql_rate_headers())
+        with self._lock:
+            self._roll_window()
+            if self.graphql_used + cost > self.graphql_rate_limit:
+                rate = self._graphql_rate_headers()
+                error = {"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}
+                return self._json(200, {"errors": [error]}, {**rate, "X-RateLimit-Remaining": "0"})
+            self.graphql_used += cost
+            now = self.now
+            limit, remaining = self.graphql_rate_limit, self.graphql_rate_limit - self.graphql_used
+            reset = self.rate_reset
+        self._count("github", "graphql_points", cost)
+        rate = {
+            "cost": cost,
+            "limit": limit,
+            "remaining": remaining,
+            "used": limit - remaining,
+            "resetAt": datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "nodeCount": 0,
+        }
+        assert self.gh is not None
+        graph = GitHubGraph(
+            self.world, self.gh, now, lambda svc, pr: self._pull_files(svc, pr, now), self._listing
+        )
+        try:
+            data = graph.execute(selections, variables, rate)
+        except GraphQLError as exc:
+            return self._json(200, {"data": None, "errors": [exc.as_error()]}, self._graphql_rate_headers())
+        return self._json(200, {"data": data}, self._graphql_rate_headers())
+
+    def _graphql_rate_headers(self) -> dict[str, str]:
+        with self._lock:
+            used = min(self.graphql_used, self.graphql_rate_limit)
+            return {
+                "X-RateLimit-Limit": str(self.graphql_rate_limit),
+                "X-RateLimit-Remaining": str(self.graphql_rate_limit - used),
+                "X-RateLimit-Reset": str(self.rate_reset),
+                "X-RateLimit-Used": str(used),
+                "X-RateLimit-Resource": "graphql",
+            }
+
+    def _pull_files(self, svc: Service, pr: Any, now: datetime) -> list[dict[str, Any]]:
+        """The files a pull request touches as of `now`, by name (each file's latest change stands)."""
+        gh = self.gh
+        assert gh is not None
+        files: dict[str, dict] = {}
+        for sha in pr.commit_shas:
+            if svc.commits[sha].committed_at <= now:
+                for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
+                    files[entry["filename"]] = entry
+        return sorted(files.values(), key=lambda f: f["filename"])
 
     def _rate_headers(self, remaining: int) -> dict[str, str]:
         return {
@@ -645,13 +769,7 @@ class Emulator:
                 raise _gh_error(404, "Not Found")
             if m.group(2) == "comments":
                 return [], None  # reviewers here review as a whole (see /reviews), with no line comments
-            files: dict[str, dict] = {}
-            for sha in pr.commit_shas:
-                if svc.commits[sha].committed_at <= now:
-                    for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
-                        files[entry["filename"]] = entry  # the file's latest change stands for the PR's
-            chunk, link = self._paginate(sorted(files.values(), key=lambda f: f["filename"]), params, target)
-            return chunk, link
+            return self._paginate(self._pull_files(svc, pr, now), params, target)
         tagged = [d for d in svc.deployments if d.tag and d.deployed_at is not None and d.deployed_at <= now]
         if rest == "/releases":
             tagged.sort(key=lambda d: (d.deployed_at, d.tag), reverse=True)
@@ -943,10 +1061,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers.get("content-length", "0") or 0)
-        if length:
-            self.rfile.read(length)
+        payload = self.rfile.read(length) if length else b""
         try:
-            status, body, extra = self.emulator.handle(method, self.path, headers)
+            status, body, extra = self.emulator.handle(method, self.path, headers, payload)
         except Exception as exc:  # an emulator bug must surface as a 500, not a hung client
             status, body, extra = 500, json.dumps({"message": f"emulator error: {exc}"}).encode(), {}
         self.emulator._record(method, self.path, status)
