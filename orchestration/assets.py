@@ -39,6 +39,20 @@ from orchestration.workdir import DBT_PROJECT_DIR, Workdir
 
 log = logging.getLogger("deploylens")
 
+# A run with this tag set to "true" rebuilds the incremental models from scratch (`dbt build --full-refresh`):
+# `deploylens refresh --full-rebuild` sets it, and so does the `full_rebuild` job in the Dagster UI.
+FULL_REBUILD_TAG = "deploylens/full_rebuild"
+
+
+def dbt_build_args(full_rebuild: bool) -> list[str]:
+    """The dbt command of a refresh.
+
+    dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
+    (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here.
+    """
+    args = ["build", "--exclude", "test_type:unit"]
+    return [*args, "--full-refresh"] if full_rebuild else args
+
 
 class IngestionTranslator(DagsterDltTranslator):
     """Groups the dlt assets under 'ingestion'; keys stay dlt_<source>_<resource> as dbt sources name them."""
@@ -395,13 +409,14 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
+        full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+        if full_rebuild:
+            log.info("rebuilding the incremental models from scratch (full rebuild)")
         started = time.time()
         try:
             with _concise_dbt_output():
-                # dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
-                # (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here.
                 yield from dbt.cli(
-                    ["build", "--exclude", "test_type:unit"], context=context, target_path=workdir.dbt_target
+                    dbt_build_args(full_rebuild), context=context, target_path=workdir.dbt_target
                 ).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
