@@ -164,16 +164,17 @@ def model(dbt: Any, session: Any) -> Any:
         materialized="incremental",
         incremental_strategy="delete+insert",
         unique_key=["service", "environment"],
+        # A table built before rows kept their fingerprint gains the column (null: every walk is redone).
+        on_schema_change="append_new_columns",
     )
     inputs = dbt.ref("int_commits_attributed_to_deployments_inputs")
     current = {(service, env): fingerprint for service, env, fingerprint in inputs.fetchall()}
-    if dbt.is_incremental:
+    redo = set(current)
+    if dbt.is_incremental and "input_fingerprint" in session.sql(f"select * from {dbt.this} limit 0").columns:
         built = set(
             session.sql(f"select distinct service, environment, input_fingerprint from {dbt.this}").fetchall()
         )
         redo = {key for key, fingerprint in current.items() if (*key, fingerprint) not in built}
-    else:
-        redo = set(current)
 
     deployments = dbt.ref("int_deployments_mapped_to_environments")
     walked = deployments.filter("status = 'success' and service is not null and deployed_at is not null")
