@@ -21,10 +21,11 @@ from orgs import FIXED_END, build_org
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 SEED = 11
-# FIXED_END is a Monday: the last weekend is quiet. Six and five days before it (a Tuesday and a Wednesday)
-# the tiny org deploys and opens incidents.
-FIRST_NOW = FIXED_END - timedelta(days=6)
-SECOND_NOW = FIXED_END - timedelta(days=5)
+# FIXED_END is a Monday: the last weekend is quiet. The Tuesday before, the tiny org deploys in the early
+# afternoon and opens incidents against those deployments late in the afternoon: the first refresh (16:00)
+# sees the deployments, the second (a day later) the incidents.
+FIRST_NOW = FIXED_END - timedelta(days=5, hours=8)
+SECOND_NOW = FIXED_END - timedelta(days=4, hours=8)
 
 
 def _frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,6 +78,7 @@ def orgs(tmp_path_factory):
 def test_the_window_has_late_arrivals(orgs):
     """The steps are worth comparing: later refreshes brought records that change earlier ones."""
     first, second, full = orgs["first"], orgs["second"], orgs["full"]
+    assert len(second["fct_deployments"]) > len(first["fct_deployments"])
     deployments = full["fct_deployments"]
     known_first = set(first["fct_deployments"]["deployment_id"])
     # deployments the first refresh did not have, each shipping commits it had loaded already
@@ -90,14 +92,18 @@ def test_the_window_has_late_arrivals(orgs):
         & commits["commit_sha"].isin(first["fct_commits"]["commit_sha"])
     ]
     assert len(shipped_late) > 0
-    # incidents opened after a refresh, blaming a deployment that refresh had built already
+    # incidents opened after the first refresh, blaming a deployment it had built already
     incidents = full["fct_incidents"]
-    known_second = set(second["fct_deployments"]["deployment_id"])
     late_blame = incidents[
-        ~incidents["incident_id"].isin(second["fct_incidents"]["incident_id"])
-        & incidents["deployment_id"].isin(known_second)
+        ~incidents["incident_id"].isin(first["fct_incidents"]["incident_id"])
+        & incidents["deployment_id"].isin(known_first)
     ]
     assert len(late_blame) > 0
+    # and the second refresh saw what the first could not: those deployments are failures now
+    blamed = second["fct_deployments"]
+    blamed = blamed[blamed["deployment_id"].isin(late_blame["deployment_id"])]
+    before = first["fct_deployments"].set_index("deployment_id").loc[blamed["deployment_id"], "is_failure"]
+    assert blamed["is_failure"].all() and not before.any()
     # pull requests merged after the first refresh, whose first commit it had seen
     changes = full["fct_changes"]
     merged_late = changes[
