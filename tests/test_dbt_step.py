@@ -72,28 +72,25 @@ def test_dbt_progress_filter_keeps_models_failures_and_summary(capsys):
     assert quiet.hidden == 2
 
 
-def test_refresh_leaves_out_only_the_tests_of_sources_that_never_loaded(tmp_path):
+def test_refresh_leaves_out_only_the_tests_of_sources_neither_configured_nor_loaded(tmp_path):
     import duckdb
 
     build_db = tmp_path / "deploylens.duckdb"
-    assert assets.unloaded_sources(build_db) == list(assets.OPTIONAL_STAGING)
+    assert assets.unused_sources(["github", "pagerduty"], build_db) == ["git", "gitlab", "jenkins"]
     con = duckdb.connect(str(build_db))
     try:
-        for schema in ("raw_github", "raw_pagerduty", "raw_config"):
+        for schema in ("raw_github", "raw_jenkins", "raw_config"):  # jenkins loaded once, then left out
             con.execute(f"create schema {schema}")
     finally:
         con.close()
-    unloaded = assets.unloaded_sources(build_db)
-    assert unloaded == ["git", "gitlab", "jenkins"]
-    args = assets.dbt_build_args(full_rebuild=False, unloaded=unloaded)
-    assert args[:2] == ["build", "--exclude"]
-    assert args[2].split(" ") == [
-        "test_type:unit",
+    unused = assets.unused_sources(["github", "pagerduty"], build_db)
+    assert unused == ["git", "gitlab"]
+    assert assets.stand_in_tests(unused).split(" ") == [
         "test_type:data,path:../models/staging/git",
         "test_type:data,path:../models/staging/gitlab",
-        "test_type:data,path:../models/staging/jenkins",
     ]
-    assert "--full-refresh" not in args
+    assert assets.stand_in_tests([]) is None
+    assert assets.dbt_build_args(full_rebuild=False) == ["build", "--exclude", "test_type:unit"]
     assert assets.dbt_build_args(full_rebuild=True)[-1] == "--full-refresh"
 
 
@@ -107,7 +104,7 @@ def test_a_left_out_source_selects_only_the_tests_its_staging_folder_defines(tmp
     target = tmp_path / "target"
     shutil.copytree(assets.DBT_PROJECT_DIR / "target", target)
     manifest = json.loads((target / "manifest.json").read_text())
-    selector = assets.dbt_build_args(False, ["gitlab"])[2].split(" ")[1]
+    selector = assets.stand_in_tests(["gitlab"])
     result = dbtRunner().invoke(
         ["ls", "--resource-type", "test", "--select", selector, "--project-dir", PROJECT, "--profiles-dir"]
         + [PROJECT, "--target-path", str(target), "--log-path", str(tmp_path), "--quiet", "--output", "json"]
