@@ -29,10 +29,21 @@ SECOND_NOW = FIXED_END - timedelta(days=4, hours=8)
 
 
 def _assert_same_marts(incremental: dict, full: dict) -> None:
-    """Row for row: `snapshot_marts` sorts each mart by its key, unique in both (test_end_to_end)."""
+    """Row for row: `snapshot_marts` sorts each mart by its key, unique in both (test_end_to_end).
+
+    One column may know more incrementally: PagerDuty clears an incident's acknowledgements when it
+    resolves, so a load from scratch cannot see them, while refreshes that saw the incident open remember
+    its first acknowledgement (ingestion/pagerduty). Where both know it, it is the same.
+    """
     for name in MART_KEYS:
         assert len(full[name]) > 0, f"{name} is empty"
-        pd.testing.assert_frame_equal(incremental[name], full[name], obj=name)
+        left, right = incremental[name], full[name]
+        if name == "fct_incidents":
+            remembered = left["acknowledged_at"]
+            seen = right["acknowledged_at"]
+            assert (seen.isna() | (remembered == seen)).all(), "acknowledged_at differs where both know it"
+            left, right = left.drop(columns="acknowledged_at"), right.drop(columns="acknowledged_at")
+        pd.testing.assert_frame_equal(left, right, obj=name)
 
 
 @pytest.fixture(scope="module")
