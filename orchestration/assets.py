@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,48 @@ from orchestration.workdir import DBT_PROJECT_DIR, Workdir
 
 log = logging.getLogger("deploylens")
 
+# A run with this tag set to "true" rebuilds the incremental models from scratch (`dbt build --full-refresh`):
+# `deploylens refresh --full-rebuild` sets it, and so does the `full_rebuild` job in the Dagster UI.
+FULL_REBUILD_TAG = "deploylens/full_rebuild"
+
+
+# Staging folders whose models stand in empty when their source has never loaded (no `raw_<folder>` schema).
+OPTIONAL_STAGING = ("git", "github", "gitlab", "jenkins", "pagerduty")
+
+
+def unused_sources(configured: Iterable[str], build_db: Path) -> list[str]:
+    """The optional sources neither configured nor ever loaded into this build: their staging models are
+    empty stand-ins, whose data tests cannot fail. A build file another process holds counts as loaded."""
+    unused = [name for name in OPTIONAL_STAGING if name not in set(configured)]
+    if not unused or not build_db.exists():
+        return unused
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute("select schema_name from information_schema.schemata").fetchall()
+    finally:
+        con.close()
+    schemas = {row[0] for row in rows}
+    return [name for name in unused if f"raw_{name}" not in schemas]
+
+
+def stand_in_tests(unused: Iterable[str]) -> str | None:
+    """The dbt selection of the data tests of unused sources' staging models, left out of the refresh."""
+    return " ".join(f"test_type:data,path:../models/staging/{name}" for name in unused) or None
+
+
+def dbt_build_args(full_rebuild: bool) -> list[str]:
+    """The dbt command of a refresh.
+
+    dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
+    (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here (those of
+    unused sources' stand-ins are not part of the asset graph at all: `stand_in_tests`).
+    """
+    args = ["build", "--exclude", "test_type:unit"]
+    return [*args, "--full-refresh"] if full_rebuild else args
+
 
 class IngestionTranslator(DagsterDltTranslator):
     """Groups the dlt assets under 'ingestion'; keys stay dlt_<source>_<resource> as dbt sources name them."""
@@ -49,7 +91,18 @@ class IngestionTranslator(DagsterDltTranslator):
 
 
 class TransformTranslator(DagsterDbtTranslator):
-    """Groups dbt models by layer (staging, intermediate, marts) as folders do."""
+    """Groups dbt models by layer (staging, intermediate, marts) as folders do; the data tests of the
+    staging folders in `left_out` (`stand_in_tests`) are no asset checks: the refresh does not run them."""
+
+    def __init__(self, left_out: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.left_out = tuple(f"../models/staging/{name}/" for name in left_out)
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # type: ignore[override]
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        if self.left_out and node.get("original_file_path", "").startswith(self.left_out):
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
@@ -440,7 +493,14 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
 
     manifest = ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
 
-    @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
+    unused = unused_sources(config.sources, workdir.build_db)
+
+    @dbt_assets(
+        manifest=manifest,
+        dagster_dbt_translator=TransformTranslator(left_out=unused),
+        name="transform",
+        exclude=stand_in_tests(unused),
+    )
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
         fail_if_nothing_fresh(workdir.build_db, context.run.run_id)
         log.info("building models and running their data tests (dbt build)")
@@ -448,13 +508,15 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
+        full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+        if full_rebuild:
+            log.info("rebuilding the incremental models from scratch (full rebuild)")
         started = time.time()
         try:
             with _concise_dbt_output():
-                # dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
-                # (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here.
+                # dagster-dbt adds `--select fqn:*` and the asset's own `--exclude` (dbt unites them).
                 yield from dbt.cli(
-                    ["build", "--exclude", "test_type:unit"], context=context, target_path=workdir.dbt_target
+                    dbt_build_args(full_rebuild), context=context, target_path=workdir.dbt_target
                 ).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
@@ -480,7 +542,12 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     checks = build_checks(workdir, marts)
     resources = {
         "dlt": DagsterDltResource(),
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
+        # The dbt installed beside this Python, as `ensure_dbt_manifest` runs it: the one on PATH may differ.
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
         "build_lock": BuildLock(lock_path=str(workdir.lock_file)),
     }
     return assets, checks, resources

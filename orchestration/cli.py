@@ -89,15 +89,19 @@ class RefreshFailed(RuntimeError):
         self.report = report
 
 
-def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None) -> dict:
+def run_refresh(
+    config_path: Path, workdir: Workdir, verbose: bool | None = None, full_rebuild: bool = False
+) -> dict:
     """One refresh through the Dagster `refresh` job; raises RefreshFailed saying what failed and why.
+
+    `full_rebuild` runs the `full_rebuild` job instead: the incremental models are rebuilt from scratch.
 
     The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
     source is stale; docs/architecture.md).
     """
     import dagster as dg
 
-    from orchestration.definitions import REFRESH_JOB, build_definitions
+    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
     from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
 
     verbose = debug_requested() if verbose is None else verbose
@@ -106,7 +110,7 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
     os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
     log.info("reading configuration %s", config_path)
     defs = build_definitions(config_path, workdir)
-    job = defs.resolve_job_def(REFRESH_JOB)
+    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
     console_level = "WARNING" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
         # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
@@ -390,7 +394,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     config = Path(args.config)
     workdir = Workdir.at(args.workdir or config.resolve().parent)
-    return run_refresh(config, workdir, verbose=args.verbose or None)["exit_code"]
+    return run_refresh(config, workdir, verbose=args.verbose or None, full_rebuild=args.full_rebuild)[
+        "exit_code"
+    ]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -466,6 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     refresh.add_argument("--workdir", default=None, help="default: the configuration file's folder")
     refresh.add_argument(
         "--verbose", action="store_true", help=f"print tracebacks of failures (or set {DEBUG_ENV}=1)"
+    )
+    refresh.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="rebuild the incremental models from scratch (after changing a model or a rule)",
     )
     refresh.set_defaults(func=cmd_refresh)
 
