@@ -49,9 +49,13 @@ def build_org(
     github_token: str | None = None,
     pagerduty_token: str | None = None,
     edit_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    now: datetime | None = None,
+    full_rebuild: bool = False,
 ) -> BuiltOrg:
     """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default);
-    `edit_config`: changes the generated `org.yml` content before the refresh reads it."""
+    `edit_config`: changes the generated `org.yml` content before the refresh reads it; `now`: the emulator
+    serves the world as it was then (default its end); `full_rebuild`: the first refresh runs the
+    full_rebuild job."""
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
     from orchestration.workdir import Workdir
     from simulator import Emulator, generate_org
@@ -66,6 +70,8 @@ def build_org(
     emulator = Emulator(
         world, host="127.0.0.1", port=0, github_token=github_token, pagerduty_token=pagerduty_token
     ).start()
+    if now is not None:
+        emulator.set_now(now)
     org = world.org_config(
         f"{emulator.url}/github",
         f"{emulator.url}/pagerduty",
@@ -76,5 +82,5 @@ def build_org(
     if edit_config is not None:
         org = edit_config(org)
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
-    refresh = run_refresh(workdir.config, workdir)
+    refresh = run_refresh(workdir.config, workdir, full_rebuild=full_rebuild)
     return BuiltOrg(workdir, world, emulator, workdir.config, refresh)
