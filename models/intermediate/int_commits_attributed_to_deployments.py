@@ -148,19 +148,10 @@ def model(dbt: Any, session: Any) -> Any:
     import pyarrow as pa
 
     dbt.config(materialized="table")
-    commits = dbt.ref("stg_github__commits")
-    pr_commits = dbt.ref("stg_github__pull_request_commits")
-    git_commits = dbt.ref("stg_git__commits")
-    gitlab_commits = dbt.ref("stg_gitlab__commits")
-    mr_commits = dbt.ref("stg_gitlab__merge_request_commits")
+    commits = dbt.ref("int_commits_unioned")
     deployments = dbt.ref("int_deployments_mapped_to_environments")
 
     edge_rows = commits.select("repository, commit_sha, parent_shas").fetchall()
-    edge_rows += pr_commits.select("repository, commit_sha, parent_shas").fetchall()
-    edge_rows += git_commits.select("repository, commit_sha, parent_shas").fetchall()
-    # GitLab projects are repositories too, named by their path with namespace.
-    edge_rows += gitlab_commits.select("project, commit_sha, parent_shas").fetchall()
-    edge_rows += mr_commits.select("project, commit_sha, parent_shas").fetchall()
     graphs = build_parent_map(edge_rows)
 
     deployment_rows = (
