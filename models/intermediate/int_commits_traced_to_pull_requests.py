@@ -43,6 +43,7 @@ OUTPUT_COLUMNS = (
     "committed_at",
     "author_name",
     "message",
+    "title",
 )
 
 # Branch names that are a repository's main line when present, best first.
@@ -213,7 +214,7 @@ def model(dbt: Any, session: Any) -> Any:
     # Details of each commit from the best source that has it (int_commits_unioned).
     details = commits.select(
         "repository, commit_sha, authored_at, committed_at, "
-        "coalesce(author_name, author_login, author_email) as author_name, message"
+        "coalesce(author_name, author_login, author_email) as author_name, message, title"
     )
     return (
         session.from_arrow(traced).join(details, "repository, commit_sha").select(", ".join(OUTPUT_COLUMNS))

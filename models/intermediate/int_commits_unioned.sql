@@ -231,6 +231,7 @@ final as (
         merged.author_name,
         merged.author_email,
         merged.message,
+        split_part(merged.message, chr(10), 1) as title,
         coalesce(landings.pr_number, merged.landing_pr_number) as landing_pr_number,
         merged.is_on_branch,
         merged.source,
