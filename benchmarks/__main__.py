@@ -1,43 +1,40 @@
-"""Run the benchmarks and write `{name: {"value": v, "unit": u}}` to .deploylens/bench/results.json.
+"""Run the benchmarks: `python -m benchmarks [NAME ...] [--scale small]` (`make bench ARGS="NAME"`).
 
-Each benchmark runs in a fresh subprocess (so peak memory is its own) a few times; we report the median
-wall time and the largest peak RSS, and print the ratio to the target where one is set. Preparation a
-benchmark needs (rebuilding a real repository) happens once, is cached and is not timed. `kill_recovery`
-(benchmarks/kill_recovery.py) drives its own refreshes: it kills 20 and reports how many recovered.
+Every figure goes to .deploylens/bench/results.json as `{name: {"value": v, "unit": u}}`, merged with the
+figures of earlier runs, and is printed in a table with its target, the ratio to it and pass/miss. With no
+name, the benchmarks of the project's table run (docs/architecture.md, Benchmarks); `--list` shows every
+name. Several names measured by one run (a full refresh gives five) run it once.
+
+The large benchmarks run on the large simulated org, generated once into the world cache under
+.deploylens/bench/. `--scale small` (or `medium`, the small org repeated) rehearses them on another org:
+their results are then named after that scale (`small_full_refresh_s`) and never overwrite the large ones.
+A benchmark that needs a feature or data that is not there says what is missing and the others still run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.harness import TARGETS, BenchmarkUnavailable, merge_results, run_measured, scaled_name, table
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / ".deploylens" / "bench"
 RESULTS = BENCH_DIR / "results.json"
-SHARED = ROOT.parent / "shared"
-RENOVATE = BENCH_DIR / "renovate"
 
 
-def _renovate_repository() -> list[str]:
-    """Rebuild renovate's real history (105,690 commits, 12,129 tags) once; later runs reuse it."""
-    done = RENOVATE / ".deploylens-rebuilt"
-    if not done.exists():
-        data = SHARED / "data" / "git" / "renovate.jsonl.gz"
-        tool = SHARED / "tools" / "git_rebuild.py"
-        if not data.exists() or not tool.exists():
-            raise SystemExit(f"renovate_quickstart needs {data} and {tool} (see the shared data README)")
-        shutil.rmtree(RENOVATE, ignore_errors=True)
-        print(f"rebuilding renovate into {RENOVATE.relative_to(ROOT)} (once; not timed)", flush=True)
-        subprocess.run([sys.executable, str(tool), str(data), str(RENOVATE)], check=True)
-        done.write_text("rebuilt from the shared renovate history\n")
-    return [str(RENOVATE)]
+@dataclass(frozen=True)
+class Options:
+    scale: str
+    repeat: int
+    bench_dir: Path
+    incremental: bool = True
 
 
 def _demo(scale: str, *options: str) -> list[str]:
@@ -57,88 +54,170 @@ def _demo(scale: str, *options: str) -> list[str]:
 
 
 # Faults a refresh rides out: truncated, failing and throttled pages (retries wait as a real refresh
-# would: Retry-After, else backoff from 1 s). `demo_tiny_refresh` without them gives the retries' share.
+# would: Retry-After, else backoff from 1 s). `demo_tiny_refresh_s` without them gives the retries' share.
 DEMO_FAULTS = (
     r"github:/pulls\?:truncate:3,github:/deployments\?:502:3,github:/commits\?:secondary:2:1,"
     r"pagerduty:/incidents:429:2:1"
 )
 
-BENCHMARKS = {
-    # name: (command, target seconds[, preparation returning extra arguments, result keys for time and RSS])
-    "demo_small_refresh": (_demo("small"), 60.0),
-    "demo_tiny_refresh": (_demo("tiny"), 60.0),
-    "demo_tiny_refresh_with_faults": (_demo("tiny", "--faults", DEMO_FAULTS), 60.0),
-    "renovate_quickstart": (
-        [sys.executable, "-m", "orchestration.cli", "quickstart", "--no-serve"],
-        60.0,
-        _renovate_repository,
-        ("renovate_quickstart_s", "renovate_peak_rss_gib"),
-    ),
-}
 
-# Benchmarks that drive several processes themselves: name -> function returning result entries.
-SCENARIOS = {"kill_recovery": "benchmarks.kill_recovery:kill_recovery"}
-
-# Runs the benchmarked command and reports the peak RSS of its process tree alone (not of earlier
-# preparation, which RUSAGE_CHILDREN of this process would include).
-_MEASURE = (
-    "import resource, subprocess, sys; done = subprocess.run(sys.argv[2:]); "
-    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
-    "sys.exit(done.returncode)"
-)
+def repeated(name: str, command: list[str], options: Options, rss_name: str) -> dict[str, dict]:
+    """Median wall time and largest peak memory of `repeat` runs of `command`, each in a fresh workdir."""
+    times, peaks = [], []
+    for run in range(options.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            measured = run_measured(
+                [*command, "--workdir", str(Path(tmp) / "run")],
+                ROOT,
+                options.bench_dir / "logs" / f"{name}.{run}.log",
+                what=name,
+            )
+        times.append(measured.seconds)
+        peaks.append(measured.peak_gib)
+        print(f"  run {run + 1}: {measured.seconds:.1f} s, peak {measured.peak_gib:.2f} GiB", flush=True)
+    return {
+        name: {"value": round(statistics.median(times), 2), "unit": "s"},
+        rss_name: {"value": round(max(peaks), 3), "unit": "GiB"},
+    }
 
 
-def _run(command: list[str], workdir: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of one run of `command` in its own process."""
-    peak_file = workdir / "peak_rss_kib"
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-c", _MEASURE, str(peak_file), *command, "--workdir", str(workdir / "run")],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
+def _demo_benchmark(name: str, scale: str, *extra: str) -> Callable[[Options], dict]:
+    return lambda options: repeated(
+        name, _demo(scale, *extra), options, name.removesuffix("_s") + "_peak_rss_gib"
     )
-    elapsed = time.perf_counter() - started
-    return elapsed, int(peak_file.read_text()) / (1024 * 1024)
+
+
+def _refresh(options: Options) -> dict:
+    from benchmarks.large import refresh_benchmarks
+
+    return refresh_benchmarks(options.scale, options.bench_dir, incremental=options.incremental)
+
+
+def _app(options: Options) -> dict:
+    from benchmarks.app_pages import app_benchmarks
+    from benchmarks.large import ensure_org_warehouse
+
+    warehouse, results = ensure_org_warehouse(options.scale, options.bench_dir)
+    return {**results, **app_benchmarks(warehouse, lambda name: scaled_name(name, options.scale))}
+
+
+def _fourkeys(options: Options) -> dict:
+    from benchmarks.fourkeys import fourkeys_comparison
+    from benchmarks.large import ensure_org_warehouse
+
+    warehouse, results = ensure_org_warehouse(options.scale, options.bench_dir)
+    target = warehouse.parent / "build" / "dbt_target"
+    return {**results, **fourkeys_comparison(warehouse, target, scaled_name("fourkeys_ratio", options.scale))}
+
+
+def _renovate_attribution(options: Options) -> dict:
+    from benchmarks.renovate import renovate_attribution
+
+    return renovate_attribution(options.bench_dir)
+
+
+def _renovate_quickstart(options: Options) -> dict:
+    from benchmarks.renovate import quickstart_command, renovate_repository
+
+    repo = renovate_repository(options.bench_dir)
+    command = quickstart_command(repo, Path("unused"))[:-2]  # `repeated` adds a fresh --workdir
+    return repeated("renovate_quickstart_s", command, options, "renovate_peak_rss_gib")
+
+
+def _kill_recovery(options: Options) -> dict:
+    from benchmarks.kill_recovery import kill_recovery
+
+    return kill_recovery()
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    names: tuple[str, ...]  # the results it gives (large ones renamed when rehearsed at another scale)
+    run: Callable[[Options], dict]
+    scaled: bool = False  # runs on the benchmark org of --scale
+
+
+BENCHMARKS = [
+    Benchmark(
+        (
+            "large_full_refresh_s",
+            "large_first_load_github_requests_per_pr",
+            "large_extract_records_per_s",
+            "large_full_build_s",
+            "large_peak_rss_gib",
+            "large_incremental_refresh_s",
+        ),
+        _refresh,
+        scaled=True,
+    ),
+    Benchmark(("large_app_page_warm_p95_ms", "large_app_page_cold_ms"), _app, scaled=True),
+    Benchmark(("demo_small_refresh_s",), _demo_benchmark("demo_small_refresh_s", "small")),
+    Benchmark(("renovate_attribution_s",), _renovate_attribution),
+    Benchmark(("fourkeys_ratio",), _fourkeys, scaled=True),
+    # Not in the table; by name only.
+    Benchmark(("demo_tiny_refresh_s",), _demo_benchmark("demo_tiny_refresh_s", "tiny")),
+    Benchmark(
+        ("demo_tiny_refresh_with_faults_s",),
+        _demo_benchmark("demo_tiny_refresh_with_faults_s", "tiny", "--faults", DEMO_FAULTS),
+    ),
+    Benchmark(("renovate_quickstart_s",), _renovate_quickstart),
+    Benchmark(("kill_recovery",), _kill_recovery),
+]
+DEFAULT_NAMES = list(TARGETS)
+# Names the benchmarks had before their results did: `demo_small_refresh` runs `demo_small_refresh_s`.
+ALIASES = {name.removesuffix("_s"): name for b in BENCHMARKS for name in b.names if name.endswith("_s")}
+
+
+def select(names: list[str]) -> list[Benchmark]:
+    """The benchmarks that give `names`, each once, in the order of BENCHMARKS; unknown names raise."""
+    wanted = {ALIASES.get(name, name) for name in names}
+    known = {name for benchmark in BENCHMARKS for name in benchmark.names}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return [benchmark for benchmark in BENCHMARKS if wanted & set(benchmark.names)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("names", nargs="*", default=[*BENCHMARKS, *SCENARIOS])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: the table's)")
+    parser.add_argument("--scale", default="large", help="org of the large benchmarks: large, medium, small")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the repeated demo benchmarks")
+    parser.add_argument(
+        "--no-incremental", action="store_true", help="the refresh benchmarks stop after the full refresh"
+    )
+    parser.add_argument("--list", action="store_true", help="list the benchmark names and stop")
     args = parser.parse_args(argv)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    for name in args.names:
-        if name in SCENARIOS:
-            import importlib
-
-            module, _, function = SCENARIOS[name].partition(":")
-            results.update(getattr(importlib.import_module(module), function)())
+    if args.list:
+        for benchmark in BENCHMARKS:
+            print(", ".join(benchmark.names))
+        return 0
+    options = Options(args.scale, args.repeat, BENCH_DIR, incremental=not args.no_incremental)
+    printed: list[str] = []
+    failed: list[str] = []
+    for benchmark in select(args.names or DEFAULT_NAMES):
+        label = ", ".join(scaled_name(n, args.scale) if benchmark.scaled else n for n in benchmark.names)
+        print(f"\n== {label}", flush=True)
+        try:
+            results = benchmark.run(options)
+        except BenchmarkUnavailable as exc:
+            failed.append(f"{label}: not run: {exc}")
+            print(f"  not run: {exc}")
             continue
-        command, target, *extra = BENCHMARKS[name]
-        prepare = extra[0] if extra else None
-        time_key, rss_key = extra[1] if len(extra) > 1 else (f"{name}_s", f"{name}_peak_rss_gib")
-        if prepare is not None:
-            command = command + prepare()
-        times, peaks = [], []
-        for _ in range(args.repeat):
-            with tempfile.TemporaryDirectory() as tmp:
-                seconds, peak = _run(command, Path(tmp))
-            times.append(seconds)
-            peaks.append(peak)
-        median = statistics.median(times)
-        results[time_key] = {"value": round(median, 2), "unit": "s"}
-        results[rss_key] = {"value": round(max(peaks), 3), "unit": "GiB"}
-        print(
-            f"{name}: median {median:.1f} s over {len(times)} runs "
-            f"(min {min(times):.1f}, max {max(times):.1f}); "
-            f"{median / target:.2f}x of the {target:.0f} s target; "
-            f"peak RSS {max(peaks):.2f} GiB"
-        )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True))
+        except Exception as exc:  # noqa: BLE001 - one benchmark failing must not lose the others' figures
+            failed.append(f"{label}: failed: {exc}")
+            traceback.print_exc()
+            continue
+        merge_results(RESULTS, results)
+        printed += [name for name in results if name not in printed]
+    from benchmarks.harness import load_results
+
+    if printed:
+        print("\n" + table(load_results(RESULTS), printed))
+    for line in failed:
+        print(line)
     print(f"results: {RESULTS.relative_to(ROOT)}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

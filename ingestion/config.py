@@ -19,6 +19,9 @@ import yaml
 from ingestion.patterns import RegexEngine
 
 KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
+# How the GitHub source reads pull requests and deployments: GraphQL (many to a request) or REST (for servers
+# without GraphQL).
+GITHUB_APIS = ("graphql", "rest")
 # Sources read without an API: no base URL, no token.
 LOCAL_SOURCES = ("git",)
 # How a service's deployments are recognised (docs/configuration.md, "Deploy rules"). Each rule is a
@@ -330,7 +333,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             continue
         allowed = {"base_url", "token", "token_env", "start_date"}
         if name == "github":
-            allowed |= {"organization", "repositories"}
+            allowed |= {"organization", "repositories", "api", "max_concurrency"}
         elif name == "gitlab":
             allowed |= {"group", "projects"}
         elif name == "jenkins":
@@ -351,6 +354,19 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         options: dict[str, Any] = {}
         if name == "github":
             options["organization"] = v.text(spec.get("organization"), where + ("organization",))
+            options["api"] = v.text(spec.get("api", "graphql"), where + ("api",))
+            if options["api"] not in GITHUB_APIS:
+                v.fail(where + ("api",), f"must be one of {', '.join(GITHUB_APIS)}, not {options['api']!r}")
+            concurrency = spec.get("max_concurrency", 4)
+            if (
+                isinstance(concurrency, bool)
+                or not isinstance(concurrency, int)
+                or not 1 <= concurrency <= 16
+            ):
+                v.fail(
+                    where + ("max_concurrency",), f"must be a whole number from 1 to 16, not {concurrency!r}"
+                )
+            options["max_concurrency"] = concurrency
             repos = spec.get("repositories")
             if repos is not None:
                 options["repositories"] = [

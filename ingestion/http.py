@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -131,6 +132,114 @@ def _body_problem(response: requests.Response) -> str | None:
     return None
 
 
+def _header_int(response: requests.Response, name: str) -> int | None:
+    value = response.headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ApiUsage:
+    """What one refresh spent of an API's rate budget, and the budget's state as last answered.
+
+    Every request a session sends is counted (retries included: the server counts them too), GraphQL
+    points as the answers report them. The budget is kept per rate-limit resource (`core` for REST,
+    `graphql`), from `X-RateLimit-Remaining`/`-Reset`. When what is left falls to the reserve, requests
+    wait for the reset instead of spending the rest: the refresh slows down, it does not fail, and it does
+    not hammer an exhausted budget. The reserve leaves room for requests already in flight on other threads.
+    """
+
+    def __init__(
+        self,
+        api_name: str = "API",
+        *,
+        reserve: dict[str, int] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.api_name = api_name
+        self.reserve = {"core": 10, "graphql": 100, **(reserve or {})}
+        self.requests = 0
+        self.points = 0
+        self.waits = 0
+        self.budget: dict[str, tuple[int, int, int | None]] = {}  # resource: (remaining, reset, limit)
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def count_request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def add_points(self, points: int) -> None:
+        with self._lock:
+            self.points += max(0, int(points))
+
+    def observe(self, response: requests.Response, resource: str) -> None:
+        """Remember the budget a response reports (GitHub names its resource in a header of its own)."""
+        remaining = _header_int(response, "X-RateLimit-Remaining")
+        reset = _header_int(response, "X-RateLimit-Reset")
+        if remaining is None or reset is None:
+            return
+        resource = response.headers.get("X-RateLimit-Resource") or resource
+        self.note(resource, remaining, reset, _header_int(response, "X-RateLimit-Limit"))
+
+    def note(self, resource: str, remaining: int, reset: int, limit: int | None = None) -> None:
+        with self._lock:
+            known = self.budget.get(resource)
+            # answers of parallel requests arrive out of order: within one window the lowest count stands
+            if known is not None and known[1] == reset and known[0] < remaining:
+                return
+            self.budget[resource] = (remaining, reset, limit)
+
+    def wait_for_budget(self, resource: str) -> None:
+        """Block until `resource` has more than its reserve left, sleeping to the reset when it has not."""
+        while True:
+            with self._lock:
+                known = self.budget.get(resource)
+                if known is None:
+                    return
+                remaining, reset, limit = known
+                if remaining > self.reserve.get(resource, 0):
+                    return
+                now = self._clock()
+                if reset <= now:
+                    # the window has passed: one request learns the new one
+                    self.budget[resource] = (limit or self.reserve.get(resource, 0) + 1, reset, limit)
+                    return
+                wait = reset - now + 1.0
+                self.waits += 1
+            at = time.strftime("%H:%M:%S UTC", time.gmtime(reset))
+            log.warning(
+                "%s rate limit nearly spent (%s %s left): waiting %.0fs for the reset at %s, then resuming",
+                self.api_name,
+                remaining,
+                "points" if resource == "graphql" else "requests",
+                wait,
+                at,
+            )
+            self._sleep(wait)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Requests and points so far, and the budget as last answered (per resource)."""
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "points": self.points,
+                "waits": self.waits,
+                "budget": {
+                    name: {"remaining": remaining, "reset": reset, "limit": limit}
+                    for name, (remaining, reset, limit) in self.budget.items()
+                },
+            }
+
+
+def rate_resource(url: str | None) -> str:
+    """The GitHub rate-limit resource a request spends: GraphQL's points or REST's core requests."""
+    return "graphql" if endpoint_of(url).endswith("/graphql") else "core"
+
+
 class RetryingSession(requests.Session):
     """A requests session that retries throttled and failed requests, then fails with a clear error.
 
@@ -147,12 +256,26 @@ class RetryingSession(requests.Session):
         api_name: str = "API",
         sleep: Callable[[float], None] = time.sleep,
         expect_json: bool = True,
+        usage: ApiUsage | None = None,
     ):
         super().__init__()
         self.policy = policy or RetryPolicy()
         self.api_name = api_name
         self.expect_json = expect_json
+        self.usage = usage
         self._sleep = sleep
+
+    def _primary_reset_wait(self, response: requests.Response | None) -> float | None:
+        """Seconds to an exhausted primary rate limit's reset (None: not that case). Waited for in full,
+        without spending a retry: running out of budget is a pause, not a failure."""
+        if response is None or self.usage is None or not _is_rate_limited(response):
+            return None
+        if response.headers.get("X-RateLimit-Remaining") != "0" or _retry_after_seconds(response) is not None:
+            return None
+        reset = _header_int(response, "X-RateLimit-Reset")
+        if reset is None:
+            return None
+        return min(max(reset - time.time(), 0.0) + 1.0, 3700.0)
 
     def _wait_for(self, response: requests.Response | None, attempt: int) -> float:
         policy = self.policy
@@ -174,15 +297,31 @@ class RetryingSession(requests.Session):
         path = endpoint_of(request.url)
         what = f"{self.api_name} {request.method} {path}"
         try:
-            attempt = 0
+            attempt = resets = 0
             while True:
                 response: requests.Response | None = None
                 problem: str
+                resource = rate_resource(request.url)
+                if self.usage is not None:
+                    self.usage.wait_for_budget(resource)
+                    self.usage.count_request()
                 try:
                     response = super().send(request, **kwargs)
                 except RETRY_EXCEPTIONS as exc:
                     problem = f"connection failed ({type(exc).__name__})"
                 else:
+                    if self.usage is not None:
+                        self.usage.observe(response, resource)
+                    reset_wait = self._primary_reset_wait(response)
+                    if reset_wait is not None and resets < 3:
+                        resets += 1
+                        at = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + reset_wait))
+                        log.warning(
+                            "%s: rate limit spent, waiting %.0fs for the reset at %s", what, reset_wait, at
+                        )
+                        response.close()
+                        self._sleep(reset_wait)
+                        continue
                     if response.status_code == 401:
                         raise ApiAuthError(
                             f"{what}: the token was rejected (401 Unauthorized); check the configured token",

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,17 +27,59 @@ from ingestion.config import OrgConfig, branch_push_patterns
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
-from ingestion.http import ApiError
+from ingestion.http import ApiError, ApiUsage
 from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
-from ingestion.pipelines import make_pipeline
+from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline
 from orchestration.checks import record_dbt_checks
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
 
 log = logging.getLogger("deploylens")
+
+# A run with this tag set to "true" rebuilds the incremental models from scratch (`dbt build --full-refresh`):
+# `deploylens refresh --full-rebuild` sets it, and so does the `full_rebuild` job in the Dagster UI.
+FULL_REBUILD_TAG = "deploylens/full_rebuild"
+
+
+# Staging folders whose models stand in empty when their source has never loaded (no `raw_<folder>` schema).
+OPTIONAL_STAGING = ("git", "github", "gitlab", "jenkins", "pagerduty")
+
+
+def unused_sources(configured: Iterable[str], build_db: Path) -> list[str]:
+    """The optional sources neither configured nor ever loaded into this build: their staging models are
+    empty stand-ins, whose data tests cannot fail. A build file another process holds counts as loaded."""
+    unused = [name for name in OPTIONAL_STAGING if name not in set(configured)]
+    if not unused or not build_db.exists():
+        return unused
+    try:
+        con = duckdb.connect(str(build_db), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute("select schema_name from information_schema.schemata").fetchall()
+    finally:
+        con.close()
+    schemas = {row[0] for row in rows}
+    return [name for name in unused if f"raw_{name}" not in schemas]
+
+
+def stand_in_tests(unused: Iterable[str]) -> str | None:
+    """The dbt selection of the data tests of unused sources' staging models, left out of the refresh."""
+    return " ".join(f"test_type:data,path:../models/staging/{name}" for name in unused) or None
+
+
+def dbt_build_args(full_rebuild: bool) -> list[str]:
+    """The dbt command of a refresh.
+
+    dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
+    (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here (those of
+    unused sources' stand-ins are not part of the asset graph at all: `stand_in_tests`).
+    """
+    args = ["build", "--exclude", "test_type:unit"]
+    return [*args, "--full-refresh"] if full_rebuild else args
 
 
 class IngestionTranslator(DagsterDltTranslator):
@@ -49,7 +91,18 @@ class IngestionTranslator(DagsterDltTranslator):
 
 
 class TransformTranslator(DagsterDbtTranslator):
-    """Groups dbt models by layer (staging, intermediate, marts) as folders do."""
+    """Groups dbt models by layer (staging, intermediate, marts) as folders do; the data tests of the
+    staging folders in `left_out` (`stand_in_tests`) are no asset checks: the refresh does not run them."""
+
+    def __init__(self, left_out: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.left_out = tuple(f"../models/staging/{name}/" for name in left_out)
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # type: ignore[override]
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        if self.left_out and node.get("original_file_path", "").startswith(self.left_out):
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn") or []
@@ -88,7 +141,11 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             repositories=gh.options.get("repositories") or _github_repositories(config),
             start_date=gh.start_date,
             deploy_branches=branch_push_patterns(config),
+            api=gh.options.get("api", "graphql"),
+            max_concurrency=gh.options.get("max_concurrency", 4),
+            usage=(usage := ApiUsage("GitHub")),
         )
+        sources["github"].api_usage = usage  # read by the load asset for the refresh's budget report
     if "gitlab" in config.sources:
         gl = config.sources["gitlab"]
         sources["gitlab"] = gitlab_source(
@@ -128,6 +185,14 @@ create table if not exists meta.source_loads (
     rows_loaded bigint
 )
 """
+# Added later: what a load spent of its API's rate budget (null for sources that do not count it), and the
+# budget as last answered. Added to tables made before them; the report reads them for its last lines.
+SOURCE_LOADS_BUDGET_COLUMNS = {
+    "api_requests": "bigint",
+    "api_points": "bigint",
+    "api_rate_remaining": "bigint",
+    "api_rate_reset_at": "timestamp",
+}
 
 
 def record_source_load(
@@ -138,18 +203,25 @@ def record_source_load(
     status: str,
     error: str | None = None,
     rows_loaded: int | None = None,
+    spent: dict[str, Any] | None = None,
 ) -> None:
-    """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run."""
+    """One row of `meta.source_loads` (docs/sources.md): how a source's load ended in this run, and what
+    it spent of its API's rate budget (`spent`, from `api_spent`) when the source counts that."""
     finished_at = datetime.now(UTC).replace(tzinfo=None)
-    con = duckdb.connect(str(build_db))
+    spent = spent or {}
+    con = connect_duckdb(build_db)
     try:
         con.execute("create schema if not exists meta")
         con.execute(SOURCE_LOADS_DDL)
+        for column, data_type in SOURCE_LOADS_BUDGET_COLUMNS.items():
+            con.execute(f"alter table meta.source_loads add column if not exists {column} {data_type}")
         con.execute(
             "insert into meta.source_loads"
-            " (run_id, source, started_at, finished_at, status, error, rows_loaded)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            [run_id, source, started_at, finished_at, status, error, rows_loaded],
+            " (run_id, source, started_at, finished_at, status, error, rows_loaded,"
+            " api_requests, api_points, api_rate_remaining, api_rate_reset_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [run_id, source, started_at, finished_at, status, error, rows_loaded]
+            + [spent.get(column) for column in SOURCE_LOADS_BUDGET_COLUMNS],
         )
     finally:
         con.close()
@@ -169,6 +241,23 @@ def source_failure(exc: BaseException) -> BaseException | None:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return None
+
+
+def api_spent(usage: ApiUsage | None, before: dict[str, Any] | None) -> dict[str, Any]:
+    """What a load spent since `before` (an earlier `usage.snapshot()`), and the budget it left: of
+    GraphQL when the load spent points, else of REST."""
+    if usage is None or before is None:
+        return {}
+    now = usage.snapshot()
+    points = now["points"] - before["points"]
+    budget = now["budget"].get("graphql" if points else "core") or {}
+    reset = budget.get("reset")
+    return {
+        "api_requests": now["requests"] - before["requests"],
+        "api_points": points,
+        "api_rate_remaining": budget.get("remaining"),
+        "api_rate_reset_at": datetime.fromtimestamp(reset, UTC).replace(tzinfo=None) if reset else None,
+    }
 
 
 def _rows_loaded(pipeline: Any) -> int:
@@ -197,12 +286,15 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
         log.info("loading %s", name)
         run_id = context.run.run_id
         started_at = datetime.now(UTC).replace(tzinfo=None)
+        usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
+        before = usage.snapshot() if usage is not None else None
         try:
             results = list(dlt.run(context=context))
         except Exception as exc:
             failure = source_failure(exc)
             message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
-            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000])
+            spent = api_spent(usage, before)
+            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000], spent=spent)
             if failure is None or name == "org_config":
                 raise
             pipeline.abort_packages()
@@ -210,7 +302,15 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
             for key in context.selected_asset_keys:
                 yield dg.MaterializeResult(asset_key=key, metadata={"stale": True, "error": message})
             return
-        record_source_load(build_db, run_id, name, started_at, "ok", rows_loaded=_rows_loaded(pipeline))
+        record_source_load(
+            build_db,
+            run_id,
+            name,
+            started_at,
+            "ok",
+            rows_loaded=_rows_loaded(pipeline),
+            spent=api_spent(usage, before),
+        )
         yield from results
 
     return _load
@@ -287,7 +387,13 @@ def _profile_checksum(build_db: str) -> str:
     from dbt.contracts.files import FileHash
 
     credentials = DuckDBCredentials.from_dict(
-        {"type": "duckdb", "path": build_db, "database": Path(build_db).stem, "schema": "main"}
+        {
+            "type": "duckdb",
+            "path": build_db,
+            "database": Path(build_db).stem,
+            "schema": "main",
+            "settings": duckdb_settings(),
+        }
     )
     keys = sorted(credentials.connection_info())
     return FileHash.from_contents(pprint.pformat(keys)).checksum
@@ -387,7 +493,14 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
 
     manifest = ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
 
-    @dbt_assets(manifest=manifest, dagster_dbt_translator=TransformTranslator(), name="transform")
+    unused = unused_sources(config.sources, workdir.build_db)
+
+    @dbt_assets(
+        manifest=manifest,
+        dagster_dbt_translator=TransformTranslator(left_out=unused),
+        name="transform",
+        exclude=stand_in_tests(unused),
+    )
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
         fail_if_nothing_fresh(workdir.build_db, context.run.run_id)
         log.info("building models and running their data tests (dbt build)")
@@ -395,13 +508,15 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
+        full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+        if full_rebuild:
+            log.info("rebuilding the incremental models from scratch (full rebuild)")
         started = time.time()
         try:
             with _concise_dbt_output():
-                # dbt's unit tests prove the SQL right, whatever the data: `make test` runs them
-                # (tests/test_dbt_unit_tests.py), not every refresh. The data tests guard the data here.
+                # dagster-dbt adds `--select fqn:*` and the asset's own `--exclude` (dbt unites them).
                 yield from dbt.cli(
-                    ["build", "--exclude", "test_type:unit"], context=context, target_path=workdir.dbt_target
+                    dbt_build_args(full_rebuild), context=context, target_path=workdir.dbt_target
                 ).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
@@ -427,7 +542,12 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     checks = build_checks(workdir, marts)
     resources = {
         "dlt": DagsterDltResource(),
-        "dbt": DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR)),
+        # The dbt installed beside this Python, as `ensure_dbt_manifest` runs it: the one on PATH may differ.
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+        ),
         "build_lock": BuildLock(lock_path=str(workdir.lock_file)),
     }
     return assets, checks, resources

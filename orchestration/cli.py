@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -23,9 +24,11 @@ from orchestration.report import (
     EXIT_FAILED,
     RefreshReport,
     add_health,
+    budget_lines,
     dbt_failures,
     debug_requested,
     explain_step_error,
+    read_budget,
     read_health,
 )
 from orchestration.workdir import DEFAULT_WORKDIR, REPO_ROOT, Workdir
@@ -86,15 +89,19 @@ class RefreshFailed(RuntimeError):
         self.report = report
 
 
-def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None) -> dict:
+def run_refresh(
+    config_path: Path, workdir: Workdir, verbose: bool | None = None, full_rebuild: bool = False
+) -> dict:
     """One refresh through the Dagster `refresh` job; raises RefreshFailed saying what failed and why.
+
+    `full_rebuild` runs the `full_rebuild` job instead: the incremental models are rebuilt from scratch.
 
     The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
     source is stale; docs/architecture.md).
     """
     import dagster as dg
 
-    from orchestration.definitions import REFRESH_JOB, build_definitions
+    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
     from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
 
     verbose = debug_requested() if verbose is None else verbose
@@ -103,7 +110,7 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
     os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
     log.info("reading configuration %s", config_path)
     defs = build_definitions(config_path, workdir)
-    job = defs.resolve_job_def(REFRESH_JOB)
+    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
     console_level = "WARNING" if verbose else "CRITICAL"
     with dg.DagsterInstance.get() as instance:
         # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
@@ -139,13 +146,17 @@ def run_refresh(config_path: Path, workdir: Workdir, verbose: bool | None = None
     if not result.success and not report.failures:
         report.failures.append("the run failed before any step did: see the Dagster run log")
     add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id), Path(config_path))
+    report.budget = budget_lines(read_budget([workdir.build_db, workdir.warehouse], result.run_id))
     if report.failures:
         raise RefreshFailed(report, verbose)
     for line in report.lines(verbose):
-        log.warning(line)
+        if line not in report.budget:
+            log.warning(line)
     checks = {evaluation.check_name: evaluation.passed for evaluation in evaluations}
     log.info("checks passed: %d (dbt data tests, Great Expectations suites)", sum(checks.values()))
     log.info("refresh done: warehouse at %s", workdir.warehouse)
+    for line in report.budget:  # last: what the refresh spent of each API's rate budget
+        log.info(line)
     return {"run_id": result.run_id, "checks": checks, "report": report, "exit_code": report.exit_code}
 
 
@@ -246,7 +257,8 @@ def stop_process_groups(
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from simulator import Emulator, generate_org
+    from simulator import Emulator
+    from simulator.cache import cached_org
     from simulator.faults import parse_faults
     from simulator.git_export import export_repositories
 
@@ -259,11 +271,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for stale in (workdir.build_dir, workdir.dlt_dir):
         shutil.rmtree(stale, ignore_errors=True)
     workdir.ensure()
+    if args.behind_days < 0:
+        raise RuntimeError("--behind-days must be 0 or more")
     log.info("generating the %s simulated organisation (seed %s)", args.scale, args.seed)
-    world = generate_org(scale=args.scale, seed=args.seed)
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    cache = Path(args.world_cache) if args.world_cache else workdir.root / "cache"
+    world = cached_org(args.scale, args.seed, end, cache)
     # services whose code lives in local clones only: write the clones (org.yml points at them)
     export_repositories(world, workdir.repos)
-    world.write_truth(workdir.truth)
     port = args.emulator_port if _port_free(args.emulator_port) else 0
     emulator = Emulator(
         world,
@@ -271,7 +286,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         port=port,
         github_token=DEMO_GITHUB_TOKEN,
         pagerduty_token=DEMO_PAGERDUTY_TOKEN,
+        now=world.end - timedelta(days=args.behind_days),
     )
+    # the truth of what the emulator serves: as of its clock (`/_control/advance` moves it on)
+    world.write_truth(workdir.truth, as_of=emulator.now)
     emulator.add_faults(faults)
     emulator.start()
     log.info("API emulator serving GitHub and PagerDuty at %s", emulator.url)
@@ -376,7 +394,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     config = Path(args.config)
     workdir = Workdir.at(args.workdir or config.resolve().parent)
-    return run_refresh(config, workdir, verbose=args.verbose or None)["exit_code"]
+    return run_refresh(config, workdir, verbose=args.verbose or None, full_rebuild=args.full_rebuild)[
+        "exit_code"
+    ]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -402,9 +422,22 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     demo.add_argument(
         "--scale",
-        choices=["tiny", "small", "mixed"],
+        choices=["tiny", "small", "mixed", "large"],
         default="small",
-        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones)",
+        help="mixed: one team per delivery style (GitHub, Actions, Jenkins, tags, GitLab, local git clones); "
+        "large: 2,000 engineers, 400 services, 2 years (docs/simulator.md)",
+    )
+    demo.add_argument(
+        "--world-cache",
+        default=None,
+        help="folder of generated worlds, reused across runs (default <workdir>/cache)",
+    )
+    demo.add_argument(
+        "--behind-days",
+        type=float,
+        default=0.0,
+        help="serve the world as it was N days before its end; "
+        "POST <emulator>/_control/advance?days=1 moves the clock on",
     )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--port", type=int, default=8501, help="Streamlit port")
@@ -439,6 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     refresh.add_argument("--workdir", default=None, help="default: the configuration file's folder")
     refresh.add_argument(
         "--verbose", action="store_true", help=f"print tracebacks of failures (or set {DEBUG_ENV}=1)"
+    )
+    refresh.add_argument(
+        "--full-rebuild",
+        action="store_true",
+        help="rebuild the incremental models from scratch (after changing a model or a rule)",
     )
     refresh.set_defaults(func=cmd_refresh)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.config import load_config
-from orchestration.assets import build_assets
+from orchestration.assets import FULL_REBUILD_TAG, build_assets
 from orchestration.resources import reap_orphaned_runs
 from orchestration.workdir import DEFAULT_WORKDIR, Workdir
 
 REFRESH_JOB = "refresh"
+FULL_REBUILD_JOB = "full_rebuild"
 
 
 def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitions:
@@ -30,6 +31,15 @@ def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitio
         executor_def=dg.in_process_executor,
         description="Load every configured source, build and test the models, publish the warehouse.",
     )
+    # The same steps, with the incremental models rebuilt from scratch: for a changed model or rule, or to
+    # prove the incremental state right (the marts come out identical).
+    full_rebuild = dg.define_asset_job(
+        FULL_REBUILD_JOB,
+        selection=dg.AssetSelection.all(),
+        executor_def=dg.in_process_executor,
+        tags={FULL_REBUILD_TAG: "true"},
+        description="A refresh that rebuilds every incremental model from scratch (dbt --full-refresh).",
+    )
     hourly = dg.ScheduleDefinition(
         name="hourly_refresh",
         job=refresh,
@@ -39,7 +49,7 @@ def build_definitions(config_path: Path | str, workdir: Workdir) -> dg.Definitio
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[refresh],
+        jobs=[refresh, full_rebuild],
         schedules=[hourly],
         sensors=[orphaned_runs_sensor(workdir)],
         resources=resources,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.pipelines import connect_duckdb
 from orchestration.resources import kill_point, process_alive
 
 
@@ -44,7 +45,7 @@ def remove_leftovers(warehouse: Path) -> list[Path]:
 
 def publish(build_db: Path, warehouse: Path, run_id: str | None = None) -> dict:
     """Copy `build_db` to `warehouse` atomically; returns what was published."""
-    con = duckdb.connect(str(build_db))
+    con = connect_duckdb(build_db)
     try:
         con.execute("checkpoint")
     finally:
@@ -55,7 +56,7 @@ def publish(build_db: Path, warehouse: Path, run_id: str | None = None) -> dict:
     try:
         shutil.copyfile(build_db, tmp)
         published_at = datetime.now(UTC).replace(tzinfo=None)
-        con = duckdb.connect(str(tmp))
+        con = connect_duckdb(tmp)
         try:
             con.execute("create schema if not exists meta")
             con.execute("create table if not exists meta.refreshes (published_at timestamp, run_id varchar)")

@@ -38,6 +38,7 @@ class RefreshReport:
     warnings: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     tracebacks: list[str] = field(default_factory=list)
+    budget: list[str] = field(default_factory=list)  # what each API source spent of its rate budget
 
     @property
     def exit_code(self) -> int:
@@ -60,6 +61,7 @@ class RefreshReport:
                 f"  (traceback: rerun with --verbose or {DEBUG_ENV}=1; every event: the Dagster run "
                 f"{self.run_id} in the UI)"
             )
+        out += self.budget
         return out
 
 
@@ -199,6 +201,56 @@ def read_health(databases: list[Path], run_id: str) -> tuple[list[tuple], list[t
         finally:
             con.close()
     return None
+
+
+def read_budget(databases: list[Path], run_id: str) -> list[tuple]:
+    """(source, requests, points, remaining, reset_at) of the loads of `run_id` that counted their API
+    requests, from the first database holding them; empty when none did."""
+    for database in databases:
+        if not database.exists():
+            continue
+        try:
+            con = duckdb.connect(str(database), read_only=True)
+        except duckdb.Error:
+            continue
+        try:
+            columns = {
+                name
+                for (name,) in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'meta' and table_name = 'source_loads'"
+                ).fetchall()
+            }
+            if "api_requests" not in columns:
+                continue
+            return con.execute(
+                """
+                select source, api_requests, api_points, api_rate_remaining, api_rate_reset_at
+                from meta.source_loads
+                where run_id = ? and api_requests is not null
+                order by source
+                """,
+                [run_id],
+            ).fetchall()
+        except duckdb.Error:
+            continue
+        finally:
+            con.close()
+    return []
+
+
+def budget_lines(rows: list[tuple]) -> list[str]:
+    """One line per source: `github: 812 requests, 9,340 GraphQL points (rate limit 4,188 left, resets
+    16:04 UTC)`; points only when the source spent any."""
+    out = []
+    for source, requests, points, remaining, reset_at in rows:
+        line = f"{source}: {requests:,} request{'s' if requests != 1 else ''}"
+        if points:
+            line += f", {points:,} GraphQL points"
+        if remaining is not None and reset_at is not None:
+            line += f" (rate limit {remaining:,} left, resets {reset_at:%H:%M} UTC)"
+        out.append(line)
+    return out
 
 
 def _stale_advice(source: str, error: str, config_path: Path | None) -> str:

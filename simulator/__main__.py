@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
 
 from simulator import Emulator, generate_org
+from simulator.cache import cached_org
 from simulator.faults import ENV_VAR, parse_faults
 from simulator.git_export import export_repositories
 from simulator.world import SCALES
@@ -32,7 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--gitlab-token", default="gl-demo-token")
     serve.add_argument("--jenkins-user", default="deploybot")
     serve.add_argument("--jenkins-token", default="jenkins-demo-token")
-    serve.add_argument("--truth", type=Path, help="write ground-truth parquet files into this folder")
+    serve.add_argument(
+        "--behind-days",
+        type=float,
+        default=0.0,
+        help="start serving N days before the end of history; POST /_control/advance?days=1 moves on",
+    )
+    serve.add_argument(
+        "--world-cache",
+        type=Path,
+        default=Path(".deploylens/cache"),
+        help="keep generated worlds in this folder and reuse them (default .deploylens/cache)",
+    )
+    serve.add_argument("--no-world-cache", action="store_true", help="generate afresh, keep nothing")
+    serve.add_argument(
+        "--truth", type=Path, help="write ground-truth parquet files (as of the served moment) here"
+    )
     serve.add_argument("--config-out", type=Path, help="write an org.yml pointing at this emulator")
     serve.add_argument(
         "--faults",
@@ -46,11 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(f"--faults: {exc}")
 
-    end = None
+    if args.behind_days < 0:
+        parser.error("--behind-days must be 0 or more")
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if args.end:
         end = datetime.fromisoformat(args.end)
         end = end.replace(tzinfo=UTC) if end.tzinfo is None else end
-    world = generate_org(scale=args.scale, seed=args.seed, end=end)
+    if args.no_world_cache:
+        world = generate_org(scale=args.scale, seed=args.seed, end=end)
+    else:
+        world = cached_org(args.scale, args.seed, end, args.world_cache)
     emulator = Emulator(
         world,
         args.host,
@@ -60,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         gitlab_token=args.gitlab_token,
         jenkins_user=args.jenkins_user,
         jenkins_token=args.jenkins_token,
+        now=world.end - timedelta(days=args.behind_days),
     )
     emulator.add_faults(faults)
     emulator.start()
     if args.truth:
-        world.write_truth(args.truth)
+        world.write_truth(args.truth, as_of=emulator.now)
     if args.config_out:
         # services whose code is a local clone only: write the clones next to the org.yml that names them
         export_repositories(world, args.config_out.parent / "repos")
@@ -80,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         args.config_out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     print(
         f"simulated org {world.org!r} ({args.scale}, seed {args.seed}) "
-        f"{world.start:%Y-%m-%d} .. {world.end:%Y-%m-%d}"
+        f"{world.start:%Y-%m-%d} .. {world.end:%Y-%m-%d}, served as of {emulator.now:%Y-%m-%d %H:%M} UTC"
     )
     print(f"GitHub:    {emulator.url}/github     (token {args.github_token})")
     print(f"PagerDuty: {emulator.url}/pagerduty  (token {args.pagerduty_token})")
@@ -91,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for fault in faults:
         times = "forever" if fault.times is None else f"{fault.times}x"
         print(f"fault:     {fault.api or '*'} {fault.pattern!r} {fault.kind} {times}")
+    print(f"Clock:     POST {emulator.url}/_control/advance?days=1")
     print(end="", flush=True)
     try:
         while True:

@@ -61,4 +61,4 @@ def parse_iso(text: str) -> datetime:
 
 def floor_second(ts: datetime) -> datetime:
     """Drop sub-second precision: the APIs serve seconds, so the truth must agree with them."""
-    return ts.replace(microsecond=0)
+    return ts if ts.microsecond == 0 else ts.replace(microsecond=0)

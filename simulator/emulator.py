@@ -14,13 +14,15 @@ import json
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from simulator.clock import parse_iso
+from simulator.clock import iso, parse_iso
 from simulator.faults import (
     BODY_KINDS,
     LISTING_KINDS,
@@ -31,12 +33,22 @@ from simulator.faults import (
     shift_listing,
 )
 from simulator.github import ExtrasRenderer, Renderer, branch_tips, tag_sha
+from simulator.github_graphql import GitHubGraph, GraphQLError, parse, query_cost
 from simulator.gitlab import GitLabApi, GitLabError
 from simulator.jenkins import JenkinsApi, JenkinsError
 from simulator.pagerduty import PagerDutyRenderer
-from simulator.world import Commit, Service, World
+from simulator.world import Commit, PullRequest, Service, World
 
 GITHUB_DOCS = "https://docs.github.com/rest"
+# Rendered answers kept for ETags and repeated reads, bounded by count and by size (a large org's pages
+# would otherwise hold gigabytes), and filtered listings kept while clients page through them.
+CACHE_BYTES = 64 * 1024 * 1024
+LISTINGS_KEPT = 256
+
+
+def _filters(params: dict[str, str]) -> tuple:
+    """The query parameters that choose a listing's records (not the page of it)."""
+    return tuple(sorted((k, v) for k, v in params.items() if k not in ("page", "per_page")))
 
 
 class HttpError(Exception):
@@ -102,7 +114,13 @@ class Emulator:
         gitlab_token: str = "gl-demo-token",
         jenkins_user: str = "deploybot",
         jenkins_token: str = "jenkins-demo-token",
+        now: datetime | None = None,
+        graphql_rate_limit: int = 5000,
+        rate_reset_seconds: float = 3600.0,
     ):
+        """`now`: serve the world as it was then (default its end); `advance` moves it forward."""
+        if now is not None and now.tzinfo is None:
+            raise ValueError("now must be a timezone-aware datetime")
         self.world = world
         self.host = host
         self.port = port
@@ -112,8 +130,13 @@ class Emulator:
         self.gitlab_token = gitlab_token
         self.jenkins_auth = "Basic " + base64.b64encode(f"{jenkins_user}:{jenkins_token}".encode()).decode()
         self.rate_used = 0
-        self.rate_reset = int(time.time()) + 3600
-        self.now = world.end
+        # GraphQL has a budget of its own (points, not requests); both windows restart together here
+        self.graphql_rate_limit = graphql_rate_limit
+        self.graphql_used = 0
+        self.rate_reset_seconds = rate_reset_seconds
+        self.rate_reset = self._next_reset()
+        self._usage: dict[str, dict[str, int]] = {}
+        self.now = world.end if now is None else min(now, world.end)
         self.requests: list[tuple[str, str, int]] = []
         self._faults: list[Fault] = []
         self.faults_served: list[tuple[str, str]] = []  # (kind, target) of every request a fault changed
@@ -121,14 +144,20 @@ class Emulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._cache: OrderedDict[tuple, tuple[int, bytes, dict[str, str]]] = OrderedDict()
+        self._cache_bytes = 0
+        # Filtered, ordered listings as of `now`, kept while a client pages through them: a page then costs
+        # the page, not a pass over the service's whole history (see `_listing`).
+        self._listings: OrderedDict[tuple, list] = OrderedDict()
         self._services = {svc.name: svc for svc in world.services}
         self._pd_services = {pd.pd_service_id: pd for pd in world.pd_services}
         self._incidents = {inc.incident_id: inc for inc in world.incidents}
-        self._main_order: dict[str, list[Commit]] = {}
-        for svc in world.services:
-            on_main = [c for c in svc.commits.values() if c.reach_index is not None]
-            on_main.sort(key=lambda c: (c.committed_at, c.reach_index or 0), reverse=True)
-            self._main_order[svc.name] = on_main
+        self._deployments = {dep.deployment_id: dep for svc in world.services for dep in svc.deployments}
+        # (no tuples per record: allocating millions of containers sets off full garbage collections over
+        # the whole world, seconds at the large org's size)
+        self._runs = {run.run_id: run for svc in world.services for run in svc.runs}
+        self._run_services = {run.run_id: svc.name for svc in world.services for run in svc.runs}
+        self._main_order: dict[str, list[Commit]] = {}  # built per service on first use
+        self._branches: dict[str, dict[str, PullRequest]] = {}
         self.gh: Renderer | None = None
         self.pd: PagerDutyRenderer | None = None
         self.gitlab: GitLabApi | None = None
@@ -174,7 +203,58 @@ class Emulator:
             raise ValueError("set_now needs a timezone-aware datetime")
         with self._lock:
             self.now = min(ts, self.world.end)
-            self._cache.clear()
+            self._forget()
+
+    def advance(self, days: float = 1.0) -> datetime:
+        """Move the served clock `days` forward (never past the world's end); returns the new `now`.
+
+        The world holds its whole history, so what happened in the meantime (commits, reviews, merges,
+        deployments and their statuses, incidents and their resolution) simply becomes visible."""
+        if not days >= 0:
+            raise ValueError("the clock only moves forward: days must be 0 or more")
+        with self._lock:
+            self.now = min(self.now + timedelta(days=days), self.world.end)
+            self._forget()
+            return self.now
+
+    def _forget(self) -> None:
+        """Drop what was served for another `now` (holding the lock)."""
+        self._cache.clear()
+        self._cache_bytes = 0
+        self._listings.clear()
+
+    def _listing(self, key: tuple, produce: Callable[[], list]) -> list:
+        """The listing `key` names (resource, filters and `now`), produced once while clients page it."""
+        with self._lock:
+            hit = self._listings.get(key)
+            if hit is not None:
+                self._listings.move_to_end(key)
+                return hit
+        items = produce()
+        with self._lock:
+            self._listings[key] = items
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return items
+
+    def _main_order_of(self, svc: Service) -> list[Commit]:
+        """The service's commits reachable from main, newest first (built on first use)."""
+        order = self._main_order.get(svc.name)
+        if order is None:
+            order = [c for c in svc.commits.values() if c.reach_index is not None]
+            order.sort(key=lambda c: (c.committed_at, c.reach_index or 0), reverse=True)
+            self._main_order[svc.name] = order
+        return order
+
+    def _branch_pull(self, svc: Service, branch: str) -> PullRequest | None:
+        """The first pull request (by number) whose head branch is `branch`."""
+        index = self._branches.get(svc.name)
+        if index is None:
+            index = {}
+            for pr in svc.pulls:
+                index.setdefault(pr.branch, pr)
+            self._branches[svc.name] = index
+        return index.get(branch)
 
     def inject_fault(
         self,
@@ -217,21 +297,59 @@ class Emulator:
         with self._lock:
             self._faults.clear()
 
-    def reset_rate_limit(self, limit: int | None = None) -> None:
-        """Start a fresh rate-limit window (optionally with a new budget)."""
+    def reset_rate_limit(
+        self, limit: int | None = None, *, graphql_limit: int | None = None, seconds: float | None = None
+    ) -> None:
+        """Start a fresh rate-limit window (optionally with new budgets, or a new window length)."""
         with self._lock:
             if limit is not None:
                 self.rate_limit = limit
+            if graphql_limit is not None:
+                self.graphql_rate_limit = graphql_limit
+            if seconds is not None:
+                self.rate_reset_seconds = seconds
             self.rate_used = 0
-            self.rate_reset = int(time.time()) + 3600
+            self.graphql_used = 0
+            self.rate_reset = self._next_reset()
+
+    def _next_reset(self) -> int:
+        return int(time.time() + self.rate_reset_seconds + 0.999)
+
+    def _roll_window(self) -> None:
+        """Like GitHub, start a new window once the reset time has passed (caller holds the lock)."""
+        if time.time() >= self.rate_reset:
+            self.rate_used = 0
+            self.graphql_used = 0
+            self.rate_reset = self._next_reset()
+
+    def usage(self) -> dict[str, dict[str, int]]:
+        """Requests served per API since the start (GitHub also: GraphQL requests and points charged)."""
+        with self._lock:
+            out = {api: dict(counts) for api, counts in self._usage.items()}
+        github = out.setdefault("github", {})
+        for key in ("requests", "graphql_requests", "graphql_points"):
+            github.setdefault(key, 0)
+        return out
+
+    def _count(self, api: str, key: str, amount: int = 1) -> None:
+        with self._lock:
+            counts = self._usage.setdefault(api, {})
+            counts[key] = counts.get(key, 0) + amount
 
     # ---------------------------------------------------------------- dispatch
-    def handle(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes, dict[str, str]]:
         """Answer one request; returns status, body and headers. Thread-safe."""
         parts = urlsplit(target)
         path = parts.path.rstrip("/") or "/"
+        api = path.strip("/").split("/", 1)[0]
+        if api and api != "_control":
+            self._count(api, "requests")
         params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         multi = parse_qs(parts.query)
+        if path.startswith("/_control/"):
+            return self._control(method, path, params)
         fault = self._take_fault(target)
         if fault is not None and fault.kind not in BODY_KINDS + LISTING_KINDS:
             return self._fault_answer(fault)
@@ -239,10 +357,32 @@ class Emulator:
             # hang past the client's timeout; the answer that follows finds nobody listening
             time.sleep(65.0 if fault.seconds is None else fault.seconds)
         with listing_fault(fault.kind if fault is not None and fault.kind in LISTING_KINDS else None):
-            status, body, extra = self._route(method, path, params, multi, target, headers)
-        if fault is not None and fault.kind == "truncate" and status == 200 and body:
-            body = body[: max(1, len(body) // 2)]
-        return status, body, extra
+            if method == "POST" and path == "/github/graphql":
+                status, answer, extra = self._github_graphql(body, headers)
+            else:
+                status, answer, extra = self._route(method, path, params, multi, target, headers)
+        if fault is not None and fault.kind == "truncate" and status == 200 and answer:
+            answer = answer[: max(1, len(answer) // 2)]
+        return status, answer, extra
+
+    def _control(self, method: str, path: str, params: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """The emulator's own routes (no token, no faults): `POST /_control/advance?days=N` moves the clock
+        forward and answers `{"now": iso}`; `GET /_control/now` tells the clock; `GET /_control/usage` counts
+        requests (and GraphQL points) per API."""
+        if path == "/_control/usage" and method == "GET":
+            return self._json(200, self.usage(), {})
+        if path == "/_control/advance":
+            if method != "POST":
+                return self._json(405, {"message": "POST /_control/advance?days=N"}, {"Allow": "POST"})
+            try:
+                days = float(params.get("days", "1"))
+                now = self.advance(days)
+            except (ValueError, OverflowError) as exc:
+                return self._json(400, {"message": f"days: {exc}"}, {})
+            return self._json(200, {"now": iso(now)}, {})
+        if path == "/_control/now" and method in ("GET", "HEAD"):
+            return self._json(200, {"now": iso(self.now), "end": iso(self.world.end)}, {})
+        return self._json(404, {"message": "Not Found"}, {})
 
     def _fault_answer(self, fault: Fault) -> tuple[int, bytes, dict[str, str]]:
         """The error answer of a status fault, with the headers a real API sends with it."""
@@ -304,6 +444,7 @@ class Emulator:
             raise_ = _gh_error(401, "Bad credentials")
             return self._json(raise_.status, raise_.body, {})
         with self._lock:
+            self._roll_window()
             if self.rate_used >= self.rate_limit:
                 rate = self._rate_headers(0)
                 err = _gh_error(
@@ -332,6 +473,79 @@ class Emulator:
             return 304, b"", {**rate, "ETag": etag}
         return status, body, {**extra, **rate}
 
+    def _github_graphql(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
+        """`POST /graphql`: the query subset simulator/github_graphql.py serves, charged in points."""
+        auth = headers.get("authorization", "")
+        match = re.match(r"^(?:bearer|token)\s+(\S+)$", auth.strip(), re.IGNORECASE)
+        if not match or match.group(1) != self.github_token:
+            message = "This endpoint requires you to be authenticated." if not auth else "Bad credentials"
+            return self._json(401, {"message": message, "documentation_url": GITHUB_DOCS}, {})
+        self._count("github", "graphql_requests")
+        try:
+            request = json.loads(body or b"{}")
+            document, variables = request.get("query"), request.get("variables") or {}
+            if not isinstance(document, str) or not isinstance(variables, dict):
+                raise GraphQLError("A query attribute must be specified and must be a string.")
+            defaults, selections = parse(document)
+            variables = {**{k: v for k, v in defaults.items() if v is not None}, **variables}
+            for name in defaults:
+                variables.setdefault(name, None)
+            cost = query_cost(selections, variables)
+        except (GraphQLError, ValueError) as exc:
+            error = exc.as_error() if isinstance(exc, GraphQLError) else {"message": "Problems parsing JSON"}
+            status = 200 if isinstance(exc, GraphQLError) else 400
+            return self._json(status, {"errors": [error]}, self._graphql_rate_headers())
+        with self._lock:
+            self._roll_window()
+            if self.graphql_used + cost > self.graphql_rate_limit:
+                rate = self._graphql_rate_headers()
+                error = {"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}
+                return self._json(200, {"errors": [error]}, {**rate, "X-RateLimit-Remaining": "0"})
+            self.graphql_used += cost
+            now = self.now
+            limit, remaining = self.graphql_rate_limit, self.graphql_rate_limit - self.graphql_used
+            reset = self.rate_reset
+        self._count("github", "graphql_points", cost)
+        rate = {
+            "cost": cost,
+            "limit": limit,
+            "remaining": remaining,
+            "used": limit - remaining,
+            "resetAt": datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "nodeCount": 0,
+        }
+        assert self.gh is not None
+        graph = GitHubGraph(
+            self.world, self.gh, now, lambda svc, pr: self._pull_files(svc, pr, now), self._listing
+        )
+        try:
+            data = graph.execute(selections, variables, rate)
+        except GraphQLError as exc:
+            return self._json(200, {"data": None, "errors": [exc.as_error()]}, self._graphql_rate_headers())
+        return self._json(200, {"data": data}, self._graphql_rate_headers())
+
+    def _graphql_rate_headers(self) -> dict[str, str]:
+        with self._lock:
+            used = min(self.graphql_used, self.graphql_rate_limit)
+            return {
+                "X-RateLimit-Limit": str(self.graphql_rate_limit),
+                "X-RateLimit-Remaining": str(self.graphql_rate_limit - used),
+                "X-RateLimit-Reset": str(self.rate_reset),
+                "X-RateLimit-Used": str(used),
+                "X-RateLimit-Resource": "graphql",
+            }
+
+    def _pull_files(self, svc: Service, pr: Any, now: datetime) -> list[dict[str, Any]]:
+        """The files a pull request touches as of `now`, by name (each file's latest change stands)."""
+        gh = self.gh
+        assert gh is not None
+        files: dict[str, dict] = {}
+        for sha in pr.commit_shas:
+            if svc.commits[sha].committed_at <= now:
+                for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
+                    files[entry["filename"]] = entry
+        return sorted(files.values(), key=lambda f: f["filename"])
+
     def _rate_headers(self, remaining: int) -> dict[str, str]:
         return {
             "X-RateLimit-Limit": str(self.rate_limit),
@@ -358,9 +572,12 @@ class Emulator:
             extra["Link"] = link
         result = (200, body, extra)
         with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > 4000:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = result
+                self._cache_bytes += len(body)
+            while len(self._cache) > 4000 or self._cache_bytes > CACHE_BYTES:
+                _, (_, dropped, _) = self._cache.popitem(last=False)
+                self._cache_bytes -= len(dropped)
         return result
 
     def _paginate(self, items: list, params: dict[str, str], target: str) -> tuple[list, str | None]:
@@ -421,7 +638,11 @@ class Emulator:
         if rest == "":
             return gh.repository(svc), None
         if rest == "/pulls":
-            return self._pulls(svc, params, target, now)
+            pulls = self._listing(
+                ("pulls", svc.name, now, _filters(params)), lambda: self._pulls(svc, params, now)
+            )
+            chunk, link = self._paginate(pulls, params, target)
+            return [gh.pull(svc, pr, now) for pr in chunk], link
         m = re.fullmatch(r"/pulls/(\d+)(/commits|/reviews)?", rest)
         if m:
             number = int(m.group(1))
@@ -465,19 +686,16 @@ class Emulator:
                 return extra
         if rest == "/deployments":
             # services that ship through Actions, Jenkins or tags never call the Deployments API
-            deps = [d for d in svc.deployments if d.created_at <= now and svc.delivery == "github"]
-            for key, attr in (("sha", "sha"), ("ref", "ref"), ("environment", "environment")):
-                if key in params:
-                    deps = [d for d in deps if getattr(d, attr) == params[key]]
-            if "task" in params and params["task"] != "deploy":
-                deps = []
-            deps.sort(key=lambda d: (d.created_at, d.deployment_id), reverse=True)
+            deps = self._listing(
+                ("deployments", svc.name, now, _filters(params)),
+                lambda: self._deployments_of(svc, params, now),
+            )
             chunk, link = self._paginate(deps, params, target)
             return [gh.deployment(svc, d, now) for d in chunk], link
         m = re.fullmatch(r"/deployments/(\d+)(/statuses)?", rest)
         if m:
-            dep = next((d for d in svc.deployments if d.deployment_id == int(m.group(1))), None)
-            if dep is None or dep.created_at > now or svc.delivery != "github":
+            dep = self._deployments.get(int(m.group(1)))
+            if dep is None or dep.service != svc.name or dep.created_at > now or svc.delivery != "github":
                 raise _gh_error(404, "Not Found")
             if m.group(2) is None:
                 return gh.deployment(svc, dep, now), None
@@ -487,6 +705,42 @@ class Emulator:
             return [gh.deployment_status(svc, dep, s) for s in chunk], link
         raise _gh_error(404, "Not Found")
 
+    @staticmethod
+    def _deployments_of(svc: Service, params: dict[str, str], now: datetime) -> list:
+        # services that ship through Actions, Jenkins or tags never call the Deployments API
+        if svc.delivery != "github" or ("task" in params and params["task"] != "deploy"):
+            return []
+        # deployments are kept in creation order: those created by `now` are a prefix
+        deps = svc.deployments[: bisect_right(svc.deployments, now, key=lambda d: d.created_at)]
+        for key, attr in (("sha", "sha"), ("ref", "ref"), ("environment", "environment")):
+            if key in params:
+                deps = [d for d in deps if getattr(d, attr) == params[key]]
+        return sorted(deps, key=lambda d: (d.created_at, d.deployment_id), reverse=True)
+
+    def _runs_of(self, svc: Service, params: dict[str, str], now: datetime) -> list[dict[str, Any]]:
+        gh = self.gh
+        assert isinstance(gh, ExtrasRenderer)
+        runs = [r for r in svc.runs if r.created_at <= now]
+        if "branch" in params:
+            runs = [r for r in runs if r.head_branch == params["branch"]]
+        if "event" in params:
+            runs = [r for r in runs if r.event == params["event"]]
+        if "head_sha" in params:
+            runs = [r for r in runs if r.head_sha == params["head_sha"]]
+        if "created" in params:
+            low, high = _created_range(params["created"])
+            runs = [
+                r
+                for r in runs
+                if (low is None or r.created_at >= low) and (high is None or r.created_at <= high)
+            ]
+        rendered = [gh.workflow_run(svc, r, now) for r in runs]
+        if "status" in params:
+            wanted = params["status"]
+            rendered = [r for r in rendered if wanted in (r["status"], r["conclusion"])]
+        rendered.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+        return rendered
+
     def _github_extras(
         self, svc: Service, rest: str, params: dict[str, str], target: str, now: datetime
     ) -> tuple[Any, str | None] | None:
@@ -494,31 +748,15 @@ class Emulator:
         gh = self.gh
         assert isinstance(gh, ExtrasRenderer)
         if rest == "/actions/runs":
-            runs = [r for r in svc.runs if r.created_at <= now]
-            if "branch" in params:
-                runs = [r for r in runs if r.head_branch == params["branch"]]
-            if "event" in params:
-                runs = [r for r in runs if r.event == params["event"]]
-            if "head_sha" in params:
-                runs = [r for r in runs if r.head_sha == params["head_sha"]]
-            if "created" in params:
-                low, high = _created_range(params["created"])
-                runs = [
-                    r
-                    for r in runs
-                    if (low is None or r.created_at >= low) and (high is None or r.created_at <= high)
-                ]
-            rendered = [gh.workflow_run(svc, r, now) for r in runs]
-            if "status" in params:
-                wanted = params["status"]
-                rendered = [r for r in rendered if wanted in (r["status"], r["conclusion"])]
-            rendered.sort(key=lambda r: (r["created_at"], r["id"]), reverse=True)
+            rendered = self._listing(
+                ("runs", svc.name, now, _filters(params)), lambda: self._runs_of(svc, params, now)
+            )
             chunk, link = self._paginate(rendered, params, target)
             return {"total_count": len(rendered), "workflow_runs": chunk}, link
         m = re.fullmatch(r"/actions/runs/(\d+)(/jobs)?", rest)
         if m:
-            run = next((r for r in svc.runs if r.run_id == int(m.group(1)) and r.created_at <= now), None)
-            if run is None:
+            run = self._runs.get(int(m.group(1)))
+            if run is None or self._run_services[run.run_id] != svc.name or run.created_at > now:
                 raise _gh_error(404, "Not Found")
             if m.group(2) is None:
                 return gh.workflow_run(svc, run, now), None
@@ -531,13 +769,7 @@ class Emulator:
                 raise _gh_error(404, "Not Found")
             if m.group(2) == "comments":
                 return [], None  # reviewers here review as a whole (see /reviews), with no line comments
-            files: dict[str, dict] = {}
-            for sha in pr.commit_shas:
-                if svc.commits[sha].committed_at <= now:
-                    for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
-                        files[entry["filename"]] = entry  # the file's latest change stands for the PR's
-            chunk, link = self._paginate(sorted(files.values(), key=lambda f: f["filename"]), params, target)
-            return chunk, link
+            return self._paginate(self._pull_files(svc, pr, now), params, target)
         tagged = [d for d in svc.deployments if d.tag and d.deployed_at is not None and d.deployed_at <= now]
         if rest == "/releases":
             tagged.sort(key=lambda d: (d.deployed_at, d.tag), reverse=True)
@@ -561,11 +793,12 @@ class Emulator:
             return [gh.tag(svc, d) for d in chunk], link
         return None
 
-    def _pulls(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+    def _pulls(self, svc: Service, params: dict[str, str], now: datetime) -> list[PullRequest]:
         gh = self.gh
         assert gh is not None
         state = params.get("state", "open")
-        pulls = [pr for pr in svc.pulls if pr.opened_at <= now]
+        # numbers follow opening order: the pull requests open by `now` are a prefix
+        pulls = svc.pulls[: bisect_right(svc.pulls, now, key=lambda pr: pr.opened_at)]
 
         def closed_at(pr) -> bool:
             return pr.closed_at is not None and pr.closed_at <= now
@@ -589,18 +822,21 @@ class Emulator:
             pulls.sort(key=lambda pr: (rendered_updated[pr.number], pr.number), reverse=direction == "desc")
         else:
             pulls.sort(key=lambda pr: (pr.opened_at, pr.number), reverse=direction == "desc")
-        chunk, link = self._paginate(pulls, params, target)
-        return [gh.pull(svc, pr, now) for pr in chunk], link
+        return pulls
 
     def _resolve(self, svc: Service, ref: str, now: datetime) -> Commit | None:
         if ref in ("main", "HEAD", "refs/heads/main"):
-            heads = [svc.commits[s] for s in svc.main if svc.commits[s].committed_at <= now]
-            return heads[-1] if heads else None
-        for pr in svc.pulls:
-            if ref == pr.branch and pr.opened_at <= now:
-                shas = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
-                return svc.commits[shas[-1]] if shas else None
-        if re.fullmatch(r"[0-9a-f]{7,40}", ref):
+            # main is appended in time order: its head at `now` is the last commit committed by then
+            count = bisect_right(svc.main, now, key=lambda sha: svc.commits[sha].committed_at)
+            return svc.commits[svc.main[count - 1]] if count else None
+        pr = self._branch_pull(svc, ref)
+        if pr is not None and pr.opened_at <= now:
+            shas = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+            return svc.commits[shas[-1]] if shas else None
+        exact = svc.commits.get(ref)
+        if exact is not None:
+            return exact if exact.committed_at <= now else None
+        if re.fullmatch(r"[0-9a-f]{7,39}", ref):
             matches = [c for sha, c in svc.commits.items() if sha.startswith(ref) and c.committed_at <= now]
             if len(matches) == 1:
                 return matches[0]
@@ -620,9 +856,16 @@ class Emulator:
                     "status": "404",
                 },
             )
+        commits = self._listing(
+            ("commits", svc.name, now, _filters(params)), lambda: self._commit_listing(svc, head, params)
+        )
+        chunk, link = self._paginate(commits, params, target)
+        return [gh.commit(svc, c) for c in chunk], link
+
+    def _commit_listing(self, svc: Service, head: Commit, params: dict[str, str]) -> list[Commit]:
         if head.main_index is not None:  # a point on main: everything main had reached by then
             position = head.main_index
-            commits = [c for c in self._main_order[svc.name] if (c.reach_index or 0) <= position]
+            commits = [c for c in self._main_order_of(svc) if (c.reach_index or 0) <= position]
         else:
             seen: set[str] = set()
             stack = [head.sha]
@@ -646,8 +889,7 @@ class Emulator:
             commits = [
                 c for c in commits if c.author.login == params["author"] or c.author.email == params["author"]
             ]
-        chunk, link = self._paginate(commits, params, target)
-        return [gh.commit(svc, c) for c in chunk], link
+        return commits
 
     # ------------------------------------------------------------ GitLab, Jenkins
     def _gitlab(self, path: str, target: str, headers: dict[str, str]):
@@ -709,6 +951,54 @@ class Emulator:
             "total": len(items) if params.get("total", "false").lower() == "true" else None,
         }
 
+    def _incident_listing(self, params, multi, now: datetime) -> list[dict[str, Any]]:
+        pd = self.pd
+        assert pd is not None
+        # incidents are kept in creation order: those created by `now` are a prefix
+        incidents = self.world.incidents[
+            : bisect_right(self.world.incidents, now, key=lambda i: i.created_at)
+        ]
+        if params.get("date_range") != "all":
+            try:
+                until = parse_iso(params["until"]) if "until" in params else now
+                since = parse_iso(params["since"]) if "since" in params else until - timedelta(days=30)
+            except ValueError:
+                raise HttpError(
+                    400,
+                    {
+                        "error": {
+                            "message": "Invalid Input Provided",
+                            "code": 2001,
+                            "errors": ["Since or until is not a valid date"],
+                        }
+                    },
+                ) from None
+            if since > until:
+                raise HttpError(
+                    400,
+                    {
+                        "error": {
+                            "message": "Invalid Input Provided",
+                            "code": 2001,
+                            "errors": ["Since must be before until"],
+                        }
+                    },
+                )
+            incidents = [i for i in incidents if since <= i.created_at < until]
+        service_ids = multi.get("service_ids[]", []) + multi.get("service_ids", [])
+        if service_ids:
+            incidents = [i for i in incidents if i.pd_service_id in service_ids]
+        rendered = [pd.incident(i, self._pd_services[i.pd_service_id], now) for i in incidents]
+        statuses = multi.get("statuses[]", []) + multi.get("statuses", [])
+        if statuses:
+            rendered = [r for r in rendered if r["status"] in statuses]
+        sort_by = params.get("sort_by", "created_at:asc")
+        field, _, order = sort_by.partition(":")
+        if field not in ("created_at", "resolved_at", "incident_number", "urgency"):
+            field = "created_at"
+        rendered.sort(key=lambda r: (r.get(field) or "", r["incident_number"]), reverse=order == "desc")
+        return rendered
+
     def _pagerduty_route(self, path: str, params, multi, now: datetime) -> Any:
         pd = self.pd
         assert pd is not None
@@ -726,46 +1016,9 @@ class Emulator:
                 raise HttpError(404, {"error": {"message": "Not Found", "code": 2100}})
             return {"service": pd.service(svc, now)}
         if path == "/incidents":
-            incidents = [i for i in self.world.incidents if i.created_at <= now]
-            if params.get("date_range") != "all":
-                try:
-                    until = parse_iso(params["until"]) if "until" in params else now
-                    since = parse_iso(params["since"]) if "since" in params else until - timedelta(days=30)
-                except ValueError:
-                    raise HttpError(
-                        400,
-                        {
-                            "error": {
-                                "message": "Invalid Input Provided",
-                                "code": 2001,
-                                "errors": ["Since or until is not a valid date"],
-                            }
-                        },
-                    ) from None
-                if since > until:
-                    raise HttpError(
-                        400,
-                        {
-                            "error": {
-                                "message": "Invalid Input Provided",
-                                "code": 2001,
-                                "errors": ["Since must be before until"],
-                            }
-                        },
-                    )
-                incidents = [i for i in incidents if since <= i.created_at < until]
-            service_ids = multi.get("service_ids[]", []) + multi.get("service_ids", [])
-            if service_ids:
-                incidents = [i for i in incidents if i.pd_service_id in service_ids]
-            rendered = [pd.incident(i, self._pd_services[i.pd_service_id], now) for i in incidents]
-            statuses = multi.get("statuses[]", []) + multi.get("statuses", [])
-            if statuses:
-                rendered = [r for r in rendered if r["status"] in statuses]
-            sort_by = params.get("sort_by", "created_at:asc")
-            field, _, order = sort_by.partition(":")
-            if field not in ("created_at", "resolved_at", "incident_number", "urgency"):
-                field = "created_at"
-            rendered.sort(key=lambda r: (r.get(field) or "", r["incident_number"]), reverse=order == "desc")
+            chosen = sorted((k, tuple(v)) for k, v in multi.items() if k not in ("offset", "limit", "total"))
+            key = ("incidents", now, tuple(chosen))
+            rendered = self._listing(key, lambda: self._incident_listing(params, multi, now))
             return self._offset_page(rendered, params, "incidents")
         m = re.fullmatch(r"/incidents/([A-Z0-9]+)", path)
         if m:
@@ -808,10 +1061,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers.get("content-length", "0") or 0)
-        if length:
-            self.rfile.read(length)
+        payload = self.rfile.read(length) if length else b""
         try:
-            status, body, extra = self.emulator.handle(method, self.path, headers)
+            status, body, extra = self.emulator.handle(method, self.path, headers, payload)
         except Exception as exc:  # an emulator bug must surface as a 500, not a hung client
             status, body, extra = 500, json.dumps({"message": f"emulator error: {exc}"}).encode(), {}
         self.emulator._record(method, self.path, status)

@@ -9,6 +9,10 @@ rendered "as of" a moment, like the GitHub side: a deployment still rolling out 
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -20,6 +24,9 @@ from simulator.world import Commit, Deployment, Developer, PullRequest, Review, 
 
 WEB = "https://gitlab.example.com"
 MAX_PER_PAGE = 100
+# query parameters that page a listing rather than choose its rows; listings kept while clients page them
+PAGING = ("page", "per_page", "id_after", "id_before")
+LISTINGS_KEPT = 32
 
 
 class GitLabError(Exception):
@@ -46,6 +53,8 @@ class GitLabApi:
         self.group_id = 9_000_000 + world.seed % 1000
         self.by_id = {svc.gitlab_id: svc for svc in self.projects}
         self.by_path = {svc.repository.lower(): svc for svc in self.projects}
+        self._lock = threading.Lock()
+        self._listings: OrderedDict[tuple, list] = OrderedDict()
 
     # ------------------------------------------------------------- rendering
     def user(self, dev: Developer) -> dict[str, Any]:
@@ -450,14 +459,18 @@ class GitLabApi:
         if rest == "":
             return self.project(svc), {}
         if rest == "/repository/commits":
-            return self._commits(svc, params, target, now)
+            rows = self._listed(("commits", svc.name, now, params), lambda: self._commits(svc, params, now))
+            return self._page(rows, params, target)
         if rest == "/repository/branches":
             tips = branch_tips(svc, now)
             if "search" in params:
                 tips = [(name, tip) for name, tip in tips if params["search"].lower() in name.lower()]
             return self._page([self.branch(svc, name, tip) for name, tip in tips], params, target)
         if rest == "/merge_requests":
-            return self._merge_requests(svc, params, target, now)
+            rows = self._listed(
+                ("mrs", svc.name, now, params), lambda: self._merge_requests(svc, params, now)
+            )
+            return self._page(rows, params, target)
         m = re.fullmatch(r"/merge_requests/(\d+)(/notes|/approvals|/commits)?", rest)
         if m:
             number = int(m.group(1))
@@ -476,10 +489,14 @@ class GitLabApi:
             commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now]
             commits.reverse()  # newest first, as GitLab lists them
             return self._page([self.commit(svc, c) for c in commits], params, target)
-        deps = [d for d in svc.deployments if d.created_at <= now]
+        # deployments are kept in creation order: those created by `now` are a prefix
+        deps = svc.deployments[: bisect_right(svc.deployments, now, key=lambda d: d.created_at)]
         if rest == "/pipelines":
-            rendered = [self.pipeline(svc, d, now) for d in deps]
-            return self._page(self._changed(rendered, params, "id"), params, target)
+            rows = self._listed(
+                ("pipelines", svc.name, now, params),
+                lambda: self._changed([self.pipeline(svc, d, now) for d in deps], params, "id"),
+            )
+            return self._page(rows, params, target)
         m = re.fullmatch(r"/pipelines/(\d+)(/jobs)?", rest)
         if m:
             dep = next((d for d in deps if self.pipeline_id(d) == int(m.group(1))), None)
@@ -492,12 +509,13 @@ class GitLabApi:
             names = [svc.staging_env, svc.production_env]
             return self._page([self.environment(svc, n) for n in names], params, target)
         if rest == "/deployments":
-            rendered = [self.deployment(svc, d, now) for d in deps]
-            if "environment" in params:
-                rendered = [r for r in rendered if r["environment"]["name"] == params["environment"]]
-            if "status" in params:
-                rendered = [r for r in rendered if r["status"] == params["status"]]
-            return self._page(self._changed(rendered, params, "id"), params, target)
+            return self._page(
+                self._listed(
+                    ("deployments", svc.name, now, params), lambda: self._deployments(svc, deps, params, now)
+                ),
+                params,
+                target,
+            )
         m = re.fullmatch(r"/deployments/(\d+)", rest)
         if m:
             dep = next((d for d in deps if d.source_id == m.group(1)), None)
@@ -507,6 +525,31 @@ class GitLabApi:
         if rest in ("/releases", "/repository/tags"):
             return self._page([], params, target)  # GitLab teams here deploy through environments
         raise GitLabError(404, "404 Not Found")
+
+    def _deployments(self, svc: Service, deps: list[Deployment], params: dict[str, str], now: datetime):
+        rendered = [self.deployment(svc, d, now) for d in deps]
+        if "environment" in params:
+            rendered = [r for r in rendered if r["environment"]["name"] == params["environment"]]
+        if "status" in params:
+            rendered = [r for r in rendered if r["status"] == params["status"]]
+        return self._changed(rendered, params, "id")
+
+    def _listed(self, key: tuple, produce: Callable[[], list]) -> list:
+        """A listing's rows as of `now` (in `key`, with the filters), produced once while a client pages
+        through it: a page then costs the page, not a pass over the project's whole history."""
+        name, project, now, params = key
+        key = (name, project, now, tuple(sorted((k, v) for k, v in params.items() if k not in PAGING)))
+        with self._lock:
+            rows = self._listings.get(key)
+            if rows is not None:
+                self._listings.move_to_end(key)
+                return rows
+        rows = produce()
+        with self._lock:
+            self._listings[key] = rows
+            while len(self._listings) > LISTINGS_KEPT:
+                self._listings.popitem(last=False)
+        return rows
 
     def _changed(self, rows: list[dict], params: dict[str, str], default_order: str) -> list[dict]:
         """`updated_after`/`updated_before` (inclusive, as GitLab compares), `order_by`, `sort`."""
@@ -522,7 +565,7 @@ class GitLabApi:
         rows.sort(key=lambda r: (r.get(order) or "", r["id"]), reverse=params.get("sort", "desc") == "desc")
         return rows
 
-    def _commits(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+    def _commits(self, svc: Service, params: dict[str, str], now: datetime) -> list[dict[str, Any]]:
         """`all=true`: every branch's commits; else those reachable from `ref_name` (default: main)."""
         visible_prs = {s for pr in svc.pulls if pr.opened_at <= now for s in pr.commit_shas}
         on_main = set(svc.main)
@@ -564,9 +607,9 @@ class GitLabApi:
             until = parse_iso(params["until"])
             commits = [c for c in commits if c.committed_at <= until]
         commits.sort(key=lambda c: (c.committed_at, c.reach_index or 0), reverse=True)
-        return self._page([self.commit(svc, c) for c in commits], params, target)
+        return [self.commit(svc, c) for c in commits]
 
-    def _merge_requests(self, svc: Service, params: dict[str, str], target: str, now: datetime):
+    def _merge_requests(self, svc: Service, params: dict[str, str], now: datetime) -> list[dict[str, Any]]:
         pulls = [pr for pr in svc.pulls if pr.opened_at <= now]
         state = params.get("state", "all")
         if state in ("opened", "merged", "closed"):
@@ -577,7 +620,7 @@ class GitLabApi:
         if "created_after" in params:
             after = parse_iso(params["created_after"])
             rendered = [r for r in rendered if parse_iso(r["created_at"]) >= after]
-        return self._page(self._changed(rendered, params, "created_at"), params, target)
+        return self._changed(rendered, params, "created_at")
 
     def _page(self, items: list, params: dict[str, str], target: str) -> tuple[list, dict[str, str]]:
         """Offset pagination with GitLab's headers, or keyset (`pagination=keyset`, ordered by id)."""

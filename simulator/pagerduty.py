@@ -6,6 +6,7 @@ acknowledgements and `resolved_at` reflect only what had happened by the emulato
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,12 @@ class PagerDutyRenderer:
     def __init__(self, world: World, api: str):
         self.world = world
         self.api = api.rstrip("/")
+        # each PagerDuty service's incident creation times, in order: its last incident by a bisection
+        self._created: dict[str, list[datetime]] = {}
+        for inc in world.incidents:
+            self._created.setdefault(inc.pd_service_id, []).append(inc.created_at)
+        for times in self._created.values():
+            times.sort()
 
     def _ref(self, kind: str, ident: str, summary: str, path: str, html_path: str) -> dict[str, Any]:
         return {
@@ -45,11 +52,8 @@ class PagerDutyRenderer:
         )
 
     def service(self, svc: PagerDutyService, now: datetime) -> dict[str, Any]:
-        last = [
-            i.created_at
-            for i in self.world.incidents
-            if i.pd_service_id == svc.pd_service_id and i.created_at <= now
-        ]
+        created = self._created.get(svc.pd_service_id, [])
+        last = created[: bisect_right(created, now)]
         return {
             "id": svc.pd_service_id,
             "type": "service",
@@ -63,7 +67,7 @@ class PagerDutyRenderer:
             "created_at": iso(svc.created_at),
             "updated_at": iso(svc.created_at),
             "status": "active",
-            "last_incident_timestamp": iso(max(last)) if last else None,
+            "last_incident_timestamp": iso(last[-1]) if last else None,
             "escalation_policy": self.escalation_policy_ref(svc),
             "response_play": None,
             "teams": [self._ref("team", "T" + svc.pd_service_id[1:], svc.team, "teams", "teams")],

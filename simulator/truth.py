@@ -3,7 +3,9 @@
 A production deployment of main's head at position k contains every commit that became reachable from main
 at or before k (the generator recorded that position when it built main), and a rollback contains what the
 deployment it restores contained. The first deployment containing a commit is therefore known without
-reading anything the emulator serves. Everything is "as of" `world.end`.
+reading anything the emulator serves. Everything is "as of" a moment: `world.end`, or an earlier `as_of` (what
+the APIs serve when the emulator's clock stands there). A deployment's `is_failure` is the simulator's causal
+record (it broke something), also when the incident or rollback that reveals it comes after that moment.
 """
 
 from __future__ import annotations
@@ -93,11 +95,12 @@ class _FirstDeployment:
         return self.deps[pos] if pos < len(self.deps) else None
 
 
-def build_truth(world: World) -> dict[str, pd.DataFrame]:
-    """Compute the four truth tables as DataFrames with tz-aware UTC timestamps."""
+def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
+    """Compute the four truth tables as DataFrames with tz-aware UTC timestamps, as of `as_of` (default the
+    world's end; later moments are the end)."""
     from simulator.git_export import git_shas
 
-    end = world.end
+    end = world.end if as_of is None else min(as_of, world.end)
     # Services whose code is a local clone (`git` delivery) are read from git: their SHAs as git wrote them.
     git_sha = git_shas(world)
     rows: dict[str, list[dict]] = {name: [] for name in SCHEMAS}
@@ -215,11 +218,11 @@ def build_truth(world: World) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def write_truth(world: World, folder: Path) -> list[Path]:
-    """Write `<table>.parquet` for each truth table into `folder` (created if missing)."""
+def write_truth(world: World, folder: Path, as_of: datetime | None = None) -> list[Path]:
+    """Write `<table>.parquet` for each truth table as of `as_of` into `folder` (created if missing)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, frame in build_truth(world).items():
+    for name, frame in build_truth(world, as_of).items():
         path = folder / f"{name}.parquet"
         pq.write_table(pa.Table.from_pandas(frame, schema=SCHEMAS[name], preserve_index=False), path)
         written.append(path)

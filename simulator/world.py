@@ -9,13 +9,17 @@ catches a misunderstanding on either side.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import random
 import string
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +212,93 @@ SCALES: dict[str, dict[str, Any]] = {
     },
 }
 
+# The large organisation is described by its sizes, not by a literal list: `large_teams` draws its
+# departments, teams and services from the seed. Activity is per engineer: each engineer opens pull requests
+# at a rate of their own (log-normal around `prs_per_engineer_day` per working day), spread over the team's
+# services; the profiles' per-service `pr_rate` does not apply. Teams of the faster profiles own fewer
+# services, so about 150 production deployments a working day come out of the 400 services.
+SCALES["large"] = {
+    "weeks": 104,
+    "extras": True,
+    "generated": {
+        "engineers": 2000,
+        "departments": 8,
+        "teams": {"weekly": 47, "daily": 10, "elite": 3},  # 60 teams
+        "services": 400,
+        "services_per_team": {"elite": 1, "daily": 5},  # weekly teams share the rest, 1 to about 30 each
+        # share of services per delivery style (no `git`: 400 local clones would be slow to export)
+        "delivery": {"github": 0.72, "actions": 0.08, "gitlab": 0.08, "jenkins": 0.07, "tags": 0.05},
+        "prs_per_engineer_day": (0.5, 0.5),  # (median, sigma) of an engineer's pull requests per working day
+    },
+    "infrastructure": ["postgres", "redis", "edge", "cloud"],
+}
+DEPARTMENTS = ["commerce", "payments", "logistics", "platform", "data", "identity", "growth", "marketplace"]
+TEAM_WORDS = [
+    "core", "edge", "api", "mobile", "web", "insights", "ops", "infra", "checkout", "search", "pricing",
+    "catalog", "billing", "risk", "sre", "tooling", "ml", "notifications", "partners", "accounts",
+]  # fmt: skip
+SERVICE_NOUNS = [
+    "order", "cart", "invoice", "ledger", "refund", "payout", "quote", "price", "stock", "shipment", "route",
+    "parcel", "carrier", "warehouse", "login", "session", "token", "profile", "consent", "audit", "event",
+    "report", "metric", "feature", "experiment", "coupon", "loyalty", "review", "listing", "seller",
+    "search", "ranking", "feed", "email", "sms", "push", "media", "image", "tax", "fx",
+]  # fmt: skip
+SERVICE_KINDS = [
+    "api", "service", "worker", "gateway", "indexer", "sync", "scheduler", "web", "consumer", "exporter",
+    "store", "proxy",
+]  # fmt: skip
+
+
+def _split(rng: random.Random, total: int, count: int, sigma: float, minimum: int = 1) -> list[int]:
+    """`total` split into `count` log-normally varied parts of at least `minimum`, summing exactly."""
+    weights = [_lognormal(rng, 1.0, sigma) for _ in range(count)]
+    spare = total - minimum * count
+    raw = [spare * w / sum(weights) for w in weights]
+    parts = [minimum + int(r) for r in raw]
+    for i in sorted(range(count), key=lambda i: raw[i] - int(raw[i]), reverse=True)[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def large_teams(seed: int, spec: dict[str, Any] | None = None) -> list[tuple]:
+    """The teams of a generated scale: `(team, profile, services, {"department", "engineers"})`, services
+    `(repository, PagerDuty name, production environment, delivery)`, all drawn from the seed."""
+    gen = (spec or SCALES["large"])["generated"]
+    rng = random.Random(f"deploylens-large|{seed}")
+    profiles = [p for p, n in gen["teams"].items() for _ in range(n)]
+    rng.shuffle(profiles)
+    departments = DEPARTMENTS[: gen["departments"]]
+    sizes = _split(rng, len(profiles), len(departments), 0.3, minimum=2)
+    team_names = [
+        f"{d}-{w}" for d, n in zip(departments, sizes, strict=True) for w in rng.sample(TEAM_WORDS, n)
+    ]
+    fixed = gen["services_per_team"]
+    free = [i for i, p in enumerate(profiles) if p not in fixed]
+    spread = _split(rng, gen["services"] - sum(fixed[p] for p in profiles if p in fixed), len(free), 0.8)
+    counts = [fixed.get(p, 0) for p in profiles]
+    for i, n in zip(free, spread, strict=True):
+        counts[i] = n
+    engineers = _split(rng, gen["engineers"], len(profiles), 0.35, minimum=8)
+    names = rng.sample([f"{n}-{k}" for n in SERVICE_NOUNS for k in SERVICE_KINDS], gen["services"])
+    styles, shares = zip(*gen["delivery"].items(), strict=True)
+    teams, used = [], 0
+    for name, profile, count, size in zip(team_names, profiles, counts, engineers, strict=True):
+        services = []
+        for repo in names[used : used + count]:
+            pd_name = repo.replace("-", " ").title()
+            prod_env = "prod" if rng.random() < 0.1 else "production"
+            services.append((repo, pd_name, prod_env, rng.choices(styles, shares)[0]))
+        used += count
+        teams.append((name, profile, services, {"department": name.split("-")[0], "engineers": size}))
+    return teams
+
+
+def scale_teams(scale: str, seed: int) -> list[tuple]:
+    """The team specs of a scale: SCALES' literal list, or drawn from the seed for a generated scale."""
+    spec = SCALES[scale]
+    return large_teams(seed, spec) if "generated" in spec else spec["teams"]
+
+
 # How a service ships, and which source serves its deployments (truth `deployment_id` as served there):
 # - github: GitHub Deployments API (deployment id)
 # - actions: GitHub Actions runs of workflow `deploy` (production) / `deploy-staging` on main (run id)
@@ -314,7 +405,7 @@ INCIDENT_TITLES = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Developer:
     login: str
     user_id: int
@@ -322,7 +413,7 @@ class Developer:
     email: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Commit:
     sha: str
     service: str
@@ -337,7 +428,7 @@ class Commit:
     pr_number: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Review:
     review_id: int
     reviewer: Developer
@@ -347,7 +438,7 @@ class Review:
     body: str
 
 
-@dataclass
+@dataclass(slots=True)
 class PullRequest:
     service: str
     number: int
@@ -368,7 +459,7 @@ class PullRequest:
     test_merge_sha: str
 
 
-@dataclass
+@dataclass(slots=True)
 class DeploymentStatus:
     status_id: int
     state: str
@@ -376,7 +467,7 @@ class DeploymentStatus:
     description: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Deployment:
     deployment_id: int
     service: str
@@ -424,7 +515,7 @@ class PagerDutyService:
         return self.service or self.name.lower().replace(" ", "-")
 
 
-@dataclass
+@dataclass(slots=True)
 class Incident:
     incident_id: str
     number: int
@@ -473,7 +564,7 @@ class Service:
         return self.delivery not in ("gitlab", "git")
 
 
-@dataclass
+@dataclass(slots=True)
 class ForkHead:
     """The head of a pull request from a fork: the contributor's fork and its commit, which the service's
     repository does not hold."""
@@ -486,7 +577,7 @@ class ForkHead:
     committed_at: datetime
 
 
-@dataclass
+@dataclass(slots=True)
 class WorkflowRun:
     """A GitHub Actions run: `ci` on a PR's head (no deployment), `deploy*` for a deployment, or a run of
     the deploy workflow that deploys nothing (a pull request's `pull_request_target` run, a `workflow_run`
@@ -511,6 +602,34 @@ class WorkflowRun:
 class Team:
     name: str
     profile: str
+    department: str | None = None  # the department the team belongs to (large org)
+
+
+def _pickle_by_fields(cls: type) -> type:
+    """Pickle a slotted record as its class and field values: the generic path for `__slots__` builds a
+    dictionary of every object's state and sets each attribute back one by one, twice as slow for the
+    millions of records of a large org (simulator/cache.py)."""
+    fields = attrgetter(*cls.__slots__)
+
+    def reduce(self):
+        return cls, fields(self)
+
+    cls.__reduce__ = reduce
+    return cls
+
+
+for _record in (
+    Developer,
+    Commit,
+    Review,
+    PullRequest,
+    DeploymentStatus,
+    Deployment,
+    Incident,
+    ForkHead,
+    WorkflowRun,
+):
+    _pickle_by_fields(_record)
 
 
 class _Ids:
@@ -644,7 +763,14 @@ class World:
                     "start_date": start_date,
                 },
             },
-            "teams": [{"name": team.name} for team in self.teams],
+            # the configuration has no department key: a department is named in the team's description
+            "teams": [
+                {
+                    "name": team.name,
+                    **({"description": f"{team.department} department"} if team.department else {}),
+                }
+                for team in self.teams
+            ],
             "services": [
                 {
                     "name": svc.name,
@@ -686,19 +812,22 @@ class World:
             }
         return config
 
-    def truth_tables(self) -> dict[str, Any]:
-        """The ground truth as of `end`, one pandas DataFrame per table (see `write_truth`)."""
+    def truth_tables(self, as_of: datetime | None = None) -> dict[str, Any]:
+        """The ground truth as of `as_of` (default `end`), one DataFrame per table (see `write_truth`)."""
         from simulator.truth import build_truth
 
-        return build_truth(self)
+        return build_truth(self, as_of)
 
-    def write_truth(self, path: str | Path) -> list[Path]:
+    def write_truth(self, path: str | Path, as_of: datetime | None = None) -> list[Path]:
         """Write deployments/changes/incidents/commits parquet files into folder `path`, and the git SHAs
-        of the services whose code is a local clone (`git_shas.parquet`, when there are any)."""
+        of the services whose code is a local clone (`git_shas.parquet`, when there are any).
+
+        `as_of`: only what exists at that moment, as the emulator serves it with its clock there (after
+        `Emulator.advance`, the truth an incremental refresh's marts are compared with)."""
         from simulator.git_export import write_git_shas
         from simulator.truth import write_truth
 
-        written = write_truth(self, Path(path))
+        written = write_truth(self, Path(path), as_of)
         git_shas = write_git_shas(self, Path(path))
         return written + ([git_shas] if git_shas else [])
 
@@ -745,6 +874,8 @@ class _ServiceBuilder:
         self.p = PROFILES[svc.profile]
         self.counter = 0
         self.main_times: list[datetime] = []
+        # (cumulative paces of the developers, pull requests per working day): activity per engineer
+        self.activity: tuple[list[float], float] | None = None
         low, high = svc.squash_share or self.p["squash_share"]
         self.squash_share = rng.uniform(low, high)
 
@@ -764,13 +895,16 @@ class _ServiceBuilder:
         message: str,
         pr_number: int | None = None,
     ) -> Commit:
+        authored = floor_second(authored_at)
         commit = Commit(
             self._sha(message + "".join(parents)),
             self.svc.name,
             parents,
             author,
-            floor_second(authored_at),
-            floor_second(committed_at),
+            authored,
+            authored
+            if committed_at == authored_at
+            else floor_second(committed_at),  # one object: less memory
             committer,
             message,
             pr_number=pr_number,
@@ -811,12 +945,18 @@ class _ServiceBuilder:
         day = self.world.start.replace(hour=0, minute=0, second=0, microsecond=0)
         while day < self.world.end:
             if day.weekday() < 5:
-                count = p["pr_floor"] + _poisson(rng, p["pr_rate"])
+                if self.activity is None:
+                    count = p["pr_floor"] + _poisson(rng, p["pr_rate"])
+                else:  # the sum of the engineers' Poisson streams; each PR's author in proportion to pace
+                    count = _poisson(rng, self.activity[1])
                 for _ in range(count):
+                    author = None
+                    if self.activity is not None:
+                        author = rng.choices(devs, cum_weights=self.activity[0])[0]
                     first = day + timedelta(
                         hours=DAY_START, minutes=rng.uniform(0, (DAY_END - DAY_START) * 60)
                     )
-                    drafts.append(self._draft_pr(first))
+                    drafts.append(self._draft_pr(first, author))
                 if rng.random() < 0.04:  # an occasional direct push to main
                     at = day + timedelta(hours=DAY_START, minutes=rng.uniform(0, 540))
                     drafts.append({"direct": True, "at": at, "author": rng.choice(devs)})
@@ -849,10 +989,11 @@ class _ServiceBuilder:
                 self._materialise_pr(draft, merged=False)
         svc.pulls.sort(key=lambda pr: pr.number)
 
-    def _draft_pr(self, first_commit_at: datetime) -> dict[str, Any]:
+    def _draft_pr(self, first_commit_at: datetime, author: Developer | None = None) -> dict[str, Any]:
         rng, p = self.rng, self.p
         devs = self.svc.developers
-        author = rng.choice(devs)
+        if author is None:
+            author = rng.choice(devs)
         others = [d for d in devs if d is not author]
         n_commits = min(6, 1 + _poisson(rng, 1.2))
         opened = add_working_hours(first_commit_at, _lognormal(rng, p["coding_wh"]))
@@ -1245,8 +1386,35 @@ def _infrastructure_incident(
     )
 
 
-def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None) -> World:
-    """Generate a simulated organisation; the same (scale, seed, end) always gives the same world."""
+def generate_org(
+    scale: str = "tiny", seed: int = 7, end: datetime | None = None, *, weeks: int | None = None
+) -> World:
+    """Generate a simulated organisation; the same (scale, seed, end, weeks) always gives the same world.
+
+    `weeks` shortens (or lengthens) the scale's history: a large org over two weeks exercises the large org's
+    code path in seconds."""
+    with paused_gc():
+        return _generate(scale, seed, end, weeks)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of lasting records are created (generated or read
+    from the cache): its full collections would walk them again and again. Nothing built then forms
+    reference cycles to collect, so what exists afterwards is frozen out of later collections (reference
+    counting still frees it): without that, the first full collection after a large org was read stalled a
+    request for seconds."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) -> World:
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r} (known: {', '.join(SCALES)})")
     if end is None:
@@ -1255,16 +1423,20 @@ def generate_org(scale: str = "tiny", seed: int = 7, end: datetime | None = None
         raise ValueError("end must be a timezone-aware datetime")
     end = floor_second(end.astimezone(UTC))
     spec = SCALES[scale]
-    start = end - timedelta(weeks=spec["weeks"])
+    start = end - timedelta(weeks=spec["weeks"] if weeks is None else weeks)
     world = World(scale, seed, start, end)
     rng = random.Random(f"deploylens-sim|{seed}|{end.isoformat()}|{scale}")
     ids = _Ids(rng)
     world.escalation_policy_id = _pd_id(rng, "P", 6)
     names = [f"{f}-{last}" for f in FIRST_NAMES for last in LAST_NAMES]
     rng.shuffle(names)
+    teams = scale_teams(scale, seed)
+    if "generated" in spec:
+        # more engineers than first-last pairs: namesakes get a number, as their logins would
+        names += [f"{name}{k}" for k in range(2, 10) for name in names]
     builders: list[_ServiceBuilder] = []
-    shared = [team for team in spec["teams"] if not _own_stream(team)]
-    own = [team for team in spec["teams"] if _own_stream(team)]
+    shared = [team for team in teams if not _own_stream(team)]
+    own = [team for team in teams if _own_stream(team)]
     used = 0
     for team in shared:
         used = _add_team(world, team, rng, ids, names, used, builders)
@@ -1333,22 +1505,37 @@ def _add_team(
     used: int,
     builders: list[_ServiceBuilder],
 ) -> int:
-    """Add a team of SCALES, its developers and services; returns how many names are used now."""
-    team_name, profile, services = team
+    """Add a team of SCALES, its developers and services; returns how many names are used now.
+
+    A team with a fourth element (a generated scale's) has its department, its number of engineers, and
+    activity per engineer (see SCALES["large"])."""
+    team_name, profile, services, *more = team
+    meta = more[0] if more else {}
     start, seed, end = world.start, world.seed, world.end
-    world.teams.append(Team(team_name, profile))
+    world.teams.append(Team(team_name, profile, meta.get("department")))
     devs = []
-    for _ in range(rng.randint(4, 6)):
+    for _ in range(meta["engineers"] if "engineers" in meta else rng.randint(4, 6)):
         login = names[used]
         used += 1
         first, last = login.split("-")
         dev = Developer(
-            login, ids.next("user"), f"{first.title()} {last.title()}", f"{first}.{last}@acme.example"
+            login,
+            ids.next("user"),
+            f"{first.title()} {last.rstrip(string.digits).title()}",
+            f"{first}.{last}@acme.example",
         )
         devs.append(dev)
         world.developers[login] = dev
         world.pd_users[login] = _pd_id(rng, "P", 6)
-    for repo, pd_name, prod_env, *rest in services:
+    activity = None
+    if "engineers" in meta:
+        # each engineer's own pace; services draw on the team's engineers in proportion to their weight
+        median, sigma = SCALES[world.scale]["generated"]["prs_per_engineer_day"]
+        paces = [_lognormal(rng, median, sigma) for _ in devs]
+        cum = [sum(paces[: i + 1]) for i in range(len(paces))]
+        weights = [_lognormal(rng, 1.0, 0.6) for _ in services]
+        activity = [(cum, sum(paces) * w / sum(weights)) for w in weights]
+    for position, (repo, pd_name, prod_env, *rest) in enumerate(services):
         overrides = rest[1] if len(rest) > 1 else {}
         created = start - timedelta(days=rng.randint(90, 900))
         svc = Service(
@@ -1367,7 +1554,9 @@ def _add_team(
             squash_share=overrides.get("squash_share"),
         )
         world.services.append(svc)
-        builders.append(_ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}")))
+        builder = _ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}"))
+        builder.activity = activity[position] if activity else None
+        builders.append(builder)
     return used
 
 

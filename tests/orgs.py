@@ -24,9 +24,17 @@ class BuiltOrg:
 
 
 def build_org(
-    root: Path, scale: str, seed: int, github_token: str | None = None, pagerduty_token: str | None = None
+    root: Path,
+    scale: str,
+    seed: int,
+    github_token: str | None = None,
+    pagerduty_token: str | None = None,
+    now: datetime | None = None,
+    full_rebuild: bool = False,
 ) -> BuiltOrg:
-    """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default)."""
+    """`github_token`/`pagerduty_token`: the tokens the emulator accepts (the demo's by default); `now`: the
+    emulator serves the world as it was then (default its end); `full_rebuild`: the first refresh runs the
+    full_rebuild job."""
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
     from orchestration.workdir import Workdir
     from simulator import Emulator, generate_org
@@ -41,6 +49,8 @@ def build_org(
     emulator = Emulator(
         world, host="127.0.0.1", port=0, github_token=github_token, pagerduty_token=pagerduty_token
     ).start()
+    if now is not None:
+        emulator.set_now(now)
     org = world.org_config(
         f"{emulator.url}/github",
         f"{emulator.url}/pagerduty",
@@ -49,5 +59,5 @@ def build_org(
         git_repositories=workdir.repos.relative_to(workdir.config.parent),
     )
     workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
-    refresh = run_refresh(workdir.config, workdir)
+    refresh = run_refresh(workdir.config, workdir, full_rebuild=full_rebuild)
     return BuiltOrg(workdir, world, emulator, workdir.config, refresh)

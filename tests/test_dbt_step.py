@@ -70,3 +70,52 @@ def test_dbt_progress_filter_keeps_models_failures_and_summary(capsys):
         quiet.write(line)
     assert out.getvalue().splitlines() == [lines[i].rstrip("\n") for i in (1, 3, 4, 5)]
     assert quiet.hidden == 2
+
+
+def test_refresh_leaves_out_only_the_tests_of_sources_neither_configured_nor_loaded(tmp_path):
+    import duckdb
+
+    build_db = tmp_path / "deploylens.duckdb"
+    assert assets.unused_sources(["github", "pagerduty"], build_db) == ["git", "gitlab", "jenkins"]
+    con = duckdb.connect(str(build_db))
+    try:
+        for schema in ("raw_github", "raw_jenkins", "raw_config"):  # jenkins loaded once, then left out
+            con.execute(f"create schema {schema}")
+    finally:
+        con.close()
+    unused = assets.unused_sources(["github", "pagerduty"], build_db)
+    assert unused == ["git", "gitlab"]
+    assert assets.stand_in_tests(unused).split(" ") == [
+        "test_type:data,path:../models/staging/git",
+        "test_type:data,path:../models/staging/gitlab",
+    ]
+    assert assets.stand_in_tests([]) is None
+    assert assets.dbt_build_args(full_rebuild=False) == ["build", "--exclude", "test_type:unit"]
+    assert assets.dbt_build_args(full_rebuild=True)[-1] == "--full-refresh"
+
+
+def test_a_left_out_source_selects_only_the_tests_its_staging_folder_defines(tmp_path):
+    """dbt reads the selector as meant: the folder's own data tests, none of a later layer."""
+    import json
+    import shutil
+
+    from dbt.cli.main import dbtRunner
+
+    target = tmp_path / "target"
+    shutil.copytree(assets.DBT_PROJECT_DIR / "target", target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    selector = assets.stand_in_tests(["gitlab"])
+    result = dbtRunner().invoke(
+        ["ls", "--resource-type", "test", "--select", selector, "--project-dir", PROJECT, "--profiles-dir"]
+        + [PROJECT, "--target-path", str(target), "--log-path", str(tmp_path), "--quiet", "--output", "json"]
+        + ["--output-keys", "unique_id"]
+    )
+    selected = {json.loads(line)["unique_id"] for line in result.result}
+    defined = {
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "test"
+        and node["original_file_path"].endswith("staging/gitlab/_gitlab__models.yml")
+        and "test_metadata" in node
+    }
+    assert defined and selected == defined

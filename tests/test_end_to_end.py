@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import duckdb
 import pandas as pd
@@ -35,13 +36,27 @@ def test_second_refresh_leaves_every_mart_identical(tiny_org):
 
     before = _snapshot(tiny_org.workdir.warehouse)
     served_before = len(tiny_org.emulator.requests)
+    github_before = tiny_org.emulator.usage()["github"]
     run_refresh(tiny_org.config_path, tiny_org.workdir)
     after = _snapshot(tiny_org.workdir.warehouse)
     for name in MART_KEYS:
         pd.testing.assert_frame_equal(before[name], after[name], check_like=False, obj=name)
-    # An unchanged upstream is not listed again in full: far fewer requests than the first load.
-    second = len(tiny_org.emulator.requests) - served_before
-    assert second < served_before / 3, (second, served_before)
+    # An unchanged upstream is not read again in full. Through GraphQL (the refresh's default) every query
+    # costs one point: a repository's newest pull request (no page of pull requests follows), its
+    # deployments' pages until one lies wholly behind the look-back (one or two here); no pull request or
+    # deployment list is read through REST.
+    github_after = tiny_org.emulator.usage()["github"]
+    spent = {key: github_after[key] - github_before[key] for key in github_before}
+    repositories = sum(1 for svc in tiny_org.world.services if svc.on_github)
+    assert spent["graphql_points"] == spent["graphql_requests"], spent
+    assert 2 * repositories <= spent["graphql_points"] <= 3 * repositories, (spent, repositories)
+    second = tiny_org.emulator.requests[served_before:]
+    read_again = [
+        target
+        for method, target, status in second
+        if status == 200 and re.search(r"/github/repos/[^/]+/[^/]+/(pulls|deployments)\b", target)
+    ]
+    assert not read_again, read_again
 
 
 def test_great_expectations_check_ran_in_the_refresh(tiny_org):
@@ -92,12 +107,13 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
 def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
     """`deploylens demo --no-serve` on the default small org holds the same promises."""
     # The demo ends its world today; pin it so the expectation does not drift with the calendar.
-    import simulator
+    import simulator.cache
     from orchestration.cli import main
     from simulator import generate_org
 
+    # the demo generates through the world cache (in the workdir here)
     monkeypatch.setattr(
-        simulator, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, end=FIXED_END)
+        simulator.cache, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, FIXED_END)
     )
     for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
         monkeypatch.setenv(key, os.environ.get(key, ""))

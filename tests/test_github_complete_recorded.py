@@ -275,12 +275,11 @@ def test_pull_request_files(loaded, recorded) -> None:
     assert set(rows) == {(repo, number, f["filename"]) for repo, number, f in expected}
     for repo, number, raw in expected:
         row = rows[(repo, number, raw["filename"])]
-        assert (row["status"], row["additions"], row["deletions"], row["changes"], row["sha"]) == (
+        assert (row["status"], row["additions"], row["deletions"], row["changes"]) == (
             raw["status"],
             raw["additions"],
             raw["deletions"],
             raw["changes"],
-            raw["sha"],
         )
         assert row["previous_filename"] == raw.get("previous_filename")
     columns = {
@@ -289,7 +288,8 @@ def test_pull_request_files(loaded, recorded) -> None:
             "select column_name from duckdb_columns() where table_name = 'pull_request_files'"
         ).fetchall()
     }
-    assert "patch" not in columns
+    # patches are bulky; the blob sha is not served through GraphQL, so neither path loads it
+    assert not {"patch", "sha"} & columns
 
 
 def test_pull_request_review_comments(loaded, recorded) -> None:

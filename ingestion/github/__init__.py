@@ -24,10 +24,11 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
-from ingestion.http import ApiError, RetryBudgetExhausted, RetryPolicy
+from ingestion.http import ApiError, ApiUsage, RetryBudgetExhausted, RetryPolicy
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
+from . import graphql
 from .helpers import (
     Availability,
     conditional_pages,
@@ -149,7 +150,6 @@ PULL_REQUEST_FILE_COLUMNS: dict[str, Any] = {
     "additions": _hint("bigint"),
     "deletions": _hint("bigint"),
     "changes": _hint("bigint"),
-    "sha": _hint("text"),
 }
 REVIEW_COMMENT_COLUMNS: dict[str, Any] = {
     "repository": _hint("text"),
@@ -370,9 +370,29 @@ def _shape_commit(raw: dict, repository: str, **extra: Any) -> dict:
 
 
 def _shape_pull_request(raw: dict, repository: str) -> dict:
-    row = trim(raw)
+    row = _pick(raw, PULL_REQUEST_COLUMNS, repository=repository)
     row["labels"] = [label.get("name") for label in raw.get("labels") or []]
-    return {"repository": repository, **row}
+    return row
+
+
+# Pull requests and their nested lists, and deployments with their statuses, keep only their hinted columns:
+# the GraphQL path (graphql.py) loads exactly the same columns, so staging cannot tell the two apart.
+def _shape_pull_request_commit(raw: dict, repository: str, number: int) -> dict:
+    row = _pick(raw, PULL_REQUEST_COMMIT_COLUMNS, repository=repository, pull_number=number)
+    row["parents"] = [{"sha": parent.get("sha")} for parent in raw.get("parents") or []]
+    return row
+
+
+def _shape_review(raw: dict, repository: str, number: int) -> dict:
+    return _pick(raw, REVIEW_COLUMNS, repository=repository, pull_number=number)
+
+
+def _shape_deployment(raw: dict, repository: str) -> dict:
+    return _pick(raw, DEPLOYMENT_COLUMNS, repository=repository)
+
+
+def _shape_deployment_status(raw: dict, repository: str, deployment_id: int) -> dict:
+    return _pick(raw, DEPLOYMENT_STATUS_COLUMNS, repository=repository, deployment_id=deployment_id)
 
 
 def branches_to_load(names: Sequence[str], default_branch: str | None, patterns: Sequence[str]) -> list[str]:
@@ -456,6 +476,9 @@ def github_source(
     pull_request_details: bool = True,
     conditional_requests: bool = True,
     deploy_branches: Mapping[str, Sequence[str]] | None = None,
+    api: str = "rest",
+    max_concurrency: int = 4,
+    usage: ApiUsage | None = None,
 ) -> Sequence[DltResource]:
     """Load an organisation's delivery history from GitHub REST (or GitHub Enterprise, or an emulator).
 
@@ -466,12 +489,27 @@ def github_source(
     `conditional_requests` sends the previous run's ETag with each repository's list requests.
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
+    `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
+    (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
+    at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
+    requests and GraphQL points spent, and paces them to the rate limit.
     """
+    if api not in ("rest", "graphql"):
+        raise ValueError(f"github api must be 'rest' or 'graphql', not {api!r}")
     client = make_client(
         base_url,
         token,
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
+        usage,
     )
+    gql = graphql.GraphQLClient(client, graphql.graphql_url(base_url), usage) if api == "graphql" else None
+    # nested lists the GraphQL path read with their parent, by (resource, repository, parent key), until
+    # the resource's transformer takes them; None marks a list too long for one page (read via REST)
+    nested: dict[tuple[str, str, int], list[dict] | None] = {}
+
+    def take_nested(resource: str, repository: str, key: int) -> list[dict] | None:
+        return nested.pop((resource, repository, key), None)
+
     start = start_of(start_date)
     availability = Availability()
     quarantine = Quarantine("github")
@@ -547,6 +585,52 @@ def github_source(
             if page:
                 yield [trim(repo) for repo in page]
 
+    def _pull_requests_graphql(repos: list[dict], state: dict[str, Any]) -> Iterator[Any]:
+        """The GraphQL path of `pull_requests`: repositories read `max_concurrency` at a time, loaded in
+        their listed order; each pull request's nested lists wait in `nested` for their transformers."""
+        assert gql is not None
+        cursors = {}
+        incremental = {
+            repo["full_name"] for repo in repos if (state.get(repo["full_name"]) or {}).get("updated_at")
+        }
+        for repo in repos:
+            saved = state.get(repo["full_name"]) or {}
+            cursors[repo["full_name"]] = (
+                parse_ts(saved.get("updated_at")) or start,
+                set(saved.get("ids") or []),
+            )
+
+        def behind(full_name: str, pr: dict) -> bool:
+            cursor, seen_at_cursor = cursors[full_name]
+            updated = parse_ts(pr["updated_at"] if "updated_at" in pr else pr["updatedAt"])
+            key = pr["id"] if "id" in pr else pr["databaseId"]
+            return cursor is not None and (updated < cursor or (updated == cursor and key in seen_at_cursor))
+
+        def fetch(full_name: str) -> list[list[dict]]:
+            return graphql.read_pull_requests(
+                gql, full_name, lambda node: behind(full_name, node), full_name in incremental
+            )
+
+        names = [repo["full_name"] for repo in repos]
+        for full_name, pages_read in graphql.in_order(names, fetch, max_concurrency):
+            cursor, seen_at_cursor = cursors[full_name]
+            fresh: list[tuple[datetime, Any]] = []
+            for nodes in pages_read:
+                kept = [node for node in nodes if not behind(full_name, node)]
+                lists = {node["number"]: graphql.children(node) for node in kept}
+                page = yield from screen("pull_requests", [graphql.pull_request(n) for n in kept], full_name)
+                for pr in page:
+                    fresh.append((parse_ts(pr["updated_at"]), pr["id"]))
+                    for resource, listed in lists[pr["number"]].items():
+                        nested[(resource, full_name, pr["number"])] = listed
+                if page:
+                    yield [_shape_pull_request(pr, full_name) for pr in page]
+            newest, ids = _new_since(fresh)
+            if newest is not None:
+                if cursor is not None and newest == cursor:
+                    ids = sorted(seen_at_cursor | set(ids))
+                state[full_name] = {"updated_at": iso(newest), "ids": ids}
+
     @dlt.transformer(
         data_from=repositories_resource,
         name="pull_requests",
@@ -557,6 +641,9 @@ def github_source(
     def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
         """Newest-updated first; stop at the first page that reaches behind the repository's cursor."""
         state = dlt.current.resource_state("pull_requests").setdefault("cursors", {})
+        if gql is not None:
+            yield from _pull_requests_graphql(_as_list(repos), state)
+            return
         for repo in _as_list(repos):
             full_name = repo["full_name"]
             saved = state.get(full_name) or {}
@@ -598,9 +685,13 @@ def github_source(
     def pull_request_commits(prs: TDataItem) -> Iterator[list[dict]]:
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            for listed in pages(client, f"/repos/{repository}/pulls/{number}/commits"):
+            read = take_nested("pull_request_commits", repository, number)
+            listing = (
+                [read] if read is not None else pages(client, f"/repos/{repository}/pulls/{number}/commits")
+            )
+            for listed in listing:
                 page = yield from screen("pull_request_commits", listed, repository, f"{repository}#{number}")
-                yield [_shape_commit(c, repository, pull_number=number) for c in page]
+                yield [_shape_pull_request_commit(c, repository, number) for c in page]
 
     @dlt.transformer(
         data_from=pull_requests,
@@ -612,9 +703,13 @@ def github_source(
     def pull_request_reviews(prs: TDataItem) -> Iterator[list[dict]]:
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            for listed in pages(client, f"/repos/{repository}/pulls/{number}/reviews"):
+            read = take_nested("pull_request_reviews", repository, number)
+            listing = (
+                [read] if read is not None else pages(client, f"/repos/{repository}/pulls/{number}/reviews")
+            )
+            for listed in listing:
                 page = yield from screen("pull_request_reviews", listed, repository, f"{repository}#{number}")
-                yield [{"repository": repository, "pull_number": number, **trim(r)} for r in page]
+                yield [_shape_review(r, repository, number) for r in page]
 
     @dlt.transformer(
         data_from=repositories_resource,
@@ -692,6 +787,19 @@ def github_source(
                 if rows:
                     yield rows
 
+    def _deployment_pages(full_name: str, read: list[list[dict]]) -> Iterator[list[dict]]:
+        """GraphQL deployment pages as REST objects; their statuses wait in `nested`. A deployment whose
+        ref is gone (a deleted branch: GraphQL then has no ref) is read again through REST for its name."""
+        for nodes in read:
+            page = []
+            for node in nodes:
+                raw = graphql.deployment(node)
+                if raw["ref"] is None:
+                    raw = client.get(f"/repos/{full_name}/deployments/{raw['id']}").json()
+                nested[("deployment_statuses", full_name, raw["id"])] = graphql.statuses(node)
+                page.append(raw)
+            yield page
+
     @dlt.transformer(
         data_from=repositories_resource,
         name="deployments",
@@ -703,12 +811,32 @@ def github_source(
         """Newest first. Deployments created within the look-back before the cursor are read again,
         because their statuses (success, failure, inactive) arrive after they were created."""
         state = dlt.current.resource_state("deployments").setdefault("cursors", {})
-        for repo in _as_list(repos):
-            full_name = repo["full_name"]
-            cursor = parse_ts(state.get(full_name))
-            floor = minus_days(cursor, deployment_lookback_days) if cursor else start
+        repos = _as_list(repos)
+        windows = {}
+        for repo in repos:
+            cursor = parse_ts(state.get(repo["full_name"]))
+            windows[repo["full_name"]] = (
+                cursor,
+                minus_days(cursor, deployment_lookback_days) if cursor else start,
+            )
+        if gql is not None:
+            names = list(windows)
+
+            def fetch(full_name: str) -> list[list[dict]]:
+                return graphql.read_deployments(gql, full_name, windows[full_name][1])
+
+            listings: Iterator[tuple[str, Any]] = (
+                (name, _deployment_pages(name, read))
+                for name, read in graphql.in_order(names, fetch, max_concurrency)
+            )
+        else:
+            listings = (
+                (name, listing("deployments", name, f"/repos/{name}/deployments")) for name in windows
+            )
+        for full_name, listed_pages in listings:
+            cursor, floor = windows[full_name]
             newest = cursor
-            for listed in listing("deployments", full_name, f"/repos/{full_name}/deployments"):
+            for listed in listed_pages:
                 page = yield from screen("deployments", listed, full_name)
                 rows = []
                 for raw in page:
@@ -719,9 +847,7 @@ def github_source(
                     recent = floor is None or created >= floor
                     changed = cursor is not None and updated > cursor
                     if recent or changed:
-                        rows.append(
-                            {"repository": full_name, **trim(raw, keep_nested=frozenset({"payload"}))}
-                        )
+                        rows.append(_shape_deployment(raw, full_name))
                 if rows:
                     yield rows
                 # newest first: once a page lies wholly behind the floor, every later page does too (a
@@ -742,12 +868,10 @@ def github_source(
         for deployment in _as_list(deploys):
             repository, deployment_id = deployment["repository"], deployment["id"]
             path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
-            for listed in pages(client, path):
+            read = take_nested("deployment_statuses", repository, deployment_id)
+            for listed in [read] if read is not None else pages(client, path):
                 page = yield from screen("deployment_statuses", listed, repository, f"{path}")
-                yield [
-                    {"repository": repository, "deployment_id": deployment_id, **trim(status)}
-                    for status in page
-                ]
+                yield [_shape_deployment_status(status, repository, deployment_id) for status in page]
 
     @dlt.transformer(
         data_from=pull_requests,
@@ -761,7 +885,12 @@ def github_source(
         before (or instead of) a submitted review."""
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            listed = pages(client, f"/repos/{repository}/pulls/{number}/comments")
+            read = take_nested("pull_request_review_comments", repository, number)
+            listed = (
+                iter([read])
+                if read is not None
+                else pages(client, f"/repos/{repository}/pulls/{number}/comments")
+            )
             for raw_page in availability.guard("pull request review comments", repository, listed):
                 page = yield from screen(
                     "pull_request_review_comments", raw_page, repository, f"{repository}#{number}"
@@ -782,7 +911,12 @@ def github_source(
         to services. Patches are left out."""
         for pr in _as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            listed = pages(client, f"/repos/{repository}/pulls/{number}/files")
+            read = take_nested("pull_request_files", repository, number)
+            listed = (
+                iter([read])
+                if read is not None
+                else pages(client, f"/repos/{repository}/pulls/{number}/files")
+            )
             for raw_page in availability.guard("pull request files", repository, listed):
                 page = yield from screen("pull_request_files", raw_page, repository, f"{repository}#{number}")
                 yield [

@@ -14,7 +14,14 @@ from dlt.sources.helpers.rest_client.client import PageData
 from dlt.sources.helpers.rest_client.exceptions import IgnoreResponseException
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
-from ingestion.http import ApiError, BearerAuth, RetryBudgetExhausted, RetryingSession, RetryPolicy
+from ingestion.http import (
+    ApiError,
+    ApiUsage,
+    BearerAuth,
+    RetryBudgetExhausted,
+    RetryingSession,
+    RetryPolicy,
+)
 
 from .settings import (
     API_VERSION,
@@ -29,15 +36,16 @@ from .settings import (
 log = logging.getLogger(__name__)
 
 
-def make_client(base_url: str, token: str, policy: RetryPolicy) -> RESTClient:
-    """A REST client for GitHub (or GitHub Enterprise, or the emulator) that follows Link headers."""
+def make_client(base_url: str, token: str, policy: RetryPolicy, usage: ApiUsage | None = None) -> RESTClient:
+    """A REST client for GitHub (or GitHub Enterprise, or the emulator) that follows Link headers; its
+    session counts what it spends into `usage` and waits for the rate limit's reset when it runs low."""
     return RESTClient(
         base_url=base_url.rstrip("/"),
         headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
         auth=BearerAuth(token),
         paginator=HeaderLinkPaginator(),
         data_selector="$",
-        session=RetryingSession(policy, api_name="GitHub"),
+        session=RetryingSession(policy, api_name="GitHub", usage=usage),
     )
 
 

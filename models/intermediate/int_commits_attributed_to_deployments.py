@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 log = logging.getLogger("deploylens.attribution")
 
 OUTPUT_COLUMNS = ("service", "environment", "commit_sha", "deployment_id", "deployed_at", "is_baseline")
+# The table also keeps `input_fingerprint`: the fingerprint of the inputs each row was built from.
 
 
 # Plain classes, not dataclasses: dbt-duckdb runs this file as a module missing from sys.modules, where
@@ -143,25 +144,58 @@ def attribute_all(
     return rows, unknown
 
 
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
 def model(dbt: Any, session: Any) -> Any:
-    """dbt entry point: read the graph and successful deployments, write one row per shipped commit."""
+    """dbt entry point: read the graph and successful deployments, write one row per shipped commit.
+
+    Incremental by service+environment: only those whose inputs changed since the last build are walked
+    again, whole (docs/architecture.md, "Incremental models"). A walk's result depends on every deployment
+    before it and on the whole graph, so a late-arriving deployment or commit redoes its service+environment
+    from the baseline instead of appending to it. `int_commits_attributed_to_deployments_inputs` holds the
+    fingerprint of each one's inputs; rows carry the fingerprint they were built from; the delete+insert
+    replaces a redone service+environment, and the post-hook drops rows of any whose fingerprint is gone.
+    """
     import pyarrow as pa
 
-    dbt.config(materialized="table")
-    commits = dbt.ref("int_commits_unioned")
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["service", "environment"],
+        # A table built before rows kept their fingerprint gains the column (null: every walk is redone).
+        on_schema_change="append_new_columns",
+    )
+    inputs = dbt.ref("int_commits_attributed_to_deployments_inputs")
+    current = {(service, env): fingerprint for service, env, fingerprint in inputs.fetchall()}
+    redo = set(current)
+    if dbt.is_incremental and "input_fingerprint" in session.sql(f"select * from {dbt.this} limit 0").columns:
+        built = set(
+            session.sql(f"select distinct service, environment, input_fingerprint from {dbt.this}").fetchall()
+        )
+        redo = {key for key, fingerprint in current.items() if (*key, fingerprint) not in built}
+
     deployments = dbt.ref("int_deployments_mapped_to_environments")
-
-    edge_rows = commits.select("repository, commit_sha, parent_shas").fetchall()
-    graphs = build_parent_map(edge_rows)
-
-    deployment_rows = (
-        deployments.filter("status = 'success' and service is not null and deployed_at is not null")
-        .select(
+    walked = deployments.filter("status = 'success' and service is not null and deployed_at is not null")
+    deployment_rows = [
+        row
+        for row in walked.select(
             "service, environment, repository, deployment_id, commit_sha, deployed_at, deployment_order_key"
         )
         .order("service, environment, deployed_at, deployment_order_key, deployment_id")
         .fetchall()
-    )
+        if (row[0], row[1]) in redo
+    ]
+    # Only the graphs the walks to redo need: a refresh that changed a few services reads a few graphs.
+    repositories = sorted({row[2] for row in deployment_rows if row[2] is not None})
+    edge_rows: list = []
+    if repositories:
+        wanted = _quoted(repositories)
+        for relation, column in ((dbt.ref("int_commits_unioned"), "repository"),):
+            in_scope = relation.filter(f"{column} in ({wanted})")
+            edge_rows += in_scope.select(f"{column}, commit_sha, parent_shas").fetchall()
+    graphs = build_parent_map(edge_rows)
     rows, unknown = attribute_all(graphs, (row[:6] for row in deployment_rows))
     if unknown:
         log.warning("%d deployments name a SHA unknown to the commit graph and ship nothing", len(unknown))
@@ -174,9 +208,11 @@ def model(dbt: Any, session: Any) -> Any:
             ("deployment_id", pa.string()),
             ("deployed_at", pa.timestamp("us")),
             ("is_baseline", pa.bool_()),
+            ("input_fingerprint", pa.uint64()),
         ]
     )
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in OUTPUT_COLUMNS]
+    rows = [(*row, current[(row[0], row[1])]) for row in rows]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
     return pa.table(
         [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema
     )

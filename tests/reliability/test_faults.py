@@ -394,7 +394,8 @@ def test_a_source_failing_for_good_goes_stale_and_the_rest_publishes(tiny_org, t
         pd_loads_before = con.execute("select count(*) from raw_pagerduty._dlt_loads").fetchone()[0]
     assert all(before.values())
     emulator = tiny_org.emulator
-    emulator.add_faults(r"github:/repos/[^/]+/[^/]+/pulls\?:502:forever")
+    # a REST listing both GitHub APIs (sources.github.api) read
+    emulator.add_faults(r"github:/repos/[^/]+/[^/]+/(pulls|commits)\?:502:forever")
     try:
         refresh = run_refresh(workdir.config, workdir)
     finally:

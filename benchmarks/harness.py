@@ -1,0 +1,235 @@
+"""Plumbing every benchmark shares: targets, the results file, the printed table, and measuring a command.
+
+A result is `{name: {"value": v, "unit": u}}` in `.deploylens/bench/results.json`; each run merges its
+figures into what earlier runs wrote, so running one benchmark by name keeps the others' latest figures.
+Peak memory is that of the whole process tree (a refresh runs dbt and its own helpers as children at the
+same time), sampled from /proc while the command runs: `getrusage(RUSAGE_CHILDREN)` reports the largest
+single child, not the sum of the ones alive together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BenchmarkUnavailable(RuntimeError):
+    """A benchmark needs something that is not there (a feature, a data file): say what, and skip it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    value: float | None  # None: printed only
+    unit: str
+    at_most: bool = True  # False: the figure must reach the target (throughput)
+
+
+# The figures the project holds itself to on 2 cores (docs/architecture.md, Benchmarks).
+TARGETS: dict[str, Target] = {
+    "large_full_refresh_s": Target(300, "s"),
+    "large_first_load_github_requests_per_pr": Target(0.1, "requests/PR"),
+    "large_extract_records_per_s": Target(20_000, "records/s", at_most=False),
+    "large_full_build_s": Target(120, "s"),
+    "large_peak_rss_gib": Target(4, "GiB"),
+    "large_incremental_refresh_s": Target(20, "s"),
+    "large_app_page_warm_p95_ms": Target(300, "ms"),
+    "large_app_page_cold_ms": Target(1000, "ms"),
+    "demo_small_refresh_s": Target(20, "s"),
+    "renovate_attribution_s": Target(2, "s"),
+    "fourkeys_ratio": Target(None, "x"),
+}
+
+LARGE_PREFIX = "large_"
+
+
+def scaled_name(name: str, scale: str) -> str:
+    """The result name of a large benchmark rehearsed at another scale: `large_x` -> `small_x`.
+
+    Rehearsals never overwrite the large figures; `fourkeys_ratio` (run on the large org) gets a suffix.
+    """
+    if scale == "large":
+        return name
+    if name.startswith(LARGE_PREFIX):
+        return f"{scale}_{name[len(LARGE_PREFIX) :]}"
+    return f"{name}_{scale}"
+
+
+def target_of(name: str) -> Target | None:
+    """The target of a result, rehearsals included (`small_full_refresh_s` is held to the large target)."""
+    if name in TARGETS:
+        return TARGETS[name]
+    for known, target in TARGETS.items():
+        if known.startswith(LARGE_PREFIX) and name.endswith("_" + known[len(LARGE_PREFIX) :]):
+            return target
+        if name.startswith(known + "_"):
+            return target
+    return None
+
+
+def load_results(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def merge_results(path: Path, new: dict[str, dict]) -> dict[str, dict]:
+    """Write `new` over the results already in `path` (others kept); returns the merged results."""
+    results = load_results(path)
+    results.update(new)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return results
+
+
+def _number(value: float) -> str:
+    if abs(value) >= 1000 or float(value).is_integer():
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def verdict(name: str, value: float) -> tuple[str, str, str]:
+    """(target, ratio to target, pass/miss) as printed; empty strings where there is no target."""
+    target = target_of(name)
+    if target is None or target.value is None or not isinstance(value, int | float):
+        return "", "", ""
+    ratio = value / target.value if target.value else float("inf")
+    met = value <= target.value if target.at_most else value >= target.value
+    sign = "<=" if target.at_most else ">="
+    return f"{sign} {_number(target.value)}", f"{ratio:.2f}x", "pass" if met else "MISS"
+
+
+def table(results: dict[str, dict], names: list[str]) -> str:
+    """The printed table of `names` (in that order): value, unit, target, ratio, pass/miss."""
+    rows = [("benchmark", "value", "unit", "target", "ratio", "")]
+    for name in names:
+        entry = results.get(name)
+        if not entry:
+            continue
+        value = entry.get("value")
+        shown = _number(value) if isinstance(value, int | float) else str(value)
+        rows.append((name, shown, str(entry.get("unit", "")), *verdict(name, value)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(width) if i in (0, 2, 5) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------- peak memory
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                # the command name (2nd field) may hold spaces and parentheses: split after its last ')'
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and every process below it, now (0 once it is gone)."""
+    children = _children_map()
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as statm:
+                total += int(statm.read().split()[1]) * _PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+        todo.extend(children.get(pid, []))
+    return total
+
+
+class PeakRss:
+    """Samples the resident memory of a process tree every `interval` seconds until stopped."""
+
+    def __init__(self, root: int, interval: float = 0.2) -> None:
+        self.root, self.interval = root, interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, tree_rss_bytes(self.root))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_gib(self) -> float:
+        return self.peak / 2**30
+
+
+def with_venv_path(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (default: this process's) with this interpreter's scripts first on PATH, as `uv run` has it:
+    a refresh starts `dbt` by name."""
+    env = dict(os.environ if env is None else env)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([scripts, env.get("PATH", "")])
+    return env
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_gib: float
+    output: str  # stdout and stderr, interleaved
+
+
+def run_measured(
+    command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None, what: str = ""
+) -> Measured:
+    """Run `command`, timing it and sampling its process tree's memory; output goes to `log` too.
+
+    A failing command raises with the last lines of its output, so a benchmark says why it failed.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = with_venv_path(env)
+    started = time.perf_counter()
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        with PeakRss(process.pid) as rss:
+            process.wait()
+    seconds = time.perf_counter() - started
+    output = log.read_text(errors="replace")
+    if process.returncode != 0:
+        tail = "\n".join(output.splitlines()[-25:])
+        raise RuntimeError(f"{what or command[0]} exited {process.returncode} (log: {log}):\n{tail}")
+    return Measured(seconds, rss.peak_gib, output)

@@ -1,0 +1,635 @@
+"""The subset of GitHub's GraphQL API (`POST /graphql`) the GitHub source reads, over the same world.
+
+Not a GraphQL engine: a small parser for query documents (operations with variables, fields with
+arguments, aliases and selection sets; no fragments, directives or mutations) and resolvers for the types
+the source asks for: `repository { pullRequests deployments }` with their nested connections, and
+`rateLimit`. Anything else answers the way api.github.com does, with HTTP 200 and `{"errors": [...]}`.
+
+Objects are rendered from the REST renderer's objects (simulator/github.py), so both APIs serve the same
+facts. Costs follow GitHub's published rule: every connection counts one request per parent it may be
+resolved for (the product of the `first` arguments above it), the sum divided by 100 and rounded, at least
+one point; `first` must be given on every connection, between 1 and 100.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from simulator.clock import iso
+from simulator.github import Renderer, node_id
+from simulator.world import PullRequest, Service, World
+
+
+class GraphQLError(Exception):
+    """A request GitHub rejects as a whole (parse, validation): answered as `{"errors": [...]}`."""
+
+    def __init__(self, message: str, kind: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+    def as_error(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message}
+        if self.kind:
+            out["type"] = self.kind
+        return out
+
+
+# ------------------------------------------------------------------------------------------------ parser
+_TOKEN = re.compile(
+    r"(?P<skip>[\s,]+|#[^\n]*)|(?P<name>[_A-Za-z][_0-9A-Za-z]*)|(?P<number>-?\d+(?:\.\d+)?)"
+    r'|(?P<string>"(?:\\.|[^"\\])*")|(?P<punct>\.\.\.|[{}():!$\[\]=@])'
+)
+
+
+@dataclass
+class Field:
+    name: str
+    alias: str
+    args: dict[str, Any] = field(default_factory=dict)
+    selections: list[Field] | None = None
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+
+
+@dataclass(frozen=True)
+class Enum:
+    value: str
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.tokens: list[tuple[str, str]] = []
+        position = 0
+        while position < len(text):
+            match = _TOKEN.match(text, position)
+            if match is None:
+                raise GraphQLError(f'Parse error on "{text[position]}" at position {position}')
+            position = match.end()
+            if match.lastgroup != "skip":
+                self.tokens.append((match.lastgroup or "", match.group()))
+        self.index = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.index][1] if self.index < len(self.tokens) else None
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.index >= len(self.tokens):
+            raise GraphQLError("Parse error on end of document")
+        kind, value = self.tokens[self.index]
+        if expected is not None and value != expected:
+            raise GraphQLError(f'Parse error on "{value}" ({kind.upper()}): expected "{expected}"')
+        self.index += 1
+        return kind, value
+
+    def name(self) -> str:
+        kind, value = self.take()
+        if kind != "name":
+            raise GraphQLError(f'Parse error on "{value}": expected a name')
+        return value
+
+    def document(self) -> tuple[dict[str, Any], list[Field]]:
+        defaults: dict[str, Any] = {}
+        if self.peek() in ("mutation", "subscription", "fragment"):
+            raise GraphQLError(f"This endpoint serves queries only, not {self.peek()}s")
+        if self.peek() == "query":
+            self.take()
+            if self.peek() not in ("(", "{"):
+                self.name()
+            if self.peek() == "(":
+                self.take("(")
+                while self.peek() != ")":
+                    self.take("$")
+                    variable = self.name()
+                    self.take(":")
+                    self.type_ref()
+                    if self.peek() == "=":
+                        self.take("=")
+                        defaults[variable] = self.value()
+                    else:
+                        defaults.setdefault(variable, None)
+                self.take(")")
+        selections = self.selection_set()
+        if self.peek() is not None:
+            raise GraphQLError("This endpoint serves one operation per document")
+        return defaults, selections
+
+    def type_ref(self) -> None:
+        if self.peek() == "[":
+            self.take("[")
+            self.type_ref()
+            self.take("]")
+        else:
+            self.name()
+        if self.peek() == "!":
+            self.take("!")
+
+    def selection_set(self) -> list[Field]:
+        self.take("{")
+        out: list[Field] = []
+        while self.peek() != "}":
+            if self.peek() in ("...", "@"):
+                raise GraphQLError("Fragments and directives are not served here")
+            alias = name = self.name()
+            if self.peek() == ":":
+                self.take(":")
+                name = self.name()
+            args: dict[str, Any] = {}
+            if self.peek() == "(":
+                self.take("(")
+                while self.peek() != ")":
+                    key = self.name()
+                    self.take(":")
+                    args[key] = self.value()
+                self.take(")")
+            selections = self.selection_set() if self.peek() == "{" else None
+            out.append(Field(name, alias, args, selections))
+        self.take("}")
+        if not out:
+            raise GraphQLError("Parse error: an empty selection set")
+        return out
+
+    def value(self) -> Any:
+        token = self.peek()
+        if token == "$":
+            self.take("$")
+            return Variable(self.name())
+        if token == "[":
+            self.take("[")
+            items = []
+            while self.peek() != "]":
+                items.append(self.value())
+            self.take("]")
+            return items
+        if token == "{":
+            self.take("{")
+            obj = {}
+            while self.peek() != "}":
+                key = self.name()
+                self.take(":")
+                obj[key] = self.value()
+            self.take("}")
+            return obj
+        kind, value = self.take()
+        if kind == "number":
+            return float(value) if "." in value else int(value)
+        if kind == "string":
+            return bytes(value[1:-1], "utf-8").decode("unicode_escape")
+        if kind == "name":
+            return {"true": True, "false": False, "null": None}.get(value, Enum(value))
+        raise GraphQLError(f'Parse error on "{value}"')
+
+
+def parse(document: str) -> tuple[dict[str, Any], list[Field]]:
+    """The variables' defaults and the root selections of a query document."""
+    return _Parser(document).document()
+
+
+def _bind(value: Any, variables: dict[str, Any]) -> Any:
+    if isinstance(value, Variable):
+        if value.name not in variables:
+            raise GraphQLError(f"Variable ${value.name} is used but not declared")
+        return variables[value.name]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_bind(item, variables) for item in value]
+    if isinstance(value, dict):
+        return {key: _bind(item, variables) for key, item in value.items()}
+    return value
+
+
+# ------------------------------------------------------------------------------------------------- costs
+CONNECTIONS = frozenset(
+    {"pullRequests", "deployments", "commits", "parents", "reviews", "files", "labels", "statuses"}
+    | {"reviewThreads", "comments"}
+)
+MAX_PAGE = 100
+
+
+def _page_size(item: Field, variables: dict[str, Any]) -> int:
+    first = _bind(item.args.get("first"), variables)
+    last = _bind(item.args.get("last"), variables)
+    size = first if first is not None else last
+    if size is None:
+        raise GraphQLError(
+            f"You must provide a `first` or `last` value to properly paginate the `{item.name}` connection.",
+            "MISSING_PAGINATION_BOUNDARIES",
+        )
+    if not isinstance(size, int) or not 1 <= size <= MAX_PAGE:
+        raise GraphQLError(
+            f"Requesting {size} records on the `{item.name}` connection exceeds the `first` limit of "
+            f"{MAX_PAGE} records.",
+            "EXCESSIVE_PAGINATION",
+        )
+    return size
+
+
+def query_cost(selections: list[Field], variables: dict[str, Any]) -> int:
+    """GitHub's points for a query, computed before it runs (every connection assumed full)."""
+
+    def requests(items: list[Field], parents: int) -> int:
+        total = 0
+        for item in items:
+            inner = parents
+            if item.name in CONNECTIONS:
+                total += parents
+                inner = parents * _page_size(item, variables)
+            total += requests(item.selections or [], inner)
+        return total
+
+    return max(1, round(requests(selections, 1) / 100))
+
+
+# ---------------------------------------------------------------------------------------------- resolving
+Resolver = Callable[[Any, dict[str, Any]], Any]
+
+
+def _cursor(offset: int) -> str:
+    return base64.b64encode(f"cursor:v2:{offset}".encode()).decode()
+
+
+def _offset(after: str | None) -> int:
+    if not after:
+        return 0
+    try:
+        text = base64.b64decode(after.encode()).decode()
+        return int(text.rsplit(":", 1)[1])
+    except (ValueError, IndexError):
+        raise GraphQLError(f"`{after}` does not appear to be a valid cursor.") from None
+
+
+@dataclass
+class Page:
+    """One page of a connection: what `nodes`, `pageInfo` and `totalCount` resolve from."""
+
+    type_name: str
+    items: list[Any]
+    total: int
+    end: int
+
+    @classmethod
+    def of(cls, type_name: str, items: list[Any], args: dict[str, Any]) -> Page:
+        start = _offset(args.get("after"))
+        size = args.get("first") or args.get("last") or MAX_PAGE
+        chunk = items[start : start + size]
+        return cls(type_name, chunk, len(items), start + len(chunk))
+
+
+class GitHubGraph:
+    """Resolves the served types over a world as of a moment, from the REST renderer's objects."""
+
+    def __init__(
+        self,
+        world: World,
+        rest: Renderer,
+        now: datetime,
+        files: Callable[[Service, Any], list],
+        listing: Callable[[tuple, Callable[[], list]], list] | None = None,
+    ):
+        self.world = world
+        self.rest = rest
+        self.now = now
+        self.files = files  # the REST file entries of a pull request, as the emulator serves them
+        # `listing(key, produce)` keeps a filtered, sorted listing while clients page through it (the
+        # emulator's listing cache), so a page costs its own nodes rather than the repository's history
+        self.listing = listing or (lambda key, produce: produce())
+        self.services = {svc.name: svc for svc in world.services}
+
+    def execute(self, selections: list[Field], variables: dict[str, Any], rate: dict[str, Any]) -> dict:
+        return self._select("Query", {"rate": rate}, selections, variables)
+
+    def _select(self, type_name: str, obj: Any, selections: list[Field], variables: dict) -> dict:
+        resolvers = self._types().get(type_name)
+        assert resolvers is not None, type_name
+        out: dict[str, Any] = {}
+        for item in selections:
+            if item.name == "__typename":
+                out[item.alias] = obj.get("__typename", type_name) if isinstance(obj, dict) else type_name
+                continue
+            resolver = resolvers.get(item.name)
+            if resolver is None:
+                raise GraphQLError(
+                    f"Field '{item.name}' doesn't exist on type '{type_name}'", "undefinedField"
+                )
+            args = {key: _bind(value, variables) for key, value in item.args.items()}
+            if item.name in CONNECTIONS:
+                _page_size(item, variables)
+            value, child_type = resolver(obj, args)
+            out[item.alias] = self._shape(value, child_type, item, variables)
+        return out
+
+    def _shape(self, value: Any, child_type: str | None, item: Field, variables: dict) -> Any:
+        if child_type is None or value is None:
+            if item.selections:
+                if value is None:
+                    return None
+                raise GraphQLError(f"Selections can't be made on scalars (field '{item.name}')")
+            return value
+        if not item.selections:
+            raise GraphQLError(f"Field must have selections (field '{item.name}' returns {child_type})")
+        if isinstance(value, list):
+            return [self._select(child_type, v, item.selections, variables) for v in value]
+        return self._select(child_type, value, item.selections, variables)
+
+    # ------------------------------------------------------------------ schema
+    def _types(self) -> dict[str, dict[str, Resolver]]:
+        scalar = self._scalar
+        return {
+            "Query": {"repository": self._repository, "rateLimit": lambda o, a: (o["rate"], "RateLimit")},
+            "RateLimit": {
+                k: scalar(k) for k in ("cost", "remaining", "resetAt", "limit", "used", "nodeCount")
+            },
+            "Repository": {
+                "nameWithOwner": lambda o, a: (o["svc"].repository, None),
+                "databaseId": lambda o, a: (o["svc"].repo_id, None),
+                "pullRequests": self._pull_requests,
+                "deployments": self._deployments,
+            },
+            "PageInfo": {
+                "hasNextPage": lambda p, a: (p.end < p.total, None),
+                "endCursor": lambda p, a: (_cursor(p.end) if p.items else None, None),
+                "hasPreviousPage": lambda p, a: (p.end - len(p.items) > 0, None),
+                "startCursor": lambda p, a: (_cursor(p.end - len(p.items)) if p.items else None, None),
+            },
+            "Connection": {
+                "totalCount": lambda p, a: (p.total, None),
+                "pageInfo": lambda p, a: (p, "PageInfo"),
+                "nodes": lambda p, a: (p.items, p.type_name),
+            },
+            "Actor": {k: scalar(k) for k in ("login", "databaseId")},
+            "Ref": {"name": scalar("name")},
+            "GitObject": {"oid": scalar("oid")},
+            "Label": {"name": scalar("name")},
+            "PullRequest": {
+                **{k: scalar(k) for k in _PULL_SCALARS},
+                "author": lambda o, a: (o["author"], "Actor"),
+                "mergeCommit": lambda o, a: (o["mergeCommit"], "GitObject"),
+                "potentialMergeCommit": lambda o, a: (o["potentialMergeCommit"], "GitObject"),
+                "labels": lambda o, a: (Page.of("Label", o["labels"], a), "Connection"),
+                "commits": lambda o, a: (Page.of("PullRequestCommit", o["commits"], a), "Connection"),
+                "reviews": lambda o, a: (Page.of("PullRequestReview", o["reviews"], a), "Connection"),
+                "files": lambda o, a: (Page.of("PullRequestChangedFile", o["files"], a), "Connection"),
+                "reviewThreads": lambda o, a: (Page.of("PullRequestReviewThread", [], a), "Connection"),
+            },
+            "PullRequestCommit": {"commit": lambda o, a: (o, "Commit")},
+            "Commit": {
+                **{k: scalar(k) for k in ("oid", "message", "authoredDate", "committedDate", "url")},
+                "author": lambda o, a: (o["author"], "GitActor"),
+                "committer": lambda o, a: (o["committer"], "GitActor"),
+                "parents": lambda o, a: (Page.of("GitObject", o["parents"], a), "Connection"),
+            },
+            "GitActor": {
+                **{k: scalar(k) for k in ("name", "email", "date")},
+                "user": lambda o, a: (o["user"], "Actor"),
+            },
+            "PullRequestReview": {
+                **{k: scalar(k) for k in ("databaseId", "state", "submittedAt", "authorAssociation")},
+                "author": lambda o, a: (o["author"], "Actor"),
+                "commit": lambda o, a: (o["commit"], "GitObject"),
+            },
+            "PullRequestChangedFile": {
+                k: scalar(k) for k in ("path", "additions", "deletions", "changeType")
+            },
+            "PullRequestReviewThread": {
+                "comments": lambda o, a: (Page.of("PullRequestReviewComment", [], a), "Connection")
+            },
+            "PullRequestReviewComment": {
+                **{
+                    k: scalar(k)
+                    for k in ("databaseId", "path", "createdAt", "updatedAt", "authorAssociation")
+                },
+                "author": lambda o, a: (o["author"], "Actor"),
+                "commit": lambda o, a: (o["commit"], "GitObject"),
+                "pullRequestReview": lambda o, a: (o["pullRequestReview"], "PullRequestReview"),
+                "replyTo": lambda o, a: (o["replyTo"], "PullRequestReviewComment"),
+            },
+            "Deployment": {
+                **{k: scalar(k) for k in _DEPLOYMENT_SCALARS},
+                "ref": lambda o, a: (o["ref"], "Ref"),
+                "creator": lambda o, a: (o["creator"], "Actor"),
+                "statuses": lambda o, a: (Page.of("DeploymentStatus", o["statuses"], a), "Connection"),
+            },
+            "DeploymentStatus": {
+                **{k: scalar(k) for k in _STATUS_SCALARS},
+                "creator": lambda o, a: (o["creator"], "Actor"),
+            },
+        }
+
+    @staticmethod
+    def _scalar(key: str) -> Resolver:
+        return lambda obj, args: (obj.get(key), None)
+
+    def _repository(self, root: dict, args: dict) -> tuple[Any, str | None]:
+        owner, name = args.get("owner"), args.get("name")
+        svc = self.services.get(name or "")
+        if svc is None or (owner or "").lower() != self.world.org.lower() or not svc.on_github:
+            raise GraphQLError(
+                f"Could not resolve to a Repository with the name '{owner}/{name}'.", "NOT_FOUND"
+            )
+        return {"svc": svc}, "Repository"
+
+    def _pull_requests(self, repo: dict, args: dict) -> tuple[Page, str]:
+        svc: Service = repo["svc"]
+        now = self.now
+        states = args.get("states")
+        order = args.get("orderBy") or {"field": "CREATED_AT", "direction": "ASC"}
+        key = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}.get(order.get("field"))
+        if key is None:
+            raise GraphQLError(
+                f"Argument 'orderBy' has an invalid value ({order}).", "argumentLiteralsIncompatible"
+            )
+        descending = order.get("direction") == "DESC"
+
+        def produce() -> list:
+            ranked = []
+            for pr in svc.pulls:
+                if pr.opened_at > now:
+                    continue
+                raw = self.rest.pull(svc, pr, now)
+                if states and _pull_state(raw) not in states:
+                    continue
+                ranked.append(((raw[key], pr.number), pr))
+            ranked.sort(key=lambda pair: pair[0], reverse=descending)
+            return [pr for _, pr in ranked]
+
+        states_key = tuple(sorted(states)) if states else None
+        pulls = self.listing(("graphql-pulls", svc.name, now, states_key, key, descending), produce)
+        page = Page.of("PullRequest", pulls, args)
+        page.items = [self._pull(svc, pr, self.rest.pull(svc, pr, now, full=True)) for pr in page.items]
+        return page, "Connection"
+
+    def _pull(self, svc: Service, pr: PullRequest, raw: dict) -> dict[str, Any]:
+        now = self.now
+        merged = raw["merged_at"] is not None
+        commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+        return {
+            "number": pr.number,
+            "databaseId": pr.pr_id,
+            "id": raw["node_id"],
+            "title": raw["title"],
+            "url": raw["html_url"],
+            "state": _pull_state(raw),
+            "author": {"login": pr.author.login, "__typename": raw["user"]["type"]},
+            "createdAt": raw["created_at"],
+            "updatedAt": raw["updated_at"],
+            "closedAt": raw["closed_at"],
+            "mergedAt": raw["merged_at"],
+            "mergeCommit": {"oid": raw["merge_commit_sha"]} if merged else None,
+            "potentialMergeCommit": (
+                {"oid": raw["merge_commit_sha"]}
+                if raw["state"] == "open" and raw["merge_commit_sha"]
+                else None
+            ),
+            "headRefOid": raw["head"]["sha"],
+            "headRefName": raw["head"]["ref"],
+            "baseRefName": raw["base"]["ref"],
+            "baseRefOid": raw["base"]["sha"],
+            "additions": raw["additions"],
+            "deletions": raw["deletions"],
+            "changedFiles": raw["changed_files"],
+            "isDraft": raw["draft"],
+            "labels": [{"name": label["name"]} for label in raw["labels"]],
+            "commits": [self._commit(svc, c) for c in commits],
+            "reviews": [self._review(svc, pr, r) for r in pr.reviews if r.submitted_at <= now],
+            # a world without the optional REST endpoints (404 for files) has no file lists here either
+            "files": []
+            if not self.world.extras
+            else [
+                {
+                    "path": f["filename"],
+                    "additions": f["additions"],
+                    "deletions": f["deletions"],
+                    "changeType": _CHANGE_TYPES.get(f["status"], "MODIFIED"),
+                }
+                for f in self.files(svc, pr)
+            ],
+        }
+
+    def _commit(self, svc: Service, commit: Any) -> dict[str, Any]:
+        raw = self.rest.commit(svc, commit)
+
+        def actor(role: str) -> dict[str, Any]:
+            person = raw["commit"][role]
+            user = raw.get(role)
+            return {
+                "name": person["name"],
+                "email": person["email"],
+                "date": person["date"],
+                "user": {"login": user["login"], "databaseId": user["id"], "__typename": "User"}
+                if user
+                else None,
+            }
+
+        return {
+            "oid": raw["sha"],
+            "message": raw["commit"]["message"],
+            "url": raw["html_url"],
+            "authoredDate": raw["commit"]["author"]["date"],
+            "committedDate": raw["commit"]["committer"]["date"],
+            "author": actor("author"),
+            "committer": actor("committer"),
+            "parents": [{"oid": p["sha"]} for p in raw["parents"]],
+        }
+
+    def _review(self, svc: Service, pr: PullRequest, review: Any) -> dict[str, Any]:
+        raw = self.rest.review(svc, pr, review)
+        return {
+            "databaseId": raw["id"],
+            "state": raw["state"].upper(),
+            "submittedAt": raw["submitted_at"],
+            "authorAssociation": raw["author_association"],
+            "author": {"login": raw["user"]["login"], "__typename": raw["user"]["type"]},
+            "commit": {"oid": raw["commit_id"]} if raw["commit_id"] else None,
+        }
+
+    def _deployments(self, repo: dict, args: dict) -> tuple[Page, str]:
+        svc: Service = repo["svc"]
+        now = self.now
+        deps = [d for d in svc.deployments if d.created_at <= now and svc.delivery == "github"]
+        environments = args.get("environments")
+        if environments:
+            deps = [d for d in deps if d.environment in environments]
+        order = args.get("orderBy") or {"field": "CREATED_AT", "direction": "ASC"}
+        if order.get("field") != "CREATED_AT":
+            raise GraphQLError(
+                f"Argument 'orderBy' has an invalid value ({order}).", "argumentLiteralsIncompatible"
+            )
+        deps.sort(key=lambda d: (d.created_at, d.deployment_id), reverse=order.get("direction") == "DESC")
+        page = Page.of("Deployment", deps, args)
+        page.items = [self._deployment(svc, d) for d in page.items]
+        return page, "Connection"
+
+    def _deployment(self, svc: Service, dep: Any) -> dict[str, Any]:
+        raw = self.rest.deployment(svc, dep, self.now)
+        statuses = [s for s in dep.statuses if s.created_at <= self.now]
+        statuses.sort(key=lambda s: (s.created_at, s.status_id), reverse=True)
+        creator = {"login": raw["creator"]["login"], "__typename": raw["creator"]["type"]}
+        return {
+            "databaseId": raw["id"],
+            "id": raw["node_id"],
+            "commitOid": raw["sha"],
+            # GitHub resolves `ref` to the branch or tag while it exists; the simulator's refs never go away
+            "ref": {"name": raw["ref"]},
+            "task": raw["task"],
+            "environment": raw["environment"],
+            "originalEnvironment": raw["original_environment"],
+            "description": raw["description"],
+            "payload": json.dumps(raw["payload"]),
+            "createdAt": raw["created_at"],
+            "updatedAt": raw["updated_at"],
+            "creator": creator,
+            "statuses": [
+                {
+                    "databaseId": s.status_id,
+                    "id": node_id("DeploymentStatus", s.status_id),
+                    "state": s.state.upper(),
+                    "environment": raw["environment"],
+                    "description": s.description,
+                    "createdAt": iso(s.created_at),
+                    "updatedAt": iso(s.created_at),
+                    "creator": creator,
+                }
+                for s in statuses
+            ],
+        }
+
+
+_PULL_SCALARS = (
+    "number databaseId id title url state createdAt updatedAt closedAt mergedAt headRefOid headRefName "
+    "baseRefName baseRefOid additions deletions changedFiles isDraft"
+).split()
+_DEPLOYMENT_SCALARS = (
+    "databaseId id commitOid task environment originalEnvironment description payload createdAt updatedAt"
+).split()
+_RATE_SCALARS = "cost remaining resetAt limit used nodeCount".split()
+_FILE_SCALARS = "path additions deletions changeType".split()
+_COMMENT_SCALARS = "databaseId path createdAt updatedAt authorAssociation".split()
+_STATUS_SCALARS = "databaseId id state environment description createdAt updatedAt".split()
+_CHANGE_TYPES = {
+    "added": "ADDED",
+    "removed": "DELETED",
+    "modified": "MODIFIED",
+    "renamed": "RENAMED",
+    "copied": "COPIED",
+    "changed": "CHANGED",
+}
+
+
+def _pull_state(raw: dict[str, Any]) -> str:
+    if raw.get("merged_at"):
+        return "MERGED"
+    return "CLOSED" if raw["state"] == "closed" else "OPEN"
+
+
+def _bad_order(order: Any) -> GraphQLError:
+    return GraphQLError(f"Argument 'orderBy' has an invalid value ({order}).", "argumentLiteralsIncompatible")

@@ -1,0 +1,135 @@
+"""The benchmark harness's plumbing (results file, names, the printed table, the memory sampler).
+
+No timings are asserted here: speed is measured by `make bench`, not by tests.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the repository root: `benchmarks` is no package
+
+from benchmarks.__main__ import ALIASES, select
+from benchmarks.app_pages import navigation_pages
+from benchmarks.harness import merge_results, run_measured, scaled_name, table, target_of, verdict
+
+
+def test_results_merge_keeps_earlier_figures(tmp_path):
+    path = tmp_path / "bench" / "results.json"
+    merge_results(path, {"a_s": {"value": 1.0, "unit": "s"}, "b_s": {"value": 2.0, "unit": "s"}})
+    merged = merge_results(path, {"b_s": {"value": 3.0, "unit": "s"}, "c_ms": {"value": 4, "unit": "ms"}})
+    expected = {
+        "a_s": {"value": 1.0, "unit": "s"},
+        "b_s": {"value": 3.0, "unit": "s"},
+        "c_ms": {"value": 4, "unit": "ms"},
+    }
+    assert merged == expected
+    assert json.loads(path.read_text()) == expected
+
+
+def test_a_results_file_that_does_not_parse_is_replaced(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text("{not json")
+    assert merge_results(path, {"x": {"value": 1, "unit": "s"}}) == {"x": {"value": 1, "unit": "s"}}
+
+
+def test_rehearsals_are_named_after_their_scale_and_keep_the_large_target():
+    assert scaled_name("large_full_refresh_s", "large") == "large_full_refresh_s"
+    assert scaled_name("large_full_refresh_s", "small") == "small_full_refresh_s"
+    assert scaled_name("fourkeys_ratio", "small") == "fourkeys_ratio_small"
+    assert scaled_name("demo_small_refresh_s", "small") == "demo_small_refresh_s_small"
+    assert target_of("small_full_refresh_s").value == 300
+    assert target_of("medium_extract_records_per_s").at_most is False
+
+
+def test_selection_by_name_runs_each_benchmark_once():
+    chosen = select(["large_full_build_s", "large_peak_rss_gib", "demo_small_refresh_s"])
+    assert [benchmark.names[0] for benchmark in chosen] == ["large_full_refresh_s", "demo_small_refresh_s"]
+    assert ALIASES["demo_small_refresh"] == "demo_small_refresh_s"
+    assert [b.names for b in select(["demo_small_refresh"])] == [("demo_small_refresh_s",)]
+    with pytest.raises(SystemExit, match="unknown benchmark.*no_such_thing"):
+        select(["no_such_thing"])
+
+
+def test_table_prints_target_ratio_and_verdict():
+    results = {
+        "large_full_refresh_s": {"value": 450.0, "unit": "s"},
+        "large_extract_records_per_s": {"value": 30000, "unit": "records/s"},
+        "fourkeys_ratio": {"value": 1.5, "unit": "x"},
+    }
+    lines = table(
+        results, ["large_full_refresh_s", "large_extract_records_per_s", "fourkeys_ratio", "absent"]
+    )
+    lines = lines.splitlines()
+    assert len(lines) == 4  # header and three rows; a name without a result is left out
+    assert lines[1].split() == ["large_full_refresh_s", "450", "s", "<=", "300", "1.50x", "MISS"]
+    assert lines[2].split() == [
+        "large_extract_records_per_s",
+        "30,000",
+        "records/s",
+        ">=",
+        "20,000",
+        "1.50x",
+        "pass",
+    ]
+    assert lines[3].split() == ["fourkeys_ratio", "1.5", "x"]  # printed only: no target
+    assert verdict("large_peak_rss_gib", 4.0) == ("<= 4", "1.00x", "pass")
+
+
+def test_peak_rss_counts_children_alive_together(tmp_path):
+    """Two grandchildren each holding 200 MiB at the same time: the tree's peak is their sum (plus
+    interpreters), more than any single process's."""
+    child = textwrap.dedent(
+        """
+        import sys, time
+        block = bytearray(200 * 1024 * 1024)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        open(sys.argv[1], "w").close()
+        time.sleep(3)
+        """
+    )
+    parent = textwrap.dedent(
+        f"""
+        import pathlib, subprocess, sys, time
+        child = {child!r}
+        ready = [pathlib.Path(sys.argv[1]) / f"ready{{n}}" for n in range(2)]
+        procs = [subprocess.Popen([sys.executable, "-c", child, str(path)]) for path in ready]
+        for proc in procs:
+            proc.wait()
+        """
+    )
+    measured = run_measured([sys.executable, "-c", parent, str(tmp_path)], tmp_path, tmp_path / "log")
+    assert 400 / 1024 < measured.peak_gib < 1.0
+
+
+def test_a_failing_command_says_why(tmp_path):
+    with pytest.raises(RuntimeError, match="(?s)exited 3.*went wrong"):
+        run_measured(
+            [sys.executable, "-c", "import sys; print('went wrong'); sys.exit(3)"], tmp_path, tmp_path / "log"
+        )
+
+
+def test_pages_come_from_the_navigation(tmp_path):
+    entry = tmp_path / "app.py"
+    entry.write_text(
+        'import streamlit as st\npage = st.navigation([st.Page("app_pages/a.py", title="A"), '
+        'st.Page("app_pages/b.py")])\n'
+    )
+    assert navigation_pages(entry) == ["app_pages/a.py", "app_pages/b.py"]
+    assert "app_pages/overview.py" in navigation_pages()
+
+
+def test_cli_lists_the_names():
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--list"], capture_output=True, text=True, check=True
+    )
+    assert "large_full_refresh_s" in done.stdout and "renovate_attribution_s" in done.stdout

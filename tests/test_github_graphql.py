@@ -1,0 +1,342 @@
+"""The GitHub source through GraphQL against the emulator: the same raw tables as through REST, a fraction
+of the requests, paced to the rate limit; and the emulator's GraphQL subset (errors, GitHub's point costs).
+
+Expectations come from the REST path's load of the same world (the reference the models were built on),
+from the world itself, or from GitHub's documented cost rule worked by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.github import github_source
+from ingestion.http import ApiUsage
+from ingestion.pipelines import make_pipeline
+
+simulator = pytest.importorskip("simulator", reason="the simulator package is needed for emulator tests")
+
+END = datetime(2026, 11, 2, tzinfo=UTC)
+TOKEN = "ghp_graphql_test_token_5d1e"
+FAST_RETRIES = {"max_retries": 2, "max_retry_wait_seconds": 0.3, "backoff_factor": 0.05}
+# load metadata dlt adds: the only columns allowed to differ between the two paths
+METADATA = ("_dlt_load_id", "_dlt_id")
+
+
+@pytest.fixture(scope="module")
+def world():
+    # the mixed org serves the optional endpoints too (pull request files), so every table is exercised
+    return simulator.generate_org(scale="mixed", seed=5, end=END)
+
+
+def _load(world, root: Path, api: str, moments: list[datetime], **options) -> tuple[Path, list[dict]]:
+    """Load the org's GitHub into `root` once per moment (the emulator serving the world as of it);
+    returns the database and the emulator's usage of each load."""
+    emu = simulator.Emulator(world, port=0, github_token=TOKEN).start()
+    used = []
+    try:
+        for moment in moments:
+            emu.set_now(moment)
+            before = emu.usage()["github"]
+            source = github_source(
+                base_url=f"{emu.url}/github",
+                organization=world.org,
+                token=TOKEN,
+                start_date=(END - timedelta(days=120)).date().isoformat(),
+                api=api,
+                **{**FAST_RETRIES, **options},
+            )
+            make_pipeline("github", root / "build.duckdb", root / "dlt").run(source)
+            after = emu.usage()["github"]
+            used.append({key: after[key] - before[key] for key in after})
+    finally:
+        emu.stop()
+    return root / "build.duckdb", used
+
+
+# the last load finds nothing new
+MOMENTS = [END - timedelta(days=12), END - timedelta(days=2), END, END]
+
+
+@pytest.fixture(scope="module")
+def rest(world, tmp_path_factory):
+    return _load(world, tmp_path_factory.mktemp("rest"), "rest", MOMENTS)
+
+
+@pytest.fixture(scope="module")
+def graph(world, tmp_path_factory):
+    return _load(world, tmp_path_factory.mktemp("graphql"), "graphql", MOMENTS, max_concurrency=3)
+
+
+def _schema(db: Path) -> dict[str, dict[str, str]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_github' and table_name not like '_dlt%' order by 1, 2"
+        ).fetchall()
+    out: dict[str, dict[str, str]] = {}
+    for table, column, data_type in rows:
+        if column not in METADATA:
+            out.setdefault(table, {})[column] = data_type
+    return out
+
+
+def _rows(db: Path, table: str, columns: list[str]) -> list[tuple]:
+    listed = ", ".join(f'cast("{c}" as varchar)' for c in columns)
+    with duckdb.connect(str(db), read_only=True) as con:
+        return sorted(
+            con.execute(f'select {listed} from raw_github."{table}"').fetchall(),
+            key=lambda row: tuple("" if v is None else v for v in row),
+        )
+
+
+def test_same_tables_columns_and_types(rest, graph) -> None:
+    expected, found = _schema(rest[0]), _schema(graph[0])
+    assert "pull_request_files" in expected and "deployment_statuses" in expected
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "pull_requests",
+        "pull_request_commits",
+        "pull_request_reviews",
+        "pull_request_files",
+        "deployments",
+        "deployment_statuses",
+        "commits",
+        "repositories",
+    ],
+)
+def test_same_rows(rest, graph, table) -> None:
+    columns = sorted(_schema(rest[0])[table])
+    expected = _rows(rest[0], table, columns)
+    assert expected, f"the REST load has no {table}"
+    assert _rows(graph[0], table, columns) == expected
+
+
+def test_rows_match_the_world(world, graph) -> None:
+    """Not only equal to REST: the pull requests and deployments the world holds on GitHub, once each."""
+    db = graph[0]
+    start = END - timedelta(days=120)
+    prs = {
+        (svc.repository, pr.number)
+        for svc in world.services
+        if svc.on_github
+        for pr in svc.pulls
+        if start <= pr.opened_at <= END
+    }
+    deployments = {
+        dep.deployment_id
+        for svc in world.services
+        if svc.on_github and svc.delivery == "github"
+        for dep in svc.deployments
+        if start <= dep.created_at <= END
+    }
+    with duckdb.connect(str(db), read_only=True) as con:
+        loaded = con.execute("select repository, number from raw_github.pull_requests").fetchall()
+        loaded_deps = [r[0] for r in con.execute("select id from raw_github.deployments").fetchall()]
+    assert len(loaded) == len(set(loaded))
+    assert prs <= set(loaded)
+    assert len(loaded_deps) == len(set(loaded_deps))
+    assert deployments and deployments <= set(loaded_deps)
+
+
+def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
+    with duckdb.connect(str(graph[0]), read_only=True) as con:
+        n_prs = con.execute("select count(*) from raw_github.pull_requests").fetchone()[0]
+    rest_first, graph_first = rest[1][0], graph[1][0]
+    assert rest_first["graphql_requests"] == 0
+    assert graph_first["graphql_requests"] > 0 and graph_first["graphql_points"] > 0
+    # pull requests and deployments no longer cost requests per item: what REST spends on them is gone
+    assert graph_first["requests"] * 3 < rest_first["requests"]
+    assert graph_first["graphql_requests"] < n_prs / 10
+    # a refresh after two days re-reads only what changed
+    assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
+    # with nothing new, each repository costs one point for its newest pull request and one for its
+    # deployments' first page
+    repositories = sum(1 for svc in world.services if svc.on_github)
+    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories
+
+
+def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:
+    usage = ApiUsage("GitHub")
+    _, used = _load(world, tmp_path, "graphql", [END], usage=usage)
+    assert usage.requests == used[0]["requests"]
+    assert usage.points == used[0]["graphql_points"]
+    assert usage.budget["graphql"][0] == 5000 - used[0]["graphql_points"]
+
+
+def test_a_spent_budget_waits_for_the_reset_and_loads_everything(world, tmp_path) -> None:
+    """Budgets far below what the load needs, windows of two seconds: the load pauses for each reset,
+    never asks an exhausted budget, and loads what an unlimited load does."""
+    emu = simulator.Emulator(
+        world, port=0, github_token=TOKEN, rate_limit=150, graphql_rate_limit=140, rate_reset_seconds=2
+    ).start()
+    usage = ApiUsage("GitHub", reserve={"core": 10, "graphql": 60})
+    try:
+        source = github_source(
+            base_url=f"{emu.url}/github",
+            organization=world.org,
+            token=TOKEN,
+            api="graphql",
+            usage=usage,
+            **FAST_RETRIES,
+        )
+        make_pipeline("github", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+        refused = [r for r in emu.requests if r[2] in (403, 429)]
+        usage_total = emu.usage()["github"]
+    finally:
+        emu.stop()
+    assert usage.waits >= 2
+    assert not refused
+    assert usage_total["graphql_points"] > 140 and usage_total["requests"] > 150
+    with duckdb.connect(str(tmp_path / "build.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from raw_github.pull_requests").fetchone()[0] > 0
+
+
+def test_budget_wait_is_logged_and_sleeps_to_the_reset(caplog) -> None:
+    slept: list[float] = []
+    clock = [1000.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    usage = ApiUsage("GitHub", reserve={"graphql": 100}, sleep=sleep, clock=lambda: clock[0])
+    usage.note("graphql", 150, 1030, 5000)
+    usage.wait_for_budget("graphql")
+    assert slept == []
+    usage.note("graphql", 90, 1030, 5000)
+    with caplog.at_level("WARNING"):
+        usage.wait_for_budget("graphql")
+    assert slept == [31.0]
+    assert "GitHub rate limit nearly spent (90 points left)" in caplog.text
+    assert usage.budget["graphql"][0] == 5000  # past the reset the window is taken as fresh
+    # answers of parallel requests arrive out of order: within a window, a higher count does not undo a lower
+    usage.note("graphql", 4980, 4630, 5000)
+    usage.note("graphql", 4990, 4630, 5000)
+    assert usage.budget["graphql"][0] == 4980
+    usage.wait_for_budget("graphql")
+    assert slept == [31.0]
+
+
+# ------------------------------------------------------------------------------------ the emulator's API
+@pytest.fixture(scope="module")
+def served(world):
+    emu = simulator.Emulator(world, port=0, github_token=TOKEN).start()
+    yield emu
+    emu.stop()
+
+
+def _post(emu, document: str, variables: dict | None = None, token: str = TOKEN) -> tuple[int, dict, dict]:
+    request = urllib.request.Request(
+        f"{emu.url}/github/graphql",
+        data=json.dumps({"query": document, "variables": variables or {}}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read()), dict(err.headers)
+
+
+def test_cost_follows_githubs_rule(served, world) -> None:
+    svc = next(s for s in world.services if s.on_github and s.pulls)
+    # 1 (pullRequests) + 50 (commits, once per pull request) + 50 x 20 (parents, once per commit) = 1,051
+    # requests: 11 points. rateLimit reports the cost of the call it is part of.
+    document = """
+    query($owner: String!, $name: String!) {
+      rateLimit { cost remaining limit }
+      repository(owner: $owner, name: $name) {
+        pullRequests(first: 50) { nodes { number commits(first: 20) { nodes { commit {
+          oid parents(first: 5) { nodes { oid } } } } } } }
+      }
+    }"""
+    owner, name = svc.repository.split("/")
+    status, body, headers = _post(served, document, {"owner": owner, "name": name})
+    assert status == 200 and "errors" not in body
+    assert body["data"]["rateLimit"]["cost"] == 11
+    assert headers["X-RateLimit-Resource"] == "graphql"
+    assert int(headers["X-RateLimit-Remaining"]) == body["data"]["rateLimit"]["remaining"]
+    nodes = body["data"]["repository"]["pullRequests"]["nodes"]
+    assert len(nodes) == min(50, sum(1 for pr in svc.pulls if pr.opened_at <= END))
+    # no connection at all still costs the minimum of one point
+    status, body, _ = _post(served, "query { rateLimit { cost } }")
+    assert body == {"data": {"rateLimit": {"cost": 1}}}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('query { repository(owner: "acme", name: "x") { nameWithOwner } }', "Could not resolve"),
+        ("query { rateLimit { costs } }", "Field 'costs' doesn't exist on type 'RateLimit'"),
+        (
+            'query { repository(owner: "acme", name: "x") { pullRequests { totalCount } } }',
+            "You must provide a `first` or `last` value",
+        ),
+        (
+            'query { repository(owner: "acme", name: "x") { pullRequests(first: 101) { totalCount } } }',
+            "exceeds the `first` limit of 100",
+        ),
+        ("mutation { addStar { clientMutationId } }", "queries only"),
+        ("query { rateLimit { cost }", "Parse error"),
+        ("query($n: Int) { rateLimit(x: $m) { cost } }", "Variable $m is used but not declared"),
+    ],
+)
+def test_what_is_not_served_answers_githubs_errors(served, document, message) -> None:
+    status, body, _ = _post(served, document)
+    assert status == 200
+    assert message in body["errors"][0]["message"]
+
+
+def test_graphql_wants_the_token(served) -> None:
+    status, body, _ = _post(served, "query { rateLimit { cost } }", token="wrong")
+    assert status == 401 and body["message"] == "Bad credentials"
+
+
+def test_usage_route(served) -> None:
+    with urllib.request.urlopen(f"{served.url}/_control/usage") as response:
+        body = json.loads(response.read())
+    assert body == served.usage()
+    assert set(body["github"]) >= {"requests", "graphql_requests", "graphql_points"}
+
+
+def test_repositories_are_read_concurrently_and_handed_over_in_order() -> None:
+    import threading
+    import time
+
+    from ingestion.github.graphql import in_order
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def fetch(n: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02 * (n % 3))  # later items often finish first
+        with lock:
+            running[0] -= 1
+        return n * n
+
+    assert list(in_order(range(10), fetch, 3)) == [(n, n * n) for n in range(10)]
+    assert peak[0] == 3
+
+    def failing(n: int) -> int:
+        if n == 4:
+            raise RuntimeError("repository 4 failed")
+        return n
+
+    handed = []
+    with pytest.raises(RuntimeError, match="repository 4 failed"):
+        for item, _ in in_order(range(10), failing, 3):
+            handed.append(item)
+    assert handed == [0, 1, 2, 3]
