@@ -192,14 +192,7 @@ def model(dbt: Any, session: Any) -> Any:
     edge_rows: list = []
     if repositories:
         wanted = _quoted(repositories)
-        for relation, column in (
-            (dbt.ref("stg_github__commits"), "repository"),
-            (dbt.ref("stg_github__pull_request_commits"), "repository"),
-            (dbt.ref("stg_git__commits"), "repository"),
-            # GitLab projects are repositories too, named by their path with namespace.
-            (dbt.ref("stg_gitlab__commits"), "project"),
-            (dbt.ref("stg_gitlab__merge_request_commits"), "project"),
-        ):
+        for relation, column in ((dbt.ref("int_commits_unioned"), "repository"),):
             in_scope = relation.filter(f"{column} in ({wanted})")
             edge_rows += in_scope.select(f"{column}, commit_sha, parent_shas").fetchall()
     graphs = build_parent_map(edge_rows)

@@ -15,15 +15,7 @@ deployments as (
 
 commits as (
 
-    select repository, commit_sha, parent_shas from {{ ref('stg_github__commits') }}
-    union all
-    select repository, commit_sha, parent_shas from {{ ref('stg_github__pull_request_commits') }}
-    union all
-    select repository, commit_sha, parent_shas from {{ ref('stg_git__commits') }}
-    union all
-    select project as repository, commit_sha, parent_shas from {{ ref('stg_gitlab__commits') }}
-    union all
-    select project as repository, commit_sha, parent_shas from {{ ref('stg_gitlab__merge_request_commits') }}
+    select repository, commit_sha, parent_shas from {{ ref('int_commits_unioned') }}
 
 ),
 

@@ -3,11 +3,10 @@
 Teams that deploy on merge have no deployment record: each commit on the branch's first-parent chain (the
 merge or squash commit each merge put there, or each directly pushed commit) is one deployment, at its
 committer time. A dbt Python model because following first parents from a tip is a chain walk: linear
-here, where a recursive SQL CTE re-joins the commit table once per step. Branch tips come from every source
-that reports them: GitHub (`stg_github__branches`, the repository's full name), GitLab
-(`stg_gitlab__branches`, the project's path) and local git repositories (`stg_git__branches`, the
-repository's configured name); each is matched to the service's `repository` as written, like every other
-repository fact (int_repositories_mapped_to_services). The graph is the commits of the same three sources.
+here, where a recursive SQL CTE re-joins the commit table once per step. Branch tips are every source's
+branches (int_branches_unioned: a clone's, GitHub's, GitLab's), matched to the service's `repository` as
+written, like every other repository fact (int_repositories_mapped_to_services). The graph is the branch
+history of int_commits_unioned.
 
 The walk is the plain function `first_parent_chain`, importable without dbt so it is tested on hand-made
 graphs (tests/test_deploy_rules.py); `model` only reads and writes tables.
@@ -107,25 +106,18 @@ def model(dbt: Any, session: Any) -> Any:
         quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in wanted)
         committed_at: dict[tuple[str, str], Any] = {}
         parents_by_repository: dict[str, dict[str, list[str]]] = {}
-        branches: list[tuple[str, str, str]] = []
-        # (commits, branches, the column naming the repository): GitLab names it `project`. dbt reads the
-        # refs of a Python model from its source, so each is written out.
-        for commits, tips, column in (
-            (dbt.ref("stg_github__commits"), dbt.ref("stg_github__branches"), "repository"),
-            (dbt.ref("stg_gitlab__commits"), dbt.ref("stg_gitlab__branches"), "project"),
-            (dbt.ref("stg_git__commits"), dbt.ref("stg_git__branches"), "repository"),
-        ):
-            commits = commits.filter(f"{column} in ({quoted})")
-            for repository, sha, parent_shas, when in commits.select(
-                f"{column}, commit_sha, parent_shas, committed_at"
-            ).fetchall():
-                parents_by_repository.setdefault(repository, {})[sha] = list(parent_shas or [])
-                committed_at[(repository, sha)] = when
-            branches += (
-                tips.filter(f"{column} in ({quoted}) and commit_sha is not null")
-                .select(f"{column}, branch, commit_sha")
-                .fetchall()
-            )
+        commits = dbt.ref("int_commits_unioned").filter(f"is_on_branch and repository in ({quoted})")
+        for repository, sha, parent_shas, when in commits.select(
+            "repository, commit_sha, parent_shas, committed_at"
+        ).fetchall():
+            parents_by_repository.setdefault(repository, {})[sha] = list(parent_shas or [])
+            committed_at[(repository, sha)] = when
+        branches: list[tuple[str, str, str]] = (
+            dbt.ref("int_branches_unioned")
+            .filter(f"ref_kind = 'branch' and repository in ({quoted}) and commit_sha is not null")
+            .select("repository, ref_name, commit_sha")
+            .fetchall()
+        )
         for service, environment, repository, sha, position in pushes_for_rules(
             parents_by_repository, branches, rule_rows
         ):

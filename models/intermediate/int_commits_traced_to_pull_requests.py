@@ -43,6 +43,7 @@ OUTPUT_COLUMNS = (
     "committed_at",
     "author_name",
     "message",
+    "title",
 )
 
 # Branch names that are a repository's main line when present, best first.
@@ -151,59 +152,39 @@ def model(dbt: Any, session: Any) -> Any:
     import pyarrow as pa
 
     dbt.config(materialized="table")
-    git = dbt.ref("stg_git__commits")
-    github = dbt.ref("stg_github__commits")
-    gitlab = dbt.ref("stg_gitlab__commits")
-    graph_columns = "commit_sha, parent_shas, epoch(committed_at)"
-    commit_rows = git.select(f"repository, {graph_columns}, pr_number").fetchall()
-    commit_rows += github.select(f"repository, {graph_columns}, null::integer").fetchall()
-    commit_rows += gitlab.select(f"project, {graph_columns}, null::integer").fetchall()
+    # The branch history of every repository (a pull request's commit list alone places no commit on it);
+    # a commit's landing_pr_number is the host's record of the pull request it landed, else its message's.
+    commits = dbt.ref("int_commits_unioned").filter("is_on_branch")
+    commit_rows = commits.select(
+        "repository, commit_sha, parent_shas, epoch(committed_at), landing_pr_number"
+    ).fetchall()
 
     graphs: dict[str, dict[str, list[str]]] = {}
     committed: dict[tuple[str, str], float] = {}
     landings: dict[str, dict[str, int]] = {}
     for repository, sha, parent_shas, committed_epoch, number in commit_rows:
-        known = graphs.setdefault(repository, {}).setdefault(sha, [])
-        for parent in parent_shas or ():
-            if parent not in known:
-                known.append(parent)
-        committed.setdefault((repository, sha), committed_epoch)
+        graphs.setdefault(repository, {})[sha] = list(parent_shas or ())
+        committed[(repository, sha)] = committed_epoch
         if number is not None:
             landings.setdefault(repository, {})[sha] = int(number)
 
-    # The host's word on which commit landed a pull request wins over a message.
-    host_landings = dbt.ref("stg_github__pull_requests").filter("is_merged and merge_commit_sha is not null")
-    landing_rows = host_landings.select("repository, pr_number, merge_commit_sha").fetchall()
-    merge_requests = dbt.ref("stg_gitlab__merge_requests").filter("is_merged")
-    landing_rows += merge_requests.select("project, mr_iid, merge_commit_sha").fetchall()
-    landing_rows += merge_requests.select("project, mr_iid, squash_commit_sha").fetchall()
-    for repository, number, sha in landing_rows:
-        if sha is not None:
-            landings.setdefault(repository, {})[sha] = int(number)
-
     named: dict[str, list[tuple[str, str, Any]]] = {}
-    branches = dbt.ref("stg_git__branches").select("repository, branch, commit_sha, epoch(committed_at)")
-    tags = dbt.ref("stg_git__tags").select("repository, 'refs/tags/' || tag, commit_sha, epoch(tagged_at)")
-    # A host lists its branches (GitLab's commit list covers them all); the tip's time is its commit's.
-    github_branches = dbt.ref("stg_github__branches").select("repository, branch, commit_sha, null::double")
-    gitlab_branches = dbt.ref("stg_gitlab__branches").select("project, branch, commit_sha, null::double")
-    for repository, name, sha, when in (
-        branches.fetchall() + tags.fetchall() + github_branches.fetchall() + gitlab_branches.fetchall()
-    ):
+    defaults: dict[str, list[str]] = {}
+    pull_heads: dict[str, list[tuple[int, str]]] = {}
+    refs = dbt.ref("int_branches_unioned").filter("commit_sha is not null")
+    # A host lists its branches without their time: the tip's time is its commit's.
+    for repository, kind, name, sha, when, number, is_default in refs.select(
+        "repository, ref_kind, ref_name, commit_sha, epoch(tip_at), pr_number, is_default_branch"
+    ).fetchall():
+        if kind == "pull_request_head":
+            pull_heads.setdefault(repository, []).append((int(number), sha))
+            continue
         if when is None:
             when = committed.get((repository, sha))
-        named.setdefault(repository, []).append((name, sha, when))
-    defaults: dict[str, list[str]] = {}
-    default_rows = dbt.ref("stg_github__repositories").select("repository, default_branch").fetchall()
-    default_rows += dbt.ref("stg_gitlab__projects").select("project, default_branch").fetchall()
-    for repository, name in default_rows:
-        if name:
+        tip_name = name if kind == "branch" else f"refs/tags/{name}"
+        named.setdefault(repository, []).append((tip_name, sha, when))
+        if is_default:
             defaults.setdefault(repository, []).append(name)
-    pull_heads: dict[str, list[tuple[int, str]]] = {}
-    for repository, number, sha in (
-        dbt.ref("stg_git__pull_request_heads").select("repository, pr_number, head_sha").fetchall()
-    ):
-        pull_heads.setdefault(repository, []).append((int(number), sha))
 
     columns: dict[str, list] = {name: [] for name in OUTPUT_COLUMNS[:6]}
     for repository, parents in graphs.items():
@@ -230,20 +211,10 @@ def model(dbt: Any, session: Any) -> Any:
         }
     )
 
-    # Details of each commit from the first source that has it (a clone, then GitHub, then GitLab).
-    detail_columns = "commit_sha, authored_at, committed_at"
-    details = (
-        git.select(f"repository, {detail_columns}, author_name, message, 1 as priority")
-        .union(
-            github.select(f"repository, {detail_columns}, coalesce(author_login, author_email), message, 2")
-        )
-        .union(gitlab.select(f"project, {detail_columns}, author_name, message, 3"))
-        .aggregate(
-            "repository, commit_sha, arg_min(authored_at, priority) as authored_at, "
-            "arg_min(committed_at, priority) as committed_at, arg_min(author_name, priority) as author_name, "
-            "arg_min(message, priority) as message",
-            "repository, commit_sha",
-        )
+    # Details of each commit from the best source that has it (int_commits_unioned).
+    details = commits.select(
+        "repository, commit_sha, authored_at, committed_at, "
+        "coalesce(author_name, author_login, author_email) as author_name, message, title"
     )
     return (
         session.from_arrow(traced).join(details, "repository, commit_sha").select(", ".join(OUTPUT_COLUMNS))

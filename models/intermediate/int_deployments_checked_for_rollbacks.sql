@@ -26,7 +26,7 @@ successful as (
         ) as deployment_number,
 
     from deployments
-    where status = 'success'
+    where is_successful
         and service is not null
         and deployed_at is not null
 

@@ -1,5 +1,6 @@
 -- One row per deployment from any source (int_deployments_unioned): its service, canonical environment
--- and final status (canonical, with the source's own word in source_status).
+-- and final status (canonical, with the source's own word in source_status). `is_successful` is the one
+-- definition of a successful deployment: its canonical status ships changes (seed deployment_statuses).
 -- Service: deployments that name it (tag rules) keep it; others go to the primary service of their
 -- repository.
 -- Environment of a GitHub (GitLab) deployment: the first of its service's `github_environment`
@@ -30,6 +31,12 @@ deploy_rules as (
 repository_services as (
 
     select * from {{ ref('int_repositories_mapped_to_services') }}
+
+),
+
+deployment_statuses as (
+
+    select * from {{ ref('deployment_statuses') }}
 
 ),
 
@@ -123,6 +130,7 @@ joined as (
         owned.created_at,
         owned.deployed_at,
         owned.status,
+        coalesce(deployment_statuses.ships_changes, false) as is_successful,
         owned.source_status,
         owned.deployment_order_key,
 
@@ -133,6 +141,8 @@ joined as (
         on coalesce(owned.environment, first_matches.environment) = environments.environment
     left join repository_services
         on owned.owning_service = repository_services.service
+    left join deployment_statuses
+        on owned.status = deployment_statuses.status
 
 ),
 

@@ -76,7 +76,7 @@ production_deployments as (
         deployment_order_key,
 
     from deployments
-    where status = 'success'
+    where is_successful
         and is_production
         and service is not null
         and deployed_at is not null

@@ -8,49 +8,19 @@ with
 
 pull_requests as (
 
-    select * from {{ ref('stg_github__pull_requests') }}
+    select * from {{ ref('int_pull_requests_unioned') }}
 
 ),
 
 pull_request_commit_details as (
 
-    select * from {{ ref('stg_github__pull_request_commits') }}
+    select * from {{ ref('int_pull_request_commits_unioned') }}
 
 ),
 
-reviews as (
+review_events as (
 
-    select * from {{ ref('stg_github__pull_request_reviews') }}
-
-),
-
-review_comments as (
-
-    select * from {{ ref('stg_github__pull_request_review_comments') }}
-
-),
-
-merge_requests as (
-
-    select * from {{ ref('stg_gitlab__merge_requests') }}
-
-),
-
-merge_request_commits as (
-
-    select * from {{ ref('stg_gitlab__merge_request_commits') }}
-
-),
-
-merge_request_notes as (
-
-    select * from {{ ref('stg_gitlab__merge_request_notes') }}
-
-),
-
-merge_request_approvals as (
-
-    select * from {{ ref('stg_gitlab__merge_request_approvals') }}
+    select * from {{ ref('int_review_events_unioned') }}
 
 ),
 
@@ -81,9 +51,9 @@ traced as (
 merged_changes as (
 
     select
-        repository || '#' || pr_number as change_id,
-        'pull_request' as change_kind,
-        false as is_from_git_history,
+        change_id,
+        change_kind,
+        is_from_git_history,
         repository,
         pr_number,
         title,
@@ -93,57 +63,6 @@ merged_changes as (
 
     from pull_requests
     where is_merged
-
-    union all
-
-    -- A GitLab project is a repository named by its path; an MR's iid plays the pull request's number.
-    select
-        project || '!' || mr_iid as change_id,
-        'merge_request' as change_kind,
-        false as is_from_git_history,
-        project as repository,
-        mr_iid as pr_number,
-        title,
-        author_username as author_login,
-        opened_at,
-        merged_at,
-
-    from merge_requests
-    where is_merged
-
-    union all
-
-    -- Known from its landing commit only: the title is the merge message's first body line (GitHub writes
-    -- the pull request's title there) or the squash title without its `(#N)`; merged at the landing's
-    -- committer time. No opened time, no author login.
-    select
-        traced.repository || '#' || traced.pr_number as change_id,
-        'pull_request' as change_kind,
-        true as is_from_git_history,
-        traced.repository,
-        traced.pr_number,
-        case
-            when traced.is_merge
-                then coalesce(
-                    nullif(trim(split_part(traced.message, chr(10), 3)), ''),
-                    split_part(traced.message, chr(10), 1)
-                )
-            else regexp_replace(split_part(traced.message, chr(10), 1), '\s*\(#\d+\)\s*$', '')
-        end as title,
-        cast(null as varchar) as author_login,
-        cast(null as timestamp) as opened_at,
-        traced.committed_at as merged_at,
-
-    from traced
-    inner join pull_request_commits
-        on traced.repository = pull_request_commits.repository
-        and traced.pr_number = pull_request_commits.pr_number
-        and traced.commit_sha = pull_request_commits.commit_sha
-    where pull_request_commits.is_from_git_history
-        and pull_request_commits.is_merge_commit
-    qualify row_number() over (
-        partition by traced.repository, traced.pr_number order by traced.committed_at, traced.commit_sha
-    ) = 1
 
 ),
 
@@ -159,7 +78,7 @@ direct_pushes as (
         repository_services.team,
         traced.repository,
         traced.commit_sha,
-        split_part(traced.message, chr(10), 1) as title,
+        traced.title,
         traced.author_name as author_login,
         traced.authored_at,
         traced.committed_at,
@@ -213,37 +132,22 @@ change_commit_details as (
         authored_at,
 
     from pull_request_commit_details
+    where source <> 'git'
 
     union all
 
+    -- A pull request from git history: its branch commits; its landing commit only when it brought no
+    -- other (a squash whose branch the clone does not keep).
     select
-        project as repository,
-        mr_iid as pr_number,
+        repository,
+        pr_number,
         commit_sha,
         authored_at,
 
-    from merge_request_commits
-
-    union all
-
-    -- A reconstructed pull request's branch commits; its landing commit only when it brought no other
-    -- (a squash whose branch the clone does not keep).
-    select
-        traced.repository,
-        traced.pr_number,
-        traced.commit_sha,
-        traced.authored_at,
-
-    from traced
-    inner join pull_request_commits
-        on traced.repository = pull_request_commits.repository
-        and traced.pr_number = pull_request_commits.pr_number
-        and traced.commit_sha = pull_request_commits.commit_sha
-    where pull_request_commits.is_from_git_history
-    qualify not pull_request_commits.is_merge_commit
-        or count_if(not pull_request_commits.is_merge_commit) over (
-            partition by traced.repository, traced.pr_number
-        ) = 0
+    from pull_request_commit_details
+    where source = 'git'
+    qualify not is_landing_commit
+        or count_if(not is_landing_commit) over (partition by repository, pr_number) = 0
 
 ),
 
@@ -257,53 +161,6 @@ first_commits as (
 
     from change_commit_details
     group by repository, pr_number
-
-),
-
--- Every sign of review by someone other than the author: a submitted GitHub review whatever its verdict
--- (a pending one is not submitted yet), a GitHub review comment, a human GitLab note, a GitLab approval.
-review_events as (
-
-    select
-        repository,
-        pr_number,
-        reviewer_login,
-        submitted_at as reviewed_at,
-
-    from reviews
-    where upper(state) <> 'PENDING'
-        and submitted_at is not null
-
-    union all
-
-    select
-        repository,
-        pr_number,
-        commenter_login as reviewer_login,
-        created_at as reviewed_at,
-
-    from review_comments
-
-    union all
-
-    select
-        project as repository,
-        mr_iid as pr_number,
-        author_username as reviewer_login,
-        created_at as reviewed_at,
-
-    from merge_request_notes
-    where not is_system
-
-    union all
-
-    select
-        project as repository,
-        mr_iid as pr_number,
-        approver_username as reviewer_login,
-        approved_at as reviewed_at,
-
-    from merge_request_approvals
 
 ),
 

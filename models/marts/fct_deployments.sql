@@ -70,7 +70,7 @@ signals as (
 
     select
         deployments.*,
-        deployments.status = 'success' and deployments.is_production as is_successful_production,
+        deployments.is_successful and deployments.is_production as is_successful_production,
         -- The first successful deployment of the service+environment, whether or not the graph knows its SHA.
         coalesce(rollbacks.deployment_number = 1, false) as is_baseline,
         coalesce(rollbacks.is_rollback, false) as is_rollback,

@@ -1,0 +1,246 @@
+-- One row per (repository, commit): every commit any source knows, in one vocabulary. A GitLab project is a
+-- repository named by its path. Sources, best first (docs/architecture.md, "The unified layer"): a local
+-- clone (`git`), GitHub's commit list (`github`), GitLab's (`gitlab`), then the commits GitHub lists for a
+-- pull request (`github_pull_request`) and GitLab for a merge request (`gitlab_merge_request`), which are
+-- the only record of the branches a squash or rebase left behind. A commit is immutable, so sources agree
+-- on it; each column takes the best source that has a value, and the parent lists are merged (best source's
+-- order first) so any one source is enough to place a commit in the graph. The pull request a commit
+-- landed (its merge or squash commit): the host's record wins over the number a clone reads in the message.
+with
+
+git_commits as (
+
+    select * from {{ ref('stg_git__commits') }}
+
+),
+
+github_commits as (
+
+    select * from {{ ref('stg_github__commits') }}
+
+),
+
+gitlab_commits as (
+
+    select * from {{ ref('stg_gitlab__commits') }}
+
+),
+
+pull_request_commits as (
+
+    select * from {{ ref('stg_github__pull_request_commits') }}
+
+),
+
+merge_request_commits as (
+
+    select * from {{ ref('stg_gitlab__merge_request_commits') }}
+
+),
+
+pull_requests as (
+
+    select * from {{ ref('stg_github__pull_requests') }}
+
+),
+
+merge_requests as (
+
+    select * from {{ ref('stg_gitlab__merge_requests') }}
+
+),
+
+-- The hosts' word on which commit landed a merged pull (merge) request: its merge or squash commit.
+host_landings as (
+
+    select
+        repository,
+        merge_commit_sha as commit_sha,
+        pr_number,
+        1 as landing_priority,
+
+    from pull_requests
+    where is_merged and merge_commit_sha is not null
+
+    union all
+
+    select
+        project as repository,
+        merge_commit_sha as commit_sha,
+        mr_iid as pr_number,
+        2 as landing_priority,
+
+    from merge_requests
+    where is_merged and merge_commit_sha is not null
+
+    union all
+
+    select
+        project as repository,
+        squash_commit_sha as commit_sha,
+        mr_iid as pr_number,
+        3 as landing_priority,
+
+    from merge_requests
+    where is_merged and squash_commit_sha is not null
+
+),
+
+landings as (
+
+    select
+        repository,
+        commit_sha,
+        arg_min(pr_number, (landing_priority, pr_number)) as pr_number,
+
+    from host_landings
+    group by repository, commit_sha
+
+),
+
+-- `is_on_branch`: the source lists the repository's branch history (not only a pull request's commits).
+-- `landing_pr_number`: the pull request a clone's merge or squash message names (`Merge pull request #N`,
+-- `... (#N)`), read by the git source.
+all_commits as (
+
+    select
+        repository,
+        commit_sha,
+        parent_shas,
+        authored_at,
+        committed_at,
+        cast(null as varchar) as author_login,
+        author_name,
+        author_email,
+        message,
+        pr_number as landing_pr_number,
+        true as is_on_branch,
+        'git' as source,
+        1 as source_priority,
+
+    from git_commits
+
+    union all
+
+    select
+        repository,
+        commit_sha,
+        parent_shas,
+        authored_at,
+        committed_at,
+        author_login,
+        cast(null as varchar) as author_name,
+        author_email,
+        message,
+        cast(null as integer) as landing_pr_number,
+        true as is_on_branch,
+        'github' as source,
+        2 as source_priority,
+
+    from github_commits
+
+    union all
+
+    select
+        project as repository,
+        commit_sha,
+        parent_shas,
+        authored_at,
+        committed_at,
+        cast(null as varchar) as author_login,
+        author_name,
+        author_email,
+        message,
+        cast(null as integer) as landing_pr_number,
+        true as is_on_branch,
+        'gitlab' as source,
+        3 as source_priority,
+
+    from gitlab_commits
+
+    union all
+
+    select
+        repository,
+        commit_sha,
+        parent_shas,
+        authored_at,
+        committed_at,
+        cast(null as varchar) as author_login,
+        cast(null as varchar) as author_name,
+        cast(null as varchar) as author_email,
+        message,
+        cast(null as integer) as landing_pr_number,
+        false as is_on_branch,
+        'github_pull_request' as source,
+        4 as source_priority,
+
+    from pull_request_commits
+
+    union all
+
+    select
+        project as repository,
+        commit_sha,
+        parent_shas,
+        authored_at,
+        committed_at,
+        cast(null as varchar) as author_login,
+        cast(null as varchar) as author_name,
+        cast(null as varchar) as author_email,
+        message,
+        cast(null as integer) as landing_pr_number,
+        false as is_on_branch,
+        'gitlab_merge_request' as source,
+        5 as source_priority,
+
+    from merge_request_commits
+
+),
+
+merged as (
+
+    select
+        repository,
+        commit_sha,
+        flatten(list(coalesce(parent_shas, []) order by source_priority)) as all_parent_shas,
+        arg_min(authored_at, source_priority) as authored_at,
+        arg_min(committed_at, source_priority) as committed_at,
+        arg_min(author_login, source_priority) as author_login,
+        arg_min(author_name, source_priority) as author_name,
+        arg_min(author_email, source_priority) as author_email,
+        arg_min(message, source_priority) as message,
+        arg_min(landing_pr_number, source_priority) as landing_pr_number,
+        bool_or(is_on_branch) as is_on_branch,
+        arg_min(source, source_priority) as source,
+
+    from all_commits
+    group by repository, commit_sha
+
+),
+
+final as (
+
+    select
+        merged.repository,
+        merged.commit_sha,
+        list_filter(all_parent_shas, lambda parent, i: list_position(all_parent_shas, parent) = i) as parent_shas,
+        merged.authored_at,
+        merged.committed_at,
+        merged.author_login,
+        merged.author_name,
+        merged.author_email,
+        merged.message,
+        split_part(merged.message, chr(10), 1) as title,
+        coalesce(landings.pr_number, merged.landing_pr_number) as landing_pr_number,
+        merged.is_on_branch,
+        merged.source,
+
+    from merged
+    left join landings
+        on merged.repository = landings.repository
+        and merged.commit_sha = landings.commit_sha
+
+)
+
+select * from final
