@@ -427,23 +427,6 @@ TEAM_METRICS = {
 }
 
 
-def _ranked(column: str, higher_is_better: bool) -> str:
-    order = "desc" if higher_is_better else "asc"
-    worst_first = "asc" if higher_is_better else "desc"
-    return f"""
-            case when current.{column} is not null then
-                rank() over (partition by current.{column} is null order by current.{column} {order})
-            end as {column}_rank,
-            case when current.{column} is not null then
-                cume_dist() over (
-                    partition by current.{column} is null order by current.{column} {worst_first}
-                )
-            end as {column}_percentile,
-            case when (select deployments from compared_org) > 0
-                then current.{column} - compared.{column}
-            end as {column}_change,"""
-
-
 def team_comparison(
     path: Path,
     start: dt.date,
@@ -454,27 +437,85 @@ def team_comparison(
 ) -> pd.DataFrame:
     """Every selected team's four keys with their 2023 levels, rank (1 = best) and percentile (share of teams
     doing no better, 1.0 = best) among the selected teams, and the change against the compare-to period."""
-    ranks = "".join(_ranked(column, better) for column, better in TEAM_METRICS.items())
     return _query(
         path,
-        f"""
+        """
         with
         current as (
-            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '(org)'
         ),
         compared_all as (
             select * from marts.dora_summary(?::date, ?::date, ?::varchar[])
         ),
         compared as (
-            select * from compared_all where team <> '{ORG_TEAM}'
+            select * from compared_all where team <> '(org)'
         ),
         -- A compare-to period before the data begins (no deployment of the selected teams) compares with
         -- nothing: no change is shown rather than every figure as a rise.
         compared_org as (
-            select deployments from compared_all where team = '{ORG_TEAM}'
+            select deployments from compared_all where team = '(org)'
         )
         select
-            current.*,{ranks}
+            current.*,
+            case when current.deployments_per_week is not null then
+                rank() over (
+                    partition by current.deployments_per_week is null
+                    order by current.deployments_per_week desc
+                )
+            end as deployments_per_week_rank,
+            case when current.deployments_per_week is not null then
+                cume_dist() over (
+                    partition by current.deployments_per_week is null
+                    order by current.deployments_per_week asc
+                )
+            end as deployments_per_week_percentile,
+            case when (select deployments from compared_org) > 0
+                then current.deployments_per_week - compared.deployments_per_week
+            end as deployments_per_week_change,
+            case when current.lead_time_median_minutes is not null then
+                rank() over (
+                    partition by current.lead_time_median_minutes is null
+                    order by current.lead_time_median_minutes asc
+                )
+            end as lead_time_median_minutes_rank,
+            case when current.lead_time_median_minutes is not null then
+                cume_dist() over (
+                    partition by current.lead_time_median_minutes is null
+                    order by current.lead_time_median_minutes desc
+                )
+            end as lead_time_median_minutes_percentile,
+            case when (select deployments from compared_org) > 0
+                then current.lead_time_median_minutes - compared.lead_time_median_minutes
+            end as lead_time_median_minutes_change,
+            case when current.change_failure_rate is not null then
+                rank() over (
+                    partition by current.change_failure_rate is null
+                    order by current.change_failure_rate asc
+                )
+            end as change_failure_rate_rank,
+            case when current.change_failure_rate is not null then
+                cume_dist() over (
+                    partition by current.change_failure_rate is null order by current.change_failure_rate desc
+                )
+            end as change_failure_rate_percentile,
+            case when (select deployments from compared_org) > 0
+                then current.change_failure_rate - compared.change_failure_rate
+            end as change_failure_rate_change,
+            case when current.time_to_restore_median_minutes is not null then
+                rank() over (
+                    partition by current.time_to_restore_median_minutes is null
+                    order by current.time_to_restore_median_minutes asc
+                )
+            end as time_to_restore_median_minutes_rank,
+            case when current.time_to_restore_median_minutes is not null then
+                cume_dist() over (
+                    partition by current.time_to_restore_median_minutes is null
+                    order by current.time_to_restore_median_minutes desc
+                )
+            end as time_to_restore_median_minutes_percentile,
+            case when (select deployments from compared_org) > 0
+                then current.time_to_restore_median_minutes - compared.time_to_restore_median_minutes
+            end as time_to_restore_median_minutes_change,
             compared.deployments as compared_deployments,
         from current
         left join compared on current.team = compared.team
@@ -494,9 +535,9 @@ def team_weighted_averages(path: Path, start: dt.date, end: dt.date, teams: list
     without deployments, or without a value for a metric, does not weigh)."""
     return _query(
         path,
-        f"""
+        """
         with teams as (
-            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '{ORG_TEAM}'
+            select * from marts.dora_summary(?::date, ?::date, ?::varchar[]) where team <> '(org)'
         )
         select
             sum(deployments_per_week * deployments) / nullif(sum(deployments), 0) as deployments_per_week,
@@ -692,7 +733,7 @@ def lead_time_distribution(
     """Per team: changes, lead time median / p75 / p90, and the median of each phase, in the period."""
     return _query(
         path,
-        f"""
+        """
         select
             team,
             count(*) as changes,
@@ -703,7 +744,13 @@ def lead_time_distribution(
             median(pickup_minutes) as pickup_median_minutes,
             median(review_minutes) as review_median_minutes,
             median(deploy_minutes) as deploy_median_minutes,
-        {_CHANGES_IN_PERIOD}
+        
+    from marts.fct_changes
+    where lead_time_minutes is not null
+        and deployed_at::date between ?::date and ?::date
+        and (?::varchar[] is null or list_contains(?::varchar[], team))
+        and (?::varchar[] is null or list_contains(?::varchar[], service))
+
         group by team
         order by team
         """,
@@ -718,7 +765,7 @@ def lead_time_phases_weekly(
     phases that add up add up to the mean lead time; medians would not), long format for a stacked chart."""
     return _query(
         path,
-        f"""
+        """
         with phases as (
             select
                 team,
@@ -728,7 +775,13 @@ def lead_time_phases_weekly(
                 avg(review_minutes) as review,
                 avg(deploy_minutes) as deploy,
                 count(*) as changes,
-            {_CHANGES_IN_PERIOD}
+            
+    from marts.fct_changes
+    where lead_time_minutes is not null
+        and deployed_at::date between ?::date and ?::date
+        and (?::varchar[] is null or list_contains(?::varchar[], team))
+        and (?::varchar[] is null or list_contains(?::varchar[], service))
+
                 and coding_minutes is not null
                 and pickup_minutes is not null
                 and review_minutes is not null
@@ -753,7 +806,7 @@ def slowest_changes(
     """The changes with the longest lead time in the period, slowest first."""
     return _query(
         path,
-        f"""
+        """
         select
             change_id,
             change_kind,
@@ -770,7 +823,13 @@ def slowest_changes(
             deploy_minutes,
             deployed_at,
             deployment_id,
-        {_CHANGES_IN_PERIOD}
+        
+    from marts.fct_changes
+    where lead_time_minutes is not null
+        and deployed_at::date between ?::date and ?::date
+        and (?::varchar[] is null or list_contains(?::varchar[], team))
+        and (?::varchar[] is null or list_contains(?::varchar[], service))
+
         order by lead_time_minutes desc, change_id
         limit ?
         """,
