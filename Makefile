@@ -6,7 +6,8 @@ UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv"
 RUN := $(UV) run --frozen --python $(PYTHON)
 ARGS ?=
 # Test processes: the suite is mostly whole refreshes (dbt, DuckDB, subprocesses); two workers on two cores
-# halve its wall time. Tests of one module stay in one worker (their module fixtures build orgs once).
+# halve its wall time. Tests of one module stay in one worker (their module fixtures build orgs once); modules
+# start longest first (tests/conftest.py, LONGEST_FIRST), not in xdist's order of most tests first.
 TEST_WORKERS ?= 2
 
 .PHONY: install demo test bench lint clean
@@ -21,7 +22,7 @@ demo: install
 	@$(RUN) deploylens demo $(ARGS)
 
 test: install
-	@$(RUN) pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
+	@$(RUN) pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(ARGS)
 
 bench: install
 	@$(RUN) python -m benchmarks $(ARGS)
