@@ -6,6 +6,9 @@ build only what their inputs changed. The same org built from scratch at its end
 marts, row for row, and both must match the simulator's truth. The window is chosen so that records
 arrive late: incidents opened after the earlier refreshes that blame deployments those refreshes built,
 deployments that ship commits loaded before them, and pull requests merged after their commits landed.
+
+The org built from scratch is the session's tiny org (tests/conftest.py: same scale, seed, end and
+dimensions), which most test processes build anyway; the stepped org gets the same dimensions.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from orgs import FIXED_END, build_org
+from orgs import FIXED_END, add_dimensions, build_org
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 SEED = 11
@@ -47,14 +50,20 @@ def _assert_same_marts(incremental: dict, full: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def orgs(tmp_path_factory):
+def orgs(tmp_path_factory, tiny_org):
     saved = {
         key: os.environ.get(key)
         for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB")
     }
     from orchestration.cli import run_refresh
 
-    stepped = build_org(tmp_path_factory.mktemp("stepped"), "tiny", seed=SEED, now=FIRST_NOW)
+    scratch = tiny_org
+    assert (scratch.world.scale, scratch.world.seed, scratch.world.end) == ("tiny", SEED, FIXED_END)
+    full = snapshot_marts(scratch.workdir.warehouse)
+
+    stepped = build_org(
+        tmp_path_factory.mktemp("stepped"), "tiny", seed=SEED, now=FIRST_NOW, edit_config=add_dimensions
+    )
     first = snapshot_marts(stepped.workdir.warehouse)
     stepped.emulator.set_now(SECOND_NOW)
     run_refresh(stepped.config_path, stepped.workdir)
@@ -62,9 +71,6 @@ def orgs(tmp_path_factory):
     stepped.emulator.set_now(FIXED_END)
     run_refresh(stepped.config_path, stepped.workdir)
     incremental = snapshot_marts(stepped.workdir.warehouse)
-
-    scratch = build_org(tmp_path_factory.mktemp("scratch"), "tiny", seed=SEED)
-    full = snapshot_marts(scratch.workdir.warehouse)
     yield {
         "stepped": stepped,
         "scratch": scratch,
@@ -74,7 +80,6 @@ def orgs(tmp_path_factory):
         "full": full,
     }
     stepped.emulator.stop()
-    scratch.emulator.stop()
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
