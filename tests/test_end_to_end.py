@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 import duckdb
 import pandas as pd
@@ -31,32 +30,8 @@ def test_every_mart_key_is_unique(tiny_org):
         assert not frame.duplicated(MART_KEYS[name]).any(), f"{name} has duplicate keys"
 
 
-def test_second_refresh_leaves_every_mart_identical(tiny_org):
-    from orchestration.cli import run_refresh
-
-    before = _snapshot(tiny_org.workdir.warehouse)
-    served_before = len(tiny_org.emulator.requests)
-    github_before = tiny_org.emulator.usage()["github"]
-    run_refresh(tiny_org.config_path, tiny_org.workdir)
-    after = _snapshot(tiny_org.workdir.warehouse)
-    for name in MART_KEYS:
-        pd.testing.assert_frame_equal(before[name], after[name], check_like=False, obj=name)
-    # An unchanged upstream is not read again in full. Through GraphQL (the refresh's default) every query
-    # costs one point: a repository's newest pull request (no page of pull requests follows), its
-    # deployments' pages until one lies wholly behind the look-back (one or two here); no pull request or
-    # deployment list is read through REST.
-    github_after = tiny_org.emulator.usage()["github"]
-    spent = {key: github_after[key] - github_before[key] for key in github_before}
-    repositories = sum(1 for svc in tiny_org.world.services if svc.on_github)
-    assert spent["graphql_points"] == spent["graphql_requests"], spent
-    assert 2 * repositories <= spent["graphql_points"] <= 3 * repositories, (spent, repositories)
-    second = tiny_org.emulator.requests[served_before:]
-    read_again = [
-        target
-        for method, target, status in second
-        if status == 200 and re.search(r"/github/repos/[^/]+/[^/]+/(pulls|deployments)\b", target)
-    ]
-    assert not read_again, read_again
+# The tiny org's second refresh (an unchanged upstream is not read again in full, every mart stays the
+# same): tests/reliability/test_kills_publish.py, whose first refresh it is.
 
 
 def test_great_expectations_check_ran_in_the_refresh(tiny_org):

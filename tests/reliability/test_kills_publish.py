@@ -6,17 +6,24 @@ over the same emulator. After each kill the warehouse is exactly the last publis
 STARTED until the next refresh marks it failed; a kill before the rename leaves the publish's temporary copy,
 which the next publish removes. The last refresh's marts equal those of the uninterrupted tiny org refresh,
 and a reader polling throughout only ever sees whole publishes. Earlier kill points: test_kills.py.
+
+The first refresh of the chain is the tiny org's second, on an unchanged upstream: it must not read that
+upstream again in full, and the marts it and the refreshes after it build must equal the first refresh's,
+frame for frame (the tiny org's second refresh, here so that it costs no refresh of its own).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
 import dagster as dg
+import pandas as pd
 import pytest
 from killing import KilledRuns, printed, publishes, reader_of, run_killed, run_status  # noqa: F401
 from orgs import REPO_ROOT
+from truth import MART_KEYS, snapshot_marts
 from workdirs import refresh_command, refresh_env, tiny_tokens, workdir_on
 
 from orchestration.publish import marts_rows as marts
@@ -38,8 +45,25 @@ def test_kills_at_the_checks_and_before_the_rename_then_recover(tiny_org, tmp_pa
     killed, outputs, killed_runs = kills.add, kills.outputs, kills.run_ids
 
     # 4. checks: dbt has finished, the checks and publish have not
+    emulator = tiny_org.emulator
+    served_before, github_before = len(emulator.requests), emulator.usage()["github"]
     killed(run_killed(config, kill_when=printed("Done. PASS=")))
     assert (publishes(workdir.warehouse), marts(workdir.warehouse)) == last_publish
+    # Its extract (done before dbt) read an unchanged upstream. Through GraphQL (the refresh's default)
+    # every query costs one point: a repository's newest pull request (no page of pull requests follows),
+    # its deployments' pages until one lies wholly behind the look-back (one or two here); no pull request
+    # or deployment list is read through REST.
+    github_after = emulator.usage()["github"]
+    spent = {key: github_after[key] - github_before[key] for key in github_before}
+    repositories = sum(1 for svc in tiny_org.world.services if svc.on_github)
+    assert spent["graphql_points"] == spent["graphql_requests"], spent
+    assert 2 * repositories <= spent["graphql_points"] <= 3 * repositories, (spent, repositories)
+    read_again = [
+        target
+        for method, target, status in emulator.requests[served_before:]
+        if status == 200 and re.search(r"/github/repos/[^/]+/[^/]+/(pulls|deployments)\b", target)
+    ]
+    assert not read_again, read_again
 
     # 5. publish, before the rename: a whole temporary copy is left beside an untouched warehouse
     killed(run_killed(config, kill_at="publish_before_rename"))
@@ -55,6 +79,9 @@ def test_kills_at_the_checks_and_before_the_rename_then_recover(tiny_org, tmp_pa
     reader.join(10)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert marts(workdir.warehouse) == reference, "marts equal those of an uninterrupted refresh"
+    first, again = snapshot_marts(tiny_org.workdir.warehouse), snapshot_marts(workdir.warehouse)
+    for name in MART_KEYS:
+        pd.testing.assert_frame_equal(first[name], again[name], check_like=False, obj=name)
     assert len(publishes(workdir.warehouse)) == 1
     assert publishes(workdir.warehouse) != last_publish[0], "a new publish"
     assert tmp_files(workdir.warehouse) == [], "the leftover copy was removed"
