@@ -2,7 +2,7 @@
 
 Not a GraphQL engine: a small parser for query documents (operations with variables, fields with
 arguments, aliases and selection sets; no fragments, directives or mutations) and resolvers for the types
-the source asks for: `repository { pullRequests deployments }` with their nested connections, and
+the source asks for: `repository { pullRequests pullRequest deployments }` with their nested connections, and
 `rateLimit`. Anything else answers the way api.github.com does, with HTTP 200 and `{"errors": [...]}`.
 
 Objects are rendered from the REST renderer's objects (simulator/github.py), so both APIs serve the same
@@ -353,6 +353,7 @@ class GitHubGraph:
                 "nameWithOwner": lambda o, a: (o["svc"].repository, None),
                 "databaseId": lambda o, a: (o["svc"].repo_id, None),
                 "pullRequests": self._pull_requests,
+                "pullRequest": self._pull_request,
                 "deployments": self._deployments,
             },
             "PageInfo": {
@@ -467,6 +468,16 @@ class GitHubGraph:
         page = Page.of("PullRequest", pulls, args)
         page.items = [self._pull(svc, pr, self.rest.pull(svc, pr, now, full=True)) for pr in page.items]
         return page, "Connection"
+
+    def _pull_request(self, repo: dict, args: dict) -> tuple[Any, str | None]:
+        """`repository.pullRequest(number:)`: GitHub answers null with a NOT_FOUND error for a number
+        that is no pull request (yet); here a whole-query error, as for a missing repository."""
+        svc: Service = repo["svc"]
+        number = args.get("number")
+        pr = svc.pulls[number - 1] if isinstance(number, int) and 0 < number <= len(svc.pulls) else None
+        if pr is not None and pr.opened_at <= self.now:
+            return self._pull(svc, pr, self.rest.pull(svc, pr, self.now, full=True)), "PullRequest"
+        raise GraphQLError(f"Could not resolve to a PullRequest with the number of {number}.", "NOT_FOUND")
 
     def _pull(self, svc: Service, pr: PullRequest, raw: dict) -> dict[str, Any]:
         now = self.now

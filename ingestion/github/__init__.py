@@ -412,6 +412,50 @@ def branches_to_load(names: Sequence[str], default_branch: str | None, patterns:
     return sorted(found)
 
 
+class DeployRuns:
+    """Which Actions runs a repository's `workflow` deploy rules count as deployments, matched as
+    int_deployments_unioned matches them (workflow name, head branch, event, head repository; completion
+    aside: a run's jobs are read again when it changes). Nothing downstream reads the jobs of other runs,
+    and reading them costs one request per run (most runs are pull request CI). Patterns are matched by
+    DuckDB (ingestion/patterns.py), each distinct text once."""
+
+    def __init__(self, rules: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.rules = {name.lower(): list(found) for name, found in rules.items()}
+        self.engine = RegexEngine()
+        self.found: dict[tuple[str, str], bool] = {}
+
+    def _search(self, pattern: str, texts: set[str]) -> None:
+        missing = sorted(text for text in texts if (pattern, text) not in self.found)
+        for text, matched in zip(missing, self.engine.search(pattern, missing), strict=True):
+            self.found[(pattern, text)] = matched
+
+    def select(self, runs: Sequence[dict]) -> list[bool]:
+        """For each run row (as `workflow_runs` loads it), whether some rule of its repository counts it."""
+        chosen = []
+        for run in runs:
+            rules = self.rules.get(str(run.get("repository") or "").lower(), [])
+            for rule in rules:
+                self._search(rule["pattern"], {run.get("name") or ""})
+                if rule.get("branch_pattern"):
+                    self._search(rule["branch_pattern"], {run.get("head_branch") or ""})
+            chosen.append(any(self._counts(rule, run) for rule in rules))
+        return chosen
+
+    def _counts(self, rule: Mapping[str, Any], run: dict) -> bool:
+        if not self.found[(rule["pattern"], run.get("name") or "")]:
+            return False
+        branch = rule.get("branch_pattern")
+        if branch and not self.found[(branch, run.get("head_branch") or "")]:
+            return False
+        if str(run.get("event") or "").lower() not in (rule.get("events") or ()):
+            return False
+        head = run.get("head_repository__full_name")
+        return bool(rule.get("include_forks")) or head is None or head.lower() == run["repository"].lower()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
 def branch_rows(
     repository: str, current: Mapping[str, dict], previous: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -476,6 +520,7 @@ def github_source(
     pull_request_details: bool = True,
     conditional_requests: bool = True,
     deploy_branches: Mapping[str, Sequence[str]] | None = None,
+    deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     api: str = "rest",
     max_concurrency: int = 4,
     usage: ApiUsage | None = None,
@@ -489,6 +534,9 @@ def github_source(
     `conditional_requests` sends the previous run's ETag with each repository's list requests.
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
+    `deploy_workflows` maps a repository's full name (any case) to its `workflow` deploy rules
+    (ingestion.config.workflow_rules): Actions jobs are then read only for the runs those rules count
+    (DeployRuns); None reads every run's jobs.
     `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
     (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
     at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
@@ -1162,10 +1210,14 @@ def github_source(
 
         The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
         request per run and refresh. So the runs whose jobs were read are remembered per repository, by
-        creation, last update, status and attempt, and forgotten once they fall behind the look-back."""
+        creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
+        `deploy_workflows` given, only the runs its rules count are asked at all."""
         remembered = dlt.current.resource_state("workflow_jobs").setdefault("runs", {})
         touched: set[str] = set()
-        for run in _as_list(runs):
+        runs = _as_list(runs)
+        if deploy_runs is not None:
+            runs = list(compress(runs, deploy_runs.select(runs)))
+        for run in runs:
             repository, run_id = run["repository"], run["id"]
             known: dict[str, list] = remembered.setdefault(repository, {})
             mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
@@ -1181,6 +1233,7 @@ def github_source(
         for repository in touched:
             _forget_old_runs(remembered[repository], workflow_run_lookback_days)
 
+    deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
     resources = (
         repositories_resource,
         pull_requests,
