@@ -363,10 +363,11 @@ def _as_list(items: TDataItem) -> list[dict]:
     return items if isinstance(items, list) else [items]
 
 
-def _shape_commit(raw: dict, repository: str, **extra: Any) -> dict:
-    row = trim(raw)
+def _shape_commit(raw: dict, repository: str) -> dict:
+    """A commit's hinted columns, on both paths (REST's listing, GraphQL's history)."""
+    row = _pick(raw, COMMIT_COLUMNS, repository=repository)
     row["parents"] = [{"sha": parent.get("sha")} for parent in raw.get("parents") or []]
-    return {"repository": repository, **extra, **row}
+    return row
 
 
 def _shape_pull_request(raw: dict, repository: str) -> dict:
@@ -772,9 +773,26 @@ def github_source(
         state = dlt.current.resource_state("commits")
         cursors = state.setdefault("cursors", {})
         branch_cursors = state.setdefault("branch_cursors", {})
-        for repo in _as_list(repos):
+        repos = _as_list(repos)
+        # a repository's first load reads its default branch's history through GraphQL, a few
+        # repositories at a time; later loads list what is new through REST (an unchanged listing
+        # answers 304, which costs nothing)
+        first_loads = [
+            repo["full_name"] for repo in repos if gql is not None and not cursors.get(repo["full_name"])
+        ]
+        histories = iter(
+            graphql.in_order(
+                first_loads, lambda name: graphql.read_history(gql, name, None, start), max_concurrency
+            )
+        )
+        for repo in repos:
             full_name = repo["full_name"]
-            yield from _commits_since(full_name, None, cursors, full_name)
+            if full_name in first_loads:
+                name, read = next(histories)
+                assert name == full_name
+                yield from _commits_from_history(full_name, read, cursors)
+            else:
+                yield from _commits_since(full_name, None, cursors, full_name)
             patterns = patterns_by_repository.get(full_name.lower())
             if not patterns:
                 continue
@@ -785,6 +803,28 @@ def github_source(
                 del saved[gone]
             for branch in wanted:
                 yield from _commits_since(full_name, branch, saved, branch)
+
+    def _commits_from_history(
+        full_name: str, read: list[list[dict]], cursors: dict[str, Any]
+    ) -> Iterator[list[dict]]:
+        """GraphQL history pages as the REST listing's commits; the cursor moves as REST's does. A commit
+        with more parents than GraphQL's page gave is read through REST."""
+        newest = None
+        for listed in read:
+            listed = [
+                client.get(f"/repos/{full_name}/commits/{raw['sha']}").json()
+                if raw.get("parents_cut")
+                else raw
+                for raw in listed
+            ]
+            page = yield from screen("commits", listed, full_name, full_name)
+            for raw in page:
+                committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
+                if committed and (newest is None or committed > newest):
+                    newest = committed
+            yield [_shape_commit(c, full_name) for c in page]
+        if newest is not None:
+            cursors[full_name] = iso(newest)
 
     def _commits_since(
         full_name: str, branch: str | None, cursors: dict[str, Any], key: str

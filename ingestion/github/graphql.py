@@ -1,5 +1,6 @@
-"""Pull requests (with their commits, reviews, review comments and files) and deployments (with their
-statuses) through GitHub's GraphQL API, many to a request.
+"""Pull requests (with their commits, reviews, review comments and files), deployments (with their
+statuses) and a branch's commits (its history, on a repository's first load) through GitHub's GraphQL API,
+many to a request.
 
 REST costs about five requests per pull request (its page, commits, reviews, comments, files); one GraphQL
 query returns a page of pull requests with all of that nested. Nested lists come in one page each: a pull
@@ -31,7 +32,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.http import ApiError, ApiUsage
 
-from .helpers import parse_ts
+from .helpers import iso, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,28 @@ query Deployments($owner: String!, $name: String!, $first: Int!, $after: String)
   }
 }
 """
+
+# A branch's commits through its head commit's `history`: 100 commits and their parents cost 101 requests,
+# one point, where REST lists 100 commits per request. BRANCH is the default branch (`defaultBranchRef`) or
+# a named one (`ref(qualifiedName:)`, with its variable declared).
+HISTORY_PAGE = 100
+HISTORY_QUERY = """
+query History($owner: String!, $name: String!, $first: Int!, $after: String, $since: GitTimestamp REF_VAR) {
+  rateLimit { cost remaining resetAt limit }
+  repository(owner: $owner, name: $name) {
+    BRANCH {
+      target {
+        ... on Commit {
+          history(first: $first, after: $after, since: $since) {
+            pageInfo { hasNextPage endCursor }
+            nodes { COMMIT_FIELDS }
+          }
+        }
+      }
+    }
+  }
+}
+""".replace("COMMIT_FIELDS", COMMIT_FIELDS)
 
 # the REST names of GraphQL's enumerations
 _FILE_STATUS = {"ADDED": "added", "DELETED": "removed", "MODIFIED": "modified", "RENAMED": "renamed"}
@@ -302,6 +325,46 @@ def complete_pull_requests(gql: GraphQLClient, full_name: str, nodes: list[dict]
             if field in found:
                 node[field] = found[field]
         batch, spent = [], 0
+
+
+def read_history(
+    gql: GraphQLClient, full_name: str, branch: str | None, since: datetime | None
+) -> list[list[dict]]:
+    """The commits reachable from `branch` (None: the default branch) committed at or after `since`,
+    newest first, in pages of REST-shaped commits (`commit` below). A commit with more parents than the
+    page of parents gives is marked `parents_cut` (the source reads it through REST). No pages when the
+    branch (or the repository's default branch: an empty repository) does not exist."""
+    owner, name = full_name.split("/", 1)
+    if branch is None:
+        document = HISTORY_QUERY.replace("REF_VAR", "").replace("BRANCH", "defaultBranchRef")
+        extra: dict[str, Any] = {}
+    else:
+        document = HISTORY_QUERY.replace("REF_VAR", ", $ref: String!").replace(
+            "BRANCH", "ref(qualifiedName: $ref)"
+        )
+        extra = {"ref": f"refs/heads/{branch}"}
+    since_text = iso(since) if since is not None else None
+    out: list[list[dict]] = []
+    after = None
+    while True:
+        variables = {"owner": owner, "name": name, "first": HISTORY_PAGE, "after": after, **extra}
+        variables["since"] = since_text
+        data = gql.query(document, variables, f"commits of {full_name}")
+        ref = (data.get("repository") or {}).get("defaultBranchRef" if branch is None else "ref")
+        history = ((ref or {}).get("target") or {}).get("history")
+        if not history:
+            return out
+        page = []
+        for node in history.get("nodes") or []:
+            raw = commit({"commit": node})
+            if _complete(node.get("parents")) is None:
+                raw["parents_cut"] = True
+            page.append(raw)
+        out.append(page)
+        info = history.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return out
+        after = info.get("endCursor")
 
 
 def read_deployments(gql: GraphQLClient, full_name: str, floor: datetime | None) -> list[list[dict]]:
