@@ -622,12 +622,15 @@ def github_source(
     def repositories_resource() -> Iterator[list[dict]]:
         if repositories:
             # Asked-for repositories are read one by one: works across owners and for tokens that
-            # may not list the organisation.
+            # may not list the organisation. They are handed on together, so the GraphQL reads of the
+            # transformers run `max_concurrency` repositories at a time.
+            found = []
             for name in repositories:
                 full_name = name if "/" in name else f"{organization}/{name}"
                 page = yield from screen("repositories", [client.get(f"/repos/{full_name}").json()], name)
-                if page:
-                    yield [trim(repo) for repo in page]
+                found += [trim(repo) for repo in page]
+            if found:
+                yield found
             return
         for listed in pages(client, f"/orgs/{organization}/repos", {"type": "all", "sort": "full_name"}):
             page = yield from screen("repositories", listed, organization)
