@@ -9,7 +9,9 @@ unchanged repository costs one request per endpoint (the run listing keeps its q
 run's jobs are read only when the run is new or changed). Releases, tags, branches, Actions and pull
 request files and comments are optional: a repository (or server) without them loads none, and the refresh
 goes on. Commits are those of the default branch, plus those of the branches a `branch_push` deploy rule
-names (`deploy_branches`), so the first-parent chain of a deploy branch can be walked.
+names (`deploy_branches`), so the first-parent chain of a deploy branch can be walked. With the GraphQL API,
+a repository's first load reads its default branch's commits through GraphQL (graphql.py); a run's jobs are
+read only for the runs a `workflow` deploy rule counts when the rules are given (`deploy_workflows`).
 """
 
 from __future__ import annotations
