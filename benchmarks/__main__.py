@@ -142,6 +142,7 @@ BENCHMARKS = [
         (
             "large_full_refresh_s",
             "large_first_load_github_requests_per_pr",
+            "large_first_load_github_points_per_pr",
             "large_extract_records_per_s",
             "large_full_build_s",
             "large_peak_rss_gib",

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REFRESH_NAMES = [
     "large_full_refresh_s",
     "large_first_load_github_requests_per_pr",
+    "large_first_load_github_points_per_pr",
     "large_extract_records_per_s",
     "large_full_build_s",
     "large_peak_rss_gib",
@@ -169,6 +170,10 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
             results[scaled_name("large_first_load_github_requests_per_pr", scale)] = {
                 "value": round(requests / prs, 4),
                 "unit": "requests/PR",
+            }
+            results[scaled_name("large_first_load_github_points_per_pr", scale)] = {
+                "value": round(points / prs, 4),
+                "unit": "points/PR",
             }
             print(f"  GitHub: {requests:,} requests, {points:,} GraphQL points for {prs:,} pull requests")
         if profile.load_seconds and profile.rows_loaded:

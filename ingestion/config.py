@@ -573,6 +573,21 @@ def branch_push_patterns(config: OrgConfig) -> dict[str, list[str]]:
     return out
 
 
+def workflow_rules(config: OrgConfig) -> dict[str, list[dict[str, Any]]]:
+    """The `workflow` deploy rules of each service repository (repositories without one are left out): what
+    the GitHub source needs to read Actions jobs only for the runs those rules count as deployments."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for service in config.services:
+        for rule in service["deploy_rules"]:
+            if rule["kind"] == "workflow":
+                keys = ("pattern", "branch_pattern", "events", "include_forks")
+                kept = {key: rule.get(key) for key in keys}
+                rules = out.setdefault(service["repository"], [])
+                if kept not in rules:
+                    rules.append(kept)
+    return out
+
+
 def load_config(path: Path | str) -> OrgConfig:
     """Read and validate a configuration file."""
     path = Path(path)

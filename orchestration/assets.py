@@ -23,7 +23,7 @@ import requests
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 
-from ingestion.config import OrgConfig, branch_push_patterns
+from ingestion.config import OrgConfig, branch_push_patterns, workflow_rules
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
@@ -141,6 +141,7 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
             repositories=gh.options.get("repositories") or _github_repositories(config),
             start_date=gh.start_date,
             deploy_branches=branch_push_patterns(config),
+            deploy_workflows=workflow_rules(config),
             api=gh.options.get("api", "graphql"),
             max_concurrency=gh.options.get("max_concurrency", 4),
             usage=(usage := ApiUsage("GitHub")),

@@ -516,7 +516,12 @@ class Emulator:
         }
         assert self.gh is not None
         graph = GitHubGraph(
-            self.world, self.gh, now, lambda svc, pr: self._pull_files(svc, pr, now), self._listing
+            self.world,
+            self.gh,
+            now,
+            lambda svc, pr: self._pull_files(svc, pr, now),
+            self._listing,
+            lambda svc, ref, since, listed: self._history(svc, ref, since, now, listed),
         )
         try:
             data = graph.execute(selections, variables, rate)
@@ -861,6 +866,20 @@ class Emulator:
         )
         chunk, link = self._paginate(commits, params, target)
         return [gh.commit(svc, c) for c in chunk], link
+
+    def _history(
+        self, svc: Service, ref: str, since: str | None, now: datetime, listed: bool
+    ) -> tuple[Commit | None, list]:
+        """A branch's head at `now` and (`listed`) the commits the REST listing gives for it: GraphQL's
+        `history`."""
+        head = self._resolve(svc, ref, now)
+        if head is None or not listed:
+            return head, []
+        params = {"sha": ref, **({"since": since} if since else {})}
+        commits = self._listing(
+            ("commits", svc.name, now, _filters(params)), lambda: self._commit_listing(svc, head, params)
+        )
+        return head, commits
 
     def _commit_listing(self, svc: Service, head: Commit, params: dict[str, str]) -> list[Commit]:
         if head.main_index is not None:  # a point on main: everything main had reached by then

@@ -2,7 +2,9 @@
 
 Not a GraphQL engine: a small parser for query documents (operations with variables, fields with
 arguments, aliases and selection sets; no fragments, directives or mutations) and resolvers for the types
-the source asks for: `repository { pullRequests deployments }` with their nested connections, and
+the source asks for: `repository { pullRequests pullRequest deployments }` with their nested connections,
+`repository { defaultBranchRef ref(qualifiedName:) }` with the target commit's `history` (inline fragments
+`... on Commit`), and
 `rateLimit`. Anything else answers the way api.github.com does, with HTTP 200 and `{"errors": [...]}`.
 
 Objects are rendered from the REST renderer's objects (simulator/github.py), so both APIs serve the same
@@ -137,8 +139,16 @@ class _Parser:
         self.take("{")
         out: list[Field] = []
         while self.peek() != "}":
-            if self.peek() in ("...", "@"):
-                raise GraphQLError("Fragments and directives are not served here")
+            if self.peek() == "...":
+                # an inline fragment (`... on Commit { ... }`): its selections apply to objects of that type
+                self.take("...")
+                if self.peek() != "on":
+                    raise GraphQLError("Named fragments are not served here")
+                self.take("on")
+                out.append(Field("...", "...", {"on": self.name()}, self.selection_set()))
+                continue
+            if self.peek() == "@":
+                raise GraphQLError("Directives are not served here")
             alias = name = self.name()
             if self.peek() == ":":
                 self.take(":")
@@ -211,7 +221,7 @@ def _bind(value: Any, variables: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------------- costs
 CONNECTIONS = frozenset(
     {"pullRequests", "deployments", "commits", "parents", "reviews", "files", "labels", "statuses"}
-    | {"reviewThreads", "comments"}
+    | {"reviewThreads", "comments", "history"}
 )
 MAX_PAGE = 100
 
@@ -295,6 +305,7 @@ class GitHubGraph:
         now: datetime,
         files: Callable[[Service, Any], list],
         listing: Callable[[tuple, Callable[[], list]], list] | None = None,
+        history: Callable[[Service, str, str | None, bool], tuple[Any, list]] | None = None,
     ):
         self.world = world
         self.rest = rest
@@ -304,6 +315,10 @@ class GitHubGraph:
         # emulator's listing cache), so a page costs its own nodes rather than the repository's history
         self.listing = listing or (lambda key, produce: produce())
         self.services = {svc.name: svc for svc in world.services}
+        # `history(svc, ref, since, listed)`: the ref's head commit (None when the ref does not exist at
+        # `now`) and, when `listed`, the commits reachable from it, newest first, committed at or after
+        # `since` (ISO), as the REST commits listing serves them
+        self.history = history
 
     def execute(self, selections: list[Field], variables: dict[str, Any], rate: dict[str, Any]) -> dict:
         return self._select("Query", {"rate": rate}, selections, variables)
@@ -313,6 +328,10 @@ class GitHubGraph:
         assert resolvers is not None, type_name
         out: dict[str, Any] = {}
         for item in selections:
+            if item.name == "...":
+                if item.args["on"] == type_name:
+                    out.update(self._select(type_name, obj, item.selections or [], variables))
+                continue
             if item.name == "__typename":
                 out[item.alias] = obj.get("__typename", type_name) if isinstance(obj, dict) else type_name
                 continue
@@ -353,7 +372,10 @@ class GitHubGraph:
                 "nameWithOwner": lambda o, a: (o["svc"].repository, None),
                 "databaseId": lambda o, a: (o["svc"].repo_id, None),
                 "pullRequests": self._pull_requests,
+                "pullRequest": self._pull_request,
                 "deployments": self._deployments,
+                "defaultBranchRef": lambda o, a: (self._ref(o["svc"], "main"), "Ref"),
+                "ref": lambda o, a: (self._ref(o["svc"], a.get("qualifiedName") or ""), "Ref"),
             },
             "PageInfo": {
                 "hasNextPage": lambda p, a: (p.end < p.total, None),
@@ -367,7 +389,7 @@ class GitHubGraph:
                 "nodes": lambda p, a: (p.items, p.type_name),
             },
             "Actor": {k: scalar(k) for k in ("login", "databaseId")},
-            "Ref": {"name": scalar("name")},
+            "Ref": {"name": scalar("name"), "target": lambda o, a: (o.get("target"), "Commit")},
             "GitObject": {"oid": scalar("oid")},
             "Label": {"name": scalar("name")},
             "PullRequest": {
@@ -387,6 +409,7 @@ class GitHubGraph:
                 "author": lambda o, a: (o["author"], "GitActor"),
                 "committer": lambda o, a: (o["committer"], "GitActor"),
                 "parents": lambda o, a: (Page.of("GitObject", o["parents"], a), "Connection"),
+                "history": self._history,
             },
             "GitActor": {
                 **{k: scalar(k) for k in ("name", "email", "date")},
@@ -466,6 +489,38 @@ class GitHubGraph:
         pulls = self.listing(("graphql-pulls", svc.name, now, states_key, key, descending), produce)
         page = Page.of("PullRequest", pulls, args)
         page.items = [self._pull(svc, pr, self.rest.pull(svc, pr, now, full=True)) for pr in page.items]
+        return page, "Connection"
+
+    def _pull_request(self, repo: dict, args: dict) -> tuple[Any, str | None]:
+        """`repository.pullRequest(number:)`: GitHub answers null with a NOT_FOUND error for a number
+        that is no pull request (yet); here a whole-query error, as for a missing repository."""
+        svc: Service = repo["svc"]
+        number = args.get("number")
+        pr = svc.pulls[number - 1] if isinstance(number, int) and 0 < number <= len(svc.pulls) else None
+        if pr is not None and pr.opened_at <= self.now:
+            return self._pull(svc, pr, self.rest.pull(svc, pr, self.now, full=True)), "PullRequest"
+        raise GraphQLError(f"Could not resolve to a PullRequest with the number of {number}.", "NOT_FOUND")
+
+    def _ref(self, svc: Service, qualified_name: str) -> dict[str, Any] | None:
+        """A branch (`main`, `refs/heads/<name>`), or null when it does not exist (yet)."""
+        name = qualified_name.removeprefix("refs/heads/")
+        if self.history is None or not name:
+            return None
+        head, _ = self.history(svc, name, None, False)
+        if head is None:
+            return None
+        target = {**self._commit(svc, head), "_svc": svc, "_ref": name}
+        return {"name": name, "target": target}
+
+    def _history(self, commit: dict, args: dict) -> tuple[Page, str]:
+        """`Commit.history(first, after, since)`, served for a ref's target (the commits REST lists for the
+        ref, with the same `since` filter, newest first)."""
+        if "_ref" not in commit or self.history is None:
+            raise GraphQLError("Commit.history is served for a ref's target only here", "undefinedField")
+        svc: Service = commit["_svc"]
+        _, commits = self.history(svc, commit["_ref"], args.get("since"), True)
+        page = Page.of("Commit", commits, args)
+        page.items = [self._commit(svc, c) for c in page.items]
         return page, "Connection"
 
     def _pull(self, svc: Service, pr: PullRequest, raw: dict) -> dict[str, Any]:

@@ -9,7 +9,9 @@ unchanged repository costs one request per endpoint (the run listing keeps its q
 run's jobs are read only when the run is new or changed). Releases, tags, branches, Actions and pull
 request files and comments are optional: a repository (or server) without them loads none, and the refresh
 goes on. Commits are those of the default branch, plus those of the branches a `branch_push` deploy rule
-names (`deploy_branches`), so the first-parent chain of a deploy branch can be walked.
+names (`deploy_branches`), so the first-parent chain of a deploy branch can be walked. With the GraphQL API,
+a repository's first load reads its default branch's commits through GraphQL (graphql.py); a run's jobs are
+read only for the runs a `workflow` deploy rule counts when the rules are given (`deploy_workflows`).
 """
 
 from __future__ import annotations
@@ -363,10 +365,11 @@ def _as_list(items: TDataItem) -> list[dict]:
     return items if isinstance(items, list) else [items]
 
 
-def _shape_commit(raw: dict, repository: str, **extra: Any) -> dict:
-    row = trim(raw)
+def _shape_commit(raw: dict, repository: str) -> dict:
+    """A commit's hinted columns, on both paths (REST's listing, GraphQL's history)."""
+    row = _pick(raw, COMMIT_COLUMNS, repository=repository)
     row["parents"] = [{"sha": parent.get("sha")} for parent in raw.get("parents") or []]
-    return {"repository": repository, **extra, **row}
+    return row
 
 
 def _shape_pull_request(raw: dict, repository: str) -> dict:
@@ -410,6 +413,50 @@ def branches_to_load(names: Sequence[str], default_branch: str | None, patterns:
     finally:
         engine.close()
     return sorted(found)
+
+
+class DeployRuns:
+    """Which Actions runs a repository's `workflow` deploy rules count as deployments, matched as
+    int_deployments_unioned matches them (workflow name, head branch, event, head repository; completion
+    aside: a run's jobs are read again when it changes). Nothing downstream reads the jobs of other runs,
+    and reading them costs one request per run (most runs are pull request CI). Patterns are matched by
+    DuckDB (ingestion/patterns.py), each distinct text once."""
+
+    def __init__(self, rules: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.rules = {name.lower(): list(found) for name, found in rules.items()}
+        self.engine = RegexEngine()
+        self.found: dict[tuple[str, str], bool] = {}
+
+    def _search(self, pattern: str, texts: set[str]) -> None:
+        missing = sorted(text for text in texts if (pattern, text) not in self.found)
+        for text, matched in zip(missing, self.engine.search(pattern, missing), strict=True):
+            self.found[(pattern, text)] = matched
+
+    def select(self, runs: Sequence[dict]) -> list[bool]:
+        """For each run row (as `workflow_runs` loads it), whether some rule of its repository counts it."""
+        chosen = []
+        for run in runs:
+            rules = self.rules.get(str(run.get("repository") or "").lower(), [])
+            for rule in rules:
+                self._search(rule["pattern"], {run.get("name") or ""})
+                if rule.get("branch_pattern"):
+                    self._search(rule["branch_pattern"], {run.get("head_branch") or ""})
+            chosen.append(any(self._counts(rule, run) for rule in rules))
+        return chosen
+
+    def _counts(self, rule: Mapping[str, Any], run: dict) -> bool:
+        if not self.found[(rule["pattern"], run.get("name") or "")]:
+            return False
+        branch = rule.get("branch_pattern")
+        if branch and not self.found[(branch, run.get("head_branch") or "")]:
+            return False
+        if str(run.get("event") or "").lower() not in (rule.get("events") or ()):
+            return False
+        head = run.get("head_repository__full_name")
+        return bool(rule.get("include_forks")) or head is None or head.lower() == run["repository"].lower()
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 def branch_rows(
@@ -476,6 +523,7 @@ def github_source(
     pull_request_details: bool = True,
     conditional_requests: bool = True,
     deploy_branches: Mapping[str, Sequence[str]] | None = None,
+    deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     api: str = "rest",
     max_concurrency: int = 4,
     usage: ApiUsage | None = None,
@@ -489,6 +537,9 @@ def github_source(
     `conditional_requests` sends the previous run's ETag with each repository's list requests.
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
+    `deploy_workflows` maps a repository's full name (any case) to its `workflow` deploy rules
+    (ingestion.config.workflow_rules): Actions jobs are then read only for the runs those rules count
+    (DeployRuns); None reads every run's jobs.
     `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
     (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
     at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
@@ -573,12 +624,15 @@ def github_source(
     def repositories_resource() -> Iterator[list[dict]]:
         if repositories:
             # Asked-for repositories are read one by one: works across owners and for tokens that
-            # may not list the organisation.
+            # may not list the organisation. They are handed on together, so the GraphQL reads of the
+            # transformers run `max_concurrency` repositories at a time.
+            found = []
             for name in repositories:
                 full_name = name if "/" in name else f"{organization}/{name}"
                 page = yield from screen("repositories", [client.get(f"/repos/{full_name}").json()], name)
-                if page:
-                    yield [trim(repo) for repo in page]
+                found += [trim(repo) for repo in page]
+            if found:
+                yield found
             return
         for listed in pages(client, f"/orgs/{organization}/repos", {"type": "all", "sort": "full_name"}):
             page = yield from screen("repositories", listed, organization)
@@ -724,9 +778,26 @@ def github_source(
         state = dlt.current.resource_state("commits")
         cursors = state.setdefault("cursors", {})
         branch_cursors = state.setdefault("branch_cursors", {})
-        for repo in _as_list(repos):
+        repos = _as_list(repos)
+        # a repository's first load reads its default branch's history through GraphQL, a few
+        # repositories at a time; later loads list what is new through REST (an unchanged listing
+        # answers 304, which costs nothing)
+        first_loads = [
+            repo["full_name"] for repo in repos if gql is not None and not cursors.get(repo["full_name"])
+        ]
+        histories = iter(
+            graphql.in_order(
+                first_loads, lambda name: graphql.read_history(gql, name, None, start), max_concurrency
+            )
+        )
+        for repo in repos:
             full_name = repo["full_name"]
-            yield from _commits_since(full_name, None, cursors, full_name)
+            if full_name in first_loads:
+                name, read = next(histories)
+                assert name == full_name
+                yield from _commits_from_history(full_name, read, cursors)
+            else:
+                yield from _commits_since(full_name, None, cursors, full_name)
             patterns = patterns_by_repository.get(full_name.lower())
             if not patterns:
                 continue
@@ -737,6 +808,28 @@ def github_source(
                 del saved[gone]
             for branch in wanted:
                 yield from _commits_since(full_name, branch, saved, branch)
+
+    def _commits_from_history(
+        full_name: str, read: list[list[dict]], cursors: dict[str, Any]
+    ) -> Iterator[list[dict]]:
+        """GraphQL history pages as the REST listing's commits; the cursor moves as REST's does. A commit
+        with more parents than GraphQL's page gave is read through REST."""
+        newest = None
+        for listed in read:
+            listed = [
+                client.get(f"/repos/{full_name}/commits/{raw['sha']}").json()
+                if raw.get("parents_cut")
+                else raw
+                for raw in listed
+            ]
+            page = yield from screen("commits", listed, full_name, full_name)
+            for raw in page:
+                committed = parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
+                if committed and (newest is None or committed > newest):
+                    newest = committed
+            yield [_shape_commit(c, full_name) for c in page]
+        if newest is not None:
+            cursors[full_name] = iso(newest)
 
     def _commits_since(
         full_name: str, branch: str | None, cursors: dict[str, Any], key: str
@@ -1162,10 +1255,14 @@ def github_source(
 
         The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
         request per run and refresh. So the runs whose jobs were read are remembered per repository, by
-        creation, last update, status and attempt, and forgotten once they fall behind the look-back."""
+        creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
+        `deploy_workflows` given, only the runs its rules count are asked at all."""
         remembered = dlt.current.resource_state("workflow_jobs").setdefault("runs", {})
         touched: set[str] = set()
-        for run in _as_list(runs):
+        runs = _as_list(runs)
+        if deploy_runs is not None:
+            runs = list(compress(runs, deploy_runs.select(runs)))
+        for run in runs:
             repository, run_id = run["repository"], run["id"]
             known: dict[str, list] = remembered.setdefault(repository, {})
             mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
@@ -1181,6 +1278,7 @@ def github_source(
         for repository in touched:
             _forget_old_runs(remembered[repository], workflow_run_lookback_days)
 
+    deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
     resources = (
         repositories_resource,
         pull_requests,

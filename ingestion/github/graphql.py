@@ -1,5 +1,6 @@
-"""Pull requests (with their commits, reviews, review comments and files) and deployments (with their
-statuses) through GitHub's GraphQL API, many to a request.
+"""Pull requests (with their commits, reviews, review comments and files), deployments (with their
+statuses) and a branch's commits (its history, on a repository's first load) through GitHub's GraphQL API,
+many to a request.
 
 REST costs about five requests per pull request (its page, commits, reviews, comments, files); one GraphQL
 query returns a page of pull requests with all of that nested. Nested lists come in one page each: a pull
@@ -8,9 +9,13 @@ whose previous name GraphQL does not give) is marked so that list is read throug
 only. Every node is turned into the object REST serves (the fields the source keeps), so rows, quarantine
 screening and shaping are the same on both paths.
 
-Points: GitHub charges each connection once per parent it may be resolved for. Leaf lists (labels, reviews,
-files) cost one request per pull request whatever their page size, so they are asked 100 at a time; the
-nested ones (a commit's parents, a thread's comments) multiply, so their parents' pages stay small.
+Points: GitHub charges each connection once per parent it may be resolved for (the product of the `first`
+arguments above it), the sum divided by 100. Leaf lists (labels, reviews, files) cost one request per pull
+request whatever their page size, so they are asked 100 at a time; the nested ones (a commit's parents, a
+thread's comments) multiply, so the first pass asks only a pull request's first few commits and the number
+of its review threads. A second pass then asks, for the pull requests whose commits did not fit or that have
+review threads, exactly that many (`first` = the total count), packed into queries of at most 100 requests
+(one point each): a pull request costs about 0.08 points instead of 0.35.
 """
 
 from __future__ import annotations
@@ -27,22 +32,43 @@ from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.http import ApiError, ApiUsage
 
-from .helpers import parse_ts
+from .helpers import iso, parse_ts
 
 log = logging.getLogger(__name__)
 
-PULL_REQUEST_PAGE = 50
-DEPLOYMENT_PAGE = 50
-# nested pages whose children are connections themselves: each costs one request per item of the page
-COMMIT_PAGE = 20  # a commit's parents
-THREAD_PAGE = 10  # a thread's comments
+# a page of 100 costs 8 points (100 x 8 requests, plus the page's own); 50 would cost 5 (rounded up). A first
+# load starts with a page of 25 (2 points) and sizes the last page to what is left: a repository's few pull
+# requests are not charged as a full page.
+PULL_REQUEST_PAGE = 100
+FIRST_PULL_REQUEST_PAGE = 25
+DEPLOYMENT_PAGE = 100  # 101 requests: one point
+# commits in the first pass: each costs one request per pull request of the page (its parents); most pull
+# requests have three or fewer, the others' are asked in the second pass
+COMMIT_PAGE = 3
 NESTED_PAGE = 100
+# the second pass: requests per query (GitHub's unit before dividing by 100), so each query costs a point
+DETAIL_REQUESTS = 100
+
+COMMIT_FIELDS = """
+              oid message
+              author { name email date user { login } }
+              committer { name email date user { login } }
+              parents(first: 5) { totalCount nodes { oid } }
+"""
+COMMENT_FIELDS = """
+                databaseId path createdAt updatedAt authorAssociation
+                author { login __typename }
+                commit { oid }
+                pullRequestReview { databaseId }
+                replyTo { databaseId }
+"""
 
 PULL_REQUESTS_QUERY = """
 query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String) {
   rateLimit { cost remaining resetAt limit }
   repository(owner: $owner, name: $name) {
     pullRequests(first: $first, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      totalCount
       pageInfo { hasNextPage endCursor }
       nodes {
         number databaseId title state createdAt updatedAt closedAt mergedAt
@@ -51,42 +77,34 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
         potentialMergeCommit { oid }
         headRefOid headRefName baseRefName baseRefOid additions deletions changedFiles
         labels(first: 100) { totalCount nodes { name } }
-        commits(first: COMMIT_PAGE) {
-          totalCount
-          nodes {
-            commit {
-              oid message
-              author { name email date user { login } }
-              committer { name email date user { login } }
-              parents(first: 5) { totalCount nodes { oid } }
-            }
-          }
-        }
+        commits(first: COMMIT_PAGE) { totalCount nodes { commit { COMMIT_FIELDS } } }
         reviews(first: 100) {
           totalCount
           nodes { databaseId state submittedAt author { login } commit { oid } }
         }
-        reviewThreads(first: THREAD_PAGE) {
-          totalCount
-          nodes {
-            comments(first: 100) {
-              totalCount
-              nodes {
-                databaseId path createdAt updatedAt authorAssociation
-                author { login __typename }
-                commit { oid }
-                pullRequestReview { databaseId }
-                replyTo { databaseId }
-              }
-            }
-          }
-        }
+        reviewThreads(first: 1) { totalCount }
         files(first: 100) { totalCount nodes { path additions deletions changeType } }
       }
     }
   }
 }
-""".replace("COMMIT_PAGE", str(COMMIT_PAGE)).replace("THREAD_PAGE", str(THREAD_PAGE))
+""".replace("COMMIT_PAGE", str(COMMIT_PAGE)).replace("COMMIT_FIELDS", COMMIT_FIELDS)
+
+# The second pass: one aliased `pullRequest(number:)` per list asked again (PULL_REQUEST_DETAIL).
+DETAIL_QUERY = """
+query PullRequestLists($owner: String!, $name: String!) {
+  rateLimit { cost remaining resetAt limit }
+  repository(owner: $owner, name: $name) {
+SELECTIONS
+  }
+}
+"""
+DETAIL_LISTS = {
+    # field: its selection, with the page size FIRST (it costs 1 + FIRST requests)
+    "commits": "commits(first: FIRST) { totalCount nodes { commit { " + COMMIT_FIELDS + " } } }",
+    "reviewThreads": "reviewThreads(first: FIRST) { totalCount nodes { comments(first: 100) { totalCount "
+    "nodes { " + COMMENT_FIELDS + " } } } }",
+}
 
 # The newest-updated pull request alone: one point, against 18 for a page with everything nested. An
 # incremental run asks it first, so a repository with nothing changed costs one point.
@@ -121,6 +139,28 @@ query Deployments($owner: String!, $name: String!, $first: Int!, $after: String)
   }
 }
 """
+
+# A branch's commits through its head commit's `history`: 100 commits and their parents cost 101 requests,
+# one point, where REST lists 100 commits per request. BRANCH is the default branch (`defaultBranchRef`) or
+# a named one (`ref(qualifiedName:)`, with its variable declared).
+HISTORY_PAGE = 100
+HISTORY_QUERY = """
+query History($owner: String!, $name: String!, $first: Int!, $after: String, $since: GitTimestamp REF_VAR) {
+  rateLimit { cost remaining resetAt limit }
+  repository(owner: $owner, name: $name) {
+    BRANCH {
+      target {
+        ... on Commit {
+          history(first: $first, after: $after, since: $since) {
+            pageInfo { hasNextPage endCursor }
+            nodes { COMMIT_FIELDS }
+          }
+        }
+      }
+    }
+  }
+}
+""".replace("COMMIT_FIELDS", COMMIT_FIELDS)
 
 # the REST names of GraphQL's enumerations
 _FILE_STATUS = {"ADDED": "added", "DELETED": "removed", "MODIFIED": "modified", "RENAMED": "renamed"}
@@ -193,19 +233,25 @@ def _pages(
     size: int,
     first_size: int | None = None,
 ) -> Iterator[list[dict]]:
+    """The connection's pages: the first of `first_size`, the others of `size`, or of what is left when
+    the connection gives its `totalCount` (a page is charged for its `first`, not for what it holds)."""
     owner, name = full_name.split("/", 1)
     after = None
     page_size = first_size or size
+    read = 0
     while True:
         variables = {"owner": owner, "name": name, "first": page_size, "after": after}
-        page_size = size
         data = gql.query(document, variables, f"{connection} of {full_name}")
         listed = ((data.get("repository") or {}).get(connection)) or {}
-        yield listed.get("nodes") or []
+        nodes = listed.get("nodes") or []
+        read += len(nodes)
+        yield nodes
         info = listed.get("pageInfo") or {}
         if not info.get("hasNextPage"):
             return
         after = info.get("endCursor")
+        left = (listed.get("totalCount") or 0) - read
+        page_size = min(size, left) if left > 0 else size
 
 
 def read_pull_requests(
@@ -225,12 +271,100 @@ def read_pull_requests(
         if not newest or behind(newest[0]):
             return []
     out = []
-    first = FIRST_INCREMENTAL_PAGE if incremental else None
+    first = FIRST_INCREMENTAL_PAGE if incremental else FIRST_PULL_REQUEST_PAGE
     for page in _pages(gql, PULL_REQUESTS_QUERY, "pullRequests", full_name, PULL_REQUEST_PAGE, first):
         out.append(page)
+        complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
             break
     return out
+
+
+def _cut_short(node: dict) -> list[tuple[str, int]]:
+    """The lists of a first-pass pull request node to ask again, with the page that holds them whole:
+    commits beyond the first page, and review threads (only counted in the first pass). Lists longer
+    than a page stay as they are (read through REST, see `children`)."""
+    out = []
+    commits = node.get("commits") or {}
+    total = commits.get("totalCount", 0)
+    if len(commits.get("nodes") or []) < total <= NESTED_PAGE:
+        out.append(("commits", total))
+    threads = node.get("reviewThreads") or {}
+    total = threads.get("totalCount", 0)
+    if len(threads.get("nodes") or []) < total <= NESTED_PAGE:
+        out.append(("reviewThreads", total))
+    return out
+
+
+def complete_pull_requests(gql: GraphQLClient, full_name: str, nodes: list[dict]) -> None:
+    """The second pass: the lists the first pass cut short, asked again whole, in place, packed into
+    queries of at most DETAIL_REQUESTS requests (a point each; a list that costs more goes alone)."""
+    owner, name = full_name.split("/", 1)
+    wanted = [(node, field, first) for node in nodes for field, first in _cut_short(node)]
+    batch: list[tuple[dict, str, int]] = []
+    spent = 0
+    for index, want in enumerate(wanted):
+        batch.append(want)
+        spent += 1 + want[2]
+        following = wanted[index + 1] if index + 1 < len(wanted) else None
+        if following is not None and spent + 1 + following[2] <= DETAIL_REQUESTS:
+            continue
+        selections = "\n".join(
+            f"    l{position}: pullRequest(number: {node['number']}) "
+            f"{{ {DETAIL_LISTS[field].replace('FIRST', str(first))} }}"
+            for position, (node, field, first) in enumerate(batch)
+        )
+        data = gql.query(
+            DETAIL_QUERY.replace("SELECTIONS", selections),
+            {"owner": owner, "name": name},
+            f"pull request lists of {full_name}",
+        )
+        answered = data.get("repository") or {}
+        for position, (node, field, _) in enumerate(batch):
+            found = answered.get(f"l{position}") or {}
+            if field in found:
+                node[field] = found[field]
+        batch, spent = [], 0
+
+
+def read_history(
+    gql: GraphQLClient, full_name: str, branch: str | None, since: datetime | None
+) -> list[list[dict]]:
+    """The commits reachable from `branch` (None: the default branch) committed at or after `since`,
+    newest first, in pages of REST-shaped commits (`commit` below). A commit with more parents than the
+    page of parents gives is marked `parents_cut` (the source reads it through REST). No pages when the
+    branch (or the repository's default branch: an empty repository) does not exist."""
+    owner, name = full_name.split("/", 1)
+    if branch is None:
+        document = HISTORY_QUERY.replace("REF_VAR", "").replace("BRANCH", "defaultBranchRef")
+        extra: dict[str, Any] = {}
+    else:
+        document = HISTORY_QUERY.replace("REF_VAR", ", $ref: String!").replace(
+            "BRANCH", "ref(qualifiedName: $ref)"
+        )
+        extra = {"ref": f"refs/heads/{branch}"}
+    since_text = iso(since) if since is not None else None
+    out: list[list[dict]] = []
+    after = None
+    while True:
+        variables = {"owner": owner, "name": name, "first": HISTORY_PAGE, "after": after, **extra}
+        variables["since"] = since_text
+        data = gql.query(document, variables, f"commits of {full_name}")
+        ref = (data.get("repository") or {}).get("defaultBranchRef" if branch is None else "ref")
+        history = ((ref or {}).get("target") or {}).get("history")
+        if not history:
+            return out
+        page = []
+        for node in history.get("nodes") or []:
+            raw = commit({"commit": node})
+            if _complete(node.get("parents")) is None:
+                raw["parents_cut"] = True
+            page.append(raw)
+        out.append(page)
+        info = history.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return out
+        after = info.get("endCursor")
 
 
 def read_deployments(gql: GraphQLClient, full_name: str, floor: datetime | None) -> list[list[dict]]:

@@ -1,0 +1,98 @@
+"""Which Actions runs the GitHub source reads jobs for: those a `workflow` deploy rule counts, matched as
+int_deployments_unioned matches them (workflow name, head branch, event, head repository), ignoring case."""
+
+from __future__ import annotations
+
+from ingestion.config import parse_config, workflow_rules
+from ingestion.github import DeployRuns
+
+RULES = {
+    "Acme/Shop": [
+        {
+            "pattern": "^deploy$",
+            "branch_pattern": "^main$",
+            "events": ["push", "workflow_run"],
+            "include_forks": False,
+        },
+        {
+            "pattern": "release",
+            "branch_pattern": None,
+            "events": ["workflow_dispatch"],
+            "include_forks": True,
+        },
+    ]
+}
+
+
+def _run(
+    name: str,
+    branch: str = "main",
+    event: str = "push",
+    head: str | None = "acme/shop",
+    repo: str = "acme/shop",
+):
+    return {
+        "repository": repo,
+        "name": name,
+        "head_branch": branch,
+        "event": event,
+        "head_repository__full_name": head,
+    }
+
+
+def test_only_runs_a_rule_counts() -> None:
+    runs = [
+        _run("deploy"),  # counted
+        _run("Deploy", event="WORKFLOW_RUN"),  # names and events are compared case-insensitively
+        _run("ci", event="pull_request"),  # no rule names it
+        _run("deploy", branch="feature/x"),  # not the rule's branch
+        _run("deploy", event="pull_request_target"),  # not one of the rule's events
+        _run("deploy", head="someone/shop"),  # a fork's head: the rule does not count forks
+        _run("deploy", head=None),  # a run without a head repository is the repository's own
+        _run("nightly-release", branch="any", event="workflow_dispatch", head="fork/shop"),  # forks counted
+        _run("deploy", repo="acme/other"),  # a repository without rules
+    ]
+    matcher = DeployRuns(RULES)
+    try:
+        assert matcher.select(runs) == [True, True, False, False, False, False, True, True, False]
+    finally:
+        matcher.close()
+
+
+def test_rules_come_from_the_configuration() -> None:
+    config = parse_config(
+        """
+org: acme
+sources:
+  github:
+    base_url: https://api.github.com/
+    organization: acme
+    token: x
+teams:
+  - name: shop
+services:
+  - name: shop
+    team: shop
+    repository: acme/shop
+    deployments:
+      - {environment: production, workflow: "^deploy$", branch: "^main$"}
+      - {environment: staging, workflow: "^deploy-staging$", events: [push], forks: true}
+      - {environment: production, tag: "^v"}
+environments:
+  - {name: staging, match: "^stag"}
+  - {name: production, match: "^prod", production: true}
+"""
+    )
+    rules = workflow_rules(config)
+    assert list(rules) == ["acme/shop"]
+    assert [(r["pattern"], r["branch_pattern"], r["include_forks"]) for r in rules["acme/shop"]] == [
+        ("^deploy$", "^main$", False),
+        ("^deploy-staging$", None, True),
+    ]
+    assert rules["acme/shop"][1]["events"] == ["push"]
+    runs = [_run("deploy"), _run("deploy-staging", branch="x", head="fork/shop"), _run("ci")]
+    matcher = DeployRuns(rules)
+    try:
+        assert matcher.select(runs) == [True, True, False]
+    finally:
+        matcher.close()
