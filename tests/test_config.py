@@ -619,4 +619,3 @@ def test_failure_signals_errors_name_the_key_and_line(section, expected):
     with pytest.raises(ConfigError) as err:
         parse_config(text)
     assert expected in str(err.value)
-

@@ -1,14 +1,15 @@
 -- One row per successful production deployment of a configured service: did a hotfix blame it, and does
 -- it ship a hotfix? (docs/metrics.md, "Failure signals").
--- A hotfix is a merged pull/merge request whose title matches the configured title pattern, or whose
--- source branch matches the branch pattern, or one of whose labels matches the label pattern (all
--- case-insensitive; org.yml `failure_signals.hotfix`). Its deployment is the first production deployment
--- of each service and production environment that ships any of its commits: that deployment is the fix (recovery) and is rework. It
--- blames the deployment it fixes: the latest successful production deployment of the same service and
--- environment deployed before the hotfix was started (opened; merged for one known from git history only)
--- and at most failure_window_hours before. Work on a fix begins after the breakage is in production, so
--- what production ran when the fix began is what it fixes; a hotfix started with no deployment in the
--- window blames nothing (still rework). Switched off, nothing is blamed and nothing ships a hotfix.
+-- A hotfix is a pull/merge request (merged, or deployed from its branch before it merges) whose title
+-- matches the configured title pattern, or whose source branch matches the branch pattern, or one of whose
+-- labels matches the label pattern (all case-insensitive; org.yml `failure_signals.hotfix`). Its deployment
+-- is the first production deployment of each service+environment that ships any of its commits: that
+-- deployment is the fix (recovery) and is rework. It blames the deployment it fixes: the latest successful
+-- production deployment of the same service+environment deployed before the hotfix was started (opened;
+-- merged for one known from git history only) and at most failure_window_hours before. Work on a fix begins
+-- after the breakage is in production, so what production ran when the fix began is what it fixes; a
+-- hotfix started with no deployment in the window blames nothing (still rework). Switched off, nothing is
+-- blamed and nothing ships a hotfix.
 with
 
 deployments as (
@@ -29,9 +30,13 @@ pull_requests as (
 
 ),
 
+-- The commits of every pull request, merged or not (a fix is often deployed from its branch before it
+-- merges), with the merge and squash commits of merged ones.
 pull_request_commits as (
 
-    select * from {{ ref('int_commits_grouped_into_pull_requests') }}
+    select repository, pr_number, commit_sha from {{ ref('int_commits_grouped_into_pull_requests') }}
+    union
+    select repository, pr_number, commit_sha from {{ ref('int_pull_request_commits_unioned') }}
 
 ),
 
@@ -81,8 +86,7 @@ hotfixes as (
 
     from pull_requests
     cross join signal_setting
-    where pull_requests.is_merged
-        and signal_setting.is_enabled
+    where signal_setting.is_enabled
         and (
             coalesce(regexp_matches(pull_requests.title, signal_setting.title_pattern, 'i'), false)
             or coalesce(regexp_matches(pull_requests.head_branch, signal_setting.branch_pattern, 'i'), false)

@@ -35,9 +35,13 @@ pull_requests as (
 
 ),
 
+-- The commits of every pull request, merged or not (a fix is often deployed from its branch before it
+-- merges), with the merge and squash commits of merged ones.
 pull_request_commits as (
 
-    select * from {{ ref('int_commits_grouped_into_pull_requests') }}
+    select repository, pr_number, commit_sha from {{ ref('int_commits_grouped_into_pull_requests') }}
+    union
+    select repository, pr_number, commit_sha from {{ ref('int_pull_request_commits_unioned') }}
 
 ),
 
