@@ -27,8 +27,8 @@ def test_a_loaded_alerts_table_is_staged_with_utc_times_and_the_contract_columns
     dbt_build(db, tmp_path, "stg_alerts__alerts")
     with duckdb.connect(str(db)) as con:
         rows = con.execute(
-            "select alert_id, source_system, source_alert_id, service, title, severity, started_at, resolved_at "
-            "from staging.stg_alerts__alerts order by alert_id"
+            "select alert_id, source_system, source_alert_id, service, title, severity, started_at, "
+            "resolved_at from staging.stg_alerts__alerts order by alert_id"
         ).fetchall()
     assert [row[:6] for row in rows] == [
         ("alertmanager:a-1", "alertmanager", "a-1", "checkout-api", "High 5xx rate", None),

@@ -46,16 +46,21 @@ settings as (
 
 ),
 
+hotfix_setting as (
+
+    {{ failure_signal_setting('settings', 'is_hotfix_signal_enabled') }}
+
+),
+
 signal_setting as (
 
     select
-        coalesce(max(failure_window_hours), max(incident_window_hours), 24) as window_hours,
-        coalesce(bool_and(is_hotfix_signal_enabled), true) as is_enabled,
-        max(hotfix_title_pattern) as title_pattern,
-        max(hotfix_label_pattern) as label_pattern,
-        max(hotfix_branch_pattern) as branch_pattern,
+        hotfix_setting.*,
+        (select max(hotfix_title_pattern) from settings) as title_pattern,
+        (select max(hotfix_label_pattern) from settings) as label_pattern,
+        (select max(hotfix_branch_pattern) from settings) as branch_pattern,
 
-    from settings
+    from hotfix_setting
 
 ),
 

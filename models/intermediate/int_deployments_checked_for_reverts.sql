@@ -53,11 +53,7 @@ settings as (
 
 signal_setting as (
 
-    select
-        coalesce(max(failure_window_hours), max(incident_window_hours), 24) as window_hours,
-        coalesce(bool_and(is_revert_signal_enabled), true) as is_enabled,
-
-    from settings
+    {{ failure_signal_setting('settings', 'is_revert_signal_enabled') }}
 
 ),
 
