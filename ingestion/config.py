@@ -83,6 +83,17 @@ GITHUB_ACTIONS_EVENTS = (
     "workflow_run",
 )
 DEFAULT_INCIDENT_WINDOW_HOURS = 24
+# The signals that mark a production deployment failed (docs/metrics.md, "Failure signals"), each on unless
+# `failure_signals:` switches it off.
+FAILURE_SIGNALS = ("incident", "rollback", "revert", "hotfix", "alert")
+# What marks a change as a hotfix: case-insensitive regular expressions on a pull/merge request's title,
+# on each of its labels, and on its source branch. "Fix" alone is everyday work ("Fix typo in README"),
+# so the defaults ask for the word hotfix (or hot-fix, hot fix).
+DEFAULT_HOTFIX_PATTERNS = {
+    "title": r"\bhot[ _-]?fix",
+    "label": r"^hot[ _-]?fix",
+    "branch": r"^hot[ _-]?fix[/_-]",
+}
 # Optional dimensions of a team and of a service (docs/configuration.md, "Dimensions"): free text the
 # rollups group by. A service's `labels` is a list.
 TEAM_DIMENSIONS = ("department", "reporting_line")
@@ -376,7 +387,11 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     data, lines = _compose_with_lines(text, path)
     v = _Validator(path, lines)
     data = v.mapping(data, ())
-    v.unknown_keys(data, {"org", "sources", "teams", "services", "environments", "failure", "catalog"}, ())
+    v.unknown_keys(
+        data,
+        {"org", "sources", "teams", "services", "environments", "failure", "failure_signals", "catalog"},
+        (),
+    )
     org = v.text(data.get("org", "my-org"), ("org",))
     catalog = _read_catalog(v, data.get("catalog"), path.resolve().parent)
 
@@ -556,8 +571,41 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
         v.fail(("failure", "incident_window_hours"), "expected a positive number of hours")
     settings = {"incident_window_hours": float(window)}
+    settings.update(_failure_signals(v, data.get("failure_signals"), float(window)))
 
     return OrgConfig(path, org, sources, teams, services, environments, settings)
+
+
+def _failure_signals(v: _Validator, value: Any, incident_window: float) -> dict[str, Any]:
+    """`failure_signals:` each signal on or off (`revert: false`, or `hotfix: {enabled: false}`), the
+    hotfix patterns, and `window_hours` (how long after a deployment a revert, a hotfix or an alert still
+    blames it; default the incident window). Flat settings: one row in the warehouse."""
+    where = ("failure_signals",)
+    spec = v.mapping({} if value is None else value, where)
+    v.unknown_keys(spec, {*FAILURE_SIGNALS, "window_hours"}, where)
+    window = spec.get("window_hours", incident_window)
+    if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
+        v.fail(where + ("window_hours",), f"expected a positive number of hours, not {window!r}")
+    out: dict[str, Any] = {"failure_window_hours": float(window)}
+    for signal in FAILURE_SIGNALS:
+        at = where + (signal,)
+        setting = spec.get(signal, True)
+        allowed = {"enabled", *DEFAULT_HOTFIX_PATTERNS} if signal == "hotfix" else {"enabled"}
+        if isinstance(setting, dict):
+            v.unknown_keys(setting, allowed, at)
+            enabled = setting.get("enabled", True)
+            if not isinstance(enabled, bool):
+                v.fail(at + ("enabled",), f"expected true or false, not {enabled!r}")
+        elif isinstance(setting, bool):
+            enabled, setting = setting, {}
+        else:
+            hint = " or a mapping (enabled, title, label, branch)" if signal == "hotfix" else ""
+            v.fail(at, f"expected true or false{hint}, not {setting!r}")
+        out[f"{signal}_signal_enabled"] = enabled
+        if signal == "hotfix":
+            for key, default in DEFAULT_HOTFIX_PATTERNS.items():
+                out[f"hotfix_{key}_pattern"] = v.regex(setting.get(key, default), at + (key,))
+    return out
 
 
 def branch_push_patterns(config: OrgConfig) -> dict[str, list[str]]:

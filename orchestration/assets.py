@@ -45,7 +45,7 @@ FULL_REBUILD_TAG = "deploylens/full_rebuild"
 
 
 # Staging folders whose models stand in empty when their source has never loaded (no `raw_<folder>` schema).
-OPTIONAL_STAGING = ("git", "github", "gitlab", "jenkins", "pagerduty")
+OPTIONAL_STAGING = ("git", "github", "gitlab", "jenkins", "pagerduty", "alerts")
 
 
 def unused_sources(configured: Iterable[str], build_db: Path) -> list[str]:

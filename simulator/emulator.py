@@ -802,8 +802,13 @@ class Emulator:
         gh = self.gh
         assert gh is not None
         state = params.get("state", "open")
-        # numbers follow opening order: the pull requests open by `now` are a prefix
-        pulls = svc.pulls[: bisect_right(svc.pulls, now, key=lambda pr: pr.opened_at)]
+        # numbers follow opening order, so the pull requests open by `now` are a prefix; except the pull
+        # requests of fixes forward, numbered after all others whenever they opened (world.py `_add_fixes`)
+        regular = len(svc.pulls)
+        while regular and svc.pulls[regular - 1].fix_kind is not None:
+            regular -= 1
+        pulls = svc.pulls[: bisect_right(svc.pulls, now, hi=regular, key=lambda pr: pr.opened_at)]
+        pulls += [pr for pr in svc.pulls[regular:] if pr.opened_at <= now]
 
         def closed_at(pr) -> bool:
             return pr.closed_at is not None and pr.closed_at <= now

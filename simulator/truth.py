@@ -33,6 +33,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("deployed_at", TS),
             ("is_failure", pa.bool_()),
             ("recovered_at", TS),
+            # the signals the world gave of the failure by then, sorted ([] when it did not fail)
+            ("failure_signals", pa.list_(pa.string())),
+            ("is_rework", pa.bool_()),  # a rollback, or a fix deployed from a revert or hotfix branch
         ]
     ),
     "changes": pa.schema(
@@ -122,15 +125,31 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
         )
 
     for svc in world.services:
+        # fix branches deployed by then: their commit's deployment (off main: not in _FirstDeployment)
+        fix_deployments = {
+            dep.sha: dep
+            for dep in svc.deployments
+            if dep.fix_kind is not None and dep.deployed_at is not None and dep.deployed_at <= end
+        }
         for dep in svc.deployments:
             deployed = dep.deployed_at
             if deployed is None or deployed > end or dep.source_id is None:
                 continue  # (no source serves a tag-released service's staging rollouts)
             recovered = None
+            signals: list[str] = []
             if dep.is_failure:
                 candidates = [r for r in incidents_by_cause.get(id(dep), []) if r is not None]
+                if id(dep) in incidents_by_cause:
+                    signals.append("incident")
                 if dep.rollback is not None and dep.rollback.deployed_at and dep.rollback.deployed_at <= end:
                     candidates.append(dep.rollback.deployed_at)
+                    signals.append("rollback")
+                fix = dep.fixed_by
+                if fix is not None and fix.sha in fix_deployments:
+                    candidates.append(fix.deployed_at)
+                    signals.append(fix.fix_kind)
+                elif fix is not None and fix.fix_kind == "revert" and svc.commits[fix.sha].authored_at <= end:
+                    signals.append("revert")  # a revert blames once it is made, deployed or not
                 recovered = min(candidates) if candidates else None
             rows["deployments"].append(
                 {
@@ -141,6 +160,9 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "deployed_at": deployed,
                     "is_failure": dep.is_failure,
                     "recovered_at": recovered,
+                    "failure_signals": sorted(signals),
+                    "is_rework": dep.is_production
+                    and (dep.description.startswith("Rollback") or dep.fix_kind is not None),
                 }
             )
 
@@ -157,7 +179,7 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
             )
             if not on_main and commit.sha not in opened_pr_commits:
                 continue
-            dep = first.of(commit.reach_index)
+            dep = fix_deployments.get(commit.sha) or first.of(commit.reach_index)
             rows["commits"].append(
                 {
                     "commit_sha": git_sha.get(commit.sha, commit.sha),

@@ -47,6 +47,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.0, 0.0, 0.0),  # (share, median minutes, sigma); the log-normal tail covers it
         "rollback_minutes": (150.0, 0.6),  # detection -> rollback deployed: approvals, a manual pipeline
         "resolve_minutes": (3000.0, 0.6),  # fixing forward takes days
+        # a revert or hotfix deployed out of the weekly train is the exception, and slow: (share of the
+        # fixed-forward outages, page -> fix started, fix opened -> deployed; minutes (median, sigma))
+        "fix": (0.2, (240.0, 0.6), (360.0, 0.5)),
         "squash_share": (0.2, 0.5),
         "app_uncaused_per_week": 0.02,  # incidents on the service that no deployment caused
     },
@@ -63,6 +66,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.0, 0.0, 0.0),
         "rollback_minutes": (40.0, 0.6),  # within hours: redeploy the last good build
         "resolve_minutes": (240.0, 0.6),
+        "fix": (0.6, (30.0, 0.6), (45.0, 0.5)),
         "squash_share": (0.4, 0.7),
         "app_uncaused_per_week": 0.02,
     },
@@ -79,6 +83,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "slow_burn": (0.1, 120.0, 0.7),  # a leak or a batch job: hours later, often after the next deploy
         "rollback_minutes": (8.0, 0.5),
         "resolve_minutes": (25.0, 0.6),
+        "fix": (0.6, (15.0, 0.6), (20.0, 0.5)),
         "squash_share": (0.7, 0.95),
         "app_uncaused_per_week": 0.02,
     },
@@ -457,6 +462,7 @@ class PullRequest:
     merge_method: str | None  # "merge" | "squash"
     merge_commit_sha: str | None
     test_merge_sha: str
+    fix_kind: str | None = None  # "revert" | "hotfix": a fix-forward pull request deployed from its branch
 
 
 @dataclass(slots=True)
@@ -485,6 +491,8 @@ class Deployment:
     source_id: str | None = None  # the id its source serves it under; None when no source serves it
     source_number: int = 0  # Jenkins build number / GitLab pipeline and deployment iid / run number
     tag: str | None = None  # release tag (`tags` delivery, production successes only)
+    fix_kind: str | None = None  # "revert" | "hotfix": this deployment ships a fix-forward branch
+    fixed_by: Deployment | None = None  # the fix deployment that restored service after this one
 
     @property
     def finished_at(self) -> datetime:
@@ -1484,7 +1492,124 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
         incident.number = number
         incident.incident_id = _pd_id(rng if incident.service not in own_services else own_ids, "Q", 13)
     _assign_ids(world, ids)
+    _add_fixes(world, ids)
     return world
+
+
+# Fixing forward (docs/simulator.md, "Reverts and hotfixes"): of the bad production deployments of services
+# on the GitHub Deployments API that were not rolled back but paged someone, a share (the profile's `fix`)
+# get a fix deployed from a branch (a revert of the deployment's newest pull request when there is one, in
+# REVERT_SHARE of them, else a hotfix), started a while after the first page and deployed before the
+# service's next production deployment. Drawn from a stream of its own after every other record: the rest
+# of the world stays as it was.
+REVERT_SHARE = 0.5
+FIX_WINDOW = timedelta(hours=20)  # fixes start within this of the bad deployment (the signal window is 24 h)
+
+
+def _add_fixes(world: World, ids: _Ids) -> None:
+    """Add fix-forward branches, pull requests and deployments (see FIX_SHARE), with their own ids."""
+    rng = random.Random(f"{world.seed}|{world.end.isoformat()}|fixes")
+    ids.rng = rng
+    for svc in world.services:
+        if svc.delivery != "github":
+            continue
+        production = [
+            d for d in svc.deployments if d.is_production and d.deployed_at is not None and not d.is_baseline
+        ]
+        pages: dict[int, list[datetime]] = {}
+        for incident in world.incidents:
+            if incident.cause is not None and incident.service == svc.name:
+                pages.setdefault(id(incident.cause), []).append(incident.created_at)
+        by_merge = {pr.merge_commit_sha: pr for pr in svc.pulls if pr.merge_commit_sha}
+        number = max((pr.number for pr in svc.pulls), default=0)
+        fixes: list[Deployment] = []
+        for position, dep in enumerate(production):
+            if not dep.is_failure or dep.rollback is not None or id(dep) not in pages:
+                continue
+            share, start_minutes, deploy_minutes = PROFILES[svc.profile]["fix"]
+            if rng.random() >= share:
+                continue
+            following = production[position + 1] if position + 1 < len(production) else None
+            reverted = by_merge.get(dep.sha)
+            kind = "revert" if reverted is not None and rng.random() < REVERT_SHARE else "hotfix"
+            started = floor_second(min(pages[id(dep)]) + timedelta(minutes=_lognormal(rng, *start_minutes)))
+            deploy_at = floor_second(started + timedelta(minutes=_lognormal(rng, *deploy_minutes)))
+            deployed_by = deploy_at + ROLLOUT_MARGIN
+            if (
+                started - dep.deployed_at > FIX_WINDOW
+                or deployed_by >= world.end
+                or deploy_at <= max(pages[id(dep)])
+                or (
+                    following is not None
+                    and (deployed_by >= following.created_at or following.sha == dep.sha)
+                )
+            ):
+                continue  # too late to be a fix of this deployment, or it would read as something else
+            author = rng.choice(svc.developers)
+            number += 1
+            if kind == "revert":
+                assert reverted is not None
+                title = f'Revert "{reverted.title}"'
+                message = f"{title}\n\nThis reverts commit {dep.sha}."
+                branch = f"revert-{reverted.number}-{reverted.branch}"[:60]
+            else:
+                words = f"{rng.choice(VERBS).lower()} {rng.choice(WORDS)}"
+                title = f"Hotfix: {words}"
+                message = title
+                branch = f"hotfix/{words.replace(' ', '-')}"
+            sha = hashlib.sha1(f"fix|{world.seed}|{svc.name}|{dep.deployment_id}|{kind}".encode()).hexdigest()
+            svc.commits[sha] = Commit(
+                sha, svc.name, [dep.sha], author, started, started, author, message, pr_number=number
+            )
+            opened = started + timedelta(minutes=rng.uniform(1, 5))
+            svc.pulls.append(
+                PullRequest(
+                    service=svc.name,
+                    number=number,
+                    pr_id=ids.next("pr"),
+                    title=title,
+                    body=f"Fixes the production deployment of {dep.sha[:7]}.",
+                    author=author,
+                    branch=branch,
+                    base_sha=dep.sha,
+                    commit_shas=[sha],
+                    opened_at=floor_second(opened),
+                    reviews=[],
+                    merged_at=None,
+                    closed_at=None,
+                    merged_by=None,
+                    merge_method=None,
+                    merge_commit_sha=None,
+                    test_merge_sha=hashlib.sha1(f"test-merge|{svc.name}|{sha}".encode()).hexdigest(),
+                    fix_kind=kind,
+                )
+            )
+            started_at = deploy_at + timedelta(seconds=rng.randint(5, 60))
+            finished = floor_second(started_at + timedelta(minutes=rng.uniform(2, 9)))
+            fix = Deployment(
+                ids.next("deployment"),
+                svc.name,
+                svc.production_env,
+                True,
+                sha,
+                branch,
+                deploy_at,
+                [
+                    DeploymentStatus(ids.next("status"), "in_progress", started_at, "Deployment started"),
+                    DeploymentStatus(
+                        ids.next("status"), "success", finished, "Deployment finished successfully"
+                    ),
+                ],
+                f"{kind.title()} {sha[:7]} to {svc.production_env}",
+                dep.main_index,
+                fix_kind=kind,
+            )
+            fix.source_id = str(fix.deployment_id)
+            dep.fixed_by = fix
+            fixes.append(fix)
+        if fixes:
+            svc.deployments.extend(fixes)
+            svc.deployments.sort(key=lambda d: (d.created_at, d.deployment_id))
 
 
 def _own_stream(team: tuple) -> bool:

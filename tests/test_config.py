@@ -61,7 +61,19 @@ def test_valid_file_loads_with_resolved_tokens():
         ("staging", 0, False),
         ("production", 1, True),
     ]
-    assert config.settings == {"incident_window_hours": 12.0}
+    assert config.settings == {
+        "incident_window_hours": 12.0,
+        # without a failure_signals section: every signal on, their window the incident window
+        "failure_window_hours": 12.0,
+        "incident_signal_enabled": True,
+        "rollback_signal_enabled": True,
+        "revert_signal_enabled": True,
+        "hotfix_signal_enabled": True,
+        "hotfix_title_pattern": r"\bhot[ _-]?fix",
+        "hotfix_label_pattern": r"^hot[ _-]?fix",
+        "hotfix_branch_pattern": r"^hot[ _-]?fix[/_-]",
+        "alert_signal_enabled": True,
+    }
 
 
 def test_tokens_never_show_in_repr():
@@ -559,3 +571,51 @@ def test_patterns_only_duckdb_accepts_load_and_defaults_escape_for_duckdb():
     from ingestion.patterns import regex_search
 
     assert regex_search(env["match_pattern"], ["Pre Prod #1 ~ & EU", "pre prod #1 ~ & eu-2"]) == [True, False]
+
+
+def test_failure_signals_switch_each_signal_set_hotfix_patterns_and_their_window():
+    text = VALID + textwrap.dedent(
+        """
+        failure_signals:
+          window_hours: 6
+          revert: false
+          alert: {enabled: false}
+          hotfix:
+            title: "^(hotfix|urgent)"
+            branch: "^emergency/"
+        """
+    )
+    settings = parse_config(text).settings
+    assert settings["incident_window_hours"] == 12.0
+    assert settings["failure_window_hours"] == 6.0
+    assert settings["revert_signal_enabled"] is False
+    assert settings["alert_signal_enabled"] is False
+    assert settings["incident_signal_enabled"] is True
+    assert settings["rollback_signal_enabled"] is True
+    assert settings["hotfix_signal_enabled"] is True
+    assert settings["hotfix_title_pattern"] == "^(hotfix|urgent)"
+    assert settings["hotfix_branch_pattern"] == "^emergency/"
+    assert settings["hotfix_label_pattern"] == r"^hot[ _-]?fix"  # the default, not given
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("  revert: maybe\n", "line 32: failure_signals.revert: expected true or false, not 'maybe'"),
+        ("  rollbacks: false\n", "line 32: failure_signals.rollbacks: unknown key"),
+        ("  window_hours: 0\n", "line 32: failure_signals.window_hours: expected a positive number of hours"),
+        ("  alert: {enabled: 1}\n", "line 32: failure_signals.alert.enabled: expected true or false"),
+        ("  alert: {title: x}\n", "line 32: failure_signals.alert.title: unknown key"),
+        # RE2 has no lookbehind: the pattern would not run in the models
+        (
+            "  hotfix:\n    label: '(?<=x)fix'\n",
+            "line 33: failure_signals.hotfix.label: not a valid regular expression",
+        ),
+        ("  hotfix: []\n", "line 32: failure_signals.hotfix: expected true or false or a mapping"),
+    ],
+)
+def test_failure_signals_errors_name_the_key_and_line(section, expected):
+    text = VALID + "\nfailure_signals:\n" + section
+    with pytest.raises(ConfigError) as err:
+        parse_config(text)
+    assert expected in str(err.value)

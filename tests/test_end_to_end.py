@@ -22,6 +22,8 @@ def test_tiny_org_marts_match_ground_truth(tiny_org):
     truth = read_truth(tiny_org.workdir.truth)
     result = compare(truth, read_marts(tiny_org.workdir.warehouse), _horizon(tiny_org.config_path))
     assert_matches_truth(result)
+    # the tiny world fixes forward with both a revert and a hotfix (docs/simulator.md)
+    assert result.truth_fix_signals["revert"] > 0 and result.truth_fix_signals["hotfix"] > 0
 
 
 def test_every_mart_key_is_unique(tiny_org):
@@ -103,6 +105,7 @@ def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
         _horizon(tmp_path / "org.yml"),
     )
     assert_matches_truth(result)
+    assert result.truth_fix_signals["revert"] > 0 and result.truth_fix_signals["hotfix"] > 0
 
 
 def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):

@@ -307,6 +307,8 @@ CONTRACT = {
         "merge_commit_sha": "VARCHAR",
         "head_sha": "VARCHAR",
         "base_ref": "VARCHAR",
+        "head_ref": "VARCHAR",
+        "labels": "VARCHAR[]",
         "is_merged": "BOOLEAN",
         "additions": "INTEGER",
         "deletions": "INTEGER",
@@ -383,7 +385,18 @@ CONTRACT = {
         "match_pattern": "VARCHAR",
         "is_production": "BOOLEAN",
     },
-    "stg_config__settings": {"incident_window_hours": "DOUBLE"},
+    "stg_config__settings": {
+        "incident_window_hours": "DOUBLE",
+        "failure_window_hours": "DOUBLE",
+        "is_incident_signal_enabled": "BOOLEAN",
+        "is_rollback_signal_enabled": "BOOLEAN",
+        "is_revert_signal_enabled": "BOOLEAN",
+        "is_hotfix_signal_enabled": "BOOLEAN",
+        "is_alert_signal_enabled": "BOOLEAN",
+        "hotfix_title_pattern": "VARCHAR",
+        "hotfix_label_pattern": "VARCHAR",
+        "hotfix_branch_pattern": "VARCHAR",
+    },
 }
 
 

@@ -70,6 +70,8 @@ def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
             "deployed_at",
             "is_failure",
             "recovered_at",
+            "failure_signals",
+            "is_rework",
         ],
         "changes": [
             "service",
@@ -458,3 +460,56 @@ def test_truth_holds_only_what_exists_at_the_end(scale, seed, end):
     assert (truth["incidents"].resolved_at.dropna() <= end).all()
     assert (truth["deployments"].deployed_at <= end).all()
     assert (truth["deployments"].recovered_at.dropna() <= end).all()
+
+
+def test_fixes_forward_are_reverts_and_hotfixes_deployed_before_the_next_deployment(small_world, small_truth):
+    """Reverts and hotfixes (docs/simulator.md): a branch off the bad deployment, deployed after its pages
+    and before the service's next production deployment; the truth names the fix and counts it as rework."""
+    deps = small_truth["deployments"].set_index("deployment_id")
+    kinds = []
+    for svc in small_world.services:
+        production = sorted(
+            (d for d in svc.deployments if d.is_production and d.deployed_at),
+            key=lambda d: (d.deployed_at, d.deployment_id),
+        )
+        for position, dep in enumerate(production):
+            fix = dep.fixed_by
+            if fix is None:
+                continue
+            kinds.append(fix.fix_kind)
+            assert svc.delivery == "github" and dep.is_failure and dep.rollback is None
+            commit = svc.commits[fix.sha]
+            assert commit.parents == [dep.sha] and commit.main_index is None
+            pr = next(pr for pr in svc.pulls if pr.commit_shas == [fix.sha])
+            assert pr.fix_kind == fix.fix_kind and pr.merged_at is None
+            if fix.fix_kind == "revert":
+                reverted = next(p for p in svc.pulls if p.merge_commit_sha == dep.sha)
+                assert pr.title == f'Revert "{reverted.title}"'
+                assert f"This reverts commit {dep.sha}." in commit.message
+            else:
+                assert pr.title.startswith("Hotfix: ") and pr.branch.startswith("hotfix/")
+            pages = [i.created_at for i in small_world.incidents if i.cause is dep]
+            assert max(pages) < fix.created_at
+            assert dep.deployed_at <= commit.authored_at <= dep.deployed_at + timedelta(hours=20)
+            # the fix is the next production deployment, and the one after it ships something else
+            assert production[position + 1] is fix
+            if position + 2 < len(production):
+                assert production[position + 2].sha != dep.sha
+            row = deps.loc[dep.source_id]
+            assert fix.fix_kind in list(row.failure_signals) and "incident" in list(row.failure_signals)
+            assert row.recovered_at <= fix.deployed_at
+            assert deps.loc[fix.source_id, "is_rework"] and not deps.loc[fix.source_id, "is_failure"]
+    assert {"revert", "hotfix"} <= set(kinds)
+
+
+def test_rework_in_truth_is_rollbacks_and_fixes(small_world, small_truth):
+    deps = small_truth["deployments"]
+    rework = set(deps.loc[deps.is_rework, "deployment_id"])
+    expected = {
+        d.source_id
+        for svc in small_world.services
+        for d in svc.deployments
+        if d.is_production and d.deployed_at and (d.description.startswith("Rollback") or d.fix_kind)
+    }
+    assert rework == expected and len(rework) > 5
+    assert deps.loc[~deps.is_failure, "failure_signals"].map(len).eq(0).all()

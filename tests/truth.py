@@ -74,6 +74,15 @@ class Comparison:
     truth_blamed_incidents: int = 0
     recovery_mismatches: pd.DataFrame | None = None
     recoveries_compared: int = 0
+    failure_precision: float = 0.0
+    failure_recall: float = 0.0
+    rework_precision: float = 0.0
+    rework_recall: float = 0.0
+    truth_rework: int = 0
+    # per fix-forward signal (revert, hotfix): failed deployments the truth says it revealed, and the share
+    # of them whose failure_signals name it
+    truth_fix_signals: dict = field(default_factory=dict)
+    fix_signal_recall: dict = field(default_factory=dict)
 
 
 def compare(
@@ -176,7 +185,7 @@ def compare(
     # Failure flag agreement on production deployments.
     flags = t_prod.merge(
         prod.assign(deployment_id=prod["source_deployment_id"].astype(str))[
-            ["deployment_id", "is_failure", "recovered_at"]
+            ["deployment_id", "is_failure", "recovered_at", "failure_signals", "is_rework"]
         ],
         left_on=t_prod["deployment_id"].astype(str),
         right_on="deployment_id",
@@ -187,6 +196,22 @@ def compare(
     mart_flag = flags["is_failure"].fillna(False).astype(bool)
     out.failure_agreement = float((truth_flag == mart_flag).mean()) if len(flags) else 1.0
     out.truth_failures = int(truth_flag.sum())
+    both_failed = int((truth_flag & mart_flag).sum())
+    out.failure_precision = both_failed / int(mart_flag.sum()) if mart_flag.any() else 1.0
+    out.failure_recall = both_failed / out.truth_failures if out.truth_failures else 1.0
+    truth_rework = flags["is_rework_truth"].fillna(False).astype(bool)
+    mart_rework = flags["is_rework"].fillna(False).astype(bool)
+    out.truth_rework = int(truth_rework.sum())
+    both_rework = int((truth_rework & mart_rework).sum())
+    out.rework_precision = both_rework / int(mart_rework.sum()) if mart_rework.any() else 1.0
+    out.rework_recall = both_rework / out.truth_rework if out.truth_rework else 1.0
+    for signal in ("revert", "hotfix"):
+        named = flags["failure_signals_truth"].map(lambda signals, s=signal: s in list(signals))
+        found = flags.loc[named, "failure_signals"].map(
+            lambda signals, s=signal: signals is not None and s in list(signals)
+        )
+        out.truth_fix_signals[signal] = int(named.sum())
+        out.fix_signal_recall[signal] = float(found.mean()) if len(found) else 1.0
 
     # Recovery where both say the deployment failed.
     both = flags[truth_flag & mart_flag]
@@ -232,6 +257,14 @@ def assert_matches_truth(result: Comparison) -> None:
     assert result.lead_time_mismatches.empty, result.lead_time_mismatches.head(10).to_string()
     assert result.truth_failures > 0
     assert result.failure_agreement >= 0.97, result.failure_agreement
+    assert result.failure_precision >= 0.95, result.failure_precision
+    assert result.failure_recall >= 0.95, result.failure_recall
+    assert result.truth_rework > 0
+    assert result.rework_precision >= 0.95, result.rework_precision
+    assert result.rework_recall >= 0.95, result.rework_recall
+    # the fix-forward signals are found where the world fixed forward
+    for signal, recall in result.fix_signal_recall.items():
+        assert recall >= 0.95, (signal, recall, result.truth_fix_signals)
     assert result.truth_blamed_incidents > 0
     assert result.blame_precision >= 0.95, result.blame_precision
     assert result.blame_recall >= 0.95, result.blame_recall

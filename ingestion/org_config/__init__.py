@@ -14,9 +14,11 @@ import dlt
 from dlt.sources import DltResource
 
 from .settings import (
+    DEFAULT_HOTFIX_PATTERNS,
     DEFAULT_INCIDENT_WINDOW_HOURS,
     DEFAULT_WORKFLOW_EVENTS,
     DEPLOY_RULE_KINDS,
+    FAILURE_SIGNALS,
     SERVICE_TEXT_DIMENSIONS,
     TEAM_DIMENSIONS,
 )
@@ -143,15 +145,37 @@ def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[di
     return rows
 
 
+def _settings_row(settings: dict) -> dict[str, Any]:
+    """The one settings row: the incident window, and the failure signals (ingestion/config.py validates
+    them; a settings dict without them gets every signal on, the default patterns, the incident window)."""
+    window = settings.get("incident_window_hours")
+    if window is None:
+        window = (settings.get("failure") or {}).get("incident_window_hours", DEFAULT_INCIDENT_WINDOW_HOURS)
+    row: dict[str, Any] = {
+        "incident_window_hours": float(window),
+        "failure_window_hours": float(settings.get("failure_window_hours", window)),
+    }
+    for signal in FAILURE_SIGNALS:
+        row[f"{signal}_signal_enabled"] = bool(settings.get(f"{signal}_signal_enabled", True))
+    for key, default in DEFAULT_HOTFIX_PATTERNS.items():
+        row[f"hotfix_{key}_pattern"] = settings.get(f"hotfix_{key}_pattern", default)
+    return row
+
+
+SETTINGS_COLUMNS: dict[str, Any] = {
+    "incident_window_hours": {"data_type": "double"},
+    "failure_window_hours": {"data_type": "double"},
+    **{f"{signal}_signal_enabled": {"data_type": "bool"} for signal in FAILURE_SIGNALS},
+    **{f"hotfix_{key}_pattern": {"data_type": "text"} for key in DEFAULT_HOTFIX_PATTERNS},
+}
+
+
 @dlt.source(name="org_config")
 def org_config_source(
     teams: list[dict], services: list[dict], environments: list[dict], settings: dict
 ) -> Sequence[DltResource]:
     """Tables of the validated configuration. Accepts validated rows (`team`, `service`, ...) or the
     file's own spelling (`name`, `match`, `production`) so it can be fed either."""
-    window = settings.get("incident_window_hours")
-    if window is None:
-        window = (settings.get("failure") or {}).get("incident_window_hours", DEFAULT_INCIDENT_WINDOW_HOURS)
     tables: dict[str, tuple[list[dict], dict[str, Any]]] = {
         "teams": (
             _team_rows(teams),
@@ -203,10 +227,7 @@ def org_config_source(
                 "is_default": {"data_type": "bool"},
             },
         ),
-        "settings": (
-            [{"incident_window_hours": float(window)}],
-            {"incident_window_hours": {"data_type": "double"}},
-        ),
+        "settings": ([_settings_row(settings)], SETTINGS_COLUMNS),
     }
 
     def make(name: str, rows: list[dict], columns: dict[str, Any]) -> DltResource:

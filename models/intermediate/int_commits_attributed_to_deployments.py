@@ -177,7 +177,7 @@ def model(dbt: Any, session: Any) -> Any:
         redo = {key for key, fingerprint in current.items() if (*key, fingerprint) not in built}
 
     deployments = dbt.ref("int_deployments_mapped_to_environments")
-    walked = deployments.filter("status = 'success' and service is not null and deployed_at is not null")
+    walked = deployments.filter("is_successful and service is not null and deployed_at is not null")
     deployment_rows = [
         row
         for row in walked.select(

@@ -29,7 +29,7 @@ walked_deployments as (
         hash(repository, deployment_id, commit_sha, deployed_at, deployment_order_key) as row_hash,
 
     from deployments
-    where status = 'success' and service is not null and deployed_at is not null
+    where is_successful and service is not null and deployed_at is not null
 
 ),
 

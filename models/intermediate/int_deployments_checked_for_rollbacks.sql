@@ -2,7 +2,9 @@
 -- In deployment order per service+environment, a deployment whose SHA was deployed before, with at least
 -- one other SHA in between, is a rollback; every deployment strictly between the restored one (the latest
 -- earlier deployment of that SHA) and the rollback is rolled back. A plain redeploy of the current SHA is
--- not a rollback. rolled_back_at is the earliest rollback that restored past the deployment.
+-- not a rollback. rolled_back_at is the earliest rollback that restored past the deployment;
+-- rollback_started_at when the earliest of those was started (created; deployed when the source gives no
+-- creation time): the team knew by then that the deployment had to go.
 with
 
 deployments as (
@@ -20,6 +22,7 @@ successful as (
         is_production,
         commit_sha,
         deployed_at,
+        least(coalesce(created_at, deployed_at), deployed_at) as started_at,
         row_number() over (
             partition by service, environment
             order by deployed_at, deployment_order_key nulls last, deployment_id
@@ -52,6 +55,7 @@ rollbacks as (
         service,
         environment,
         deployed_at as rolled_back_at,
+        started_at as rollback_started_at,
         deployment_number,
         restored_deployment_number,
 
@@ -65,6 +69,7 @@ rolled_back as (
     select
         with_restored.deployment_id,
         min(rollbacks.rolled_back_at) as rolled_back_at,
+        min(rollbacks.rollback_started_at) as rollback_started_at,
 
     from with_restored
     inner join rollbacks
@@ -90,6 +95,7 @@ final as (
             as is_rollback,
         rolled_back.deployment_id is not null as is_rolled_back,
         rolled_back.rolled_back_at,
+        rolled_back.rollback_started_at,
 
     from with_restored
     left join rolled_back

@@ -43,6 +43,8 @@ host_pull_requests as (
         merge_commit_sha,
         cast(null as varchar) as squash_commit_sha,
         false as is_from_git_history,
+        head_ref as head_branch,
+        labels,
         'github' as source,
 
     from pull_requests
@@ -62,6 +64,8 @@ host_pull_requests as (
         merge_commit_sha,
         squash_commit_sha,
         false as is_from_git_history,
+        source_branch as head_branch,
+        labels,
         'gitlab' as source,
 
     from merge_requests
@@ -87,6 +91,8 @@ git_history_pull_requests as (
         commit_sha as merge_commit_sha,
         cast(null as varchar) as squash_commit_sha,
         true as is_from_git_history,
+        cast(null as varchar) as head_branch,
+        cast([] as varchar[]) as labels,
         'git' as source,
 
     from traced
@@ -125,6 +131,8 @@ final as (
         merge_commit_sha,
         squash_commit_sha,
         is_from_git_history,
+        head_branch,
+        labels,
         source,
 
     from unioned

@@ -20,6 +20,12 @@
     {{ safe_ratio(failed_deployments, deployments) }}
 {%- endmacro %}
 
+{#- Rework rate (DORA 2024): production deployments made to fix a failure (rollbacks, reverts, hotfixes)
+    / production deployments. -#}
+{% macro rework_rate(rework_deployments, deployments) -%}
+    {{ safe_ratio(rework_deployments, deployments) }}
+{%- endmacro %}
+
 {#- Continuous (interpolated) percentile; the median is percentile 0.5. -#}
 {% macro percentile(expression, fraction) -%}
     quantile_cont({{ expression }}, {{ fraction }})

@@ -551,7 +551,8 @@ select * from final
     {{ return(['deployments', 'deployments_per_week', 'deploy_days', 'failed_deployments', 'change_failure_rate',
                'changes', 'lead_time_median_minutes', 'lead_time_p75_minutes', 'lead_time_p90_minutes',
                'lead_time_mean_minutes', 'time_to_restore_median_minutes', 'time_to_restore_mean_minutes',
-               'incidents']) }}
+               'incidents', 'rework_deployments', 'rework_rate', 'time_to_detect_median_minutes',
+               'open_failures']) }}
 {%- endmacro %}
 
 {% macro rollup_ranked_measures() -%}
@@ -644,6 +645,10 @@ production_deployments as (
         {{ deploy_day('deployed_at') }} as event_day,
         is_failure,
         time_to_restore_minutes,
+        is_rework,
+        time_to_detect_minutes,
+        -- failed and not recovered (yet): counted as open, never dropped
+        is_failure and not coalesce(is_recovered, false) as is_open_failure,
 
     from deployments
     where status = 'success'
@@ -688,6 +693,9 @@ deployment_periods as (
         count(*) filter (where production_deployments.is_failure) as failed_deployments,
         {{ percentile('production_deployments.time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
         avg(production_deployments.time_to_restore_minutes) as time_to_restore_mean_minutes,
+        count(*) filter (where production_deployments.is_rework) as rework_deployments,
+        {{ percentile('production_deployments.time_to_detect_minutes', 0.5) }} as time_to_detect_median_minutes,
+        count(*) filter (where production_deployments.is_open_failure) as open_failures,
         max(production_deployments.event_day) as last_deploy_day,
 
     from production_deployments
@@ -827,6 +835,11 @@ measured as (
         deployment_periods.time_to_restore_median_minutes,
         deployment_periods.time_to_restore_mean_minutes,
         coalesce(incident_periods.incidents, 0) as incidents,
+        coalesce(deployment_periods.rework_deployments, 0) as rework_deployments,
+        {{ rework_rate('deployment_periods.rework_deployments', 'deployment_periods.deployments') }}
+            as rework_rate,
+        deployment_periods.time_to_detect_median_minutes,
+        coalesce(deployment_periods.open_failures, 0) as open_failures,
 
     from periods
     left join deployment_periods

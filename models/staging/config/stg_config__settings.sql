@@ -9,7 +9,16 @@ source as (
 renamed as (
 
     select
-        cast(incident_window_hours as double) as incident_window_hours
+        cast(incident_window_hours as double) as incident_window_hours,
+        cast(failure_window_hours as double) as failure_window_hours,
+        cast(incident_signal_enabled as boolean) as is_incident_signal_enabled,
+        cast(rollback_signal_enabled as boolean) as is_rollback_signal_enabled,
+        cast(revert_signal_enabled as boolean) as is_revert_signal_enabled,
+        cast(hotfix_signal_enabled as boolean) as is_hotfix_signal_enabled,
+        cast(alert_signal_enabled as boolean) as is_alert_signal_enabled,
+        hotfix_title_pattern,
+        hotfix_label_pattern,
+        hotfix_branch_pattern
 
     from source
 

@@ -25,6 +25,9 @@ renamed as (
         merge_commit_sha,
         head__sha as head_sha,
         base__ref as base_ref,
+        head__ref as head_ref,
+        -- label names, a json list in the raw table; none: []
+        coalesce(cast(json_extract_string(labels, '$[*]') as varchar[]), []) as labels,
         merged_at is not null as is_merged,
         cast(additions as integer) as additions,
         cast(deletions as integer) as deletions,

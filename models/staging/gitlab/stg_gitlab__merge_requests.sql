@@ -27,6 +27,8 @@ renamed as (
         merge_commit_sha,
         squash_commit_sha,
         sha as head_sha,
+        -- label names, a json list in the raw table; none: []
+        coalesce(cast(json_extract_string(labels, '$[*]') as varchar[]), []) as labels,
         state = 'merged' as is_merged
 
     from source
