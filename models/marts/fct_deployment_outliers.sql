@@ -1,9 +1,11 @@
 -- Each successful, non-baseline production deployment's batch and restore against its team's and its
 -- service's normal (docs/metrics.md, "Normal and outliers"): one row per deployment, measure and baseline
 -- grouping. Measures: commits and pull requests it shipped, and for a failed deployment that recovered, its
--- time to restore. The baseline is the same measure over the group's deployments in the 90 days strictly
--- before this one (a RANGE frame over deployed_at, as in fct_change_outliers). Baseline deployments ship the
--- whole history behind them, so they are neither judged nor part of any baseline.
+-- time to restore. Each value is judged when it becomes known (`judged_at`: the deployment for what it
+-- shipped, the recovery for a time to restore) against the same measure of the group's deployments known in
+-- the 90 days strictly before (a RANGE frame over judged_at, as in fct_change_outliers): a restore still
+-- open when another failure recovers is not in that one's baseline. Baseline deployments ship the whole
+-- history behind them, so they are neither judged nor part of any baseline.
 with
 
 deployments as (
@@ -24,6 +26,7 @@ judged as (
         commit_count,
         pr_count,
         time_to_restore_minutes,
+        recovered_at,
 
     from deployments
     where status = 'success'
@@ -36,12 +39,16 @@ judged as (
 
 measures as (
 
-    select *, 'commit_count' as measure, cast(commit_count as double) as value, from judged
+    select *, 'commit_count' as measure, cast(commit_count as double) as value, deployed_at as judged_at,
+    from judged
     union all
-    select *, 'pr_count' as measure, cast(pr_count as double) as value, from judged
+    select *, 'pr_count' as measure, cast(pr_count as double) as value, deployed_at as judged_at,
+    from judged
     union all
-    select *, 'time_to_restore_minutes' as measure, time_to_restore_minutes as value, from judged
+    select *, 'time_to_restore_minutes' as measure, time_to_restore_minutes as value, recovered_at as judged_at,
+    from judged
     where time_to_restore_minutes is not null
+        and recovered_at is not null
 
 ),
 
@@ -63,7 +70,7 @@ baselines as (
     from grouped
     window baseline_window as (
         partition by baseline_grouping, baseline_group, measure
-        order by deployed_at
+        order by judged_at
         range between interval {{ baseline_days() }} day preceding and interval 1 microsecond preceding
     )
 
@@ -80,6 +87,7 @@ final as (
         service,
         environment,
         deployed_at,
+        judged_at,
         is_failure,
         value,
         baseline_median,
