@@ -139,6 +139,7 @@ def test_suggestions_and_flagged_changes_and_deployments_are_the_marts(warehouse
     start, end = _period(warehouse)
     app_test = _open("outliers")
     _assert_suggestions_are_the_marts(app_test, warehouse)
+    _assert_weekly_normals_are_the_marts(app_test, warehouse, end)
     for grouping in ("team", "service"):
         if grouping == "service":
             app_test.radio(key="outliers_grouping").set_value("service").run()
@@ -300,3 +301,30 @@ def test_dimension_filters_on_the_real_warehouse(warehouse: Path) -> None:
     outliers = _open("outliers", {"language": "go"})
     flagged = _table(outliers, "Changes in baseline")
     assert set(flagged["Service"]) <= set(go)
+
+
+def _assert_weekly_normals_are_the_marts(app_test: AppTest, warehouse: Path, end: dt.date) -> None:
+    """Each team's latest complete week against its normal, as team_weekly_anomalies holds it."""
+    shown = _table(app_test, "Anomaly")
+    expected = _sql(
+        warehouse,
+        """
+        select team, week_start, metric, value, baseline_median, is_anomaly
+        from marts.team_weekly_anomalies
+        where is_complete_period and week_start <= ?
+        qualify week_start = max(week_start) over (partition by team)
+        order by team, metric
+        """,
+        end,
+    )
+    assert len(expected) > 0
+    assert shown["Team"].tolist() == expected["team"].tolist()
+    assert shown["Anomaly"].tolist() == expected["is_anomaly"].tolist()
+    frequency = shown["Metric"] == "Deployments / week"
+    assert shown.loc[frequency, "This week"].tolist() == pytest.approx(
+        expected.loc[expected["metric"] == "deployments_per_week", "value"].tolist()
+    )
+    lead = expected["metric"] == "lead_time_median_minutes"
+    assert shown.loc[shown["Metric"] == "Lead time median (h)", "Normal"].to_numpy() == pytest.approx(
+        (expected.loc[lead, "baseline_median"].astype("float64") / 60).to_numpy(), nan_ok=True
+    )
