@@ -1047,3 +1047,415 @@ def waiting_changes(path: Path, teams: list[str] | None, services: list[str] | N
         _list_filter(services),
         _list_filter(services),
     )
+
+
+# ------------------------------------------------------------------------------ dimensions and slices
+# The department, language and label filters narrow the teams and services a page shows; each page passes
+# the resulting names on to its own queries, as if they had been picked one by one.
+
+
+def department_names(path: Path) -> list[str]:
+    """Departments of the configured teams, for the sidebar filter."""
+    frame = _query(
+        path,
+        "select distinct department from marts.dim_teams where department is not null order by department",
+    )
+    return [str(value) for value in frame["department"]]
+
+
+def language_names(path: Path) -> list[str]:
+    """Languages of the configured services, for the sidebar filter."""
+    frame = _query(
+        path,
+        "select distinct language from marts.dim_services where language is not null order by language",
+    )
+    return [str(value) for value in frame["language"]]
+
+
+def label_names(path: Path) -> list[str]:
+    """Labels carried by any configured service, for the sidebar filter."""
+    frame = _query(
+        path,
+        """
+        select distinct label
+        from (select unnest(labels) as label from marts.dim_services)
+        where label is not null
+        order by label
+        """,
+    )
+    return [str(value) for value in frame["label"]]
+
+
+def scoped_services(
+    path: Path,
+    teams: list[str] | None,
+    services: list[str] | None,
+    departments: list[str] | None,
+    languages: list[str] | None,
+    labels: list[str] | None,
+) -> list[str]:
+    """The services that pass every filter: their team, themselves, their team's department, their language,
+    and any of the labels (an empty filter passes everything)."""
+    frame = _query(
+        path,
+        """
+        select dim_services.service
+        from marts.dim_services as dim_services
+        left join marts.dim_teams as dim_teams
+            on dim_services.team = dim_teams.team
+        where (?::varchar[] is null or list_contains(?::varchar[], dim_services.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_services.service))
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_teams.department))
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_services.language))
+            and (?::varchar[] is null or list_has_any(dim_services.labels, ?::varchar[]))
+        order by dim_services.service
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+        _list_filter(departments),
+        _list_filter(departments),
+        _list_filter(languages),
+        _list_filter(languages),
+        _list_filter(labels),
+        _list_filter(labels),
+    )
+    return [str(value) for value in frame["service"]]
+
+
+def scoped_teams(
+    path: Path,
+    teams: list[str] | None,
+    departments: list[str] | None,
+    languages: list[str] | None,
+    labels: list[str] | None,
+) -> list[str]:
+    """The teams that pass the team and department filters and, when a language or label is chosen, own at
+    least one service that has it."""
+    frame = _query(
+        path,
+        """
+        select dim_teams.team
+        from marts.dim_teams as dim_teams
+        where (?::varchar[] is null or list_contains(?::varchar[], dim_teams.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_teams.department))
+            and (
+                (?::varchar[] is null and ?::varchar[] is null)
+                or exists (
+                    select 1
+                    from marts.dim_services as dim_services
+                    where dim_services.team = dim_teams.team
+                        and (?::varchar[] is null or list_contains(?::varchar[], dim_services.language))
+                        and (?::varchar[] is null or list_has_any(dim_services.labels, ?::varchar[]))
+                )
+            )
+        order by dim_teams.team
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(departments),
+        _list_filter(departments),
+        _list_filter(languages),
+        _list_filter(labels),
+        _list_filter(languages),
+        _list_filter(languages),
+        _list_filter(labels),
+        _list_filter(labels),
+    )
+    return [str(value) for value in frame["team"]]
+
+
+# ---------------------------------------------------------------------------- outliers & suggestions
+# The marts fct_change_outliers, fct_deployment_outliers, team_weekly_anomalies and team_suggestions judge
+# every row; these queries only select and join names for display. A warehouse published before they
+# existed lacks them: `has_marts` lets the page say so instead of failing.
+
+OUTLIER_MARTS = (
+    "fct_change_outliers",
+    "fct_deployment_outliers",
+    "team_weekly_anomalies",
+    "team_suggestions",
+)
+
+
+def has_marts(path: Path, names: tuple[str, ...]) -> bool:
+    """Whether every one of the marts exists in the warehouse."""
+    frame = _query(
+        path,
+        """
+        select count(distinct table_name) as found
+        from information_schema.tables
+        where table_schema = 'marts' and list_contains(?::varchar[], table_name)
+        """,
+        list(names),
+    )
+    return int(frame.loc[0, "found"]) == len(names)
+
+
+def change_outliers(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    baseline_grouping: str,
+    teams: list[str] | None,
+    services: list[str] | None,
+) -> pd.DataFrame:
+    """Changes deployed in the period whose lead time is beyond their team's (or service's) normal, with the
+    change's phases for the drill-down; the most extreme first (a constant baseline has no z: first)."""
+    return _query(
+        path,
+        """
+        select
+            outliers.change_id,
+            outliers.team,
+            outliers.service,
+            changes.title,
+            changes.author_login,
+            outliers.deployed_at,
+            outliers.lead_time_minutes,
+            outliers.baseline_median_minutes,
+            outliers.baseline_mad_minutes,
+            outliers.baseline_count,
+            outliers.baseline_method,
+            outliers.robust_z,
+            outliers.outlier_direction,
+            changes.coding_minutes,
+            changes.pickup_minutes,
+            changes.review_minutes,
+            changes.deploy_minutes,
+            outliers.deployment_id,
+        from marts.fct_change_outliers as outliers
+        left join marts.fct_changes as changes
+            on outliers.change_id = changes.change_id
+        where outliers.is_outlier
+            and outliers.baseline_grouping = ?
+            and outliers.deployed_at::date between ?::date and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], outliers.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], outliers.service))
+        order by abs(outliers.robust_z) desc nulls first, outliers.deployed_at desc, outliers.change_id
+        """,
+        baseline_grouping,
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def deployment_outliers(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    baseline_grouping: str,
+    teams: list[str] | None,
+    services: list[str] | None,
+) -> pd.DataFrame:
+    """Production deployments in the period with a measure (commits, pull requests, time to restore)
+    beyond their team's (or service's) normal; the most extreme first."""
+    return _query(
+        path,
+        """
+        select
+            deployment_id,
+            team,
+            service,
+            deployed_at,
+            measure,
+            value,
+            baseline_median,
+            baseline_mad,
+            baseline_count,
+            baseline_method,
+            robust_z,
+            outlier_direction,
+            is_failure,
+        from marts.fct_deployment_outliers
+        where is_outlier
+            and baseline_grouping = ?
+            and deployed_at::date between ?::date and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
+        order by abs(robust_z) desc nulls first, deployed_at desc, deployment_id, measure
+        """,
+        baseline_grouping,
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def weekly_anomalies(path: Path, start: dt.date, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """Team weeks overlapping the period whose figure moved beyond the team's normal, newest first."""
+    return _query(
+        path,
+        """
+        select
+            team,
+            week_start,
+            metric,
+            value,
+            previous_value,
+            week_over_week_change,
+            baseline_median,
+            baseline_mad,
+            baseline_weeks,
+            baseline_method,
+            robust_z,
+            direction,
+            is_worse,
+        from marts.team_weekly_anomalies
+        where is_anomaly
+            and week_start between date_trunc('week', ?::date) and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+        order by week_start desc, team, metric
+        """,
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+def latest_weekly_normals(path: Path, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """Each team's latest complete week on or before `end`: every metric against its normal, flagged or
+    not."""
+    return _query(
+        path,
+        """
+        with latest as (
+            select team, max(week_start) as week_start,
+            from marts.team_weekly_anomalies
+            where is_complete_period and week_start <= ?::date
+            group by team
+        )
+        select
+            anomalies.team,
+            anomalies.week_start,
+            anomalies.metric,
+            anomalies.value,
+            anomalies.baseline_median,
+            anomalies.baseline_weeks,
+            anomalies.robust_z,
+            anomalies.is_anomaly,
+            anomalies.is_worse,
+        from marts.team_weekly_anomalies as anomalies
+        inner join latest
+            on anomalies.team = latest.team and anomalies.week_start = latest.week_start
+        where (?::varchar[] is null or list_contains(?::varchar[], anomalies.team))
+        order by anomalies.team, anomalies.metric
+        """,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+def team_suggestions(path: Path, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """Each team's phase, next milestone and advice for its latest complete month ending on or before `end`,
+    or, without one, its latest month starting on or before it."""
+    return _query(
+        path,
+        """
+        with ranked as (
+            select
+                *,
+                row_number() over (
+                    partition by team
+                    order by is_complete_period and period_end <= ?::date desc, period_start desc
+                ) as pick,
+            from marts.team_suggestions
+            where period_start <= ?::date
+        )
+        select * exclude (pick)
+        from ranked
+        where pick = 1
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+        order by team
+        """,
+        end,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+# ------------------------------------------------------------------------------ teams that moved most
+
+MOVE_METRICS = {
+    # column of the rollups: True when a higher value is better
+    "deployments_per_week": True,
+    "lead_time_median_minutes": False,
+    "change_failure_rate": False,
+    "time_to_restore_median_minutes": False,
+}
+
+
+def teams_that_moved(path: Path, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """Per team and metric, the latest complete month ending on or before `end` (or, without one, the latest
+    month starting on or before it) against the previous month, from `dora_rollup_monthly`: the change and
+    the relative change, biggest relative moves first."""
+    return _query(
+        path,
+        """
+        with
+        team_months as (
+            select * from marts.dora_rollup_monthly where grouping = 'team'
+        ),
+        chosen as (
+            select period_start
+            from team_months
+            where period_start <= ?::date
+            order by is_complete_period and period_end <= ?::date desc, period_start desc
+            limit 1
+        ),
+        moves as (
+            select
+                team_months.group_value as team,
+                team_months.period_start,
+                team_months.period_end,
+                team_months.is_complete_period,
+                metrics.metric,
+                metrics.higher_is_better,
+                metrics.value,
+                metrics.previous_value,
+            from team_months
+            inner join chosen on team_months.period_start = chosen.period_start
+            cross join lateral (
+                values
+                    ('deployments_per_week', true,
+                        team_months.deployments_per_week, team_months.previous_deployments_per_week),
+                    ('lead_time_median_minutes', false,
+                        team_months.lead_time_median_minutes, team_months.previous_lead_time_median_minutes),
+                    ('change_failure_rate', false,
+                        team_months.change_failure_rate, team_months.previous_change_failure_rate),
+                    ('time_to_restore_median_minutes', false,
+                        team_months.time_to_restore_median_minutes,
+                        team_months.previous_time_to_restore_median_minutes)
+            ) as metrics(metric, higher_is_better, value, previous_value)
+            where (?::varchar[] is null or list_contains(?::varchar[], team_months.group_value))
+        )
+        select
+            *,
+            value - previous_value as change,
+            case when previous_value <> 0 then (value - previous_value) / abs(previous_value) end
+                as relative_change,
+            case
+                when value = previous_value then null
+                when higher_is_better then value > previous_value
+                else value < previous_value
+            end as is_better,
+        from moves
+        where value is not null and previous_value is not null
+        order by abs(relative_change) desc nulls last, abs(change) desc, team, metric
+        """,
+        end,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+    )

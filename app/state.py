@@ -1,9 +1,10 @@
 """The shared sidebar filters, kept in `st.session_state` so every page reads the same selection.
 
 The selection is also kept in the page's URL (`?from=2026-08-01&to=2026-10-31&team=api&team=web`, plus
-`service=`, `env=`, and `vs_from=`/`vs_to=` for an explicit compare-to period), so a view is a link to paste
-in a chat. Values read from a URL are untrusted: a date that does not parse, or a team, service or
-environment the warehouse does not know is dropped (and the default used), never passed on.
+`service=`, `env=`, `department=`, `language=`, `label=`, and `vs_from=`/`vs_to=` for an explicit compare-to
+period), so a view is a link to paste in a chat. Values read from a URL are untrusted: a date that does not
+parse, or a team, service, environment, department, language or label the warehouse does not know is dropped
+(and the default used), never passed on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ DATES_KEY = "filter_dates"
 TEAMS_KEY = "filter_teams"
 SERVICES_KEY = "filter_services"
 ENVIRONMENTS_KEY = "filter_environments"
+DEPARTMENTS_KEY = "filter_departments"
+LANGUAGES_KEY = "filter_languages"
+LABELS_KEY = "filter_labels"
 COMPARE_MODE_KEY = "filter_compare_mode"
 COMPARE_DATES_KEY = "filter_compare_dates"
 FROM_URL_KEY = "filters_read_from_url"
@@ -27,6 +31,7 @@ FROM_URL_KEY = "filters_read_from_url"
 URL_FROM, URL_TO, URL_TEAM = "from", "to", "team"
 URL_SERVICE, URL_ENVIRONMENT = "service", "env"
 URL_COMPARE_FROM, URL_COMPARE_TO = "vs_from", "vs_to"
+URL_DEPARTMENT, URL_LANGUAGE, URL_LABEL = "department", "language", "label"
 
 COMPARE_PREVIOUS = "Previous period"
 COMPARE_CUSTOM = "Another period"
@@ -46,6 +51,16 @@ class Filters:
     environments: list[str] = field(default_factory=list)
     # An explicit compare-to period; None means the previous period of equal length.
     compare_to: tuple[dt.date, dt.date] | None = None
+    # Slices by the configuration's dimensions: teams of these departments, services in these languages or
+    # carrying one of these labels (empty: no slicing).
+    departments: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def is_sliced(self) -> bool:
+        """A department, language or label narrows the teams or services."""
+        return bool(self.departments or self.languages or self.labels)
 
     @property
     def previous(self) -> tuple[dt.date, dt.date]:
@@ -109,6 +124,9 @@ def _read_url(bounds: DataBounds | None, choices: Choices) -> None:
         (TEAMS_KEY, URL_TEAM, choices.teams),
         (SERVICES_KEY, URL_SERVICE, choices.services),
         (ENVIRONMENTS_KEY, URL_ENVIRONMENT, choices.environments),
+        (DEPARTMENTS_KEY, URL_DEPARTMENT, choices.departments),
+        (LANGUAGES_KEY, URL_LANGUAGE, choices.languages),
+        (LABELS_KEY, URL_LABEL, choices.labels),
     ):
         asked = _known_from_url(name, known)
         if asked:
@@ -123,10 +141,13 @@ def _write_url(filters: Filters) -> None:
         URL_TEAM: sorted(filters.teams),
         URL_SERVICE: sorted(filters.services),
         URL_ENVIRONMENT: sorted(filters.environments),
+        URL_DEPARTMENT: sorted(filters.departments),
+        URL_LANGUAGE: sorted(filters.languages),
+        URL_LABEL: sorted(filters.labels),
         URL_COMPARE_FROM: compare[0].isoformat() if compare else None,
         URL_COMPARE_TO: compare[1].isoformat() if compare else None,
     }
-    lists = {URL_TEAM, URL_SERVICE, URL_ENVIRONMENT}
+    lists = {URL_TEAM, URL_SERVICE, URL_ENVIRONMENT, URL_DEPARTMENT, URL_LANGUAGE, URL_LABEL}
     current = {
         key: sorted(st.query_params.get_all(key)) if key in lists else st.query_params.get(key)
         for key in wanted
@@ -148,6 +169,9 @@ class Choices:
     teams: list[str]
     services: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
 
 
 def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
@@ -160,6 +184,9 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
         (TEAMS_KEY, choices.teams),
         (SERVICES_KEY, choices.services),
         (ENVIRONMENTS_KEY, choices.environments),
+        (DEPARTMENTS_KEY, choices.departments),
+        (LANGUAGES_KEY, choices.languages),
+        (LABELS_KEY, choices.labels),
     ):
         st.session_state[key] = [value for value in st.session_state.get(key, []) if value in known]
 
@@ -186,6 +213,31 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
             placeholder="All environments",
             help="Applies to deployment lists and environment views; the four keys count production only.",
         )
+        slice_help = "Applies to the Teams, Services and Outliers & suggestions pages."
+        if choices.departments:
+            st.multiselect(
+                "Departments",
+                options=choices.departments,
+                key=DEPARTMENTS_KEY,
+                placeholder="All departments",
+                help="The teams of these departments. " + slice_help,
+            )
+        if choices.languages:
+            st.multiselect(
+                "Languages",
+                options=choices.languages,
+                key=LANGUAGES_KEY,
+                placeholder="All languages",
+                help="Services written in these languages. " + slice_help,
+            )
+        if choices.labels:
+            st.multiselect(
+                "Labels",
+                options=choices.labels,
+                key=LABELS_KEY,
+                placeholder="All labels",
+                help="Services carrying any of these labels. " + slice_help,
+            )
         if bounds:
             st.caption(f"Data from {bounds.first_day:%Y-%m-%d} to {bounds.last_day:%Y-%m-%d}.")
         st.caption("The address bar holds this selection: copy it to share the view.")
@@ -217,4 +269,7 @@ def current_filters() -> Filters:
         services=list(st.session_state.get(SERVICES_KEY, [])),
         environments=list(st.session_state.get(ENVIRONMENTS_KEY, [])),
         compare_to=compare,
+        departments=list(st.session_state.get(DEPARTMENTS_KEY, [])),
+        languages=list(st.session_state.get(LANGUAGES_KEY, [])),
+        labels=list(st.session_state.get(LABELS_KEY, [])),
     )

@@ -44,6 +44,9 @@ def main() -> None:
             teams=queries.team_names(path),
             services=queries.service_names(path),
             environments=queries.environment_names(path),
+            departments=queries.department_names(path),
+            languages=queries.language_names(path),
+            labels=queries.label_names(path),
         )
     except queries.WarehouseUnavailable as error:
         st.title("deploylens")
@@ -60,6 +63,7 @@ def main() -> None:
             st.Page("app_pages/lead_time.py", title="Lead time", icon=":material/timer:"),
             st.Page("app_pages/failures.py", title="Failures & recovery", icon=":material/crisis_alert:"),
             st.Page("app_pages/where_is_my_change.py", title="Where is my change", icon=":material/search:"),
+            st.Page("app_pages/outliers.py", title="Outliers & suggestions", icon=":material/troubleshoot:"),
             st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
         ]
     )

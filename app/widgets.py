@@ -28,6 +28,13 @@ def caption(filters: Filters, compared: bool = False) -> None:
         parts.append("services " + ", ".join(filters.services))
     if filters.environments:
         parts.append("environments " + ", ".join(filters.environments))
+    for name, values in (
+        ("departments", filters.departments),
+        ("languages", filters.languages),
+        ("labels", filters.labels),
+    ):
+        if values:
+            parts.append(f"{name} " + ", ".join(values))
     st.caption(" · ".join(parts))
 
 

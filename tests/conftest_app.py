@@ -116,6 +116,19 @@ insert into marts.fct_incidents values
      timestamp '2026-04-15 10:20', null, timestamp '2026-04-15 11:00', 'github:11', 40);
 """
 
+# The configuration's dimensions: payments is in commerce, search in discovery, platform in none;
+# checkout-api is python with labels api and critical, search-api go with label api.
+_DIMENSIONS = """
+alter table marts.dim_teams add column department varchar;
+update marts.dim_teams
+set department = case team when 'payments' then 'commerce' when 'search' then 'discovery' end;
+alter table marts.dim_services add column language varchar;
+alter table marts.dim_services add column labels varchar[];
+update marts.dim_services set
+    language = case service when 'checkout-api' then 'python' else 'go' end,
+    labels = case service when 'checkout-api' then ['api', 'critical'] else ['api'] end;
+"""
+
 # Weekly rows derived from the fixture rows, with every week between a team's first and last data week.
 _WEEKLY = """
 create table marts.dora_team_weekly as
@@ -258,6 +271,7 @@ def build_fixture_warehouse(path: Path) -> Path:
     connection = duckdb.connect(str(path))
     try:
         connection.execute(_TABLES)
+        connection.execute(_DIMENSIONS)
         connection.execute(_WEEKLY)
         connection.execute(_SUMMARY_STAND_IN)
     finally:

@@ -125,6 +125,66 @@ def _render_team_table(summary: pd.DataFrame, filters: Filters) -> None:
     )
 
 
+MOVE_LABELS = {
+    "deployments_per_week": "Deployments / week",
+    "lead_time_median_minutes": "Lead time median (h)",
+    "change_failure_rate": "Change failure rate (%)",
+    "time_to_restore_median_minutes": "Time to restore median (h)",
+}
+MOVES_SHOWN = 10
+
+
+def moves_table(moves: pd.DataFrame, filters: Filters) -> pd.DataFrame:
+    """The rollup's month against the month before, per team and metric, in the units of their labels."""
+    scale = moves["metric"].map(
+        {
+            "deployments_per_week": 1.0,
+            "lead_time_median_minutes": 1 / 60,
+            "change_failure_rate": 100.0,
+            "time_to_restore_median_minutes": 1 / 60,
+        }
+    )
+    return pd.DataFrame(
+        {
+            "Team": moves["team"],
+            "Team view": [widgets.team_link(team, filters) for team in moves["team"]],
+            "Month": moves["period_start"],
+            "Metric": moves["metric"].map(MOVE_LABELS),
+            "This month": moves["value"].astype("float64") * scale,
+            "Month before": moves["previous_value"].astype("float64") * scale,
+            "Change (%)": moves["relative_change"].astype("float64") * 100,
+            "Better": moves["is_better"],
+        }
+    ).reset_index(drop=True)
+
+
+def _render_moves(path, filters: Filters) -> None:
+    if not queries.has_marts(path, ("dora_rollup_monthly",)):
+        return
+    moves = queries.teams_that_moved(path, filters.end, filters.teams)
+    st.subheader("Teams that moved most")
+    if moves.empty:
+        st.info("No team has two months of figures to compare yet.")
+        return
+    month = pd.Timestamp(moves["period_start"].iloc[0])
+    complete = bool(moves["is_complete_period"].iloc[0])
+    st.caption(
+        f"{month:%B %Y}{'' if complete else ' (not complete yet)'} against the month before, from the "
+        f"monthly rollup: the {MOVES_SHOWN} largest relative changes of a team's four keys."
+    )
+    widgets.table(
+        moves_table(moves.head(MOVES_SHOWN), filters),
+        "teams_that_moved.csv",
+        "teams_that_moved",
+        column_config={
+            "Team view": widgets.link_column("Team view", "The team on the Teams page", "Open"),
+            "This month": st.column_config.NumberColumn(format="%.1f"),
+            "Month before": st.column_config.NumberColumn(format="%.1f"),
+            "Change (%)": st.column_config.NumberColumn(format="%+.0f %%"),
+        },
+    )
+
+
 def _trend_chart(weekly: pd.DataFrame, column: str, title: str, axis_title: str, by_team: bool) -> alt.Chart:
     data = weekly[["week_start", column] + (["team"] if by_team else [])].copy()
     data["week_start"] = pd.to_datetime(data["week_start"])
@@ -223,6 +283,7 @@ def render() -> None:
         else:
             _render_headline(org, _comparable(_org_row(previous_summary)), filters)
             _render_team_table(summary, filters)
+            _render_moves(path, filters)
         _render_trends(filters, path)
     except queries.WarehouseUnavailable as error:
         st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")

@@ -64,7 +64,15 @@ def render() -> None:
     st.title("Services")
     widgets.caption(filters)
     try:
-        rows = queries.service_summary(path, filters.start, filters.end, filters.teams, filters.services)
+        services = filters.services
+        if filters.is_sliced:
+            services = queries.scoped_services(
+                path, filters.teams, filters.services, filters.departments, filters.languages, filters.labels
+            )
+            if not services:
+                st.info("No service matches the department, language and label filters in the sidebar.")
+                return
+        rows = queries.service_summary(path, filters.start, filters.end, filters.teams, services)
         if rows.empty:
             st.info("No service matches the teams and services chosen in the sidebar.")
             return
@@ -100,9 +108,7 @@ def render() -> None:
 
         st.subheader("Environments")
         st.caption("Every environment the services deployed to (all time), as the deploy rules map them.")
-        environments = queries.service_environments(
-            path, filters.teams, filters.services, filters.environments
-        )
+        environments = queries.service_environments(path, filters.teams, services, filters.environments)
         if environments.empty:
             st.info("No deployments to the chosen environments.")
         else:
@@ -122,8 +128,8 @@ def render() -> None:
         if rules.empty:
             st.caption("This warehouse carries no deploy rules (they come from the configuration file).")
         else:
-            if "service" in rules.columns and filters.services:
-                rules = rules[rules["service"].isin(filters.services)]
+            if "service" in rules.columns and services:
+                rules = rules[rules["service"].isin(services)]
             widgets.table(rules, "deploy_rules.csv", "deploy_rules")
     except queries.WarehouseUnavailable as error:
         widgets.unavailable(error)

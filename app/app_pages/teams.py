@@ -93,8 +93,8 @@ def _column_config() -> dict:
     return config
 
 
-def _render_weighted(path, filters: Filters) -> None:
-    averages = queries.team_weighted_averages(path, filters.start, filters.end, filters.teams)
+def _render_weighted(path, filters: Filters, teams: list[str]) -> None:
+    averages = queries.team_weighted_averages(path, filters.start, filters.end, teams)
     row = averages.iloc[0]
     st.subheader("Deploy-weighted averages")
     st.caption("Each team's figure weighted by its production deployments in the period.")
@@ -143,8 +143,21 @@ def render() -> None:
             "Team figures cover all of a team's services; the service and environment filters apply to "
             "the Services, Lead time and Failures pages."
         )
+    if filters.languages or filters.labels:
+        st.caption(
+            "Language and label filters keep the teams owning at least one such service; a team's figures "
+            "still cover all of its services."
+        )
     try:
-        rows = queries.team_comparison(path, filters.start, filters.end, *filters.compare, filters.teams)
+        teams = filters.teams
+        if filters.is_sliced:
+            teams = queries.scoped_teams(
+                path, filters.teams, filters.departments, filters.languages, filters.labels
+            )
+            if not teams:
+                st.info("No team matches the department, language and label filters in the sidebar.")
+                return
+        rows = queries.team_comparison(path, filters.start, filters.end, *filters.compare, teams)
         if (
             rows.empty
             or int(rows["deployments"].fillna(0).sum()) == 0
@@ -158,7 +171,7 @@ def render() -> None:
         table = team_table(rows, filters)
         st.subheader("Every team")
         widgets.table(table, "teams.csv", "teams_table", column_config=_column_config())
-        _render_weighted(path, filters)
+        _render_weighted(path, filters, teams)
         _render_charts(table)
     except queries.WarehouseUnavailable as error:
         widgets.unavailable(error)

@@ -1,0 +1,83 @@
+-- Each change with a lead time against its team's and its service's normal (docs/metrics.md, "Normal and
+-- outliers"): one row per change and baseline grouping. The baseline is the lead times of the group's
+-- changes first deployed to production in the 90 days strictly before this change's deployment; changes
+-- shipped by the same deployment are not in each other's baseline. A RANGE frame over deployed_at keeps this
+-- one sort per group (DuckDB's windowed median and MAD reuse a sorted tree across frames) instead of a
+-- self-join that would materialise every pair of changes 90 days apart.
+with
+
+changes as (
+
+    select * from {{ ref('fct_changes') }}
+
+),
+
+measured as (
+
+    select
+        change_id,
+        team,
+        service,
+        deployment_id,
+        deployed_at,
+        lead_time_minutes,
+
+    from changes
+    where lead_time_minutes is not null
+        and deployed_at is not null
+        and team is not null
+
+),
+
+grouped as (
+
+    select 'team' as baseline_grouping, team as baseline_group, * from measured
+    union all
+    select 'service' as baseline_grouping, service as baseline_group, * from measured
+    where service is not null
+
+),
+
+baselines as (
+
+    select
+        *,
+        {{ trailing_baseline('lead_time_minutes') }},
+
+    from grouped
+    window baseline_window as (
+        partition by baseline_grouping, baseline_group
+        order by deployed_at
+        range between interval {{ baseline_days() }} day preceding and interval 1 microsecond preceding
+    )
+
+),
+
+final as (
+
+    select
+        change_id,
+        baseline_grouping,
+        baseline_group,
+        team,
+        service,
+        deployment_id,
+        deployed_at,
+        lead_time_minutes,
+        baseline_median as baseline_median_minutes,
+        baseline_mad as baseline_mad_minutes,
+        baseline_stddev as baseline_stddev_minutes,
+        baseline_count,
+        {{ baseline_method('baseline_median', 'baseline_mad', 'baseline_stddev', 'baseline_count',
+                           outlier_min_history()) }} as baseline_method,
+        {{ robust_z('lead_time_minutes', 'baseline_median', 'baseline_mad', 'baseline_stddev',
+                    'baseline_count', outlier_min_history()) }} as robust_z,
+        {{ is_outlier('lead_time_minutes', 'baseline_median', 'baseline_mad', 'baseline_stddev',
+                      'baseline_count', outlier_min_history()) }} as is_outlier,
+        {{ outlier_direction('lead_time_minutes', 'baseline_median') }} as outlier_direction,
+
+    from baselines
+
+)
+
+select * from final
