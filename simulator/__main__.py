@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,8 +19,20 @@ from simulator.git_export import export_repositories
 from simulator.world import SCALES
 
 
+def _stop_on_sigterm() -> None:
+    """Stop serving on SIGTERM (a service manager, `kill`, a test's `terminate()`) as on Ctrl-C. A parent
+    that ignores or blocks SIGTERM passes that on through exec; without this the emulator would outlive it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+
+    def interrupt(signum, frame):  # noqa: ARG001 (the signal module's handler signature)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and serve; returns a process exit code."""
+    _stop_on_sigterm()
     parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve emulated GitHub and PagerDuty APIs for a simulated org")

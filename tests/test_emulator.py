@@ -333,6 +333,13 @@ def test_pagerduty_incident_and_service_shapes(emu, world):
     assert inc["acknowledgements"][0]["acknowledger"]["type"] == "user_reference"
 
 
+def _ignore_and_block_sigterm() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+
 def test_serve_command_writes_config_and_truth(tmp_path):
     import subprocess
     import sys
@@ -360,6 +367,9 @@ def test_serve_command_writes_config_and_truth(tmp_path):
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # started the way a parent that ignores and blocks SIGTERM would start it (both pass through exec):
+        # `terminate()` below must still stop it
+        preexec_fn=_ignore_and_block_sigterm,
     )
     try:
         deadline = time.monotonic() + 30
