@@ -76,7 +76,7 @@ def test_refresh_leaves_out_only_the_tests_of_sources_neither_configured_nor_loa
     import duckdb
 
     build_db = tmp_path / "deploylens.duckdb"
-    assert assets.unused_sources(["github", "pagerduty"], build_db) == ["git", "gitlab", "jenkins"]
+    assert assets.unused_sources(["github", "pagerduty"], build_db) == ["git", "gitlab", "jenkins", "alerts"]
     con = duckdb.connect(str(build_db))
     try:
         for schema in ("raw_github", "raw_jenkins", "raw_config"):  # jenkins loaded once, then left out
@@ -84,10 +84,11 @@ def test_refresh_leaves_out_only_the_tests_of_sources_neither_configured_nor_loa
     finally:
         con.close()
     unused = assets.unused_sources(["github", "pagerduty"], build_db)
-    assert unused == ["git", "gitlab"]
+    assert unused == ["git", "gitlab", "alerts"]
     assert assets.stand_in_tests(unused).split(" ") == [
         "test_type:data,path:../models/staging/git",
         "test_type:data,path:../models/staging/gitlab",
+        "test_type:data,path:../models/staging/alerts",
     ]
     assert assets.stand_in_tests([]) is None
     assert assets.dbt_build_args(full_rebuild=False) == ["build", "--exclude", "test_type:unit"]

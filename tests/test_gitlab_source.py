@@ -692,6 +692,7 @@ STAGING_TYPES = {
         "squash_commit_sha": "VARCHAR",
         "head_sha": "VARCHAR",
         "is_merged": "BOOLEAN",
+        "labels": "VARCHAR[]",
     },
     "stg_gitlab__merge_request_notes": {
         "project": "VARCHAR",
