@@ -376,7 +376,9 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     data, lines = _compose_with_lines(text, path)
     v = _Validator(path, lines)
     data = v.mapping(data, ())
-    v.unknown_keys(data, {"org", "sources", "teams", "services", "environments", "failure", "catalog"}, ())
+    v.unknown_keys(
+        data, {"org", "sources", "teams", "services", "environments", "failure", "catalog", "bots"}, ()
+    )
     org = v.text(data.get("org", "my-org"), ("org",))
     catalog = _read_catalog(v, data.get("catalog"), path.resolve().parent)
 
@@ -556,6 +558,11 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     if isinstance(window, bool) or not isinstance(window, int | float) or window <= 0:
         v.fail(("failure", "incident_window_hours"), "expected a positive number of hours")
     settings = {"incident_window_hours": float(window)}
+
+    # Accounts whose reviews and comments are automation, not a colleague picking the change up (besides
+    # GitHub's Bot accounts and `[bot]` logins, which are known without listing them).
+    bots = _text_list(v, data.get("bots"), ("bots",)) or []
+    settings["bot_logins"] = sorted({login.strip().lower() for login in bots if login.strip()})
 
     return OrgConfig(path, org, sources, teams, services, environments, settings)
 

@@ -204,8 +204,12 @@ def org_config_source(
             },
         ),
         "settings": (
-            [{"incident_window_hours": float(window)}],
-            {"incident_window_hours": {"data_type": "double"}},
+            [{"incident_window_hours": float(window), "bot_logins": list(settings.get("bot_logins") or [])}],
+            {
+                "incident_window_hours": {"data_type": "double"},
+                # the configured `bots:` logins, lower-cased; a list kept in one column (json)
+                "bot_logins": {"data_type": "json", "nullable": True},
+            },
         ),
     }
 

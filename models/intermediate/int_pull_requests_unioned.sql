@@ -44,6 +44,8 @@ host_pull_requests as (
         cast(null as varchar) as squash_commit_sha,
         false as is_from_git_history,
         'github' as source,
+        additions,
+        deletions,
 
     from pull_requests
 
@@ -63,6 +65,9 @@ host_pull_requests as (
         squash_commit_sha,
         false as is_from_git_history,
         'gitlab' as source,
+        -- GitLab's merge request list counts changed files only, not lines
+        cast(null as integer) as additions,
+        cast(null as integer) as deletions,
 
     from merge_requests
 
@@ -88,6 +93,8 @@ git_history_pull_requests as (
         cast(null as varchar) as squash_commit_sha,
         true as is_from_git_history,
         'git' as source,
+        cast(null as integer) as additions,
+        cast(null as integer) as deletions,
 
     from traced
     where is_landing
@@ -126,6 +133,10 @@ final as (
         squash_commit_sha,
         is_from_git_history,
         source,
+        additions,
+        deletions,
+        -- lines added plus lines deleted, as the host counts them; NULL where it does not say
+        additions + deletions as lines_changed,
 
     from unioned
     qualify row_number() over (partition by change_id order by source_priority) = 1

@@ -9,7 +9,9 @@ source as (
 renamed as (
 
     select
-        cast(incident_window_hours as double) as incident_window_hours
+        cast(incident_window_hours as double) as incident_window_hours,
+        -- org.yml `bots:` (lower-case logins); a list kept as json in the raw table, never NULL here
+        coalesce(cast(bot_logins as varchar[]), cast([] as varchar[])) as bot_logins
 
     from source
 
