@@ -551,7 +551,8 @@ select * from final
     {{ return(['deployments', 'deployments_per_week', 'deploy_days', 'failed_deployments', 'change_failure_rate',
                'changes', 'lead_time_median_minutes', 'lead_time_p75_minutes', 'lead_time_p90_minutes',
                'lead_time_mean_minutes', 'time_to_restore_median_minutes', 'time_to_restore_mean_minutes',
-               'incidents']) }}
+               'incidents', 'batch_size_median_lines', 'pipeline_duration_median_minutes',
+               'review_compliance_rate', 'deployed_by_author_share']) }}
 {%- endmacro %}
 
 {% macro rollup_ranked_measures() -%}
@@ -644,6 +645,8 @@ production_deployments as (
         {{ deploy_day('deployed_at') }} as event_day,
         is_failure,
         time_to_restore_minutes,
+        batch_lines_changed,
+        pipeline_duration_minutes,
 
     from deployments
     where status = 'success'
@@ -659,6 +662,8 @@ measured_changes as (
         service,
         {{ deploy_day('deployed_at') }} as event_day,
         lead_time_minutes,
+        is_reviewed_by_other,
+        is_deployed_by_author,
 
     from changes
     where lead_time_minutes is not null
@@ -689,6 +694,9 @@ deployment_periods as (
         {{ percentile('production_deployments.time_to_restore_minutes', 0.5) }} as time_to_restore_median_minutes,
         avg(production_deployments.time_to_restore_minutes) as time_to_restore_mean_minutes,
         max(production_deployments.event_day) as last_deploy_day,
+        {{ percentile('production_deployments.batch_lines_changed', 0.5) }} as batch_size_median_lines,
+        {{ percentile('production_deployments.pipeline_duration_minutes', 0.5) }}
+            as pipeline_duration_median_minutes,
 
     from production_deployments
     inner join service_groups
@@ -705,6 +713,10 @@ change_periods as (
         {{ period_start(grain, 'measured_changes.event_day') }} as period_start,
         count(*) as changes,
         {{ lead_time_statistics('measured_changes.lead_time_minutes') }},
+        {{ safe_ratio('count(*) filter (where measured_changes.is_reviewed_by_other)',
+                      'count(measured_changes.is_reviewed_by_other)') }} as review_compliance_rate,
+        {{ safe_ratio('count(*) filter (where measured_changes.is_deployed_by_author)',
+                      'count(measured_changes.is_deployed_by_author)') }} as deployed_by_author_share,
 
     from measured_changes
     inner join service_groups
@@ -827,6 +839,10 @@ measured as (
         deployment_periods.time_to_restore_median_minutes,
         deployment_periods.time_to_restore_mean_minutes,
         coalesce(incident_periods.incidents, 0) as incidents,
+        deployment_periods.batch_size_median_lines,
+        deployment_periods.pipeline_duration_median_minutes,
+        change_periods.review_compliance_rate,
+        change_periods.deployed_by_author_share,
 
     from periods
     left join deployment_periods
