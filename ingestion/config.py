@@ -389,7 +389,17 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     data = v.mapping(data, ())
     v.unknown_keys(
         data,
-        {"org", "sources", "teams", "services", "environments", "failure", "failure_signals", "catalog"},
+        {
+            "org",
+            "sources",
+            "teams",
+            "services",
+            "environments",
+            "failure",
+            "failure_signals",
+            "catalog",
+            "bots",
+        },
         (),
     )
     org = v.text(data.get("org", "my-org"), ("org",))
@@ -572,6 +582,11 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         v.fail(("failure", "incident_window_hours"), "expected a positive number of hours")
     settings = {"incident_window_hours": float(window)}
     settings.update(_failure_signals(v, data.get("failure_signals"), float(window)))
+
+    # Accounts whose reviews and comments are automation, not a colleague picking the change up (besides
+    # GitHub's Bot accounts and `[bot]` logins, which are known without listing them).
+    bots = _text_list(v, data.get("bots"), ("bots",)) or []
+    settings["bot_logins"] = sorted({login.strip().lower() for login in bots if login.strip()})
 
     return OrgConfig(path, org, sources, teams, services, environments, settings)
 

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from simulator.automation import served_reviews
 from simulator.clock import iso, parse_iso
 from simulator.faults import (
     BODY_KINDS,
@@ -660,7 +661,7 @@ class Emulator:
                 commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now][:250]
                 chunk, link = self._paginate(commits, params, target)
                 return [gh.commit(svc, c) for c in chunk], link
-            reviews = [r for r in pr.reviews if r.submitted_at <= now]
+            reviews = served_reviews(self.world, svc, pr, now)
             chunk, link = self._paginate(reviews, params, target)
             return [gh.review(svc, pr, r) for r in chunk], link
         if rest == "/commits":

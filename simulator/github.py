@@ -14,6 +14,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
+from simulator.automation import DEPLOY_BOT, deployer, pull_request_size
 from simulator.clock import iso
 from simulator.world import (
     Commit,
@@ -30,7 +31,6 @@ from simulator.world import (
 
 HTML = "https://github.com"
 WEB_FLOW = Developer("web-flow", 19864447, "GitHub", "noreply@github.com")
-DEPLOY_BOT = Developer("acme-deployer[bot]", 41898282, "acme-deployer[bot]", "deployer@acme.example")
 
 
 def branch_tips(svc: Service, now: datetime) -> list[tuple[str, Commit]]:
@@ -280,8 +280,8 @@ class Renderer:
                     "review_comments": n_reviews,
                     "maintainer_can_modify": False,
                     "commits": len(visible_commits),
-                    "additions": 7 * len(visible_commits) + pr.number % 40,
-                    "deletions": 3 * len(visible_commits) + pr.number % 15,
+                    "additions": pull_request_size(pr, len(visible_commits))[0],
+                    "deletions": pull_request_size(pr, len(visible_commits))[1],
                     "changed_files": 1 + pr.number % 6,
                 }
             )
@@ -390,7 +390,7 @@ class Renderer:
             "original_environment": dep.environment,
             "environment": dep.environment,
             "description": dep.description,
-            "creator": self.user(DEPLOY_BOT, bot=True),
+            "creator": self._creator(svc, dep),
             "created_at": iso(dep.created_at),
             "updated_at": iso(updated),
             "statuses_url": f"{base}/deployments/{dep.deployment_id}/statuses",
@@ -400,6 +400,11 @@ class Renderer:
             "performed_via_github_app": None,
         }
 
+    def _creator(self, svc: Service, dep: Deployment) -> dict[str, Any]:
+        """The deploy bot, or the engineer who started the deployment (simulator/automation.py)."""
+        who = deployer(self.world, svc, dep)
+        return self.user(who, bot=who is DEPLOY_BOT)
+
     def deployment_status(self, svc: Service, dep: Deployment, status: DeploymentStatus) -> dict[str, Any]:
         base = f"{self.api}/repos/{svc.repository}"
         log_url = f"{HTML}/{svc.repository}/actions/runs/{dep.deployment_id}"
@@ -408,7 +413,7 @@ class Renderer:
             "id": status.status_id,
             "node_id": node_id("DeploymentStatus", status.status_id),
             "state": status.state,
-            "creator": self.user(DEPLOY_BOT, bot=True),
+            "creator": self._creator(svc, dep),
             "description": status.description,
             "environment": dep.environment,
             "target_url": log_url,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from simulator.automation import served_reviews
 from simulator.clock import iso
 from simulator.github import Renderer, node_id
 from simulator.world import PullRequest, Service, World
@@ -555,7 +556,7 @@ class GitHubGraph:
             "isDraft": raw["draft"],
             "labels": [{"name": label["name"]} for label in raw["labels"]],
             "commits": [self._commit(svc, c) for c in commits],
-            "reviews": [self._review(svc, pr, r) for r in pr.reviews if r.submitted_at <= now],
+            "reviews": [self._review(svc, pr, r) for r in served_reviews(self.world, svc, pr, now)],
             # a world without the optional REST endpoints (404 for files) has no file lists here either
             "files": []
             if not self.world.extras

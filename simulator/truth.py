@@ -19,6 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulator.automation import deployer, is_automation, pull_request_size
+
 if TYPE_CHECKING:
     from simulator.world import Deployment, Service, World
 
@@ -36,6 +38,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             # the signals the world gave of the failure by then, sorted ([] when it did not fail)
             ("failure_signals", pa.list_(pa.string())),
             ("is_rework", pa.bool_()),  # a rollback, or a fix deployed from a revert or hotfix branch
+            # GitHub deployments only (NULL for other sources): who created it (simulator/automation.py)
+            # and minutes from its creation to its last status (the pipeline that deployed)
+            ("deployed_by", pa.string()),
+            ("is_deployed_by_automation", pa.bool_()),
+            ("pipeline_duration_minutes", pa.float64()),
         ]
     ),
     "changes": pa.schema(
@@ -49,6 +56,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("merged_at", TS),
             ("deployment_id", pa.string()),
             ("deployed_at", TS),
+            # pull requests on GitHub only (NULL otherwise): additions + deletions as served; reviewed by an
+            # engineer other than the author before the merge (automation's reviews do not count); its first
+            # production deployment created by its author (NULL when not deployed)
+            ("lines_changed", pa.int64()),
+            ("is_reviewed_by_other", pa.bool_()),
+            ("is_deployed_by_author", pa.bool_()),
         ]
     ),
     "incidents": pa.schema(
@@ -96,6 +109,19 @@ class _FirstDeployment:
             return None
         pos = bisect_left(self.reach, reach_index)
         return self.deps[pos] if pos < len(self.deps) else None
+
+
+def _deployer_truth(world: World, svc: Service, dep: Deployment, end: datetime) -> dict[str, object]:
+    """Who created a GitHub deployment and how long its pipeline ran, as served (NULLs for other sources)."""
+    if svc.delivery != "github":
+        return {"deployed_by": None, "is_deployed_by_automation": None, "pipeline_duration_minutes": None}
+    who = deployer(world, svc, dep)
+    last = max(s.created_at for s in dep.statuses if s.created_at <= end and s.state != "inactive")
+    return {
+        "deployed_by": who.login,
+        "is_deployed_by_automation": is_automation(who),
+        "pipeline_duration_minutes": (last - dep.created_at).total_seconds() / 60.0,
+    }
 
 
 def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
@@ -163,6 +189,7 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "failure_signals": sorted(signals),
                     "is_rework": dep.is_production
                     and (dep.description.startswith("Rollback") or dep.fix_kind is not None),
+                    **_deployer_truth(world, svc, dep, end),
                 }
             )
 
@@ -199,8 +226,19 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                 for r in pr.reviews
                 if r.reviewer.login != pr.author.login and r.submitted_at <= end
             ]
+            sized = svc.on_github  # GitHub serves its size and reviews
+            reviewed = any(
+                r.reviewer.login != pr.author.login and r.submitted_at <= pr.merged_at for r in pr.reviews
+            )
             rows["changes"].append(
                 {
+                    "lines_changed": sum(pull_request_size(pr, len(pr.commit_shas))) if sized else None,
+                    "is_reviewed_by_other": reviewed if sized else None,
+                    "is_deployed_by_author": (
+                        deployer(world, svc, dep).login == pr.author.login
+                        if svc.delivery == "github" and dep
+                        else None
+                    ),
                     "service": svc.name,
                     "pr_number": pr.number,
                     "first_commit_at": min(svc.commits[s].authored_at for s in pr.commit_shas),
@@ -228,6 +266,8 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "opened_at": None,
                     "first_review_at": None,
                     "merged_at": commit.committed_at,
+                    # nobody could review a direct push
+                    "is_reviewed_by_other": False if svc.on_github else None,
                     "deployment_id": dep.source_id if dep else None,
                     "deployed_at": dep.deployed_at if dep else None,
                 }

@@ -754,6 +754,8 @@ class World:
         folder is relative to the org.yml's folder), where `simulator.git_export.export_repositories` writes
         them.
         """
+        from simulator.automation import CONFIGURED_BOTS
+
         start_date = self.start.date().isoformat()
         root = github_base_url.rstrip("/").removesuffix("/github")
         config = {
@@ -794,6 +796,8 @@ class World:
                 {"name": "production", "match": "^prod", "production": True},
             ],
             "failure": {"incident_window_hours": 24},
+            # automation that reviews under a plain account (simulator/automation.py)
+            "bots": list(CONFIGURED_BOTS),
         }
         styles = {svc.delivery for svc in self.services}
         if "gitlab" in styles:

@@ -73,7 +73,16 @@ def test_valid_file_loads_with_resolved_tokens():
         "hotfix_label_pattern": r"^hot[ _-]?fix",
         "hotfix_branch_pattern": r"^hot[ _-]?fix[/_-]",
         "alert_signal_enabled": True,
+        "bot_logins": [],
     }
+
+
+def test_bots_are_kept_lower_cased_once_and_a_bad_list_is_named():
+    config = parse_config(VALID + "bots: [Acme-Lint, release-robot, acme-lint]\n")
+    assert config.settings["bot_logins"] == ["acme-lint", "release-robot"]
+    line = VALID.count("\n") + 1  # the appended line
+    with pytest.raises(ConfigError, match=rf"line {line}: bots\[1\]: expected a non-empty string"):
+        parse_config(VALID + "bots: [acme-lint, 7]\n")
 
 
 def test_tokens_never_show_in_repr():

@@ -139,3 +139,64 @@ def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
     assert expected["deployments"].sum() > 0
     app.switch_page("app_pages/deployments.py").run()
     assert not app.exception
+
+
+def test_deployers_pipelines_sizes_and_reviews_match_ground_truth(tiny_org):
+    """Who created each GitHub deployment, how long its pipeline ran, each pull request's size, review
+    compliance and whether its author deployed it, against the simulator's truth; and batch sizes against
+    the sizes of the pull requests truth says each production deployment shipped first."""
+    from simulator.automation import automation_reviews
+
+    world = tiny_org.world
+    # the checks below bite only if automation reviewed before engineers and engineers deployed by hand
+    assert sum(len(automation_reviews(world, svc, pr)) for svc in world.services for pr in svc.pulls) > 0
+    truth = read_truth(tiny_org.workdir.truth)
+    marts = read_marts(tiny_org.workdir.warehouse)
+
+    t_dep = truth["deployments"].dropna(subset=["deployed_by"])
+    assert t_dep["is_deployed_by_automation"].nunique() == 2
+    deployments = marts["fct_deployments"]
+    deployments = deployments.assign(deployment_id=deployments["source_deployment_id"].astype(str))
+    joined = t_dep.merge(deployments, on=["service", "deployment_id"], suffixes=("_truth", ""))
+    assert len(joined) == len(t_dep)
+    assert (joined["deployed_by"] == joined["deployed_by_truth"]).all()
+    assert (joined["is_deployed_by_automation"] == joined["is_deployed_by_automation_truth"]).all()
+    pipeline_gap = (joined["pipeline_duration_minutes"] - joined["pipeline_duration_minutes_truth"]).abs()
+    assert (pipeline_gap < 1e-6).all(), joined[pipeline_gap >= 1e-6]
+
+    t_prs = truth["changes"].dropna(subset=["pr_number", "lines_changed"])
+    changes = marts["fct_changes"]
+    prs = t_prs.merge(changes, on=["service", "pr_number"], suffixes=("_truth", ""))
+    assert len(prs) == len(t_prs)
+    assert (prs["lines_changed"] == prs["lines_changed_truth"]).all()
+    assert (prs["is_reviewed_by_other"] == prs["is_reviewed_by_other_truth"]).all()
+    by_author = prs.dropna(subset=["is_deployed_by_author_truth"])
+    assert by_author["is_deployed_by_author_truth"].nunique() == 2  # some by their author, some not
+    assert (by_author["is_deployed_by_author"] == by_author["is_deployed_by_author_truth"]).all()
+    pushes = changes[changes["change_kind"] == "direct_push"]
+    assert (pushes["is_reviewed_by_other"] == False).all()  # noqa: E712 - a NULL would not be False
+
+    # Batches: each production deployment's pull requests and lines are those of the pull requests truth
+    # says it shipped first; a deployment that also shipped a direct push has no known size.
+    t_changes = truth["changes"].dropna(subset=["deployment_id"])
+    shipped = t_changes.groupby(["service", "deployment_id"]).agg(
+        prs=("pr_number", "count"), changes=("deployed_at", "size"), lines=("lines_changed", "sum")
+    )
+    prod = deployments[
+        deployments["is_production"] & (deployments["status"] == "success") & ~deployments["is_baseline"]
+    ]
+    batches = prod.merge(shipped.reset_index(), on=["service", "deployment_id"], how="left")
+    batches[["prs", "changes", "lines"]] = batches[["prs", "changes", "lines"]].fillna(0)
+    # A fix deployed from its branch before the merge ships commits the truth's changes attribute to the
+    # merge's deployment: its batch is that one pull request, with its size.
+    t_rework = set(truth["deployments"].loc[truth["deployments"]["is_rework"], "deployment_id"])
+    from_branch = (batches["changes"] == 0) & (batches["commit_count"] > 0)
+    fixes = batches[from_branch]
+    assert len(fixes) > 0 and fixes["deployment_id"].isin(t_rework).all()
+    assert (fixes["batch_pr_count"] == 1).all() and fixes["batch_size_class"].notna().all()
+    batches = batches[~from_branch]
+    sized = batches[batches["prs"] == batches["changes"]]
+    assert len(sized) > 0 and sized["batch_size_class"].notna().all()
+    assert (sized["batch_pr_count"] == sized["prs"]).all(), sized[sized["batch_pr_count"] != sized["prs"]]
+    assert (sized["batch_lines_changed"] == sized["lines"]).all()
+    assert batches.loc[batches["prs"] < batches["changes"], "batch_lines_changed"].isna().all()

@@ -22,6 +22,7 @@ from ingestion.github import github_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
 from ingestion.pipelines import make_pipeline
+from simulator.automation import served_reviews
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is needed for emulator tests")
 
@@ -120,7 +121,10 @@ def _truth(world, now: datetime) -> dict[str, int]:
             min(250, sum(by_service[pr.service].commits[s].committed_at <= now for s in pr.commit_shas))
             for pr in prs
         ),
-        "raw_github.pull_request_reviews": sum(r.submitted_at <= now for pr in prs for r in pr.reviews),
+        # the engineers' reviews and automation's (simulator/automation.py), as GitHub lists them
+        "raw_github.pull_request_reviews": sum(
+            len(served_reviews(world, by_service[pr.service], pr, now)) for pr in prs
+        ),
         "raw_github.commits": sum(_main_commits(svc, now, world.start) for svc in services),
         "raw_github.branches": sum(_branches(svc, now) for svc in services),
         "raw_github.deployments": sum(d.created_at <= now for svc in services for d in svc.deployments),
@@ -328,6 +332,7 @@ CONTRACT = {
         "pr_number": "INTEGER",
         "review_id": "VARCHAR",
         "reviewer_login": "VARCHAR",
+        "reviewer_type": "VARCHAR",
         "state": "VARCHAR",
         "submitted_at": "TIMESTAMP",
     },
@@ -341,6 +346,7 @@ CONTRACT = {
         "created_at": "TIMESTAMP",
         "updated_at": "TIMESTAMP",
         "creator_login": "VARCHAR",
+        "creator_type": "VARCHAR",
     },
     "stg_github__deployment_statuses": {
         "repository": "VARCHAR",
@@ -396,6 +402,7 @@ CONTRACT = {
         "hotfix_title_pattern": "VARCHAR",
         "hotfix_label_pattern": "VARCHAR",
         "hotfix_branch_pattern": "VARCHAR",
+        "bot_logins": "VARCHAR[]",
     },
 }
 

@@ -116,6 +116,8 @@ REVIEW_COLUMNS: dict[str, Any] = {
     "pull_number": _hint("bigint"),
     "id": _hint("bigint"),
     "user__login": _hint("text"),
+    # `Bot` for an app's account: its reviews are no colleague picking the change up
+    "user__type": _hint("text"),
     "state": _hint("text"),
     "submitted_at": _hint("timestamp"),
     "commit_id": _hint("text"),
@@ -131,6 +133,8 @@ DEPLOYMENT_COLUMNS: dict[str, Any] = {
     "created_at": _hint("timestamp"),
     "updated_at": _hint("timestamp"),
     "creator__login": _hint("text"),
+    # `Bot` when an app (a CI or deploy bot) created the deployment, not a person
+    "creator__type": _hint("text"),
     "payload": _hint("json"),
 }
 DEPLOYMENT_STATUS_COLUMNS: dict[str, Any] = {

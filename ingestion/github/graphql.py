@@ -80,7 +80,7 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
         commits(first: COMMIT_PAGE) { totalCount nodes { commit { COMMIT_FIELDS } } }
         reviews(first: 100) {
           totalCount
-          nodes { databaseId state submittedAt author { login } commit { oid } }
+          nodes { databaseId state submittedAt author { login __typename } commit { oid } }
         }
         reviewThreads(first: 1) { totalCount }
         files(first: 100) { totalCount nodes { path additions deletions changeType } }
@@ -129,7 +129,7 @@ query Deployments($owner: String!, $name: String!, $first: Int!, $after: String)
       nodes {
         databaseId commitOid task environment originalEnvironment payload createdAt updatedAt
         ref { name }
-        creator { login }
+        creator { login __typename }
         statuses(first: 100) {
           totalCount
           nodes { databaseId state environment createdAt updatedAt creator { login } }
@@ -416,6 +416,13 @@ def _login(actor: dict | None) -> dict | None:
     return {"login": actor["login"]} if actor and actor.get("login") else None
 
 
+def _login_and_type(actor: dict | None) -> dict | None:
+    """Who, and what kind of account (`Bot`, `User`, ...): GraphQL's type name is REST's `type`."""
+    if not actor or not actor.get("login"):
+        return None
+    return {"login": actor["login"], "type": actor.get("__typename")}
+
+
 def pull_request(node: dict) -> dict[str, Any]:
     """The pull request as REST's list entry and detail page give the fields the source keeps."""
     merge = node.get("mergeCommit") or node.get("potentialMergeCommit") or {}
@@ -464,7 +471,7 @@ def commit(node: dict) -> dict[str, Any]:
 def review(node: dict) -> dict[str, Any]:
     return {
         "id": node["databaseId"],
-        "user": _login(node.get("author")),
+        "user": _login_and_type(node.get("author")),
         "state": node.get("state"),
         "submitted_at": node.get("submittedAt"),
         "commit_id": (node.get("commit") or {}).get("oid"),
@@ -512,7 +519,7 @@ def deployment(node: dict) -> dict[str, Any]:
         "original_environment": node.get("originalEnvironment"),
         "created_at": node.get("createdAt"),
         "updated_at": node.get("updatedAt"),
-        "creator": _login(node.get("creator")),
+        "creator": _login_and_type(node.get("creator")),
         "payload": payload,
     }
 

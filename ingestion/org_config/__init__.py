@@ -159,6 +159,7 @@ def _settings_row(settings: dict) -> dict[str, Any]:
         row[f"{signal}_signal_enabled"] = bool(settings.get(f"{signal}_signal_enabled", True))
     for key, default in DEFAULT_HOTFIX_PATTERNS.items():
         row[f"hotfix_{key}_pattern"] = settings.get(f"hotfix_{key}_pattern", default)
+    row["bot_logins"] = list(settings.get("bot_logins") or [])
     return row
 
 
@@ -167,6 +168,8 @@ SETTINGS_COLUMNS: dict[str, Any] = {
     "failure_window_hours": {"data_type": "double"},
     **{f"{signal}_signal_enabled": {"data_type": "bool"} for signal in FAILURE_SIGNALS},
     **{f"hotfix_{key}_pattern": {"data_type": "text"} for key in DEFAULT_HOTFIX_PATTERNS},
+    # the configured `bots:` logins, lower-cased; a list kept in one column (json)
+    "bot_logins": {"data_type": "json", "nullable": True},
 }
 
 

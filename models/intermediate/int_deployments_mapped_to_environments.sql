@@ -133,6 +133,9 @@ joined as (
         coalesce(deployment_statuses.ships_changes, false) as is_successful,
         owned.source_status,
         owned.deployment_order_key,
+        owned.deployed_by,
+        owned.is_deployed_by_bot_account,
+        owned.pipeline_started_at,
 
     from owned
     left join first_matches

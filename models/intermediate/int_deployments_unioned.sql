@@ -18,6 +18,11 @@
 -- failure, cancelled, in_progress, other); a word the seed does not list is 'other', never an error.
 -- Tags and branch pushes have no word: they are successes. A GitHub deployment without any status is
 -- in_progress.
+-- Who deployed (deployed_by): the GitHub deployment's creator, the Actions run's actor, the GitLab
+-- deployment's user, the Jenkins build's first cause; tags and branch pushes do not say (NULL).
+-- is_deployed_by_bot_account: the source itself says the account is an app (GitHub's `Bot` type, a Jenkins
+-- cause that is no user); NULL where it does not say. pipeline_started_at: when the pipeline that deployed
+-- began (GitHub deployment creation, Actions run start, GitLab pipeline creation, Jenkins build start).
 -- Branch pushes: each commit on the first-parent chain of a branch matching a `branch_push` rule is a
 -- successful deployment at its committer time (int_commits_pushed_to_deploy_branches).
 with
@@ -73,6 +78,12 @@ services as (
 gitlab_deployments as (
 
     select * from {{ ref('stg_gitlab__deployments') }}
+
+),
+
+gitlab_pipelines as (
+
+    select * from {{ ref('stg_gitlab__pipelines') }}
 
 ),
 
@@ -140,6 +151,10 @@ from_github as (
         case when final_statuses.deployment_id is null then 'in_progress' end as implied_status,
         -- Orders deployments with the same deployed_at: numeric source ids sort as numbers.
         try_cast(github_deployments.deployment_id as bigint) as deployment_order_key,
+        github_deployments.creator_login as deployed_by,
+        lower(github_deployments.creator_type) = 'bot' as is_deployed_by_bot_account,
+        -- the pipeline that deploys creates the deployment and sets its final status
+        github_deployments.created_at as pipeline_started_at,
 
     from github_deployments
     left join final_statuses
@@ -241,6 +256,9 @@ from_tags as (
         cast(null as varchar) as source_status,
         'success' as implied_status,
         cast(null as bigint) as deployment_order_key,
+        cast(null as varchar) as deployed_by,
+        cast(null as boolean) as is_deployed_by_bot_account,
+        cast(null as timestamp) as pipeline_started_at,
 
     from tag_rule_matches
     where match_order = 1
@@ -250,25 +268,33 @@ from_tags as (
 from_gitlab as (
 
     select
-        'gitlab:' || deployment_id as deployment_id,
+        'gitlab:' || gitlab_deployments.deployment_id as deployment_id,
         'gitlab' as source_system,
-        deployment_id as source_deployment_id,
-        project as repository,
+        gitlab_deployments.deployment_id as source_deployment_id,
+        gitlab_deployments.project as repository,
         cast(null as varchar) as service,
         cast(null as varchar) as environment,
-        environment as source_environment,
-        commit_sha,
-        created_at,
+        gitlab_deployments.environment as source_environment,
+        gitlab_deployments.commit_sha,
+        gitlab_deployments.created_at,
         -- Only a finished deployment has a finish time; created, running and blocked ones wait, and a
         -- skipped one never ran.
         case
-            when lower(status) in ('success', 'failed', 'canceled') then coalesce(finished_at, updated_at)
+            when lower(gitlab_deployments.status) in ('success', 'failed', 'canceled')
+                then coalesce(gitlab_deployments.finished_at, gitlab_deployments.updated_at)
         end as deployed_at,
-        status as source_status,
+        gitlab_deployments.status as source_status,
         cast(null as varchar) as implied_status,
-        try_cast(deployment_id as bigint) as deployment_order_key,
+        try_cast(gitlab_deployments.deployment_id as bigint) as deployment_order_key,
+        gitlab_deployments.deployer_username as deployed_by,
+        cast(null as boolean) as is_deployed_by_bot_account,
+        -- the deployment's pipeline from its creation (the deployment's own creation without it)
+        coalesce(gitlab_pipelines.created_at, gitlab_deployments.created_at) as pipeline_started_at,
 
     from gitlab_deployments
+    left join gitlab_pipelines
+        on gitlab_deployments.project = gitlab_pipelines.project
+        and gitlab_deployments.pipeline_id = gitlab_pipelines.pipeline_id
 
 ),
 
@@ -284,6 +310,7 @@ workflow_rule_matches as (
         workflow_runs.status as run_status,
         workflow_runs.started_at,
         workflow_runs.updated_at,
+        workflow_runs.actor_login,
         deploy_rules.service,
         deploy_rules.environment,
         row_number() over (
@@ -332,6 +359,9 @@ from_workflows as (
         coalesce(conclusion, run_status) as source_status,
         cast(null as varchar) as implied_status,
         try_cast(run_id as bigint) as deployment_order_key,
+        actor_login as deployed_by,
+        cast(null as boolean) as is_deployed_by_bot_account,
+        started_at as pipeline_started_at,
 
     from workflow_rule_matches
     where match_order = 1
@@ -347,6 +377,8 @@ jenkins_rule_matches as (
         jenkins_builds.commit_sha,
         jenkins_builds.started_at,
         jenkins_builds.finished_at,
+        jenkins_builds.triggered_by,
+        jenkins_builds.is_triggered_by_automation,
         deploy_rules.service,
         services.repository,
         deploy_rules.environment,
@@ -386,6 +418,9 @@ from_jenkins as (
         result as source_status,
         cast(null as varchar) as implied_status,
         cast(build_number as bigint) as deployment_order_key,
+        triggered_by as deployed_by,
+        is_triggered_by_automation as is_deployed_by_bot_account,
+        started_at as pipeline_started_at,
 
     from jenkins_rule_matches
     where match_order = 1
@@ -408,6 +443,9 @@ from_branch_pushes as (
         cast(null as varchar) as source_status,
         'success' as implied_status,
         chain_position as deployment_order_key,
+        cast(null as varchar) as deployed_by,
+        cast(null as boolean) as is_deployed_by_bot_account,
+        cast(null as timestamp) as pipeline_started_at,
 
     from branch_pushes
 
@@ -445,6 +483,9 @@ mapped as (
         coalesce(unioned.implied_status, source_statuses.status, 'other') as status,
         unioned.source_status,
         unioned.deployment_order_key,
+        unioned.deployed_by,
+        unioned.is_deployed_by_bot_account,
+        unioned.pipeline_started_at,
 
     from unioned
     left join source_statuses

@@ -46,6 +46,8 @@ host_pull_requests as (
         head_ref as head_branch,
         labels,
         'github' as source,
+        additions,
+        deletions,
 
     from pull_requests
 
@@ -67,6 +69,9 @@ host_pull_requests as (
         source_branch as head_branch,
         labels,
         'gitlab' as source,
+        -- GitLab's merge request list counts changed files only, not lines
+        cast(null as integer) as additions,
+        cast(null as integer) as deletions,
 
     from merge_requests
 
@@ -94,6 +99,8 @@ git_history_pull_requests as (
         cast(null as varchar) as head_branch,
         cast([] as varchar[]) as labels,
         'git' as source,
+        cast(null as integer) as additions,
+        cast(null as integer) as deletions,
 
     from traced
     where is_landing
@@ -134,6 +141,10 @@ final as (
         head_branch,
         labels,
         source,
+        additions,
+        deletions,
+        -- lines added plus lines deleted, as the host counts them; NULL where it does not say
+        additions + deletions as lines_changed,
 
     from unioned
     qualify row_number() over (partition by change_id order by source_priority) = 1

@@ -1,7 +1,8 @@
 -- One row per sign that someone looked at a pull request, in one vocabulary (docs/architecture.md, "The
 -- unified layer"): a submitted GitHub review whatever its verdict (a pending one is not submitted yet), a
 -- GitHub review comment, a human GitLab note (system notes are GitLab's own), a GitLab approval. Whether
--- the reviewer is someone other than the author is for the consumer to decide.
+-- the reviewer is someone other than the author is for the consumer to decide. reviewer_type is the host's
+-- account type where it says (GitHub: `User`, `Bot`, ...; GitLab's objects here name none).
 with
 
 reviews as (
@@ -35,6 +36,7 @@ final as (
         repository,
         pr_number,
         reviewer_login,
+        reviewer_type,
         submitted_at as reviewed_at,
         'review' as event_kind,
         'github' as source,
@@ -50,6 +52,7 @@ final as (
         repository,
         pr_number,
         commenter_login as reviewer_login,
+        commenter_type as reviewer_type,
         created_at as reviewed_at,
         'review_comment' as event_kind,
         'github' as source,
@@ -63,6 +66,7 @@ final as (
         project as repository,
         mr_iid as pr_number,
         author_username as reviewer_login,
+        cast(null as varchar) as reviewer_type,
         created_at as reviewed_at,
         'note' as event_kind,
         'gitlab' as source,
@@ -77,6 +81,7 @@ final as (
         project as repository,
         mr_iid as pr_number,
         approver_username as reviewer_login,
+        cast(null as varchar) as reviewer_type,
         approved_at as reviewed_at,
         'approval' as event_kind,
         'gitlab' as source,

@@ -48,6 +48,18 @@ traced as (
 
 ),
 
+settings as (
+
+    select * from {{ ref('stg_config__settings') }}
+
+),
+
+deployments as (
+
+    select * from {{ ref('int_deployments_mapped_to_environments') }}
+
+),
+
 merged_changes as (
 
     select
@@ -60,6 +72,7 @@ merged_changes as (
         author_login,
         opened_at,
         merged_at,
+        lines_changed,
 
     from pull_requests
     where is_merged
@@ -164,21 +177,44 @@ first_commits as (
 
 ),
 
-first_reviews as (
+-- Reviews and comments by people other than the author. Automation (a bot's review or comment: GitHub's
+-- Bot accounts, `[bot]` logins, org.yml `bots:`) is nobody picking the change up, and no review.
+human_reviews as (
 
     select
         review_events.repository,
         review_events.pr_number,
-        min(review_events.reviewed_at) as first_review_at,
+        review_events.event_kind,
+        review_events.reviewed_at,
+        merged.merged_at,
 
     from review_events
     inner join merged
         on review_events.repository = merged.repository
         and review_events.pr_number = merged.pr_number
+    left join settings
+        on true
     where review_events.reviewed_at is not null
         and review_events.reviewer_login is not null
         and review_events.reviewer_login is distinct from merged.author_login
-    group by review_events.repository, review_events.pr_number
+        and not {{ is_automation_account('review_events.reviewer_login', "lower(review_events.reviewer_type) = 'bot'",
+                                         'settings.bot_logins') }}
+
+),
+
+first_reviews as (
+
+    select
+        repository,
+        pr_number,
+        min(reviewed_at) as first_review_at,
+        -- review compliance: a submitted review (GitHub) or an approval (GitLab) before the merge; a
+        -- comment alone is a look, not a review
+        coalesce(bool_or(event_kind in ('review', 'approval') and reviewed_at <= merged_at), false)
+            as is_reviewed_by_other,
+
+    from human_reviews
+    group by repository, pr_number
 
 ),
 
@@ -196,6 +232,7 @@ changes as (
         author_login,
         opened_at,
         merged_at,
+        lines_changed,
 
     from merged
 
@@ -214,6 +251,7 @@ changes as (
         direct_pushes.author_login,
         cast(null as timestamp) as opened_at,
         direct_pushes.committed_at as merged_at,
+        cast(null as integer) as lines_changed,
 
     from direct_pushes
 
@@ -316,6 +354,18 @@ joined as (
         first_deployments.deployed_at,
         coalesce(first_deployments.is_baseline, false) as is_shipped_by_baseline,
         coalesce(change_firsts.commit_count, 0) as commit_count,
+        changes.lines_changed,
+        -- no review possible for a direct push (non-compliant); a pull request known from git history alone
+        -- has no reviews to tell (NULL)
+        case
+            when changes.change_kind = 'direct_push' then false
+            when not changes.is_from_git_history then coalesce(first_reviews.is_reviewed_by_other, false)
+        end as is_reviewed_by_other,
+        -- the first production deployment's deployer is the change's author (NULL when either is unknown)
+        case
+            when deployments.deployed_by is not null and changes.author_login is not null
+                then lower(deployments.deployed_by) = lower(changes.author_login)
+        end as is_deployed_by_author,
 
     from changes
     left join change_firsts
@@ -325,11 +375,30 @@ joined as (
         and changes.pr_number = first_reviews.pr_number
     left join first_deployments
         on changes.change_id = first_deployments.change_id
+    left join deployments
+        on first_deployments.deployment_id = deployments.deployment_id
 
 ),
 
--- Phases: coding = opened - first commit, pickup = first review - opened, review = merged - first review,
--- deploy = deployed - merged; lead time = deployed - first commit. All signed, so they add up exactly.
+-- A branch force-pushed or rebased after the pull request opened can leave no commit older than the
+-- opening: the change then starts when the pull request opened and its coding phase is 0.
+started as (
+
+    select
+        *,
+        case
+            when opened_at is not null and first_commit_at > opened_at then opened_at
+            else first_commit_at
+        end as started_at,
+        coalesce(opened_at is not null and first_commit_at > opened_at, false) as is_started_at_opening,
+
+    from joined
+
+),
+
+-- Phases: coding = opened - start, pickup = first review - opened, review = merged - first review,
+-- deploy = deployed - merged; lead time = deployed - start, where the start is the first commit or, for a
+-- branch rewritten after opening, the opening (started). All signed, so they add up exactly.
 final as (
 
     select
@@ -348,18 +417,23 @@ final as (
         merged_at,
         deployment_id,
         deployed_at,
-        {{ minutes_between('first_commit_at', 'opened_at') }} as coding_minutes,
+        started_at,
+        is_started_at_opening,
+        {{ minutes_between('started_at', 'opened_at') }} as coding_minutes,
         {{ minutes_between('opened_at', 'first_review_at') }} as pickup_minutes,
         {{ minutes_between('first_review_at', 'merged_at') }} as review_minutes,
         case
             when not is_shipped_by_baseline then {{ minutes_between('merged_at', 'deployed_at') }}
         end as deploy_minutes,
         case
-            when not is_shipped_by_baseline then {{ minutes_between('first_commit_at', 'deployed_at') }}
+            when not is_shipped_by_baseline then {{ minutes_between('started_at', 'deployed_at') }}
         end as lead_time_minutes,
         commit_count,
+        lines_changed,
+        is_reviewed_by_other,
+        is_deployed_by_author,
 
-    from joined
+    from started
 
 )
 

@@ -71,6 +71,12 @@ signal_settings as (
 
 ),
 
+batches as (
+
+    select * from {{ ref('int_deployments_sized_into_batches') }}
+
+),
+
 blamed as (
 
     select
@@ -102,6 +108,27 @@ shipped as (
 
 ),
 
+-- Who deployed and how long its pipeline ran (docs/metrics.md, "Who deploys and who reviews", "Pipeline
+-- duration"): as the source says (int_deployments_unioned); automation per the is_automation_account rule.
+-- Batch size: int_deployments_sized_into_batches.
+deployers as (
+
+    select
+        deployments.deployment_id,
+        {{ is_automation_account('deployments.deployed_by', 'deployments.is_deployed_by_bot_account',
+                                 'settings.bot_logins') }} as is_deployed_by_automation,
+        case
+            when deployments.pipeline_started_at <= deployments.deployed_at
+                then {{ minutes_between('deployments.pipeline_started_at', 'deployments.deployed_at') }}
+        end as pipeline_duration_minutes,
+
+    from deployments
+    -- one settings row; a left join keeps the deployments should it be missing
+    left join settings
+        on true
+
+),
+
 signals as (
 
     select
@@ -130,10 +157,20 @@ signals as (
         signal_settings.is_rollback_signal_enabled,
         coalesce(shipped.commit_count, 0) as commit_count,
         coalesce(shipped.pr_count, 0) as pr_count,
+        coalesce(batches.batch_pr_count, 0) as batch_pr_count,
+        coalesce(batches.batch_author_count, 0) as batch_author_count,
+        batches.batch_lines_changed,
+        batches.batch_size_class,
+        deployers.is_deployed_by_automation,
+        deployers.pipeline_duration_minutes,
 
     from deployments
     left join shipped
         on deployments.deployment_id = shipped.deployment_id
+    left join batches
+        on deployments.deployment_id = batches.deployment_id
+    left join deployers
+        on deployments.deployment_id = deployers.deployment_id
     left join rollbacks
         on deployments.deployment_id = rollbacks.deployment_id
     left join blamed
@@ -256,6 +293,13 @@ final as (
         is_rework,
         commit_count,
         pr_count,
+        batch_pr_count,
+        batch_author_count,
+        batch_lines_changed,
+        batch_size_class,
+        deployed_by,
+        is_deployed_by_automation,
+        pipeline_duration_minutes,
 
     from recoveries
 

@@ -37,6 +37,7 @@ team_months as (
         changes,
         lead_time_median_minutes,
         time_to_restore_median_minutes,
+        pipeline_duration_median_minutes,
 
     from monthly
     where grouping = 'team'
@@ -118,9 +119,6 @@ measured as (
     select
         team_months.*,
         weekly_deploy_days.deploy_days_per_week_median,
-        -- Deploy pipeline duration is not measured yet: the milestone's "pipeline ≤ 2 h" stays NULL (not
-        -- measured) until the monthly rollup carries a pipeline duration median to read here.
-        cast(null as double) as pipeline_duration_median_minutes,
         org_months.org_deployments_per_day,
         coalesce(phases.changes_with_phases, 0) as changes_with_phases,
         phases.coding_mean_minutes,

@@ -552,7 +552,8 @@ select * from final
                'changes', 'lead_time_median_minutes', 'lead_time_p75_minutes', 'lead_time_p90_minutes',
                'lead_time_mean_minutes', 'time_to_restore_median_minutes', 'time_to_restore_mean_minutes',
                'incidents', 'rework_deployments', 'rework_rate', 'time_to_detect_median_minutes',
-               'open_failures']) }}
+               'open_failures', 'batch_size_median_lines', 'pipeline_duration_median_minutes',
+               'review_compliance_rate', 'deployed_by_author_share']) }}
 {%- endmacro %}
 
 {% macro rollup_ranked_measures() -%}
@@ -649,6 +650,8 @@ production_deployments as (
         time_to_detect_minutes,
         -- failed and not recovered (yet): counted as open, never dropped
         is_failure and not coalesce(is_recovered, false) as is_open_failure,
+        batch_lines_changed,
+        pipeline_duration_minutes,
 
     from deployments
     where status = 'success'
@@ -664,6 +667,8 @@ measured_changes as (
         service,
         {{ deploy_day('deployed_at') }} as event_day,
         lead_time_minutes,
+        is_reviewed_by_other,
+        is_deployed_by_author,
 
     from changes
     where lead_time_minutes is not null
@@ -697,6 +702,9 @@ deployment_periods as (
         {{ percentile('production_deployments.time_to_detect_minutes', 0.5) }} as time_to_detect_median_minutes,
         count(*) filter (where production_deployments.is_open_failure) as open_failures,
         max(production_deployments.event_day) as last_deploy_day,
+        {{ percentile('production_deployments.batch_lines_changed', 0.5) }} as batch_size_median_lines,
+        {{ percentile('production_deployments.pipeline_duration_minutes', 0.5) }}
+            as pipeline_duration_median_minutes,
 
     from production_deployments
     inner join service_groups
@@ -713,6 +721,10 @@ change_periods as (
         {{ period_start(grain, 'measured_changes.event_day') }} as period_start,
         count(*) as changes,
         {{ lead_time_statistics('measured_changes.lead_time_minutes') }},
+        {{ safe_ratio('count(*) filter (where measured_changes.is_reviewed_by_other)',
+                      'count(measured_changes.is_reviewed_by_other)') }} as review_compliance_rate,
+        {{ safe_ratio('count(*) filter (where measured_changes.is_deployed_by_author)',
+                      'count(measured_changes.is_deployed_by_author)') }} as deployed_by_author_share,
 
     from measured_changes
     inner join service_groups
@@ -840,6 +852,10 @@ measured as (
             as rework_rate,
         deployment_periods.time_to_detect_median_minutes,
         coalesce(deployment_periods.open_failures, 0) as open_failures,
+        deployment_periods.batch_size_median_lines,
+        deployment_periods.pipeline_duration_median_minutes,
+        change_periods.review_compliance_rate,
+        change_periods.deployed_by_author_share,
 
     from periods
     left join deployment_periods

@@ -18,7 +18,9 @@ renamed as (
         cast(alert_signal_enabled as boolean) as is_alert_signal_enabled,
         hotfix_title_pattern,
         hotfix_label_pattern,
-        hotfix_branch_pattern
+        hotfix_branch_pattern,
+        -- org.yml `bots:` (lower-case logins); a list kept as json in the raw table, never NULL here
+        coalesce(cast(bot_logins as varchar[]), cast([] as varchar[])) as bot_logins
 
     from source
 

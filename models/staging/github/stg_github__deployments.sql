@@ -20,7 +20,9 @@ renamed as (
         task,
         timezone('UTC', cast(created_at as timestamptz)) as created_at,
         timezone('UTC', cast(updated_at as timestamptz)) as updated_at,
-        creator__login as creator_login
+        creator__login as creator_login,
+        -- `Bot` when an app created it (GitHub's user type)
+        creator__type as creator_type
 
     from source
 

@@ -18,6 +18,7 @@ renamed as (
         cast(pull_request_review_id as varchar) as review_id,
         cast(in_reply_to_id as varchar) as in_reply_to_comment_id,
         user__login as commenter_login,
+        user__type as commenter_type,
         timezone('UTC', cast(created_at as timestamptz)) as created_at
 
     from source

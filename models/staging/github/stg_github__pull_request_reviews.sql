@@ -16,6 +16,8 @@ renamed as (
         cast(pull_number as integer) as pr_number,
         cast(id as varchar) as review_id,
         user__login as reviewer_login,
+        -- `Bot` for an app's account (GitHub's user type)
+        user__type as reviewer_type,
         state,
         timezone('UTC', cast(submitted_at as timestamptz)) as submitted_at
 

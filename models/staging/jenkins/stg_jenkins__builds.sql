@@ -29,6 +29,21 @@ renamed as (
         commit_sha,
         branch,
         cast(parameters as json) as parameters,
+        -- Who started the build, from its first cause: a user's id for `UserIdCause`, else the automation
+        -- that did (an upstream job, an SCM poll, a timer, a remote call); NULL when Jenkins says nothing.
+        case
+            when cast(causes as json) -> 0 ->> '_class' like '%UserIdCause'
+                then cast(causes as json) -> 0 ->> 'userId'
+            when cast(causes as json) -> 0 ->> '_class' like '%UpstreamCause'
+                then 'jenkins:' || coalesce(cast(causes as json) -> 0 ->> 'upstreamProject', 'upstream')
+            when cast(causes as json) -> 0 ->> '_class' like '%SCMTrigger%' then 'jenkins:scm'
+            when cast(causes as json) -> 0 ->> '_class' like '%TimerTrigger%' then 'jenkins:timer'
+            when cast(causes as json) -> 0 ->> '_class' like '%RemoteCause' then 'jenkins:remote'
+        end as triggered_by,
+        case
+            when cast(causes as json) -> 0 ->> '_class' is not null
+                then cast(causes as json) -> 0 ->> '_class' not like '%UserIdCause'
+        end as is_triggered_by_automation,
         url as build_url
 
     from source
