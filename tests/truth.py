@@ -252,6 +252,9 @@ MART_KEYS = {
     "dora_rollup_daily": ["grouping", "group_value", "period_start"],
     "dora_rollup_weekly": ["grouping", "group_value", "period_start"],
     "dora_rollup_monthly": ["grouping", "group_value", "period_start"],
+    "fct_commit_promotions": ["service", "upstream_environment", "downstream_environment", "commit_sha"],
+    "fct_promotions": ["deployment_id", "upstream_environment"],
+    "drift_daily": ["service", "upstream_environment", "downstream_environment", "day"],
 }
 
 
