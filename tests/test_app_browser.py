@@ -41,6 +41,7 @@ PAGES = {
     "lead_time": CHART,
     "failures": CHART,
     "where_is_my_change": TABLE,
+    "environments": TABLE,
     "data_health": METRIC,
 }
 EXCEPTION = '[data-testid="stException"]'
