@@ -84,6 +84,16 @@ def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
         ],
         "incidents": ["incident_id", "service", "created_at", "resolved_at", "deployment_id"],
         "commits": ["commit_sha", "service", "authored_at", "deployment_id", "deployed_at"],
+        "promotions": [
+            "service",
+            "commit_sha",
+            "upstream_environment",
+            "downstream_environment",
+            "upstream_deployment_id",
+            "reached_upstream_at",
+            "downstream_deployment_id",
+            "reached_downstream_at",
+        ],
     }
     for name, columns in expected.items():
         frame = pd.read_parquet(tmp_path / f"{name}.parquet")
@@ -458,3 +468,23 @@ def test_truth_holds_only_what_exists_at_the_end(scale, seed, end):
     assert (truth["incidents"].resolved_at.dropna() <= end).all()
     assert (truth["deployments"].deployed_at <= end).all()
     assert (truth["deployments"].recovered_at.dropna() <= end).all()
+
+
+def test_promotions_truth_agrees_with_the_commits_truth_and_has_every_case(tiny_world, tmp_path):
+    """Each promoted commit's production deployment is its first production deployment in `commits`; the
+    world has commits promoted staging → production, commits that reached production before staging, and
+    commits that waited overnight in staging."""
+    tiny_world.write_truth(tmp_path)
+    promotions = pd.read_parquet(tmp_path / "promotions.parquet")
+    commits = pd.read_parquet(tmp_path / "commits.parquet").set_index(["service", "commit_sha"])
+    deployments = pd.read_parquet(tmp_path / "deployments.parquet").set_index("deployment_id")
+    first = commits.loc[
+        list(zip(promotions["service"], promotions["commit_sha"], strict=True)), "deployment_id"
+    ]
+    assert promotions["downstream_deployment_id"].fillna("-").tolist() == first.fillna("-").tolist()
+    upstream_environments = deployments.loc[promotions["upstream_deployment_id"], "environment"]
+    assert not upstream_environments.str.match("^prod").any()
+    up, down = promotions["reached_upstream_at"], promotions["reached_downstream_at"]
+    assert (down >= up).sum() > 50
+    assert (down < up).sum() > 0
+    assert (down.dt.date > up.dt.date).sum() > 0
