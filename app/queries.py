@@ -1459,3 +1459,193 @@ def teams_that_moved(path: Path, end: dt.date, teams: list[str] | None) -> pd.Da
         _list_filter(teams),
         _list_filter(teams),
     )
+
+
+# ------------------------------------------------------------------------------- environments and drift
+# marts.fct_commit_promotions, fct_promotions and drift_daily (docs/metrics.md, "Promotion" and "Drift").
+
+
+def drift_as_of(
+    path: Path, day: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """Per service and environment pair, drift_daily's row for `day` (the end of the chosen period): what
+    the upstream environment has that the downstream one has not, and since when. Pairs whose history
+    starts after `day` have no row."""
+    return _query(
+        path,
+        """
+        select
+            drift_daily.service,
+            dim_services.team,
+            drift_daily.upstream_environment,
+            drift_daily.downstream_environment,
+            drift_daily.day,
+            drift_daily.commits_waiting,
+            drift_daily.oldest_waiting_commit_at,
+            drift_daily.oldest_waiting_age_hours,
+        from marts.drift_daily as drift_daily
+        left join marts.dim_services as dim_services
+            on drift_daily.service = dim_services.service
+        where drift_daily.day = least(
+                ?::date,
+                (select max(day) from marts.drift_daily)
+            )
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_services.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], drift_daily.service))
+        order by drift_daily.commits_waiting desc, drift_daily.oldest_waiting_commit_at, drift_daily.service
+        """,
+        day,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def drift_over_time(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """drift_daily's rows in the period, for the chart."""
+    return _query(
+        path,
+        """
+        select
+            drift_daily.service,
+            drift_daily.upstream_environment,
+            drift_daily.downstream_environment,
+            drift_daily.day,
+            drift_daily.commits_waiting,
+            drift_daily.oldest_waiting_age_hours,
+        from marts.drift_daily as drift_daily
+        left join marts.dim_services as dim_services
+            on drift_daily.service = dim_services.service
+        where drift_daily.day between ?::date and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_services.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], drift_daily.service))
+        order by drift_daily.service, drift_daily.day
+        """,
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def promotions(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """fct_promotions' downstream deployments in the period, newest first."""
+    return _query(
+        path,
+        """
+        select
+            fct_promotions.deployed_at,
+            fct_promotions.service,
+            dim_services.team,
+            fct_promotions.upstream_environment,
+            fct_promotions.downstream_environment,
+            fct_promotions.commits_shipped,
+            fct_promotions.commits_promoted,
+            fct_promotions.commits_not_from_upstream,
+            fct_promotions.promotion_lag_minutes,
+            fct_promotions.longest_commit_wait_minutes,
+            fct_promotions.is_same_sha,
+            fct_promotions.deployment_id,
+            fct_promotions.promoted_deployment_id,
+        from marts.fct_promotions as fct_promotions
+        left join marts.dim_services as dim_services
+            on fct_promotions.service = dim_services.service
+        where fct_promotions.deployed_at >= ?::date
+            and fct_promotions.deployed_at < ?::date + interval 1 day
+            and (?::varchar[] is null or list_contains(?::varchar[], dim_services.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], fct_promotions.service))
+        order by fct_promotions.deployed_at desc, fct_promotions.deployment_id
+        """,
+        start,
+        end,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+    )
+
+
+def commits_waiting(path: Path, day: dt.date, service: str) -> pd.DataFrame:
+    """The commits of one service that wait to be promoted at the end of `day` (the rows drift_daily counts
+    that day), oldest first, with the pull request that brought each."""
+    return _query(
+        path,
+        """
+        select
+            promotions.upstream_environment,
+            promotions.downstream_environment,
+            promotions.commit_sha,
+            fct_commits.pr_number,
+            fct_changes.title,
+            fct_commits.author_login,
+            promotions.reached_upstream_at,
+            promotions.reached_downstream_at,
+            promotions.upstream_deployment_id,
+        from marts.fct_commit_promotions as promotions
+        left join marts.fct_commits as fct_commits
+            on promotions.service = fct_commits.service
+            and promotions.commit_sha = fct_commits.commit_sha
+        left join marts.fct_changes as fct_changes
+            on fct_commits.service = fct_changes.service
+            and fct_commits.pr_number = fct_changes.pr_number
+            and fct_changes.change_kind = 'pull_request'
+        where promotions.service = ?
+            and promotions.reached_upstream_at < ?::date + interval 1 day
+            and (
+                promotions.reached_downstream_at is null
+                or promotions.reached_downstream_at >= ?::date + interval 1 day
+            )
+        order by promotions.reached_upstream_at, promotions.commit_sha
+        """,
+        service,
+        day,
+        day,
+    )
+
+
+def changes_waiting_to_be_promoted(path: Path, change_ids: list[str]) -> pd.DataFrame:
+    """Of the given changes, the commits an upstream environment has and the next one not yet (as of the
+    latest data): where each waits and since when."""
+    return _query(
+        path,
+        """
+        with change_commits as (
+            select fct_changes.change_id, fct_changes.service, fct_commits.commit_sha,
+            from marts.fct_changes as fct_changes
+            inner join marts.fct_commits as fct_commits
+                on fct_changes.service = fct_commits.service
+                and fct_changes.pr_number = fct_commits.pr_number
+            where list_contains(?::varchar[], fct_changes.change_id)
+                and fct_changes.change_kind = 'pull_request'
+            union
+            select change_id, service, split_part(change_id, '@', 2),
+            from marts.fct_changes
+            where list_contains(?::varchar[], change_id) and change_kind = 'direct_push'
+        )
+        select
+            change_commits.change_id,
+            promotions.service,
+            promotions.upstream_environment,
+            promotions.downstream_environment,
+            count(*) as commits_waiting,
+            min(promotions.reached_upstream_at) as waiting_since,
+            arg_min(promotions.upstream_deployment_id, promotions.reached_upstream_at)
+                as upstream_deployment_id,
+        from change_commits
+        inner join marts.fct_commit_promotions as promotions
+            on change_commits.service = promotions.service
+            and change_commits.commit_sha = promotions.commit_sha
+        where promotions.promotion_status = 'waiting'
+        group by all
+        order by waiting_since, change_commits.change_id
+        """,
+        sorted(change_ids),
+        sorted(change_ids),
+    )

@@ -64,6 +64,9 @@ def main() -> None:
             st.Page("app_pages/failures.py", title="Failures & recovery", icon=":material/crisis_alert:"),
             st.Page("app_pages/where_is_my_change.py", title="Where is my change", icon=":material/search:"),
             st.Page("app_pages/outliers.py", title="Outliers & suggestions", icon=":material/troubleshoot:"),
+            st.Page(
+                "app_pages/environments.py", title="Environments & drift", icon=":material/compare_arrows:"
+            ),
             st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
         ]
     )

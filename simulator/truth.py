@@ -82,17 +82,33 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("deployed_at", TS),
         ]
     ),
+    "promotions": pa.schema(
+        [
+            ("service", pa.string()),
+            ("commit_sha", pa.string()),
+            ("upstream_environment", pa.string()),
+            ("downstream_environment", pa.string()),
+            ("upstream_deployment_id", pa.string()),
+            ("reached_upstream_at", TS),
+            ("downstream_deployment_id", pa.string()),
+            ("reached_downstream_at", TS),
+        ]
+    ),
 }
 
 
 class _FirstDeployment:
-    """Earliest successful production deployment whose SHA contains a main position."""
+    """Earliest successful deployment (production, or staging with `production=False`) whose SHA contains a
+    main position."""
 
-    def __init__(self, svc: Service, end: datetime):
+    def __init__(self, svc: Service, end: datetime, production: bool = True):
         deps = [
             d
             for d in svc.deployments
-            if d.is_production and d.deployed_at is not None and d.deployed_at <= end
+            if d.is_production == production
+            and d.deployed_at is not None
+            and d.deployed_at <= end
+            and (production or d.source_id is not None)  # a staging rollout no source serves is unseen
         ]
         deps.sort(key=lambda d: (d.deployed_at, d.deployment_id))
         self.deps: list[Deployment] = []
@@ -125,7 +141,7 @@ def _deployer_truth(world: World, svc: Service, dep: Deployment, end: datetime) 
 
 
 def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """Compute the four truth tables as DataFrames with tz-aware UTC timestamps, as of `as_of` (default the
+    """Compute the truth tables as DataFrames with tz-aware UTC timestamps, as of `as_of` (default the
     world's end; later moments are the end)."""
     from simulator.git_export import git_shas
 
@@ -216,6 +232,30 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "deployed_at": dep.deployed_at if dep else None,
                 }
             )
+        # Promotion staging -> production: when each main commit first reached each environment (the first
+        # deployment there whose main position contains it). Services no staging rollout is seen for have
+        # one environment, so no pair and no rows.
+        staging = _FirstDeployment(svc, end, production=False)
+        if staging.deps:
+            for commit in svc.commits.values():
+                if commit.reach_index is None or svc.commits[svc.main[commit.reach_index]].committed_at > end:
+                    continue
+                upstream = staging.of(commit.reach_index)
+                if upstream is None:
+                    continue
+                downstream = first.of(commit.reach_index)
+                rows["promotions"].append(
+                    {
+                        "service": svc.name,
+                        "commit_sha": git_sha.get(commit.sha, commit.sha),
+                        "upstream_environment": "staging",
+                        "downstream_environment": "production",
+                        "upstream_deployment_id": upstream.source_id,
+                        "reached_upstream_at": upstream.deployed_at,
+                        "downstream_deployment_id": downstream.source_id if downstream else None,
+                        "reached_downstream_at": downstream.deployed_at if downstream else None,
+                    }
+                )
         for pr in svc.pulls:
             if pr.merged_at is None or pr.merged_at > end:
                 continue

@@ -103,6 +103,49 @@ insert into marts.fct_commits values
     (repeat('c', 40), 'checkout-api', 'payments', 'acme/checkout-api', timestamp '2026-05-04 08:00',
      timestamp '2026-05-04 08:00', 'dev', 102, 'github:4', timestamp '2026-05-04 10:00');
 
+-- Environments (staging -> production) of checkout-api; search-api deploys to production only: no rows.
+-- Commit e reached staging with github:8 (05-20 10:00) and production with github:7 (05-29 10:00): a
+-- promotion lag of 216 h. Commit d (PR 104) reached staging with github:8 and waits: at the end of 05-29,
+-- one commit waits, the oldest for 230 h. (Stand-in rows: the real walk would ship d and e together.)
+insert into marts.fct_commits values
+    (repeat('d', 40), 'checkout-api', 'payments', 'acme/checkout-api', timestamp '2026-05-19 08:00',
+     timestamp '2026-05-19 08:00', 'dev', 104, null, null);
+
+create table marts.fct_commit_promotions (
+    service varchar, upstream_environment varchar, downstream_environment varchar, commit_sha varchar,
+    upstream_deployment_id varchar, reached_upstream_at timestamp, is_upstream_baseline boolean,
+    downstream_deployment_id varchar, reached_downstream_at timestamp, promotion_status varchar,
+    promotion_wait_minutes double
+);
+insert into marts.fct_commit_promotions values
+    ('checkout-api', 'staging', 'production', repeat('d', 40), 'github:8', timestamp '2026-05-20 10:00',
+     false, null, null, 'waiting', null),
+    ('checkout-api', 'staging', 'production', repeat('e', 40), 'github:8', timestamp '2026-05-20 10:00',
+     false, 'github:7', timestamp '2026-05-29 10:00', 'promoted', 12960);
+
+create table marts.fct_promotions (
+    service varchar, upstream_environment varchar, downstream_environment varchar, deployment_id varchar,
+    commit_sha varchar, deployed_at timestamp, commits_shipped integer, commits_promoted integer,
+    commits_not_from_upstream integer, promoted_deployment_id varchar, promoted_commit_sha varchar,
+    promoted_deployed_at timestamp, is_same_sha boolean, promotion_lag_minutes double,
+    longest_commit_wait_minutes double
+);
+insert into marts.fct_promotions values
+    ('checkout-api', 'staging', 'production', 'github:7', repeat('7', 40), timestamp '2026-05-29 10:00',
+     1, 1, 0, 'github:8', repeat('8', 40), timestamp '2026-05-20 10:00', false, 12960, 12960);
+
+create table marts.drift_daily as
+select
+    'checkout-api' as service,
+    'staging' as upstream_environment,
+    'production' as downstream_environment,
+    day::date as day,
+    case when day::date < date '2026-05-29' then 2 else 1 end as commits_waiting,
+    timestamp '2026-05-20 10:00' as oldest_waiting_commit_at,
+    datediff('second', timestamp '2026-05-20 10:00', day::date + interval 1 day) / 3600.0
+        as oldest_waiting_age_hours,
+from generate_series(timestamp '2026-05-20', timestamp '2026-05-29', interval 1 day) as days(day);
+
 create table marts.fct_incidents (
     incident_id varchar, source_system varchar, source_incident_id varchar, service varchar, team varchar,
     title varchar, urgency varchar, created_at timestamp, acknowledged_at timestamp,

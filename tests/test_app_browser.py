@@ -42,6 +42,7 @@ PAGES = {
     "failures": CHART,
     "where_is_my_change": TABLE,
     "outliers": TABLE,
+    "environments": TABLE,
     "data_health": METRIC,
 }
 EXCEPTION = '[data-testid="stException"]'

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from app import queries
 
 ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
-PAGES = ["teams", "services", "lead_time", "failures", "where_is_my_change"]
+PAGES = ["teams", "services", "lead_time", "failures", "where_is_my_change", "environments"]
 
 
 @pytest.fixture
@@ -48,6 +48,10 @@ TABLES = {
     "open_incidents": ("urgency", 0),
     "change_reach": ("Matched by", 0),
     "waiting_changes": ("merged_at", 0),
+    "drift_table": ("Oldest waiting (h)", 0),
+    "promotions_table": ("Promoted deployment", 0),
+    "waiting_commits": ("Reached upstream at (UTC)", 0),
+    "waiting_promotion": ("Waits for", 0),
 }
 
 
@@ -251,6 +255,42 @@ def test_waiting_changes_are_listed(warehouse: Path) -> None:
     # staging got github:8 (05-20) before the merge; production has not shipped it.
     assert reach["Matched by"].tolist() == ["not reached yet", "not reached yet"]
     assert any("waits to be promoted" in item.value for item in app_test.warning)
+
+
+def test_environments_show_drift_promotions_and_the_waiting_commits(warehouse: Path) -> None:
+    app_test = _open("environments")
+    drift = _table(app_test, "drift_table")
+    # search-api deploys to production only: no pair, no row.
+    assert drift["Service"].tolist() == ["checkout-api"]
+    assert drift["Commits waiting"].tolist() == [1]
+    assert str(drift["Oldest waiting since (UTC)"].iloc[0]) == "2026-05-20 10:00:00"
+    assert drift["Oldest waiting (h)"].tolist() == [230.0]
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Commits waiting"] == "1"
+    assert metrics["Promotion lag median"] == "216.0 h"
+    promoted = _table(app_test, "promotions_table")
+    assert promoted["Promotion lag (h)"].tolist() == [216.0]
+    assert promoted["Promoted deployment"].tolist() == ["deployments?deployment=github%3A8"]
+    waiting = _table(app_test, "waiting_commits")
+    assert waiting["Commit"].tolist() == ["d" * 12]
+    assert waiting["Pull request"].tolist() == [104]
+    assert app_test.query_params["drift_service"] == "checkout-api"
+    # Earlier, at the end of 05-28, both commits waited.
+    app_test = _open("environments", {"from": "2026-03-07", "to": "2026-05-28"})
+    assert _table(app_test, "drift_table")["Commits waiting"].tolist() == [2]
+    assert sorted(_table(app_test, "waiting_commits")["Commit"]) == ["d" * 12, "e" * 12]
+
+
+def test_where_is_my_change_says_what_waits_to_be_promoted(warehouse: Path) -> None:
+    app_test = _open("where_is_my_change", {"q": "#104"})
+    waiting = _table(app_test, "waiting_promotion")
+    assert waiting["Change"].tolist() == ["acme/checkout-api#104"]
+    assert (waiting["Reached"].iloc[0], waiting["Waits for"].iloc[0]) == ("staging", "production")
+    assert str(waiting["Waiting since (UTC)"].iloc[0]) == "2026-05-20 10:00:00"
+    # #105 (search-api, production only) waits nowhere.
+    app_test.text_input(key="change_search").set_value("#105").run()
+    assert not any("Waits for" in frame.value.columns for frame in app_test.dataframe)
+    assert any("None of the matching changes waits" in item.value for item in app_test.caption)
 
 
 def _downloads(app_test: AppTest) -> list[str]:

@@ -17,7 +17,16 @@ from streamlit.testing.v1 import AppTest
 from app import queries
 
 ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
-PAGES = ["overview", "teams", "services", "deployments", "lead_time", "failures", "where_is_my_change"]
+PAGES = [
+    "overview",
+    "teams",
+    "services",
+    "deployments",
+    "lead_time",
+    "failures",
+    "where_is_my_change",
+    "environments",
+]
 
 
 @pytest.fixture
@@ -203,6 +212,59 @@ def test_where_is_my_change_shows_the_production_deployment_of_the_mart(warehous
     assert link.path == "deployments"
     assert parse_qs(link.query)["deployment"] == [change["deployment_id"]]
     assert "staging" in reach.index
+
+
+def test_environments_figures_equal_the_marts(warehouse: Path) -> None:
+    # The day most commits waited overnight, and the service that had most of them.
+    busiest = _sql(
+        warehouse,
+        """
+        select day, service, commits_waiting from marts.drift_daily
+        order by commits_waiting desc, day, service limit 1
+        """,
+    ).iloc[0]
+    day = pd.Timestamp(busiest["day"]).date()
+    assert busiest["commits_waiting"] > 0
+    start = day - dt.timedelta(days=27)
+    app_test = _open(
+        "environments",
+        {"from": start.isoformat(), "to": day.isoformat(), "drift_service": busiest["service"]},
+    )
+    expected = _sql(
+        warehouse,
+        """
+        select service, commits_waiting, oldest_waiting_age_hours from marts.drift_daily
+        where day = ? order by service
+        """,
+        day,
+    )
+    drift = _table(app_test, "Oldest waiting (h)").sort_values("Service").reset_index(drop=True)
+    assert drift["Service"].tolist() == expected["service"].tolist()
+    assert drift["Commits waiting"].tolist() == expected["commits_waiting"].tolist()
+    assert drift["Oldest waiting (h)"].fillna(-1).tolist() == pytest.approx(
+        expected["oldest_waiting_age_hours"].fillna(-1).tolist()
+    )
+    # The drill-down lists exactly the commits the day's figure counts.
+    waiting = _table(app_test, "Reached upstream at (UTC)")
+    assert len(waiting) == busiest["commits_waiting"]
+    promotions = _sql(
+        warehouse,
+        """
+        select deployment_id, promotion_lag_minutes from marts.fct_promotions
+        where deployed_at::date between ? and ? order by deployment_id
+        """,
+        start,
+        day,
+    )
+    shown = _table(app_test, "Promoted deployment")
+    ids = [parse_qs(urlsplit(link).query)["deployment"][0] for link in shown["Deployment"]]
+    assert sorted(ids) == promotions["deployment_id"].tolist()
+    lags = dict(zip(ids, shown["Promotion lag (h)"], strict=True))
+    for deployment_id, minutes in zip(
+        promotions["deployment_id"], promotions["promotion_lag_minutes"], strict=True
+    ):
+        if pd.notna(minutes):
+            assert lags[deployment_id] == pytest.approx(minutes / 60)
 
 
 @pytest.mark.parametrize("page", PAGES)

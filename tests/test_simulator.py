@@ -92,6 +92,16 @@ def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
         ],
         "incidents": ["incident_id", "service", "created_at", "resolved_at", "deployment_id"],
         "commits": ["commit_sha", "service", "authored_at", "deployment_id", "deployed_at"],
+        "promotions": [
+            "service",
+            "commit_sha",
+            "upstream_environment",
+            "downstream_environment",
+            "upstream_deployment_id",
+            "reached_upstream_at",
+            "downstream_deployment_id",
+            "reached_downstream_at",
+        ],
     }
     for name, columns in expected.items():
         frame = pd.read_parquet(tmp_path / f"{name}.parquet")
@@ -519,3 +529,23 @@ def test_rework_in_truth_is_rollbacks_and_fixes(small_world, small_truth):
     }
     assert rework == expected and len(rework) > 5
     assert deps.loc[~deps.is_failure, "failure_signals"].map(len).eq(0).all()
+
+
+def test_promotions_truth_agrees_with_the_commits_truth_and_has_every_case(tiny_world, tmp_path):
+    """Each promoted commit's production deployment is its first production deployment in `commits`; the
+    world has commits promoted staging → production, commits that reached production before staging, and
+    commits that waited overnight in staging."""
+    tiny_world.write_truth(tmp_path)
+    promotions = pd.read_parquet(tmp_path / "promotions.parquet")
+    commits = pd.read_parquet(tmp_path / "commits.parquet").set_index(["service", "commit_sha"])
+    deployments = pd.read_parquet(tmp_path / "deployments.parquet").set_index("deployment_id")
+    first = commits.loc[
+        list(zip(promotions["service"], promotions["commit_sha"], strict=True)), "deployment_id"
+    ]
+    assert promotions["downstream_deployment_id"].fillna("-").tolist() == first.fillna("-").tolist()
+    upstream_environments = deployments.loc[promotions["upstream_deployment_id"], "environment"]
+    assert not upstream_environments.str.match("^prod").any()
+    up, down = promotions["reached_upstream_at"], promotions["reached_downstream_at"]
+    assert (down >= up).sum() > 50
+    assert (down < up).sum() > 0
+    assert (down.dt.date > up.dt.date).sum() > 0

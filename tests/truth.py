@@ -289,6 +289,9 @@ MART_KEYS = {
     "fct_deployment_outliers": ["deployment_id", "measure", "baseline_grouping"],
     "team_weekly_anomalies": ["team", "week_start", "metric"],
     "team_suggestions": ["team", "period_start"],
+    "fct_commit_promotions": ["service", "upstream_environment", "downstream_environment", "commit_sha"],
+    "fct_promotions": ["deployment_id", "upstream_environment"],
+    "drift_daily": ["service", "upstream_environment", "downstream_environment", "day"],
 }
 
 

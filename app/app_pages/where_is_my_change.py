@@ -1,5 +1,6 @@
 """Where is my change: find a pull or merge request (number, title, author, change id) or a commit (SHA
-prefix), see each environment of its service it has reached and when, and what waits to reach production.
+prefix), see each environment of its service it has reached and when, what waits to reach production, and
+which of the matching changes an upstream environment (staging) has and the next one (production) not yet.
 
 Production comes from `fct_changes.deployment_id` (the mart's first production deployment). The marts keep
 no per-environment shipment for the other environments; `queries.change_reach` says how each was matched.
@@ -69,6 +70,46 @@ def _render_change(path, change: pd.Series) -> None:
         st.warning("Merged but not in production yet: it waits to be promoted.")
 
 
+def promotion_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Change": rows["change_id"],
+            "Service": rows["service"],
+            "Reached": rows["upstream_environment"],
+            "Waits for": rows["downstream_environment"],
+            "Commits waiting": rows["commits_waiting"].astype("int64"),
+            "Waiting since (UTC)": rows["waiting_since"],
+            "Upstream deployment": [
+                widgets.deployment_link(value) for value in rows["upstream_deployment_id"]
+            ],
+        }
+    )
+
+
+def _render_waiting_promotion(path, change_ids: list[str]) -> None:
+    """Of every change the search matched (all of an author's, say): what an upstream environment has and the
+    next one not yet (marts.fct_commit_promotions, status 'waiting')."""
+    st.subheader("Waiting to be promoted")
+    waiting = queries.changes_waiting_to_be_promoted(path, change_ids)
+    if waiting.empty:
+        st.caption(
+            "None of the matching changes waits between environments: each commit an upstream environment "
+            "(staging) has, the next one (production) has too."
+        )
+        return
+    widgets.table(
+        promotion_table(waiting),
+        "waiting_promotion.csv",
+        "waiting_promotion",
+        column_config={
+            "Waiting since (UTC)": widgets.when("Waiting since (UTC)"),
+            "Upstream deployment": widgets.link_column(
+                "Upstream deployment", "The deployment that shipped it upstream", "Open card"
+            ),
+        },
+    )
+
+
 def render() -> None:
     filters = current_filters()
     path = queries.warehouse_path()
@@ -102,6 +143,7 @@ def render() -> None:
                     "Change", options=list(labels), key=PICK_KEY, format_func=lambda value: labels[value]
                 )
                 _render_change(path, found[found["change_id"] == chosen].iloc[0])
+                _render_waiting_promotion(path, [str(value) for value in found["change_id"]])
         st.subheader("Waiting to reach production")
         st.caption(
             "Merged changes no production deployment has shipped yet (teams and services from the sidebar)."
