@@ -2,7 +2,12 @@
 
 # What a `workflow` rule counts when it lists no `events`, for rules given in the file's own spelling: the
 # loader's default (ingestion/config.py says why).
-from ingestion.config import DEFAULT_WORKFLOW_EVENTS, SERVICE_DIMENSIONS, TEAM_DIMENSIONS
+from ingestion.config import (
+    DEFAULT_BENCHMARKS,
+    DEFAULT_WORKFLOW_EVENTS,
+    SERVICE_DIMENSIONS,
+    TEAM_DIMENSIONS,
+)
 
 # The service dimensions kept as text columns (`labels` is a list, loaded as json).
 SERVICE_TEXT_DIMENSIONS = tuple(key for key in SERVICE_DIMENSIONS if key != "labels")
@@ -20,6 +25,7 @@ DEPLOY_RULE_KINDS = (
 )
 
 __all__ = [
+    "DEFAULT_BENCHMARKS",
     "DEFAULT_INCIDENT_WINDOW_HOURS",
     "DEFAULT_WORKFLOW_EVENTS",
     "DEPLOY_RULE_KINDS",
