@@ -54,6 +54,10 @@ def _controls(years: list[int]) -> tuple[int, str]:
     return year, grain
 
 
+def _hours(values: pd.Series) -> pd.Series:
+    return values.map(fmt.minutes_to_hours).astype("float64")
+
+
 def level_table(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per team and period: the measured value and the level of each metric."""
     return pd.DataFrame(
@@ -67,9 +71,7 @@ def level_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Lead time level": rows["lead_time_level"].map(fmt.level_label),
             "Change failure rate (%)": rows["change_failure_rate"].astype("float64") * 100,
             "Failure rate level": rows["change_failure_rate_level"].map(fmt.level_label),
-            "Time to restore median (h)": rows["time_to_restore_median_minutes"]
-            .map(fmt.minutes_to_hours)
-            .astype("float64"),
+            "Time to restore median (h)": _hours(rows["time_to_restore_median_minutes"]),
             "Restore level": rows["time_to_restore_level"].map(fmt.level_label),
         }
     ).reset_index(drop=True)
@@ -142,8 +144,9 @@ def main() -> None:
     )
     if scores["industry_mean"].isna().all():
         st.warning(
-            "DORA's published Quick Check files are not configured (org.yml `benchmarks: {quickcheck_dir: ...}`):"
-            " the scores are shown without the industry and organisation-size means."
+            "DORA's published Quick Check files are not configured (org.yml"
+            " `benchmarks: {quickcheck_dir: ...}`): the scores are shown without the industry and"
+            " organisation-size means."
         )
     widgets.table(
         quickcheck_table(_latest_periods(scores)),
