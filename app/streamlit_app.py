@@ -61,6 +61,8 @@ def main() -> None:
             st.Page("app_pages/failures.py", title="Failures & recovery", icon=":material/crisis_alert:"),
             st.Page("app_pages/where_is_my_change.py", title="Where is my change", icon=":material/search:"),
             st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
+            st.Page("app_pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+            st.Page("app_pages/assessment.py", title="Baseline assessment", icon=":material/checklist:"),
         ]
     )
     page.run()
