@@ -43,11 +43,15 @@ def add_dimensions(org: dict[str, Any]) -> dict[str, Any]:
 
 
 QUICKCHECK_DIR = SHARED / "data" / "dora-quickcheck"
+# Three self-assessments of the tiny org's teams (payments twice, storefront once), read by its refresh.
+ASSESSMENTS_DIR = REPO_ROOT / "tests" / "fixtures" / "assessments"
 
 
 def add_benchmarks(org: dict[str, Any]) -> dict[str, Any]:
     """Points `benchmarks:` at DORA's published Quick Check files in the shared data, when it is there (a
-    clone without it builds the org with scores and unknown means, as a user without the files would)."""
+    clone without it builds the org with scores and unknown means, as a user without the files would), and
+    `assessments_dir` at the fixture self-assessments."""
+    org["assessments_dir"] = str(ASSESSMENTS_DIR)
     if QUICKCHECK_DIR.is_dir():
         org["benchmarks"] = {
             "quickcheck_dir": str(QUICKCHECK_DIR.resolve()),
