@@ -1056,9 +1056,18 @@ def waiting_changes(path: Path, teams: list[str] | None, services: list[str] | N
 BENCHMARK_GRAINS = ("month", "week", "day")
 
 
+def _has_mart(path: Path, table: str) -> bool:
+    frame = _query(
+        path,
+        "select count(*) as n from information_schema.tables where table_schema = 'marts' and table_name = ?",
+        table,
+    )
+    return bool(frame.loc[0, "n"])
+
+
 def report_years(path: Path) -> list[int]:
     """The DORA report years the bands seed holds, newest first (empty before the mart exists)."""
-    if not _has(_tables(path), "marts", "dora_levels"):
+    if not _has_mart(path, "dora_levels"):
         return []
     frame = _query(path, "select distinct report_year from marts.dora_levels order by report_year desc")
     return [int(year) for year in frame["report_year"]]
@@ -1069,7 +1078,7 @@ def team_levels(
 ) -> pd.DataFrame:
     """Each team's level of the four metrics per period of `grain` overlapping the dates, for one report
     year: one row per team and period, one column per metric (value and level)."""
-    if not _has(_tables(path), "marts", "dora_levels"):
+    if not _has_mart(path, "dora_levels"):
         return pd.DataFrame()
     return _query(
         path,
@@ -1111,7 +1120,7 @@ def quickcheck_scores(
 ) -> pd.DataFrame:
     """The Quick Check rows (every metric and the performance average) of the teams' periods of `grain`
     overlapping the dates."""
-    if not _has(_tables(path), "marts", "dora_quickcheck_scores"):
+    if not _has_mart(path, "dora_quickcheck_scores"):
         return pd.DataFrame()
     return _query(
         path,
@@ -1135,7 +1144,7 @@ def quickcheck_scores(
 
 def assessment_sections(path: Path, teams: list[str] | None) -> pd.DataFrame:
     """Every self-assessment's section averages of the teams, oldest first."""
-    if not _has(_tables(path), "marts", "assessment_section_scores"):
+    if not _has_mart(path, "assessment_section_scores"):
         return pd.DataFrame()
     return _query(
         path,
@@ -1153,7 +1162,7 @@ def assessment_sections(path: Path, teams: list[str] | None) -> pd.DataFrame:
 def team_monthly_metrics(path: Path, start: dt.date, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
     """The measured four keys per team and month overlapping the dates (dora_rollup_monthly), to read
     beside the self-assessments."""
-    if not _has(_tables(path), "marts", "dora_rollup_monthly"):
+    if not _has_mart(path, "dora_rollup_monthly"):
         return pd.DataFrame()
     return _query(
         path,

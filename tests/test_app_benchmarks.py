@@ -81,7 +81,7 @@ def test_levels_shown_are_the_marts_for_the_report_year_in_the_url(warehouse):
 def test_an_unknown_report_year_falls_back_to_the_newest(warehouse):
     app_test = _open("benchmarks", {"report_year": "1999"})
     assert any(item.value == "DORA levels, 2023 report" for item in app_test.subheader)
-    assert app_test.query_params["report_year"] == ["2023"]
+    assert app_test.query_params["report_year"] in ("2023", ["2023"])
 
 
 def test_quickcheck_scores_shown_are_the_marts(warehouse):
