@@ -42,6 +42,8 @@ PAGES = {
     "failures": CHART,
     "where_is_my_change": TABLE,
     "data_health": METRIC,
+    "benchmarks": TABLE,
+    "assessment": TABLE,
 }
 EXCEPTION = '[data-testid="stException"]'
 

@@ -252,6 +252,10 @@ MART_KEYS = {
     "dora_rollup_daily": ["grouping", "group_value", "period_start"],
     "dora_rollup_weekly": ["grouping", "group_value", "period_start"],
     "dora_rollup_monthly": ["grouping", "group_value", "period_start"],
+    "dora_levels": ["grouping", "group_value", "period_grain", "period_start", "report_year", "metric"],
+    "dora_quickcheck_scores": ["team", "period_grain", "period_start", "metric"],
+    # fct_assessments and assessment_section_scores are empty in an org without assessment files; their
+    # keys are dbt tests (unique_combination_of_columns).
 }
 
 
