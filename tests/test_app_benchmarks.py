@@ -12,33 +12,16 @@ import pandas as pd
 import pytest
 from conftest_app import tiny_warehouse  # noqa: F401 - module fixture
 from orgs import QUICKCHECK_DIR
-from streamlit.testing.v1 import AppTest
-from test_app_pages_real import _period, _sql
+from test_app_pages_real import _open, _period, _sql, _table
 
 from app import queries
 from ingestion.assessments import read_folder
-
-ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 
 @pytest.fixture
 def warehouse(tiny_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811
     monkeypatch.setenv(queries.WAREHOUSE_ENV, str(tiny_warehouse))
     return tiny_warehouse
-
-
-def _open(page: str, query: dict | None = None) -> AppTest:
-    app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=120)
-    app_test.query_params = dict(query or {})
-    app_test.run()
-    app_test.switch_page(f"app_pages/{page}.py").run()
-    assert not app_test.exception, [item.value for item in app_test.exception]
-    assert app_test.error.len == 0, [item.value for item in app_test.error]
-    return app_test
-
-
-def _table(app_test: AppTest, column: str) -> pd.DataFrame:
-    return next(frame.value for frame in app_test.dataframe if column in frame.value.columns)
 
 
 def test_levels_shown_are_the_marts_for_the_report_year_in_the_url(warehouse):

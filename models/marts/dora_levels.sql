@@ -2,24 +2,6 @@
 -- dora_bands seed: docs/metrics.md ("Benchmark levels").
 with
 
-rollup_daily as (
-
-    select * from {{ ref('dora_rollup_daily') }}
-
-),
-
-rollup_weekly as (
-
-    select * from {{ ref('dora_rollup_weekly') }}
-
-),
-
-rollup_monthly as (
-
-    select * from {{ ref('dora_rollup_monthly') }}
-
-),
-
 dora_bands as (
 
     select * from {{ ref('dora_bands') }}
@@ -28,23 +10,10 @@ dora_bands as (
 
 rollups as (
 
-    {%- for relation in ['rollup_daily', 'rollup_weekly', 'rollup_monthly'] %}
-    select
-        grouping,
-        group_value,
-        period_grain,
-        period_start,
-        loaded_days,
-        deployments,
-        deploy_days,
-        change_failure_rate,
-        lead_time_median_minutes,
-        time_to_restore_median_minutes,
-    from {{ relation }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ rollup_periods([
+        'grouping', 'group_value', 'period_grain', 'period_start', 'loaded_days', 'deployments', 'deploy_days',
+        'change_failure_rate', 'lead_time_median_minutes', 'time_to_restore_median_minutes',
+    ]) }}
 
 ),
 

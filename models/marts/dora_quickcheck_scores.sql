@@ -2,24 +2,6 @@
 -- organisation size: docs/metrics.md ("DORA Quick Check score"); formulas in transform/macros/quickcheck.sql.
 with
 
-rollup_daily as (
-
-    select * from {{ ref('dora_rollup_daily') }}
-
-),
-
-rollup_weekly as (
-
-    select * from {{ ref('dora_rollup_weekly') }}
-
-),
-
-rollup_monthly as (
-
-    select * from {{ ref('dora_rollup_monthly') }}
-
-),
-
 benchmark_choice as (
 
     select * from {{ ref('stg_config__benchmarks') }}
@@ -38,27 +20,14 @@ answers as (
 
 ),
 
+-- The rework rate joins the 2025 average once the rollups measure it; until then it is unknown.
 team_periods as (
 
-    {%- for relation in ['rollup_daily', 'rollup_weekly', 'rollup_monthly'] %}
-    select
-        group_value as team,
-        period_grain,
-        period_start,
-        loaded_days,
-        deployments,
-        deployments_per_week,
-        lead_time_median_minutes,
-        change_failure_rate,
-        time_to_restore_median_minutes,
-        -- The rework rate joins the 2025 average once the rollups measure it; until then it is unknown.
-        cast(null as double) as rework_rate,
-    from {{ relation }}
-    where grouping = 'team'
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
+    {{ rollup_periods([
+        'group_value as team', 'period_grain', 'period_start', 'loaded_days', 'deployments',
+        'deployments_per_week', 'lead_time_median_minutes', 'change_failure_rate',
+        'time_to_restore_median_minutes', 'cast(null as double) as rework_rate',
+    ], where="grouping = 'team'") }}
 
 ),
 
