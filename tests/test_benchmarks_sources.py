@@ -133,3 +133,45 @@ def test_assessments_round_trip_and_bad_files_are_counted(tmp_path):
     ]
     with pytest.raises(ValueError, match="scores must be 0-3"):
         write_assessment(tmp_path, "t", date(2026, 11, 2), {"safety": 4})
+
+
+def _counts(db: Path, schema: str) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = ? and table_name not like '_dlt%'",
+            [schema],
+        ).fetchall()
+        return {
+            name: con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0] for (name,) in tables
+        }
+
+
+@needs_quickcheck
+def test_quickcheck_source_loads_the_folder_and_a_second_run_replaces_it(tmp_path):
+    from ingestion.dora_quickcheck import dora_quickcheck_source
+    from ingestion.pipelines import make_pipeline
+
+    expected = {"benchmarks": len(benchmark_rows(QUICKCHECK_DIR)), "answers": 18}
+    for _ in range(2):
+        make_pipeline("dora_quickcheck", tmp_path / "b.duckdb", tmp_path / "dlt").run(
+            dora_quickcheck_source(QUICKCHECK_DIR)
+        )
+        assert _counts(tmp_path / "b.duckdb", "raw_dora_quickcheck") == expected
+    # counted by hand in the files: 2024, 14 industries + 10 sizes (with "all") x 5 metrics; 2025, 14 + 9 x 8
+    assert expected["benchmarks"] == (14 + 10) * 5 + (14 + 9) * 8
+
+
+def test_assessments_source_replaces_answers_and_appends_quarantine(tmp_path):
+    from ingestion.assessments import assessments_source
+    from ingestion.pipelines import make_pipeline
+
+    folder = tmp_path / "answers"
+    write_assessment(folder, "payments", date(2026, 11, 1), {"source_control": 3, "safety": 2})
+    (folder / "broken.json").write_text("{")
+    for run in (1, 2):
+        make_pipeline("assessments", tmp_path / "b.duckdb", tmp_path / "dlt").run(assessments_source(folder))
+        # answers are the folder (replaced); the bad file is counted once per load (appended)
+        assert _counts(tmp_path / "b.duckdb", "raw_assessments") == {"scores": 2, "quarantine": run}
