@@ -129,7 +129,20 @@ def main() -> None:
     if levels.empty:
         st.info("No team periods in this selection.")
     else:
-        widgets.table(level_table(levels), f"dora-levels-{year}.csv", key="benchmark_levels")
+        widgets.table(
+            level_table(levels),
+            f"dora-levels-{year}.csv",
+            key="benchmark_levels",
+            column_config={
+                "Lead time median (h)": widgets.hours("Lead time median (h)", "Median lead time of the period"),
+                "Change failure rate (%)": widgets.percent(
+                    "Change failure rate (%)", "Failed production deployments / production deployments"
+                ),
+                "Time to restore median (h)": widgets.hours(
+                    "Time to restore median (h)", "Median time to restore of the period"
+                ),
+            },
+        )
 
     st.subheader("DORA Quick Check")
     if scores.empty:
