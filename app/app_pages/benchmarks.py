@@ -134,7 +134,7 @@ def main() -> None:
             f"dora-levels-{year}.csv",
             key="benchmark_levels",
             column_config={
-                "Lead time median (h)": widgets.hours("Lead time median (h)", "Median lead time of the period"),
+                "Lead time median (h)": widgets.hours("Lead time median (h)", "Median lead time"),
                 "Change failure rate (%)": widgets.percent(
                     "Change failure rate (%)", "Failed production deployments / production deployments"
                 ),
