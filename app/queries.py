@@ -1649,3 +1649,142 @@ def changes_waiting_to_be_promoted(path: Path, change_ids: list[str]) -> pd.Data
         sorted(change_ids),
         sorted(change_ids),
     )
+
+
+# ------------------------------------------------------------------------------ benchmarks, assessment
+# Levels, Quick Check scores and self-assessment sections as the marts hold them (dora_levels,
+# dora_quickcheck_scores, assessment_section_scores); a warehouse built before them has none of them.
+
+BENCHMARK_GRAINS = ("month", "week", "day")
+
+
+def _has_mart(path: Path, table: str) -> bool:
+    frame = _query(
+        path,
+        "select count(*) as n from information_schema.tables where table_schema = 'marts' and table_name = ?",
+        table,
+    )
+    return bool(frame.loc[0, "n"])
+
+
+def report_years(path: Path) -> list[int]:
+    """The DORA report years the bands seed holds, newest first (empty before the mart exists)."""
+    if not _has_mart(path, "dora_levels"):
+        return []
+    frame = _query(path, "select distinct report_year from marts.dora_levels order by report_year desc")
+    return [int(year) for year in frame["report_year"]]
+
+
+def team_levels(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, grain: str, report_year: int
+) -> pd.DataFrame:
+    """Each team's level of the four metrics per period of `grain` overlapping the dates, for one report
+    year: one row per team and period, one column per metric (value and level)."""
+    if not _has_mart(path, "dora_levels"):
+        return pd.DataFrame()
+    return _query(
+        path,
+        """
+        select
+            group_value as team,
+            period_start,
+            max(level) filter (where metric = 'deployment_frequency') as deployment_frequency_level,
+            max(value) filter (where metric = 'deployment_frequency') as deployment_frequency_value,
+            max(unit) filter (where metric = 'deployment_frequency') as deployment_frequency_unit,
+            max(level) filter (where metric = 'lead_time') as lead_time_level,
+            max(value) filter (where metric = 'lead_time') as lead_time_median_minutes,
+            max(level) filter (where metric = 'change_failure_rate') as change_failure_rate_level,
+            max(value) filter (where metric = 'change_failure_rate') as change_failure_rate,
+            max(level) filter (where metric = 'time_to_restore') as time_to_restore_level,
+            max(value) filter (where metric = 'time_to_restore') as time_to_restore_median_minutes,
+        from marts.dora_levels
+        where grouping = 'team'
+            and period_grain = ?
+            and report_year = ?
+            and period_start <= ?::date
+            and period_start >= date_trunc(?, ?::date)
+            and (?::varchar[] is null or list_contains(?::varchar[], group_value))
+        group by group_value, period_start
+        order by team, period_start
+        """,
+        grain,
+        report_year,
+        end,
+        grain,
+        start,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+def quickcheck_scores(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, grain: str
+) -> pd.DataFrame:
+    """The Quick Check rows (every metric and the performance average) of the teams' periods of `grain`
+    overlapping the dates."""
+    if not _has_mart(path, "dora_quickcheck_scores"):
+        return pd.DataFrame()
+    return _query(
+        path,
+        """
+        select *
+        from marts.dora_quickcheck_scores
+        where period_grain = ?
+            and period_start <= ?::date
+            and period_start >= date_trunc(?, ?::date)
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+        order by team, period_start, metric
+        """,
+        grain,
+        end,
+        grain,
+        start,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+def assessment_sections(path: Path, teams: list[str] | None) -> pd.DataFrame:
+    """Every self-assessment's section averages of the teams, oldest first."""
+    if not _has_mart(path, "assessment_section_scores"):
+        return pd.DataFrame()
+    return _query(
+        path,
+        """
+        select team, assessed_on, section, items_scored, section_items, average_score,
+        from marts.assessment_section_scores
+        where ?::varchar[] is null or list_contains(?::varchar[], team)
+        order by team, assessed_on, section
+        """,
+        _list_filter(teams),
+        _list_filter(teams),
+    )
+
+
+def team_monthly_metrics(path: Path, start: dt.date, end: dt.date, teams: list[str] | None) -> pd.DataFrame:
+    """The measured four keys per team and month overlapping the dates (dora_rollup_monthly), to read
+    beside the self-assessments."""
+    if not _has_mart(path, "dora_rollup_monthly"):
+        return pd.DataFrame()
+    return _query(
+        path,
+        """
+        select
+            group_value as team,
+            period_start,
+            deployments_per_week,
+            lead_time_median_minutes,
+            change_failure_rate,
+            time_to_restore_median_minutes,
+        from marts.dora_rollup_monthly
+        where grouping = 'team'
+            and period_start <= ?::date
+            and period_start >= date_trunc('month', ?::date)
+            and (?::varchar[] is null or list_contains(?::varchar[], group_value))
+        order by team, period_start
+        """,
+        end,
+        start,
+        _list_filter(teams),
+        _list_filter(teams),
+    )

@@ -68,6 +68,8 @@ def main() -> None:
                 "app_pages/environments.py", title="Environments & drift", icon=":material/compare_arrows:"
             ),
             st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
+            st.Page("app_pages/benchmarks.py", title="Benchmarks", icon=":material/leaderboard:"),
+            st.Page("app_pages/assessment.py", title="Baseline assessment", icon=":material/checklist:"),
         ]
     )
     page.run()

@@ -94,6 +94,16 @@ DEFAULT_HOTFIX_PATTERNS = {
     "label": r"^hot[ _-]?fix",
     "branch": r"^hot[ _-]?fix[/_-]",
 }
+
+# The DORA Quick Check editions whose benchmark files the models understand, and what `benchmarks:`
+# defaults to: the newest edition, compared with all industries and all organisation sizes.
+QUICKCHECK_EDITIONS = (2024, 2025)
+DEFAULT_BENCHMARKS: dict[str, Any] = {
+    "edition": 2025,
+    "industry": "all",
+    "organization_size": "all",
+    "quickcheck_dir": None,
+}
 # Optional dimensions of a team and of a service (docs/configuration.md, "Dimensions"): free text the
 # rollups group by. A service's `labels` is a list.
 TEAM_DIMENSIONS = ("department", "reporting_line")
@@ -222,6 +232,11 @@ class OrgConfig:
     services: list[dict[str, Any]]
     environments: list[dict[str, Any]]
     settings: dict[str, Any]
+    # `benchmarks:` (docs/configuration.md): edition, industry, organization_size, quickcheck_dir (a Path
+    # or None); always present, with defaults, so the models know the chosen edition.
+    benchmarks: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_BENCHMARKS))
+    # `assessments_dir:` resolved against the file's folder; None means the workdir's `assessments/`.
+    assessments_dir: Path | None = None
 
 
 def _compose_with_lines(text: str, path: Path) -> tuple[Any, dict[tuple, int]]:
@@ -399,6 +414,8 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             "failure_signals",
             "catalog",
             "bots",
+            "benchmarks",
+            "assessments_dir",
         },
         (),
     )
@@ -588,7 +605,49 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
     bots = _text_list(v, data.get("bots"), ("bots",)) or []
     settings["bot_logins"] = sorted({login.strip().lower() for login in bots if login.strip()})
 
-    return OrgConfig(path, org, sources, teams, services, environments, settings)
+    benchmarks = _benchmarks(v, data.get("benchmarks"), path.resolve().parent)
+    assessments_dir = None
+    if data.get("assessments_dir") is not None:
+        folder = Path(v.text(data["assessments_dir"], ("assessments_dir",)))
+        assessments_dir = folder if folder.is_absolute() else path.resolve().parent / folder
+
+    return OrgConfig(path, org, sources, teams, services, environments, settings, benchmarks, assessments_dir)
+
+
+def _benchmarks(v: _Validator, value: Any, base: Path) -> dict[str, Any]:
+    """The `benchmarks:` block: which DORA Quick Check edition, industry and organisation size to compare
+    with, and the folder holding DORA's published files. Without the folder the scores are still computed
+    (the means are then unknown); with it, the industry and size must be segments of that edition."""
+    where = ("benchmarks",)
+    spec = v.mapping(value or {}, where)
+    v.unknown_keys(spec, {"quickcheck_dir", "edition", "industry", "organization_size"}, where)
+    edition = spec.get("edition", DEFAULT_BENCHMARKS["edition"])
+    if isinstance(edition, bool) or edition not in QUICKCHECK_EDITIONS:
+        editions = ", ".join(str(e) for e in QUICKCHECK_EDITIONS)
+        v.fail(where + ("edition",), f"must be one of {editions}, not {edition!r}")
+    out: dict[str, Any] = {"edition": edition, "quickcheck_dir": None}
+    for key in ("industry", "organization_size"):
+        out[key] = v.text(spec.get(key, DEFAULT_BENCHMARKS[key]), where + (key,))
+    if spec.get("quickcheck_dir") is None:
+        return out
+    folder = Path(v.text(spec["quickcheck_dir"], where + ("quickcheck_dir",)))
+    folder = folder if folder.is_absolute() else base / folder
+    from ingestion.dora_quickcheck import QuickCheckError, segments
+
+    try:
+        known = {key: segments(folder, edition, key) for key in ("industry", "organization_size")}
+    except QuickCheckError as error:
+        v.fail(where + ("quickcheck_dir",), str(error))
+    for key, names in known.items():
+        if not names:
+            v.fail(where + ("quickcheck_dir",), f"{folder} holds no {edition} {key} benchmark file")
+        if out[key] not in names:
+            v.fail(
+                where + (key,),
+                f"unknown {key} {out[key]!r} in the {edition} edition (known: {', '.join(names)})",
+            )
+    out["quickcheck_dir"] = folder
+    return out
 
 
 def _failure_signals(v: _Validator, value: Any, incident_window: float) -> dict[str, Any]:

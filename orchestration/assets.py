@@ -23,7 +23,9 @@ import requests
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 
+from ingestion.assessments import assessments_source
 from ingestion.config import OrgConfig, branch_push_patterns, workflow_rules
+from ingestion.dora_quickcheck import dora_quickcheck_source
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
 from ingestion.gitlab import gitlab_source
@@ -122,14 +124,16 @@ def _github_repositories(config: OrgConfig) -> list[str] | None:
     return sorted({s["repository"] for s in config.services} - git_names)
 
 
-def dlt_sources(config: OrgConfig) -> dict[str, Any]:
-    """The dlt sources an org configuration names, in load order."""
+def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[str, Any]:
+    """The dlt sources an org configuration names, in load order. `assessments_dir`: where the teams'
+    self-assessments are read from when org.yml names no `assessments_dir` (the workdir's folder)."""
     sources: dict[str, Any] = {
         "org_config": org_config_source(
             teams=config.teams,
             services=config.services,
             environments=config.environments,
             settings=config.settings,
+            benchmarks=config.benchmarks,
         )
     }
     if "github" in config.sources:
@@ -172,6 +176,12 @@ def dlt_sources(config: OrgConfig) -> dict[str, Any]:
         sources["pagerduty"] = pagerduty_source(
             base_url=pd.base_url, token=pd.token, start_date=pd.start_date
         )
+    # Local files, no API: DORA's published Quick Check benchmarks and the teams' self-assessments.
+    if config.benchmarks.get("quickcheck_dir") is not None:
+        sources["dora_quickcheck"] = dora_quickcheck_source(config.benchmarks["quickcheck_dir"])
+    folder = config.assessments_dir or assessments_dir
+    if folder is not None:
+        sources["assessments"] = assessments_source(folder)
     return sources
 
 
@@ -330,7 +340,8 @@ def fail_if_nothing_fresh(build_db: Path, run_id: str) -> None:
         if not present:
             return
         rows = con.execute(
-            "select source, status, error from meta.source_loads where run_id = ? and source <> 'org_config'",
+            "select source, status, error from meta.source_loads where run_id = ?"
+            " and source not in ('org_config', 'dora_quickcheck', 'assessments')",
             [run_id],
         ).fetchall()
     finally:
@@ -488,7 +499,7 @@ def _seed_partial_parse(parsed: Path, target: Path) -> None:
 def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]:
     """Assets, asset checks and resources for one org configuration and workdir."""
     assets: list = []
-    for name, source in dlt_sources(config).items():
+    for name, source in dlt_sources(config, workdir.assessments).items():
         pipeline = make_pipeline(name, workdir.build_db, workdir.dlt_dir)
         assets.append(_load_asset(name, source, pipeline, workdir.build_db))
 

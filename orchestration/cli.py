@@ -165,12 +165,29 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _assessments_folder(workdir: Workdir) -> Path:
+    """Where the app's assessment form writes: the folder the refresh reads (org.yml `assessments_dir`,
+    else the workdir's). A configuration that does not load (the refresh reports why) means the default."""
+    from ingestion.config import ConfigError, load_config
+
+    try:
+        return load_config(workdir.config).assessments_dir or workdir.assessments
+    except ConfigError:
+        return workdir.assessments
+
+
+# DORA's published Quick Check files, when a checkout sits beside the shared data (never copied in): the
+# demo compares with them; without them its scores have no industry or organisation-size means.
+DEMO_QUICKCHECK_DIR = REPO_ROOT.parent / "shared" / "data" / "dora-quickcheck"
+
+
 def _serve(workdir: Workdir, app_port: int, dagster_port: int | None) -> None:
     env = os.environ.copy()
     env["DEPLOYLENS_WAREHOUSE"] = str(workdir.warehouse)
     env["DEPLOYLENS_WORKDIR"] = str(workdir.root)
     env["DEPLOYLENS_CONFIG"] = str(workdir.config)
     env["DAGSTER_HOME"] = str(workdir.dagster_home)
+    env["DEPLOYLENS_ASSESSMENTS_DIR"] = str(_assessments_folder(workdir))
     bindir = Path(sys.executable).parent
     children = [
         subprocess.Popen(
@@ -303,6 +320,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             DEMO_PAGERDUTY_TOKEN,
             git_repositories=workdir.repos.relative_to(workdir.config.parent),
         )
+        if DEMO_QUICKCHECK_DIR.is_dir():
+            org["benchmarks"] = {"quickcheck_dir": str(DEMO_QUICKCHECK_DIR.resolve()), "edition": 2025}
         workdir.config.write_text(
             "# deploylens configuration for the simulated demo organisation (see docs/configuration.md)\n"
             + yaml.safe_dump(org, sort_keys=False)

@@ -61,6 +61,11 @@ class Workdir:
         """Local clones the demo writes for simulated services whose code lives in git only."""
         return self.root / "repos"
 
+    @property
+    def assessments(self) -> Path:
+        """The teams' self-assessment files when org.yml names no `assessments_dir`."""
+        return self.root / "assessments"
+
     def ensure(self) -> Workdir:
         for path in (self.root, self.build_dir, self.dlt_dir, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)

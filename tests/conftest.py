@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from orgs import BuiltOrg, add_dimensions, build_org
+from orgs import BuiltOrg, add_benchmarks, add_dimensions, build_org
 from shared_data import pytest_runtest_makereport  # noqa: F401 - CI fails tests whose shared data is missing
 
 
@@ -72,7 +72,8 @@ def tiny_org(tmp_path_factory) -> BuiltOrg:
         seed=11,
         github_token=TINY_GITHUB_TOKEN,
         pagerduty_token=TINY_PAGERDUTY_TOKEN,
-        edit_config=add_dimensions,  # the simulator writes no departments or labels yet
+        # the simulator writes no departments or labels yet; DORA's Quick Check files when present
+        edit_config=lambda org: add_benchmarks(add_dimensions(org)),
     )
     yield built
     built.emulator.stop()

@@ -42,6 +42,26 @@ def add_dimensions(org: dict[str, Any]) -> dict[str, Any]:
     return org
 
 
+QUICKCHECK_DIR = SHARED / "data" / "dora-quickcheck"
+# Three self-assessments of the tiny org's teams (payments twice, storefront once), read by its refresh.
+ASSESSMENTS_DIR = REPO_ROOT / "tests" / "fixtures" / "assessments"
+
+
+def add_benchmarks(org: dict[str, Any]) -> dict[str, Any]:
+    """Points `benchmarks:` at DORA's published Quick Check files in the shared data, when it is there (a
+    clone without it builds the org with scores and unknown means, as a user without the files would), and
+    `assessments_dir` at the fixture self-assessments."""
+    org["assessments_dir"] = str(ASSESSMENTS_DIR)
+    if QUICKCHECK_DIR.is_dir():
+        org["benchmarks"] = {
+            "quickcheck_dir": str(QUICKCHECK_DIR.resolve()),
+            "edition": 2025,
+            "industry": "technology",
+            "organization_size": "fewer_than_100",
+        }
+    return org
+
+
 def build_org(
     root: Path,
     scale: str,

@@ -44,6 +44,8 @@ PAGES = {
     "outliers": TABLE,
     "environments": TABLE,
     "data_health": METRIC,
+    "benchmarks": TABLE,
+    "assessment": TABLE,
 }
 EXCEPTION = '[data-testid="stException"]'
 

@@ -138,6 +138,7 @@ def _truth(world, now: datetime) -> dict[str, int]:
         "raw_config.service_pagerduty": len(services),
         "raw_config.environments": 2,
         "raw_config.settings": 1,
+        "raw_config.benchmarks": 1,  # the Quick Check edition and segments compared with (defaults)
         # no service declares deploy rules: each gets the default rule per environment
         "raw_config.deploy_rules": 2 * len(services),
     }

@@ -170,6 +170,7 @@ REQUIRED = {
     "stg_config__services",
     "stg_config__settings",
     "stg_config__teams",
+    "stg_config__benchmarks",
 }
 
 
@@ -178,7 +179,16 @@ def test_staging_of_an_empty_warehouse_keeps_every_column_and_type(tmp_path):
     db = tmp_path / "empty.duckdb"
     optional = [
         f"path:../models/staging/{source}"
-        for source in ("git", "github", "gitlab", "jenkins", "pagerduty", "alerts")
+        for source in (
+            "git",
+            "github",
+            "gitlab",
+            "jenkins",
+            "pagerduty",
+            "alerts",
+            "dora_quickcheck",
+            "assessments",
+        )
     ]
     dbt_build(db, tmp_path, " ".join([*optional, "stg_config__service_pagerduty"]))
     built = staging_columns(db, read_only=False)

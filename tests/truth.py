@@ -292,6 +292,10 @@ MART_KEYS = {
     "fct_commit_promotions": ["service", "upstream_environment", "downstream_environment", "commit_sha"],
     "fct_promotions": ["deployment_id", "upstream_environment"],
     "drift_daily": ["service", "upstream_environment", "downstream_environment", "day"],
+    "dora_levels": ["grouping", "group_value", "period_grain", "period_start", "report_year", "metric"],
+    "dora_quickcheck_scores": ["team", "period_grain", "period_start", "metric"],
+    # fct_assessments and assessment_section_scores are empty in an org without assessment files; their
+    # keys are dbt tests (unique_combination_of_columns).
 }
 
 

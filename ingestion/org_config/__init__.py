@@ -14,6 +14,7 @@ import dlt
 from dlt.sources import DltResource
 
 from .settings import (
+    DEFAULT_BENCHMARKS,
     DEFAULT_HOTFIX_PATTERNS,
     DEFAULT_INCIDENT_WINDOW_HOURS,
     DEFAULT_WORKFLOW_EVENTS,
@@ -175,10 +176,16 @@ SETTINGS_COLUMNS: dict[str, Any] = {
 
 @dlt.source(name="org_config")
 def org_config_source(
-    teams: list[dict], services: list[dict], environments: list[dict], settings: dict
+    teams: list[dict],
+    services: list[dict],
+    environments: list[dict],
+    settings: dict,
+    benchmarks: dict | None = None,
 ) -> Sequence[DltResource]:
     """Tables of the validated configuration. Accepts validated rows (`team`, `service`, ...) or the
-    file's own spelling (`name`, `match`, `production`) so it can be fed either."""
+    file's own spelling (`name`, `match`, `production`) so it can be fed either. `benchmarks`: the
+    validated `benchmarks:` block (the defaults when None)."""
+    chosen = {**DEFAULT_BENCHMARKS, **(benchmarks or {})}
     tables: dict[str, tuple[list[dict], dict[str, Any]]] = {
         "teams": (
             _team_rows(teams),
@@ -232,6 +239,24 @@ def org_config_source(
         ),
         "settings": ([_settings_row(settings)], SETTINGS_COLUMNS),
     }
+
+    # Which DORA Quick Check edition and segments the scores compare with (never the folder's path).
+    tables["benchmarks"] = (
+        [
+            {
+                "edition": int(chosen["edition"]),
+                "industry": chosen["industry"],
+                "organization_size": chosen["organization_size"],
+                "has_quickcheck_dir": chosen["quickcheck_dir"] is not None,
+            }
+        ],
+        {
+            "edition": {"data_type": "bigint"},
+            "industry": {"data_type": "text"},
+            "organization_size": {"data_type": "text"},
+            "has_quickcheck_dir": {"data_type": "bool"},
+        },
+    )
 
     def make(name: str, rows: list[dict], columns: dict[str, Any]) -> DltResource:
         def rows_of() -> Iterator[list[dict]]:

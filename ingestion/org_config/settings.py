@@ -3,6 +3,7 @@
 # What a `workflow` rule counts when it lists no `events`, for rules given in the file's own spelling: the
 # loader's default (ingestion/config.py says why).
 from ingestion.config import (
+    DEFAULT_BENCHMARKS,
     DEFAULT_HOTFIX_PATTERNS,
     DEFAULT_WORKFLOW_EVENTS,
     FAILURE_SIGNALS,
@@ -26,6 +27,7 @@ DEPLOY_RULE_KINDS = (
 )
 
 __all__ = [
+    "DEFAULT_BENCHMARKS",
     "DEFAULT_HOTFIX_PATTERNS",
     "FAILURE_SIGNALS",
     "DEFAULT_INCIDENT_WINDOW_HOURS",

@@ -34,6 +34,12 @@ git as (
 
 ),
 
+assessments as (
+
+    select * from {{ ref('stg_assessments__quarantine') }}
+
+),
+
 unioned as (
 
     select * from github
@@ -45,6 +51,8 @@ unioned as (
     select * from pagerduty
     union all by name
     select * from git
+    union all by name
+    select * from assessments
 
 ),
 

@@ -61,17 +61,23 @@
             {%- if unit is not none %}
             and dora_band.unit = '{{ unit }}'
             {%- endif %}
-            and {{ value }} is not null
-            and (
-                case
-                    when dora_band.upper_inclusive
-                        then (dora_band.lower_bound is null or {{ value }} > dora_band.lower_bound)
-                        and (dora_band.upper_bound is null or {{ value }} <= dora_band.upper_bound)
-                    else (dora_band.lower_bound is null or {{ value }} >= dora_band.lower_bound)
-                        and (dora_band.upper_bound is null or {{ value }} < dora_band.upper_bound)
-                end
-            )
+            and {{ in_dora_band('dora_band', value) }}
         limit 1
+    )
+{%- endmacro %}
+
+{#- True when `value` (not null) lies in the band row `band` of dora_bands: [lower, upper), or (lower, upper]
+    when upper_inclusive; an empty bound is open. dora_level and the dora_levels mart both band through it. -#}
+{% macro in_dora_band(band, value) -%}
+    (
+        {{ value }} is not null
+        and case
+            when {{ band }}.upper_inclusive
+                then ({{ band }}.lower_bound is null or {{ value }} > {{ band }}.lower_bound)
+                and ({{ band }}.upper_bound is null or {{ value }} <= {{ band }}.upper_bound)
+            else ({{ band }}.lower_bound is null or {{ value }} >= {{ band }}.lower_bound)
+                and ({{ band }}.upper_bound is null or {{ value }} < {{ band }}.upper_bound)
+        end
     )
 {%- endmacro %}
 
