@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from orgs import FIXED_END, add_dimensions, build_org
+from orgs import FIXED_END, add_benchmarks, add_dimensions, build_org
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
 SEED = 11
@@ -62,7 +62,11 @@ def orgs(tmp_path_factory, tiny_org):
     full = snapshot_marts(scratch.workdir.warehouse)
 
     stepped = build_org(
-        tmp_path_factory.mktemp("stepped"), "tiny", seed=SEED, now=FIRST_NOW, edit_config=add_dimensions
+        tmp_path_factory.mktemp("stepped"),
+        "tiny",
+        seed=SEED,
+        now=FIRST_NOW,
+        edit_config=lambda org: add_benchmarks(add_dimensions(org)),
     )
     first = snapshot_marts(stepped.workdir.warehouse)
     stepped.emulator.set_now(SECOND_NOW)

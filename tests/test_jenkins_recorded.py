@@ -391,6 +391,8 @@ STAGING_CONTRACT = {
         "commit_sha": "VARCHAR",
         "branch": "VARCHAR",
         "parameters": "JSON",
+        "triggered_by": "VARCHAR",
+        "is_triggered_by_automation": "BOOLEAN",
         "build_url": "VARCHAR",
     },
     # the recorded builds hold no bad record: the model is the empty stand-in, with the same columns
