@@ -6,10 +6,12 @@ GX's SQL path on DuckDB is broken in current releases (GX issues #10738, #11579)
 DuckDB into a dataframe first (`load_fct_deployments`).
 
 Each expectation has a severity. 'error' (GX `critical`) is kept for what would make the marts wrong:
-duplicate keys, a broken contract, a non-canonical status, failure flags that contradict their signals,
-impossible times and counts. 'warn' (GX `warning`) is for what ordinary real data shows and the marts
-handle: no rows yet, no successful production deployment yet, deployments whose environment no rule
-matched, status words a source does not document, an implausibly long restore. Only errors block the
+duplicate keys, a broken contract, a non-canonical status, failure flags that contradict their signals
+(incident, rollback, revert, hotfix, alert), recovery, detection and rework facts on deployments that did
+not fail or were no production deployment, an unknown batch size class, impossible times and counts.
+'warn' (GX `warning`) is for what ordinary real data shows and the marts handle: no rows yet, no
+successful production deployment yet, deployments whose environment no rule matched, status words a
+source does not document, an implausibly long restore or deploy pipeline. Only errors block the
 publish; every outcome is recorded in `meta.check_results`.
 """
 
@@ -35,7 +37,11 @@ from great_expectations.expectations.metadata_types import FailureSeverity  # no
 from great_expectations.expectations.row_conditions import Column  # noqa: E402
 
 from data_tests.check_results import CheckResult  # noqa: E402
-from data_tests.statuses import CANONICAL_STATUSES, documented_source_statuses  # noqa: E402
+from data_tests.statuses import (  # noqa: E402
+    BATCH_SIZE_CLASSES,
+    CANONICAL_STATUSES,
+    documented_source_statuses,
+)
 
 SUITE_NAME = "fct_deployments"
 
@@ -44,6 +50,19 @@ KNOWN_STATUSES = CANONICAL_STATUSES
 
 # A restore taking longer than this is far more likely a join or timestamp bug than a real outage.
 MAX_TIME_TO_RESTORE_MINUTES = 90 * 24 * 60
+
+# A deploy pipeline running longer than a day is more often a timestamp taken from the wrong event.
+MAX_PIPELINE_DURATION_MINUTES = 24 * 60
+
+# How a failed deployment recovered (docs/metrics.md, "Failure signals, recovery, time to detect and rework").
+RECOVERY_KINDS = ("incident_resolved", "rollback", "fix_deployment")
+
+# The failure signals besides incident and rollback, each with the flag fct_deployments sets for it.
+OTHER_SIGNALS = {
+    "has_revert_failure": "a revert of a change it shipped",
+    "has_hotfix_failure": "a hotfix",
+    "has_alert_failure": "a monitoring alert",
+}
 
 # No deployment API we read predates this; earlier timestamps are epoch/zero-date artefacts.
 EARLIEST_DEPLOYED_AT = dt.datetime(2000, 1, 1)
@@ -82,6 +101,27 @@ REQUIRED_COLUMNS = (
     "time_to_restore_minutes",
     "commit_count",
     "pr_count",
+    "has_revert_failure",
+    "has_hotfix_failure",
+    "has_alert_failure",
+    "time_to_detect_minutes",
+    "recovery_kind",
+    "is_recovered",
+    "is_rework",
+    "batch_pr_count",
+    "batch_author_count",
+    "batch_lines_changed",
+    "batch_size_class",
+    "pipeline_duration_minutes",
+)
+
+# Counts and durations that cannot be negative (commit_count, pr_count and environment_rank have their own).
+NOT_NEGATIVE = (
+    "batch_pr_count",
+    "batch_author_count",
+    "batch_lines_changed",
+    "pipeline_duration_minutes",
+    "time_to_detect_minutes",
 )
 
 
@@ -192,6 +232,13 @@ def build_suite(now: dt.datetime | None = None, context: Any | None = None) -> g
             description="time to restore is at most 90 days (longer is more often a join or timestamp bug "
             "than an outage)",
         ),
+        expectations.ExpectColumnValuesToBeBetween(
+            column="pipeline_duration_minutes",
+            max_value=MAX_PIPELINE_DURATION_MINUTES,
+            severity=WARN,
+            description="a deploy pipeline takes at most a day (longer is more often a timestamp from the "
+            "wrong event than a real pipeline)",
+        ),
         # Errors: the marts would be wrong.
         expectations.ExpectTableColumnsToMatchSet(
             column_set=list(REQUIRED_COLUMNS),
@@ -224,6 +271,43 @@ def build_suite(now: dt.datetime | None = None, context: Any | None = None) -> g
             value_set=[True],
             row_condition=_successful_production() & (Column("has_rollback_failure") == True),  # noqa: E712
             description="a production deployment undone by a rollback is a change failure",
+        ),
+        *(
+            expectations.ExpectColumnValuesToBeInSet(
+                column="is_failure",
+                value_set=[True],
+                row_condition=_successful_production() & (Column(flag) == True),  # noqa: E712
+                description=f"a production deployment failed by {signal} is a change failure",
+            )
+            for flag, signal in OTHER_SIGNALS.items()
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="is_rework",
+            value_set=[False],
+            row_condition=(Column("status") != "success") | (Column("is_production") == False),  # noqa: E712
+            description="only successful production deployments can be rework",
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="recovery_kind",
+            value_set=list(RECOVERY_KINDS),
+            description="recovery_kind is incident_resolved, rollback or fix_deployment",
+        ),
+        *(
+            expectations.ExpectColumnValuesToBeNull(
+                column=column,
+                row_condition=Column("is_failure") == False,  # noqa: E712
+                description=f"only failed deployments have {what}",
+            )
+            for column, what in (
+                ("recovery_kind", "a recovery kind"),
+                ("is_recovered", "a recovered flag"),
+                ("time_to_detect_minutes", "a time to detect"),
+            )
+        ),
+        expectations.ExpectColumnValuesToBeInSet(
+            column="batch_size_class",
+            value_set=list(BATCH_SIZE_CLASSES),
+            description="batch_size_class is a class of the batch_size_classes seed",
         ),
         expectations.ExpectColumnValuesToBeInSet(
             column="status",
@@ -267,6 +351,12 @@ def build_suite(now: dt.datetime | None = None, context: Any | None = None) -> g
         ),
         expectations.ExpectColumnValuesToBeBetween(
             column="environment_rank", min_value=0, description="environment_rank is not negative"
+        ),
+        *(
+            expectations.ExpectColumnValuesToBeBetween(
+                column=column, min_value=0, description=f"{column} is not negative"
+            )
+            for column in NOT_NEGATIVE
         ),
     ]
     for rule in rules:

@@ -3,7 +3,8 @@
 `transform/seeds/deployment_statuses.csv` holds the canonical statuses `fct_deployments.status` may take;
 `transform/seeds/deployment_source_statuses.csv` holds every status word each source documents with its
 canonical status. The dbt models map through the same files, so the checks and the app cannot drift from
-the mapping. This module imports nothing heavy: the app reads it too.
+the mapping. `transform/seeds/batch_size_classes.csv` holds the classes of a deployment's batch. This
+module imports nothing heavy: the app reads it too.
 """
 
 from __future__ import annotations
@@ -38,3 +39,17 @@ def documented_source_statuses() -> dict[str, frozenset[str]]:
 
 
 CANONICAL_STATUSES = canonical_statuses()
+
+
+BATCH_SIZE_SEED = SEEDS / "batch_size_classes.csv"
+
+
+@cache
+def batch_size_classes() -> tuple[str, ...]:
+    """The batch size classes fct_deployments.batch_size_class may take, smallest first (the seed the dbt
+    model classifies with)."""
+    rows = sorted(_rows(BATCH_SIZE_SEED), key=lambda row: int(row["class_order"]))
+    return tuple(row["batch_size_class"] for row in rows)
+
+
+BATCH_SIZE_CLASSES = batch_size_classes()

@@ -47,6 +47,18 @@ def _row(**overrides: object) -> dict[str, object]:
         "time_to_restore_minutes": None,
         "commit_count": 3,
         "pr_count": 1,
+        "has_revert_failure": False,
+        "has_hotfix_failure": False,
+        "has_alert_failure": False,
+        "time_to_detect_minutes": None,
+        "recovery_kind": None,
+        "is_recovered": None,
+        "is_rework": False,
+        "batch_pr_count": 1,
+        "batch_author_count": 1,
+        "batch_lines_changed": 40,
+        "batch_size_class": "Small",
+        "pipeline_duration_minutes": 6.0,
     }
     row.update(overrides)
     return row
@@ -61,8 +73,23 @@ def _good_rows() -> list[dict[str, object]]:
             deployed_at=dt.datetime(2026, 5, 2, 10, 0),
             is_failure=True,
             has_incident_failure=True,
+            has_revert_failure=True,
             recovered_at=dt.datetime(2026, 5, 2, 11, 30),
             time_to_restore_minutes=90.0,
+            time_to_detect_minutes=20.0,
+            recovery_kind="fix_deployment",
+            is_recovered=True,
+            batch_lines_changed=1200,
+            batch_size_class="Gigantic",
+        ),
+        _row(
+            deployment_id="github:6",
+            source_deployment_id="6",
+            deployed_at=dt.datetime(2026, 5, 2, 11, 30),
+            is_rework=True,
+            batch_lines_changed=None,
+            batch_size_class=None,
+            pipeline_duration_minutes=None,
         ),
         _row(
             deployment_id="github:3",
@@ -98,7 +125,8 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in ("created_at", "deployed_at", "recovered_at"):
         frame[column] = pd.to_datetime(frame[column])
-    frame["time_to_restore_minutes"] = frame["time_to_restore_minutes"].astype("float64")
+    for column in ("time_to_restore_minutes", "time_to_detect_minutes", "pipeline_duration_minutes"):
+        frame[column] = frame[column].astype("float64")
     return frame
 
 
@@ -203,6 +231,76 @@ BAD_ROWS = {
         {"status": "failure", "is_baseline": True},
         "a baseline deployment is a successful one",
         "failure",
+    ),
+    "revert but not a failure": (
+        {"has_revert_failure": True},
+        "a production deployment failed by a revert of a change it shipped is a change failure",
+        "False",
+    ),
+    "hotfix but not a failure": (
+        {"has_hotfix_failure": True},
+        "a production deployment failed by a hotfix is a change failure",
+        "False",
+    ),
+    "alert but not a failure": (
+        {"has_alert_failure": True},
+        "a production deployment failed by a monitoring alert is a change failure",
+        "False",
+    ),
+    "rework on a staging deployment": (
+        {"is_production": False, "environment": "staging", "environment_rank": 0, "is_rework": True},
+        "only successful production deployments can be rework",
+        "True",
+    ),
+    "unknown recovery kind": (
+        {
+            "is_failure": True,
+            "has_incident_failure": True,
+            "recovered_at": dt.datetime(2026, 5, 1, 10, 0),
+            "time_to_restore_minutes": 55.0,
+            "recovery_kind": "prayer",
+            "is_recovered": True,
+        },
+        "recovery_kind is incident_resolved, rollback or fix_deployment",
+        "prayer",
+    ),
+    "recovery kind without a failure": (
+        {"recovery_kind": "rollback"},
+        "only failed deployments have a recovery kind",
+        "rollback",
+    ),
+    "recovered flag without a failure": (
+        {"is_recovered": False},
+        "only failed deployments have a recovered flag",
+        "False",
+    ),
+    "time to detect without a failure": (
+        {"time_to_detect_minutes": 12.0},
+        "only failed deployments have a time to detect",
+        "12.0",
+    ),
+    "negative time to detect": (
+        {
+            "is_failure": True,
+            "has_alert_failure": True,
+            "time_to_detect_minutes": -3.0,
+            "is_recovered": False,
+        },
+        "time_to_detect_minutes is not negative",
+        "-3.0",
+    ),
+    "unknown batch size class": (
+        {"batch_size_class": "Enormous"},
+        "batch_size_class is a class of the batch_size_classes seed",
+        "Enormous",
+    ),
+    "negative batch lines": ({"batch_lines_changed": -10}, "batch_lines_changed is not negative", "-10"),
+    "negative batch authors": ({"batch_author_count": -1}, "batch_author_count is not negative", "-1"),
+    "negative batch pull requests": ({"batch_pr_count": -1}, "batch_pr_count is not negative", "-1"),
+    "negative pipeline duration": (
+        {"pipeline_duration_minutes": -2.0},
+        "pipeline_duration_minutes is not negative",
+        "-2.0",
     ),
     "duplicated deployment": (
         {"deployment_id": "github:2"},
@@ -314,6 +412,11 @@ WARN_CASES = {
         ],
         {"time to restore is at most 90 days"},
         "200000.0",
+    ),
+    "deploy pipeline beyond a day": (
+        [*_good_rows(), _row(deployment_id="github:98", pipeline_duration_minutes=3000.0)],
+        {"a deploy pipeline takes at most a day"},
+        "3000.0",
     ),
 }
 
