@@ -23,6 +23,7 @@ from orchestration.report import (
     DEBUG_ENV,
     EXIT_FAILED,
     RefreshReport,
+    add_check_evaluations,
     add_health,
     budget_lines,
     dbt_failures,
@@ -135,14 +136,7 @@ def run_refresh(
         if error is not None:
             report.tracebacks.append(f"--- {event.step_key}\n{error.to_string()}")
     evaluations = result.get_asset_check_evaluations()
-    for evaluation in evaluations:
-        if not evaluation.passed:
-            metadata = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
-            detail = metadata.pop("result", None) or metadata
-            if getattr(evaluation.severity, "value", "ERROR") == "WARN":  # a non-blocking check
-                report.warnings.append(f"check {evaluation.check_name} warned: {detail}")
-            else:
-                report.failures.append(f"check {evaluation.check_name} failed: {detail}")
+    add_check_evaluations(report, evaluations)
     if not result.success and not report.failures:
         report.failures.append("the run failed before any step did: see the Dagster run log")
     add_health(report, read_health([workdir.build_db, workdir.warehouse], result.run_id), Path(config_path))

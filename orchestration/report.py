@@ -266,6 +266,29 @@ def _stale_advice(source: str, error: str, config_path: Path | None) -> str:
     return ""
 
 
+def add_check_evaluations(report: RefreshReport, evaluations: Any) -> None:
+    """Dagster's asset check evaluations that did not pass: a blocking one fails the refresh, a warning warns.
+
+    A dbt data test is named as the run's health names it (`dbt test <name>`, read by `add_health` after
+    this), so it is reported once, with its failing row count rather than dagster-dbt's metadata."""
+    for evaluation in evaluations:
+        if evaluation.passed:
+            continue
+        metadata = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
+        name = evaluation.check_name
+        if str(metadata.get("unique_id", "")).startswith("test."):
+            name = f"dbt test {name}"
+        detail = metadata.pop("result", None)
+        if detail is None and "dagster_dbt/failed_row_count" in metadata:
+            count = metadata["dagster_dbt/failed_row_count"]
+            detail = f"{count} failing row" + ("" if count == 1 else "s")
+        detail = detail if detail is not None else metadata
+        if getattr(evaluation.severity, "value", "ERROR") == "WARN":  # a non-blocking check
+            report.warnings.append(f"check {name} warned: {detail}")
+        else:
+            report.failures.append(f"check {name} failed: {detail}")
+
+
 def add_health(
     report: RefreshReport,
     health: tuple[list[tuple], list[tuple]] | None,

@@ -15,6 +15,7 @@ from orchestration.report import (
     EXIT_OK,
     EXIT_STALE,
     RefreshReport,
+    add_check_evaluations,
     add_health,
     dbt_failures,
     explain_step_error,
@@ -167,3 +168,36 @@ def test_a_dbt_step_failure_keeps_dbt_s_own_reason(config):
     error = _wrapped(RuntimeError("The dbt CLI process with command `dbt build` failed with exit code 2"))
     line = explain_step_error("transform", error, config)
     assert line.startswith("transform: dbt build failed (The dbt CLI process") and "exit code 2" in line
+
+
+def test_a_warning_dbt_test_is_reported_once_with_its_failing_rows():
+    """A dbt data test that warns reaches the report twice (its asset check evaluation and the run's health
+    row): one line, named as the health names it, with the failing row count, not dagster-dbt's metadata."""
+    from types import SimpleNamespace
+
+    from dagster import AssetCheckSeverity, MetadataValue
+
+    def evaluation(name, severity, **metadata):
+        values = {
+            key: MetadataValue.text(v) if isinstance(v, str) else MetadataValue.int(v)
+            for key, v in metadata.items()
+        }
+        return SimpleNamespace(passed=False, check_name=name, severity=severity, metadata=values)
+
+    report = RefreshReport(run_id="r1")
+    add_check_evaluations(
+        report,
+        [
+            evaluation(
+                "files_agree",
+                AssetCheckSeverity.WARN,
+                unique_id="test.deploylens.files_agree",
+                **{"dagster_dbt/failed_row_count": 1, "Execution Duration": 0},
+            ),
+            evaluation("gx_fct_deployments", AssetCheckSeverity.ERROR, result="2 expectations failed"),
+            SimpleNamespace(passed=True, check_name="fine", severity=AssetCheckSeverity.ERROR, metadata={}),
+        ],
+    )
+    add_health(report, ([("dbt test files_agree", "warn", "Got 1 result, configured to warn if != 0")], []))
+    assert report.warnings == ["check dbt test files_agree warned: 1 failing row"]
+    assert report.failures == ["check gx_fct_deployments failed: 2 expectations failed"]
