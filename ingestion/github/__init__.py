@@ -26,22 +26,13 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.dates import iso_seconds, minus_days, parse_ts, start_of
 from ingestion.http import ApiError, ApiUsage, RetryBudgetExhausted, RetryPolicy
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
 from . import graphql
-from .helpers import (
-    Availability,
-    conditional_pages,
-    iso,
-    make_client,
-    minus_days,
-    pages,
-    parse_ts,
-    start_of,
-    trim,
-)
+from .helpers import Availability, conditional_pages, make_client, pages, trim
 from .settings import (
     COMMIT_LOOKBACK_DAYS,
     DEFAULT_BASE_URL,
@@ -687,7 +678,7 @@ def github_source(
             if newest is not None:
                 if cursor is not None and newest == cursor:
                     ids = sorted(seen_at_cursor | set(ids))
-                state[full_name] = {"updated_at": iso(newest), "ids": ids}
+                state[full_name] = {"updated_at": iso_seconds(newest), "ids": ids}
 
     @dlt.transformer(
         data_from=repositories_resource,
@@ -731,7 +722,7 @@ def github_source(
             if newest is not None:
                 if cursor is not None and newest == cursor:
                     ids = sorted(seen_at_cursor | set(ids))
-                state[full_name] = {"updated_at": iso(newest), "ids": ids}
+                state[full_name] = {"updated_at": iso_seconds(newest), "ids": ids}
 
     @dlt.transformer(
         data_from=pull_requests,
@@ -833,7 +824,7 @@ def github_source(
                     newest = committed
             yield [_shape_commit(c, full_name) for c in page]
         if newest is not None:
-            cursors[full_name] = iso(newest)
+            cursors[full_name] = iso_seconds(newest)
 
     def _commits_since(
         full_name: str, branch: str | None, cursors: dict[str, Any], key: str
@@ -844,7 +835,7 @@ def github_source(
         since = minus_days(cursor, commit_lookback_days) if cursor else start
         if cursor and start and since < start:
             since = start
-        params = {"since": iso(since)} if since else {}
+        params = {"since": iso_seconds(since)} if since else {}
         if branch is not None:
             params["sha"] = branch
         newest = cursor
@@ -862,7 +853,7 @@ def github_source(
             if exc.status != 409 and (branch is None or exc.status not in (404, 422)):
                 raise
         if newest is not None:
-            cursors[key] = iso(newest)
+            cursors[key] = iso_seconds(newest)
 
     @dlt.transformer(
         data_from=repositories_resource,
@@ -952,7 +943,7 @@ def github_source(
                 if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             if newest is not None:
-                state[full_name] = iso(newest)
+                state[full_name] = iso_seconds(newest)
 
     @dlt.transformer(
         data_from=deployments,
@@ -1053,7 +1044,7 @@ def github_source(
                 if floor is not None and page and not rows:  # a page wholly behind the window
                     break
             if newest is not None:
-                state[full_name] = iso(newest)
+                state[full_name] = iso_seconds(newest)
 
     @dlt.transformer(
         data_from=repositories_resource,
@@ -1185,9 +1176,9 @@ def github_source(
             # a repeated query that answered has changed: narrowing it then costs one full answer more
             kept = next_floor if repeated and _lags(asked, next_floor) else asked
             state[full_name] = {
-                "created_at": iso(newest) if newest else None,
-                "unfinished": iso(unfinished) if unfinished else None,
-                "since": iso(kept) if kept else None,
+                "created_at": iso_seconds(newest) if newest else None,
+                "unfinished": iso_seconds(unfinished) if unfinished else None,
+                "since": iso_seconds(kept) if kept else None,
             }
 
     def _runs_since(
@@ -1197,7 +1188,7 @@ def github_source(
         (at or before `floor`). Paging stops at the first page reaching behind `floor`; `answered` gets
         an entry when the listing answered with content (not 304, not unavailable)."""
         path = f"/repos/{full_name}/actions/runs"
-        params = {"created": f">={iso(asked)}"} if asked else {}
+        params = {"created": f">={iso_seconds(asked)}"} if asked else {}
         listed = listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
         total, read, oldest = 0, 0, None
         ids: set[Any] = set()
@@ -1235,7 +1226,7 @@ def github_source(
 
     def _runs_between(full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
         path = f"/repos/{full_name}/actions/runs"
-        params = {"created": f"{iso(low)}..{iso(high)}"}
+        params = {"created": f"{iso_seconds(low)}..{iso_seconds(high)}"}
         for index, raw_page in enumerate(pages(client, path, params, data_selector="workflow_runs")):
             too_many = _total_count(raw_page) > WORKFLOW_RUN_QUERY_LIMIT
             if index == 0 and too_many and high - low > timedelta(hours=1):
@@ -1243,7 +1234,7 @@ def github_source(
                 yield from _runs_between(full_name, low, middle)
                 yield from _runs_between(full_name, middle + timedelta(seconds=1), high)
                 return
-            page = yield from screen("workflow_runs", raw_page, full_name, f"{full_name}:{iso(low)}")
+            page = yield from screen("workflow_runs", raw_page, full_name, f"{full_name}:{iso_seconds(low)}")
             yield [_shape_run(raw, full_name) for raw in page]
 
     @dlt.transformer(
