@@ -4,7 +4,8 @@ in the reader's `nested` until their transformer takes them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import dlt
 from dlt.common.typing import TDataItem
@@ -103,95 +104,86 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
 
 
 def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
-    @dlt.transformer(
-        data_from=pull_requests,
-        name="pull_request_commits",
-        primary_key=("repository", "pull_number", "sha"),
-        write_disposition="merge",
-        columns=PULL_REQUEST_COMMIT_COLUMNS,
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_commits",
+        "commits",
+        ("repository", "pull_number", "sha"),
+        PULL_REQUEST_COMMIT_COLUMNS,
+        shape_pull_request_commit,
     )
-    def pull_request_commits(prs: TDataItem) -> Iterator[list[dict]]:
-        for pr in as_list(prs):
-            repository, number = pr["repository"], pr["number"]
-            path = f"/repos/{repository}/pulls/{number}/commits"
-            for listed in gh.children("pull_request_commits", repository, number, path):
-                page = yield from gh.screen(
-                    "pull_request_commits", listed, repository, f"{repository}#{number}"
-                )
-                yield [shape_pull_request_commit(c, repository, number) for c in page]
-
-    return pull_request_commits
 
 
 def pull_request_reviews_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
-    @dlt.transformer(
-        data_from=pull_requests,
-        name="pull_request_reviews",
-        primary_key="id",
-        write_disposition="merge",
-        columns=REVIEW_COLUMNS,
+    return _pull_request_lists(
+        gh, pull_requests, "pull_request_reviews", "reviews", "id", REVIEW_COLUMNS, shape_review
     )
-    def pull_request_reviews(prs: TDataItem) -> Iterator[list[dict]]:
-        for pr in as_list(prs):
-            repository, number = pr["repository"], pr["number"]
-            path = f"/repos/{repository}/pulls/{number}/reviews"
-            for listed in gh.children("pull_request_reviews", repository, number, path):
-                page = yield from gh.screen(
-                    "pull_request_reviews", listed, repository, f"{repository}#{number}"
-                )
-                yield [shape_review(r, repository, number) for r in page]
-
-    return pull_request_reviews
 
 
 def pull_request_review_comments_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
-    @dlt.transformer(
-        data_from=pull_requests,
-        name="pull_request_review_comments",
-        primary_key="id",
-        write_disposition="merge",
-        columns=REVIEW_COMMENT_COLUMNS,
+    """Comments on the diff. With reviews they decide pickup: a reviewer's first comment may come before
+    (or instead of) a submitted review."""
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_review_comments",
+        "comments",
+        "id",
+        REVIEW_COMMENT_COLUMNS,
+        _picked(REVIEW_COMMENT_COLUMNS),
+        optional="pull request review comments",
     )
-    def pull_request_review_comments(prs: TDataItem) -> Iterator[list[dict]]:
-        """Comments on the diff. With reviews they decide pickup: a reviewer's first comment may come
-        before (or instead of) a submitted review."""
-        for pr in as_list(prs):
-            repository, number = pr["repository"], pr["number"]
-            path = f"/repos/{repository}/pulls/{number}/comments"
-            what = "pull request review comments"
-            for listed in gh.children("pull_request_review_comments", repository, number, path, what):
-                page = yield from gh.screen(
-                    "pull_request_review_comments", listed, repository, f"{repository}#{number}"
-                )
-                yield [
-                    pick(c, REVIEW_COMMENT_COLUMNS, repository=repository, pull_number=number) for c in page
-                ]
-
-    return pull_request_review_comments
 
 
 def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
+    """The paths each pull request touches (GitHub lists at most 3,000), for mapping monorepo paths to
+    services. Patches are left out."""
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_files",
+        "files",
+        ("repository", "pull_number", "filename"),
+        PULL_REQUEST_FILE_COLUMNS,
+        _picked(PULL_REQUEST_FILE_COLUMNS),
+        optional="pull request files",
+    )
+
+
+def _picked(columns: dict[str, Any]) -> Callable[[dict, str, int], dict]:
+    def shape(raw: dict, repository: str, number: int) -> dict:
+        return pick(raw, columns, repository=repository, pull_number=number)
+
+    return shape
+
+
+def _pull_request_lists(
+    gh: Reader,
+    pull_requests: DltResource,
+    name: str,
+    endpoint: str,
+    primary_key: str | tuple[str, ...],
+    columns: dict[str, Any],
+    shape: Callable[[dict, str, int], dict],
+    optional: str | None = None,
+) -> DltResource:
+    """A list read for each pull request that changed (`/pulls/{number}/{endpoint}`; the GraphQL path's
+    page of it when it carried one); `optional` names a list a repository may not offer."""
+
     @dlt.transformer(
         data_from=pull_requests,
-        name="pull_request_files",
-        primary_key=("repository", "pull_number", "filename"),
+        name=name,
+        primary_key=primary_key,
         write_disposition="merge",
-        columns=PULL_REQUEST_FILE_COLUMNS,
+        columns=columns,
     )
-    def pull_request_files(prs: TDataItem) -> Iterator[list[dict]]:
-        """The paths each pull request touches (GitHub lists at most 3,000), for mapping monorepo paths
-        to services. Patches are left out."""
+    def lists(prs: TDataItem) -> Iterator[list[dict]]:
         for pr in as_list(prs):
             repository, number = pr["repository"], pr["number"]
-            path = f"/repos/{repository}/pulls/{number}/files"
-            what = "pull request files"
-            for listed in gh.children("pull_request_files", repository, number, path, what):
-                page = yield from gh.screen(
-                    "pull_request_files", listed, repository, f"{repository}#{number}"
-                )
-                yield [
-                    pick(f, PULL_REQUEST_FILE_COLUMNS, repository=repository, pull_number=number)
-                    for f in page
-                ]
+            path = f"/repos/{repository}/pulls/{number}/{endpoint}"
+            for listed in gh.children(name, repository, number, path, optional):
+                page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
+                yield [shape(raw, repository, number) for raw in page]
 
-    return pull_request_files
+    return lists
