@@ -80,6 +80,8 @@ class ChangedSince:
         saved = store.get(key) or {}
         # before the first read, the start date bounds what is read (no ids are known at it)
         self.cursor: datetime | None = parse_ts(saved.get(field)) or start
+        # whether an earlier read saved a cursor (not just the start date bounding a first read)
+        self.resumed = bool(saved.get(field))
         self.at_cursor: set[Any] = set(saved.get("ids") or [])
         self._read: list[tuple[datetime, Any]] = []
 

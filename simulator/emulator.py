@@ -118,11 +118,15 @@ class Emulator:
         now: datetime | None = None,
         graphql_rate_limit: int = 5000,
         rate_reset_seconds: float = 3600.0,
+        review_comments: bool = False,
     ):
-        """`now`: serve the world as it was then (default its end); `advance` moves it forward."""
+        """`now`: serve the world as it was then (default its end); `advance` moves it forward.
+        `review_comments`: serve line comments on the engineers' non-approving reviews, through REST and
+        GraphQL alike (`Renderer.review_comments`); off, pull requests have none (the orgs' records)."""
         if now is not None and now.tzinfo is None:
             raise ValueError("now must be a timezone-aware datetime")
         self.world = world
+        self.review_comments = review_comments
         self.host = host
         self.port = port
         self.github_token = github_token
@@ -523,6 +527,7 @@ class Emulator:
             lambda svc, pr: self._pull_files(svc, pr, now),
             self._listing,
             lambda svc, ref, since, listed: self._history(svc, ref, since, now, listed),
+            lambda svc, pr: self._review_comments(svc, pr, now),
         )
         try:
             data = graph.execute(selections, variables, rate)
@@ -551,6 +556,16 @@ class Emulator:
                 for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
                     files[entry["filename"]] = entry
         return sorted(files.values(), key=lambda f: f["filename"])
+
+    def _review_comments(self, svc: Service, pr: Any, now: datetime) -> list[dict[str, Any]]:
+        """The pull request's line comments as of `now` (none unless the emulator serves them)."""
+        gh = self.gh
+        assert gh is not None
+        files = self._pull_files(svc, pr, now) if self.review_comments else []
+        if not files:
+            return []
+        reviews = served_reviews(self.world, svc, pr, now)
+        return gh.review_comments(svc, pr, reviews, files[0]["filename"], now)
 
     def _rate_headers(self, remaining: int) -> dict[str, str]:
         return {
@@ -774,7 +789,9 @@ class Emulator:
             if pr is None or pr.opened_at > now:
                 raise _gh_error(404, "Not Found")
             if m.group(2) == "comments":
-                return [], None  # reviewers here review as a whole (see /reviews), with no line comments
+                if not self.review_comments:
+                    return [], None  # reviewers review as a whole (see /reviews), with no line comments
+                return self._paginate(self._review_comments(svc, pr, now), params, target)
             return self._paginate(self._pull_files(svc, pr, now), params, target)
         tagged = [d for d in svc.deployments if d.tag and d.deployed_at is not None and d.deployed_at <= now]
         if rest == "/releases":

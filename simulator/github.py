@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from simulator.automation import DEPLOY_BOT, deployer, pull_request_size
+from simulator.automation import DEPLOY_BOT, deployer, is_automation, pull_request_size
 from simulator.clock import iso
 from simulator.world import (
     Commit,
@@ -303,6 +303,47 @@ class Renderer:
             "submitted_at": iso(review.submitted_at),
             "commit_id": review.commit_id,
         }
+
+    def review_comments(
+        self, svc: Service, pr: PullRequest, reviews: list[Review], path: str, now: datetime
+    ) -> list[dict[str, Any]]:
+        """Line comments, served only when the emulator is asked for them: each engineer's review that
+        is no approval ("A few comments inline.") opens a thread on `path` (the first file the pull
+        request touches) as it is submitted, and the pull request's author replies a minute later;
+        comments created after `now` are not there yet. Oldest first, as GitHub lists them."""
+        base = f"{self.api}/repos/{svc.repository}"
+        comments = []
+        for review in reviews:
+            if review.state == "APPROVED" or is_automation(review.reviewer):
+                continue
+            first = review.review_id * 10 + 1
+            thread = [
+                (first, review.reviewer, review.submitted_at, None, "Could this be simpler?"),
+                (first + 1, pr.author, review.submitted_at + timedelta(minutes=1), first, "Done."),
+            ]
+            for comment_id, who, at, reply_to, body in thread:
+                if at > now:
+                    continue
+                comment = {
+                    "id": comment_id,
+                    "node_id": node_id("PullRequestReviewComment", comment_id),
+                    "url": f"{base}/pulls/comments/{comment_id}",
+                    "pull_request_review_id": review.review_id,
+                    "user": self.user(who),
+                    "author_association": "MEMBER",
+                    "path": path,
+                    "commit_id": review.commit_id,
+                    "original_commit_id": review.commit_id,
+                    "body": body,
+                    "created_at": iso(at),
+                    "updated_at": iso(at),
+                    "html_url": f"{HTML}/{svc.repository}/pull/{pr.number}#discussion_r{comment_id}",
+                    "pull_request_url": f"{base}/pulls/{pr.number}",
+                }
+                if reply_to is not None:
+                    comment["in_reply_to_id"] = reply_to
+                comments.append(comment)
+        return sorted(comments, key=lambda c: (c["created_at"], c["id"]))
 
     # ----------------------------------------------------------------- commits
     def commit(self, svc: Service, commit: Commit, detail: bool = False) -> dict[str, Any]:

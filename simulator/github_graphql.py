@@ -307,6 +307,7 @@ class GitHubGraph:
         files: Callable[[Service, Any], list],
         listing: Callable[[tuple, Callable[[], list]], list] | None = None,
         history: Callable[[Service, str, str | None, bool], tuple[Any, list]] | None = None,
+        review_comments: Callable[[Service, Any], list] | None = None,
     ):
         self.world = world
         self.rest = rest
@@ -320,6 +321,8 @@ class GitHubGraph:
         # `now`) and, when `listed`, the commits reachable from it, newest first, committed at or after
         # `since` (ISO), as the REST commits listing serves them
         self.history = history
+        # the REST review comments of a pull request, as the emulator serves them (oldest first)
+        self.review_comments = review_comments or (lambda svc, pr: [])
 
     def execute(self, selections: list[Field], variables: dict[str, Any], rate: dict[str, Any]) -> dict:
         return self._select("Query", {"rate": rate}, selections, variables)
@@ -402,7 +405,10 @@ class GitHubGraph:
                 "commits": lambda o, a: (Page.of("PullRequestCommit", o["commits"], a), "Connection"),
                 "reviews": lambda o, a: (Page.of("PullRequestReview", o["reviews"], a), "Connection"),
                 "files": lambda o, a: (Page.of("PullRequestChangedFile", o["files"], a), "Connection"),
-                "reviewThreads": lambda o, a: (Page.of("PullRequestReviewThread", [], a), "Connection"),
+                "reviewThreads": lambda o, a: (
+                    Page.of("PullRequestReviewThread", o["reviewThreads"], a),
+                    "Connection",
+                ),
             },
             "PullRequestCommit": {"commit": lambda o, a: (o, "Commit")},
             "Commit": {
@@ -425,7 +431,7 @@ class GitHubGraph:
                 k: scalar(k) for k in ("path", "additions", "deletions", "changeType")
             },
             "PullRequestReviewThread": {
-                "comments": lambda o, a: (Page.of("PullRequestReviewComment", [], a), "Connection")
+                "comments": lambda o, a: (Page.of("PullRequestReviewComment", o["comments"], a), "Connection")
             },
             "PullRequestReviewComment": {
                 **{
@@ -569,6 +575,7 @@ class GitHubGraph:
                 }
                 for f in self.files(svc, pr)
             ],
+            "reviewThreads": _threads(self.review_comments(svc, pr)),
         }
 
     def _commit(self, svc: Service, commit: Any) -> dict[str, Any]:
@@ -679,6 +686,27 @@ _CHANGE_TYPES = {
     "copied": "COPIED",
     "changed": "CHANGED",
 }
+
+
+def _threads(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """REST review comments as GraphQL review threads: a thread is a comment and the replies to it."""
+    threads: dict[int, list[dict[str, Any]]] = {}
+    for raw in comments:
+        root = raw.get("in_reply_to_id") or raw["id"]
+        threads.setdefault(root, []).append(
+            {
+                "databaseId": raw["id"],
+                "path": raw["path"],
+                "createdAt": raw["created_at"],
+                "updatedAt": raw["updated_at"],
+                "authorAssociation": raw["author_association"],
+                "author": {"login": raw["user"]["login"], "__typename": raw["user"]["type"]},
+                "commit": {"oid": raw["commit_id"]},
+                "pullRequestReview": {"databaseId": raw["pull_request_review_id"]},
+                "replyTo": {"databaseId": raw["in_reply_to_id"]} if raw.get("in_reply_to_id") else None,
+            }
+        )
+    return [{"comments": listed} for listed in threads.values()]
 
 
 def _pull_state(raw: dict[str, Any]) -> str:

@@ -87,6 +87,14 @@ def test_changed_since_skips_the_rows_at_the_cursor_by_id_but_not_another_row_at
     assert store == {"acme/app": {"updated_at": "2026-03-01T02:01:00Z", "ids": [5]}}
 
 
+def test_changed_since_tells_a_resumed_cursor_from_a_first_read_bounded_by_the_start():
+    store: dict = {"old/app": {"updated_at": "2026-03-01T02:00:00Z", "ids": [1]}}
+    first = ChangedSince(store, "new/app", start=T0)
+    assert first.cursor == T0 and not first.resumed
+    resumed = ChangedSince(store, "old/app", start=T0)
+    assert resumed.cursor == T0 + timedelta(hours=2) and resumed.resumed
+
+
 def test_changed_since_renders_in_milliseconds_and_another_field_name():
     store = {"p": {"created_at": "2026-03-01T00:00:00.500Z", "ids": [7]}}
     cursor = ChangedSince(store, "p", render=iso_millis, field="created_at")

@@ -197,8 +197,8 @@ def _layout(value, depth: int = 0, per_key: bool = False):
 
 
 def test_source_cursors_keep_the_state_layout_earlier_versions_wrote(mixed_org):
-    """The per-key cursors of GitLab, Jenkins, PagerDuty and git (ingestion/cursors.py) write the resource
-    state in the layout the sources wrote before they shared that helper (tests/contracts/
+    """The per-key cursors of GitHub, GitLab, Jenkins, PagerDuty and git (ingestion/cursors.py) write the
+    resource state in the layout the sources wrote before they shared that helper (tests/contracts/
     source_states_mixed.json: that state, for this org and seed): the same sections and keys, timestamps
     in the same format. An existing working directory's cursors then keep working; the next test
     refreshes on them and checks nothing is doubled or lost."""

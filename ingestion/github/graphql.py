@@ -30,9 +30,8 @@ from typing import Any, TypeVar
 
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.dates import iso_seconds, parse_ts
 from ingestion.http import ApiError, ApiUsage
-
-from .helpers import iso, parse_ts
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +342,7 @@ def read_history(
             "BRANCH", "ref(qualifiedName: $ref)"
         )
         extra = {"ref": f"refs/heads/{branch}"}
-    since_text = iso(since) if since is not None else None
+    since_text = iso_seconds(since) if since is not None else None
     out: list[list[dict]] = []
     after = None
     while True:

@@ -1,10 +1,9 @@
-"""HTTP and row shaping for the GitHub source."""
+"""HTTP and row shaping for the GitHub source (timestamps: ingestion/dates.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, MutableMapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -174,32 +173,3 @@ def trim(value: Any, *, keep_nested: frozenset[str] = frozenset()) -> Any:
         else:
             out[key] = trim(item, keep_nested=keep_nested)
     return out
-
-
-def parse_ts(value: str | None) -> datetime | None:
-    """Parse GitHub's ISO-8601 timestamps (`2024-05-01T10:00:00Z`) to aware UTC datetimes."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def iso(value: datetime) -> str:
-    """GitHub's timestamp format, for `since` parameters and stored cursors."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def start_of(start_date: str | None) -> datetime | None:
-    """The configured backfill start (an ISO date or timestamp) as an aware UTC datetime."""
-    if not start_date:
-        return None
-    if len(start_date) == 10:
-        return datetime.fromisoformat(start_date).replace(tzinfo=UTC)
-    return parse_ts(start_date)
-
-
-def minus_days(value: datetime, days: float) -> datetime:
-    """`value` moved back by a look-back window."""
-    return value - timedelta(days=days)

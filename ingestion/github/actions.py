@@ -1,0 +1,292 @@
+"""GitHub Actions: workflow runs and the jobs of the runs deploy rules count.
+
+A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_at", "unfinished",
+"since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
+`created>=` bound the listing was last asked with (kept while it answers 304). The jobs' state (section
+`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from itertools import compress
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItem
+from dlt.sources import DltResource
+
+from ingestion.cursors import keyed_state
+from ingestion.dates import iso_seconds, minus_days, parse_ts
+from ingestion.patterns import RegexEngine
+from ingestion.quarantine import newest_wins
+
+from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, pick, shape_run
+from .helpers import pages
+from .reader import Reader, as_list
+from .settings import WORKFLOW_RUN_QUERY_LIMIT, WORKFLOW_RUN_REQUERY_DAYS
+
+
+class DeployRuns:
+    """Which Actions runs a repository's `workflow` deploy rules count as deployments, matched as
+    int_deployments_unioned matches them (workflow name, head branch, event, head repository; completion
+    aside: a run's jobs are read again when it changes). Nothing downstream reads the jobs of other runs,
+    and reading them costs one request per run (most runs are pull request CI). Patterns are matched by
+    DuckDB (ingestion/patterns.py), each distinct text once."""
+
+    def __init__(self, rules: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
+        self.rules = {name.lower(): list(found) for name, found in rules.items()}
+        self.engine = RegexEngine()
+        self.found: dict[tuple[str, str], bool] = {}
+
+    def _search(self, pattern: str, texts: set[str]) -> None:
+        missing = sorted(text for text in texts if (pattern, text) not in self.found)
+        for text, matched in zip(missing, self.engine.search(pattern, missing), strict=True):
+            self.found[(pattern, text)] = matched
+
+    def select(self, runs: Sequence[dict]) -> list[bool]:
+        """For each run row (as `workflow_runs` loads it), whether some rule of its repository counts it."""
+        chosen = []
+        for run in runs:
+            rules = self.rules.get(str(run.get("repository") or "").lower(), [])
+            for rule in rules:
+                self._search(rule["pattern"], {run.get("name") or ""})
+                if rule.get("branch_pattern"):
+                    self._search(rule["branch_pattern"], {run.get("head_branch") or ""})
+            chosen.append(any(self._counts(rule, run) for rule in rules))
+        return chosen
+
+    def _counts(self, rule: Mapping[str, Any], run: dict) -> bool:
+        if not self.found[(rule["pattern"], run.get("name") or "")]:
+            return False
+        branch = rule.get("branch_pattern")
+        if branch and not self.found[(branch, run.get("head_branch") or "")]:
+            return False
+        if str(run.get("event") or "").lower() not in (rule.get("events") or ()):
+            return False
+        head = run.get("head_repository__full_name")
+        return bool(rule.get("include_forks")) or head is None or head.lower() == run["repository"].lower()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def _forget_old_runs(known: dict[str, list], lookback_days: float) -> None:
+    """Drop remembered runs the runs' listing will not hand over again: those created before both the
+    look-back behind the newest remembered run and the oldest run not yet completed."""
+    created = {key: parse_ts(entry[0]) for key, entry in known.items()}
+    newest = max((at for at in created.values() if at is not None), default=None)
+    if newest is None:
+        return
+    floor = minus_days(newest, lookback_days)
+    for key, entry in known.items():
+        at = created[key]
+        if entry[2] != "completed" and at is not None and at < floor:
+            floor = at
+    for key in [key for key, at in created.items() if at is not None and at < floor]:
+        del known[key]
+
+
+def _total_count(page: Any) -> int:
+    """`total_count` of a wrapped list answer (workflow runs), read from the page's response."""
+    response = getattr(page, "response", None)
+    try:
+        return int(response.json().get("total_count") or 0) if response is not None else 0
+    except ValueError:
+        return 0
+
+
+def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days: float) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="workflow_runs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(WORKFLOW_RUN_COLUMNS, "updated_at"),
+    )
+    def workflow_runs(repos: TDataItem) -> Iterator[list[dict]]:
+        """Actions runs created since the cursor's look-back, and since the oldest run still unfinished
+        at the last read, so every run is read again until it has completed.
+
+        The listing keeps its last query while nothing changes: an idle repository costs one 304. When
+        the listing did change, only runs inside the window are loaded, and the kept bound moves up to
+        the window once it lags by more than a week (one full answer, then 304s again)."""
+        cursors = keyed_state("cursors", "workflow_runs")
+        for repo in as_list(repos):
+            yield from _repository_runs(gh, repo["full_name"], cursors, lookback_days)
+
+    return workflow_runs
+
+
+def _repository_runs(
+    gh: Reader, full_name: str, cursors: dict[str, Any], lookback_days: float
+) -> Iterator[list[dict]]:
+    saved = cursors.get(full_name) or {}
+    cursor, unfinished = parse_ts(saved.get("created_at")), parse_ts(saved.get("unfinished"))
+    floor = _run_floor(cursor, unfinished, lookback_days, gh.start)
+    asked, repeated = _asked_bound(gh, full_name, saved, floor)
+    seen: list[dict] = []
+    answered: list[bool] = []
+    for rows in _runs_since(gh, full_name, asked, floor, answered):
+        if not isinstance(rows, list):  # the quarantine rows of a page
+            yield rows
+            continue
+        seen.extend({"created_at": r.get("created_at"), "status": r.get("status")} for r in rows)
+        yield rows
+    if not answered:
+        return  # not modified or not available: the saved state stands
+    created = [parse_ts(r["created_at"]) for r in seen if r["created_at"]]
+    still_open = [parse_ts(r["created_at"]) for r in seen if r["status"] != "completed"]
+    newest = max([*created, *([cursor] if cursor else [])], default=None)
+    if seen:
+        unfinished = min(still_open) if still_open else None
+    next_floor = _run_floor(newest, unfinished, lookback_days, gh.start)
+    # a repeated query that answered has changed: narrowing it then costs one full answer more
+    kept = next_floor if repeated and _lags(asked, next_floor) else asked
+    cursors[full_name] = {
+        "created_at": iso_seconds(newest) if newest else None,
+        "unfinished": iso_seconds(unfinished) if unfinished else None,
+        "since": iso_seconds(kept) if kept else None,
+    }
+
+
+def _run_floor(
+    cursor: datetime | None, unfinished: datetime | None, lookback_days: float, start: datetime | None
+) -> datetime | None:
+    """The oldest creation time worth reading again: the look-back before the newest run, or the oldest
+    run still unfinished at the last read when that is older; `start` before any run."""
+    floor = minus_days(cursor, lookback_days) if cursor else start
+    if unfinished is not None and (floor is None or unfinished < floor):
+        floor = unfinished
+    return floor
+
+
+def _asked_bound(
+    gh: Reader, full_name: str, saved: dict, floor: datetime | None
+) -> tuple[datetime | None, bool]:
+    """The `created>=` bound to ask, and whether it is the one asked last time: that one is kept while we
+    hold its answer's ETag and it still covers the window (so an unchanged listing answers 304); else the
+    window's floor is asked.
+
+    A bound recomputed on every refresh would change the query whenever the cursor moved (or, on the
+    first re-poll, from the start date to the look-back), and a changed query cannot be answered 304."""
+    etags = dlt.current.resource_state("workflow_runs").get("etags") or {}
+    held = bool((etags.get(full_name) or {}).get("etag"))
+    if not (gh.conditional_requests and held and "since" in saved) or floor is None:
+        return floor, False
+    previous = parse_ts(saved["since"])
+    if previous is None or previous <= floor:
+        return previous, True
+    return floor, False
+
+
+def _lags(asked: datetime | None, floor: datetime | None) -> bool:
+    """Whether a kept bound reaches so far behind the window that the query should be narrowed."""
+    if floor is None:
+        return False
+    return asked is None or floor - asked > timedelta(days=WORKFLOW_RUN_REQUERY_DAYS)
+
+
+def _runs_since(
+    gh: Reader, full_name: str, asked: datetime | None, floor: datetime | None, answered: list[bool]
+) -> Iterator[list[dict]]:
+    """The runs created at or after `floor`, newest first, from a listing filtered from `asked` (at or
+    before `floor`). Paging stops at the first page reaching behind `floor`; `answered` gets an entry
+    when the listing answered with content (not 304, not unavailable)."""
+    path = f"/repos/{full_name}/actions/runs"
+    params = {"created": f">={iso_seconds(asked)}"} if asked else {}
+    listed = gh.listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
+    total, read, oldest = 0, 0, None
+    ids: set[Any] = set()
+    for index, raw_page in enumerate(gh.availability.guard("workflow runs", full_name, listed)):
+        answered.append(True)
+        if index == 0:
+            total = _total_count(raw_page)
+        read += len(raw_page)
+        page = yield from gh.screen("workflow_runs", raw_page, full_name)
+        rows, reached = [], False
+        for raw in page:
+            created = parse_ts(raw.get("created_at"))
+            if created is not None and (oldest is None or created < oldest):
+                oldest = created
+            if floor is not None and created is not None and created < floor:
+                reached = True
+                continue
+            ids.add(raw.get("id"))
+            rows.append(shape_run(raw, full_name))
+        if rows:
+            yield rows
+        if reached and not rows:  # newest first: past a page wholly behind the window, every page is
+            return
+    capped = total > read or read >= WORKFLOW_RUN_QUERY_LIMIT
+    if asked is not None and floor is not None and oldest is not None and capped:
+        # GitHub stops a filtered listing at 1,000 runs: read the rest of the window in smaller ranges
+        for rows in _runs_between(gh, full_name, floor, oldest):
+            if not isinstance(rows, list):  # the quarantine rows of a page
+                yield rows
+                continue
+            fresh = [row for row in rows if row["id"] not in ids]
+            ids.update(row["id"] for row in fresh)
+            if fresh:
+                yield fresh
+
+
+def _runs_between(gh: Reader, full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
+    path = f"/repos/{full_name}/actions/runs"
+    params = {"created": f"{iso_seconds(low)}..{iso_seconds(high)}"}
+    for index, raw_page in enumerate(pages(gh.client, path, params, data_selector="workflow_runs")):
+        too_many = _total_count(raw_page) > WORKFLOW_RUN_QUERY_LIMIT
+        if index == 0 and too_many and high - low > timedelta(hours=1):
+            middle = low + (high - low) / 2
+            yield from _runs_between(gh, full_name, low, middle)
+            yield from _runs_between(gh, full_name, middle + timedelta(seconds=1), high)
+            return
+        page = yield from gh.screen("workflow_runs", raw_page, full_name, f"{full_name}:{iso_seconds(low)}")
+        yield [shape_run(raw, full_name) for raw in page]
+
+
+def workflow_jobs_resource(
+    gh: Reader,
+    workflow_runs: DltResource,
+    lookback_days: float,
+    deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None,
+) -> DltResource:
+    deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
+
+    @dlt.transformer(
+        data_from=workflow_runs,
+        name="workflow_jobs",
+        primary_key="id",
+        write_disposition="merge",
+        columns=WORKFLOW_JOB_COLUMNS,
+    )
+    def workflow_jobs(runs: TDataItem) -> Iterator[list[dict]]:
+        """The jobs of each run that is new or changed since its jobs were last read (latest attempt),
+        with their own timings.
+
+        The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
+        request per run and refresh. So the runs whose jobs were read are remembered per repository, by
+        creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
+        `deploy_workflows` given, only the runs its rules count are asked at all."""
+        remembered = keyed_state("runs", "workflow_jobs")
+        touched: set[str] = set()
+        runs = as_list(runs)
+        if deploy_runs is not None:
+            runs = list(compress(runs, deploy_runs.select(runs)))
+        for run in runs:
+            repository, run_id = run["repository"], run["id"]
+            known: dict[str, list] = remembered.setdefault(repository, {})
+            mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
+            if (known.get(str(run_id)) or [None])[1:] == mark:
+                continue
+            listed = pages(gh.client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
+            for raw_page in gh.availability.guard("workflow jobs", repository, listed):
+                page = yield from gh.screen("workflow_jobs", raw_page, repository, f"{repository}:{run_id}")
+                yield [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+            if not gh.availability.lacks("workflow jobs", repository):
+                known[str(run_id)] = [run.get("created_at"), *mark]
+                touched.add(repository)
+        for repository in touched:
+            _forget_old_runs(remembered[repository], lookback_days)
+
+    return workflow_jobs

@@ -1,0 +1,108 @@
+"""Deployments and their statuses. On the GraphQL path the deployment pages carry the statuses
+(graphql.py); they wait in the reader's `nested` until `deployment_statuses` takes them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItem
+from dlt.sources import DltResource
+
+from ingestion.cursors import Watermark, keyed_state
+from ingestion.dates import parse_ts
+from ingestion.quarantine import newest_wins
+
+from . import graphql
+from .columns import DEPLOYMENT_COLUMNS, DEPLOYMENT_STATUS_COLUMNS, shape_deployment, shape_deployment_status
+from .reader import Reader, as_list
+
+
+def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: float) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="deployments",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
+    )
+    def deployments(repos: TDataItem) -> Iterator[list[dict]]:
+        """Newest first. Deployments created within the look-back before the cursor (a `Watermark` on
+        the last update, section `cursors`) are read again, because their statuses (success, failure,
+        inactive) arrive after they were created."""
+        cursors = keyed_state("cursors", "deployments")
+        windows = {repo["full_name"]: Watermark(cursors, repo["full_name"]) for repo in as_list(repos)}
+        floors = {
+            name: cursor.since(lookback_days, gh.start, clamp=False) for name, cursor in windows.items()
+        }
+        listings: Iterator[tuple[str, Any]]
+        if gh.gql is not None:
+            gql = gh.gql
+
+            def fetch(full_name: str) -> list[list[dict]]:
+                return graphql.read_deployments(gql, full_name, floors[full_name])
+
+            listings = (
+                (name, _deployment_pages(gh, name, read))
+                for name, read in graphql.in_order(list(windows), fetch, gh.max_concurrency)
+            )
+        else:
+            listings = (
+                (name, gh.listing("deployments", name, f"/repos/{name}/deployments")) for name in windows
+            )
+        for full_name, listed_pages in listings:
+            cursor, floor = windows[full_name], floors[full_name]
+            for listed in listed_pages:
+                page = yield from gh.screen("deployments", listed, full_name)
+                rows = []
+                for raw in page:
+                    created, updated = parse_ts(raw["created_at"]), parse_ts(raw.get("updated_at"))
+                    updated = updated or created
+                    cursor.see(updated)
+                    recent = floor is None or created >= floor
+                    changed = cursor.saved is not None and updated > cursor.saved
+                    if recent or changed:
+                        rows.append(shape_deployment(raw, full_name))
+                if rows:
+                    yield rows
+                # newest first: once a page lies wholly behind the floor, every later page does too (a
+                # page only partly behind may have lost a record across its boundary to the next one)
+                if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
+                    break
+            cursor.save()
+
+    return deployments
+
+
+def _deployment_pages(gh: Reader, full_name: str, read: list[list[dict]]) -> Iterator[list[dict]]:
+    """GraphQL deployment pages as REST objects; their statuses wait in `nested`. A deployment whose ref
+    is gone (a deleted branch: GraphQL then has no ref) is read again through REST for its name."""
+    for nodes in read:
+        page = []
+        for node in nodes:
+            raw = graphql.deployment(node)
+            if raw["ref"] is None:
+                raw = gh.client.get(f"/repos/{full_name}/deployments/{raw['id']}").json()
+            gh.nested[("deployment_statuses", full_name, raw["id"])] = graphql.statuses(node)
+            page.append(raw)
+        yield page
+
+
+def deployment_statuses_resource(gh: Reader, deployments: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=deployments,
+        name="deployment_statuses",
+        primary_key="id",
+        write_disposition="merge",
+        columns=DEPLOYMENT_STATUS_COLUMNS,
+    )
+    def deployment_statuses(deploys: TDataItem) -> Iterator[list[dict]]:
+        for deployment in as_list(deploys):
+            repository, deployment_id = deployment["repository"], deployment["id"]
+            path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
+            for listed in gh.children("deployment_statuses", repository, deployment_id, path):
+                page = yield from gh.screen("deployment_statuses", listed, repository, path)
+                yield [shape_deployment_status(status, repository, deployment_id) for status in page]
+
+    return deployment_statuses

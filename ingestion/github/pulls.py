@@ -1,0 +1,189 @@
+"""Pull requests, and the lists read for each pull request that changed: its commits, reviews, review
+comments and files. On the GraphQL path the pull request pages carry those lists (graphql.py); they wait
+in the reader's `nested` until their transformer takes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItem
+from dlt.sources import DltResource
+
+from ingestion.cursors import ChangedSince, keyed_state
+from ingestion.dates import parse_ts
+from ingestion.quarantine import newest_wins
+
+from . import graphql
+from .columns import (
+    PULL_REQUEST_COLUMNS,
+    PULL_REQUEST_COMMIT_COLUMNS,
+    PULL_REQUEST_FILE_COLUMNS,
+    REVIEW_COLUMNS,
+    REVIEW_COMMENT_COLUMNS,
+    pick,
+    shape_pull_request,
+    shape_pull_request_commit,
+    shape_review,
+)
+from .reader import Reader, as_list
+
+
+def pull_requests_resource(gh: Reader, repositories: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="pull_requests",
+        primary_key="id",
+        write_disposition="merge",
+        columns=newest_wins(PULL_REQUEST_COLUMNS, "updated_at"),
+    )
+    def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
+        """Newest-updated first; stop at the first page that reaches behind the repository's cursor
+        (ingestion/cursors.py `ChangedSince`, kept per repository in section `cursors`)."""
+        cursors = keyed_state("cursors", "pull_requests")
+        if gh.gql is not None:
+            yield from _pull_requests_graphql(gh, as_list(repos), cursors)
+            return
+        for repo in as_list(repos):
+            yield from _pull_requests_rest(gh, repo["full_name"], cursors)
+
+    return pull_requests
+
+
+def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[list[dict]]:
+    seen = ChangedSince(cursors, full_name, gh.start)
+    params = {"state": "all", "sort": "updated", "direction": "desc"}
+    for listed in gh.listing("pull_requests", full_name, f"/repos/{full_name}/pulls", params):
+        page = yield from gh.screen("pull_requests", listed, full_name)
+        rows, behind = [], 0
+        for pr in page:
+            updated = parse_ts(pr["updated_at"])
+            if not seen.is_new(updated, pr["id"]):
+                behind += 1
+                continue
+            seen.see(updated, pr["id"])
+            rows.append(shape_pull_request(gh.detail(full_name, pr), full_name))
+        if rows:
+            yield rows
+        # a listing that shifts while we page can carry a record across a page boundary: stop only after
+        # a page lying wholly behind the cursor
+        if behind and behind == len(page):
+            break
+    seen.save()
+
+
+def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict]]:
+    """The GraphQL path of `pull_requests`: repositories read `max_concurrency` at a time, loaded in their
+    listed order; each pull request's nested lists wait in `nested` for their transformers."""
+    assert gh.gql is not None
+    gql = gh.gql
+    seen = {repo["full_name"]: ChangedSince(cursors, repo["full_name"], gh.start) for repo in repos}
+
+    def behind(full_name: str, pr: dict) -> bool:
+        updated = parse_ts(pr["updated_at"] if "updated_at" in pr else pr["updatedAt"])
+        return not seen[full_name].is_new(updated, pr["id"] if "id" in pr else pr["databaseId"])
+
+    def fetch(full_name: str) -> list[list[dict]]:
+        return graphql.read_pull_requests(
+            gql, full_name, lambda node: behind(full_name, node), seen[full_name].resumed
+        )
+
+    for full_name, pages_read in graphql.in_order(list(seen), fetch, gh.max_concurrency):
+        for nodes in pages_read:
+            kept = [node for node in nodes if not behind(full_name, node)]
+            lists = {node["number"]: graphql.children(node) for node in kept}
+            page = yield from gh.screen("pull_requests", [graphql.pull_request(n) for n in kept], full_name)
+            for pr in page:
+                seen[full_name].see(parse_ts(pr["updated_at"]), pr["id"])
+                for resource, listed in lists[pr["number"]].items():
+                    gh.nested[(resource, full_name, pr["number"])] = listed
+            if page:
+                yield [shape_pull_request(pr, full_name) for pr in page]
+        seen[full_name].save()
+
+
+def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_commits",
+        "commits",
+        ("repository", "pull_number", "sha"),
+        PULL_REQUEST_COMMIT_COLUMNS,
+        shape_pull_request_commit,
+    )
+
+
+def pull_request_reviews_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
+    return _pull_request_lists(
+        gh, pull_requests, "pull_request_reviews", "reviews", "id", REVIEW_COLUMNS, shape_review
+    )
+
+
+def pull_request_review_comments_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
+    """Comments on the diff. With reviews they decide pickup: a reviewer's first comment may come before
+    (or instead of) a submitted review."""
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_review_comments",
+        "comments",
+        "id",
+        REVIEW_COMMENT_COLUMNS,
+        _picked(REVIEW_COMMENT_COLUMNS),
+        optional="pull request review comments",
+    )
+
+
+def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
+    """The paths each pull request touches (GitHub lists at most 3,000), for mapping monorepo paths to
+    services. Patches are left out."""
+    return _pull_request_lists(
+        gh,
+        pull_requests,
+        "pull_request_files",
+        "files",
+        ("repository", "pull_number", "filename"),
+        PULL_REQUEST_FILE_COLUMNS,
+        _picked(PULL_REQUEST_FILE_COLUMNS),
+        optional="pull request files",
+    )
+
+
+def _picked(columns: dict[str, Any]) -> Callable[[dict, str, int], dict]:
+    def shape(raw: dict, repository: str, number: int) -> dict:
+        return pick(raw, columns, repository=repository, pull_number=number)
+
+    return shape
+
+
+def _pull_request_lists(
+    gh: Reader,
+    pull_requests: DltResource,
+    name: str,
+    endpoint: str,
+    primary_key: str | tuple[str, ...],
+    columns: dict[str, Any],
+    shape: Callable[[dict, str, int], dict],
+    optional: str | None = None,
+) -> DltResource:
+    """A list read for each pull request that changed (`/pulls/{number}/{endpoint}`; the GraphQL path's
+    page of it when it carried one); `optional` names a list a repository may not offer."""
+
+    @dlt.transformer(
+        data_from=pull_requests,
+        name=name,
+        primary_key=primary_key,
+        write_disposition="merge",
+        columns=columns,
+    )
+    def lists(prs: TDataItem) -> Iterator[list[dict]]:
+        for pr in as_list(prs):
+            repository, number = pr["repository"], pr["number"]
+            path = f"/repos/{repository}/pulls/{number}/{endpoint}"
+            for listed in gh.children(name, repository, number, path, optional):
+                page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
+                yield [shape(raw, repository, number) for raw in page]
+
+    return lists

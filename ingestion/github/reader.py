@@ -1,0 +1,103 @@
+"""What every GitHub resource reads with: the clients, the backfill start, the quarantine, which optional
+endpoints a repository lacks, and what one resource reads for another in the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dlt.common.typing import TDataItem
+from dlt.sources.helpers.rest_client import RESTClient
+
+from ingestion.cursors import keyed_state
+from ingestion.quarantine import Quarantine
+
+from . import graphql
+from .columns import CONTRACTS
+from .helpers import Availability, conditional_pages, pages
+
+
+def as_list(items: TDataItem) -> list[dict]:
+    return items if isinstance(items, list) else [items]
+
+
+@dataclass
+class Reader:
+    """The GitHub source's shared context; `gql` is None on the REST path."""
+
+    client: RESTClient
+    gql: graphql.GraphQLClient | None
+    start: datetime | None
+    conditional_requests: bool = True
+    pull_request_details: bool = True
+    max_concurrency: int = 4
+    availability: Availability = field(default_factory=Availability)
+    quarantine: Quarantine = field(default_factory=lambda: Quarantine("github"))
+    # nested lists the GraphQL path read with their parent, by (resource, repository, parent key), until
+    # the resource's transformer takes them; None marks a list too long for one page (read via REST)
+    nested: dict[tuple[str, str, int], list[dict] | None] = field(default_factory=dict)
+    # each repository's branch listing of this run, read once for the branches and commits resources:
+    # (current branches by name, or None when unchanged or unavailable; the branches known before)
+    listed_branches: dict[str, tuple[dict[str, dict] | None, dict[str, Any]]] = field(default_factory=dict)
+
+    def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
+        return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)
+
+    def listing(
+        self, resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Iterator[list[dict]]:
+        """A repository's list endpoint, asked conditionally when that is switched on (the ETags are kept
+        per repository in the resource's state, section `etags`)."""
+        if not self.conditional_requests:
+            return pages(self.client, path, params, **kwargs)
+        etags = keyed_state("etags", resource)
+        return conditional_pages(self.client, path, params, etags, full_name, **kwargs)
+
+    def children(
+        self, resource: str, repository: str, key: int, path: str, optional: str | None = None
+    ) -> Iterator[list[dict]]:
+        """A parent's nested list: as the GraphQL path read it with the parent, else the REST listing at
+        `path`. An `optional` list (named as Availability names it) stops quietly where unavailable."""
+        read = self.nested.pop((resource, repository, key), None)
+        listed: Iterator[list[dict]] = iter([read]) if read is not None else pages(self.client, path)
+        if optional is None:
+            return listed
+        return self.availability.guard(optional, repository, listed)
+
+    def branch_listing(self, full_name: str) -> tuple[dict[str, dict] | None, dict[str, Any]]:
+        """The repository's branches if the listing changed since the last run (else None), and the
+        branches known from the last run (name to tip). Read at most once per run."""
+        if full_name in self.listed_branches:
+            return self.listed_branches[full_name]
+        known = keyed_state("known", "branches")
+        previous = dict(known.get(full_name) or {})
+        current: dict[str, dict] | None = None
+        listed = self.listing("branches", full_name, f"/repos/{full_name}/branches")
+        for page in self.availability.guard("branches", full_name, listed):
+            current = current if current is not None else {}
+            current.update((branch.get("name"), branch) for branch in page)
+        if current is not None:
+            known[full_name] = {name: (b.get("commit") or {}).get("sha") for name, b in current.items()}
+        self.listed_branches[full_name] = (current, previous)
+        return current, previous
+
+    def branch_names(self, full_name: str) -> list[str]:
+        """The repository's branch names now: as listed, or as known when the listing did not change."""
+        current, previous = self.branch_listing(full_name)
+        if current is None and self.availability.lacks("branches", full_name):
+            return []
+        return sorted(current if current is not None else previous)
+
+    def detail(self, full_name: str, pr: dict) -> dict:
+        """The pull request's own page (a superset of its list entry, with its size), when available."""
+        what = "pull request detail"
+        if not self.pull_request_details or self.availability.lacks(what, full_name):
+            return pr
+        number = pr["number"]
+
+        def fetch() -> Iterator[dict]:
+            yield self.client.get(f"/repos/{full_name}/pulls/{number}").json()
+
+        return next(self.availability.guard(what, full_name, fetch()), pr)

@@ -1,0 +1,329 @@
+"""A repository's own history: the repositories themselves, their commits (the default branch's, and
+those of the branches a `branch_push` deploy rule names), branches, tags and releases."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from itertools import compress
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItem
+from dlt.sources import DltResource
+
+from ingestion.cursors import Watermark, keyed_state
+from ingestion.dates import iso_seconds, parse_ts
+from ingestion.http import ApiError, RetryBudgetExhausted
+from ingestion.patterns import RegexEngine
+
+from . import graphql
+from .columns import (
+    BRANCH_COLUMNS,
+    COMMIT_COLUMNS,
+    RELEASE_COLUMNS,
+    REPOSITORY_COLUMNS,
+    TAG_COLUMNS,
+    pick,
+    shape_commit,
+)
+from .helpers import pages, trim
+from .reader import Reader, as_list
+from .settings import UNAVAILABLE_STATUSES
+
+log = logging.getLogger(__name__)
+
+
+def repositories_resource(gh: Reader, organization: str, repositories: list[str] | None) -> DltResource:
+    @dlt.resource(
+        name="repositories", primary_key="id", write_disposition="merge", columns=REPOSITORY_COLUMNS
+    )
+    def repositories_listed() -> Iterator[list[dict]]:
+        if repositories:
+            # Asked-for repositories are read one by one: works across owners and for tokens that
+            # may not list the organisation. They are handed on together, so the GraphQL reads of the
+            # transformers run `max_concurrency` repositories at a time.
+            found = []
+            for name in repositories:
+                full_name = name if "/" in name else f"{organization}/{name}"
+                page = yield from gh.screen(
+                    "repositories", [gh.client.get(f"/repos/{full_name}").json()], name
+                )
+                found += [trim(repo) for repo in page]
+            if found:
+                yield found
+            return
+        params = {"type": "all", "sort": "full_name"}
+        for listed in pages(gh.client, f"/orgs/{organization}/repos", params):
+            page = yield from gh.screen("repositories", listed, organization)
+            if page:
+                yield [trim(repo) for repo in page]
+
+    return repositories_listed
+
+
+def commits_resource(
+    gh: Reader,
+    repositories: DltResource,
+    lookback_days: float,
+    deploy_branches: Mapping[str, Sequence[str]] | None,
+) -> DltResource:
+    patterns_by_repository = {name.lower(): list(p) for name, p in (deploy_branches or {}).items()}
+
+    @dlt.transformer(
+        data_from=repositories,
+        name="commits",
+        primary_key=("repository", "sha"),
+        write_disposition="merge",
+        columns=COMMIT_COLUMNS,
+    )
+    def commits(repos: TDataItem) -> Iterator[list[dict]]:
+        """Default-branch commits since the cursor (committer date) minus a short look-back, then those of
+        the branches the repository's `branch_push` rules match, each branch with its own cursor
+        (`Watermark`s: section `cursors` by repository, `branch_cursors` by repository and branch)."""
+        cursors = keyed_state("cursors", "commits")
+        branch_cursors = keyed_state("branch_cursors", "commits")
+        repos = as_list(repos)
+        # a repository's first load reads its default branch's history through GraphQL, a few
+        # repositories at a time; later loads list what is new through REST (an unchanged listing
+        # answers 304, which costs nothing)
+        gql = gh.gql
+        first_loads = [
+            repo["full_name"] for repo in repos if gql is not None and not cursors.get(repo["full_name"])
+        ]
+        histories = iter(
+            graphql.in_order(
+                first_loads, lambda name: graphql.read_history(gql, name, None, gh.start), gh.max_concurrency
+            )
+        )
+        for repo in repos:
+            full_name = repo["full_name"]
+            if full_name in first_loads:
+                name, read = next(histories)
+                assert name == full_name
+                yield from _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
+            else:
+                yield from _commits_since(gh, full_name, None, Watermark(cursors, full_name), lookback_days)
+            patterns = patterns_by_repository.get(full_name.lower())
+            if not patterns:
+                continue
+            names = gh.branch_names(full_name)
+            wanted = branches_to_load(names, repo.get("default_branch"), patterns)
+            saved = branch_cursors.setdefault(full_name, {})
+            for gone in set(saved) - set(names):
+                del saved[gone]
+            for branch in wanted:
+                yield from _commits_since(gh, full_name, branch, Watermark(saved, branch), lookback_days)
+
+    return commits
+
+
+def _committed(raw: dict) -> datetime | None:
+    return parse_ts(((raw.get("commit") or {}).get("committer") or {}).get("date"))
+
+
+def _commits_from_history(
+    gh: Reader, full_name: str, read: list[list[dict]], cursor: Watermark
+) -> Iterator[list[dict]]:
+    """GraphQL history pages as the REST listing's commits; the cursor moves as REST's does. A commit
+    with more parents than GraphQL's page gave is read through REST."""
+    for listed in read:
+        listed = [
+            gh.client.get(f"/repos/{full_name}/commits/{raw['sha']}").json()
+            if raw.get("parents_cut")
+            else raw
+            for raw in listed
+        ]
+        page = yield from gh.screen("commits", listed, full_name, full_name)
+        for raw in page:
+            cursor.see(_committed(raw))
+        yield [shape_commit(c, full_name) for c in page]
+    cursor.save()
+
+
+def _commits_since(
+    gh: Reader, full_name: str, branch: str | None, cursor: Watermark, lookback_days: float
+) -> Iterator[list[dict]]:
+    """Commits reachable from `branch` (None: the default branch), committed since the cursor minus the
+    look-back (or since the start); the cursor moves to the newest committer date read."""
+    since = cursor.since(lookback_days, gh.start)
+    params = {"since": iso_seconds(since)} if since else {}
+    if branch is not None:
+        params["sha"] = branch
+    owner = full_name if branch is None else f"{full_name}@{branch}"  # one ETag per listing
+    try:
+        for listed in gh.listing("commits", owner, f"/repos/{full_name}/commits", params):
+            page = yield from gh.screen("commits", listed, full_name, owner)
+            for raw in page:
+                cursor.see(_committed(raw))
+            yield [shape_commit(c, full_name) for c in page]
+    except ApiError as exc:
+        # 409: the repository is empty; 404/422: the branch went away since it was listed
+        if exc.status != 409 and (branch is None or exc.status not in (404, 422)):
+            raise
+    cursor.save()
+
+
+def branches_to_load(names: Sequence[str], default_branch: str | None, patterns: Sequence[str]) -> list[str]:
+    """The branches besides the default one whose commits are loaded: those a `branch_push` pattern
+    (a case-insensitive regex searched in the name) finds, sorted. DuckDB matches them, as it does for the
+    deploy rule itself (ingestion/patterns.py): the branches loaded are the ones the rule deploys."""
+    candidates = sorted(name for name in set(names) if name != default_branch)
+    if not candidates or not patterns:
+        return []
+    found: set[str] = set()
+    engine = RegexEngine()
+    try:
+        for pattern in patterns:
+            found.update(compress(candidates, engine.search(pattern, candidates)))
+    finally:
+        engine.close()
+    return sorted(found)
+
+
+def branches_resource(gh: Reader, repositories: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="branches",
+        primary_key=("repository", "name"),
+        write_disposition="merge",
+        columns=BRANCH_COLUMNS,
+    )
+    def branches(repos: TDataItem) -> Iterator[list[dict]]:
+        """Each branch with its tip. An unchanged listing (304) loads nothing; a changed one loads every
+        branch, and deletes the branches gone since the last run."""
+        for repo in as_list(repos):
+            full_name = repo["full_name"]
+            current, previous = gh.branch_listing(full_name)
+            if current is not None:
+                named = yield from gh.screen("branches", list(current.values()), full_name)
+                current = {branch["name"]: branch for branch in named}
+                rows = branch_rows(full_name, current, previous)
+                if rows:
+                    yield rows
+
+    return branches
+
+
+def branch_rows(
+    repository: str, current: Mapping[str, dict], previous: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Rows for the branches table: every current branch, and a deletion row for each branch known from
+    the previous run that is gone now (`current` holds GitHub's branch objects by name)."""
+    rows = [
+        {
+            "repository": repository,
+            "name": name,
+            "commit_sha": (branch.get("commit") or {}).get("sha"),
+            "protected": branch.get("protected"),
+            "is_deleted": False,
+        }
+        for name, branch in sorted(current.items())
+    ]
+    rows += [
+        {"repository": repository, "name": name, "is_deleted": True}
+        for name in sorted(set(previous) - set(current))
+    ]
+    return rows
+
+
+def releases_resource(gh: Reader, repositories: DltResource, lookback_days: float) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="releases",
+        primary_key="id",
+        write_disposition="merge",
+        columns=RELEASE_COLUMNS,
+    )
+    def releases(repos: TDataItem) -> Iterator[list[dict]]:
+        """Newest first; paging stops after the first page reaching behind the cursor's look-back (a
+        `Watermark` on creation, section `cursors`)."""
+        cursors = keyed_state("cursors", "releases")
+        for repo in as_list(repos):
+            full_name = repo["full_name"]
+            cursor = Watermark(cursors, full_name)
+            floor = cursor.since(lookback_days, gh.start, clamp=False)
+            listed = gh.listing("releases", full_name, f"/repos/{full_name}/releases")
+            for raw_page in gh.availability.guard("releases", full_name, listed):
+                page = yield from gh.screen("releases", raw_page, full_name)
+                rows = []
+                for raw in page:
+                    created = parse_ts(raw.get("created_at"))
+                    cursor.see(created)
+                    # drafts have no publication yet; a draft published later moves into the window
+                    stamp = parse_ts(raw.get("published_at")) or created
+                    if floor is None or stamp is None or stamp >= floor:
+                        rows.append(pick(raw, RELEASE_COLUMNS, repository=full_name))
+                if rows:
+                    yield rows
+                if floor is not None and page and not rows:  # a page wholly behind the window
+                    break
+            cursor.save()
+
+    return releases
+
+
+def tags_resource(gh: Reader, repositories: DltResource) -> DltResource:
+    @dlt.transformer(
+        data_from=repositories,
+        name="tags",
+        primary_key=("repository", "name"),
+        write_disposition="merge",
+        columns=TAG_COLUMNS,
+    )
+    def tags(repos: TDataItem) -> Iterator[list[dict]]:
+        """Tag refs, peeled to the commit they mark. Annotated tags are read once each for their tagger
+        date (the moment the release was cut); tags whose target did not move are not read again (section
+        `known`: each repository's tags by name, to the sha they point at)."""
+        known_by_repository = keyed_state("known", "tags")
+        for repo in as_list(repos):
+            full_name = repo["full_name"]
+            known: dict[str, str] = known_by_repository.setdefault(full_name, {})
+            listed = gh.listing("tags", full_name, f"/repos/{full_name}/git/matching-refs/tags")
+            for raw_page in gh.availability.guard("tags", full_name, listed):
+                page = yield from gh.screen("tags", raw_page, full_name)
+                rows = []
+                for ref in page:
+                    name = ref["ref"].removeprefix("refs/tags/")
+                    target = ref.get("object") or {}
+                    if known.get(name) == target.get("sha"):
+                        continue
+                    rows.append(_peel_tag(gh, full_name, name, ref["ref"], target))
+                    known[name] = target.get("sha")
+                if rows:
+                    yield rows
+
+    return tags
+
+
+def _peel_tag(gh: Reader, full_name: str, name: str, ref: str, target: dict) -> dict:
+    row: dict[str, Any] = {
+        "repository": full_name,
+        "name": name,
+        "ref": ref,
+        "object_sha": target.get("sha"),
+        "object_type": target.get("type"),
+    }
+    obj, hops = target, 0
+    while obj.get("type") == "tag" and hops < 5:  # a tag of a tag: follow to the end
+        try:
+            tag = gh.client.get(f"/repos/{full_name}/git/tags/{obj['sha']}").json()
+        except ApiError as exc:
+            # one unreadable tag object leaves that tag unpeeled; it does not cost the other tags
+            if isinstance(exc, RetryBudgetExhausted) or exc.status not in UNAVAILABLE_STATUSES:
+                raise
+            log.info("GitHub tag %s of %s could not be read (status %s)", name, full_name, exc.status)
+            break
+        if hops == 0:
+            tagger = tag.get("tagger") or {}
+            row.update(
+                tagger_name=tagger.get("name"),
+                tagger_email=tagger.get("email"),
+                tagged_at=tagger.get("date"),
+                message=tag.get("message"),
+            )
+        obj, hops = tag.get("object") or {}, hops + 1
+    if obj.get("type") == "commit":
+        row["commit_sha"] = obj.get("sha")
+    return {k: v for k, v in row.items() if v is not None}
