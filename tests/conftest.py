@@ -32,6 +32,7 @@ LONGEST_FIRST = (
     "test_end_to_end.py",
     "test_secrets.py",
     "test_git_local_real.py",
+    "test_lead_time_release_line_real.py",
     "test_statuses_refresh.py",
     "test_faults.py",
     "test_ingestion_emulator.py",

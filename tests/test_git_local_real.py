@@ -203,6 +203,15 @@ def _pr_merges(repo: Path, *revs: str) -> dict[str, int]:
     return merges
 
 
+def _copies(repo: Path) -> dict[str, set[str]]:
+    """Each non-merge commit's copies: other commits with the same author, author time and subject."""
+    groups: dict[tuple[str, str, str], set[str]] = {}
+    for line in _git(repo, "log", "--all", "--no-merges", "--format=%H%x00%at%x00%an%x00%s").splitlines():
+        sha, *key = line.split("\x00")
+        groups.setdefault(tuple(key), set()).add(sha)
+    return {sha: group - {sha} for group in groups.values() if len(group) > 1 for sha in group}
+
+
 @pytest.mark.parametrize("history", HISTORIES)
 def test_pull_requests_from_merge_commits_match_git(real_histories, history):
     """With git as the oracle: a `Merge pull request #N` commit M on main's first-parent chain brings
@@ -234,6 +243,7 @@ def test_pull_requests_from_merge_commits_match_git(real_histories, history):
         )
     }
     tags = _release_tags(repo)
+    copies = _copies(repo)
     wrong_owner, wrong_change = [], []
     for merge in sample:
         number = merges[merge]
@@ -245,12 +255,11 @@ def test_pull_requests_from_merge_commits_match_git(real_histories, history):
         author_times = [int(_git(repo, "log", "-1", "--format=%at", sha)) for sha in own]
         merged_at = int(_git(repo, "log", "-1", "--format=%ct", merge))
         # METRICS: a change's first production deployment ships any of its commits (its branch may have
-        # been released from elsewhere before the merge).
+        # been released from elsewhere before the merge), or a copy of one (a backport cherry-picked onto a
+        # maintenance branch and released there first: docs/metrics.md, "regions, copies and baselines").
+        shipping = {*own, merge} | {copy for sha in own for copy in copies.get(sha, ())}
         containing = {
-            name
-            for sha in [*own, merge]
-            for name in _git(repo, "tag", "--contains", sha).split()
-            if name in tags
+            name for sha in shipping for name in _git(repo, "tag", "--contains", sha).split() if name in tags
         }
         first_tags = (
             {name for name in containing if tags[name] == min(tags[n] for n in containing)}

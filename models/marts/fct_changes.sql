@@ -285,6 +285,7 @@ change_commits as (
     select
         merged.change_id,
         merged.service,
+        merged.repository,
         pull_request_commits.commit_sha,
 
     from merged
@@ -297,34 +298,86 @@ change_commits as (
     select
         change_id,
         service,
+        repository,
         commit_sha,
 
     from direct_pushes
 
 ),
 
--- Earliest non-baseline production deployment shipping any commit of the change; a change shipped only
--- by a baseline deployment falls back to it (and gets no lead time).
-shipments as (
+-- Copies of a commit: another commit of the repository with the same author, author time and first message
+-- line, under another SHA (a cherry-pick or a rebase onto a release line). Merges are nobody's copy.
+commit_copies as (
+
+    select
+        originals.repository,
+        originals.commit_sha,
+        copies.commit_sha as copy_sha,
+
+    from traced as originals
+    inner join traced as copies
+        on originals.repository = copies.repository
+        and originals.authored_at = copies.authored_at
+        and originals.title = copies.title
+        and originals.author_name is not distinct from copies.author_name
+        and originals.commit_sha <> copies.commit_sha
+    where not originals.is_merge
+        and not copies.is_merge
+
+),
+
+-- What can ship a change: its own commits and every copy of them.
+change_shippable_commits as (
+
+    select
+        change_id,
+        service,
+        commit_sha,
+        false as is_copy,
+
+    from change_commits
+
+    union all
 
     select
         change_commits.change_id,
+        change_commits.service,
+        commit_copies.copy_sha as commit_sha,
+        true as is_copy,
+
+    from change_commits
+    inner join commit_copies
+        on change_commits.repository = commit_copies.repository
+        and change_commits.commit_sha = commit_copies.commit_sha
+
+),
+
+-- The change's first production deployment: the earliest successful deployment to any production
+-- environment (every region) shipping any of its commits or a copy of one. When that is a baseline (a tie
+-- goes to the baseline), the change was in production before the deployment history begins: it keeps the
+-- baseline's id and time but gets no lead time.
+shipments as (
+
+    select
+        change_shippable_commits.change_id,
         production_shipments.deployment_id,
         production_shipments.deployed_at,
         production_shipments.is_baseline,
+        change_shippable_commits.is_copy,
         row_number() over (
-            partition by change_commits.change_id
+            partition by change_shippable_commits.change_id
             order by
-                production_shipments.is_baseline,
                 production_shipments.deployed_at,
+                production_shipments.is_baseline desc,
+                change_shippable_commits.is_copy,
                 production_shipments.deployment_order_key nulls last,
                 production_shipments.deployment_id
         ) as shipment_order,
 
-    from change_commits
+    from change_shippable_commits
     inner join production_shipments
-        on change_commits.service = production_shipments.service
-        and change_commits.commit_sha = production_shipments.commit_sha
+        on change_shippable_commits.service = production_shipments.service
+        and change_shippable_commits.commit_sha = production_shipments.commit_sha
 
 ),
 
@@ -353,6 +406,7 @@ joined as (
         first_deployments.deployment_id,
         first_deployments.deployed_at,
         coalesce(first_deployments.is_baseline, false) as is_shipped_by_baseline,
+        coalesce(first_deployments.is_copy, false) as is_shipped_as_copy,
         coalesce(change_firsts.commit_count, 0) as commit_count,
         changes.lines_changed,
         -- no review possible for a direct push (non-compliant); a pull request known from git history alone
@@ -432,6 +486,12 @@ final as (
         lines_changed,
         is_reviewed_by_other,
         is_deployed_by_author,
+        is_shipped_by_baseline,
+        is_shipped_as_copy,
+        case
+            when deployment_id is null then 'not_deployed'
+            when is_shipped_by_baseline then 'shipped_by_baseline'
+        end as no_lead_time_reason,
 
     from started
 

@@ -553,7 +553,23 @@ select * from final
                'lead_time_mean_minutes', 'time_to_restore_median_minutes', 'time_to_restore_mean_minutes',
                'incidents', 'rework_deployments', 'rework_rate', 'time_to_detect_median_minutes',
                'open_failures', 'batch_size_median_lines', 'pipeline_duration_median_minutes',
-               'review_compliance_rate', 'deployed_by_author_share']) }}
+               'review_compliance_rate', 'deployed_by_author_share'] + rollup_phase_measures()) }}
+{%- endmacro %}
+
+{#- The lead-time phases of the rollup family: median, p75, p90 and mean of each, over the period's changes
+    counted in `changes` that have the phase. -#}
+{% macro rollup_phases() -%}
+    {{ return(['coding', 'pickup', 'review', 'deploy']) }}
+{%- endmacro %}
+
+{% macro rollup_phase_measures() -%}
+    {%- set measures = [] -%}
+    {%- for phase in rollup_phases() -%}
+        {%- for statistic in ['median', 'p75', 'p90', 'mean'] -%}
+            {%- do measures.append(phase ~ '_' ~ statistic ~ '_minutes') -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(measures) }}
 {%- endmacro %}
 
 {% macro rollup_ranked_measures() -%}
@@ -669,6 +685,9 @@ measured_changes as (
         lead_time_minutes,
         is_reviewed_by_other,
         is_deployed_by_author,
+        {%- for phase in rollup_phases() %}
+        {{ phase }}_minutes,
+        {%- endfor %}
 
     from changes
     where lead_time_minutes is not null
@@ -725,6 +744,12 @@ change_periods as (
                       'count(measured_changes.is_reviewed_by_other)') }} as review_compliance_rate,
         {{ safe_ratio('count(*) filter (where measured_changes.is_deployed_by_author)',
                       'count(measured_changes.is_deployed_by_author)') }} as deployed_by_author_share,
+        {%- for phase in rollup_phases() %}
+        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.5) }} as {{ phase }}_median_minutes,
+        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.75) }} as {{ phase }}_p75_minutes,
+        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.9) }} as {{ phase }}_p90_minutes,
+        avg(measured_changes.{{ phase }}_minutes) as {{ phase }}_mean_minutes,
+        {%- endfor %}
 
     from measured_changes
     inner join service_groups
@@ -856,6 +881,9 @@ measured as (
         deployment_periods.pipeline_duration_median_minutes,
         change_periods.review_compliance_rate,
         change_periods.deployed_by_author_share,
+        {%- for measure in rollup_phase_measures() %}
+        change_periods.{{ measure }},
+        {%- endfor %}
 
     from periods
     left join deployment_periods
