@@ -4,6 +4,7 @@ Only wiring lives here: what each asset runs is defined in ingestion/, models/ a
 """
 
 import contextlib
+import importlib.metadata
 import logging
 import os
 import re
@@ -12,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import duckdb
 import requests
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from packaging import version
 
 from ingestion.assessments import assessments_source
 from ingestion.config import OrgConfig, branch_push_patterns, workflow_rules
@@ -82,6 +85,23 @@ def dbt_build_args(full_rebuild: bool) -> list[str]:
     """
     args = ["build", "--exclude", "test_type:unit"]
     return [*args, "--full-refresh"] if full_rebuild else args
+
+
+class RefreshDbtResource(DbtCliResource):
+    """dagster-dbt's dbt resource without two costs a refresh does not need.
+
+    Before each dbt command dagster-dbt runs `dbt --version` in a process of its own (a whole dbt start-up,
+    seconds) to learn the version, and opens a dbt adapter in this process to read column metadata from
+    the warehouse when asked (the refresh never asks). The dbt it runs is the one installed beside this
+    Python (`dbt_executable`), so its version is that of the installed dbt-core package.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
 
 
 class IngestionTranslator(DagsterDltTranslator):
@@ -555,7 +575,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     resources = {
         "dlt": DagsterDltResource(),
         # The dbt installed beside this Python, as `ensure_dbt_manifest` runs it: the one on PATH may differ.
-        "dbt": DbtCliResource(
+        "dbt": RefreshDbtResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
             dbt_executable=str(Path(sys.executable).with_name("dbt")),

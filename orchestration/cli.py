@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -54,6 +55,13 @@ run_monitoring:
   poll_interval_seconds: 60
 telemetry:
   enabled: false
+# Dagster's SQLite event log with its files kept open and commits not flushed one by one: the same files
+# and schema, several times faster to write (orchestration/event_log.py).
+event_log_storage:
+  module: orchestration.event_log
+  class: FastSqliteEventLogStorage
+  config:
+    base_dir: {event_log_dir}
 """
 
 
@@ -78,7 +86,8 @@ def _setup_logging() -> None:
 
 def prepare_dagster_home(workdir: Workdir) -> None:
     workdir.ensure()
-    (workdir.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    event_log_dir = json.dumps(str(workdir.dagster_home / "history" / "runs"))  # a YAML string, quoted
+    (workdir.dagster_home / "dagster.yaml").write_text(DAGSTER_YAML.format(event_log_dir=event_log_dir))
     os.environ["DAGSTER_HOME"] = str(workdir.dagster_home)
 
 
