@@ -44,6 +44,7 @@ TABLES = {
     "lead_time_table": ("p90 (h)", 0),
     "slowest_changes": ("Lead time (h)", 0),
     "failed_deployments": ("Failed by", 0),
+    "failures_by_signal": ("Signal", 0),
     "open_failures": ("Failed by", 1),
     "open_incidents": ("urgency", 0),
     "change_reach": ("Matched by", 0),
@@ -198,6 +199,22 @@ def test_failures_list_failed_deployments_with_their_incidents(warehouse: Path) 
     assert list(failed["Failed by"]) == ["incident", "incident"]
     assert failed["Incident titles"].iloc[0] == "pagerduty:Q1 checkout errors"
     assert list(failed["Time to restore (h)"]) == pytest.approx([2.0, 1.0])
+    # Detected by their incidents, 30 and 20 minutes after deploying; recovered by their resolution.
+    assert list(failed["Time to detect (h)"]) == pytest.approx([0.5, 20 / 60])
+    assert list(failed["Recovery"]) == ["incident resolved", "incident resolved"]
+    # By signal: both failures are incident failures, 2 of 6 production deployments.
+    by_signal = _table(app_test, "failures_by_signal")
+    assert list(by_signal["Signal"]) == ["incident", "rollback", "revert", "hotfix", "alert", "any signal"]
+    assert list(by_signal["Failed deployments"]) == [2, 0, 0, 0, 0, 2]
+    assert list(by_signal["Change failure rate (%)"]) == pytest.approx([100 / 3, 0, 0, 0, 0, 100 / 3])
+    assert by_signal["Time to restore median (h)"].iloc[0] == pytest.approx(1.5)
+    assert by_signal["Time to detect median (h)"].iloc[0] == pytest.approx(25 / 60)
+    assert by_signal["Time to detect median (h)"].iloc[1:5].isna().all()
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Change failure rate"] == "33.3 %"
+    assert metrics["Open failures"] == "0"
+    assert metrics["Rework rate"] == "16.7 %"  # github:6 shipped a hotfix
+    # Without the weekly rollup the rework and detection charts are left out.
     assert len(app_test.get("vega_lite_chart")) == 2
     assert any("Nothing open" in item.value for item in app_test.success)
 
@@ -211,14 +228,16 @@ def test_open_failures_show_what_has_not_recovered(warehouse: Path) -> None:
             "update marts.fct_incidents set resolved_at = null where incident_id = 'pagerduty:Q1'"
         )
         connection.execute(
-            "update marts.fct_deployments set recovered_at = null, time_to_restore_minutes = null "
-            "where deployment_id = 'github:5'"
+            "update marts.fct_deployments set recovered_at = null, time_to_restore_minutes = null, "
+            "recovery_kind = null, is_recovered = false where deployment_id = 'github:5'"
         )
     finally:
         connection.close()
     app_test = _open("failures")
     assert list(_table(app_test, "open_incidents")["incident_id"]) == ["pagerduty:Q1"]
     assert list(_table(app_test, "open_failures")["Deployment"]) == ["deployments?deployment=github%3A5"]
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Open failures"] == "1"
 
 
 def test_where_is_my_change_finds_a_change_and_where_it_went(warehouse: Path) -> None:

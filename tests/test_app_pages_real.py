@@ -288,3 +288,88 @@ def test_every_page_renders_for_the_filter_combinations(warehouse: Path, page: s
     for query in combinations:
         app_test = _open(page, query)
         assert app_test.title[0].value, query
+
+
+def _org_month(path: Path) -> pd.Series:
+    """The org's row of the latest month in dora_rollup_monthly with failed deployments."""
+    return _sql(
+        path,
+        """
+        select * from marts.dora_rollup_monthly
+        where grouping = 'org' and failed_deployments > 0
+        order by period_start desc limit 1
+        """,
+    ).iloc[0]
+
+
+def test_failures_by_signal_and_rework_equal_the_marts(warehouse: Path) -> None:
+    month = _org_month(warehouse)
+    start, end = pd.Timestamp(month["period_start"]).date(), pd.Timestamp(month["period_end"]).date()
+    app_test = _open("failures", {"from": start.isoformat(), "to": end.isoformat()})
+    by_signal = _table(app_test, "Signal").set_index("Signal")
+    # 'any signal' over a calendar month is the org's row of the monthly rollup.
+    overall = by_signal.loc["any signal"]
+    assert overall["Failed deployments"] == month["failed_deployments"]
+    assert overall["Change failure rate (%)"] == pytest.approx(month["change_failure_rate"] * 100)
+    assert overall["Time to restore median (h)"] == pytest.approx(
+        month["time_to_restore_median_minutes"] / 60
+    )
+    assert overall["Time to detect median (h)"] == pytest.approx(month["time_to_detect_median_minutes"] / 60)
+    assert overall["Open failures"] == month["open_failures"]
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Rework rate"] == f"{month['rework_rate'] * 100:.1f} %"
+    assert metrics["Open failures"] == str(int(month["open_failures"]))
+    # Per signal: the month's production deployments that signal failed, from fct_deployments.
+    expected = _sql(
+        warehouse,
+        """
+        select signal, count(*) as failed, median(time_to_detect_minutes) / 60 as detect_hours,
+            median(time_to_restore_minutes) / 60 as restore_hours,
+        from (select unnest(failure_signals) as signal, * from marts.fct_deployments
+              where status = 'success' and is_production and team is not null
+                and deployed_at::date between ? and ?)
+        group by signal
+        """,
+        start,
+        end,
+    ).set_index("signal")
+    assert len(expected) >= 2  # the tiny org fails deployments by more than one signal
+    shown = by_signal.drop(index="any signal")
+    assert shown.index.tolist() == ["incident", "rollback", "revert", "hotfix", "alert"]
+    assert shown["Failed deployments"].tolist() == expected["failed"].reindex(shown.index).fillna(0).tolist()
+    _assert_matches(shown["Time to detect median (h)"], expected["detect_hours"])
+    _assert_matches(shown["Time to restore median (h)"], expected["restore_hours"])
+    # Each failed deployment lists its signals and how it recovered, as fct_deployments holds them.
+    failed = _table(app_test, "Failed by")
+    rows = _sql(
+        warehouse,
+        """
+        select array_to_string(failure_signals, ', ') as signals, recovery_kind
+        from marts.fct_deployments
+        where is_failure and deployed_at::date between ? and ?
+        order by deployed_at desc, deployment_id
+        """,
+        start,
+        end,
+    )
+    assert failed["Failed by"].tolist() == rows["signals"].tolist()
+    kinds = {
+        "incident_resolved": "incident resolved",
+        "rollback": "rolled back",
+        "fix_deployment": "fix deployed",
+    }
+    assert failed["Recovery"].tolist() == [kinds.get(kind) for kind in rows["recovery_kind"]]
+    # The weekly rework and detection charts come from dora_rollup_weekly.
+    assert len(app_test.get("vega_lite_chart")) == 4
+
+
+def test_overview_rework_rate_equals_the_monthly_rollup(warehouse: Path) -> None:
+    month = _org_month(warehouse)
+    start, end = pd.Timestamp(month["period_start"]).date(), pd.Timestamp(month["period_end"]).date()
+    app_test = _open("overview", {"from": start.isoformat(), "to": end.isoformat()})
+    rework = next(metric for metric in app_test.metric if metric.label == "Rework rate")
+    assert rework.value == f"{month['rework_rate'] * 100:.1f} %"
+    if month["previous_rework_rate"] is not None and not pd.isna(month["previous_rework_rate"]):
+        # The previous period of equal length is not the previous calendar month: only the value is checked
+        # against the rollup; the delta is signed in percentage points.
+        assert rework.delta.endswith(" pp")
