@@ -190,7 +190,7 @@ update marts.fct_deployments set
     recovery_kind = case when is_failure then 'incident_resolved' end,
     is_recovered = case when is_failure then true end,
     is_rework = deployment_id = 'github:6',
-    batch_pr_count = 1, batch_author_count = 1, batch_lines_changed = 40, batch_size_class = 'small',
+    batch_pr_count = 1, batch_author_count = 1, batch_lines_changed = 40, batch_size_class = 'Small',
     deployed_by = 'deploy-bot', is_deployed_by_automation = true, pipeline_duration_minutes = 5;
 """
 

@@ -373,3 +373,34 @@ def test_overview_rework_rate_equals_the_monthly_rollup(warehouse: Path) -> None
         # The previous period of equal length is not the previous calendar month: only the value is checked
         # against the rollup; the delta is signed in percentage points.
         assert rework.delta.endswith(" pp")
+
+
+def test_deployment_card_shows_the_marts_batch_deployer_and_failure(warehouse: Path) -> None:
+    """A failed production deployment with a known batch: its card's figures are its fct_deployments row."""
+    row = _sql(
+        warehouse,
+        """
+        select * from marts.fct_deployments
+        where is_failure and batch_lines_changed is not null and deployed_by is not null
+            and time_to_detect_minutes is not null
+        order by deployed_at desc limit 1
+        """,
+    ).iloc[0]
+    app_test = _open("deployments", {"deployment": row["deployment_id"]})
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Batch size"] == f"{row['batch_size_class']} · {int(row['batch_lines_changed'])} lines"
+    assert metrics["PRs / authors"] == f"{int(row['batch_pr_count'])} / {int(row['batch_author_count'])}"
+    kind = "automation" if row["is_deployed_by_automation"] else "person"
+    assert metrics["Deployed by"] == f"{row['deployed_by']} ({kind})"
+    minutes = row["time_to_detect_minutes"]
+    expected = f"{minutes:.0f} min" if minutes < 60 else None
+    if expected is None:
+        expected = f"{minutes / 60:.1f} h" if minutes < 48 * 60 else f"{minutes / 1440:.1f} d"
+    assert metrics["Time to detect"] == expected
+    kinds = {
+        "incident_resolved": "incident resolved",
+        "rollback": "rolled back",
+        "fix_deployment": "fix deployed",
+    }
+    assert metrics["Recovery"] == kinds.get(row["recovery_kind"], "open")
+    assert any("failed by: " + ", ".join(row["failure_signals"]) in item.value for item in app_test.markdown)
