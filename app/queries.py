@@ -1904,3 +1904,53 @@ def team_failure_weeks(path: Path, start: dt.date, end: dt.date, teams: list[str
         start,
         end,
     )
+
+
+# ----------------------------------------------------------------------- batch, pipeline and review measures
+# The rollups' definitions (dora_rollup_*, docs/metrics.md "Batch, pipeline and review measures in the
+# rollups") applied to the chosen period, per team or per service.
+DELIVERY_GROUPS = ("team", "service")
+
+
+def delivery_measures(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    group: str,
+    teams: list[str] | None,
+    services: list[str] | None,
+) -> pd.DataFrame:
+    """Per team or service (`group`): the rework rate, median batch size (lines) and pipeline duration of the
+    period's successful production deployments, and the review compliance and deployed-by-author shares of
+    the period's changes with a lead time (each share among the changes where it is known)."""
+    if group not in DELIVERY_GROUPS:
+        raise ValueError(f"group must be one of {DELIVERY_GROUPS}, not {group!r}")
+    return _query(
+        path,
+        f"""
+        with deployments as (
+            select
+                {group} as key,
+                count(*) filter (where is_rework) / nullif(count(*), 0) as rework_rate,
+                quantile_cont(batch_lines_changed, 0.5) as batch_size_median_lines,
+                quantile_cont(pipeline_duration_minutes, 0.5) as pipeline_duration_median_minutes,
+            {_PRODUCTION_DEPLOYMENTS}
+            group by all
+        ),
+        changes as (
+            select
+                {group} as key,
+                count(*) filter (where is_reviewed_by_other) / nullif(count(is_reviewed_by_other), 0)
+                    as review_compliance_rate,
+                count(*) filter (where is_deployed_by_author) / nullif(count(is_deployed_by_author), 0)
+                    as deployed_by_author_share,
+            {_CHANGES_IN_PERIOD}
+                and team is not null
+            group by all
+        )
+        select * from deployments full join changes using (key)
+        order by key
+        """,
+        *_period_params(start, end, teams, services),
+        *_period_params(start, end, teams, services),
+    )

@@ -90,3 +90,49 @@ def percent(label: str, help_text: str) -> st.column_config.NumberColumn:
 
 def when(label: str) -> st.column_config.DatetimeColumn:
     return st.column_config.DatetimeColumn(label, format=UTC_MINUTES)
+
+
+# The batch, pipeline, review and rework columns of the Teams and Services tables, by their mart column.
+DELIVERY_COLUMNS = {
+    "rework_rate": "Rework rate (%)",
+    "batch_size_median_lines": "Batch size median (lines)",
+    "pipeline_duration_median_minutes": "Pipeline median (min)",
+    "review_compliance_rate": "Review compliance (%)",
+    "deployed_by_author_share": "Deployed by author (%)",
+}
+PERCENT_COLUMNS = ("rework_rate", "review_compliance_rate", "deployed_by_author_share")
+
+
+def delivery_columns(keys: pd.Series, measures: pd.DataFrame) -> pd.DataFrame:
+    """The measures of `queries.delivery_measures` for each key (team or service) in order, in table units."""
+    indexed = measures.set_index("key").reindex(list(keys))
+    return pd.DataFrame(
+        {
+            label: indexed[column].astype("float64").to_numpy() * (100 if column in PERCENT_COLUMNS else 1)
+            for column, label in DELIVERY_COLUMNS.items()
+        }
+    )
+
+
+def delivery_column_config() -> dict:
+    number = st.column_config.NumberColumn
+    return {
+        "Rework rate (%)": percent(
+            "Rework rate (%)",
+            "Production deployments that are rework: a rollback, a revert or hotfix shipped",
+        ),
+        "Batch size median (lines)": number(
+            help="Median lines changed per production deployment (size known)",
+            format="%.0f",
+        ),
+        "Pipeline median (min)": number(
+            help="Median minutes from pipeline start to deployment (with a pipeline)",
+            format="%.0f",
+        ),
+        "Review compliance (%)": percent(
+            "Review compliance (%)", "Changes reviewed by someone other than the author, among those known"
+        ),
+        "Deployed by author (%)": percent(
+            "Deployed by author (%)", "Changes whose author deployed them to production, among those known"
+        ),
+    }

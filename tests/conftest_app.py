@@ -192,6 +192,11 @@ update marts.fct_deployments set
     is_rework = deployment_id = 'github:6',
     batch_pr_count = 1, batch_author_count = 1, batch_lines_changed = 40, batch_size_class = 'Small',
     deployed_by = 'deploy-bot', is_deployed_by_automation = true, pipeline_duration_minutes = 5;
+-- Changes: PR 103 (payments, in the default window) was merged without a review by someone else; PR 104
+-- was deployed by its own author; the others are reviewed and deployed by someone else.
+alter table marts.fct_changes add column is_reviewed_by_other boolean;
+alter table marts.fct_changes add column is_deployed_by_author boolean;
+update marts.fct_changes set is_reviewed_by_other = pr_number <> 103, is_deployed_by_author = pr_number = 104;
 """
 
 

@@ -78,6 +78,14 @@ def test_teams_side_by_side_with_ranks_percentiles_and_changes(warehouse: Path) 
     assert list(table["Failure rate rank"]) == [1, 2]
     assert list(table["Restore rank"]) == [2, 1]  # search restored faster
     assert list(table["Frequency percentile"]) == pytest.approx([100.0, 50.0])
+    # Batch, pipeline, review and rework: payments' github:6 is rework (1 of 4), search has none; PR 103 was
+    # not reviewed by another person and PR 104 was deployed by its author (payments' 3 changes), search's
+    # one change was reviewed and deployed by someone else; every deployment is 40 lines, 5 pipeline minutes.
+    assert list(table["Rework rate (%)"]) == pytest.approx([25.0, 0.0])
+    assert list(table["Review compliance (%)"]) == pytest.approx([200 / 3, 100.0])
+    assert list(table["Deployed by author (%)"]) == pytest.approx([100 / 3, 0.0])
+    assert list(table["Batch size median (lines)"]) == pytest.approx([40.0, 40.0])
+    assert list(table["Pipeline median (min)"]) == pytest.approx([5.0, 5.0])
     assert list(table["Restore percentile"]) == pytest.approx([50.0, 100.0])
     # Against the previous twelve weeks: payments deployed twice (2 / 12 a week), one change of 10 h;
     # search did not deploy then, so it has no change to show.
@@ -151,6 +159,8 @@ def test_services_show_their_figures_environments_and_filters(warehouse: Path) -
     assert list(table["Time to restore median (h)"]) == pytest.approx([2.0, 1.0])
     assert list(table["Lead time median (h)"]) == pytest.approx([3.0, 24.0])
     assert list(table["Environments"]) == ["production, staging", "production"]
+    assert list(table["Rework rate (%)"]) == pytest.approx([25.0, 0.0])  # github:6 of checkout-api's 4
+    assert list(table["Review compliance (%)"]) == pytest.approx([200 / 3, 100.0])
     environments = _table(app_test, "service_environments")
     assert list(zip(environments["service"], environments["environment"], strict=True)) == [
         ("checkout-api", "staging"),

@@ -404,3 +404,37 @@ def test_deployment_card_shows_the_marts_batch_deployer_and_failure(warehouse: P
     }
     assert metrics["Recovery"] == kinds.get(row["recovery_kind"], "open")
     assert any("failed by: " + ", ".join(row["failure_signals"]) in item.value for item in app_test.markdown)
+
+
+ROLLUP_MEASURES = {
+    "Rework rate (%)": ("rework_rate", 100),
+    "Batch size median (lines)": ("batch_size_median_lines", 1),
+    "Pipeline median (min)": ("pipeline_duration_median_minutes", 1),
+    "Review compliance (%)": ("review_compliance_rate", 100),
+    "Deployed by author (%)": ("deployed_by_author_share", 100),
+}
+
+
+@pytest.mark.parametrize(
+    ("page", "grouping", "key"), [("teams", "team", "Team"), ("services", "service", "Service")]
+)
+def test_batch_pipeline_review_and_rework_columns_equal_the_monthly_rollup(
+    warehouse: Path, page: str, grouping: str, key: str
+) -> None:
+    """Over a calendar month, each team's (service's) measures are its row of dora_rollup_monthly."""
+    month = _org_month(warehouse)
+    start = pd.Timestamp(month["period_start"]).date()
+    end = pd.Timestamp(month["period_end"]).date()
+    table = _table(_open(page, {"from": start.isoformat(), "to": end.isoformat()}), "Rework rate (%)")
+    table = table.set_index(key)
+    rollup = _sql(
+        warehouse,
+        "select * from marts.dora_rollup_monthly where grouping = ? and period_start = ?",
+        grouping,
+        start,
+    ).set_index("group_value")
+    measured = rollup[rollup["deployments"] > 0].index
+    assert len(measured) >= 2
+    for column, (mart_column, scale) in ROLLUP_MEASURES.items():
+        _assert_matches(table.loc[measured, column], rollup.loc[measured, mart_column] * scale)
+    assert table.loc[measured, "Rework rate (%)"].max() > 0

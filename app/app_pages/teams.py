@@ -169,8 +169,15 @@ def render() -> None:
             )
             return
         table = team_table(rows, filters)
+        measures = queries.delivery_measures(path, filters.start, filters.end, "team", teams, None)
+        table = pd.concat([table, widgets.delivery_columns(table["Team"], measures)], axis=1)
         st.subheader("Every team")
-        widgets.table(table, "teams.csv", "teams_table", column_config=_column_config())
+        widgets.table(
+            table,
+            "teams.csv",
+            "teams_table",
+            column_config={**_column_config(), **widgets.delivery_column_config()},
+        )
         _render_weighted(path, filters, teams)
         _render_charts(table)
     except queries.WarehouseUnavailable as error:
