@@ -213,7 +213,9 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
             placeholder="All environments",
             help="Applies to deployment lists and environment views; the four keys count production only.",
         )
-        slice_help = "Applies to the Teams, Services and Outliers & suggestions pages."
+        slice_help = (
+            "Applies to the Teams, Services, Lead time, Failures & recovery and Outliers & suggestions pages."
+        )
         if choices.departments:
             st.multiselect(
                 "Departments",

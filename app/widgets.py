@@ -3,11 +3,13 @@ and the "could not read" message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
+from app import queries
 from app.state import URL_FROM, URL_TEAM, URL_TO, Filters
 
 UTC_MINUTES = "YYYY-MM-DD HH:mm"
@@ -136,3 +138,17 @@ def delivery_column_config() -> dict:
             "Deployed by author (%)", "Changes whose author deployed them to production, among those known"
         ),
     }
+
+
+def sliced(path, filters: Filters) -> Filters | None:
+    """The selection with the department, language and label filters turned into the teams and services
+    they keep (as the Teams and Services pages apply them); None when nothing is left. Unsliced: as is."""
+    if not filters.is_sliced:
+        return filters
+    services = queries.scoped_services(
+        path, filters.teams, filters.services, filters.departments, filters.languages, filters.labels
+    )
+    teams = queries.scoped_teams(path, filters.teams, filters.departments, filters.languages, filters.labels)
+    if not services or not teams:
+        return None
+    return replace(filters, teams=teams, services=services)

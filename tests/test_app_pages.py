@@ -349,6 +349,10 @@ HOSTILE = {
     "env": ["%", "*"],
     "team": ["é" * 300],
     "q": "' or 1=1; drop table marts.fct_changes; --" + "y" * 5000,
+    "department": ["' or 1=1 --"],
+    "language": ["python'); drop table marts.dim_services; --"],
+    "label": ["%"],
+    "year": ["2023; drop table marts.dora_levels"],
 }
 
 
@@ -359,6 +363,30 @@ def test_hostile_links_are_harmless_on_every_page(warehouse: Path, page: str) ->
     assert app_test.session_state["filter_environments"] == []
     assert app_test.session_state["filter_teams"] == []
     assert app_test.session_state["filter_compare_mode"] == "Previous period"
+    for key in ("filter_departments", "filter_languages", "filter_labels"):
+        assert app_test.session_state[key] == []
     assert app_test.error.len == 0
-    for table in ("fct_deployments", "fct_changes"):
+    for table in ("fct_deployments", "fct_changes", "dim_services"):
         assert not queries.run_query(warehouse, f"select count(*) as n from marts.{table}").empty
+
+
+def test_department_language_and_label_slice_lead_time_and_failures(warehouse: Path) -> None:
+    # discovery is search's department: only search-api's failed deployment (github:11) is left.
+    app_test = _open("failures", {"department": "discovery"})
+    failed = _table(app_test, "failed_deployments")
+    assert list(failed["Deployment"]) == ["deployments?deployment=github%3A11"]
+    by_signal = _table(app_test, "failures_by_signal").set_index("Signal")
+    assert by_signal.loc["any signal", "Failed deployments"] == 1
+    assert by_signal.loc["any signal", "Change failure rate (%)"] == pytest.approx(50.0)  # 1 of 2
+    # python is checkout-api's language: payments' three changes only.
+    app_test = _open("lead_time", {"language": "python"})
+    table = _table(app_test, "lead_time_table")
+    assert list(table["Team"]) == ["payments"]
+    assert list(table["Changes"]) == [3]
+    # critical labels checkout-api only; discovery has no python service: nothing left, said so.
+    app_test = _open("failures", {"label": "critical"})
+    assert list(_table(app_test, "failed_deployments")["Service"]) == ["checkout-api"]
+    for page in ("failures", "lead_time"):
+        app_test = _open(page, {"department": "discovery", "language": "python"})
+        assert any("No service matches" in item.value for item in app_test.info)
+        assert app_test.error.len == 0

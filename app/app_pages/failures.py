@@ -186,6 +186,10 @@ def render() -> None:
     st.title("Failures & recovery")
     widgets.caption(filters)
     try:
+        filters = widgets.sliced(path, filters)
+        if filters is None:
+            st.info("No service matches the department, language and label filters in the sidebar.")
+            return
         teams = filters.teams or queries.team_names(path)
         _render_by_signal(path, filters)
         weekly = queries.team_weekly(path, filters.start, filters.end, teams)
