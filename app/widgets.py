@@ -152,3 +152,13 @@ def sliced(path, filters: Filters) -> Filters | None:
     if not services or not teams:
         return None
     return replace(filters, teams=teams, services=services)
+
+
+def report_year_note(filters: Filters) -> None:
+    """Period levels are dora_summary's, banded by the 2023 report; another year is on Benchmarks."""
+    year = filters.report_year
+    if year is not None and year != 2023:
+        st.caption(
+            f"Levels over a chosen period use the 2023 report's bands (`dora_summary`); the {year} report's "
+            "levels per month, week or day are on the Benchmarks page."
+        )

@@ -305,6 +305,7 @@ def render() -> None:
             if previous is not None:
                 previous = _with_rework(previous, path, *filters.compare, filters.teams)
             _render_headline(org, previous, filters)
+            widgets.report_year_note(filters)
             _render_team_table(summary, filters)
             _render_moves(path, filters)
         _render_trends(filters, path)

@@ -172,6 +172,7 @@ def render() -> None:
         measures = queries.delivery_measures(path, filters.start, filters.end, "team", teams, None)
         table = pd.concat([table, widgets.delivery_columns(table["Team"], measures)], axis=1)
         st.subheader("Every team")
+        widgets.report_year_note(filters)
         widgets.table(
             table,
             "teams.csv",
