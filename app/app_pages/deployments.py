@@ -42,13 +42,6 @@ def _label(row: pd.Series) -> str:
     return f"{when} · {row['service']} → {row['environment']} · {row['status']} · {row['deployment_id']}"
 
 
-RECOVERY_KINDS = {
-    "incident_resolved": "incident resolved",
-    "rollback": "rolled back",
-    "fix_deployment": "fix deployed",
-}
-
-
 def _signals(row: pd.Series) -> list[object]:
     """fct_deployments.failure_signals: [] when the deployment did not fail."""
     signals = row.get("failure_signals")
@@ -56,10 +49,7 @@ def _signals(row: pd.Series) -> list[object]:
 
 
 def _recovery(row: pd.Series) -> str:
-    kind = row.get("recovery_kind")
-    if fmt.is_missing(kind):
-        return "open"  # a failed deployment with no recovery yet
-    return RECOVERY_KINDS.get(str(kind), str(kind))
+    return fmt.recovery_label(row.get("recovery_kind")) or "open"  # failed, no recovery yet
 
 
 def _count(value: object) -> str:

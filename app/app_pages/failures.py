@@ -41,22 +41,11 @@ def _weekly_chart(weekly: pd.DataFrame, column: str, title: str, axis: str, scal
     )
 
 
-RECOVERY_KINDS = {
-    "incident_resolved": "incident resolved",
-    "rollback": "rolled back",
-    "fix_deployment": "fix deployed",
-}
-
-
 def signal_list(signals: object) -> str:
     """A deployment's failure_signals as the page writes them: 'hotfix, incident'."""
     if signals is None or isinstance(signals, float):
         return ""
     return ", ".join(str(signal) for signal in signals)
-
-
-def recovery_label(kind: object) -> str | None:
-    return None if fmt.is_missing(kind) else RECOVERY_KINDS.get(str(kind), str(kind))
 
 
 def failures_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -68,7 +57,7 @@ def failures_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Failed by": rows["failure_signals"].map(signal_list),
             "Detected at (UTC)": rows["first_failure_signal_at"],
             "Time to detect (h)": rows["time_to_detect_minutes"].map(fmt.minutes_to_hours),
-            "Recovery": rows["recovery_kind"].map(recovery_label),
+            "Recovery": rows["recovery_kind"].map(fmt.recovery_label),
             "Incidents": rows["incidents"].astype("int64"),
             "Incident titles": rows["incident_titles"],
             "Recovered at (UTC)": rows["recovered_at"],
