@@ -2,7 +2,9 @@
 deploy-weighted averages, and the change against the compare-to period.
 
 Figures come from `marts.dora_summary` (per team); ranks, percentiles, deltas and weighted averages are
-window functions and sums over its rows in `app/queries.py`.
+window functions and sums over its rows in `app/queries.py`. The rework rate, batch size and pipeline
+medians, review compliance and deployed-by-author share are `queries.delivery_measures` (the rollups'
+definitions on the chosen period).
 """
 
 from __future__ import annotations
