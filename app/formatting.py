@@ -91,3 +91,16 @@ def minutes_to_hours(value: Any) -> float | None:
     if is_missing(value):
         return None
     return float(value) / 60
+
+
+# fct_deployments.recovery_kind, as the pages write it.
+RECOVERY_KINDS = {
+    "incident_resolved": "incident resolved",
+    "rollback": "rolled back",
+    "fix_deployment": "fix deployed",
+}
+
+
+def recovery_label(kind: Any) -> str | None:
+    """A recovery kind for people; None when the deployment has not recovered (or did not fail)."""
+    return None if is_missing(kind) else RECOVERY_KINDS.get(str(kind), str(kind))

@@ -866,6 +866,10 @@ def failed_deployments(
             fct_deployments.service,
             fct_deployments.has_incident_failure,
             fct_deployments.has_rollback_failure,
+            fct_deployments.failure_signals,
+            fct_deployments.first_failure_signal_at,
+            fct_deployments.time_to_detect_minutes,
+            fct_deployments.recovery_kind,
             coalesce(incidents.incidents, 0) as incidents,
             incidents.incident_titles,
             fct_deployments.recovered_at,
@@ -1787,4 +1791,166 @@ def team_monthly_metrics(path: Path, start: dt.date, end: dt.date, teams: list[s
         start,
         _list_filter(teams),
         _list_filter(teams),
+    )
+
+
+# ------------------------------------------------------------------------------ failure signals and rework
+# The five failure signals of fct_deployments (docs/metrics.md, "Failure signals, recovery, time to detect
+# and rework"), in the order the page lists them.
+FAILURE_SIGNALS = ("incident", "rollback", "revert", "hotfix", "alert")
+
+# The production deployments the four keys count: successful, in production, of a team.
+_PRODUCTION_DEPLOYMENTS = """
+    from marts.fct_deployments
+    where status = 'success'
+        and is_production
+        and team is not null
+        and deployed_at::date between ?::date and ?::date
+        and (?::varchar[] is null or list_contains(?::varchar[], team))
+        and (?::varchar[] is null or list_contains(?::varchar[], service))
+"""
+
+
+def rework_summary(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None = None
+) -> pd.DataFrame:
+    """One row: the period's production deployments, those that are rework (fct_deployments.is_rework) and
+    their share, the rollups' rework_rate over an arbitrary period; open failures beside them."""
+    return _query(
+        path,
+        f"""
+        select
+            count(*) as deployments,
+            count(*) filter (where is_rework) as rework_deployments,
+            count(*) filter (where is_rework) / nullif(count(*), 0) as rework_rate,
+            count(*) filter (where is_failure and not coalesce(is_recovered, false)) as open_failures,
+        {_PRODUCTION_DEPLOYMENTS}
+        """,
+        *_period_params(start, end, teams, services),
+    )
+
+
+def failures_by_signal(
+    path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
+) -> pd.DataFrame:
+    """Per failure signal, then 'any signal': the period's production deployments it failed, their share
+    of all production deployments (the change failure rate that signal alone gives), the median time to
+    restore and to detect of those deployments (a deployment failed by two signals counts under both), and
+    how many are still open."""
+    return _query(
+        path,
+        f"""
+        with production as (
+            select *, is_failure and not coalesce(is_recovered, false) as is_open_failure,
+            {_PRODUCTION_DEPLOYMENTS}
+        ),
+        total as (select count(*) as deployments from production),
+        per_signal as (
+            select unnest(failure_signals) as signal, deployment_id, time_to_restore_minutes,
+                time_to_detect_minutes, is_open_failure,
+            from production
+            where is_failure
+            union all
+            select 'any signal', deployment_id, time_to_restore_minutes, time_to_detect_minutes,
+                is_open_failure,
+            from production
+            where is_failure
+        ),
+        signals as (
+            select unnest(?::varchar[]) as signal, generate_subscripts(?::varchar[], 1) as position
+            union all
+            select 'any signal', 99
+        )
+        select
+            signals.signal,
+            count(per_signal.deployment_id) as failed_deployments,
+            total.deployments,
+            count(per_signal.deployment_id) / nullif(total.deployments, 0) as change_failure_rate,
+            quantile_cont(per_signal.time_to_restore_minutes, 0.5) as time_to_restore_median_minutes,
+            quantile_cont(per_signal.time_to_detect_minutes, 0.5) as time_to_detect_median_minutes,
+            count(*) filter (where per_signal.is_open_failure) as open_failures,
+        from signals
+        cross join total
+        left join per_signal on per_signal.signal = signals.signal
+        group by signals.signal, signals.position, total.deployments
+        order by signals.position
+        """,
+        *_period_params(start, end, teams, services),
+        list(FAILURE_SIGNALS),
+        list(FAILURE_SIGNALS),
+    )
+
+
+def team_failure_weeks(path: Path, start: dt.date, end: dt.date, teams: list[str]) -> pd.DataFrame:
+    """Per team and week overlapping the period, from `dora_rollup_weekly`: production deployments,
+    rework deployments and rework rate, median time to detect, open failures. Empty when the warehouse was
+    built before the rollups."""
+    if not _has_mart(path, "dora_rollup_weekly"):
+        return pd.DataFrame()
+    return _query(
+        path,
+        """
+        select
+            group_value as team, period_start as week_start, deployments, failed_deployments,
+            rework_deployments, rework_rate, time_to_detect_median_minutes, open_failures,
+        from marts.dora_rollup_weekly
+        where grouping = 'team'
+            and list_contains(?::varchar[], group_value)
+            and period_end >= ?::date
+            and period_start <= ?::date
+        order by team, week_start
+        """,
+        sorted(teams),
+        start,
+        end,
+    )
+
+
+# ----------------------------------------------------------------------- batch, pipeline and review measures
+# The rollups' definitions (dora_rollup_*, docs/metrics.md "Batch, pipeline and review measures in the
+# rollups") applied to the chosen period, per team or per service.
+DELIVERY_GROUPS = ("team", "service")
+
+
+def delivery_measures(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    group: str,
+    teams: list[str] | None,
+    services: list[str] | None,
+) -> pd.DataFrame:
+    """Per team or service (`group`): the rework rate, median batch size (lines) and pipeline duration of the
+    period's successful production deployments, and the review compliance and deployed-by-author shares of
+    the period's changes with a lead time (each share among the changes where it is known)."""
+    if group not in DELIVERY_GROUPS:
+        raise ValueError(f"group must be one of {DELIVERY_GROUPS}, not {group!r}")
+    return _query(
+        path,
+        f"""
+        with deployments as (
+            select
+                {group} as key,
+                count(*) filter (where is_rework) / nullif(count(*), 0) as rework_rate,
+                quantile_cont(batch_lines_changed, 0.5) as batch_size_median_lines,
+                quantile_cont(pipeline_duration_minutes, 0.5) as pipeline_duration_median_minutes,
+            {_PRODUCTION_DEPLOYMENTS}
+            group by all
+        ),
+        changes as (
+            select
+                {group} as key,
+                count(*) filter (where is_reviewed_by_other) / nullif(count(is_reviewed_by_other), 0)
+                    as review_compliance_rate,
+                count(*) filter (where is_deployed_by_author) / nullif(count(is_deployed_by_author), 0)
+                    as deployed_by_author_share,
+            {_CHANGES_IN_PERIOD}
+                and team is not null
+            group by all
+        )
+        select * from deployments full join changes using (key)
+        order by key
+        """,
+        *_period_params(start, end, teams, services),
+        *_period_params(start, end, teams, services),
     )

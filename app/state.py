@@ -1,10 +1,10 @@
 """The shared sidebar filters, kept in `st.session_state` so every page reads the same selection.
 
 The selection is also kept in the page's URL (`?from=2026-08-01&to=2026-10-31&team=api&team=web`, plus
-`service=`, `env=`, `department=`, `language=`, `label=`, and `vs_from=`/`vs_to=` for an explicit compare-to
-period), so a view is a link to paste in a chat. Values read from a URL are untrusted: a date that does not
-parse, or a team, service, environment, department, language or label the warehouse does not know is dropped
-(and the default used), never passed on.
+`service=`, `env=`, `department=`, `language=`, `label=`, `year=` for the benchmark report year, and
+`vs_from=`/`vs_to=` for an explicit compare-to period), so a view is a link to paste in a chat. Values read
+from a URL are untrusted: a date that does not parse, or a team, service, environment, department, language,
+label or report year the warehouse does not know is dropped (and the default used), never passed on.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ ENVIRONMENTS_KEY = "filter_environments"
 DEPARTMENTS_KEY = "filter_departments"
 LANGUAGES_KEY = "filter_languages"
 LABELS_KEY = "filter_labels"
+REPORT_YEAR_KEY = "filter_report_year"
 COMPARE_MODE_KEY = "filter_compare_mode"
 COMPARE_DATES_KEY = "filter_compare_dates"
 FROM_URL_KEY = "filters_read_from_url"
@@ -32,6 +33,8 @@ URL_FROM, URL_TO, URL_TEAM = "from", "to", "team"
 URL_SERVICE, URL_ENVIRONMENT = "service", "env"
 URL_COMPARE_FROM, URL_COMPARE_TO = "vs_from", "vs_to"
 URL_DEPARTMENT, URL_LANGUAGE, URL_LABEL = "department", "language", "label"
+# The benchmark report year; `report_year` is what the Benchmarks page's own control wrote before.
+URL_REPORT_YEAR, URL_REPORT_YEAR_OLD = "year", "report_year"
 
 COMPARE_PREVIOUS = "Previous period"
 COMPARE_CUSTOM = "Another period"
@@ -56,6 +59,8 @@ class Filters:
     departments: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    # The DORA report year whose bands give levels on Benchmarks (None: the warehouse has no levels yet).
+    report_year: int | None = None
 
     @property
     def is_sliced(self) -> bool:
@@ -131,6 +136,12 @@ def _read_url(bounds: DataBounds | None, choices: Choices) -> None:
         asked = _known_from_url(name, known)
         if asked:
             st.session_state[key] = asked
+    for name in (URL_REPORT_YEAR, URL_REPORT_YEAR_OLD):
+        asked_year = st.query_params.get(name)
+        known_years = {str(year): year for year in choices.report_years}
+        if asked_year in known_years:
+            st.session_state[REPORT_YEAR_KEY] = known_years[asked_year]
+            break
 
 
 def _write_url(filters: Filters) -> None:
@@ -146,6 +157,7 @@ def _write_url(filters: Filters) -> None:
         URL_LABEL: sorted(filters.labels),
         URL_COMPARE_FROM: compare[0].isoformat() if compare else None,
         URL_COMPARE_TO: compare[1].isoformat() if compare else None,
+        URL_REPORT_YEAR: str(filters.report_year) if filters.report_year is not None else None,
     }
     lists = {URL_TEAM, URL_SERVICE, URL_ENVIRONMENT, URL_DEPARTMENT, URL_LANGUAGE, URL_LABEL}
     current = {
@@ -172,6 +184,7 @@ class Choices:
     departments: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    report_years: list[int] = field(default_factory=list)
 
 
 def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
@@ -189,6 +202,10 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
         (LABELS_KEY, choices.labels),
     ):
         st.session_state[key] = [value for value in st.session_state.get(key, []) if value in known]
+    if choices.report_years and st.session_state.get(REPORT_YEAR_KEY) not in choices.report_years:
+        st.session_state[REPORT_YEAR_KEY] = choices.report_years[0]  # the newest
+    if not choices.report_years:
+        st.session_state.pop(REPORT_YEAR_KEY, None)
 
     with st.sidebar:
         st.header("Filters")
@@ -213,7 +230,9 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
             placeholder="All environments",
             help="Applies to deployment lists and environment views; the four keys count production only.",
         )
-        slice_help = "Applies to the Teams, Services and Outliers & suggestions pages."
+        slice_help = (
+            "Applies to the Teams, Services, Lead time, Failures & recovery and Outliers & suggestions pages."
+        )
         if choices.departments:
             st.multiselect(
                 "Departments",
@@ -237,6 +256,13 @@ def render_sidebar(bounds: DataBounds | None, choices: Choices) -> Filters:
                 key=LABELS_KEY,
                 placeholder="All labels",
                 help="Services carrying any of these labels. " + slice_help,
+            )
+        if choices.report_years:
+            st.selectbox(
+                "DORA report year",
+                choices.report_years,
+                key=REPORT_YEAR_KEY,
+                help="Whose bands give the levels on Benchmarks (docs/metrics.md, Benchmark levels).",
             )
         if bounds:
             st.caption(f"Data from {bounds.first_day:%Y-%m-%d} to {bounds.last_day:%Y-%m-%d}.")
@@ -272,4 +298,5 @@ def current_filters() -> Filters:
         departments=list(st.session_state.get(DEPARTMENTS_KEY, [])),
         languages=list(st.session_state.get(LANGUAGES_KEY, [])),
         labels=list(st.session_state.get(LABELS_KEY, [])),
+        report_year=st.session_state.get(REPORT_YEAR_KEY),
     )

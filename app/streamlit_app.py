@@ -47,6 +47,7 @@ def main() -> None:
             departments=queries.department_names(path),
             languages=queries.language_names(path),
             labels=queries.label_names(path),
+            report_years=queries.report_years(path),
         )
     except queries.WarehouseUnavailable as error:
         st.title("deploylens")

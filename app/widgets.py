@@ -3,11 +3,13 @@ and the "could not read" message."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
+from app import queries
 from app.state import URL_FROM, URL_TEAM, URL_TO, Filters
 
 UTC_MINUTES = "YYYY-MM-DD HH:mm"
@@ -90,3 +92,73 @@ def percent(label: str, help_text: str) -> st.column_config.NumberColumn:
 
 def when(label: str) -> st.column_config.DatetimeColumn:
     return st.column_config.DatetimeColumn(label, format=UTC_MINUTES)
+
+
+# The batch, pipeline, review and rework columns of the Teams and Services tables, by their mart column.
+DELIVERY_COLUMNS = {
+    "rework_rate": "Rework rate (%)",
+    "batch_size_median_lines": "Batch size median (lines)",
+    "pipeline_duration_median_minutes": "Pipeline median (min)",
+    "review_compliance_rate": "Review compliance (%)",
+    "deployed_by_author_share": "Deployed by author (%)",
+}
+PERCENT_COLUMNS = ("rework_rate", "review_compliance_rate", "deployed_by_author_share")
+
+
+def delivery_columns(keys: pd.Series, measures: pd.DataFrame) -> pd.DataFrame:
+    """The measures of `queries.delivery_measures` for each key (team or service) in order, in table units."""
+    indexed = measures.set_index("key").reindex(list(keys))
+    return pd.DataFrame(
+        {
+            label: indexed[column].astype("float64").to_numpy() * (100 if column in PERCENT_COLUMNS else 1)
+            for column, label in DELIVERY_COLUMNS.items()
+        }
+    )
+
+
+def delivery_column_config() -> dict:
+    number = st.column_config.NumberColumn
+    return {
+        "Rework rate (%)": percent(
+            "Rework rate (%)",
+            "Production deployments that are rework: a rollback, a revert or hotfix shipped",
+        ),
+        "Batch size median (lines)": number(
+            help="Median lines changed per production deployment (size known)",
+            format="%.0f",
+        ),
+        "Pipeline median (min)": number(
+            help="Median minutes from pipeline start to deployment (with a pipeline)",
+            format="%.0f",
+        ),
+        "Review compliance (%)": percent(
+            "Review compliance (%)", "Changes reviewed by someone other than the author, among those known"
+        ),
+        "Deployed by author (%)": percent(
+            "Deployed by author (%)", "Changes whose author deployed them to production, among those known"
+        ),
+    }
+
+
+def sliced(path, filters: Filters) -> Filters | None:
+    """The selection with the department, language and label filters turned into the teams and services
+    they keep (as the Teams and Services pages apply them); None when nothing is left. Unsliced: as is."""
+    if not filters.is_sliced:
+        return filters
+    services = queries.scoped_services(
+        path, filters.teams, filters.services, filters.departments, filters.languages, filters.labels
+    )
+    teams = queries.scoped_teams(path, filters.teams, filters.departments, filters.languages, filters.labels)
+    if not services or not teams:
+        return None
+    return replace(filters, teams=teams, services=services)
+
+
+def report_year_note(filters: Filters) -> None:
+    """Period levels are dora_summary's, banded by the 2023 report; another year is on Benchmarks."""
+    year = filters.report_year
+    if year is not None and year != 2023:
+        st.caption(
+            f"Levels over a chosen period use the 2023 report's bands (`dora_summary`); the {year} report's "
+            "levels per month, week or day are on the Benchmarks page."
+        )

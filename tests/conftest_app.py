@@ -159,6 +159,47 @@ insert into marts.fct_incidents values
      timestamp '2026-04-15 10:20', null, timestamp '2026-04-15 11:00', 'github:11', 40);
 """
 
+# The failure signals, recovery, rework, batch and deployer columns of fct_deployments: both failures are
+# incident failures detected by their incident (Q1 30 min after github:5, Q2 20 min after github:11) and
+# recovered by its resolution; github:6 (05-18) shipped a hotfix, so it is rework: a rework rate of 1 in 6
+# production deployments in the default window, none in the previous one.
+_FAILURE_COLUMNS = """
+alter table marts.fct_deployments add column failure_signals varchar[];
+alter table marts.fct_deployments add column has_revert_failure boolean;
+alter table marts.fct_deployments add column has_hotfix_failure boolean;
+alter table marts.fct_deployments add column has_alert_failure boolean;
+alter table marts.fct_deployments add column first_failure_signal_at timestamp;
+alter table marts.fct_deployments add column time_to_detect_minutes double;
+alter table marts.fct_deployments add column recovery_kind varchar;
+alter table marts.fct_deployments add column is_recovered boolean;
+alter table marts.fct_deployments add column is_rework boolean;
+alter table marts.fct_deployments add column batch_pr_count integer;
+alter table marts.fct_deployments add column batch_author_count integer;
+alter table marts.fct_deployments add column batch_lines_changed integer;
+alter table marts.fct_deployments add column batch_size_class varchar;
+alter table marts.fct_deployments add column deployed_by varchar;
+alter table marts.fct_deployments add column is_deployed_by_automation boolean;
+alter table marts.fct_deployments add column pipeline_duration_minutes double;
+update marts.fct_deployments set
+    failure_signals = case when is_failure then ['incident'] else [] end,
+    has_revert_failure = false, has_hotfix_failure = false, has_alert_failure = false,
+    first_failure_signal_at = case deployment_id
+        when 'github:5' then timestamp '2026-05-11 10:30'
+        when 'github:11' then timestamp '2026-04-15 10:20' end,
+    time_to_detect_minutes = case deployment_id when 'github:5' then 30 when 'github:11' then 20 end,
+    recovery_kind = case when is_failure then 'incident_resolved' end,
+    is_recovered = case when is_failure then true end,
+    is_rework = deployment_id = 'github:6',
+    batch_pr_count = 1, batch_author_count = 1, batch_lines_changed = 40, batch_size_class = 'Small',
+    deployed_by = 'deploy-bot', is_deployed_by_automation = true, pipeline_duration_minutes = 5;
+-- Changes: PR 103 (payments, in the default window) was merged without a review by someone else; PR 104
+-- was deployed by its own author; the others are reviewed and deployed by someone else.
+alter table marts.fct_changes add column is_reviewed_by_other boolean;
+alter table marts.fct_changes add column is_deployed_by_author boolean;
+update marts.fct_changes set is_reviewed_by_other = pr_number <> 103, is_deployed_by_author = pr_number = 104;
+"""
+
+
 # The configuration's dimensions: payments is in commerce, search in discovery, platform in none;
 # checkout-api is python with labels api and critical, search-api go with label api.
 _DIMENSIONS = """
@@ -314,6 +355,7 @@ def build_fixture_warehouse(path: Path) -> Path:
     connection = duckdb.connect(str(path))
     try:
         connection.execute(_TABLES)
+        connection.execute(_FAILURE_COLUMNS)
         connection.execute(_DIMENSIONS)
         connection.execute(_WEEKLY)
         connection.execute(_SUMMARY_STAND_IN)

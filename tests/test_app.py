@@ -50,7 +50,10 @@ def test_overview_shows_the_four_org_metrics_with_levels_and_deltas(warehouse: P
         "Change failure rate": ("33.3 %", "+33.3 pp"),
         # Nothing failed in the previous period, so there is nothing to compare with.
         "Time to restore": ("1.5 h", ""),
+        # github:6 of the six production deployments shipped a hotfix; none in the previous period did.
+        "Rework rate": ("16.7 %", "+16.7 pp"),
     }
+    # Four badges: the 2023 bands have no level for the rework rate.
     badges = [text for text in _markdown(app_test) if "-badge[" in text]
     assert badges == [
         ":orange-badge[DORA 2023: Medium]",
@@ -162,7 +165,7 @@ def test_every_page_renders_against_a_real_warehouse(tiny_org, monkeypatch: pyte
     monkeypatch.setenv(queries.WAREHOUSE_ENV, str(tiny_org.workdir.warehouse))
     app_test = _run_app()
     assert app_test.error.len == 0
-    assert app_test.metric.len == 4
+    assert app_test.metric.len == 5  # the four keys and the rework rate
     app_test.switch_page("app_pages/deployments.py").run()
     assert not app_test.exception
     assert app_test.error.len == 0

@@ -61,10 +61,30 @@ def test_levels_shown_are_the_marts_for_the_report_year_in_the_url(warehouse):
         ), column
 
 
-def test_an_unknown_report_year_falls_back_to_the_newest(warehouse):
-    app_test = _open("benchmarks", {"report_year": "1999"})
+@pytest.mark.parametrize("asked", ["1999", "2023; drop table marts.dora_levels", "' or 1=1 --", "2O22"])
+def test_an_unknown_report_year_falls_back_to_the_newest(warehouse, asked):
+    app_test = _open("benchmarks", {"year": asked})
     assert any(item.value == "DORA levels, 2023 report" for item in app_test.subheader)
-    assert app_test.query_params["report_year"] in ("2023", ["2023"])
+    assert app_test.query_params["year"] in ("2023", ["2023"])
+    assert app_test.session_state["filter_report_year"] == 2023
+    assert not _sql(warehouse, "select count(*) as n from marts.dora_levels").empty
+
+
+def test_the_report_year_is_a_shared_filter_kept_in_the_url(warehouse):
+    years = _sql(warehouse, "select distinct report_year from marts.dora_levels order by 1 desc")
+    years = years["report_year"]
+    assert list(years) == [2023, 2022, 2021]  # the bands seed's years, newest first
+    app_test = _open("overview", {"year": "2021"})
+    assert app_test.sidebar.selectbox(key="filter_report_year").options == ["2023", "2022", "2021"]
+    assert app_test.session_state["filter_report_year"] == 2021
+    # The Overview's period levels are dora_summary's, by the 2023 bands: it says so for another year.
+    assert any("use the 2023 report's bands" in item.value for item in app_test.caption)
+    # It follows the user to Benchmarks, and the sidebar choice goes back to the URL.
+    app_test.switch_page("app_pages/benchmarks.py").run()
+    assert any(item.value == "DORA levels, 2021 report" for item in app_test.subheader)
+    app_test.sidebar.selectbox(key="filter_report_year").set_value(2022).run()
+    assert any(item.value == "DORA levels, 2022 report" for item in app_test.subheader)
+    assert app_test.query_params["year"] in ("2022", ["2022"])
 
 
 def test_quickcheck_scores_shown_are_the_marts(warehouse):

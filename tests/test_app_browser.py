@@ -204,3 +204,14 @@ class _same_page:
 
     def __exit__(self, *exc) -> None:
         self.page.wait_for_load_state()
+
+
+def test_the_browser_test_opens_every_page_of_the_navigation() -> None:
+    """PAGES must follow app/streamlit_app.py: a page added to the navigation is opened here too."""
+    import re
+
+    source = (REPO_ROOT / "app" / "streamlit_app.py").read_text()
+    navigation = re.findall(r'st\.Page\(\s*"app_pages/(\w+)\.py"', source)
+    assert len(navigation) >= 12
+    opened = {path or "overview" for path in PAGES}
+    assert sorted(opened) == sorted(navigation)

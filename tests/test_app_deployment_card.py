@@ -58,6 +58,14 @@ def test_card_of_a_failed_deployment_shows_its_change_and_incident(warehouse: Pa
         "Changes": "1",
         "Commits": "2",
         "Time to restore": "2.0 h",
+        # The fixture's batch and deployer columns: one PR of 40 lines by one author, shipped by a bot.
+        "Batch size": "Small · 40 lines",
+        "PRs / authors": "1 / 1",
+        "Deployed by": "deploy-bot (automation)",
+        "Pipeline": "5 min",
+        # Detected by incident Q1 half an hour after deploying, recovered when it resolved.
+        "Time to detect": "30 min",
+        "Recovery": "incident resolved",
     }
     tables = [frame.value for frame in app_test.dataframe]
     changes, commits, incidents = tables[1], tables[2], tables[3]
@@ -71,7 +79,9 @@ def test_card_of_a_failed_deployment_shows_its_change_and_incident(warehouse: Pa
 def test_a_card_is_a_link(warehouse: Path) -> None:
     app_test = _page({"deployment": "github:4"})
     assert app_test.session_state["deployments_card"] == "github:4"
-    assert _metrics(app_test)["Change failure"] == "no"
+    metrics = _metrics(app_test)
+    assert metrics["Change failure"] == "no"
+    assert "Time to detect" not in metrics and "Recovery" not in metrics  # it did not fail
     commits = app_test.dataframe[2].value
     assert list(commits["commit_sha"]) == ["c" * 40]
 

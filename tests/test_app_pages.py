@@ -44,6 +44,7 @@ TABLES = {
     "lead_time_table": ("p90 (h)", 0),
     "slowest_changes": ("Lead time (h)", 0),
     "failed_deployments": ("Failed by", 0),
+    "failures_by_signal": ("Signal", 0),
     "open_failures": ("Failed by", 1),
     "open_incidents": ("urgency", 0),
     "change_reach": ("Matched by", 0),
@@ -77,6 +78,14 @@ def test_teams_side_by_side_with_ranks_percentiles_and_changes(warehouse: Path) 
     assert list(table["Failure rate rank"]) == [1, 2]
     assert list(table["Restore rank"]) == [2, 1]  # search restored faster
     assert list(table["Frequency percentile"]) == pytest.approx([100.0, 50.0])
+    # Batch, pipeline, review and rework: payments' github:6 is rework (1 of 4), search has none; PR 103 was
+    # not reviewed by another person and PR 104 was deployed by its author (payments' 3 changes), search's
+    # one change was reviewed and deployed by someone else; every deployment is 40 lines, 5 pipeline minutes.
+    assert list(table["Rework rate (%)"]) == pytest.approx([25.0, 0.0])
+    assert list(table["Review compliance (%)"]) == pytest.approx([200 / 3, 100.0])
+    assert list(table["Deployed by author (%)"]) == pytest.approx([100 / 3, 0.0])
+    assert list(table["Batch size median (lines)"]) == pytest.approx([40.0, 40.0])
+    assert list(table["Pipeline median (min)"]) == pytest.approx([5.0, 5.0])
     assert list(table["Restore percentile"]) == pytest.approx([50.0, 100.0])
     # Against the previous twelve weeks: payments deployed twice (2 / 12 a week), one change of 10 h;
     # search did not deploy then, so it has no change to show.
@@ -150,6 +159,8 @@ def test_services_show_their_figures_environments_and_filters(warehouse: Path) -
     assert list(table["Time to restore median (h)"]) == pytest.approx([2.0, 1.0])
     assert list(table["Lead time median (h)"]) == pytest.approx([3.0, 24.0])
     assert list(table["Environments"]) == ["production, staging", "production"]
+    assert list(table["Rework rate (%)"]) == pytest.approx([25.0, 0.0])  # github:6 of checkout-api's 4
+    assert list(table["Review compliance (%)"]) == pytest.approx([200 / 3, 100.0])
     environments = _table(app_test, "service_environments")
     assert list(zip(environments["service"], environments["environment"], strict=True)) == [
         ("checkout-api", "staging"),
@@ -198,6 +209,22 @@ def test_failures_list_failed_deployments_with_their_incidents(warehouse: Path) 
     assert list(failed["Failed by"]) == ["incident", "incident"]
     assert failed["Incident titles"].iloc[0] == "pagerduty:Q1 checkout errors"
     assert list(failed["Time to restore (h)"]) == pytest.approx([2.0, 1.0])
+    # Detected by their incidents, 30 and 20 minutes after deploying; recovered by their resolution.
+    assert list(failed["Time to detect (h)"]) == pytest.approx([0.5, 20 / 60])
+    assert list(failed["Recovery"]) == ["incident resolved", "incident resolved"]
+    # By signal: both failures are incident failures, 2 of 6 production deployments.
+    by_signal = _table(app_test, "failures_by_signal")
+    assert list(by_signal["Signal"]) == ["incident", "rollback", "revert", "hotfix", "alert", "any signal"]
+    assert list(by_signal["Failed deployments"]) == [2, 0, 0, 0, 0, 2]
+    assert list(by_signal["Change failure rate (%)"]) == pytest.approx([100 / 3, 0, 0, 0, 0, 100 / 3])
+    assert by_signal["Time to restore median (h)"].iloc[0] == pytest.approx(1.5)
+    assert by_signal["Time to detect median (h)"].iloc[0] == pytest.approx(25 / 60)
+    assert by_signal["Time to detect median (h)"].iloc[1:5].isna().all()
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Change failure rate"] == "33.3 %"
+    assert metrics["Open failures"] == "0"
+    assert metrics["Rework rate"] == "16.7 %"  # github:6 shipped a hotfix
+    # Without the weekly rollup the rework and detection charts are left out.
     assert len(app_test.get("vega_lite_chart")) == 2
     assert any("Nothing open" in item.value for item in app_test.success)
 
@@ -211,14 +238,16 @@ def test_open_failures_show_what_has_not_recovered(warehouse: Path) -> None:
             "update marts.fct_incidents set resolved_at = null where incident_id = 'pagerduty:Q1'"
         )
         connection.execute(
-            "update marts.fct_deployments set recovered_at = null, time_to_restore_minutes = null "
-            "where deployment_id = 'github:5'"
+            "update marts.fct_deployments set recovered_at = null, time_to_restore_minutes = null, "
+            "recovery_kind = null, is_recovered = false where deployment_id = 'github:5'"
         )
     finally:
         connection.close()
     app_test = _open("failures")
     assert list(_table(app_test, "open_incidents")["incident_id"]) == ["pagerduty:Q1"]
     assert list(_table(app_test, "open_failures")["Deployment"]) == ["deployments?deployment=github%3A5"]
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Open failures"] == "1"
 
 
 def test_where_is_my_change_finds_a_change_and_where_it_went(warehouse: Path) -> None:
@@ -320,6 +349,10 @@ HOSTILE = {
     "env": ["%", "*"],
     "team": ["é" * 300],
     "q": "' or 1=1; drop table marts.fct_changes; --" + "y" * 5000,
+    "department": ["' or 1=1 --"],
+    "language": ["python'); drop table marts.dim_services; --"],
+    "label": ["%"],
+    "year": ["2023; drop table marts.dora_levels"],
 }
 
 
@@ -330,6 +363,30 @@ def test_hostile_links_are_harmless_on_every_page(warehouse: Path, page: str) ->
     assert app_test.session_state["filter_environments"] == []
     assert app_test.session_state["filter_teams"] == []
     assert app_test.session_state["filter_compare_mode"] == "Previous period"
+    for key in ("filter_departments", "filter_languages", "filter_labels"):
+        assert app_test.session_state[key] == []
     assert app_test.error.len == 0
-    for table in ("fct_deployments", "fct_changes"):
+    for table in ("fct_deployments", "fct_changes", "dim_services"):
         assert not queries.run_query(warehouse, f"select count(*) as n from marts.{table}").empty
+
+
+def test_department_language_and_label_slice_lead_time_and_failures(warehouse: Path) -> None:
+    # discovery is search's department: only search-api's failed deployment (github:11) is left.
+    app_test = _open("failures", {"department": "discovery"})
+    failed = _table(app_test, "failed_deployments")
+    assert list(failed["Deployment"]) == ["deployments?deployment=github%3A11"]
+    by_signal = _table(app_test, "failures_by_signal").set_index("Signal")
+    assert by_signal.loc["any signal", "Failed deployments"] == 1
+    assert by_signal.loc["any signal", "Change failure rate (%)"] == pytest.approx(50.0)  # 1 of 2
+    # python is checkout-api's language: payments' three changes only.
+    app_test = _open("lead_time", {"language": "python"})
+    table = _table(app_test, "lead_time_table")
+    assert list(table["Team"]) == ["payments"]
+    assert list(table["Changes"]) == [3]
+    # critical labels checkout-api only; discovery has no python service: nothing left, said so.
+    app_test = _open("failures", {"label": "critical"})
+    assert list(_table(app_test, "failed_deployments")["Service"]) == ["checkout-api"]
+    for page in ("failures", "lead_time"):
+        app_test = _open(page, {"department": "discovery", "language": "python"})
+        assert any("No service matches" in item.value for item in app_test.info)
+        assert app_test.error.len == 0

@@ -288,3 +288,153 @@ def test_every_page_renders_for_the_filter_combinations(warehouse: Path, page: s
     for query in combinations:
         app_test = _open(page, query)
         assert app_test.title[0].value, query
+
+
+def _org_month(path: Path) -> pd.Series:
+    """The org's row of the latest month in dora_rollup_monthly with failed deployments."""
+    return _sql(
+        path,
+        """
+        select * from marts.dora_rollup_monthly
+        where grouping = 'org' and failed_deployments > 0
+        order by period_start desc limit 1
+        """,
+    ).iloc[0]
+
+
+def test_failures_by_signal_and_rework_equal_the_marts(warehouse: Path) -> None:
+    month = _org_month(warehouse)
+    start, end = pd.Timestamp(month["period_start"]).date(), pd.Timestamp(month["period_end"]).date()
+    app_test = _open("failures", {"from": start.isoformat(), "to": end.isoformat()})
+    by_signal = _table(app_test, "Signal").set_index("Signal")
+    # 'any signal' over a calendar month is the org's row of the monthly rollup.
+    overall = by_signal.loc["any signal"]
+    assert overall["Failed deployments"] == month["failed_deployments"]
+    assert overall["Change failure rate (%)"] == pytest.approx(month["change_failure_rate"] * 100)
+    assert overall["Time to restore median (h)"] == pytest.approx(
+        month["time_to_restore_median_minutes"] / 60
+    )
+    assert overall["Time to detect median (h)"] == pytest.approx(month["time_to_detect_median_minutes"] / 60)
+    assert overall["Open failures"] == month["open_failures"]
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Rework rate"] == f"{month['rework_rate'] * 100:.1f} %"
+    assert metrics["Open failures"] == str(int(month["open_failures"]))
+    # Per signal: the month's production deployments that signal failed, from fct_deployments.
+    expected = _sql(
+        warehouse,
+        """
+        select signal, count(*) as failed, median(time_to_detect_minutes) / 60 as detect_hours,
+            median(time_to_restore_minutes) / 60 as restore_hours,
+        from (select unnest(failure_signals) as signal, * from marts.fct_deployments
+              where status = 'success' and is_production and team is not null
+                and deployed_at::date between ? and ?)
+        group by signal
+        """,
+        start,
+        end,
+    ).set_index("signal")
+    assert len(expected) >= 2  # the tiny org fails deployments by more than one signal
+    shown = by_signal.drop(index="any signal")
+    assert shown.index.tolist() == ["incident", "rollback", "revert", "hotfix", "alert"]
+    assert shown["Failed deployments"].tolist() == expected["failed"].reindex(shown.index).fillna(0).tolist()
+    _assert_matches(shown["Time to detect median (h)"], expected["detect_hours"])
+    _assert_matches(shown["Time to restore median (h)"], expected["restore_hours"])
+    # Each failed deployment lists its signals and how it recovered, as fct_deployments holds them.
+    failed = _table(app_test, "Failed by")
+    rows = _sql(
+        warehouse,
+        """
+        select array_to_string(failure_signals, ', ') as signals, recovery_kind
+        from marts.fct_deployments
+        where is_failure and deployed_at::date between ? and ?
+        order by deployed_at desc, deployment_id
+        """,
+        start,
+        end,
+    )
+    assert failed["Failed by"].tolist() == rows["signals"].tolist()
+    kinds = {
+        "incident_resolved": "incident resolved",
+        "rollback": "rolled back",
+        "fix_deployment": "fix deployed",
+    }
+    assert failed["Recovery"].tolist() == [kinds.get(kind) for kind in rows["recovery_kind"]]
+    # The weekly rework and detection charts come from dora_rollup_weekly.
+    assert len(app_test.get("vega_lite_chart")) == 4
+
+
+def test_overview_rework_rate_equals_the_monthly_rollup(warehouse: Path) -> None:
+    month = _org_month(warehouse)
+    start, end = pd.Timestamp(month["period_start"]).date(), pd.Timestamp(month["period_end"]).date()
+    app_test = _open("overview", {"from": start.isoformat(), "to": end.isoformat()})
+    rework = next(metric for metric in app_test.metric if metric.label == "Rework rate")
+    assert rework.value == f"{month['rework_rate'] * 100:.1f} %"
+    if month["previous_rework_rate"] is not None and not pd.isna(month["previous_rework_rate"]):
+        # The previous period of equal length is not the previous calendar month: only the value is checked
+        # against the rollup; the delta is signed in percentage points.
+        assert rework.delta.endswith(" pp")
+
+
+def test_deployment_card_shows_the_marts_batch_deployer_and_failure(warehouse: Path) -> None:
+    """A failed production deployment with a known batch: its card's figures are its fct_deployments row."""
+    row = _sql(
+        warehouse,
+        """
+        select * from marts.fct_deployments
+        where is_failure and batch_lines_changed is not null and deployed_by is not null
+            and time_to_detect_minutes is not null
+        order by deployed_at desc limit 1
+        """,
+    ).iloc[0]
+    app_test = _open("deployments", {"deployment": row["deployment_id"]})
+    metrics = {metric.label: metric.value for metric in app_test.metric}
+    assert metrics["Batch size"] == f"{row['batch_size_class']} · {int(row['batch_lines_changed'])} lines"
+    assert metrics["PRs / authors"] == f"{int(row['batch_pr_count'])} / {int(row['batch_author_count'])}"
+    kind = "automation" if row["is_deployed_by_automation"] else "person"
+    assert metrics["Deployed by"] == f"{row['deployed_by']} ({kind})"
+    minutes = row["time_to_detect_minutes"]
+    expected = f"{minutes:.0f} min" if minutes < 60 else None
+    if expected is None:
+        expected = f"{minutes / 60:.1f} h" if minutes < 48 * 60 else f"{minutes / 1440:.1f} d"
+    assert metrics["Time to detect"] == expected
+    kinds = {
+        "incident_resolved": "incident resolved",
+        "rollback": "rolled back",
+        "fix_deployment": "fix deployed",
+    }
+    assert metrics["Recovery"] == kinds.get(row["recovery_kind"], "open")
+    assert any("failed by: " + ", ".join(row["failure_signals"]) in item.value for item in app_test.markdown)
+
+
+ROLLUP_MEASURES = {
+    "Rework rate (%)": ("rework_rate", 100),
+    "Batch size median (lines)": ("batch_size_median_lines", 1),
+    "Pipeline median (min)": ("pipeline_duration_median_minutes", 1),
+    "Review compliance (%)": ("review_compliance_rate", 100),
+    "Deployed by author (%)": ("deployed_by_author_share", 100),
+}
+
+
+@pytest.mark.parametrize(
+    ("page", "grouping", "key"), [("teams", "team", "Team"), ("services", "service", "Service")]
+)
+def test_batch_pipeline_review_and_rework_columns_equal_the_monthly_rollup(
+    warehouse: Path, page: str, grouping: str, key: str
+) -> None:
+    """Over a calendar month, each team's (service's) measures are its row of dora_rollup_monthly."""
+    month = _org_month(warehouse)
+    start = pd.Timestamp(month["period_start"]).date()
+    end = pd.Timestamp(month["period_end"]).date()
+    table = _table(_open(page, {"from": start.isoformat(), "to": end.isoformat()}), "Rework rate (%)")
+    table = table.set_index(key)
+    rollup = _sql(
+        warehouse,
+        "select * from marts.dora_rollup_monthly where grouping = ? and period_start = ?",
+        grouping,
+        start,
+    ).set_index("group_value")
+    measured = rollup[rollup["deployments"] > 0].index
+    assert len(measured) >= 2
+    for column, (mart_column, scale) in ROLLUP_MEASURES.items():
+        _assert_matches(table.loc[measured, column], rollup.loc[measured, mart_column] * scale)
+    assert table.loc[measured, "Rework rate (%)"].max() > 0

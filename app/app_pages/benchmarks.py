@@ -1,8 +1,9 @@
 """Benchmarks: each team's DORA level per period for a chosen report year (dora_levels), and its DORA Quick
 Check score beside the industry and organisation-size means of the chosen edition (dora_quickcheck_scores).
 
-The report year is the page's own choice in the sidebar, kept in the URL as `report_year`; the grain
-(month, week, day) likewise as `grain`. Figures are the marts' rows, reshaped for reading, never recomputed.
+The report year is the shared filter bar's (`year=` in the URL; `report_year=` is still read); the grain
+(month, week, day) is the page's own choice, kept in the URL as `grain`. Figures are the marts' rows,
+reshaped for reading, never recomputed.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from app import formatting as fmt
 from app import queries, widgets
 from app.state import current_filters
 
-URL_REPORT_YEAR, URL_GRAIN = "report_year", "grain"
-REPORT_YEAR_KEY, GRAIN_KEY = "benchmarks_report_year", "benchmarks_grain"
+URL_GRAIN = "grain"
+GRAIN_KEY = "benchmarks_grain"
 
 METRIC_LABELS = {
     "performance_average": "Performance average",
@@ -37,21 +38,15 @@ def _from_url(name: str, allowed: list, key: str) -> None:
             st.session_state[key] = value
 
 
-def _controls(years: list[int]) -> tuple[int, str]:
-    _from_url(URL_REPORT_YEAR, years, REPORT_YEAR_KEY)
+def _controls(years: list[int], chosen: int | None) -> tuple[int, str]:
+    """The report year is the shared filter bar's (`year=`); the grain is this page's own."""
     _from_url(URL_GRAIN, list(queries.BENCHMARK_GRAINS), GRAIN_KEY)
     with st.sidebar:
-        st.selectbox(
-            "DORA report year",
-            years,
-            key=REPORT_YEAR_KEY,
-            help="Whose bands give the levels (docs/metrics.md, Benchmark levels).",
-        )
         st.radio("Benchmark periods", list(queries.BENCHMARK_GRAINS), key=GRAIN_KEY, horizontal=True)
-    year, grain = int(st.session_state[REPORT_YEAR_KEY]), str(st.session_state[GRAIN_KEY])
-    st.query_params[URL_REPORT_YEAR] = str(year)
+    year = chosen if chosen in years else years[0]
+    grain = str(st.session_state[GRAIN_KEY])
     st.query_params[URL_GRAIN] = grain
-    return year, grain
+    return int(year), grain
 
 
 def _hours(values: pd.Series) -> pd.Series:
@@ -114,7 +109,7 @@ def main() -> None:
         if not years:
             st.info("This warehouse has no benchmark levels yet: the next refresh builds them.")
             return
-        year, grain = _controls(years)
+        year, grain = _controls(years, filters.report_year)
         levels = queries.team_levels(path, filters.start, filters.end, filters.teams, grain, year)
         scores = queries.quickcheck_scores(path, filters.start, filters.end, filters.teams, grain)
     except queries.WarehouseUnavailable as error:

@@ -42,6 +42,49 @@ def _label(row: pd.Series) -> str:
     return f"{when} · {row['service']} → {row['environment']} · {row['status']} · {row['deployment_id']}"
 
 
+def _signals(row: pd.Series) -> list[object]:
+    """fct_deployments.failure_signals: [] when the deployment did not fail."""
+    signals = row.get("failure_signals")
+    return [] if signals is None or isinstance(signals, float) else list(signals)
+
+
+def _recovery(row: pd.Series) -> str:
+    return fmt.recovery_label(row.get("recovery_kind")) or "open"  # failed, no recovery yet
+
+
+def _count(value: object) -> str:
+    return fmt.MISSING if fmt.is_missing(value) else f"{int(value)}"
+
+
+def _render_batch_and_deployer(row: pd.Series) -> None:
+    """Batch size class and lines, pull requests and authors, who deployed, the pipeline's duration."""
+    batch, people, deployer, pipeline = st.columns(4)
+    lines = row.get("batch_lines_changed")
+    size = row.get("batch_size_class")
+    shown_size = fmt.MISSING if fmt.is_missing(size) else str(size)
+    if not fmt.is_missing(lines):
+        shown_size += f" · {int(lines)} lines"
+    batch.metric(
+        "Batch size", shown_size, help="Class by the lines changed of the pull requests it shipped first"
+    )
+    people.metric(
+        "PRs / authors",
+        f"{_count(row.get('batch_pr_count'))} / {_count(row.get('batch_author_count'))}",
+        help="Pull requests it shipped first, and their distinct authors",
+    )
+    who = row.get("deployed_by")
+    if fmt.is_missing(who):
+        shown = fmt.MISSING
+    else:
+        shown = f"{who} (automation)" if bool(row.get("is_deployed_by_automation")) else f"{who} (person)"
+    deployer.metric("Deployed by", shown, help="Who started it, as the source says")
+    pipeline.metric(
+        "Pipeline",
+        fmt.format_duration(row.get("pipeline_duration_minutes")),
+        help="From the start of the pipeline that deployed to the deployment; unknown for tags and pushes",
+    )
+
+
 def _render_card(path, deployment_id: str) -> None:
     found = queries.deployment(path, deployment_id)
     if found.empty:
@@ -61,11 +104,16 @@ def _render_card(path, deployment_id: str) -> None:
         fourth.metric("Time to restore", fmt.format_duration(row["time_to_restore_minutes"]))
     else:
         fourth.metric("Change failure", "no")
-    signals = [
-        name
-        for name, column in (("incident", "has_incident_failure"), ("rollback", "has_rollback_failure"))
-        if bool(row.get(column))
-    ]
+    _render_batch_and_deployer(row)
+    signals = [str(signal) for signal in _signals(row)]
+    if bool(row["is_failure"]):
+        detected, recovery, _ = st.columns([1, 1, 2])
+        detected.metric(
+            "Time to detect",
+            fmt.format_duration(row.get("time_to_detect_minutes")),
+            help="From the deployment to its first failure signal",
+        )
+        recovery.metric("Recovery", _recovery(row), help="What recovered it first")
     notes = []
     if bool(row["is_baseline"]):
         notes.append("baseline deployment: the history before it gets no lead time")
@@ -73,8 +121,13 @@ def _render_card(path, deployment_id: str) -> None:
         notes.append("this deployment is a rollback")
     if signals:
         notes.append("failed by: " + ", ".join(signals))
+    if pd.notna(row.get("first_failure_signal_at")):
+        detected_at = pd.Timestamp(row["first_failure_signal_at"])
+        notes.append(f"first failure signal at {detected_at:%Y-%m-%d %H:%M} UTC")
     if pd.notna(row["recovered_at"]):
         notes.append(f"recovered at {pd.Timestamp(row['recovered_at']):%Y-%m-%d %H:%M} UTC")
+    if bool(row.get("is_rework")):
+        notes.append("rework: unplanned fix work (a rollback, or it ships a revert or a hotfix)")
     if notes:
         st.markdown("\n".join(f"- {note}" for note in notes))
 

@@ -100,8 +100,12 @@ def render() -> None:
     path = queries.warehouse_path()
     st.title("Lead time")
     widgets.caption(filters)
-    args = (path, filters.start, filters.end, filters.teams, filters.services)
     try:
+        filters = widgets.sliced(path, filters)
+        if filters is None:
+            st.info("No service matches the department, language and label filters in the sidebar.")
+            return
+        args = (path, filters.start, filters.end, filters.teams, filters.services)
         distribution = queries.lead_time_distribution(*args)
         if distribution.empty:
             st.info(

@@ -15,6 +15,7 @@ from app import queries, widgets
 from app.state import Filters, current_filters
 
 METRICS_DOC = "docs/metrics.md"
+FOUR_KEYS = ("Deployment frequency", "Lead time for changes", "Change failure rate", "Time to restore")
 
 
 def _org_row(summary: pd.DataFrame) -> pd.Series | None:
@@ -33,6 +34,12 @@ def _difference(current: pd.Series, previous: pd.Series | None, column: str) -> 
     if previous is None or fmt.is_missing(current[column]) or fmt.is_missing(previous[column]):
         return None
     return float(current[column]) - float(previous[column])
+
+
+def _with_rework(org: pd.Series, path, start, end, teams: list[str]) -> pd.Series:
+    """The org row with the period's rework rate (fct_deployments.is_rework) beside the four keys."""
+    rework = queries.rework_summary(path, start, end, teams).iloc[0]
+    return pd.concat([org, pd.Series({"rework_rate": rework["rework_rate"]})])
 
 
 def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filters) -> None:
@@ -72,13 +79,23 @@ def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filter
             org["time_to_restore_level_2023"],
             f"Median time from a failed deployment to its recovery. {compared}",
         ),
+        (
+            "Rework rate",
+            fmt.format_rate(org["rework_rate"]),
+            fmt.format_rate_delta(_difference(org, previous, "rework_rate")),
+            "inverse",
+            None,
+            "Share of production deployments that were unplanned fix work: a rollback, or shipping a revert "
+            f"or a hotfix (DORA 2024's fifth metric; the 2023 bands have no level for it). {compared}",
+        ),
     ]
-    for column, (label, value, delta, delta_color, level, help_text) in zip(
-        st.columns(len(cards)), cards, strict=True
+    for index, (column, (label, value, delta, delta_color, level, help_text)) in enumerate(
+        zip(st.columns(len(cards)), cards, strict=True)
     ):
         with column:
             st.metric(label, value, delta=delta, delta_color=delta_color, help=help_text, border=True)
-            st.badge(f"DORA 2023: {fmt.level_label(level)}", color=fmt.level_color(level))
+            if index < len(FOUR_KEYS):
+                st.badge(f"DORA 2023: {fmt.level_label(level)}", color=fmt.level_color(level))
 
 
 def _team_table(summary: pd.DataFrame, filters: Filters) -> pd.DataFrame:
@@ -240,6 +257,8 @@ def _render_explainer() -> None:
             "starts soon after it, or a later rollback undoes it.\n"
             "- **Time to restore**: from a failed deployment to its recovery (incident resolved or "
             "rollback deployed).\n"
+            "- **Rework rate**: production deployments that were unplanned fix work (a rollback, or shipping "
+            "a revert or a hotfix) divided by production deployments.\n"
             "- **Levels** are the 2023 DORA bands: elite, high, medium, low.\n\n"
             f"Full definitions: [{METRICS_DOC}]({METRICS_DOC}) in the deploylens repository."
         )
@@ -281,7 +300,12 @@ def render() -> None:
         if org is None or (fmt.is_missing(org["deployments"]) or int(org["deployments"]) == 0):
             _explain_no_production(path)
         else:
-            _render_headline(org, _comparable(_org_row(previous_summary)), filters)
+            previous = _comparable(_org_row(previous_summary))
+            org = _with_rework(org, path, filters.start, filters.end, filters.teams)
+            if previous is not None:
+                previous = _with_rework(previous, path, *filters.compare, filters.teams)
+            _render_headline(org, previous, filters)
+            widgets.report_year_note(filters)
             _render_team_table(summary, filters)
             _render_moves(path, filters)
         _render_trends(filters, path)

@@ -77,6 +77,10 @@ def render() -> None:
             st.info("No service matches the teams and services chosen in the sidebar.")
             return
         table = service_table(rows, filters)
+        measures = queries.delivery_measures(
+            path, filters.start, filters.end, "service", filters.teams, services
+        )
+        table = pd.concat([table, widgets.delivery_columns(table["Service"], measures)], axis=1)
         st.subheader("Every service")
         if int(table["Deployments"].sum()) == 0:
             st.info("No production deployment of these services in this period. Widen the date range.")
@@ -85,6 +89,7 @@ def render() -> None:
             "services.csv",
             "services_table",
             column_config={
+                **widgets.delivery_column_config(),
                 "Team view": widgets.link_column(
                     "Team view", "The owning team on the Teams page", "Open team"
                 ),

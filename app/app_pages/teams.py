@@ -2,7 +2,9 @@
 deploy-weighted averages, and the change against the compare-to period.
 
 Figures come from `marts.dora_summary` (per team); ranks, percentiles, deltas and weighted averages are
-window functions and sums over its rows in `app/queries.py`.
+window functions and sums over its rows in `app/queries.py`. The rework rate, batch size and pipeline
+medians, review compliance and deployed-by-author share are `queries.delivery_measures` (the rollups'
+definitions on the chosen period).
 """
 
 from __future__ import annotations
@@ -169,8 +171,16 @@ def render() -> None:
             )
             return
         table = team_table(rows, filters)
+        measures = queries.delivery_measures(path, filters.start, filters.end, "team", teams, None)
+        table = pd.concat([table, widgets.delivery_columns(table["Team"], measures)], axis=1)
         st.subheader("Every team")
-        widgets.table(table, "teams.csv", "teams_table", column_config=_column_config())
+        widgets.report_year_note(filters)
+        widgets.table(
+            table,
+            "teams.csv",
+            "teams_table",
+            column_config={**_column_config(), **widgets.delivery_column_config()},
+        )
         _render_weighted(path, filters, teams)
         _render_charts(table)
     except queries.WarehouseUnavailable as error:
