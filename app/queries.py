@@ -1240,12 +1240,7 @@ def change_outliers(
         order by abs(outliers.robust_z) desc nulls first, outliers.deployed_at desc, outliers.change_id
         """,
         baseline_grouping,
-        start,
-        end,
-        _list_filter(teams),
-        _list_filter(teams),
-        _list_filter(services),
-        _list_filter(services),
+        *_period_params(start, end, teams, services),
     )
 
 
@@ -1285,12 +1280,7 @@ def deployment_outliers(
         order by abs(robust_z) desc nulls first, deployed_at desc, deployment_id, measure
         """,
         baseline_grouping,
-        start,
-        end,
-        _list_filter(teams),
-        _list_filter(teams),
-        _list_filter(services),
-        _list_filter(services),
+        *_period_params(start, end, teams, services),
     )
 
 
@@ -1528,12 +1518,7 @@ def drift_over_time(
             and (?::varchar[] is null or list_contains(?::varchar[], drift_daily.service))
         order by drift_daily.service, drift_daily.day
         """,
-        start,
-        end,
-        _list_filter(teams),
-        _list_filter(teams),
-        _list_filter(services),
-        _list_filter(services),
+        *_period_params(start, end, teams, services),
     )
 
 
@@ -1567,12 +1552,7 @@ def promotions(
             and (?::varchar[] is null or list_contains(?::varchar[], fct_promotions.service))
         order by fct_promotions.deployed_at desc, fct_promotions.deployment_id
         """,
-        start,
-        end,
-        _list_filter(teams),
-        _list_filter(teams),
-        _list_filter(services),
-        _list_filter(services),
+        *_period_params(start, end, teams, services),
     )
 
 
