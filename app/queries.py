@@ -705,14 +705,6 @@ def deploy_rules(path: Path) -> pd.DataFrame:
 # Changes count in the period of their first production deployment, as the marts do; changes shipped by a
 # baseline deployment have no lead time and are left out (fct_changes.lead_time_minutes is NULL).
 
-_CHANGES_IN_PERIOD = """
-    from marts.fct_changes
-    where lead_time_minutes is not null
-        and deployed_at::date between ?::date and ?::date
-        and (?::varchar[] is null or list_contains(?::varchar[], team))
-        and (?::varchar[] is null or list_contains(?::varchar[], service))
-"""
-
 
 def _period_params(
     start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
@@ -1779,17 +1771,6 @@ def team_monthly_metrics(path: Path, start: dt.date, end: dt.date, teams: list[s
 # and rework"), in the order the page lists them.
 FAILURE_SIGNALS = ("incident", "rollback", "revert", "hotfix", "alert")
 
-# The production deployments the four keys count: successful, in production, of a team.
-_PRODUCTION_DEPLOYMENTS = """
-    from marts.fct_deployments
-    where status = 'success'
-        and is_production
-        and team is not null
-        and deployed_at::date between ?::date and ?::date
-        and (?::varchar[] is null or list_contains(?::varchar[], team))
-        and (?::varchar[] is null or list_contains(?::varchar[], service))
-"""
-
 
 def rework_summary(
     path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None = None
@@ -1798,13 +1779,19 @@ def rework_summary(
     their share, the rollups' rework_rate over an arbitrary period; open failures beside them."""
     return _query(
         path,
-        f"""
+        """
         select
             count(*) as deployments,
             count(*) filter (where is_rework) as rework_deployments,
             count(*) filter (where is_rework) / nullif(count(*), 0) as rework_rate,
             count(*) filter (where is_failure and not coalesce(is_recovered, false)) as open_failures,
-        {_PRODUCTION_DEPLOYMENTS}
+        from marts.fct_deployments
+        where status = 'success'
+            and is_production
+            and team is not null
+            and deployed_at::date between ?::date and ?::date
+            and (?::varchar[] is null or list_contains(?::varchar[], team))
+            and (?::varchar[] is null or list_contains(?::varchar[], service))
         """,
         *_period_params(start, end, teams, services),
     )
@@ -1819,10 +1806,16 @@ def failures_by_signal(
     how many are still open."""
     return _query(
         path,
-        f"""
+        """
         with production as (
             select *, is_failure and not coalesce(is_recovered, false) as is_open_failure,
-            {_PRODUCTION_DEPLOYMENTS}
+            from marts.fct_deployments
+            where status = 'success'
+                and is_production
+                and team is not null
+                and deployed_at::date between ?::date and ?::date
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
         ),
         total as (select count(*) as deployments from production),
         per_signal as (
@@ -1907,30 +1900,42 @@ def delivery_measures(
         raise ValueError(f"group must be one of {DELIVERY_GROUPS}, not {group!r}")
     return _query(
         path,
-        f"""
+        """
         with deployments as (
             select
-                {group} as key,
+                case ?::varchar when 'team' then team else service end as key,
                 count(*) filter (where is_rework) / nullif(count(*), 0) as rework_rate,
                 quantile_cont(batch_lines_changed, 0.5) as batch_size_median_lines,
                 quantile_cont(pipeline_duration_minutes, 0.5) as pipeline_duration_median_minutes,
-            {_PRODUCTION_DEPLOYMENTS}
+            from marts.fct_deployments
+            where status = 'success'
+                and is_production
+                and team is not null
+                and deployed_at::date between ?::date and ?::date
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
             group by all
         ),
         changes as (
             select
-                {group} as key,
+                case ?::varchar when 'team' then team else service end as key,
                 count(*) filter (where is_reviewed_by_other) / nullif(count(is_reviewed_by_other), 0)
                     as review_compliance_rate,
                 count(*) filter (where is_deployed_by_author) / nullif(count(is_deployed_by_author), 0)
                     as deployed_by_author_share,
-            {_CHANGES_IN_PERIOD}
+            from marts.fct_changes
+            where lead_time_minutes is not null
+                and deployed_at::date between ?::date and ?::date
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
                 and team is not null
             group by all
         )
         select * from deployments full join changes using (key)
         order by key
         """,
+        group,
         *_period_params(start, end, teams, services),
+        group,
         *_period_params(start, end, teams, services),
     )

@@ -122,7 +122,8 @@ def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
     assert not app.exception, [item.value for item in app.exception]
     assert app.error.len == 0
     assert [metric.label for metric in app.metric][:1] == ["Deployment frequency"]
-    assert app.metric.len == 4
+    # the four keys and the rework rate
+    assert app.metric.len == 5
     start, end = app.session_state[DATES_KEY]
     con = duckdb.connect(str(tiny_org.workdir.warehouse), read_only=True)
     try:
