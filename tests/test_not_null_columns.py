@@ -1,0 +1,88 @@
+"""`not_null_columns` (transform/tests/generic/): one data test a model over all its not-null columns.
+
+It replaces one `not_null` test per column, so it must fail the build the same way: a null in any listed
+column fails it, and the refresh's recorded result names the model and the column. Built on the alerts
+staging model, whose raw table a test can write by hand (test_alerts_staging)."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+from dbt_build import REPO_ROOT
+
+from data_tests.check_results import dbt_check_results
+
+TEST_NAME = "not_null_columns_stg_alerts__alerts_alert_id__source_system"
+
+
+def _build_alerts(tmp_path, rows: str):
+    """`dbt build` of stg_alerts__alerts over a raw table of `rows` (id, source); the dbt result."""
+    from dbt.cli.main import dbtRunner
+
+    db = tmp_path / "alerts.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_alerts")
+        con.execute(
+            f"""
+            create table raw_alerts.alerts as
+            select id, source, 'checkout-api' as service, 'High 5xx rate' as title,
+                timestamptz '2026-06-01 12:30:00+00:00' as started_at
+            from (values {rows}) as rows(id, source)
+            """
+        )
+    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
+    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
+    project = str(REPO_ROOT / "transform")
+    try:
+        result = dbtRunner().invoke(
+            [
+                "build",
+                "--select",
+                "stg_alerts__alerts",
+                "--project-dir",
+                project,
+                "--profiles-dir",
+                project,
+                "--target-path",
+                str(tmp_path / "target"),
+                "--log-path",
+                str(tmp_path / "logs"),
+                "--quiet",
+            ]
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
+        else:
+            os.environ["DEPLOYLENS_BUILD_DB"] = saved
+    statuses = {r.node.name: (str(r.status), r.failures) for r in result.result or []}
+    return result, statuses, db
+
+
+def test_a_null_in_any_listed_column_fails_the_build_and_is_named(tmp_path):
+    # one row without an id (alert_id is null), one without a source (alert_id and source_system are)
+    result, statuses, db = _build_alerts(
+        tmp_path, "('a-1', 'alertmanager'), (null, 'datadog'), ('7', null), ('8', null)"
+    )
+    assert not result.success
+    assert statuses[TEST_NAME] == ("fail", 3)
+    assert "not_null_alert_id" not in " ".join(statuses)  # the per-column tests are gone
+    recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}[f"dbt test {TEST_NAME}"]
+    assert (recorded.passed, recorded.severity) == (False, "error")
+    assert recorded.details == (
+        "fail: stg_alerts__alerts.alert_id and source_system null in 2 rows; "
+        "stg_alerts__alerts.alert_id null in 1 row"
+    )
+    # without the build database the count from dbt still fails it
+    plain = {r.check_name: r for r in dbt_check_results(tmp_path / "target")}[f"dbt test {TEST_NAME}"]
+    assert not plain.passed and plain.details.startswith("fail: Got 3 results")
+
+
+@pytest.mark.parametrize("rows", ["('a-1', 'alertmanager'), ('2', 'datadog')", "(null, null)"])
+def test_the_test_passes_only_without_nulls(tmp_path, rows):
+    result, statuses, _ = _build_alerts(tmp_path, rows)
+    expected = ("pass", 0) if "null" not in rows else ("fail", 1)
+    assert statuses[TEST_NAME] == expected
+    assert result.success is (expected[0] == "pass")
