@@ -86,32 +86,37 @@ def write_check_results(
 _DBT_PASSED = {"pass": True, "warn": False, "fail": False, "error": False}
 
 
-def null_columns(database: str | Path, compiled_sql: str) -> list[tuple[str, int]]:
-    """(columns, rows) of a failed `not_null_columns` test's rows (transform/tests/generic/), read again
-    from the build: which of the model's columns are null, and in how many rows."""
+def failing_columns(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, str]]:
+    """(failure, columns, rows, an example value) of a failed `not_null_columns` test's rows
+    (transform/tests/generic/), read again from the build: which columns are null or not unique."""
     connection = duckdb.connect(str(database))  # as the writer of meta.check_results opens it next
     try:
         return connection.execute(
-            f"select null_columns, count(*) from ({compiled_sql}) group by all order by 2 desc, 1"
+            "select failure, columns, count(*), min(value)"
+            f" from ({compiled_sql}) group by all order by 1 desc, 3 desc, 2"
         ).fetchall()
     finally:
         connection.close()
 
 
 def _not_null_details(node: dict, result: dict, database: str | Path | None) -> str | None:
-    """`<model>.<column> is null in N rows; ...` for a failed `not_null_columns` test, when readable."""
+    """`<model>.<column> null in N rows; <model>.<column> not unique: ...` for a failed
+    `not_null_columns` test, when the build can be read."""
     if (node.get("test_metadata") or {}).get("name") != "not_null_columns" or database is None:
         return None
     model = str(node.get("attached_node") or "").rsplit(".", 1)[-1] or "?"
     try:
-        found = null_columns(database, result.get("compiled_code") or node.get("compiled_code") or "")
+        found = failing_columns(database, result.get("compiled_code") or node.get("compiled_code") or "")
     except duckdb.Error:
         return None  # the count from dbt's message still stands
-    named = "; ".join(
-        f"{model}.{columns.replace(', ', ' and ')} null in {rows} row{'' if rows == 1 else 's'}"
-        for columns, rows in found
-    )
-    return named or None
+    parts = []
+    for failure, columns, rows, example in found:
+        plural = "" if rows == 1 else "s"
+        if failure == "null":
+            parts.append(f"{model}.{columns.replace(', ', ' and ')} null in {rows} row{plural}")
+        else:
+            parts.append(f"{model}.{columns} not unique: {rows} value{plural} repeated (e.g. {example!r})")
+    return "; ".join(parts) or None
 
 
 def dbt_check_results(target: str | Path, database: str | Path | None = None) -> list[CheckResult]:

@@ -1,7 +1,9 @@
-"""`not_null_columns` (transform/tests/generic/): one data test a model over all its not-null columns.
+"""`not_null_columns` (transform/tests/generic/): one data test a model over all its not-null columns and
+its single-column keys.
 
-It replaces one `not_null` test per column, so it must fail the build the same way: a null in any listed
-column fails it, and the refresh's recorded result names the model and the column. Built on the alerts
+It replaces one `not_null` and one `unique` test per column, so it must fail the build the same way: a
+null in any listed column, or a value repeated in a key column, fails it, and the refresh's recorded
+result names the model and the column. Built on the alerts
 staging model, whose raw table a test can write by hand (test_alerts_staging)."""
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dbt_build import REPO_ROOT
 
 from data_tests.check_results import dbt_check_results
 
-TEST_NAME = "not_null_columns_stg_alerts__alerts_alert_id__source_system"
+TEST_NAME = "not_null_columns_stg_alerts__alerts_alert_id__source_system__alert_id"
 
 
 def _build_alerts(tmp_path, rows: str):
@@ -68,7 +70,7 @@ def test_a_null_in_any_listed_column_fails_the_build_and_is_named(tmp_path):
     )
     assert not result.success
     assert statuses[TEST_NAME] == ("fail", 3)
-    assert "not_null_alert_id" not in " ".join(statuses)  # the per-column tests are gone
+    assert not [name for name in statuses if name.startswith(("not_null_stg", "unique_stg"))]  # one test
     recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}[f"dbt test {TEST_NAME}"]
     assert (recorded.passed, recorded.severity) == (False, "error")
     assert recorded.details == (
@@ -80,9 +82,31 @@ def test_a_null_in_any_listed_column_fails_the_build_and_is_named(tmp_path):
     assert not plain.passed and plain.details.startswith("fail: Got 3 results")
 
 
-@pytest.mark.parametrize("rows", ["('a-1', 'alertmanager'), ('2', 'datadog')", "(null, null)"])
-def test_the_test_passes_only_without_nulls(tmp_path, rows):
+def test_a_repeated_key_fails_the_build_and_is_named(tmp_path):
+    # alert_id (source:id) repeats twice for 'datadog:7' and once for 'pd:1'; a null key is no duplicate
+    result, statuses, db = _build_alerts(
+        tmp_path,
+        "('7', 'datadog'), ('7', 'datadog'), ('7', 'datadog'), ('1', 'pd'), ('1', 'pd'), ('2', 'pd'),"
+        " (null, 'pd')",
+    )
+    assert not result.success
+    assert statuses[TEST_NAME] == ("fail", 3)  # the null row and the two repeated values
+    recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}[f"dbt test {TEST_NAME}"]
+    assert recorded.details == (
+        "fail: stg_alerts__alerts.alert_id null in 1 row; "
+        "stg_alerts__alerts.alert_id not unique: 2 values repeated (e.g. 'datadog:7')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("('a-1', 'alertmanager'), ('2', 'datadog'), ('2', 'pd')", ("pass", 0)),
+        ("(null, null)", ("fail", 1)),
+        ("('2', 'pd'), ('2', 'pd')", ("fail", 1)),
+    ],
+)
+def test_the_test_passes_only_without_nulls_or_repeated_keys(tmp_path, rows, expected):
     result, statuses, _ = _build_alerts(tmp_path, rows)
-    expected = ("pass", 0) if "null" not in rows else ("fail", 1)
     assert statuses[TEST_NAME] == expected
     assert result.success is (expected[0] == "pass")
