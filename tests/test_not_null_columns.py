@@ -3,16 +3,14 @@ its single-column keys.
 
 It replaces one `not_null` and one `unique` test per column, so it must fail the build the same way: a
 null in any listed column, or a value repeated in a key column, fails it, and the refresh's recorded
-result names the model and the column. Built on the alerts
-staging model, whose raw table a test can write by hand (test_alerts_staging)."""
+result names the model and the column. Built on the alerts staging model, whose raw table a test can
+write by hand (test_alerts_staging)."""
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 import pytest
-from dbt_build import REPO_ROOT
+from dbt_build import dbt_build_result
 
 from data_tests.check_results import dbt_check_results
 
@@ -21,8 +19,6 @@ TEST_NAME = "not_null_columns_stg_alerts__alerts_alert_id__source_system__alert_
 
 def _build_alerts(tmp_path, rows: str):
     """`dbt build` of stg_alerts__alerts over a raw table of `rows` (id, source); the dbt result."""
-    from dbt.cli.main import dbtRunner
-
     db = tmp_path / "alerts.duckdb"
     with duckdb.connect(str(db)) as con:
         con.execute("create schema raw_alerts")
@@ -34,31 +30,7 @@ def _build_alerts(tmp_path, rows: str):
             from (values {rows}) as rows(id, source)
             """
         )
-    saved = os.environ.get("DEPLOYLENS_BUILD_DB")
-    os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
-    project = str(REPO_ROOT / "transform")
-    try:
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--select",
-                "stg_alerts__alerts",
-                "--project-dir",
-                project,
-                "--profiles-dir",
-                project,
-                "--target-path",
-                str(tmp_path / "target"),
-                "--log-path",
-                str(tmp_path / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        if saved is None:
-            os.environ.pop("DEPLOYLENS_BUILD_DB", None)
-        else:
-            os.environ["DEPLOYLENS_BUILD_DB"] = saved
+    result = dbt_build_result(db, tmp_path, "stg_alerts__alerts")
     statuses = {r.node.name: (str(r.status), r.failures) for r in result.result or []}
     return result, statuses, db
 
