@@ -177,8 +177,13 @@ def _serve(path: str, fd: int, parent: int) -> int:
     code = code if isinstance(code, int) else (0 if code is None else 1)
     sys.stdout.flush()
     sys.stderr.flush()
-    conn.send(str(code).encode())
-    conn.close()
+    try:
+        conn.send(str(code).encode())
+        conn.close()
+    except OSError:
+        pass  # the launcher is gone (its refresh was killed): nobody waits for the code
+    if os.getppid() != parent:  # the refresh was killed meanwhile: it will not remove the folder
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
     return code
 
 
