@@ -112,6 +112,7 @@ def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> Dlt
         ("repository", "pull_number", "sha"),
         PULL_REQUEST_COMMIT_COLUMNS,
         shape_pull_request_commit,
+        whole_list=True,
     )
 
 
@@ -148,6 +149,7 @@ def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltRe
         PULL_REQUEST_FILE_COLUMNS,
         _picked(PULL_REQUEST_FILE_COLUMNS),
         optional="pull request files",
+        whole_list=True,
     )
 
 
@@ -167,15 +169,23 @@ def _pull_request_lists(
     columns: dict[str, Any],
     shape: Callable[[dict, str, int], dict],
     optional: str | None = None,
+    whole_list: bool = False,
 ) -> DltResource:
     """A list read for each pull request that changed (`/pulls/{number}/{endpoint}`; the GraphQL path's
-    page of it when it carried one); `optional` names a list a repository may not offer."""
+    page of it when it carried one); `optional` names a list a repository may not offer.
+
+    `whole_list`: a pull request's list as read replaces the one loaded before. A force-pushed branch drops
+    commits (and the files only they touched) from the list; merging on the row's key alone would keep
+    them. With the pull request as merge key, dlt's delete-insert deletes every row of each pull request
+    the load carries before inserting its list. A list answered "not modified" carries nothing, so its rows
+    stay."""
 
     @dlt.transformer(
         data_from=pull_requests,
         name=name,
         primary_key=primary_key,
-        write_disposition="merge",
+        merge_key=("repository", "pull_number") if whole_list else None,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"} if whole_list else "merge",
         columns=columns,
     )
     def lists(prs: TDataItem) -> Iterator[list[dict]]:
