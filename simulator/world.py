@@ -1629,7 +1629,7 @@ def _add_fixes(world: World, ids: _Ids) -> None:
 
 
 # Rewritten branches (docs/simulator.md, "Rewritten branches"): a share of the merged pull requests of
-# GitHub-hosted services had their branch squashed into one new commit and force-pushed after they opened,
+# GitHub- and GitLab-hosted services had their branch squashed into one new commit and force-pushed after they opened,
 # before anyone reviewed them. Drawn from a stream of its own after every other record: every other pull
 # request, commit and deployment stays as it was.
 REWRITE_SHARE = 0.06
@@ -1638,7 +1638,7 @@ REWRITE_SHARE = 0.06
 def _rewrite_branches(world: World) -> None:
     rng = random.Random(f"{world.seed}|{world.end.isoformat()}|rewrites")
     for svc in world.services:
-        if not svc.on_github:
+        if svc.delivery == "git":
             continue
         for pr in svc.pulls:
             if pr.merged_at is None or pr.fix_kind is not None or rng.random() >= REWRITE_SHARE:

@@ -1,5 +1,5 @@
-"""A pull request's branch squashed and force-pushed between two loads: the second load replaces the pull
-request's commits and files, it does not add to them (docs/metrics.md, "Rewritten branches")."""
+"""A pull request's (or merge request's) branch squashed and force-pushed between two loads: the second
+load replaces its commits and files, it does not add to them (docs/metrics.md, "Rewritten branches")."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from ingestion.github import github_source
+from ingestion.gitlab import gitlab_source
 from ingestion.pipelines import make_pipeline
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is needed for emulator tests")
@@ -24,8 +25,14 @@ def world():
     return simulator.generate_org(scale="mixed", seed=7, end=END)
 
 
-def _latest_rewrite(world):
-    rewritten = [(pr.rewritten_at, svc, pr) for svc in world.services for pr in svc.pulls if pr.rewritten_at]
+def _latest_rewrite(world, gitlab: bool = False):
+    rewritten = [
+        (pr.rewritten_at, svc, pr)
+        for svc in world.services
+        if (svc.delivery == "gitlab") == gitlab
+        for pr in svc.pulls
+        if pr.rewritten_at
+    ]
     assert rewritten, "the mixed org has rewritten branches (simulator/world.py, REWRITE_SHARE)"
     _, svc, pr = max(rewritten, key=lambda item: item[0])
     return svc, pr
@@ -95,5 +102,44 @@ def test_a_reload_after_a_force_push_replaces_the_pull_requests_commits(world, t
         }
         assert dict(loaded) == {n: min(250, c) for n, c in expected.items() if n in dict(loaded)}
         assert set(dict(loaded)) <= set(expected)
+    finally:
+        emu.stop()
+
+
+def test_a_reload_after_a_force_push_replaces_the_merge_requests_commits(world, tmp_path):
+    svc, pr = _latest_rewrite(world, gitlab=True)
+    emu = simulator.Emulator(world, port=0, now=pr.rewritten_at - timedelta(seconds=1)).start()
+    db = tmp_path / "build.duckdb"
+    config = world.org_config(f"{emu.url}/github", f"{emu.url}/pagerduty", TOKEN, "pd-token")
+    gl = config["sources"]["gitlab"]
+    project = f"{gl['group']}/{svc.name}"
+
+    def listed() -> set[str]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            rows = con.execute(
+                "select id from raw_gitlab.merge_request_commits where merge_request_iid = ? "
+                "and project = ?",
+                [pr.number, project],
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    try:
+
+        def load() -> None:
+            source = gitlab_source(
+                base_url=gl["base_url"],
+                token=gl["token"],
+                projects=[project],
+                start_date=config["sources"]["github"]["start_date"],
+                backoff_factor=0.01,
+            )
+            make_pipeline("gitlab", db, tmp_path / "dlt").run(source)
+
+        load()
+        old = pr.shas_at(emu.now, svc.commits)
+        assert old and listed() == set(old)
+        emu.set_now(END)
+        load()
+        assert listed() == set(pr.commit_shas)
     finally:
         emu.stop()
