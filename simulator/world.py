@@ -1629,9 +1629,9 @@ def _add_fixes(world: World, ids: _Ids) -> None:
 
 
 # Rewritten branches (docs/simulator.md, "Rewritten branches"): a share of the merged pull requests of
-# GitHub- and GitLab-hosted services had their branch squashed into one new commit and force-pushed after they opened,
-# before anyone reviewed them. Drawn from a stream of its own after every other record: every other pull
-# request, commit and deployment stays as it was.
+# GitHub- and GitLab-hosted services had their branch squashed into one new commit and force-pushed after
+# they opened, before anyone reviewed them. Drawn from a stream of its own after every other record: every
+# other pull request, commit and deployment stays as it was.
 REWRITE_SHARE = 0.06
 
 
