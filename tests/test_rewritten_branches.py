@@ -117,8 +117,7 @@ def test_a_reload_after_a_force_push_replaces_the_merge_requests_commits(world, 
     def listed() -> set[str]:
         with duckdb.connect(str(db), read_only=True) as con:
             rows = con.execute(
-                "select id from raw_gitlab.merge_request_commits where merge_request_iid = ? "
-                "and project = ?",
+                "select id from raw_gitlab.merge_request_commits where merge_request_iid = ? and project = ?",
                 [pr.number, project],
             ).fetchall()
         return {row[0] for row in rows}
