@@ -114,7 +114,8 @@ def _serve(
     pulls: list[tuple[dict, dict, list[str]]],
     deployments: list[tuple[int, str, str, str]],
 ) -> None:
-    """`pulls`: (pull request, its one branch commit, its files); `deployments`: (id, environment, sha, at)."""
+    """`pulls`: (pull request, its one branch commit, its files); `deployments`: (id, environment, sha,
+    time)."""
     stub.add(f"/repos/{repo}", {
         "id": repo_id, "full_name": repo, "name": repo.split("/")[1], "default_branch": "main",
         "created_at": _at(1, 0), "updated_at": _at(1, 0), "pushed_at": _at(1, 0),
@@ -209,8 +210,12 @@ def _rows(db: Path, sql: str) -> set[tuple]:
 
 
 def test_the_files_are_loaded(warehouse):
-    assert _rows(warehouse, "select pr_number, file_path from staging.stg_github__pull_request_files "
-                 "where repository = 'acme/mono' and pr_number = 4") == {(4, "services/search/d.py"), (4, "docs/x.md")}  # fmt: skip
+    files = _rows(
+        warehouse,
+        "select pr_number, file_path from staging.stg_github__pull_request_files "
+        "where repository = 'acme/mono' and pr_number = 4",
+    )
+    assert files == {(4, "services/search/d.py"), (4, "docs/x.md")}
 
 
 def test_each_change_counts_for_the_services_it_touches(warehouse):
@@ -250,8 +255,8 @@ def test_each_service_ships_its_changes_with_its_own_lead_time(warehouse):
     a change that is not theirs. shared never deployed s4 (mono#4)."""
     got = _rows(
         warehouse,
-        "select changes.change_id, changes.service, deployments.source_deployment_id, changes.lead_time_minutes "
-        "from marts.fct_change_services as changes "
+        "select changes.change_id, changes.service, deployments.source_deployment_id, "
+        "changes.lead_time_minutes from marts.fct_change_services as changes "
         "left join marts.fct_deployments as deployments using (deployment_id)",
     )
     assert got == {
