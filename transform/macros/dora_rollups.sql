@@ -747,23 +747,12 @@ grouped_changes as (
     from measured_change_services
     inner join service_groups
         on measured_change_services.service = service_groups.service
-        and service_groups.grouping = 'service'
-
-    union all by name
-
-    select
-        service_groups.grouping,
-        service_groups.group_value,
-        measured_change_services.* exclude (change_id, service, team, deployed_at),
-
-    from measured_change_services
-    inner join service_groups
-        on measured_change_services.service = service_groups.service
-        and service_groups.grouping = 'team'
-    qualify row_number() over (
-        partition by measured_change_services.change_id, measured_change_services.team
-        order by measured_change_services.deployed_at, measured_change_services.service
-    ) = 1
+        and service_groups.grouping in ('service', 'team')
+    qualify service_groups.grouping = 'service'
+        or row_number() over (
+            partition by service_groups.grouping, measured_change_services.change_id, measured_change_services.team
+            order by measured_change_services.deployed_at, measured_change_services.service
+        ) = 1
 
 ),
 
