@@ -200,7 +200,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_pipeline("org_config", db, root / "dlt").run(
         org_config_source(config.teams, config.services, config.environments, config.settings)
     )
-    _Dbt(db, root).run("+fct_change_services +dora_rollup_weekly")
+    _Dbt(db, root).run("+fct_change_services +fct_deployments +dora_rollup_weekly")
     return db
 
 
@@ -301,4 +301,21 @@ def test_rollups_count_each_service_and_each_team_once(warehouse):
         ("service", "search", 2, 4.5 * 60.0),
         ("service", "shared", 1, 7 * 60.0),
         ("service", "api", 1, 4 * 60.0),
+    }
+
+
+def test_a_services_deployment_counts_only_its_own_pull_requests(warehouse):
+    """shared's deployment of s3 reaches s1 and s2 too, search's of s4 reaches s2 and s3: each counts only
+    the pull requests of its service. The baselines ship no pull request."""
+    got = _rows(warehouse, "select source_deployment_id, pr_count, batch_pr_count from marts.fct_deployments")
+    assert got == {
+        ("1", 0, 0),
+        ("2", 0, 0),
+        ("3", 0, 0),
+        ("4", 1, 1),  # search: mono#1
+        ("5", 2, 2),  # pay: mono#1, mono#2
+        ("6", 1, 1),  # shared: mono#3
+        ("7", 1, 1),  # search: mono#4
+        ("8", 0, 0),
+        ("9", 1, 1),
     }
