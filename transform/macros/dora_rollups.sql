@@ -54,6 +54,11 @@ measured_changes as (
     from changes
     where lead_time_minutes is not null
         and team is not null
+    {%- if by_team %}
+    -- per team, `changes_relation` is the bridge fct_change_services: a change counts once for each team
+    -- whose services it touches, at the first of their production deployments of it
+    qualify row_number() over (partition by change_id, team order by deployed_at, service) = 1
+    {%- endif %}
 
 ),
 
