@@ -200,7 +200,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_pipeline("org_config", db, root / "dlt").run(
         org_config_source(config.teams, config.services, config.environments, config.settings)
     )
-    _Dbt(db, root).run("+fct_change_services +fct_deployments +dora_rollup_weekly")
+    _Dbt(db, root).run("+fct_change_services +fct_deployments +dora_rollup_weekly +dora_team_weekly")
     return db
 
 
@@ -302,6 +302,11 @@ def test_rollups_count_each_service_and_each_team_once(warehouse):
         ("service", "shared", 1, 7 * 60.0),
         ("service", "api", 1, 4 * 60.0),
     }
+
+
+def test_team_weekly_counts_each_change_once_per_team(warehouse):
+    got = _rows(warehouse, "select team, changes, lead_time_median_minutes from marts.dora_team_weekly")
+    assert got == {("money", 2, 18 * 60.0), ("find", 2, 4.5 * 60.0), ("platform", 2, 5.5 * 60.0)}
 
 
 def test_a_services_deployment_counts_only_its_own_pull_requests(warehouse):
