@@ -583,7 +583,32 @@ def service_summary(
             where (?::varchar[] is null or list_contains(?::varchar[], team))
                 and (?::varchar[] is null or list_contains(?::varchar[], service))
         ),
-        period as (select ?::date as period_start, ?::date as period_end),
+        requested as (select ?::date as period_start, ?::date as period_end),
+        loaded as (
+            select min(loaded_day) as loaded_from, max(loaded_day) as loaded_through,
+            from (
+                select coalesce(deployed_at, created_at)::date as loaded_day from marts.fct_deployments
+                union all
+                select created_at::date as loaded_day from marts.fct_incidents
+            )
+        ),
+        -- Per week over the period's loaded days, as dora_summary: days after the last load (or before
+        -- the first) are not days without deployments.
+        period as (
+            select
+                requested.period_start,
+                requested.period_end,
+                greatest(
+                    0,
+                    date_diff(
+                        'day',
+                        greatest(requested.period_start, loaded.loaded_from),
+                        least(requested.period_end, loaded.loaded_through)
+                    ) + 1
+                ) as loaded_days,
+            from requested
+            cross join loaded
+        ),
         deployments as (
             select
                 fct_deployments.service,
@@ -624,8 +649,9 @@ def service_summary(
             selected.repository,
             environments.environments,
             coalesce(deployments.deployments, 0) as deployments,
-            coalesce(deployments.deployments, 0) / ((period.period_end - period.period_start + 1) / 7.0)
-                as deployments_per_week,
+            case when period.loaded_days > 0
+                then cast(coalesce(deployments.deployments, 0) as double) * 7 / period.loaded_days
+            end as deployments_per_week,
             coalesce(deployments.deploy_days, 0) as deploy_days,
             coalesce(deployments.failed_deployments, 0) as failed_deployments,
             deployments.failed_deployments / nullif(deployments.deployments, 0) as change_failure_rate,
