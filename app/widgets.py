@@ -212,3 +212,24 @@ def levels_note(levels: PeriodLevels) -> None:
         "the period as `dora_levels` bands a month: deployment frequency as deploy days (or deployments) "
         "over the period's loaded days. Month by month, week by week: the Benchmarks page."
     )
+
+
+def explain_no_production(path) -> bool:
+    """True (after saying why) when the warehouse holds no successful production deployment at all: a new
+    setup whose environments or deploy rules match no production deployment. Widening the period would not
+    help, so the pages that need one say this instead of "widen the date range"."""
+    counts = queries.deployment_counts(path)
+    if counts["production"] > 0:
+        return False
+    st.info(
+        "No successful production deployment has been loaded yet"
+        + (
+            f" ({counts['deployments']} deployments to other environments or not successful)."
+            if counts["deployments"]
+            else "."
+        )
+        + " The four keys start with the first one. Check that an environment is marked"
+        " `production: true` and that each service's deploy rules match how it ships"
+        " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
+    )
+    return True

@@ -279,23 +279,10 @@ def _render_explainer() -> None:
 
 def _explain_no_production(path) -> None:
     """An empty period, or a warehouse with no production deployment at all (a new setup): say which."""
-    counts = queries.deployment_counts(path)
-    if counts["production"] > 0:
-        st.info(
-            "No production deployments in this period. Widen the date range or choose other teams "
-            "in the sidebar."
-        )
+    if widgets.explain_no_production(path):
         return
     st.info(
-        "No successful production deployment has been loaded yet"
-        + (
-            f" ({counts['deployments']} deployments to other environments or not successful)."
-            if counts["deployments"]
-            else "."
-        )
-        + " The four keys start with the first one. Check that an environment is marked"
-        " `production: true` and that each service's deploy rules match how it ships"
-        " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
+        "No production deployments in this period. Widen the date range or choose other teams in the sidebar."
     )
 
 

@@ -83,6 +83,8 @@ def render() -> None:
     st.title("Services")
     widgets.caption(filters)
     try:
+        # Without production deployments the figures are empty; the environments below show where they go.
+        no_production = widgets.explain_no_production(path)
         services = filters.services
         if filters.is_sliced:
             services = queries.scoped_services(
@@ -104,7 +106,7 @@ def render() -> None:
         st.subheader("Every service")
         if levels.frame is not None:
             widgets.levels_note(levels)
-        if int(table["Deployments"].sum()) == 0:
+        if int(table["Deployments"].sum()) == 0 and not no_production:
             st.info("No production deployment of these services in this period. Widen the date range.")
         widgets.table(
             table,

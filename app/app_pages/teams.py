@@ -157,6 +157,8 @@ def render() -> None:
             "still cover all of its services."
         )
     try:
+        if widgets.explain_no_production(path):
+            return
         teams = filters.teams
         if filters.is_sliced:
             teams = queries.scoped_teams(
