@@ -200,10 +200,13 @@ TRUNCATED_METRIC_TEXT = """() => Array.from(document.querySelectorAll(
 )).filter((element) => element.clientWidth > 0 && element.scrollWidth > element.clientWidth + 1)
   .map((element) => element.textContent.trim())"""
 CARD_WIDTHS = (1280, 1600, 1920)
+# Pages with a row of cards, and how many.
+CARD_PAGES = {"": 5, "teams": 4}
 
 
-def test_the_overview_cards_read_whole_from_1280_to_1920_px(chromium: str, app_url: str) -> None:
-    """The Overview's five cards in one row: no label or value cut off at any common desktop width."""
+def test_the_cards_read_whole_from_1280_to_1920_px(chromium: str, app_url: str) -> None:
+    """The Overview's five cards and the Teams page's four in one row: no label or value cut off at any common
+    desktop width."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -214,12 +217,13 @@ def test_the_overview_cards_read_whole_from_1280_to_1920_px(chromium: str, app_u
         try:
             for width in CARD_WIDTHS:
                 page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(app_url)
-                _settle(page, METRIC)
-                assert page.locator(METRIC).count() == 5
-                truncated = page.evaluate(TRUNCATED_METRIC_TEXT)
-                page.screenshot(path=str(SCREENSHOTS / f"overview-{width}.png"))
-                assert truncated == [], f"cut off at {width} px: {truncated}"
+                for path, cards in CARD_PAGES.items():
+                    page.goto(f"{app_url}/{path}")
+                    _settle(page, METRIC)
+                    assert page.locator(METRIC).count() == cards
+                    truncated = page.evaluate(TRUNCATED_METRIC_TEXT)
+                    page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}-{width}.png"))
+                    assert truncated == [], f"{path or 'overview'} cut off at {width} px: {truncated}"
                 page.close()
         finally:
             browser.close()

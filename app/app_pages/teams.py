@@ -105,17 +105,16 @@ def _render_weighted(path, filters: Filters, teams: list[str]) -> None:
     averages = queries.team_weighted_averages(path, filters.start, filters.end, teams)
     row = averages.iloc[0]
     st.subheader("Deploy-weighted averages")
-    st.caption("Each team's figure weighted by its production deployments in the period.")
+    st.caption(
+        "Each team's figure (for lead time and time to restore, its median) weighted by its production "
+        "deployments in the period."
+    )
     first, second, third, fourth = st.columns(4)
-    first.metric(
-        "Deployment frequency (weighted)", fmt.format_per_week(row["deployments_per_week"]), border=True
-    )
-    second.metric(
-        "Lead time median (weighted)", fmt.format_duration(row["lead_time_median_minutes"]), border=True
-    )
-    third.metric("Change failure rate (weighted)", fmt.format_rate(row["change_failure_rate"]), border=True)
+    first.metric("Deployment frequency", fmt.format_per_week(row["deployments_per_week"]), border=True)
+    second.metric("Lead time", fmt.format_duration(row["lead_time_median_minutes"]), border=True)
+    third.metric("Change failure rate", fmt.format_rate(row["change_failure_rate"]), border=True)
     fourth.metric(
-        "Time to restore median (weighted)",
+        "Time to restore",
         fmt.format_duration(row["time_to_restore_median_minutes"]),
         border=True,
     )
