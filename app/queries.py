@@ -564,6 +564,36 @@ def team_weighted_averages(path: Path, start: dt.date, end: dt.date, teams: list
 # of the changes they shipped first (docs/metrics.md).
 
 
+def loaded_days(path: Path, start: dt.date, end: dt.date) -> int:
+    """Days of the period inside the loaded data (the first to the last day holding a deployment of any
+    environment or status, or an incident), as `dora_summary` and the rollups count them; 0 outside it."""
+    frame = _query(
+        path,
+        """
+        with loaded as (
+            select min(loaded_day) as loaded_from, max(loaded_day) as loaded_through,
+            from (
+                select coalesce(deployed_at, created_at)::date as loaded_day from marts.fct_deployments
+                union all
+                select created_at::date as loaded_day from marts.fct_incidents
+            )
+        )
+        select
+            coalesce(
+                greatest(
+                    0,
+                    date_diff('day', greatest(?::date, loaded_from), least(?::date, loaded_through)) + 1
+                ),
+                0
+            ) as loaded_days,
+        from loaded
+        """,
+        start,
+        end,
+    )
+    return int(frame.loc[0, "loaded_days"])
+
+
 def service_summary(
     path: Path,
     start: dt.date,
@@ -583,32 +613,9 @@ def service_summary(
             where (?::varchar[] is null or list_contains(?::varchar[], team))
                 and (?::varchar[] is null or list_contains(?::varchar[], service))
         ),
-        requested as (select ?::date as period_start, ?::date as period_end),
-        loaded as (
-            select min(loaded_day) as loaded_from, max(loaded_day) as loaded_through,
-            from (
-                select coalesce(deployed_at, created_at)::date as loaded_day from marts.fct_deployments
-                union all
-                select created_at::date as loaded_day from marts.fct_incidents
-            )
-        ),
         -- Per week over the period's loaded days, as dora_summary: days after the last load (or before
         -- the first) are not days without deployments.
-        period as (
-            select
-                requested.period_start,
-                requested.period_end,
-                greatest(
-                    0,
-                    date_diff(
-                        'day',
-                        greatest(requested.period_start, loaded.loaded_from),
-                        least(requested.period_end, loaded.loaded_through)
-                    ) + 1
-                ) as loaded_days,
-            from requested
-            cross join loaded
-        ),
+        period as (select ?::date as period_start, ?::date as period_end, ?::integer as loaded_days),
         deployments as (
             select
                 fct_deployments.service,
@@ -673,6 +680,7 @@ def service_summary(
         _list_filter(services),
         start,
         end,
+        loaded_days(path, start, end),
     )
 
 
@@ -2008,32 +2016,9 @@ def period_levels(
         path,
         """
         with
-        requested as (
-            select ?::date as requested_start, ?::date as requested_end
-        ),
-        loaded as (
-            select min(loaded_day) as loaded_from, max(loaded_day) as loaded_through,
-            from (
-                select coalesce(deployed_at, created_at)::date as loaded_day from marts.fct_deployments
-                union all
-                select created_at::date as loaded_day from marts.fct_incidents
-            )
-        ),
         -- Days not loaded (before the first load, after the last) are not days without deployments.
         period as (
-            select
-                requested_start as period_start,
-                requested_end as period_end,
-                greatest(
-                    0,
-                    date_diff(
-                        'day',
-                        greatest(requested_start, loaded_from),
-                        least(requested_end, loaded_through)
-                    ) + 1
-                ) as loaded_days,
-            from requested
-            cross join loaded
+            select ?::date as period_start, ?::date as period_end, ?::integer as loaded_days
         ),
         -- As the rollups group: a service's events count for its team (and the org row) or for itself.
         service_groups as (
@@ -2181,6 +2166,7 @@ def period_levels(
         """,
         start,
         end,
+        loaded_days(path, start, end),
         group,
         group,
         group,
