@@ -15,7 +15,13 @@ from ingestion.dates import parse_ts
 from ingestion.quarantine import newest_wins
 
 from . import graphql
-from .columns import DEPLOYMENT_COLUMNS, DEPLOYMENT_STATUS_COLUMNS, shape_deployment, shape_deployment_status
+from .columns import (
+    DEPLOYMENT_COLUMNS,
+    DEPLOYMENT_STATUS_COLUMNS,
+    arrow_page,
+    shape_deployment,
+    shape_deployment_status,
+)
 from .reader import Reader, as_list
 
 
@@ -65,7 +71,7 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                     if recent or changed:
                         rows.append(shape_deployment(raw, full_name))
                 if rows:
-                    yield rows
+                    yield arrow_page(rows, DEPLOYMENT_COLUMNS)
                 # newest first: once a page lies wholly behind the floor, every later page does too (a
                 # page only partly behind may have lost a record across its boundary to the next one)
                 if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
@@ -97,12 +103,15 @@ def deployment_statuses_resource(gh: Reader, deployments: DltResource) -> DltRes
         write_disposition="merge",
         columns=DEPLOYMENT_STATUS_COLUMNS,
     )
-    def deployment_statuses(deploys: TDataItem) -> Iterator[list[dict]]:
+    def deployment_statuses(deploys: TDataItem) -> Iterator[Any]:
+        rows: list[dict] = []  # one item for the parent's whole page, as for a pull request's lists
         for deployment in as_list(deploys):
             repository, deployment_id = deployment["repository"], deployment["id"]
             path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
             for listed in gh.children("deployment_statuses", repository, deployment_id, path):
                 page = yield from gh.screen("deployment_statuses", listed, repository, path)
-                yield [shape_deployment_status(status, repository, deployment_id) for status in page]
+                rows += [shape_deployment_status(status, repository, deployment_id) for status in page]
+        if rows:
+            yield arrow_page(rows, DEPLOYMENT_STATUS_COLUMNS)
 
     return deployment_statuses

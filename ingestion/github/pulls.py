@@ -22,6 +22,7 @@ from .columns import (
     PULL_REQUEST_FILE_COLUMNS,
     REVIEW_COLUMNS,
     REVIEW_COMMENT_COLUMNS,
+    arrow_page,
     pick,
     shape_pull_request,
     shape_pull_request_commit,
@@ -65,7 +66,7 @@ def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[l
             seen.see(updated, pr["id"])
             rows.append(shape_pull_request(gh.detail(full_name, pr), full_name))
         if rows:
-            yield rows
+            yield arrow_page(rows, PULL_REQUEST_COLUMNS)
         # a listing that shifts while we page can carry a record across a page boundary: stop only after
         # a page lying wholly behind the cursor
         if behind and behind == len(page):
@@ -99,7 +100,7 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
                 for resource, listed in lists[pr["number"]].items():
                     gh.nested[(resource, full_name, pr["number"])] = listed
             if page:
-                yield [shape_pull_request(pr, full_name) for pr in page]
+                yield arrow_page([shape_pull_request(pr, full_name) for pr in page], PULL_REQUEST_COLUMNS)
         seen[full_name].save()
 
 
@@ -178,12 +179,16 @@ def _pull_request_lists(
         write_disposition="merge",
         columns=columns,
     )
-    def lists(prs: TDataItem) -> Iterator[list[dict]]:
+    def lists(prs: TDataItem) -> Iterator[Any]:
+        # one item for the parent's whole page: dlt's cost is per item, and most lists hold a few rows
+        rows: list[dict] = []
         for pr in as_list(prs):
             repository, number = pr["repository"], pr["number"]
             path = f"/repos/{repository}/pulls/{number}/{endpoint}"
             for listed in gh.children(name, repository, number, path, optional):
                 page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
-                yield [shape(raw, repository, number) for raw in page]
+                rows += [shape(raw, repository, number) for raw in page]
+        if rows:
+            yield arrow_page(rows, columns)
 
     return lists

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 from dlt.common.typing import TDataItem
 from dlt.sources.helpers.rest_client import RESTClient
 
@@ -20,6 +21,10 @@ from .helpers import Availability, conditional_pages, pages
 
 
 def as_list(items: TDataItem) -> list[dict]:
+    """A parent's page as a transformer receives it: rows, one row, or the Arrow table the parent loads
+    (columns.arrow_page; its children read keys from it, never its times)."""
+    if isinstance(items, pa.Table):
+        return items.to_pylist()
     return items if isinstance(items, list) else [items]
 
 

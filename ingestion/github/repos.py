@@ -25,6 +25,7 @@ from .columns import (
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
+    arrow_page,
     pick,
     shape_commit,
 )
@@ -138,7 +139,7 @@ def _commits_from_history(
         page = yield from gh.screen("commits", listed, full_name, full_name)
         for raw in page:
             cursor.see(_committed(raw))
-        yield [shape_commit(c, full_name) for c in page]
+        yield arrow_page([shape_commit(c, full_name) for c in page], COMMIT_COLUMNS)
     cursor.save()
 
 
@@ -157,7 +158,7 @@ def _commits_since(
             page = yield from gh.screen("commits", listed, full_name, owner)
             for raw in page:
                 cursor.see(_committed(raw))
-            yield [shape_commit(c, full_name) for c in page]
+            yield arrow_page([shape_commit(c, full_name) for c in page], COMMIT_COLUMNS)
     except ApiError as exc:
         # 409: the repository is empty; 404/422: the branch went away since it was listed
         if exc.status != 409 and (branch is None or exc.status not in (404, 422)):
