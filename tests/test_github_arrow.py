@@ -108,6 +108,7 @@ def _rows(db: Path, table: str, names: list[str]) -> list[tuple]:
 
 def test_the_arrow_load_writes_parquet(loads) -> None:
     (_, by_rows), (_, by_arrow) = loads
+    assert set(ARROW_TABLES) == columns.ARROW_RESOURCES
     assert not by_rows & set(ARROW_TABLES)
     missing = set(ARROW_TABLES) - by_arrow
     # a world without review comments or jobs on a path has nothing to write for them

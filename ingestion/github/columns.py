@@ -4,6 +4,7 @@ them) into those columns."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pyarrow as pa
@@ -346,6 +347,35 @@ def shape_deployment_status(raw: dict, repository: str, deployment_id: int) -> d
 
 
 _ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "bool": pa.bool_()}
+# the resources whose pages go through arrow_page
+ARROW_RESOURCES = frozenset(
+    {
+        "commits",
+        "pull_requests",
+        "pull_request_commits",
+        "pull_request_reviews",
+        "pull_request_review_comments",
+        "pull_request_files",
+        "deployments",
+        "deployment_statuses",
+        "workflow_jobs",
+    }
+)
+
+
+class _JsonTextHint(logging.Filter):
+    """dlt warns, for every Arrow page, that a column's `json` hint wins over the Arrow column's `text`
+    type. That is arrow_page's intent (JSON text into the json column, as rows load it); a warning per page
+    would fill the refresh's log, so it is dropped for these resources (dlt's INFO lines keep the detail)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if "when merging arrow schema with dlt schema" not in message:
+            return True
+        return not any(f"In resource: {name}," in message for name in ARROW_RESOURCES)
+
+
+logging.getLogger("dlt").addFilter(_JsonTextHint())
 # dlt's own type for a `timestamp` hint on DuckDB: UTC, microseconds
 _ARROW_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
