@@ -79,8 +79,10 @@ def loads(request, world, tmp_path_factory):
     api = request.param
     arrow = _load(world, tmp_path_factory.mktemp(f"arrow_{api}"), api)
     with pytest.MonkeyPatch.context() as patch:
-        for module in (repos, pulls, deployments, actions):
-            patch.setattr(module, "arrow_page", _as_rows)
+        # arrow_batches calls columns.arrow_page; the transformers import it by name
+        for module in (columns, repos, pulls, deployments, actions):
+            if hasattr(module, "arrow_page"):
+                patch.setattr(module, "arrow_page", _as_rows)
         rows = _load(world, tmp_path_factory.mktemp(f"rows_{api}"), api)
     return rows, arrow
 
@@ -147,3 +149,14 @@ def test_a_page_that_does_not_fit_the_hints_stays_rows() -> None:
         [{"id": 1, "at": "2026-01-02T03:04:05"}],  # a time without its zone
     ):
         assert columns.arrow_page(odd, hints) == odd
+
+
+def test_pages_are_gathered_into_tables_and_other_items_pass_on() -> None:
+    hints = {"id": {"data_type": "bigint"}}
+    marked = object()  # a quarantine item, marked for its own table
+    items = [[{"id": 1}, {"id": 2}], marked, [{"id": 3}], [{"id": 4}, {"id": 5}], [{"id": 6}]]
+    out = list(columns.arrow_batches(items, hints, size=3))
+    assert out[0] is marked
+    assert [item.column("id").to_pylist() for item in out[1:]] == [[1, 2, 3], [4, 5, 6]]
+    assert list(columns.arrow_batches([[{"id": 1}]], hints, size=3))[0].num_rows == 1
+    assert list(columns.arrow_batches([], hints)) == []

@@ -5,6 +5,7 @@ them) into those columns."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -378,6 +379,30 @@ class _JsonTextHint(logging.Filter):
 logging.getLogger("dlt").addFilter(_JsonTextHint())
 # dlt's own type for a `timestamp` hint on DuckDB: UTC, microseconds
 _ARROW_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+# rows per Arrow table handed to dlt: dlt computes and validates a table's schema for every Arrow item (it
+# caches that for rows only), about 10 ms an item, so pages are gathered into tables of this many rows
+ARROW_BATCH_ROWS = 10_000
+
+
+def arrow_batches(
+    items: Iterable[Any], columns: dict[str, Any], size: int = ARROW_BATCH_ROWS
+) -> Iterator[Any]:
+    """A resource's items with its pages of rows (lists) gathered into Arrow tables of at least `size` rows
+    (arrow_page), the last one smaller; other items (quarantine rows, marked for their own table) pass on
+    as they come. A transformer below the resource receives the tables (reader.as_list)."""
+    rows: list[dict] = []
+    for item in items:
+        if not isinstance(item, list):
+            yield item
+            continue
+        rows += item
+        if len(rows) >= size:
+            yield arrow_page(rows, columns)
+            rows = []
+    if rows:
+        yield arrow_page(rows, columns)
 
 
 def arrow_page(rows: list[dict], columns: dict[str, Any]) -> pa.Table | list[dict]:

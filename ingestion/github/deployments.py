@@ -18,6 +18,7 @@ from . import graphql
 from .columns import (
     DEPLOYMENT_COLUMNS,
     DEPLOYMENT_STATUS_COLUMNS,
+    arrow_batches,
     arrow_page,
     shape_deployment,
     shape_deployment_status,
@@ -33,10 +34,13 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         write_disposition="merge",
         columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
     )
-    def deployments(repos: TDataItem) -> Iterator[list[dict]]:
+    def deployments(repos: TDataItem) -> Iterator[Any]:
         """Newest first. Deployments created within the look-back before the cursor (a `Watermark` on
         the last update, section `cursors`) are read again, because their statuses (success, failure,
         inactive) arrive after they were created."""
+        yield from arrow_batches(_deployments(repos), DEPLOYMENT_COLUMNS)
+
+    def _deployments(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "deployments")
         windows = {repo["full_name"]: Watermark(cursors, repo["full_name"]) for repo in as_list(repos)}
         floors = {
@@ -71,7 +75,7 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                     if recent or changed:
                         rows.append(shape_deployment(raw, full_name))
                 if rows:
-                    yield arrow_page(rows, DEPLOYMENT_COLUMNS)
+                    yield rows
                 # newest first: once a page lies wholly behind the floor, every later page does too (a
                 # page only partly behind may have lost a record across its boundary to the next one)
                 if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
@@ -105,7 +109,7 @@ def deployment_statuses_resource(gh: Reader, deployments: DltResource) -> DltRes
     )
     def deployment_statuses(deploys: TDataItem) -> Iterator[Any]:
         rows: list[dict] = []  # one item for the parent's whole page, as for a pull request's lists
-        for deployment in as_list(deploys):
+        for deployment in as_list(deploys, ("repository", "id")):
             repository, deployment_id = deployment["repository"], deployment["id"]
             path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
             for listed in gh.children("deployment_statuses", repository, deployment_id, path):

@@ -22,6 +22,7 @@ from .columns import (
     PULL_REQUEST_FILE_COLUMNS,
     REVIEW_COLUMNS,
     REVIEW_COMMENT_COLUMNS,
+    arrow_batches,
     arrow_page,
     pick,
     shape_pull_request,
@@ -39,9 +40,12 @@ def pull_requests_resource(gh: Reader, repositories: DltResource) -> DltResource
         write_disposition="merge",
         columns=newest_wins(PULL_REQUEST_COLUMNS, "updated_at"),
     )
-    def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
+    def pull_requests(repos: TDataItem) -> Iterator[Any]:
         """Newest-updated first; stop at the first page that reaches behind the repository's cursor
         (ingestion/cursors.py `ChangedSince`, kept per repository in section `cursors`)."""
+        yield from arrow_batches(_pull_requests(repos), PULL_REQUEST_COLUMNS)
+
+    def _pull_requests(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "pull_requests")
         if gh.gql is not None:
             yield from _pull_requests_graphql(gh, as_list(repos), cursors)
@@ -66,7 +70,7 @@ def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[l
             seen.see(updated, pr["id"])
             rows.append(shape_pull_request(gh.detail(full_name, pr), full_name))
         if rows:
-            yield arrow_page(rows, PULL_REQUEST_COLUMNS)
+            yield rows
         # a listing that shifts while we page can carry a record across a page boundary: stop only after
         # a page lying wholly behind the cursor
         if behind and behind == len(page):
@@ -100,7 +104,7 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
                 for resource, listed in lists[pr["number"]].items():
                     gh.nested[(resource, full_name, pr["number"])] = listed
             if page:
-                yield arrow_page([shape_pull_request(pr, full_name) for pr in page], PULL_REQUEST_COLUMNS)
+                yield [shape_pull_request(pr, full_name) for pr in page]
         seen[full_name].save()
 
 
@@ -182,7 +186,7 @@ def _pull_request_lists(
     def lists(prs: TDataItem) -> Iterator[Any]:
         # one item for the parent's whole page: dlt's cost is per item, and most lists hold a few rows
         rows: list[dict] = []
-        for pr in as_list(prs):
+        for pr in as_list(prs, ("repository", "number")):
             repository, number = pr["repository"], pr["number"]
             path = f"/repos/{repository}/pulls/{number}/{endpoint}"
             for listed in gh.children(name, repository, number, path, optional):

@@ -25,7 +25,7 @@ from .columns import (
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
-    arrow_page,
+    arrow_batches,
     pick,
     shape_commit,
 )
@@ -79,10 +79,13 @@ def commits_resource(
         write_disposition="merge",
         columns=COMMIT_COLUMNS,
     )
-    def commits(repos: TDataItem) -> Iterator[list[dict]]:
+    def commits(repos: TDataItem) -> Iterator[Any]:
         """Default-branch commits since the cursor (committer date) minus a short look-back, then those of
         the branches the repository's `branch_push` rules match, each branch with its own cursor
         (`Watermark`s: section `cursors` by repository, `branch_cursors` by repository and branch)."""
+        yield from arrow_batches(_commits(repos), COMMIT_COLUMNS)
+
+    def _commits(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "commits")
         branch_cursors = keyed_state("branch_cursors", "commits")
         repos = as_list(repos)
@@ -139,7 +142,7 @@ def _commits_from_history(
         page = yield from gh.screen("commits", listed, full_name, full_name)
         for raw in page:
             cursor.see(_committed(raw))
-        yield arrow_page([shape_commit(c, full_name) for c in page], COMMIT_COLUMNS)
+        yield [shape_commit(c, full_name) for c in page]
     cursor.save()
 
 
@@ -158,7 +161,7 @@ def _commits_since(
             page = yield from gh.screen("commits", listed, full_name, owner)
             for raw in page:
                 cursor.see(_committed(raw))
-            yield arrow_page([shape_commit(c, full_name) for c in page], COMMIT_COLUMNS)
+            yield [shape_commit(c, full_name) for c in page]
     except ApiError as exc:
         # 409: the repository is empty; 404/422: the branch went away since it was listed
         if exc.status != 409 and (branch is None or exc.status not in (404, 422)):
