@@ -22,6 +22,8 @@ from .columns import (
     PULL_REQUEST_FILE_COLUMNS,
     REVIEW_COLUMNS,
     REVIEW_COMMENT_COLUMNS,
+    arrow_batches,
+    arrow_page,
     pick,
     shape_pull_request,
     shape_pull_request_commit,
@@ -38,9 +40,12 @@ def pull_requests_resource(gh: Reader, repositories: DltResource) -> DltResource
         write_disposition="merge",
         columns=newest_wins(PULL_REQUEST_COLUMNS, "updated_at"),
     )
-    def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
+    def pull_requests(repos: TDataItem) -> Iterator[Any]:
         """Newest-updated first; stop at the first page that reaches behind the repository's cursor
         (ingestion/cursors.py `ChangedSince`, kept per repository in section `cursors`)."""
+        yield from arrow_batches(_pull_requests(repos), PULL_REQUEST_COLUMNS)
+
+    def _pull_requests(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "pull_requests")
         if gh.gql is not None:
             yield from _pull_requests_graphql(gh, as_list(repos), cursors)
@@ -188,12 +193,16 @@ def _pull_request_lists(
         write_disposition={"disposition": "merge", "strategy": "delete-insert"} if whole_list else "merge",
         columns=columns,
     )
-    def lists(prs: TDataItem) -> Iterator[list[dict]]:
-        for pr in as_list(prs):
+    def lists(prs: TDataItem) -> Iterator[Any]:
+        # one item for the parent's whole page: dlt's cost is per item, and most lists hold a few rows
+        rows: list[dict] = []
+        for pr in as_list(prs, ("repository", "number")):
             repository, number = pr["repository"], pr["number"]
             path = f"/repos/{repository}/pulls/{number}/{endpoint}"
             for listed in gh.children(name, repository, number, path, optional):
                 page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
-                yield [shape(raw, repository, number) for raw in page]
+                rows += [shape(raw, repository, number) for raw in page]
+        if rows:
+            yield arrow_page(rows, columns)
 
     return lists
