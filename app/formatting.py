@@ -72,8 +72,22 @@ def format_per_week_delta(change: Any) -> str | None:
     return f"{float(change):+.1f} / week"
 
 
+def format_number(value: Any) -> str:
+    """A figure whose unit is in its label (deployments per week on a card), one decimal."""
+    if is_missing(value):
+        return MISSING
+    return f"{float(value):.1f}"
+
+
+def format_number_delta(change: Any) -> str | None:
+    """A signed change of such a figure; None hides the delta."""
+    if is_missing(change):
+        return None
+    return f"{float(change):+.1f}"
+
+
 def level_label(level: Any) -> str:
-    """The 2023 DORA level as a word, or a plain "no data" when the period has none for this metric."""
+    """A DORA level as a word, or a plain "no data" when the period has none for this metric."""
     if is_missing(level):
         return "No data"
     return LEVEL_LABELS.get(str(level), str(level))

@@ -564,6 +564,36 @@ def team_weighted_averages(path: Path, start: dt.date, end: dt.date, teams: list
 # of the changes they shipped first (docs/metrics.md).
 
 
+def loaded_days(path: Path, start: dt.date, end: dt.date) -> int:
+    """Days of the period inside the loaded data (the first to the last day holding a deployment of any
+    environment or status, or an incident), as `dora_summary` and the rollups count them; 0 outside it."""
+    frame = _query(
+        path,
+        """
+        with loaded as (
+            select min(loaded_day) as loaded_from, max(loaded_day) as loaded_through,
+            from (
+                select coalesce(deployed_at, created_at)::date as loaded_day from marts.fct_deployments
+                union all
+                select created_at::date as loaded_day from marts.fct_incidents
+            )
+        )
+        select
+            coalesce(
+                greatest(
+                    0,
+                    date_diff('day', greatest(?::date, loaded_from), least(?::date, loaded_through)) + 1
+                ),
+                0
+            ) as loaded_days,
+        from loaded
+        """,
+        start,
+        end,
+    )
+    return int(frame.loc[0, "loaded_days"])
+
+
 def service_summary(
     path: Path,
     start: dt.date,
@@ -583,7 +613,9 @@ def service_summary(
             where (?::varchar[] is null or list_contains(?::varchar[], team))
                 and (?::varchar[] is null or list_contains(?::varchar[], service))
         ),
-        period as (select ?::date as period_start, ?::date as period_end),
+        -- Per week over the period's loaded days, as dora_summary: days after the last load (or before
+        -- the first) are not days without deployments.
+        period as (select ?::date as period_start, ?::date as period_end, ?::integer as loaded_days),
         deployments as (
             select
                 fct_deployments.service,
@@ -624,8 +656,9 @@ def service_summary(
             selected.repository,
             environments.environments,
             coalesce(deployments.deployments, 0) as deployments,
-            coalesce(deployments.deployments, 0) / ((period.period_end - period.period_start + 1) / 7.0)
-                as deployments_per_week,
+            case when period.loaded_days > 0
+                then cast(coalesce(deployments.deployments, 0) as double) * 7 / period.loaded_days
+            end as deployments_per_week,
             coalesce(deployments.deploy_days, 0) as deploy_days,
             coalesce(deployments.failed_deployments, 0) as failed_deployments,
             deployments.failed_deployments / nullif(deployments.deployments, 0) as change_failure_rate,
@@ -647,6 +680,7 @@ def service_summary(
         _list_filter(services),
         start,
         end,
+        loaded_days(path, start, end),
     )
 
 
@@ -1938,4 +1972,207 @@ def delivery_measures(
         *_period_params(start, end, teams, services),
         group,
         *_period_params(start, end, teams, services),
+    )
+
+
+# --------------------------------------------------------------------------- levels over a chosen period
+# The level of a chosen period for one report year, banded as `dora_levels` bands a rollup period
+# (docs/metrics.md, "Benchmark levels"): the period's median lead time, change failure rate and median time
+# to restore as they are; deployment frequency as deploy days or deployments over the period's loaded days,
+# in each unit the year's bands use, the best level any band reaches winning. Bands come from the seed
+# (`reference.dora_bands`), never from this file. Over a calendar month, week or day the levels equal that
+# period's `dora_levels` rows (tested).
+LEVEL_GROUPS = ("team", "service")
+
+
+def has_period_levels(path: Path) -> bool:
+    """True when the warehouse holds the bands seed and `dora_levels` (built after both existed)."""
+    frame = _query(
+        path,
+        """
+        select count(*) as n
+        from information_schema.tables
+        where (table_schema = 'reference' and table_name = 'dora_bands')
+            or (table_schema = 'marts' and table_name = 'dora_levels')
+        """,
+    )
+    return int(frame.loc[0, "n"]) == 2
+
+
+def period_levels(
+    path: Path,
+    start: dt.date,
+    end: dt.date,
+    group: str,
+    teams: list[str] | None,
+    services: list[str] | None,
+    report_year: int,
+) -> pd.DataFrame:
+    """One row per team (and the `(org)` row over the selected teams) or per service (`group`): the level of
+    each of the four metrics over the period by the bands of `report_year`, with the value banded."""
+    if group not in LEVEL_GROUPS:
+        raise ValueError(f"group must be one of {LEVEL_GROUPS}, not {group!r}")
+    return _query(
+        path,
+        """
+        with
+        -- Days not loaded (before the first load, after the last) are not days without deployments.
+        period as (
+            select ?::date as period_start, ?::date as period_end, ?::integer as loaded_days
+        ),
+        -- As the rollups group: a service's events count for its team (and the org row) or for itself.
+        service_groups as (
+            select service, team as group_value from marts.dim_services
+            where ?::varchar = 'team'
+            union all
+            select service, '(org)' as group_value from marts.dim_services
+            where ?::varchar = 'team'
+            union all
+            select service, service as group_value from marts.dim_services
+            where ?::varchar = 'service'
+        ),
+        selected_services as (
+            select service_groups.*
+            from service_groups
+            inner join marts.dim_services as dim_services
+                on service_groups.service = dim_services.service
+            where (?::varchar[] is null or list_contains(?::varchar[], dim_services.team))
+                and (?::varchar[] is null or list_contains(?::varchar[], dim_services.service))
+        ),
+        deployment_figures as (
+            select
+                selected_services.group_value,
+                count(*) as deployments,
+                count(distinct fct_deployments.deployed_at::date) as deploy_days,
+                count(*) filter (where fct_deployments.is_failure) as failed_deployments,
+                quantile_cont(fct_deployments.time_to_restore_minutes, 0.5) as time_to_restore_median_minutes,
+            from marts.fct_deployments as fct_deployments
+            inner join selected_services
+                on fct_deployments.service = selected_services.service
+            cross join period
+            where fct_deployments.status = 'success'
+                and fct_deployments.is_production
+                and fct_deployments.team is not null
+                and fct_deployments.deployed_at::date between period.period_start and period.period_end
+            group by selected_services.group_value
+        ),
+        change_figures as (
+            select
+                selected_services.group_value,
+                quantile_cont(fct_changes.lead_time_minutes, 0.5) as lead_time_median_minutes,
+            from marts.fct_changes as fct_changes
+            inner join selected_services
+                on fct_changes.service = selected_services.service
+            cross join period
+            where fct_changes.lead_time_minutes is not null
+                and fct_changes.team is not null
+                and fct_changes.deployed_at::date between period.period_start and period.period_end
+            group by selected_services.group_value
+        ),
+        figures as (
+            select
+                groups.group_value,
+                period.loaded_days,
+                coalesce(deployment_figures.deployments, 0) as deployments,
+                coalesce(deployment_figures.deploy_days, 0) as deploy_days,
+                case when deployment_figures.deployments > 0
+                    then cast(deployment_figures.failed_deployments as double)
+                        / deployment_figures.deployments
+                end as change_failure_rate,
+                deployment_figures.time_to_restore_median_minutes,
+                change_figures.lead_time_median_minutes,
+            from (select distinct group_value from selected_services) as groups
+            cross join period
+            left join deployment_figures
+                on groups.group_value = deployment_figures.group_value
+            left join change_figures
+                on groups.group_value = change_figures.group_value
+        ),
+        bands as (
+            select * from reference.dora_bands where report_year = ?
+        ),
+        -- Each figure in the unit of each band of its metric (deployment frequency: a rate per unit).
+        valued as (
+            select
+                figures.group_value,
+                bands.metric,
+                bands.unit,
+                bands.level,
+                bands.lower_bound,
+                bands.upper_bound,
+                bands.upper_inclusive,
+                case bands.metric
+                    when 'deployment_frequency' then case when figures.loaded_days > 0 then
+                        case bands.unit
+                            when 'deploy_days_per_week'
+                                then cast(figures.deploy_days as double) * 7 / figures.loaded_days
+                            when 'deploy_days_per_month'
+                                then cast(figures.deploy_days as double) * 30 / figures.loaded_days
+                            when 'deploy_days_per_six_months'
+                                then cast(figures.deploy_days as double) * 180 / figures.loaded_days
+                            when 'deployments_per_day'
+                                then cast(figures.deployments as double) * 1 / figures.loaded_days
+                            when 'deployments_per_month'
+                                then cast(figures.deployments as double) * 30 / figures.loaded_days
+                        end
+                    end
+                    when 'lead_time' then figures.lead_time_median_minutes
+                    when 'change_failure_rate' then figures.change_failure_rate
+                    when 'time_to_restore' then figures.time_to_restore_median_minutes
+                end as value,
+            from figures
+            cross join bands
+        ),
+        -- [lower, upper), or (lower, upper] when upper_inclusive; an empty bound is open; the best level met.
+        banded as (
+            select group_value, metric, unit, level, value,
+            from valued
+            where value is not null
+                and case
+                    when upper_inclusive
+                        then (lower_bound is null or value > lower_bound)
+                        and (upper_bound is null or value <= upper_bound)
+                    else (lower_bound is null or value >= lower_bound)
+                        and (upper_bound is null or value < upper_bound)
+                end
+            qualify row_number() over (
+                partition by group_value, metric
+                order by case level when 'elite' then 1 when 'high' then 2 when 'medium' then 3 else 4 end
+            ) = 1
+        )
+        select
+            figures.group_value as key,
+            max(banded.level) filter (where banded.metric = 'deployment_frequency')
+                as deployment_frequency_level,
+            max(banded.value) filter (where banded.metric = 'deployment_frequency')
+                as deployment_frequency_value,
+            max(banded.unit) filter (where banded.metric = 'deployment_frequency')
+                as deployment_frequency_unit,
+            max(banded.level) filter (where banded.metric = 'lead_time') as lead_time_level,
+            max(banded.level) filter (where banded.metric = 'change_failure_rate')
+                as change_failure_rate_level,
+            max(banded.level) filter (where banded.metric = 'time_to_restore') as time_to_restore_level,
+            any_value(figures.deployments) as deployments,
+            any_value(figures.deploy_days) as deploy_days,
+            any_value(figures.loaded_days) as loaded_days,
+            any_value(figures.lead_time_median_minutes) as lead_time_median_minutes,
+            any_value(figures.change_failure_rate) as change_failure_rate,
+            any_value(figures.time_to_restore_median_minutes) as time_to_restore_median_minutes,
+        from figures
+        left join banded
+            on figures.group_value = banded.group_value
+        group by figures.group_value
+        order by key
+        """,
+        start,
+        end,
+        loaded_days(path, start, end),
+        group,
+        group,
+        group,
+        _list_filter(teams),
+        _list_filter(teams),
+        _list_filter(services),
+        _list_filter(services),
+        report_year,
     )

@@ -3,12 +3,13 @@ and the "could not read" message."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
 
+from app import formatting as fmt
 from app import queries
 from app.state import URL_FROM, URL_TEAM, URL_TO, Filters
 
@@ -154,11 +155,81 @@ def sliced(path, filters: Filters) -> Filters | None:
     return replace(filters, teams=teams, services=services)
 
 
-def report_year_note(filters: Filters) -> None:
-    """Period levels are dora_summary's, banded by the 2023 report; another year is on Benchmarks."""
-    year = filters.report_year
-    if year is not None and year != 2023:
+# The four keys as `queries.period_levels` and `dora_summary` name their levels.
+LEVEL_METRICS = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
+# The year `dora_summary` bands with: the levels of a warehouse built before `dora_levels` existed.
+SUMMARY_REPORT_YEAR = 2023
+
+
+@dataclass(frozen=True)
+class PeriodLevels:
+    """The levels of the chosen period by the report year of the filter bar, per team (and `(org)`) or per
+    service; `frame` is None for a warehouse without the bands, whose levels are dora_summary's 2023 ones."""
+
+    report_year: int
+    frame: pd.DataFrame | None
+
+    def level(self, key: str, metric: str, summary_row: pd.Series | None = None) -> object:
+        """The level of `metric` for a team, `(org)` or service; dora_summary's 2023 column as fallback."""
+        if self.frame is None:
+            return None if summary_row is None else summary_row[f"{metric}_level_{SUMMARY_REPORT_YEAR}"]
+        if key not in self.frame.index:
+            return None
+        return self.frame.loc[key, f"{metric}_level"]
+
+    def column(self, keys: pd.Series, metric: str, summary: pd.DataFrame | None = None) -> pd.Series:
+        """`metric`'s level for each key in order, as labels for a table."""
+        if self.frame is None:
+            if summary is None:
+                return pd.Series([None] * len(keys), index=keys.index, dtype="object").map(fmt.level_label)
+            return summary[f"{metric}_level_{SUMMARY_REPORT_YEAR}"].map(fmt.level_label)
+        levels = self.frame[f"{metric}_level"].reindex(list(keys))
+        return pd.Series(levels.to_numpy(), index=keys.index).map(fmt.level_label)
+
+
+def period_levels(
+    path, filters: Filters, group: str, teams: list[str] | None, services: list[str] | None = None
+) -> PeriodLevels:
+    """The period's levels by the chosen report year (`dora_levels`' banding over the chosen dates)."""
+    if filters.report_year is None or not queries.has_period_levels(path):
+        return PeriodLevels(SUMMARY_REPORT_YEAR, None)
+    frame = queries.period_levels(
+        path, filters.start, filters.end, group, teams, services, filters.report_year
+    )
+    return PeriodLevels(filters.report_year, frame.set_index("key"))
+
+
+def levels_note(levels: PeriodLevels) -> None:
+    """Which bands the level columns use, and where their definition is."""
+    if levels.frame is None:
         st.caption(
-            f"Levels over a chosen period use the 2023 report's bands (`dora_summary`); the {year} report's "
-            "levels per month, week or day are on the Benchmarks page."
+            "Levels use the 2023 report's bands (`dora_summary`); this warehouse predates the other years' "
+            "bands."
         )
+        return
+    st.caption(
+        f"Levels by the {levels.report_year} report's bands (the DORA report year in the sidebar), banding "
+        "the period as `dora_levels` bands a month: deployment frequency as deploy days (or deployments) "
+        "over the period's loaded days. Month by month, week by week: the Benchmarks page."
+    )
+
+
+def explain_no_production(path) -> bool:
+    """True (after saying why) when the warehouse holds no successful production deployment at all: a new
+    setup whose environments or deploy rules match no production deployment. Widening the period would not
+    help, so the pages that need one say this instead of "widen the date range"."""
+    counts = queries.deployment_counts(path)
+    if counts["production"] > 0:
+        return False
+    st.info(
+        "No successful production deployment has been loaded yet"
+        + (
+            f" ({counts['deployments']} deployments to other environments or not successful)."
+            if counts["deployments"]
+            else "."
+        )
+        + " The four keys start with the first one. Check that an environment is marked"
+        " `production: true` and that each service's deploy rules match how it ships"
+        " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
+    )
+    return True

@@ -215,23 +215,55 @@ class Measured:
     output: str  # stdout and stderr, interleaved
 
 
+class CommandFailed(RuntimeError):
+    """A measured command that failed or was stopped at its time budget, with what was measured until
+    then (a benchmark that cannot complete says where it stopped)."""
+
+    def __init__(self, message: str, measured: Measured, stopped_at_budget: bool) -> None:
+        super().__init__(message)
+        self.measured = measured
+        self.stopped_at_budget = stopped_at_budget
+
+
+# a command stopped at its budget gets SIGTERM (a refresh ends its run as interrupted), SIGKILL after this
+STOP_GRACE_S = 60
+
+
 def run_measured(
-    command: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None, what: str = ""
+    command: list[str],
+    cwd: Path,
+    log: Path,
+    env: dict[str, str] | None = None,
+    what: str = "",
+    budget_s: float | None = None,
 ) -> Measured:
     """Run `command`, timing it and sampling its process tree's memory; output goes to `log` too.
 
-    A failing command raises with the last lines of its output, so a benchmark says why it failed.
+    A failing command raises CommandFailed with the last lines of its output, so a benchmark says why it
+    failed; so does one still running after `budget_s` seconds, which is stopped then.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     env = with_venv_path(env)
     started = time.perf_counter()
+    stopped = False
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         with PeakRss(process.pid) as rss:
-            process.wait()
+            try:
+                process.wait(timeout=budget_s)
+            except subprocess.TimeoutExpired:
+                stopped = True
+                process.terminate()
+                try:
+                    process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
     seconds = time.perf_counter() - started
     output = log.read_text(errors="replace")
-    if process.returncode != 0:
+    measured = Measured(seconds, rss.peak_gib, output)
+    if stopped or process.returncode != 0:
         tail = "\n".join(output.splitlines()[-25:])
-        raise RuntimeError(f"{what or command[0]} exited {process.returncode} (log: {log}):\n{tail}")
-    return Measured(seconds, rss.peak_gib, output)
+        why = f"stopped at its budget of {budget_s:.0f} s" if stopped else f"exited {process.returncode}"
+        raise CommandFailed(f"{what or command[0]} {why} (log: {log}):\n{tail}", measured, stopped)
+    return measured

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.harness import BenchmarkUnavailable, run_measured, scaled_name
-from benchmarks.profile import refresh_profile
+from benchmarks.harness import BenchmarkUnavailable, CommandFailed, run_measured, scaled_name
+from benchmarks.profile import extracted_rows, refresh_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 REFRESH_NAMES = [
@@ -35,6 +35,8 @@ REFRESH_NAMES = [
     "large_incremental_refresh_s",
 ]
 EMULATOR_START_TIMEOUT_S = 1800  # generating the large org the first time takes minutes
+# seconds after which the full refresh is stopped and reported where it stopped (unset: no limit)
+BUDGET_VARIABLE = "DEPLOYLENS_BENCH_REFRESH_BUDGET_S"
 
 
 def org_workdir(bench_dir: Path, scale: str) -> Path:
@@ -120,6 +122,30 @@ def _refresh_command(workdir: Path) -> list[str]:
     ]
 
 
+def _budget() -> float | None:
+    value = os.environ.get(BUDGET_VARIABLE)
+    return float(value) if value else None
+
+
+def _where_it_stopped(
+    workdir: Path, failed: CommandFailed, before: tuple[int, int] | None, after: tuple[int, int] | None
+) -> None:
+    """What a refresh that did not complete had done: its time, peak memory, steps (the one it stopped in
+    marked unfinished), the API use the emulator counted and the rows extracted but not loaded yet."""
+    why = "stopped at its time budget" if failed.stopped_at_budget else "failed"
+    measured = failed.measured
+    print(f"  the full refresh {why} after {measured.seconds:.1f} s (peak {measured.peak_gib:.2f} GiB):")
+    print("\n".join(refresh_profile(workdir).lines()))
+    if before is not None and after is not None:
+        requests, points = after[0] - before[0], after[1] - before[1]
+        print(f"  GitHub until then: {requests:,} requests, {points:,} GraphQL points")
+    extracted = extracted_rows(workdir)
+    if extracted:
+        print("  extracted, not yet loaded (rows, bytes of intermediary files):")
+        for table, (rows, size) in sorted(extracted.items()):
+            print(f"    {table:<44} {rows:>10,} {size / 2**20:10.1f} MiB")
+
+
 def pull_request_count(warehouse: Path) -> int:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -151,9 +177,18 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
     try:
         before = github_requests(emulator.ask("usage"))
         print(f"[{scale}] full refresh from a fresh workdir ({emulator.url})", flush=True)
-        full = run_measured(
-            _refresh_command(workdir), ROOT, workdir.parent / f"{workdir.name}.full.log", env, "full refresh"
-        )
+        try:
+            full = run_measured(
+                _refresh_command(workdir),
+                ROOT,
+                workdir.parent / f"{workdir.name}.full.log",
+                env,
+                "full refresh",
+                budget_s=_budget(),
+            )
+        except CommandFailed as failed:
+            _where_it_stopped(workdir, failed, before, github_requests(emulator.ask("usage")))
+            raise
         after = github_requests(emulator.ask("usage"))
         profile = refresh_profile(workdir)
         print("\n".join(profile.lines()))

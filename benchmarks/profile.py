@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +69,9 @@ def step_seconds(dagster_home: Path, run_id: str | None = None) -> tuple[str | N
             run_id = runs[0].run_id
         started: dict[str, float] = {}
         steps: dict[str, float] = {}
+        last = None
         for entry in instance.all_logs(run_id):
+            last = entry.timestamp
             event = entry.dagster_event
             if event is None or not event.step_key:
                 continue
@@ -76,6 +80,10 @@ def step_seconds(dagster_home: Path, run_id: str | None = None) -> tuple[str | N
                 started[event.step_key] = entry.timestamp
             elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
                 steps[event.step_key] = entry.timestamp - started[event.step_key]
+        # a run stopped mid-step: the step's time until the run's last event
+        for key, at in started.items():
+            if key not in steps and last is not None:
+                steps[f"{key} (unfinished)"] = last - at
     return run_id, steps
 
 
@@ -124,3 +132,31 @@ def refresh_profile(workdir: Path) -> RefreshProfile:
     profile.loads = source_loads(workdir / "warehouse.duckdb", profile.run_id)
     profile.dbt_elapsed_s, profile.dbt_slowest = dbt_timings(workdir / "build" / "dbt_target")
     return profile
+
+
+def extracted_rows(workdir: Path) -> dict[str, tuple[int, int]]:
+    """Rows and bytes dlt extracted and has not normalised yet, by `pipeline.table`: what a load stopped
+    during its extraction had read (its intermediary files under the workdir's `dlt/`). A JSON file cut off
+    mid-write counts the rows before the cut; a Parquet file still open has no footer yet and counts its
+    bytes only."""
+    import pyarrow.parquet as pq
+
+    counts: dict[str, tuple[int, int]] = {}
+    for path in sorted((workdir / "dlt").glob("*/normalize/*/*/new_jobs/*")):
+        pipeline, table = path.parts[-6].removeprefix("deploylens_"), path.name.split(".", 1)[0]
+        rows = 0
+        try:
+            if ".parquet" in path.name:
+                rows = pq.read_metadata(path).num_rows
+            elif "jsonl" in path.name:
+                opener = gzip.open if path.name.endswith(".gz") else open
+                with opener(path, "rb") as lines:
+                    for line in lines:
+                        item = json.loads(line)
+                        rows += len(item) if isinstance(item, list) else 1
+        except (OSError, EOFError, ValueError, zlib.error):
+            pass  # the cut-off end of a file still being written
+        key = f"{pipeline}.{table}"
+        before_rows, before_bytes = counts.get(key, (0, 0))
+        counts[key] = (before_rows + rows, before_bytes + path.stat().st_size)
+    return counts

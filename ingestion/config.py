@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from ingestion.catalog import Catalog, CatalogError, read_catalog
-from ingestion.patterns import RegexEngine
+from ingestion.patterns import RegexEngine, path_pattern_regex
 
 KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
 # How the GitHub source reads pull requests and deployments: GraphQL (many to a request) or REST (for servers
@@ -326,6 +326,29 @@ def _text_list(v: _Validator, value: Any, where: tuple) -> list[str] | None:
     return [v.text(item, where + (i,)) for i, item in enumerate(v.sequence(value, where))]
 
 
+def _service_paths(v: _Validator, value: Any, where: tuple) -> list[str]:
+    """A service's `paths:` (globs or prefixes); [] when absent: the service owns its whole repository."""
+    if value is None:
+        return []
+    paths = []
+    for i, item in enumerate(v.sequence(value, where)):
+        pattern = v.text(item, where + (i,))
+        if "[" in pattern or "]" in pattern:
+            v.fail(where + (i,), "character classes are not supported in paths (use *, ? or **)")
+        if pattern.strip("/*") == "":
+            v.fail(
+                where + (i,),
+                "a path pattern must name a folder or file (leave `paths` out to own the repository)",
+            )
+        problem = v.regexes.error(path_pattern_regex(pattern))
+        if problem:
+            v.fail(where + (i,), f"not a usable path pattern: {problem}")
+        paths.append(pattern.lstrip("/"))
+    if not paths:
+        v.fail(where, "name at least one path, or leave `paths` out to own the whole repository")
+    return paths
+
+
 def _tier(v: _Validator, value: Any, where: tuple) -> str | None:
     """A service tier as text: `tier: 1` and `tier: "1"` are the same tier."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -549,7 +572,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         svc = v.mapping(svc, where)
         v.unknown_keys(
             svc,
-            {"name", "team", "repository", "pagerduty_services", "deployments", *SERVICE_DIMENSIONS},
+            {"name", "team", "repository", "paths", "pagerduty_services", "deployments", *SERVICE_DIMENSIONS},
             where,
         )
         name = v.text(svc.get("name"), where + ("name",))
@@ -575,11 +598,13 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         rules = _validate_deploy_rules(
             v, svc.get("deployments") or [], where + ("deployments",), environment_names
         )
+        paths = _service_paths(v, svc.get("paths"), where + ("paths",))
         services.append(
             {
                 "service": name,
                 "team": team,
                 "repository": repo,
+                "paths": paths,
                 "pagerduty_services": pd_ids,
                 "deploy_rules": rules,
                 "language": v.text(svc.get("language"), where + ("language",), required=False),

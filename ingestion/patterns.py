@@ -85,3 +85,36 @@ def regex_search(pattern: str, texts: Iterable[str]) -> list[bool]:
         return engine.search(pattern, texts)
     finally:
         engine.close()
+
+
+def _escape(text: str) -> str:
+    """`text` as a literal in RE2: only its metacharacters escaped (RE2 refuses some of the escapes
+    Python's re.escape writes)."""
+    return "".join("\\" + ch if ch in ".^$|()[]{}+*?\\" else ch for ch in text)
+
+
+def path_pattern_regex(pattern: str) -> str:
+    """The anchored regular expression (RE2) of a service path pattern, matched against a file's path from
+    the repository root. `*` and `?` stay within one folder, `**` crosses folders; a pattern without them
+    is a folder or file prefix: `services/payments` owns `services/payments` and everything under it."""
+    pattern = pattern.strip().lstrip("/")
+    if not any(ch in pattern for ch in "*?["):
+        return "^" + _escape(pattern.rstrip("/")) + "(/.*)?$"
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(.*/)?")  # `a/**/b`: zero or more folders between
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(_escape(pattern[i]))
+            i += 1
+    return "^" + "".join(out) + "$"

@@ -65,9 +65,20 @@ def connect_duckdb(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPy
     return con
 
 
-def _configure_dlt() -> None:
+# Sources that hand dlt Arrow tables (ingestion/github/columns.py `arrow_page`) for tables first loaded from
+# rows: dlt adds its `_dlt_load_id` and `_dlt_id` to rows but not to Arrow tables unless told, and their
+# tables keep both columns (not null) whichever way a page arrives. Set for those pipelines only: other
+# sources' Arrow tables (git_local) never had them.
+ARROW_WITH_DLT_COLUMNS = ("github",)
+
+
+def _configure_dlt(name: str | None = None) -> None:
     for dlt_name, ours in _DLT_ENV.items():
         os.environ.setdefault(dlt_name, memory_setting(ours))
+    if name in ARROW_WITH_DLT_COLUMNS:
+        section = f"DEPLOYLENS_{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
+        os.environ.setdefault(section + "ADD_DLT_LOAD_ID", "true")
+        os.environ.setdefault(section + "ADD_DLT_ID", "true")
 
 
 def make_pipeline(
@@ -80,7 +91,7 @@ def make_pipeline(
     one source failing or being reset does not disturb the others' incremental cursors.
     """
     Path(build_db).parent.mkdir(parents=True, exist_ok=True)
-    _configure_dlt()
+    _configure_dlt(name)
     kwargs = {"progress": progress} if progress else {}
     credentials = DuckDbCredentials(str(build_db), global_config=duckdb_settings())
     return dlt.pipeline(

@@ -70,7 +70,7 @@ def automation_reviews(world: World, svc: Service, pr: PullRequest) -> list[Revi
         return []
     at = floor_second(pr.opened_at + timedelta(seconds=rng.randint(1, seconds - 1)))
     bot = LINT_ACCOUNT if rng.random() < LINT_SHARE else CI_BOT
-    head = [s for s in pr.commit_shas if svc.commits[s].committed_at <= at] or pr.commit_shas[:1]
+    head = pr.shas_at(at, svc.commits) or pr.commit_shas[:1]
     return [
         Review(
             AUTOMATION_REVIEW_ID_BASE + pr.pr_id,

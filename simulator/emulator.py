@@ -551,10 +551,9 @@ class Emulator:
         gh = self.gh
         assert gh is not None
         files: dict[str, dict] = {}
-        for sha in pr.commit_shas:
-            if svc.commits[sha].committed_at <= now:
-                for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
-                    files[entry["filename"]] = entry
+        for sha in pr.shas_at(now, svc.commits):
+            for entry in gh.commit(svc, svc.commits[sha], detail=True).get("files", []):
+                files[entry["filename"]] = entry
         return sorted(files.values(), key=lambda f: f["filename"])
 
     def _review_comments(self, svc: Service, pr: Any, now: datetime) -> list[dict[str, Any]]:
@@ -673,7 +672,7 @@ class Emulator:
             if m.group(2) is None:
                 return gh.pull(svc, pr, now, full=True), None
             if m.group(2) == "/commits":
-                commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now][:250]
+                commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)][:250]
                 chunk, link = self._paginate(commits, params, target)
                 return [gh.commit(svc, c) for c in chunk], link
             reviews = served_reviews(self.world, svc, pr, now)
@@ -859,7 +858,7 @@ class Emulator:
             return svc.commits[svc.main[count - 1]] if count else None
         pr = self._branch_pull(svc, ref)
         if pr is not None and pr.opened_at <= now:
-            shas = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+            shas = pr.shas_at(now, svc.commits)
             return svc.commits[shas[-1]] if shas else None
         exact = svc.commits.get(ref)
         if exact is not None:

@@ -45,7 +45,7 @@ def branch_tips(svc: Service, now: datetime) -> list[tuple[str, Commit]]:
         ended = any(at is not None and at <= now for at in (pr.merged_at, pr.closed_at))
         if pr.opened_at > now or ended:
             continue
-        shas = [sha for sha in pr.commit_shas if svc.commits[sha].committed_at <= now]
+        shas = pr.shas_at(now, svc.commits)
         if shas:
             tips[pr.branch] = svc.commits[shas[-1]]
     return sorted(tips.items())
@@ -193,7 +193,7 @@ class Renderer:
         base = f"{api}/repos/{full_name}"
         merged = pr.merged_at is not None and pr.merged_at <= now
         closed = pr.closed_at is not None and pr.closed_at <= now
-        visible_commits = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+        visible_commits = pr.shas_at(now, svc.commits)
         head_sha = visible_commits[-1] if visible_commits else pr.commit_shas[0]
         events = [pr.opened_at] + [svc.commits[s].committed_at for s in visible_commits]
         events += [r.submitted_at for r in pr.reviews if r.submitted_at <= now]

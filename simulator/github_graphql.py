@@ -533,7 +533,7 @@ class GitHubGraph:
     def _pull(self, svc: Service, pr: PullRequest, raw: dict) -> dict[str, Any]:
         now = self.now
         merged = raw["merged_at"] is not None
-        commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+        commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)]
         return {
             "number": pr.number,
             "databaseId": pr.pr_id,

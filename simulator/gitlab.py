@@ -192,13 +192,13 @@ class GitLabApi:
 
     def _mr_updated(self, pr: PullRequest, now: datetime) -> datetime:
         times = [pr.opened_at] + [r.submitted_at for r in pr.reviews if r.submitted_at <= now]
-        times += [t for t in (pr.merged_at, pr.closed_at) if t is not None and t <= now]
+        times += [t for t in (pr.merged_at, pr.closed_at, pr.rewritten_at) if t is not None and t <= now]
         return max(times)
 
     def merge_request(self, svc: Service, pr: PullRequest, now: datetime) -> dict[str, Any]:
         state = self._mr_state(pr, now)
         merged = state == "merged"
-        head = [s for s in pr.commit_shas if svc.commits[s].committed_at <= now] or pr.commit_shas[:1]
+        head = pr.shas_at(now, svc.commits) or pr.commit_shas[:1]
         reviewers = {r.reviewer.login: r.reviewer for r in pr.reviews if r.reviewer.login != pr.author.login}
         notes = [r for r in pr.reviews if r.submitted_at <= now]
         squash = pr.merge_method == "squash"
@@ -486,7 +486,7 @@ class GitLabApi:
                 if params.get("sort", "desc") == "desc":
                     notes.reverse()
                 return self._page([self.note(svc, pr, r) for r in notes], params, target)
-            commits = [svc.commits[s] for s in pr.commit_shas if svc.commits[s].committed_at <= now]
+            commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)]
             commits.reverse()  # newest first, as GitLab lists them
             return self._page([self.commit(svc, c) for c in commits], params, target)
         # deployments are kept in creation order: those created by `now` are a prefix
@@ -567,7 +567,7 @@ class GitLabApi:
 
     def _commits(self, svc: Service, params: dict[str, str], now: datetime) -> list[dict[str, Any]]:
         """`all=true`: every branch's commits; else those reachable from `ref_name` (default: main)."""
-        visible_prs = {s for pr in svc.pulls if pr.opened_at <= now for s in pr.commit_shas}
+        visible_prs = {s for pr in svc.pulls if pr.opened_at <= now for s in pr.shas_at(now, svc.commits)}
         on_main = set(svc.main)
         ref = params.get("ref_name", "main")
         everything = params.get("all", "false").lower() == "true"

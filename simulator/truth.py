@@ -52,6 +52,10 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("commit_sha", pa.string()),  # the direct push's commit; NULL for a pull request
             ("first_commit_at", TS),
             ("opened_at", TS),
+            # when the change started: its first commit, or its opening when the branch was rewritten
+            # (squashed and force-pushed) after it opened, leaving only younger commits (docs/metrics.md)
+            ("started_at", TS),
+            ("is_branch_rewritten", pa.bool_()),
             ("first_review_at", TS),
             ("merged_at", TS),
             ("deployment_id", pa.string()),
@@ -212,7 +216,9 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
         first = _FirstDeployment(svc, end)
         # A commit exists at `end` when main reached it by then, or when it is on a PR opened by then: a
         # branch commit whose PR is opened only after `end` is invisible to anyone reading the APIs.
-        opened_pr_commits = {sha for pr in svc.pulls if pr.opened_at <= end for sha in pr.commit_shas}
+        opened_pr_commits = {
+            sha for pr in svc.pulls if pr.opened_at <= end for sha in pr.shas_at(end, svc.commits)
+        }
         for commit in svc.commits.values():
             if commit.committed_at > end:
                 continue
@@ -283,6 +289,10 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "pr_number": pr.number,
                     "first_commit_at": min(svc.commits[s].authored_at for s in pr.commit_shas),
                     "opened_at": pr.opened_at,
+                    "started_at": pr.opened_at
+                    if pr.rewritten_at is not None
+                    else min(svc.commits[s].authored_at for s in pr.commit_shas),
+                    "is_branch_rewritten": pr.rewritten_at is not None,
                     "first_review_at": min(reviews) if reviews else None,
                     "merged_at": pr.merged_at,
                     "deployment_id": dep.source_id if dep else None,
@@ -304,6 +314,8 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "commit_sha": git_sha.get(sha, sha),
                     "first_commit_at": commit.authored_at,
                     "opened_at": None,
+                    "started_at": commit.authored_at,
+                    "is_branch_rewritten": False,
                     "first_review_at": None,
                     "merged_at": commit.committed_at,
                     # nobody could review a direct push

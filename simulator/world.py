@@ -463,6 +463,17 @@ class PullRequest:
     merge_commit_sha: str | None
     test_merge_sha: str
     fix_kind: str | None = None  # "revert" | "hotfix": a fix-forward pull request deployed from its branch
+    # A branch rewritten (squashed and force-pushed) after the pull request opened: until `rewritten_at` the
+    # pull request listed `replaced_shas`; from then on `commit_shas`, all younger than the opening.
+    rewritten_at: datetime | None = None
+    replaced_shas: list[str] | None = None
+
+    def shas_at(self, now: datetime, commits: dict[str, Commit]) -> list[str]:
+        """The pull request's commits as its branch stood at `now`: what GitHub lists then."""
+        shas = self.commit_shas
+        if self.rewritten_at is not None and now < self.rewritten_at:
+            shas = self.replaced_shas or []
+        return [sha for sha in shas if commits[sha].committed_at <= now]
 
 
 @dataclass(slots=True)
@@ -1497,6 +1508,7 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
         incident.incident_id = _pd_id(rng if incident.service not in own_services else own_ids, "Q", 13)
     _assign_ids(world, ids)
     _add_fixes(world, ids)
+    _rewrite_branches(world)
     return world
 
 
@@ -1614,6 +1626,49 @@ def _add_fixes(world: World, ids: _Ids) -> None:
         if fixes:
             svc.deployments.extend(fixes)
             svc.deployments.sort(key=lambda d: (d.created_at, d.deployment_id))
+
+
+# Rewritten branches (docs/simulator.md, "Rewritten branches"): a share of the merged pull requests of
+# GitHub- and GitLab-hosted services had their branch squashed into one new commit and force-pushed after
+# they opened, before anyone reviewed them. Drawn from a stream of its own after every other record: every
+# other pull request, commit and deployment stays as it was.
+REWRITE_SHARE = 0.06
+
+
+def _rewrite_branches(world: World) -> None:
+    rng = random.Random(f"{world.seed}|{world.end.isoformat()}|rewrites")
+    for svc in world.services:
+        if svc.delivery == "git":
+            continue
+        for pr in svc.pulls:
+            if pr.merged_at is None or pr.fix_kind is not None or rng.random() >= REWRITE_SHARE:
+                continue
+            head = svc.commits[pr.commit_shas[-1]]
+            reviews = [r.submitted_at for r in pr.reviews if r.submitted_at > pr.opened_at]
+            until = min(reviews + [pr.merged_at])
+            if (until - pr.opened_at).total_seconds() < 120:
+                continue  # no time to rewrite it before the review or the merge
+            at = floor_second(pr.opened_at + (until - pr.opened_at) * rng.uniform(0.2, 0.8))
+            message = svc.commits[pr.commit_shas[0]].message
+            sha = hashlib.sha1(f"rewrite|{world.seed}|{svc.name}|{pr.number}".encode()).hexdigest()
+            svc.commits[sha] = Commit(
+                sha, svc.name, [pr.base_sha], pr.author, at, at, pr.author, message, pr_number=pr.number
+            )
+            svc.commits[sha].reach_index = head.reach_index
+            for old in pr.commit_shas:
+                svc.commits[old].reach_index = None  # no longer reachable from the merge
+            if pr.merge_method == "merge":
+                merge = svc.commits[pr.merge_commit_sha]
+                merge.parents = [merge.parents[0], sha]
+            else:
+                squash = svc.commits[pr.merge_commit_sha]
+                squash.message = f"{pr.title} (#{pr.number})\n\n* {message}"
+            for review in pr.reviews:
+                if review.submitted_at >= at:
+                    review.commit_id = sha
+            pr.replaced_shas = pr.commit_shas
+            pr.commit_shas = [sha]
+            pr.rewritten_at = at
 
 
 def _own_stream(team: tuple) -> bool:

@@ -77,8 +77,9 @@ def test_the_report_year_is_a_shared_filter_kept_in_the_url(warehouse):
     app_test = _open("overview", {"year": "2021"})
     assert app_test.sidebar.selectbox(key="filter_report_year").options == ["2023", "2022", "2021"]
     assert app_test.session_state["filter_report_year"] == 2021
-    # The Overview's period levels are dora_summary's, by the 2023 bands: it says so for another year.
-    assert any("use the 2023 report's bands" in item.value for item in app_test.caption)
+    # The Overview bands the period by the chosen year and says so.
+    assert any("Levels by the 2021 report's bands" in item.value for item in app_test.caption)
+    assert any("DORA 2021: " in item.value for item in app_test.markdown)
     # It follows the user to Benchmarks, and the sidebar choice goes back to the URL.
     app_test.switch_page("app_pages/benchmarks.py").run()
     assert any(item.value == "DORA levels, 2021 report" for item in app_test.subheader)
@@ -171,3 +172,83 @@ def test_the_form_writes_the_file_the_refresh_reads(warehouse, tmp_path, monkeyp
     scores = {row["item"]: row["score"] for row in rows}
     assert len(scores) == 15 and scores["observability"] == 3 and scores["safety"] == 1
     assert sum(scores.values()) == 4  # every other item left at 0 = don't have
+
+
+LEVEL_COLUMNS = {
+    "Frequency level": "deployment_frequency",
+    "Lead time level": "lead_time",
+    "Failure rate level": "change_failure_rate",
+    "Restore level": "time_to_restore",
+}
+LEVEL_WORDS = {"elite": "Elite", "high": "High", "medium": "Medium", "low": "Low"}
+# The figures each page shows beside the levels: the same whatever the report year.
+FIGURE_COLUMNS = ["Per week", "Change failure rate (%)", "Lead time median (h)", "Time to restore median (h)"]
+
+
+def _whole_month(path: Path) -> tuple[dt.date, dt.date]:
+    """The last calendar month wholly inside the loaded data (the month before the last deployment's)."""
+    last = _sql(path, "select max(deployed_at)::date as last from marts.fct_deployments").iloc[0]["last"]
+    month_end = pd.Timestamp(last).to_period("M").start_time.date() - dt.timedelta(days=1)
+    return month_end.replace(day=1), month_end
+
+
+def _mart_levels(path: Path, grouping: str, month: dt.date, year: int) -> dict[tuple[str, str], str]:
+    frame = _sql(
+        path,
+        """
+        select group_value, metric, level
+        from marts.dora_levels
+        where grouping = ? and period_grain = 'month' and period_start = ? and report_year = ?
+        """,
+        grouping,
+        month,
+        year,
+    )
+    return {
+        (row.group_value, row.metric): LEVEL_WORDS[row.level] if isinstance(row.level, str) else "No data"
+        for row in frame.itertuples()
+    }
+
+
+@pytest.mark.parametrize(
+    ("page", "key", "grouping"), [("teams", "Team", "team"), ("services", "Service", "service")]
+)
+def test_period_levels_follow_the_report_year_and_equal_the_mart(warehouse, page, key, grouping):
+    """Over a whole month the levels the page shows are that month's dora_levels rows, for each report year;
+    the years band the same figures differently."""
+    start, end = _whole_month(warehouse)
+    shown_by_year = {}
+    for year in (2021, 2022, 2023):
+        app_test = _open(page, {"from": start.isoformat(), "to": end.isoformat(), "year": str(year)})
+        assert any(f"Levels by the {year} report's bands" in item.value for item in app_test.caption)
+        table = _table(app_test, "Frequency level")
+        expected = _mart_levels(warehouse, grouping, start, year)
+        assert len(expected) >= 4 * 3
+        for column, metric in LEVEL_COLUMNS.items():
+            want = [expected.get((name, metric), "No data") for name in table[key]]
+            assert list(table[column]) == want, (year, column)
+        shown_by_year[year] = table
+    figures = [shown_by_year[year][FIGURE_COLUMNS].astype("float64") for year in (2021, 2022, 2023)]
+    pd.testing.assert_frame_equal(figures[0], figures[1])
+    pd.testing.assert_frame_equal(figures[0], figures[2])
+    levels = {year: shown_by_year[year][list(LEVEL_COLUMNS)].to_numpy().tolist() for year in shown_by_year}
+    assert levels[2021] != levels[2022] and levels[2022] != levels[2023] and levels[2021] != levels[2023]
+
+
+def test_the_overview_levels_follow_the_report_year_and_equal_the_mart(warehouse):
+    """The org badges and the per-team level columns of a whole month: dora_levels' org and team rows."""
+    start, end = _whole_month(warehouse)
+    badges_by_year = {}
+    for year in (2021, 2022, 2023):
+        app_test = _open("overview", {"from": start.isoformat(), "to": end.isoformat(), "year": str(year)})
+        org = _mart_levels(warehouse, "org", start, year)
+        metrics = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
+        badges = [item.value for item in app_test.markdown if "-badge[" in item.value]
+        words = [badge.split(f"DORA {year}: ", 1)[1].rstrip("]") for badge in badges]
+        assert words == [org[("(org)", metric)] for metric in metrics], year
+        badges_by_year[year] = words
+        table = _table(app_test, "Frequency level")
+        teams = _mart_levels(warehouse, "team", start, year)
+        for column, metric in LEVEL_COLUMNS.items():
+            assert list(table[column]) == [teams.get((team, metric), "No data") for team in table["Team"]]
+    assert len({tuple(words) for words in badges_by_year.values()}) == 3

@@ -193,6 +193,42 @@ def test_every_page_renders_in_a_real_browser(chromium: str, app_url: str, tiny_
             browser.close()
 
 
+# Metric labels and values whose text is cut off (an ellipsis): wider than the box that shows them.
+TRUNCATED_METRIC_TEXT = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] *, '
+    + '[data-testid="stMetricValue"], [data-testid="stMetricValue"] *'
+)).filter((element) => element.clientWidth > 0 && element.scrollWidth > element.clientWidth + 1)
+  .map((element) => element.textContent.trim())"""
+CARD_WIDTHS = (1280, 1600, 1920)
+# Pages with a row of cards, and how many.
+CARD_PAGES = {"": 5, "teams": 4}
+
+
+def test_the_cards_read_whole_from_1280_to_1920_px(chromium: str, app_url: str) -> None:
+    """The Overview's five cards and the Teams page's four in one row: no label or value cut off at any common
+    desktop width."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            for width in CARD_WIDTHS:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                for path, cards in CARD_PAGES.items():
+                    page.goto(f"{app_url}/{path}")
+                    _settle(page, METRIC)
+                    assert page.locator(METRIC).count() == cards
+                    truncated = page.evaluate(TRUNCATED_METRIC_TEXT)
+                    page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}-{width}.png"))
+                    assert truncated == [], f"{path or 'overview'} cut off at {width} px: {truncated}"
+                page.close()
+        finally:
+            browser.close()
+
+
 class _same_page:
     """A stand-in for `expect_page` when the link opens in the same tab."""
 

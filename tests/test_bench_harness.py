@@ -19,7 +19,15 @@ sys.path.insert(
 
 from benchmarks.__main__ import ALIASES, select
 from benchmarks.app_pages import navigation_pages
-from benchmarks.harness import merge_results, run_measured, scaled_name, table, target_of, verdict
+from benchmarks.harness import (
+    CommandFailed,
+    merge_results,
+    run_measured,
+    scaled_name,
+    table,
+    target_of,
+    verdict,
+)
 
 
 def test_results_merge_keeps_earlier_figures(tmp_path):
@@ -118,6 +126,15 @@ def test_a_failing_command_says_why(tmp_path):
         )
 
 
+def test_a_command_past_its_budget_is_stopped_and_says_so(tmp_path):
+    script = "import time; print('working', flush=True); time.sleep(60)"
+    with pytest.raises(CommandFailed, match="(?s)stopped at its budget of 2 s.*working") as failed:
+        run_measured([sys.executable, "-c", script], tmp_path, tmp_path / "log", budget_s=2)
+    assert failed.value.stopped_at_budget
+    assert 2 <= failed.value.measured.seconds < 30
+    assert failed.value.measured.peak_gib > 0
+
+
 def test_pages_come_from_the_navigation(tmp_path):
     entry = tmp_path / "app.py"
     entry.write_text(
@@ -133,3 +150,25 @@ def test_cli_lists_the_names():
         [sys.executable, "-m", "benchmarks", "--list"], capture_output=True, text=True, check=True
     )
     assert "large_full_refresh_s" in done.stdout and "renovate_attribution_s" in done.stdout
+
+
+def test_extracted_rows_counts_what_a_stopped_load_left(tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from benchmarks.profile import extracted_rows
+
+    jobs = tmp_path / "dlt" / "deploylens_github" / "normalize" / "abc" / "123.4" / "new_jobs"
+    jobs.mkdir(parents=True)
+    with gzip.open(jobs / "commits.1.0.typed-jsonl.gz", "wb") as out:  # two pages of rows, one row
+        out.write(b'[{"sha": "a"}, {"sha": "b"}]\n[{"sha": "c"}]\n{"sha": "d"}\n')
+    pq.write_table(pa.table({"id": [1, 2, 3]}), jobs / "commits.2.0.parquet")
+    (jobs / "deployments.3.0.parquet").write_bytes(b"PAR1 still being written")
+    found = extracted_rows(tmp_path)
+    assert {table: rows for table, (rows, _) in found.items()} == {
+        "github.commits": 7,
+        "github.deployments": 0,
+    }
+    assert found["github.deployments"][1] == len(b"PAR1 still being written")

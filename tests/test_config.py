@@ -628,3 +628,86 @@ def test_failure_signals_errors_name_the_key_and_line(section, expected):
     with pytest.raises(ConfigError) as err:
         parse_config(text)
     assert expected in str(err.value)
+
+
+MONOREPO = VALID.replace(
+    "    repository: acme/search-api\n",
+    "    repository: acme/checkout-api\n    paths: [services/search/**, /libs/search]\n",
+)
+
+
+def test_service_paths_load_and_services_without_them_own_the_repository():
+    config = parse_config(MONOREPO)
+    assert [(s["service"], s["paths"]) for s in config.services] == [
+        ("checkout-api", []),
+        ("search-api", ["services/search/**", "libs/search"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "owned"),
+    [
+        ("services/search/**", "services/search/api/main.py", True),
+        ("services/search/**", "services/searching/main.py", False),
+        ("services/search/**", "Services/search/main.py", False),  # paths are case-sensitive
+        ("libs/search", "libs/search", True),
+        ("libs/search", "libs/search/index.py", True),
+        ("libs/search/", "libs/search/index.py", True),
+        ("libs/search", "libs/search-v2/index.py", False),
+        ("libs/*.py", "libs/a.py", True),
+        ("libs/*.py", "libs/a/b.py", False),
+        ("libs/?.py", "libs/a.py", True),
+        ("**/*.sql", "schema.sql", True),
+        ("**/*.sql", "db/migrations/001.sql", True),
+        ("db/**/seed.sql", "db/seed.sql", True),
+        ("db/**/seed.sql", "db/a/b/seed.sql", True),
+        ("pkg/a+b.(x)", "pkg/a+b.(x)", True),
+        ("pkg/a+b.(x)", "pkg/aab.(x)", False),
+    ],
+)
+def test_path_patterns_match_as_documented_in_duckdb(pattern, path, owned):
+    """Models match file paths with DuckDB's regexp_matches; the expectations are written by hand."""
+    import duckdb
+
+    from ingestion.patterns import path_pattern_regex
+
+    regex = path_pattern_regex(pattern)
+    assert duckdb.execute("select regexp_matches(?, ?)", [path, regex]).fetchone()[0] is owned
+
+
+def test_service_path_rows_carry_the_pattern_and_its_regex():
+    from ingestion.org_config import _service_path_rows
+
+    rows = _service_path_rows(parse_config(MONOREPO).services)
+    assert rows == [
+        {
+            "service": "search-api",
+            "path_index": 0,
+            "path_pattern": "services/search/**",
+            "path_regex": "^services/search/.*$",
+        },
+        {
+            "service": "search-api",
+            "path_index": 1,
+            "path_pattern": "libs/search",
+            "path_regex": "^libs/search(/.*)?$",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        ("paths: []", "line 22: services[1].paths: name at least one path"),
+        ("paths: services/search", "line 22: services[1].paths: expected a list"),
+        ("paths: ['**']", "line 22: services[1].paths[0]: a path pattern must name a folder or file"),
+        ("paths: ['src/[ab].py']", "line 22: services[1].paths[0]: character classes are not supported"),
+        ("paths: ['']", "line 22: services[1].paths[0]: expected a non-empty string"),
+    ],
+)
+def test_path_errors_name_the_key_and_line(paths, expected):
+    assert "paths: [services/search/**" in MONOREPO
+    text = MONOREPO.replace("paths: [services/search/**, /libs/search]", paths)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert expected in str(info.value)

@@ -121,7 +121,7 @@ def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
     app.run()
     assert not app.exception, [item.value for item in app.exception]
     assert app.error.len == 0
-    assert [metric.label for metric in app.metric][:1] == ["Deployment frequency"]
+    assert [metric.label for metric in app.metric][:1] == ["Deploys / week"]
     # the four keys and the rework rate
     assert app.metric.len == 5
     start, end = app.session_state[DATES_KEY]

@@ -386,6 +386,12 @@ CONTRACT = {
         "system": "VARCHAR",
     },
     "stg_config__service_pagerduty": {"service": "VARCHAR", "pd_service_id": "VARCHAR"},
+    "stg_config__service_paths": {
+        "service": "VARCHAR",
+        "path_index": "INTEGER",
+        "path_pattern": "VARCHAR",
+        "path_regex": "VARCHAR",
+    },
     "stg_config__environments": {
         "environment": "VARCHAR",
         "environment_rank": "INTEGER",

@@ -93,9 +93,7 @@ def expected_rollup(truth: dict[str, pd.DataFrame], org: dict, grain: str) -> pd
     horizon = pd.Timestamp(org["sources"]["github"]["start_date"])
     before_horizon = changes["pr_number"].isna() & (changes["first_commit_at"] < horizon)
     changes = changes[changes["deployed_at"].notna() & changes["service"].isin(groups) & ~before_horizon]
-    changes = changes.assign(
-        lead=(changes["deployed_at"] - changes["first_commit_at"]).dt.total_seconds() / 60
-    )
+    changes = changes.assign(lead=(changes["deployed_at"] - changes["started_at"]).dt.total_seconds() / 60)
     incidents = truth["incidents"][truth["incidents"]["service"].isin(groups)]
 
     key = ["grouping", "group_value", "period_start"]

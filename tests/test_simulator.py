@@ -82,6 +82,8 @@ def test_truth_files_have_exactly_the_documented_columns(tiny_world, tmp_path):
             "commit_sha",
             "first_commit_at",
             "opened_at",
+            "started_at",
+            "is_branch_rewritten",
             "first_review_at",
             "merged_at",
             "deployment_id",
@@ -154,7 +156,7 @@ def _per_profile(world, truth) -> pd.DataFrame:
     prod["profile"] = prod.service.map(profile_of)
     changes = truth["changes"].dropna(subset=["deployed_at"]).copy()
     changes["profile"] = changes.service.map(profile_of)
-    changes["lead_h"] = (changes.deployed_at - changes.first_commit_at).dt.total_seconds() / 3600
+    changes["lead_h"] = (changes.deployed_at - changes.started_at).dt.total_seconds() / 3600
     prod["recovery_h"] = (prod.recovered_at - prod.deployed_at).dt.total_seconds() / 3600
     services_per_profile = pd.Series(profile_of).value_counts()
     rows = {}
@@ -231,12 +233,19 @@ def test_direct_pushes_are_main_commits_no_pull_request_landed(small_world, smal
         assert commit.main_index is not None and len(commit.parents) <= 1
         assert all(pr.merge_commit_sha != row.commit_sha for pr in svc.pulls)
         assert (row.first_commit_at, row.merged_at) == (commit.authored_at, commit.committed_at)
+        assert row.started_at == row.first_commit_at and not row.is_branch_rewritten
         assert pd.isna(row.opened_at) and pd.isna(row.first_review_at)
 
 
 def test_phases_are_ordered(small_truth):
     changes = small_truth["changes"].dropna(subset=["pr_number"])
-    assert (changes.first_commit_at <= changes.opened_at).all()
+    kept = changes[~changes.is_branch_rewritten]
+    assert (kept.first_commit_at <= kept.opened_at).all()
+    assert (kept.started_at == kept.first_commit_at).all()
+    # a rewritten branch's commits are all younger than the opening, and the change starts at the opening
+    rewritten = changes[changes.is_branch_rewritten]
+    assert (rewritten.first_commit_at > rewritten.opened_at).all()
+    assert (rewritten.started_at == rewritten.opened_at).all()
     reviewed = changes.dropna(subset=["first_review_at"])
     assert (reviewed.opened_at <= reviewed.first_review_at).all()
     assert (reviewed.first_review_at <= reviewed.merged_at).all()

@@ -47,6 +47,7 @@ def test_every_union_reads_source_staging():
         "int_commits_unioned.sql",
         "int_deployments_unioned.sql",
         "int_pull_request_commits_unioned.sql",
+        "int_pull_request_files_unioned.sql",
         "int_pull_requests_unioned.sql",
         "int_review_events_unioned.sql",
     ]

@@ -31,7 +31,7 @@ def read_truth(truth_dir: Path) -> dict[str, pd.DataFrame]:
         ),
         "changes": _naive_utc(
             pd.read_parquet(truth_dir / "changes.parquet"),
-            ["first_commit_at", "opened_at", "first_review_at", "merged_at", "deployed_at"],
+            ["first_commit_at", "opened_at", "started_at", "first_review_at", "merged_at", "deployed_at"],
         ),
         "incidents": _naive_utc(
             pd.read_parquet(truth_dir / "incidents.parquet"), ["created_at", "resolved_at"]
@@ -156,8 +156,8 @@ def compare(
     deployed = both[both["deployed_at_truth"].notna()].copy()
     expected = pd.DataFrame(
         {
-            "lead_time_minutes": _minutes(deployed["deployed_at_truth"] - deployed["first_commit_at_truth"]),
-            "coding_minutes": _minutes(deployed["opened_at_truth"] - deployed["first_commit_at_truth"]),
+            "lead_time_minutes": _minutes(deployed["deployed_at_truth"] - deployed["started_at_truth"]),
+            "coding_minutes": _minutes(deployed["opened_at_truth"] - deployed["started_at_truth"]),
             "pickup_minutes": _minutes(deployed["first_review_at_truth"] - deployed["opened_at_truth"]),
             "review_minutes": _minutes(deployed["merged_at_truth"] - deployed["first_review_at_truth"]),
             "deploy_minutes": _minutes(deployed["deployed_at_truth"] - deployed["merged_at_truth"]),

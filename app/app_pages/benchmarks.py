@@ -109,6 +109,8 @@ def main() -> None:
         if not years:
             st.info("This warehouse has no benchmark levels yet: the next refresh builds them.")
             return
+        if widgets.explain_no_production(path):
+            return
         year, grain = _controls(years, filters.report_year)
         levels = queries.team_levels(path, filters.start, filters.end, filters.teams, grain, year)
         scores = queries.quickcheck_scores(path, filters.start, filters.end, filters.teams, grain)

@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app import queries
+from app import queries, widgets
 
 
 def _age(at: object, now: dt.datetime) -> str:
@@ -52,9 +52,10 @@ def _render_sources(path, now: dt.datetime) -> None:
             f"The figures keep its data from the last good load ({_age(row.last_success_at, now)})."
         )
     shown = loads.assign(freshness=[_age(at, now) for at in loads["last_success_at"]])
-    st.dataframe(
+    widgets.table(
         shown,
-        hide_index=True,
+        "source_loads.csv",
+        "source_loads",
         column_config={
             "source": "Source",
             "status": "Last load",
@@ -83,10 +84,7 @@ def _render_checks(path) -> None:
     for row in warned.itertuples():
         st.warning(f"**{row.check_name}**: {row.details}")
     with st.expander("Every check of the published run"):
-        st.dataframe(checks, hide_index=True)
-        st.download_button(
-            "Download as CSV", checks.to_csv(index=False), "checks.csv", "text/csv", key="checks_csv"
-        )
+        widgets.table(checks, "checks.csv", "checks")
 
 
 def _render_quarantine(path) -> None:
@@ -96,7 +94,7 @@ def _render_quarantine(path) -> None:
         st.success("No record was set aside as bad.")
         return
     st.caption("Records a source sent that would have made the figures wrong: kept out, counted here.")
-    st.dataframe(summary, hide_index=True)
+    widgets.table(summary, "quarantined_records.csv", "quarantined_records")
 
 
 def render() -> None:

@@ -6,11 +6,13 @@ A card is a link too: `?deployment=<deployment_id>` opens it (the id is looked u
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
 from app import formatting as fmt
-from app import queries
+from app import queries, widgets
 from app.state import current_filters
 from data_tests.statuses import CANONICAL_STATUSES
 
@@ -85,6 +87,11 @@ def _render_batch_and_deployer(row: pd.Series) -> None:
     )
 
 
+def _file_stem(deployment_id: str) -> str:
+    """A download's file name from a deployment id (`github:6`): letters, digits, dashes and underscores."""
+    return "deployment_" + re.sub(r"[^A-Za-z0-9_-]+", "_", deployment_id)
+
+
 def _render_card(path, deployment_id: str) -> None:
     found = queries.deployment(path, deployment_id)
     if found.empty:
@@ -136,10 +143,10 @@ def _render_card(path, deployment_id: str) -> None:
     if changes.empty:
         st.caption("None: every commit it carries reached this environment's production line before.")
     else:
-        st.dataframe(
+        widgets.table(
             changes,
-            hide_index=True,
-            key="card_changes",
+            f"{_file_stem(deployment_id)}_changes.csv",
+            "card_changes",
             column_config={
                 "first_commit_at": st.column_config.DatetimeColumn("First commit (UTC)", format=UTC_MINUTES),
                 "merged_at": st.column_config.DatetimeColumn("Merged (UTC)", format=UTC_MINUTES),
@@ -157,13 +164,13 @@ def _render_card(path, deployment_id: str) -> None:
         )
     commits = queries.deployment_commits(path, deployment_id)
     with st.expander(f"Commits ({len(commits)})"):
-        st.dataframe(commits, hide_index=True, key="card_commits")
+        widgets.table(commits, f"{_file_stem(deployment_id)}_commits.csv", "card_commits")
     incidents = queries.deployment_incidents(path, deployment_id)
     st.markdown(f"**Incidents blamed on it** ({len(incidents)})")
     if incidents.empty:
         st.caption("None.")
     else:
-        st.dataframe(incidents, hide_index=True, key="card_incidents")
+        widgets.table(incidents, f"{_file_stem(deployment_id)}_incidents.csv", "card_incidents")
 
 
 def render() -> None:

@@ -101,6 +101,8 @@ def render() -> None:
     st.title("Lead time")
     widgets.caption(filters)
     try:
+        if widgets.explain_no_production(path):
+            return
         filters = widgets.sliced(path, filters)
         if filters is None:
             st.info("No service matches the department, language and label filters in the sidebar.")

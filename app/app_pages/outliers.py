@@ -274,6 +274,8 @@ def render() -> None:
                 "deploylens builds them."
             )
             return
+        if widgets.explain_no_production(path):
+            return
         teams = filters.teams or None
         services = filters.services or None
         if filters.is_sliced:

@@ -1,7 +1,8 @@
 """Overview: the four DORA metrics for the org, per team, and week by week.
 
-Every number comes from the marts (`dora_summary`, `dora_org_weekly`, `dora_team_weekly`); this page
-only chooses units and colours.
+Every number comes from the marts (`dora_summary`, `dora_org_weekly`, `dora_team_weekly`); the levels are
+the chosen report year's bands over the period (`queries.period_levels`); this page only chooses units and
+colours.
 """
 
 from __future__ import annotations
@@ -42,42 +43,50 @@ def _with_rework(org: pd.Series, path, start, end, teams: list[str]) -> pd.Serie
     return pd.concat([org, pd.Series({"rework_rate": rework["rework_rate"]})])
 
 
-def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filters) -> None:
+def _render_headline(
+    org: pd.Series, previous: pd.Series | None, filters: Filters, levels: widgets.PeriodLevels
+) -> None:
+    """Five cards in one row. Labels and values stay short (the unit in the label where it is a rate) so a
+    card reads whole from 1280 px wide; the full names are in each card's help."""
     previous_start, previous_end = filters.compare
     compared = f"Change against {previous_start:%Y-%m-%d} – {previous_end:%Y-%m-%d}."
+    year = levels.report_year
     cards = [
         (
-            "Deployment frequency",
-            fmt.format_per_week(org["deployments_per_week"]),
-            fmt.format_per_week_delta(_difference(org, previous, "deployments_per_week")),
+            "Deploys / week",
+            fmt.format_number(org["deployments_per_week"]),
+            fmt.format_number_delta(_difference(org, previous, "deployments_per_week")),
             "normal",
-            org["deployment_frequency_level_2023"],
-            "Successful production deployments per week; the level uses the median of deploy days per "
-            f"week. {compared}",
+            "deployment_frequency",
+            "Deployment frequency: successful production deployments per week of loaded data. The level "
+            "bands deploy days (or deployments, as the report year's bands count) over the period's loaded "
+            f"days. {compared}",
         ),
         (
-            "Lead time for changes",
+            "Lead time",
             fmt.format_duration(org["lead_time_median_minutes"]),
             fmt.format_duration_delta(_difference(org, previous, "lead_time_median_minutes")),
             "inverse",
-            org["lead_time_level_2023"],
-            f"Median time from a change's first commit to its first production deployment. {compared}",
+            "lead_time",
+            "Lead time for changes: the median time from a change's first commit to its first production "
+            f"deployment. {compared}",
         ),
         (
-            "Change failure rate",
+            "Failure rate",
             fmt.format_rate(org["change_failure_rate"]),
             fmt.format_rate_delta(_difference(org, previous, "change_failure_rate")),
             "inverse",
-            org["change_failure_rate_level_2023"],
-            f"Share of production deployments that caused a failure (incident or rollback). {compared}",
+            "change_failure_rate",
+            "Change failure rate: the share of production deployments that caused a failure (incident or "
+            f"rollback). {compared}",
         ),
         (
             "Time to restore",
             fmt.format_duration(org["time_to_restore_median_minutes"]),
             fmt.format_duration_delta(_difference(org, previous, "time_to_restore_median_minutes")),
             "inverse",
-            org["time_to_restore_level_2023"],
-            f"Median time from a failed deployment to its recovery. {compared}",
+            "time_to_restore",
+            f"Time to restore: the median time from a failed deployment to its recovery. {compared}",
         ),
         (
             "Rework rate",
@@ -86,20 +95,21 @@ def _render_headline(org: pd.Series, previous: pd.Series | None, filters: Filter
             "inverse",
             None,
             "Share of production deployments that were unplanned fix work: a rollback, or shipping a revert "
-            f"or a hotfix (DORA 2024's fifth metric; the 2023 bands have no level for it). {compared}",
+            f"or a hotfix (DORA 2024's fifth metric; no report year's bands give it a level). {compared}",
         ),
     ]
-    for index, (column, (label, value, delta, delta_color, level, help_text)) in enumerate(
-        zip(st.columns(len(cards)), cards, strict=True)
+    for column, (label, value, delta, delta_color, metric, help_text) in zip(
+        st.columns(len(cards)), cards, strict=True
     ):
         with column:
             st.metric(label, value, delta=delta, delta_color=delta_color, help=help_text, border=True)
-            if index < len(FOUR_KEYS):
-                st.badge(f"DORA 2023: {fmt.level_label(level)}", color=fmt.level_color(level))
+            if metric is not None:
+                level = levels.level(queries.ORG_TEAM, metric, org)
+                st.badge(f"DORA {year}: {fmt.level_label(level)}", color=fmt.level_color(level))
 
 
-def _team_table(summary: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    teams = summary[summary["team"] != queries.ORG_TEAM]
+def _team_table(summary: pd.DataFrame, filters: Filters, levels: widgets.PeriodLevels) -> pd.DataFrame:
+    teams = summary[summary["team"] != queries.ORG_TEAM].reset_index(drop=True)
     table = pd.DataFrame(
         {
             "Team": teams["team"],
@@ -107,29 +117,30 @@ def _team_table(summary: pd.DataFrame, filters: Filters) -> pd.DataFrame:
             "Deployments": teams["deployments"],
             "Per week": teams["deployments_per_week"],
             "Deploy days / week (median)": teams["deploy_days_per_week_median"],
-            "Frequency level": teams["deployment_frequency_level_2023"].map(fmt.level_label),
+            "Frequency level": levels.column(teams["team"], "deployment_frequency", teams),
             "Lead time median (h)": teams["lead_time_median_minutes"].map(fmt.minutes_to_hours),
             "Lead time p90 (h)": teams["lead_time_p90_minutes"].map(fmt.minutes_to_hours),
-            "Lead time level": teams["lead_time_level_2023"].map(fmt.level_label),
+            "Lead time level": levels.column(teams["team"], "lead_time", teams),
             "Change failure rate (%)": teams["change_failure_rate"] * 100,
-            "Failure rate level": teams["change_failure_rate_level_2023"].map(fmt.level_label),
+            "Failure rate level": levels.column(teams["team"], "change_failure_rate", teams),
             "Time to restore median (h)": teams["time_to_restore_median_minutes"].map(fmt.minutes_to_hours),
-            "Restore level": teams["time_to_restore_level_2023"].map(fmt.level_label),
+            "Restore level": levels.column(teams["team"], "time_to_restore", teams),
         }
     )
     return table.sort_values("Team").reset_index(drop=True)
 
 
-def _render_team_table(summary: pd.DataFrame, filters: Filters) -> None:
+def _render_team_table(summary: pd.DataFrame, filters: Filters, levels: widgets.PeriodLevels) -> None:
     st.subheader("By team")
-    table = _team_table(summary, filters)
+    table = _team_table(summary, filters, levels)
     if table.empty:
         st.info("No team had production deployments or changes in this period.")
         return
     number = st.column_config.NumberColumn
-    st.dataframe(
+    widgets.table(
         table,
-        hide_index=True,
+        "overview_teams.csv",
+        "overview_teams",
         column_config={
             "Team view": widgets.link_column("Team view", "The team on the Teams page", "Open"),
             "Per week": number(format="%.1f"),
@@ -249,7 +260,8 @@ def _render_explainer() -> None:
     with st.expander("What these mean"):
         st.markdown(
             "- **Deployment frequency**: successful production deployments per week. The level uses deploy "
-            "days (days with at least one deployment) per week, as the DORA bands do.\n"
+            "days (days with at least one deployment) per week or month over the period's loaded days, as "
+            "the 2021 and 2023 bands do; the 2022 bands count deployments per day or month.\n"
             "- **Lead time for changes**: from a change's first commit to the first production deployment "
             "that shipped it. Changes shipped by a team's first recorded deployment (a baseline) get none.\n"
             "- **Change failure rate**: failed production deployments divided by production deployments, "
@@ -259,30 +271,18 @@ def _render_explainer() -> None:
             "rollback deployed).\n"
             "- **Rework rate**: production deployments that were unplanned fix work (a rollback, or shipping "
             "a revert or a hotfix) divided by production deployments.\n"
-            "- **Levels** are the 2023 DORA bands: elite, high, medium, low.\n\n"
+            "- **Levels** are the DORA bands of the report year chosen in the sidebar (elite, high, medium, "
+            "low; the 2022 report has no elite).\n\n"
             f"Full definitions: [{METRICS_DOC}]({METRICS_DOC}) in the deploylens repository."
         )
 
 
 def _explain_no_production(path) -> None:
     """An empty period, or a warehouse with no production deployment at all (a new setup): say which."""
-    counts = queries.deployment_counts(path)
-    if counts["production"] > 0:
-        st.info(
-            "No production deployments in this period. Widen the date range or choose other teams "
-            "in the sidebar."
-        )
+    if widgets.explain_no_production(path):
         return
     st.info(
-        "No successful production deployment has been loaded yet"
-        + (
-            f" ({counts['deployments']} deployments to other environments or not successful)."
-            if counts["deployments"]
-            else "."
-        )
-        + " The four keys start with the first one. Check that an environment is marked"
-        " `production: true` and that each service's deploy rules match how it ships"
-        " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
+        "No production deployments in this period. Widen the date range or choose other teams in the sidebar."
     )
 
 
@@ -304,9 +304,10 @@ def render() -> None:
             org = _with_rework(org, path, filters.start, filters.end, filters.teams)
             if previous is not None:
                 previous = _with_rework(previous, path, *filters.compare, filters.teams)
-            _render_headline(org, previous, filters)
-            widgets.report_year_note(filters)
-            _render_team_table(summary, filters)
+            levels = widgets.period_levels(path, filters, "team", filters.teams)
+            _render_headline(org, previous, filters, levels)
+            widgets.levels_note(levels)
+            _render_team_table(summary, filters, levels)
             _render_moves(path, filters)
         _render_trends(filters, path)
     except queries.WarehouseUnavailable as error:

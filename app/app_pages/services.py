@@ -16,8 +16,12 @@ from app import queries, widgets
 from app.state import Filters, current_filters
 
 
-def service_table(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    return pd.DataFrame(
+def service_table(
+    rows: pd.DataFrame, filters: Filters, levels: widgets.PeriodLevels | None = None
+) -> pd.DataFrame:
+    """One row per service; with `levels` (a warehouse with the bands), a level column beside each key."""
+    rows = rows.reset_index(drop=True)
+    table = pd.DataFrame(
         {
             "Service": rows["service"],
             "Team": rows["team"],
@@ -33,7 +37,22 @@ def service_table(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
             "Lead time median (h)": rows["lead_time_median_minutes"].map(fmt.minutes_to_hours),
             "Lead time p90 (h)": rows["lead_time_p90_minutes"].map(fmt.minutes_to_hours),
         }
-    ).reset_index(drop=True)
+    )
+    if levels is None or levels.frame is None:
+        return table
+    for after, label, metric in SERVICE_LEVELS:
+        position = table.columns.get_loc(after) + 1
+        table.insert(position, label, levels.column(rows["service"], metric))
+    return table
+
+
+# Where each level column goes: after the figure it bands.
+SERVICE_LEVELS = (
+    ("Per week", "Frequency level", "deployment_frequency"),
+    ("Change failure rate (%)", "Failure rate level", "change_failure_rate"),
+    ("Time to restore median (h)", "Restore level", "time_to_restore"),
+    ("Lead time median (h)", "Lead time level", "lead_time"),
+)
 
 
 def _render_chart(table: pd.DataFrame) -> None:
@@ -64,6 +83,8 @@ def render() -> None:
     st.title("Services")
     widgets.caption(filters)
     try:
+        # Without production deployments the figures are empty; the environments below show where they go.
+        no_production = widgets.explain_no_production(path)
         services = filters.services
         if filters.is_sliced:
             services = queries.scoped_services(
@@ -76,13 +97,16 @@ def render() -> None:
         if rows.empty:
             st.info("No service matches the teams and services chosen in the sidebar.")
             return
-        table = service_table(rows, filters)
+        levels = widgets.period_levels(path, filters, "service", filters.teams, services)
+        table = service_table(rows, filters, levels)
         measures = queries.delivery_measures(
             path, filters.start, filters.end, "service", filters.teams, services
         )
         table = pd.concat([table, widgets.delivery_columns(table["Service"], measures)], axis=1)
         st.subheader("Every service")
-        if int(table["Deployments"].sum()) == 0:
+        if levels.frame is not None:
+            widgets.levels_note(levels)
+        if int(table["Deployments"].sum()) == 0 and not no_production:
             st.info("No production deployment of these services in this period. Widen the date range.")
         widgets.table(
             table,

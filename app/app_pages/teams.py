@@ -1,4 +1,5 @@
-"""Teams: every team side by side on the four keys, with its 2023 level, rank and percentile in the org,
+"""Teams: every team side by side on the four keys, with its level (by the report year chosen in the sidebar),
+rank and percentile in the org,
 deploy-weighted averages, and the change against the compare-to period.
 
 Figures come from `marts.dora_summary` (per team); ranks, percentiles, deltas and weighted averages are
@@ -29,8 +30,13 @@ def _hours(values: pd.Series) -> pd.Series:
     return values.map(fmt.minutes_to_hours).astype("float64")
 
 
-def team_table(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
-    """The page's table: units for people (hours, %), one column per figure, rank and delta beside it."""
+def team_table(
+    rows: pd.DataFrame, filters: Filters, levels: widgets.PeriodLevels | None = None
+) -> pd.DataFrame:
+    """The page's table: units for people (hours, %), one column per figure, rank and delta beside it; levels
+    by the chosen report year (dora_summary's 2023 ones without `levels`)."""
+    rows = rows.reset_index(drop=True)
+    levels = levels or widgets.PeriodLevels(widgets.SUMMARY_REPORT_YEAR, None)
     return pd.DataFrame(
         {
             "Team": rows["team"],
@@ -38,19 +44,19 @@ def team_table(rows: pd.DataFrame, filters: Filters) -> pd.DataFrame:
             "Deployments": rows["deployments"].astype("int64"),
             "Per week": rows["deployments_per_week"].astype("float64"),
             "Per week change": rows["deployments_per_week_change"].astype("float64"),
-            "Frequency level": rows["deployment_frequency_level_2023"].map(fmt.level_label),
+            "Frequency level": levels.column(rows["team"], "deployment_frequency", rows),
             "Frequency rank": rows["deployments_per_week_rank"],
             "Lead time median (h)": _hours(rows["lead_time_median_minutes"]),
             "Lead time change (h)": _hours(rows["lead_time_median_minutes_change"]),
-            "Lead time level": rows["lead_time_level_2023"].map(fmt.level_label),
+            "Lead time level": levels.column(rows["team"], "lead_time", rows),
             "Lead time rank": rows["lead_time_median_minutes_rank"],
             "Change failure rate (%)": rows["change_failure_rate"].astype("float64") * 100,
             "Failure rate change (pp)": rows["change_failure_rate_change"].astype("float64") * 100,
-            "Failure rate level": rows["change_failure_rate_level_2023"].map(fmt.level_label),
+            "Failure rate level": levels.column(rows["team"], "change_failure_rate", rows),
             "Failure rate rank": rows["change_failure_rate_rank"],
             "Time to restore median (h)": _hours(rows["time_to_restore_median_minutes"]),
             "Time to restore change (h)": _hours(rows["time_to_restore_median_minutes_change"]),
-            "Restore level": rows["time_to_restore_level_2023"].map(fmt.level_label),
+            "Restore level": levels.column(rows["team"], "time_to_restore", rows),
             "Restore rank": rows["time_to_restore_median_minutes_rank"],
             "Frequency percentile": rows["deployments_per_week_percentile"].astype("float64") * 100,
             "Lead time percentile": rows["lead_time_median_minutes_percentile"].astype("float64") * 100,
@@ -99,17 +105,16 @@ def _render_weighted(path, filters: Filters, teams: list[str]) -> None:
     averages = queries.team_weighted_averages(path, filters.start, filters.end, teams)
     row = averages.iloc[0]
     st.subheader("Deploy-weighted averages")
-    st.caption("Each team's figure weighted by its production deployments in the period.")
+    st.caption(
+        "Each team's figure (for lead time and time to restore, its median) weighted by its production "
+        "deployments in the period."
+    )
     first, second, third, fourth = st.columns(4)
-    first.metric(
-        "Deployment frequency (weighted)", fmt.format_per_week(row["deployments_per_week"]), border=True
-    )
-    second.metric(
-        "Lead time median (weighted)", fmt.format_duration(row["lead_time_median_minutes"]), border=True
-    )
-    third.metric("Change failure rate (weighted)", fmt.format_rate(row["change_failure_rate"]), border=True)
+    first.metric("Deployment frequency", fmt.format_per_week(row["deployments_per_week"]), border=True)
+    second.metric("Lead time", fmt.format_duration(row["lead_time_median_minutes"]), border=True)
+    third.metric("Change failure rate", fmt.format_rate(row["change_failure_rate"]), border=True)
     fourth.metric(
-        "Time to restore median (weighted)",
+        "Time to restore",
         fmt.format_duration(row["time_to_restore_median_minutes"]),
         border=True,
     )
@@ -151,6 +156,8 @@ def render() -> None:
             "still cover all of its services."
         )
     try:
+        if widgets.explain_no_production(path):
+            return
         teams = filters.teams
         if filters.is_sliced:
             teams = queries.scoped_teams(
@@ -170,11 +177,12 @@ def render() -> None:
                 "choose other teams in the sidebar."
             )
             return
-        table = team_table(rows, filters)
+        levels = widgets.period_levels(path, filters, "team", teams)
+        table = team_table(rows, filters, levels)
         measures = queries.delivery_measures(path, filters.start, filters.end, "team", teams, None)
         table = pd.concat([table, widgets.delivery_columns(table["Team"], measures)], axis=1)
         st.subheader("Every team")
-        widgets.report_year_note(filters)
+        widgets.levels_note(levels)
         widgets.table(
             table,
             "teams.csv",

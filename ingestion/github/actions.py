@@ -21,7 +21,7 @@ from ingestion.dates import iso_seconds, minus_days, parse_ts
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import newest_wins
 
-from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, pick, shape_run
+from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, arrow_page, pick, shape_run
 from .helpers import pages
 from .reader import Reader, as_list
 from .settings import WORKFLOW_RUN_QUERY_LIMIT, WORKFLOW_RUN_REQUERY_DAYS
@@ -260,7 +260,7 @@ def workflow_jobs_resource(
         write_disposition="merge",
         columns=WORKFLOW_JOB_COLUMNS,
     )
-    def workflow_jobs(runs: TDataItem) -> Iterator[list[dict]]:
+    def workflow_jobs(runs: TDataItem) -> Iterator[Any]:
         """The jobs of each run that is new or changed since its jobs were last read (latest attempt),
         with their own timings.
 
@@ -270,6 +270,7 @@ def workflow_jobs_resource(
         `deploy_workflows` given, only the runs its rules count are asked at all."""
         remembered = keyed_state("runs", "workflow_jobs")
         touched: set[str] = set()
+        rows: list[dict] = []  # one item for the runs' whole page
         runs = as_list(runs)
         if deploy_runs is not None:
             runs = list(compress(runs, deploy_runs.select(runs)))
@@ -282,10 +283,12 @@ def workflow_jobs_resource(
             listed = pages(gh.client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
             for raw_page in gh.availability.guard("workflow jobs", repository, listed):
                 page = yield from gh.screen("workflow_jobs", raw_page, repository, f"{repository}:{run_id}")
-                yield [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+                rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
             if not gh.availability.lacks("workflow jobs", repository):
                 known[str(run_id)] = [run.get("created_at"), *mark]
                 touched.add(repository)
+        if rows:
+            yield arrow_page(rows, WORKFLOW_JOB_COLUMNS)
         for repository in touched:
             _forget_old_runs(remembered[repository], lookback_days)
 

@@ -15,7 +15,14 @@ from ingestion.dates import parse_ts
 from ingestion.quarantine import newest_wins
 
 from . import graphql
-from .columns import DEPLOYMENT_COLUMNS, DEPLOYMENT_STATUS_COLUMNS, shape_deployment, shape_deployment_status
+from .columns import (
+    DEPLOYMENT_COLUMNS,
+    DEPLOYMENT_STATUS_COLUMNS,
+    arrow_batches,
+    arrow_page,
+    shape_deployment,
+    shape_deployment_status,
+)
 from .reader import Reader, as_list
 
 
@@ -27,10 +34,13 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         write_disposition="merge",
         columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
     )
-    def deployments(repos: TDataItem) -> Iterator[list[dict]]:
+    def deployments(repos: TDataItem) -> Iterator[Any]:
         """Newest first. Deployments created within the look-back before the cursor (a `Watermark` on
         the last update, section `cursors`) are read again, because their statuses (success, failure,
         inactive) arrive after they were created."""
+        yield from arrow_batches(_deployments(repos), DEPLOYMENT_COLUMNS)
+
+    def _deployments(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "deployments")
         windows = {repo["full_name"]: Watermark(cursors, repo["full_name"]) for repo in as_list(repos)}
         floors = {
@@ -97,12 +107,15 @@ def deployment_statuses_resource(gh: Reader, deployments: DltResource) -> DltRes
         write_disposition="merge",
         columns=DEPLOYMENT_STATUS_COLUMNS,
     )
-    def deployment_statuses(deploys: TDataItem) -> Iterator[list[dict]]:
-        for deployment in as_list(deploys):
+    def deployment_statuses(deploys: TDataItem) -> Iterator[Any]:
+        rows: list[dict] = []  # one item for the parent's whole page, as for a pull request's lists
+        for deployment in as_list(deploys, ("repository", "id")):
             repository, deployment_id = deployment["repository"], deployment["id"]
             path = f"/repos/{repository}/deployments/{deployment_id}/statuses"
             for listed in gh.children("deployment_statuses", repository, deployment_id, path):
                 page = yield from gh.screen("deployment_statuses", listed, repository, path)
-                yield [shape_deployment_status(status, repository, deployment_id) for status in page]
+                rows += [shape_deployment_status(status, repository, deployment_id) for status in page]
+        if rows:
+            yield arrow_page(rows, DEPLOYMENT_STATUS_COLUMNS)
 
     return deployment_statuses

@@ -22,6 +22,8 @@ from .columns import (
     PULL_REQUEST_FILE_COLUMNS,
     REVIEW_COLUMNS,
     REVIEW_COMMENT_COLUMNS,
+    arrow_batches,
+    arrow_page,
     pick,
     shape_pull_request,
     shape_pull_request_commit,
@@ -38,9 +40,12 @@ def pull_requests_resource(gh: Reader, repositories: DltResource) -> DltResource
         write_disposition="merge",
         columns=newest_wins(PULL_REQUEST_COLUMNS, "updated_at"),
     )
-    def pull_requests(repos: TDataItem) -> Iterator[list[dict]]:
+    def pull_requests(repos: TDataItem) -> Iterator[Any]:
         """Newest-updated first; stop at the first page that reaches behind the repository's cursor
         (ingestion/cursors.py `ChangedSince`, kept per repository in section `cursors`)."""
+        yield from arrow_batches(_pull_requests(repos), PULL_REQUEST_COLUMNS)
+
+    def _pull_requests(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "pull_requests")
         if gh.gql is not None:
             yield from _pull_requests_graphql(gh, as_list(repos), cursors)
@@ -112,6 +117,7 @@ def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> Dlt
         ("repository", "pull_number", "sha"),
         PULL_REQUEST_COMMIT_COLUMNS,
         shape_pull_request_commit,
+        whole_list=True,
     )
 
 
@@ -148,6 +154,7 @@ def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltRe
         PULL_REQUEST_FILE_COLUMNS,
         _picked(PULL_REQUEST_FILE_COLUMNS),
         optional="pull request files",
+        whole_list=True,
     )
 
 
@@ -167,23 +174,35 @@ def _pull_request_lists(
     columns: dict[str, Any],
     shape: Callable[[dict, str, int], dict],
     optional: str | None = None,
+    whole_list: bool = False,
 ) -> DltResource:
     """A list read for each pull request that changed (`/pulls/{number}/{endpoint}`; the GraphQL path's
-    page of it when it carried one); `optional` names a list a repository may not offer."""
+    page of it when it carried one); `optional` names a list a repository may not offer.
+
+    `whole_list`: a pull request's list as read replaces the one loaded before. A force-pushed branch drops
+    commits (and the files only they touched) from the list; merging on the row's key alone would keep
+    them. With the pull request as merge key, dlt's delete-insert deletes every row of each pull request
+    the load carries before inserting its list. A list answered "not modified" carries nothing, so its rows
+    stay."""
 
     @dlt.transformer(
         data_from=pull_requests,
         name=name,
         primary_key=primary_key,
-        write_disposition="merge",
+        merge_key=("repository", "pull_number") if whole_list else None,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"} if whole_list else "merge",
         columns=columns,
     )
-    def lists(prs: TDataItem) -> Iterator[list[dict]]:
-        for pr in as_list(prs):
+    def lists(prs: TDataItem) -> Iterator[Any]:
+        # one item for the parent's whole page: dlt's cost is per item, and most lists hold a few rows
+        rows: list[dict] = []
+        for pr in as_list(prs, ("repository", "number")):
             repository, number = pr["repository"], pr["number"]
             path = f"/repos/{repository}/pulls/{number}/{endpoint}"
             for listed in gh.children(name, repository, number, path, optional):
                 page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
-                yield [shape(raw, repository, number) for raw in page]
+                rows += [shape(raw, repository, number) for raw in page]
+        if rows:
+            yield arrow_page(rows, columns)
 
     return lists

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 from dlt.common.typing import TDataItem
 from dlt.sources.helpers.rest_client import RESTClient
 
@@ -19,7 +20,12 @@ from .columns import CONTRACTS
 from .helpers import Availability, conditional_pages, pages
 
 
-def as_list(items: TDataItem) -> list[dict]:
+def as_list(items: TDataItem, columns: tuple[str, ...] | None = None) -> list[dict]:
+    """A parent's item as a transformer receives it: rows, one row, or the Arrow table the parent loads
+    (columns.arrow_batches), read back as rows of `columns` only when given (the parent's keys: a
+    table's times would come back as datetimes, not as the API's text)."""
+    if isinstance(items, pa.Table):
+        return (items.select(list(columns)) if columns else items).to_pylist()
     return items if isinstance(items, list) else [items]
 
 

@@ -25,6 +25,7 @@ from .columns import (
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
+    arrow_batches,
     pick,
     shape_commit,
 )
@@ -78,10 +79,13 @@ def commits_resource(
         write_disposition="merge",
         columns=COMMIT_COLUMNS,
     )
-    def commits(repos: TDataItem) -> Iterator[list[dict]]:
+    def commits(repos: TDataItem) -> Iterator[Any]:
         """Default-branch commits since the cursor (committer date) minus a short look-back, then those of
         the branches the repository's `branch_push` rules match, each branch with its own cursor
         (`Watermark`s: section `cursors` by repository, `branch_cursors` by repository and branch)."""
+        yield from arrow_batches(_commits(repos), COMMIT_COLUMNS)
+
+    def _commits(repos: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "commits")
         branch_cursors = keyed_state("branch_cursors", "commits")
         repos = as_list(repos)

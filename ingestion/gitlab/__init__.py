@@ -645,7 +645,10 @@ def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> 
         data_from=merge_requests,
         name="merge_request_commits",
         primary_key=("project", "merge_request_iid", "id"),
-        write_disposition="merge",
+        # a merge request's commits as listed now replace those loaded before: a force-push drops commits
+        # (delete-insert deletes every row of each merge request the load carries, then inserts its list)
+        merge_key=("project", "merge_request_iid"),
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         columns=MERGE_REQUEST_COMMIT_COLUMNS,
     )
     def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:

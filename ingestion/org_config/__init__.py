@@ -13,6 +13,8 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
+from ingestion.patterns import path_pattern_regex
+
 from .settings import (
     DEFAULT_BENCHMARKS,
     DEFAULT_HOTFIX_PATTERNS,
@@ -59,6 +61,21 @@ def _service_pagerduty_rows(services: list[dict]) -> list[dict]:
         {"service": s.get("service", s.get("name")), "pd_service_id": pd_id}
         for s in services
         for pd_id in s.get("pagerduty_services") or []
+    ]
+
+
+def _service_path_rows(services: list[dict]) -> list[dict]:
+    """One row per path pattern of a service that owns part of its repository (`paths:`), with the
+    anchored regular expression the models match file paths with."""
+    return [
+        {
+            "service": s.get("service", s.get("name")),
+            "path_index": index,
+            "path_pattern": pattern,
+            "path_regex": path_pattern_regex(pattern),
+        }
+        for s in services
+        for index, pattern in enumerate(s.get("paths") or [])
     ]
 
 
@@ -211,6 +228,15 @@ def org_config_source(
             {
                 "service": {"data_type": "text", "nullable": True},
                 "pd_service_id": {"data_type": "text", "nullable": True},
+            },
+        ),
+        "service_paths": (
+            _service_path_rows(services),
+            {
+                "service": {"data_type": "text", "nullable": True},
+                "path_index": {"data_type": "bigint"},
+                "path_pattern": {"data_type": "text", "nullable": True},
+                "path_regex": {"data_type": "text", "nullable": True},
             },
         ),
         "environments": (

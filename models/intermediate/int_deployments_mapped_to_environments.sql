@@ -1,8 +1,10 @@
 -- One row per deployment from any source (int_deployments_unioned): its service, canonical environment
 -- and final status (canonical, with the source's own word in source_status). `is_successful` is the one
 -- definition of a successful deployment: its canonical status ships changes (seed deployment_statuses).
--- Service: deployments that name it (tag rules) keep it; others go to the primary service of their
--- repository.
+-- Service: deployments that name it (tag, workflow, job and branch rules) keep it; a GitHub (GitLab)
+-- deployment goes to the first service by name of its repository whose own `github_environment`
+-- (`gitlab_environment`) rule matches its environment name, and to the primary service of its repository
+-- when no such rule does.
 -- Environment of a GitHub (GitLab) deployment: the first of its service's `github_environment`
 -- (`gitlab_environment`) rules, in the service's order, whose case-insensitive regex matches the source
 -- environment name. A service without rules has the default ones, one per configured environment in rank
@@ -40,13 +42,41 @@ deployment_statuses as (
 
 ),
 
+-- A deployment of a repository several services share (a monorepo) belongs to the service whose own
+-- environment rule (not a default one) matches its environment name: the first such service by name.
+claimed as (
+
+    select
+        deployments.deployment_id,
+        deploy_rules.service,
+        row_number() over (
+            partition by deployments.deployment_id
+            order by deploy_rules.service, deploy_rules.rule_index
+        ) as claim_order,
+
+    from deployments
+    inner join repository_services
+        on deployments.repository = repository_services.repository
+    inner join deploy_rules
+        on repository_services.service = deploy_rules.service
+        and not coalesce(deploy_rules.is_default, false)
+        and deploy_rules.rule_kind = deployments.source_system || '_environment'
+        and regexp_matches(deployments.source_environment, deploy_rules.match_pattern, 'i')
+    where deployments.service is null
+        and deployments.environment is null
+
+),
+
 owned as (
 
     select
         deployments.*,
-        coalesce(deployments.service, repository_services.service) as owning_service,
+        coalesce(deployments.service, claimed.service, repository_services.service) as owning_service,
 
     from deployments
+    left join claimed
+        on deployments.deployment_id = claimed.deployment_id
+        and claimed.claim_order = 1
     left join repository_services
         on deployments.repository = repository_services.repository
         and repository_services.is_primary_service

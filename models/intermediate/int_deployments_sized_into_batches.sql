@@ -36,6 +36,12 @@ repository_services as (
 
 ),
 
+pull_request_services as (
+
+    select * from {{ ref('int_pull_requests_mapped_to_services') }}
+
+),
+
 pull_requests as (
 
     select * from {{ ref('int_pull_requests_unioned') }}
@@ -67,6 +73,15 @@ batch_pull_requests as (
     inner join pull_request_commits
         on repository_services.repository = pull_request_commits.repository
         and attributed.commit_sha = pull_request_commits.commit_sha
+    -- in a repository where services own paths, a service's batch holds only its own pull requests
+    where not coalesce(repository_services.is_path_repository, false)
+        or exists (
+            select 1
+            from pull_request_services
+            where pull_request_services.repository = pull_request_commits.repository
+                and pull_request_services.pr_number = pull_request_commits.pr_number
+                and pull_request_services.service = attributed.service
+        )
 
 ),
 

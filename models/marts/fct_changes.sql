@@ -4,6 +4,8 @@
 -- sign someone other than the author looked at it: a submitted review or a review comment on GitHub; a
 -- human note or an approval on GitLab. Review runs from there to the merge. A change read from git history
 -- alone has no opened time and no reviews: lead time and the deploy phase only.
+-- Service: a pull request's first by name of the services it counts for (fct_change_services holds them
+-- all); a direct push's, its repository's fallback service (int_repositories_mapped_to_services).
 with
 
 pull_requests as (
@@ -33,6 +35,12 @@ pull_request_commits as (
 repository_services as (
 
     select * from {{ ref('int_repositories_mapped_to_services') }}
+
+),
+
+pull_request_services as (
+
+    select * from {{ ref('int_pull_requests_mapped_to_services') }}
 
 ),
 
@@ -99,7 +107,7 @@ direct_pushes as (
     from traced
     inner join repository_services
         on traced.repository = repository_services.repository
-        and repository_services.is_primary_service
+        and repository_services.is_fallback_service
     where traced.pr_number is null
         and not traced.is_merge
         and not exists (
@@ -124,13 +132,13 @@ merged as (
 
     select
         merged_changes.*,
-        repository_services.service,
-        repository_services.team,
+        pull_request_services.service,
+        pull_request_services.team,
 
     from merged_changes
-    left join repository_services
-        on merged_changes.repository = repository_services.repository
-        and repository_services.is_primary_service
+    left join pull_request_services
+        on merged_changes.change_id = pull_request_services.change_id
+        and pull_request_services.is_first_service
 
 ),
 

@@ -60,6 +60,12 @@ repository_services as (
 
 ),
 
+pull_request_services as (
+
+    select * from {{ ref('int_pull_requests_mapped_to_services') }}
+
+),
+
 -- Which signals are on (org.yml `failure_signals:`); revert, hotfix and alert apply theirs upstream.
 signal_settings as (
 
@@ -96,7 +102,17 @@ shipped as (
     select
         attributed.deployment_id,
         count(distinct attributed.commit_sha) as commit_count,
-        count(distinct pull_request_commits.pr_number) as pr_count,
+        -- in a repository where services own paths, only the service's own pull requests
+        count(distinct pull_request_commits.pr_number) filter (
+            where not coalesce(repository_services.is_path_repository, false)
+                or exists (
+                    select 1
+                    from pull_request_services
+                    where pull_request_services.repository = pull_request_commits.repository
+                        and pull_request_services.pr_number = pull_request_commits.pr_number
+                        and pull_request_services.service = attributed.service
+                )
+        ) as pr_count,
 
     from attributed
     left join repository_services

@@ -54,6 +54,11 @@ measured_changes as (
     from changes
     where lead_time_minutes is not null
         and team is not null
+    {%- if by_team %}
+    -- per team, `changes_relation` is the bridge fct_change_services: a change counts once for each team
+    -- whose services it touches, at the first of their production deployments of it
+    qualify row_number() over (partition by change_id, team order by deployed_at, service) = 1
+    {%- endif %}
 
 ),
 
@@ -611,6 +616,12 @@ changes as (
 
 ),
 
+change_services as (
+
+    select * from {{ ref('fct_change_services') }}
+
+),
+
 incidents as (
 
     select * from {{ ref('fct_incidents') }}
@@ -695,6 +706,61 @@ measured_changes as (
 
 ),
 
+-- Services by path (docs/metrics.md): a change counts for each service it touches, with that service's
+-- first production deployment of it (fct_change_services), and once for each team, at the first of those
+-- deployments among the team's services. The other groupings count it once, as fct_changes has it.
+measured_change_services as (
+
+    select
+        change_id,
+        service,
+        team,
+        deployed_at,
+        {{ deploy_day('deployed_at') }} as event_day,
+        lead_time_minutes,
+        is_reviewed_by_other,
+        is_deployed_by_author,
+        {%- for phase in rollup_phases() %}
+        {{ phase }}_minutes,
+        {%- endfor %}
+
+    from change_services
+    where lead_time_minutes is not null
+        and team is not null
+
+),
+
+grouped_changes as (
+
+    select
+        service_groups.grouping,
+        service_groups.group_value,
+        measured_changes.* exclude (service),
+
+    from measured_changes
+    inner join service_groups
+        on measured_changes.service = service_groups.service
+    where service_groups.grouping not in ('service', 'team')
+
+    union all by name
+
+    select
+        service_groups.grouping,
+        service_groups.group_value,
+        measured_change_services.* exclude (change_id, service, team, deployed_at),
+
+    from measured_change_services
+    inner join service_groups
+        on measured_change_services.service = service_groups.service
+        and service_groups.grouping in ('service', 'team')
+    qualify service_groups.grouping = 'service'
+        or row_number() over (
+            partition by service_groups.grouping, measured_change_services.change_id, measured_change_services.team
+            order by measured_change_services.deployed_at, measured_change_services.service
+        ) = 1
+
+),
+
 started_incidents as (
 
     select
@@ -735,25 +801,23 @@ deployment_periods as (
 change_periods as (
 
     select
-        service_groups.grouping,
-        service_groups.group_value,
-        {{ period_start(grain, 'measured_changes.event_day') }} as period_start,
+        grouping,
+        group_value,
+        {{ period_start(grain, 'grouped_changes.event_day') }} as period_start,
         count(*) as changes,
-        {{ lead_time_statistics('measured_changes.lead_time_minutes') }},
-        {{ safe_ratio('count(*) filter (where measured_changes.is_reviewed_by_other)',
-                      'count(measured_changes.is_reviewed_by_other)') }} as review_compliance_rate,
-        {{ safe_ratio('count(*) filter (where measured_changes.is_deployed_by_author)',
-                      'count(measured_changes.is_deployed_by_author)') }} as deployed_by_author_share,
+        {{ lead_time_statistics('grouped_changes.lead_time_minutes') }},
+        {{ safe_ratio('count(*) filter (where grouped_changes.is_reviewed_by_other)',
+                      'count(grouped_changes.is_reviewed_by_other)') }} as review_compliance_rate,
+        {{ safe_ratio('count(*) filter (where grouped_changes.is_deployed_by_author)',
+                      'count(grouped_changes.is_deployed_by_author)') }} as deployed_by_author_share,
         {%- for phase in rollup_phases() %}
-        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.5) }} as {{ phase }}_median_minutes,
-        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.75) }} as {{ phase }}_p75_minutes,
-        {{ percentile('measured_changes.' ~ phase ~ '_minutes', 0.9) }} as {{ phase }}_p90_minutes,
-        avg(measured_changes.{{ phase }}_minutes) as {{ phase }}_mean_minutes,
+        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.5) }} as {{ phase }}_median_minutes,
+        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.75) }} as {{ phase }}_p75_minutes,
+        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.9) }} as {{ phase }}_p90_minutes,
+        avg(grouped_changes.{{ phase }}_minutes) as {{ phase }}_mean_minutes,
         {%- endfor %}
 
-    from measured_changes
-    inner join service_groups
-        on measured_changes.service = service_groups.service
+    from grouped_changes
     group by all
 
 ),

@@ -1,0 +1,326 @@
+"""Services by path, end to end: a monorepo served by a local GitHub stub, loaded by the GitHub source (pull
+request files included), built by dbt, and the bridge `fct_change_services`, the deployments and the lead
+times compared both ways with what the history below makes true (worked out by hand, docs/metrics.md,
+"Services by path").
+
+acme/mono holds pay (services/pay/**), search (services/search/**) and shared (no paths); each deploys to
+its own environment names. Main is m0 ← s1 ← s2 ← s3 ← s4, each s<n> the squash commit of pull request n,
+whose one branch commit p<n> was authored at 09:00 of its day:
+
+| PR | files | counts for |
+|---|---|---|
+| 1 | services/pay/a.py, services/search/b.py | pay, search |
+| 2 | services/pay/c.py | pay |
+| 3 | README.md | shared (no path claims it) |
+| 4 | services/search/d.py, docs/x.md | search, shared |
+
+Deployments (each service's first is a baseline at m0): search s1 06-02 14:00; pay s2 06-03 15:00; shared
+s3 06-04 16:00; search s4 06-05 13:00. acme/api, one service without paths or rules, is as before paths
+existed: its pull request counts for it whatever its files name. The root commits m0 and a0 are direct
+pushes, shipped by the baselines.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_deploy_rules_fork_runs import _Dbt
+from test_ingestion_stub import Stub
+
+from ingestion.config import parse_config
+from ingestion.github import github_source
+from ingestion.org_config import org_config_source
+from ingestion.pipelines import make_pipeline
+
+MONO, API = "acme/mono", "acme/api"
+
+CONFIG = textwrap.dedent(
+    """\
+    org: acme
+    sources:
+      github: {base_url: "https://api.github.com", organization: acme, token: t}
+    teams:
+      - name: money
+      - name: find
+      - name: platform
+    services:
+      - name: pay
+        team: money
+        repository: acme/mono
+        paths: ["services/pay/**"]
+        deployments: [{environment: production, github_environment: "^pay-prod"}]
+      - name: search
+        team: find
+        repository: acme/mono
+        paths: ["services/search/**"]
+        deployments: [{environment: production, github_environment: "^search-prod"}]
+      - name: shared
+        team: platform
+        repository: acme/mono
+        deployments: [{environment: production, github_environment: "^shared-prod"}]
+      - name: api
+        team: platform
+        repository: acme/api
+    environments:
+      - {name: staging, match: "^stag"}
+      - {name: production, match: "^prod", production: true}
+    """
+)
+
+
+def _at(day: int, hour: int) -> str:
+    return f"2026-06-{day:02d}T{hour:02d}:00:00Z"
+
+
+def _commit(sha: str, parent: str | None, authored: str, committed: str | None = None) -> dict:
+    return {
+        "sha": sha,
+        "author": {"login": "ann", "type": "User"},
+        "commit": {
+            "author": {"name": "Ann", "email": "ann@example.com", "date": authored},
+            "committer": {"name": "Ann", "email": "ann@example.com", "date": committed or authored},
+            "message": f"commit {sha}",
+        },
+        "parents": [] if parent is None else [{"sha": parent}],
+    }
+
+
+def _pull(repo_id: int, number: int, day: int, merge_sha: str, head_sha: str) -> dict:
+    return {
+        "id": repo_id * 1000 + number,
+        "number": number,
+        "title": f"change {number}",
+        "user": {"login": "ann", "type": "User"},
+        "state": "closed",
+        "created_at": _at(day, 10),
+        "updated_at": _at(day, 11),
+        "closed_at": _at(day, 11),
+        "merged_at": _at(day, 11),
+        "merge_commit_sha": merge_sha,
+        "head": {"sha": head_sha, "ref": f"change-{number}"},
+        "base": {"ref": "main"},
+        "labels": [],
+    }
+
+
+def _serve(
+    stub: Stub,
+    repo: str,
+    repo_id: int,
+    main: list[dict],
+    pulls: list[tuple[dict, dict, list[str]]],
+    deployments: list[tuple[int, str, str, str]],
+) -> None:
+    """`pulls`: (pull request, its one branch commit, its files); `deployments`: (id, environment, sha,
+    time)."""
+    stub.add(f"/repos/{repo}", {
+        "id": repo_id, "full_name": repo, "name": repo.split("/")[1], "default_branch": "main",
+        "created_at": _at(1, 0), "updated_at": _at(1, 0), "pushed_at": _at(1, 0),
+    })  # fmt: skip
+    stub.add(f"/repos/{repo}/commits", list(reversed(main)))
+    stub.add(
+        f"/repos/{repo}/branches", [{"name": "main", "commit": {"sha": main[-1]["sha"]}, "protected": True}]
+    )
+    stub.add(f"/repos/{repo}/pulls", [pull for pull, _, _ in reversed(pulls)])
+    for pull, commit, files in pulls:
+        number = pull["number"]
+        stub.add(f"/repos/{repo}/pulls/{number}/commits", [commit])
+        stub.add(f"/repos/{repo}/pulls/{number}/files", [
+            {"filename": name, "status": "modified", "additions": 1, "deletions": 0} for name in files
+        ])  # fmt: skip
+        stub.add(f"/repos/{repo}/pulls/{number}/reviews", [])
+        stub.add(f"/repos/{repo}/pulls/{number}/comments", [])
+    stub.add(f"/repos/{repo}/deployments", [
+        {"id": dep_id, "sha": sha, "ref": "main", "environment": env, "task": "deploy", "created_at": at,
+         "updated_at": at, "creator": {"login": "deployer", "type": "User"}}
+        for dep_id, env, sha, at in reversed(deployments)
+    ])  # fmt: skip
+    for dep_id, env, _, at in deployments:
+        stub.add(f"/repos/{repo}/deployments/{dep_id}/statuses", [
+            {"id": dep_id * 10, "state": "success", "environment": env, "created_at": at, "updated_at": at}
+        ])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("monorepo")
+    db = root / "build.duckdb"
+    mono_main = [_commit("m0", None, _at(1, 9))]
+    mono_pulls = []
+    files = {
+        1: ["services/pay/a.py", "services/search/b.py"],
+        2: ["services/pay/c.py"],
+        3: ["README.md"],
+        4: ["services/search/d.py", "docs/x.md"],
+    }
+    for number in (1, 2, 3, 4):
+        day, parent = number + 1, mono_main[-1]["sha"]
+        branch = _commit(f"p{number}", parent, _at(day, 9))
+        mono_main.append(_commit(f"s{number}", parent, _at(day, 9), _at(day, 11)))
+        mono_pulls.append((_pull(1, number, day, f"s{number}", f"p{number}"), branch, files[number]))
+    api_main = [_commit("a0", None, _at(1, 9)), _commit("a1", "a0", _at(2, 9), _at(2, 11))]
+    api_pulls = [(_pull(2, 1, 2, "a1", "q1"), _commit("q1", "a0", _at(2, 9)), ["services/pay/x.py"])]
+    with Stub() as stub:
+        _serve(stub, MONO, 1, mono_main, mono_pulls, [
+            (1, "pay-production", "m0", _at(1, 10)),
+            (2, "search-production", "m0", _at(1, 10)),
+            (3, "shared-production", "m0", _at(1, 10)),
+            (4, "search-production", "s1", _at(2, 14)),
+            (5, "pay-production", "s2", _at(3, 15)),
+            (6, "shared-production", "s3", _at(4, 16)),
+            (7, "search-production", "s4", _at(5, 13)),
+        ])  # fmt: skip
+        _serve(stub, API, 2, api_main, api_pulls, [
+            (8, "production", "a0", _at(1, 10)),
+            (9, "production", "a1", _at(2, 13)),
+        ])  # fmt: skip
+        source = github_source(
+            base_url=stub.url,
+            organization="acme",
+            token="t",
+            repositories=[MONO, API],
+            start_date="2026-05-01",
+            pull_request_details=False,
+        ).with_resources(
+            "repositories",
+            "pull_requests",
+            "pull_request_commits",
+            "pull_request_reviews",
+            "pull_request_files",
+            "commits",
+            "branches",
+            "deployments",
+            "deployment_statuses",
+        )
+        make_pipeline("github", db, root / "dlt").run(source)
+    config = parse_config(CONFIG)
+    make_pipeline("org_config", db, root / "dlt").run(
+        org_config_source(config.teams, config.services, config.environments, config.settings)
+    )
+    _Dbt(db, root).run("+fct_change_services +fct_deployments +dora_rollup_weekly +dora_team_weekly")
+    return db
+
+
+def _rows(db: Path, sql: str) -> set[tuple]:
+    with duckdb.connect(str(db)) as con:  # the configuration of dbt's in-process connection
+        return set(con.execute(sql).fetchall())
+
+
+def test_the_files_are_loaded(warehouse):
+    files = _rows(
+        warehouse,
+        "select pr_number, file_path from staging.stg_github__pull_request_files "
+        "where repository = 'acme/mono' and pr_number = 4",
+    )
+    assert files == {(4, "services/search/d.py"), (4, "docs/x.md")}
+
+
+def test_each_change_counts_for_the_services_it_touches(warehouse):
+    assert _rows(warehouse, "select change_id, service, matched_by from marts.fct_change_services") == {
+        ("acme/mono#1", "pay", "path"),
+        ("acme/mono#1", "search", "path"),
+        ("acme/mono#2", "pay", "path"),
+        ("acme/mono#3", "shared", "repository"),
+        ("acme/mono#4", "search", "path"),
+        ("acme/mono#4", "shared", "repository"),
+        ("acme/mono@m0", "shared", "repository"),  # a direct push: the fallback service
+        ("acme/api#1", "api", "repository"),
+        ("acme/api@a0", "api", "repository"),
+    }
+
+
+def test_deployments_belong_to_the_service_whose_rule_claims_them(warehouse):
+    assert _rows(
+        warehouse,
+        "select source_deployment_id, service, environment, is_production from marts.fct_deployments",
+    ) == {
+        ("1", "pay", "production", True),
+        ("2", "search", "production", True),
+        ("3", "shared", "production", True),
+        ("4", "search", "production", True),
+        ("5", "pay", "production", True),
+        ("6", "shared", "production", True),
+        ("7", "search", "production", True),
+        ("8", "api", "production", True),
+        ("9", "api", "production", True),
+    }
+
+
+def test_each_service_ships_its_changes_with_its_own_lead_time(warehouse):
+    """Lead time: the branch commit's 09:00 to the service's first production deployment shipping it.
+    shared's deployment of s3 also reaches s1 and s2, and search's of s4 reaches s2 and s3: neither ships
+    a change that is not theirs. shared never deployed s4 (mono#4)."""
+    got = _rows(
+        warehouse,
+        "select changes.change_id, changes.service, deployments.source_deployment_id, "
+        "changes.lead_time_minutes from marts.fct_change_services as changes "
+        "left join marts.fct_deployments as deployments using (deployment_id)",
+    )
+    assert got == {
+        ("acme/mono#1", "pay", "5", 30 * 60.0),  # 06-02 09:00 → 06-03 15:00
+        ("acme/mono#1", "search", "4", 5 * 60.0),  # 06-02 09:00 → 14:00
+        ("acme/mono#2", "pay", "5", 6 * 60.0),  # 06-03 09:00 → 15:00
+        ("acme/mono#3", "shared", "6", 7 * 60.0),  # 06-04 09:00 → 16:00
+        ("acme/mono#4", "search", "7", 4 * 60.0),  # 06-05 09:00 → 13:00
+        ("acme/mono#4", "shared", None, None),
+        ("acme/mono@m0", "shared", "3", None),  # shipped by shared's baseline
+        ("acme/api#1", "api", "9", 4 * 60.0),  # 06-02 09:00 → 13:00
+        ("acme/api@a0", "api", "8", None),
+    }
+
+
+def test_fct_changes_keeps_one_row_per_change_under_its_first_service(warehouse):
+    assert _rows(warehouse, "select change_id, service, lead_time_minutes from marts.fct_changes") == {
+        ("acme/mono#1", "pay", 30 * 60.0),
+        ("acme/mono#2", "pay", 6 * 60.0),
+        ("acme/mono#3", "shared", 7 * 60.0),
+        ("acme/mono#4", "search", 4 * 60.0),
+        ("acme/mono@m0", "shared", None),
+        ("acme/api#1", "api", 4 * 60.0),
+        ("acme/api@a0", "api", None),
+    }
+
+
+def test_rollups_count_each_service_and_each_team_once(warehouse):
+    """Week of 06-01. Per service: pay mono#1 and #2, search mono#1 and #4, shared mono#3. Per team:
+    platform counts mono#3 and api#1; money mono#1, #2; find mono#1, #4. The org counts each change once."""
+    got = _rows(
+        warehouse,
+        "select grouping, group_value, changes, lead_time_median_minutes from marts.dora_rollup_weekly "
+        "where grouping in ('org', 'team', 'service')",
+    )
+    assert got == {
+        ("org", "(org)", 5, 6 * 60.0),
+        ("team", "money", 2, 18 * 60.0),
+        ("team", "find", 2, 4.5 * 60.0),
+        ("team", "platform", 2, 5.5 * 60.0),
+        ("service", "pay", 2, 18 * 60.0),
+        ("service", "search", 2, 4.5 * 60.0),
+        ("service", "shared", 1, 7 * 60.0),
+        ("service", "api", 1, 4 * 60.0),
+    }
+
+
+def test_team_weekly_counts_each_change_once_per_team(warehouse):
+    got = _rows(warehouse, "select team, changes, lead_time_median_minutes from marts.dora_team_weekly")
+    assert got == {("money", 2, 18 * 60.0), ("find", 2, 4.5 * 60.0), ("platform", 2, 5.5 * 60.0)}
+
+
+def test_a_services_deployment_counts_only_its_own_pull_requests(warehouse):
+    """shared's deployment of s3 reaches s1 and s2 too, search's of s4 reaches s2 and s3: each counts only
+    the pull requests of its service. The baselines ship no pull request."""
+    got = _rows(warehouse, "select source_deployment_id, pr_count, batch_pr_count from marts.fct_deployments")
+    assert got == {
+        ("1", 0, 0),
+        ("2", 0, 0),
+        ("3", 0, 0),
+        ("4", 1, 1),  # search: mono#1
+        ("5", 2, 2),  # pay: mono#1, mono#2
+        ("6", 1, 1),  # shared: mono#3
+        ("7", 1, 1),  # search: mono#4
+        ("8", 0, 0),
+        ("9", 1, 1),
+    }
