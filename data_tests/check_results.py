@@ -86,11 +86,45 @@ def write_check_results(
 _DBT_PASSED = {"pass": True, "warn": False, "fail": False, "error": False}
 
 
-def dbt_check_results(target: str | Path) -> list[CheckResult]:
+def failing_columns(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, str]]:
+    """(failure, columns, rows, an example value) of a failed `not_null_columns` test's rows
+    (transform/tests/generic/), read again from the build: which columns are null or not unique."""
+    connection = duckdb.connect(str(database))  # as the writer of meta.check_results opens it next
+    try:
+        return connection.execute(
+            "select failure, columns, count(*), min(value)"
+            f" from ({compiled_sql}) group by all order by 1 desc, 3 desc, 2"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
+def _not_null_details(node: dict, result: dict, database: str | Path | None) -> str | None:
+    """`<model>.<column> null in N rows; <model>.<column> not unique: ...` for a failed
+    `not_null_columns` test, when the build can be read."""
+    if (node.get("test_metadata") or {}).get("name") != "not_null_columns" or database is None:
+        return None
+    model = str(node.get("attached_node") or "").rsplit(".", 1)[-1] or "?"
+    try:
+        found = failing_columns(database, result.get("compiled_code") or node.get("compiled_code") or "")
+    except duckdb.Error:
+        return None  # the count from dbt's message still stands
+    parts = []
+    for failure, columns, rows, example in found:
+        plural = "" if rows == 1 else "s"
+        if failure == "null":
+            parts.append(f"{model}.{columns.replace(', ', ' and ')} null in {rows} row{plural}")
+        else:
+            parts.append(f"{model}.{columns} not unique: {rows} value{plural} repeated (e.g. {example!r})")
+    return "; ".join(parts) or None
+
+
+def dbt_check_results(target: str | Path, database: str | Path | None = None) -> list[CheckResult]:
     """The data and unit tests of the last dbt invocation in `target` (run_results.json + manifest.json).
 
     A skipped test is recorded as failed with its reason: it checked nothing, and a reader must not take
-    it for a pass. Absent files yield no results (dbt did not get as far as writing them).
+    it for a pass. Absent files yield no results (dbt did not get as far as writing them). With the build
+    `database`, a failed `not_null_columns` test names the model's null columns and their row counts.
     """
     target = Path(target)
     run_results = target / "run_results.json"
@@ -122,6 +156,8 @@ def dbt_check_results(target: str | Path) -> list[CheckResult]:
             details = "passed"
         else:
             details = f"{status}: {message}".strip() if message else f"{status}: {failures} failing rows"
+            if status in ("fail", "warn") and (named := _not_null_details(node, result, database)):
+                details = f"{status}: {named}"
         kind = unique_id.split(".", 1)[0]
         name = f"dbt {kind} {node.get('name') or unique_id}"
         if name in seen:  # two tests of one name (other packages): the unique id tells them apart

@@ -38,6 +38,7 @@ from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
 from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline
 from orchestration.checks import record_dbt_checks
+from orchestration.dbt_warm import LAUNCHER_ENV as WARM_LAUNCHER_ENV
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
@@ -578,7 +579,8 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         "dbt": RefreshDbtResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
-            dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            # In a command-line refresh, the launcher of the dbt process started while the sources load.
+            dbt_executable=os.environ.get(WARM_LAUNCHER_ENV) or str(Path(sys.executable).with_name("dbt")),
         ),
         "build_lock": BuildLock(lock_path=str(workdir.lock_file)),
     }

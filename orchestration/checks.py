@@ -84,7 +84,7 @@ def record_dbt_checks(workdir: Workdir, run_id: str, started: float) -> None:
         if not run_results.exists() or run_results.stat().st_mtime < started:
             log.warning("dbt wrote no test results for this refresh: none recorded in meta.check_results")
             return
-        results = dbt_check_results(workdir.dbt_target)
+        results = dbt_check_results(workdir.dbt_target, workdir.build_db)
         write_check_results(workdir.build_db, run_id, results)
         warned = [result for result in results if not result.passed and result.severity == "warn"]
         if warned:

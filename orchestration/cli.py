@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -99,6 +100,30 @@ class RefreshFailed(RuntimeError):
         self.report = report
 
 
+def _execute_refresh(config_path: Path, workdir: Workdir, full_rebuild: bool, verbose: bool) -> Any:
+    """The Dagster run of the refresh (or full-rebuild) job, in this process."""
+    import dagster as dg
+
+    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
+    from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+
+    defs = build_definitions(config_path, workdir)
+    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
+    console_level = "WARNING" if verbose else "CRITICAL"
+    with dg.DagsterInstance.get() as instance:
+        # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
+        # left behind here too, so the schedule and the UI can start runs again.
+        reap_orphaned_runs(instance, workdir.lock_file)
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags={PROCESS_TAG: process_identity()},
+            # Dagster's console logger would print each failure with two tracebacks; the report below
+            # says what failed in a line, and --verbose adds the tracebacks.
+            run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
+        )
+
+
 def run_refresh(
     config_path: Path, workdir: Workdir, verbose: bool | None = None, full_rebuild: bool = False
 ) -> dict:
@@ -109,31 +134,15 @@ def run_refresh(
     The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
     source is stale; docs/architecture.md).
     """
-    import dagster as dg
-
-    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
-    from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+    from orchestration.dbt_warm import WarmDbt
 
     verbose = debug_requested() if verbose is None else verbose
     prepare_dagster_home(workdir)
     os.environ["DEPLOYLENS_WORKDIR"] = str(workdir.root)
     os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
     log.info("reading configuration %s", config_path)
-    defs = build_definitions(config_path, workdir)
-    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
-    console_level = "WARNING" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
-        # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
-        # left behind here too, so the schedule and the UI can start runs again.
-        reap_orphaned_runs(instance, workdir.lock_file)
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            tags={PROCESS_TAG: process_identity()},
-            # Dagster's console logger would print each failure with two tracebacks; the report below
-            # says what failed in a line, and --verbose adds the tracebacks.
-            run_config={"loggers": {"console": {"config": {"log_level": console_level}}}},
-        )
+    with WarmDbt():  # dbt starts up while the definitions load and the sources load
+        result = _execute_refresh(config_path, workdir, full_rebuild, verbose)
     report = RefreshReport(run_id=result.run_id)
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE" or not event.step_key:

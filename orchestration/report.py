@@ -289,6 +289,10 @@ def add_check_evaluations(report: RefreshReport, evaluations: Any) -> None:
             report.failures.append(f"check {name} failed: {detail}")
 
 
+# dbt's own message for a failed test: only the count, which Dagster's evaluation line already gives.
+_DBT_COUNT_ONLY = re.compile(r"^(?:(?:fail|warn|error): )?Got \d+ results?, configured to ")
+
+
 def add_health(
     report: RefreshReport,
     health: tuple[list[tuple], list[tuple]] | None,
@@ -300,11 +304,17 @@ def add_health(
     checks, loads = health
     for name, severity, details in checks:
         line = f"check {name} failed" + (f": {_first_line(details)}" if details else "")
-        if severity == "error":
-            if not any(f.startswith(f"check {name} failed") for f in report.failures):
-                report.failures.append(line)
-        elif not any(w.startswith(f"check {name} warned") for w in report.warnings):
-            report.warnings.append(line.replace(" failed", " warned", 1))
+        lines, prefix = (report.failures, "failed") if severity == "error" else (report.warnings, "warned")
+        line = line.replace(" failed", f" {prefix}", 1)
+        reported = [i for i, text in enumerate(lines) if text.startswith(f"check {name} {prefix}")]
+        if not reported:
+            lines.append(line)
+        elif details and not _DBT_COUNT_ONLY.match(details):
+            # Dagster's evaluation gave the failing row count; the recorded details say more (which
+            # columns are null): one line still, with them.
+            lines[reported[0]] = f"check {name} {prefix}: " + re.sub(
+                r"^(fail|warn): ", "", _first_line(details)
+            )
     for source, error in loads:
         report.stale.append(
             f"{source} did not load this time ({_first_line(error) or 'no reason recorded'}); "

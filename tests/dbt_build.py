@@ -24,15 +24,15 @@ QUARANTINE_STAGING_TYPES = {
 }
 
 
-def dbt_build(db: Path, work: Path, select: str):
-    """Build `select` into `db` (artefacts and logs under `work`); fail with every failing node named."""
+def dbt_build_result(db: Path, work: Path, select: str):
+    """`dbt build` of `select` into `db` (artefacts and logs under `work`): dbt's result, failed or not."""
     from dbt.cli.main import dbtRunner
 
     saved = os.environ.get("DEPLOYLENS_BUILD_DB")
     os.environ["DEPLOYLENS_BUILD_DB"] = str(db)
     project = str(REPO_ROOT / "transform")
     try:
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
                 "build",
                 "--select",
@@ -53,6 +53,11 @@ def dbt_build(db: Path, work: Path, select: str):
             os.environ.pop("DEPLOYLENS_BUILD_DB", None)
         else:
             os.environ["DEPLOYLENS_BUILD_DB"] = saved
+
+
+def dbt_build(db: Path, work: Path, select: str):
+    """Build `select` into `db` (artefacts and logs under `work`); fail with every failing node named."""
+    result = dbt_build_result(db, work, select)
     failures = [
         f"{r.node.name}: {r.status} {r.message}"
         for r in (result.result or [])

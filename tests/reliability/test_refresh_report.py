@@ -201,3 +201,14 @@ def test_a_warning_dbt_test_is_reported_once_with_its_failing_rows():
     add_health(report, ([("dbt test files_agree", "warn", "Got 1 result, configured to warn if != 0")], []))
     assert report.warnings == ["check dbt test files_agree warned: 1 failing row"]
     assert report.failures == ["check gx_fct_deployments failed: 2 expectations failed"]
+
+
+def test_a_failed_not_null_test_is_reported_once_with_its_null_columns():
+    report = RefreshReport(run_id="r1")
+    name = "not_null_columns_fct_changes_change_id__service"
+    report.failures.append(f"check dbt test {name} failed: 3 failing rows")  # Dagster's evaluation
+    add_health(
+        report,
+        ([(f"dbt test {name}", "error", "fail: fct_changes.service null in 3 rows")], []),
+    )
+    assert report.failures == [f"check dbt test {name} failed: fct_changes.service null in 3 rows"]

@@ -1,0 +1,84 @@
+"""`not_null_columns` (transform/tests/generic/): one data test a model over all its not-null columns and
+its single-column keys.
+
+It replaces one `not_null` and one `unique` test per column, so it must fail the build the same way: a
+null in any listed column, or a value repeated in a key column, fails it, and the refresh's recorded
+result names the model and the column. Built on the alerts staging model, whose raw table a test can
+write by hand (test_alerts_staging)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from dbt_build import dbt_build_result
+
+from data_tests.check_results import dbt_check_results
+
+TEST_NAME = "not_null_columns_stg_alerts__alerts_alert_id__source_system__alert_id"
+
+
+def _build_alerts(tmp_path, rows: str):
+    """`dbt build` of stg_alerts__alerts over a raw table of `rows` (id, source); the dbt result."""
+    db = tmp_path / "alerts.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("create schema raw_alerts")
+        con.execute(
+            f"""
+            create table raw_alerts.alerts as
+            select id, source, 'checkout-api' as service, 'High 5xx rate' as title,
+                timestamptz '2026-06-01 12:30:00+00:00' as started_at
+            from (values {rows}) as rows(id, source)
+            """
+        )
+    result = dbt_build_result(db, tmp_path, "stg_alerts__alerts")
+    statuses = {r.node.name: (str(r.status), r.failures) for r in result.result or []}
+    return result, statuses, db
+
+
+def test_a_null_in_any_listed_column_fails_the_build_and_is_named(tmp_path):
+    # one row without an id (alert_id is null), one without a source (alert_id and source_system are)
+    result, statuses, db = _build_alerts(
+        tmp_path, "('a-1', 'alertmanager'), (null, 'datadog'), ('7', null), ('8', null)"
+    )
+    assert not result.success
+    assert statuses[TEST_NAME] == ("fail", 3)
+    assert not [name for name in statuses if name.startswith(("not_null_stg", "unique_stg"))]  # one test
+    recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}[f"dbt test {TEST_NAME}"]
+    assert (recorded.passed, recorded.severity) == (False, "error")
+    assert recorded.details == (
+        "fail: stg_alerts__alerts.alert_id and source_system null in 2 rows; "
+        "stg_alerts__alerts.alert_id null in 1 row"
+    )
+    # without the build database the count from dbt still fails it
+    plain = {r.check_name: r for r in dbt_check_results(tmp_path / "target")}[f"dbt test {TEST_NAME}"]
+    assert not plain.passed and plain.details.startswith("fail: Got 3 results")
+
+
+def test_a_repeated_key_fails_the_build_and_is_named(tmp_path):
+    # alert_id (source:id) repeats twice for 'datadog:7' and once for 'pd:1'; a null key is no duplicate
+    result, statuses, db = _build_alerts(
+        tmp_path,
+        "('7', 'datadog'), ('7', 'datadog'), ('7', 'datadog'), ('1', 'pd'), ('1', 'pd'), ('2', 'pd'),"
+        " (null, 'pd')",
+    )
+    assert not result.success
+    assert statuses[TEST_NAME] == ("fail", 3)  # the null row and the two repeated values
+    recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}[f"dbt test {TEST_NAME}"]
+    assert recorded.details == (
+        "fail: stg_alerts__alerts.alert_id null in 1 row; "
+        "stg_alerts__alerts.alert_id not unique: 2 values repeated (e.g. 'datadog:7')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("('a-1', 'alertmanager'), ('2', 'datadog'), ('2', 'pd')", ("pass", 0)),
+        ("(null, null)", ("fail", 1)),
+        ("('2', 'pd'), ('2', 'pd')", ("fail", 1)),
+    ],
+)
+def test_the_test_passes_only_without_nulls_or_repeated_keys(tmp_path, rows, expected):
+    result, statuses, _ = _build_alerts(tmp_path, rows)
+    assert statuses[TEST_NAME] == expected
+    assert result.success is (expected[0] == "pass")
