@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -229,6 +230,14 @@ class CommandFailed(RuntimeError):
 STOP_GRACE_S = 60
 
 
+def _default_sigterm() -> None:
+    """In the measured command, before it starts: SIGTERM takes its default action and is not blocked.
+    Both an ignored and a blocked signal pass through exec, so a command started from a process that
+    ignores or blocks SIGTERM would otherwise never see the stop at its budget."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def run_measured(
     command: list[str],
     cwd: Path,
@@ -247,7 +256,14 @@ def run_measured(
     started = time.perf_counter()
     stopped = False
     with log.open("w") as out:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_default_sigterm,
+        )
         with PeakRss(process.pid) as rss:
             try:
                 process.wait(timeout=budget_s)

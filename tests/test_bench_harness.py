@@ -135,6 +135,21 @@ def test_a_command_past_its_budget_is_stopped_and_says_so(tmp_path):
     assert failed.value.measured.peak_gib > 0
 
 
+def test_the_budget_stops_a_command_whose_parent_ignores_and_blocks_sigterm(tmp_path):
+    import signal
+
+    script = "import time; print('working', flush=True); time.sleep(60)"
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        with pytest.raises(CommandFailed, match="stopped at its budget of 2 s") as failed:
+            run_measured([sys.executable, "-c", script], tmp_path, tmp_path / "log", budget_s=2)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        signal.signal(signal.SIGTERM, previous)
+    assert failed.value.measured.seconds < 30
+
+
 def test_pages_come_from_the_navigation(tmp_path):
     entry = tmp_path / "app.py"
     entry.write_text(
