@@ -4,7 +4,8 @@ Its deployments reach staging only (the production pattern matches no environmen
 requests have no deploy rule to ship them, so no successful production deployment exists. Before the
 checks had severities, the suite's "mean of is_failure over successful production deployments" observed
 None and nothing was published. Now the refresh publishes, and `meta.check_results` in the published
-warehouse says what warned, next to every error-severity check passing.
+warehouse says what warned, next to every error-severity check passing, and every page of the app says what
+to check rather than "widen the date range".
 """
 
 from __future__ import annotations
@@ -13,40 +14,40 @@ import os
 
 import duckdb
 import pytest
-import yaml
-from orgs import FIXED_END
+from app_navigation import NEED_PRODUCTION, NO_PRODUCTION, PAGES, messages, open_page
+from orgs import build_org
+
+from app import queries
 
 NO_PRODUCTION_NAME = "^no-environment-is-named-like-this$"
 
 
 @pytest.fixture(scope="module")
 def staging_only_org(tmp_path_factory):
-    from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN, run_refresh
-    from orchestration.workdir import Workdir
-    from simulator import Emulator, generate_org
-
     saved = {
         key: os.environ.get(key)
         for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB")
     }
-    workdir = Workdir.at(tmp_path_factory.mktemp("staging-only-org")).ensure()
-    world = generate_org(scale="tiny", seed=11, end=FIXED_END)
-    emulator = Emulator(
-        world, host="127.0.0.1", port=0, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN
-    ).start()
-    try:
-        org = world.org_config(
-            f"{emulator.url}/github", f"{emulator.url}/pagerduty", DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
-        )
+
+    def production_matches_nothing(org: dict) -> dict:
         for environment in org["environments"]:
             if environment.get("production"):
                 environment["match"] = NO_PRODUCTION_NAME
         assert not any(service.get("deployments") for service in org["services"])  # no deploy rule
-        workdir.config.write_text(yaml.safe_dump(org, sort_keys=False))
-        refresh = run_refresh(workdir.config, workdir)
-        yield workdir, refresh
+        return org
+
+    built = None
+    try:
+        built = build_org(
+            tmp_path_factory.mktemp("staging-only-org"),
+            "tiny",
+            seed=11,
+            edit_config=production_matches_nothing,
+        )
+        yield built.workdir, built.refresh
     finally:
-        emulator.stop()
+        if built is not None:
+            built.emulator.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -103,3 +104,22 @@ def test_the_warnings_are_in_meta_check_results(staging_only_org) -> None:
     assert len(dbt_rows) > 100
     assert not any(name.startswith("dbt unit_test") for name, *_ in dbt_rows)
     assert all(severity in ("error", "warn") for _, severity, _, _ in rows)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_app_page_explains_itself(staging_only_org, monkeypatch, page) -> None:
+    workdir, _ = staging_only_org
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(workdir.warehouse))
+    deployments, production = _query(
+        workdir, "select count(*), count(*) filter (where is_production) from marts.fct_deployments"
+    )[0]
+    assert deployments > 0 and production == 0
+    app_test = open_page(page, {})
+    shown = messages(app_test)
+    if page in NEED_PRODUCTION:
+        assert any(message.startswith(NO_PRODUCTION) for message in shown), shown
+        assert not any("Widen the date range" in message for message in shown), shown
+    else:
+        # These show what was loaded (deployments to staging, the refresh's checks) or what to do next.
+        assert not any(message.startswith(NO_PRODUCTION) for message in shown), shown
+        assert app_test.dataframe.len > 0 or shown, page
