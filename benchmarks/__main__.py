@@ -93,6 +93,12 @@ def _refresh(options: Options) -> dict:
     return refresh_benchmarks(options.scale, options.bench_dir, incremental=options.incremental)
 
 
+def _truth_sample(options: Options) -> dict:
+    from benchmarks.truth_sample import truth_sample
+
+    return truth_sample(options.scale, options.bench_dir)
+
+
 def _app(options: Options) -> dict:
     from benchmarks.app_pages import app_benchmarks
     from benchmarks.large import ensure_org_warehouse
@@ -151,6 +157,7 @@ BENCHMARKS = [
         _refresh,
         scaled=True,
     ),
+    Benchmark(("large_truth_sample_mismatches",), _truth_sample, scaled=True),
     Benchmark(("large_app_page_warm_p95_ms", "large_app_page_cold_ms"), _app, scaled=True),
     Benchmark(("demo_small_refresh_s",), _demo_benchmark("demo_small_refresh_s", "small")),
     Benchmark(("renovate_attribution_s",), _renovate_attribution),

@@ -4,7 +4,7 @@ counts as the refresh's), driven through stdin.
 `python -m benchmarks.emulator --scale large --cache DIR --config-out org.yml [--behind-days 1]` prints
 `ready <url>` once it serves, then answers one JSON line per command line: `advance <days>` (the simulated
 clock moves forward: what happened meanwhile appears) and `usage` (the requests and GraphQL points the
-emulator counted). It stops at the end of stdin.
+emulator counted) and `clock` (the world's end and the clock served now). It stops at the end of stdin.
 
 The large org comes from the world cache (generated once, then reused by every run); `medium` is the small
 org's teams and services repeated a few times over half a year, a size between the two built here only.
@@ -118,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             if command == "advance":
                 now = advance(emulator, float(rest[0]) if rest else 1.0)
                 answer = {"now": now.isoformat()}
+            elif command == "clock":
+                answer = {"end": world.end.isoformat(), "now": emulator.now.isoformat()}
             elif command == "usage":
                 answer = emulator.usage() if hasattr(emulator, "usage") else {"error": "no usage counters"}
             else:

@@ -164,6 +164,15 @@ def github_requests(usage: dict) -> tuple[int, int] | None:
     return int(github["requests"]), int(github.get("graphql_points") or 0)
 
 
+def _record_clock(workdir: Path, emulator: EmulatorProcess) -> None:
+    """The clock the refresh was served at, for the truth it is compared with (benchmarks/truth_sample.py)."""
+    from benchmarks.truth_sample import record_clock
+
+    clock = emulator.ask("clock")
+    if "now" in clock:
+        record_clock(workdir, clock)
+
+
 def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) -> dict[str, dict]:
     """Full refresh from a fresh workdir, then an incremental one a simulated day later."""
     workdir = org_workdir(bench_dir, scale)
@@ -190,6 +199,7 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
             _where_it_stopped(workdir, failed, before, github_requests(emulator.ask("usage")))
             raise
         after = github_requests(emulator.ask("usage"))
+        _record_clock(workdir, emulator)
         profile = refresh_profile(workdir)
         print("\n".join(profile.lines()))
         results[scaled_name("large_full_refresh_s", scale)] = {"value": round(full.seconds, 1), "unit": "s"}
@@ -242,6 +252,7 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
                 env,
                 "incremental refresh",
             )
+            _record_clock(workdir, emulator)
             print("\n".join(refresh_profile(workdir).lines()))
             results[scaled_name("large_incremental_refresh_s", scale)] = {
                 "value": round(later.seconds, 1),
