@@ -46,9 +46,14 @@ def test_every_delivery_style_is_present_and_generation_is_deterministic(world):
     assert world.truth_tables()["deployments"].equals(again.truth_tables()["deployments"])
 
 
+def svc_parts(svc) -> list[str]:
+    return [part.name for part in svc.path_services]
+
+
 def test_truth_deployment_ids_take_each_source_form(world):
     deployments = world.truth_tables()["deployments"]
-    style = {svc.name: svc.delivery for svc in world.services}
+    # a monorepo's path services ship as its repository does
+    style = {name: svc.delivery for svc in world.services for name in [svc.name, *svc_parts(svc)]}
     forms = {
         "github": r"\d+",
         "gitlab": r"\d+",
