@@ -1058,8 +1058,8 @@ class _ServiceBuilder:
         day = self.world.start.replace(hour=0, minute=0, second=0, microsecond=0)
         while day < self.world.end:
             if day.weekday() < 5:
-                if self.activity is None:  # a monorepo: each of its services' engineers open pull requests
-                    count = p["pr_floor"] + _poisson(rng, p["pr_rate"] * (1 + len(svc.path_services)))
+                if self.activity is None:
+                    count = p["pr_floor"] + _poisson(rng, p["pr_rate"])
                 else:  # the sum of the engineers' Poisson streams; each PR's author in proportion to pace
                     count = _poisson(rng, self.activity[1])
                 for _ in range(count):
