@@ -69,10 +69,11 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("is_deployed_by_author", pa.bool_()),
         ]
     ),
-    # Which services each change counts for (docs/metrics.md, "Services by path"): one row per change and
-    # service, with that service's first production deployment shipping it. A change of a repository of one
-    # service has one row; in a monorepo a pull request counts for each service it was written for, a
-    # direct push for the fallback service. `changes` holds each change once, under the first of them.
+    # Which services each change of a monorepo counts for (docs/metrics.md, "Services by path"): one row per
+    # change and service, with that service's first production deployment shipping it. A pull request counts
+    # for each service it was written for, a direct push for the fallback service; `changes` holds each
+    # change once, under the first of them (and every change of a repository of one service, not repeated
+    # here).
     "change_services": pa.schema(
         [
             ("service", pa.string()),
@@ -323,18 +324,19 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                 if pr.rewritten_at is not None
                 else min(svc.commits[s].authored_at for s in pr.commit_shas)
             )
-            rows["change_services"].append(
-                {
-                    "service": svc.name,
-                    "repository": repo.repository,
-                    "pr_number": pr.number,
-                    "commit_sha": None,
-                    "started_at": started,
-                    "merged_at": pr.merged_at,
-                    "deployment_id": dep.source_id if dep else None,
-                    "deployed_at": dep.deployed_at if dep else None,
-                }
-            )
+            if repo.path_services:  # (one service: `changes` holds its rows already)
+                rows["change_services"].append(
+                    {
+                        "service": svc.name,
+                        "repository": repo.repository,
+                        "pr_number": pr.number,
+                        "commit_sha": None,
+                        "started_at": started,
+                        "merged_at": pr.merged_at,
+                        "deployment_id": dep.source_id if dep else None,
+                        "deployed_at": dep.deployed_at if dep else None,
+                    }
+                )
             if svc.name != owners[0]:
                 continue  # a change is one row of `changes`, under the first of its services
             rows["changes"].append(
@@ -366,18 +368,19 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
             if sha in landed or len(commit.parents) > 1 or commit.committed_at > end:
                 continue
             dep = first.of(commit.reach_index)
-            rows["change_services"].append(
-                {
-                    "service": svc.name,
-                    "repository": repo.repository,
-                    "pr_number": None,
-                    "commit_sha": git_sha.get(sha, sha),
-                    "started_at": commit.authored_at,
-                    "merged_at": commit.committed_at,
-                    "deployment_id": dep.source_id if dep else None,
-                    "deployed_at": dep.deployed_at if dep else None,
-                }
-            )
+            if repo.path_services:  # (one service: `changes` holds its rows already)
+                rows["change_services"].append(
+                    {
+                        "service": svc.name,
+                        "repository": repo.repository,
+                        "pr_number": None,
+                        "commit_sha": git_sha.get(sha, sha),
+                        "started_at": commit.authored_at,
+                        "merged_at": commit.committed_at,
+                        "deployment_id": dep.source_id if dep else None,
+                        "deployed_at": dep.deployed_at if dep else None,
+                    }
+                )
             rows["changes"].append(
                 {
                     "service": svc.name,
