@@ -715,7 +715,8 @@ class Emulator:
         m = re.fullmatch(r"/deployments/(\d+)(/statuses)?", rest)
         if m:
             dep = self._deployments.get(int(m.group(1)))
-            if dep is None or dep.service != svc.name or dep.created_at > now or svc.delivery != "github":
+            owners = {svc.name, *(part.name for part in svc.path_services)}  # a monorepo's services
+            if dep is None or dep.created_at > now or svc.delivery != "github" or dep.service not in owners:
                 raise _gh_error(404, "Not Found")
             if m.group(2) is None:
                 return gh.deployment(svc, dep, now), None

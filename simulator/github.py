@@ -388,12 +388,18 @@ class Renderer:
         }
         if detail:
             size = int(commit.sha[:2], 16) % 60 + 1
-            filename = f"src/{svc.name.replace('-', '_')}/module_{int(commit.sha[2:4], 16) % 12}.py"
+            # a monorepo's commits change the files the world recorded; any other commit one file of its own
+            filenames = svc.files.get(commit.sha) or [
+                f"src/{svc.name.replace('-', '_')}/module_{int(commit.sha[2:4], 16) % 12}.py"
+            ]
             blob = hashlib.sha1(f"blob|{commit.sha}".encode()).hexdigest()
-            obj["stats"] = {"total": size + size // 3, "additions": size, "deletions": size // 3}
+            total = size * len(filenames)
+            obj["stats"] = {"total": total + total // 3, "additions": total, "deletions": total // 3}
             obj["files"] = [
                 {
-                    "sha": blob,
+                    "sha": blob
+                    if len(filenames) == 1
+                    else hashlib.sha1(f"blob|{commit.sha}|{filename}".encode()).hexdigest(),
                     "filename": filename,
                     "status": "modified",
                     "additions": size,
@@ -404,6 +410,7 @@ class Renderer:
                     "contents_url": f"{base}/contents/{filename}?ref={commit.sha}",
                     "patch": "@@ -1,3 +1,4 @@\n-old\n+new",
                 }
+                for filename in filenames
             ]
         return obj
 

@@ -11,6 +11,7 @@ record (it broke something), also when the incident or rollback that reveals it 
 from __future__ import annotations
 
 from bisect import bisect_left
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,6 +67,23 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("lines_changed", pa.int64()),
             ("is_reviewed_by_other", pa.bool_()),
             ("is_deployed_by_author", pa.bool_()),
+        ]
+    ),
+    # Which services each change of a monorepo counts for (docs/metrics.md, "Services by path"): one row per
+    # change and service, with that service's first production deployment shipping it. A pull request counts
+    # for each service it was written for, a direct push for the fallback service; `changes` holds each
+    # change once, under the first of them (and every change of a repository of one service, not repeated
+    # here).
+    "change_services": pa.schema(
+        [
+            ("service", pa.string()),
+            ("repository", pa.string()),
+            ("pr_number", pa.int64()),  # NULL for a direct push
+            ("commit_sha", pa.string()),  # the direct push's commit; NULL for a pull request
+            ("started_at", TS),
+            ("merged_at", TS),
+            ("deployment_id", pa.string()),
+            ("deployed_at", TS),
         ]
     ),
     "incidents": pa.schema(
@@ -144,6 +162,28 @@ def _deployer_truth(world: World, svc: Service, dep: Deployment, end: datetime) 
     }
 
 
+def _owners(svc: Service) -> list[Service]:
+    """The configured services of a repository, each as a Service with its own deployments: the repository's
+    service alone, or a monorepo's host and its path services (sharing its commits and pull requests)."""
+    if not svc.path_services:
+        return [svc]
+    views = [replace(svc, deployments=[d for d in svc.deployments if d.service == svc.name])]
+    for part in svc.path_services:
+        views.append(
+            replace(
+                svc,
+                name=part.name,
+                pd_service_id=part.pd_service_id,
+                pd_name=part.pd_name,
+                staging_env=part.staging_env,
+                production_env=part.production_env,
+                deployments=[d for d in svc.deployments if d.service == part.name],
+                path_services=[],
+            )
+        )
+    return views
+
+
 def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.DataFrame]:
     """Compute the truth tables as DataFrames with tz-aware UTC timestamps, as of `as_of` (default the
     world's end; later moments are the end)."""
@@ -170,7 +210,7 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
             }
         )
 
-    for svc in world.services:
+    for repo, svc in ((host, view) for host in world.services for view in _owners(host)):
         # fix branches deployed by then: their commit's deployment (off main: not in _FirstDeployment)
         fix_deployments = {
             dep.sha: dep
@@ -209,7 +249,7 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "failure_signals": sorted(signals),
                     "is_rework": dep.is_production
                     and (dep.description.startswith("Rollback") or dep.fix_kind is not None),
-                    **_deployer_truth(world, svc, dep, end),
+                    **_deployer_truth(world, repo, dep, end),
                 }
             )
 
@@ -265,6 +305,9 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
         for pr in svc.pulls:
             if pr.merged_at is None or pr.merged_at > end:
                 continue
+            owners = repo.owners(pr)
+            if svc.name not in owners:
+                continue
             merge_commit = svc.commits[pr.merge_commit_sha]
             dep = first.of(merge_commit.reach_index)
             reviews = [
@@ -276,12 +319,32 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
             reviewed = any(
                 r.reviewer.login != pr.author.login and r.submitted_at <= pr.merged_at for r in pr.reviews
             )
+            started = (
+                pr.opened_at
+                if pr.rewritten_at is not None
+                else min(svc.commits[s].authored_at for s in pr.commit_shas)
+            )
+            if repo.path_services:  # (one service: `changes` holds its rows already)
+                rows["change_services"].append(
+                    {
+                        "service": svc.name,
+                        "repository": repo.repository,
+                        "pr_number": pr.number,
+                        "commit_sha": None,
+                        "started_at": started,
+                        "merged_at": pr.merged_at,
+                        "deployment_id": dep.source_id if dep else None,
+                        "deployed_at": dep.deployed_at if dep else None,
+                    }
+                )
+            if svc.name != owners[0]:
+                continue  # a change is one row of `changes`, under the first of its services
             rows["changes"].append(
                 {
                     "lines_changed": sum(pull_request_size(pr, len(pr.commit_shas))) if sized else None,
                     "is_reviewed_by_other": reviewed if sized else None,
                     "is_deployed_by_author": (
-                        deployer(world, svc, dep).login == pr.author.login
+                        deployer(world, repo, dep).login == pr.author.login
                         if svc.delivery == "github" and dep
                         else None
                     ),
@@ -289,9 +352,7 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                     "pr_number": pr.number,
                     "first_commit_at": min(svc.commits[s].authored_at for s in pr.commit_shas),
                     "opened_at": pr.opened_at,
-                    "started_at": pr.opened_at
-                    if pr.rewritten_at is not None
-                    else min(svc.commits[s].authored_at for s in pr.commit_shas),
+                    "started_at": started,
                     "is_branch_rewritten": pr.rewritten_at is not None,
                     "first_review_at": min(reviews) if reviews else None,
                     "merged_at": pr.merged_at,
@@ -302,11 +363,24 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
         # Direct pushes: main commits no pull request landed (single parent, not a squash commit), the
         # initial commit included. Each is its own change, "merged" when committed.
         landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
-        for sha in svc.main:
+        for sha in svc.main if svc.name == repo.fallback else []:
             commit = svc.commits[sha]
             if sha in landed or len(commit.parents) > 1 or commit.committed_at > end:
                 continue
             dep = first.of(commit.reach_index)
+            if repo.path_services:  # (one service: `changes` holds its rows already)
+                rows["change_services"].append(
+                    {
+                        "service": svc.name,
+                        "repository": repo.repository,
+                        "pr_number": None,
+                        "commit_sha": git_sha.get(sha, sha),
+                        "started_at": commit.authored_at,
+                        "merged_at": commit.committed_at,
+                        "deployment_id": dep.source_id if dep else None,
+                        "deployed_at": dep.deployed_at if dep else None,
+                    }
+                )
             rows["changes"].append(
                 {
                     "service": svc.name,

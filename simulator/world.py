@@ -13,6 +13,7 @@ import gc
 import hashlib
 import math
 import random
+import re
 import string
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -210,6 +211,29 @@ SCALES: dict[str, dict[str, Any]] = {
                 [
                     ("metrics-api", "Metrics API", "production", "git", {"squash_share": (0.05, 0.15)}),
                     ("etl-runner", "ETL Runner", "production", "git", {"squash_share": (0.85, 0.95)}),
+                ],
+            ),
+            # A monorepo (docs/simulator.md, "A monorepo"): acme/marketplace holds the marketplace service
+            # (shared code, no paths: the fallback) and two services owning a folder each. One main line;
+            # each service deploys it to environments of its own (`production-<folder>`). A team with path
+            # services draws from streams of its own too (_own_stream), so adding it changed no other team.
+            (
+                "marketplace",
+                "daily",
+                [
+                    (
+                        "marketplace",
+                        "Marketplace Web",
+                        "production-marketplace",
+                        "github",
+                        {
+                            "staging_env": "staging-marketplace",
+                            "path_services": [
+                                ("listings-api", "Listings API", "services/listings"),
+                                ("orders-api", "Orders API", "services/orders"),
+                            ],
+                        },
+                    ),
                 ],
             ),
         ],
@@ -551,6 +575,27 @@ class Incident:
 
 
 @dataclass
+class PathService:
+    """A service owning one folder of a monorepo (`services/<folder>/**`): it deploys the repository's main
+    line to environments of its own, and pages through a PagerDuty service of its own. The repository, its
+    commits and pull requests are the hosting Service's; its deployments sit among the host's (a
+    deployment's `service` names its owner), as GitHub lists them for the repository."""
+
+    name: str
+    folder: str  # e.g. `services/listings`: the service owns `services/listings/**`
+    pd_service_id: str
+    pd_name: str
+    pd_created_at: datetime
+    staging_env: str
+    production_env: str
+
+    @property
+    def paths(self) -> list[str]:
+        """The `paths:` org.yml gives the service."""
+        return [f"{self.folder}/**"]
+
+
+@dataclass
 class Service:
     name: str
     team: str
@@ -571,6 +616,23 @@ class Service:
     gitlab_id: int = 0  # GitLab project id (`gitlab` delivery)
     runs: list[WorkflowRun] = field(default_factory=list)  # GitHub Actions runs (extras worlds)
     squash_share: tuple[float, float] | None = None  # overrides the profile's range
+    # A monorepo: the services owning folders of it (this service owns the rest and has no paths), the files
+    # each commit touches (commits not listed touch one file of their own outside every folder), and the
+    # services each pull request was written for, by number (its files' owners; this service's name for
+    # files outside every folder). Empty for a repository of one service.
+    path_services: list[PathService] = field(default_factory=list)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    touched: dict[int, list[str]] = field(default_factory=dict)
+
+    @property
+    def fallback(self) -> str:
+        """The service a change counts for when no path decides (docs/metrics.md, "Services by path"): the
+        service without paths."""
+        return self.name
+
+    def owners(self, pr: PullRequest) -> list[str]:
+        """The services a merged pull request counts for, sorted by name."""
+        return sorted(self.touched.get(pr.number, [self.fallback]))
 
     @property
     def repository(self) -> str:
@@ -801,6 +863,18 @@ class World:
                     **({"deployments": rules} if (rules := deploy_rules(svc)) else {}),
                 }
                 for svc in self.services
+            ]
+            + [
+                {
+                    "name": part.name,
+                    "team": svc.team,
+                    "repository": svc.repository,
+                    "paths": part.paths,
+                    "pagerduty_services": [part.pd_service_id],
+                    "deployments": _environment_rules(part.production_env, part.staging_env),
+                }
+                for svc in self.services
+                for part in svc.path_services
             ],
             "environments": [
                 {"name": "staging", "match": "^(stag|stg)"},
@@ -882,7 +956,23 @@ def deploy_rules(svc: Service) -> list[dict[str, str]]:
         ]
     if svc.delivery in ("tags", "git"):
         return [{"environment": "production", "tag": r"^v\d+\.\d+\.\d+$"}]
+    if svc.path_services:  # each service of a monorepo claims its own environments' deployments
+        return _environment_rules(svc.production_env, svc.staging_env)
     return []
+
+
+def _environment_rules(production_env: str, staging_env: str) -> list[dict[str, str]]:
+    return [
+        {"environment": "production", "github_environment": f"^{re.escape(production_env)}$"},
+        {"environment": "staging", "github_environment": f"^{re.escape(staging_env)}$"},
+    ]
+
+
+# A monorepo's pull requests (docs/simulator.md, "A monorepo"): the share of each scope (the rest change
+# one service's folder), and the files each part holds. A shared file is outside every service's folder.
+MONOREPO_SCOPES = {"shared": 0.2, "two services": 0.15, "service and shared": 0.15}
+SHARED_FILES = ("README.md", "Makefile", "libs/common/http.py", "libs/common/money.py", "docs/setup.md")
+SERVICE_FILES = ("api.py", "models.py", "handlers.py", "tests/test_api.py")
 
 
 # -------------------------------------------------------------------- generation
@@ -1004,6 +1094,8 @@ class _ServiceBuilder:
                     draft["author"],
                     f"{self._title()} (hotfix on main)",
                 )
+                if svc.path_services:
+                    self._touch(commit.sha, [rng.choice([None, *svc.path_services])])
                 self._append_main(commit)
             else:
                 self._materialise_pr(draft, merged=True)
@@ -1063,9 +1155,40 @@ class _ServiceBuilder:
             "merger": rng.choice([author, reviewer]),
         }
 
+    def _scope(self) -> list[PathService | None]:
+        """What a monorepo's pull request changes: one service's folder (most), two services' folders, one
+        service's folder and shared code, or shared code only (None: files outside every folder)."""
+        rng, parts = self.rng, self.svc.path_services
+        draw = rng.random()
+        if draw < MONOREPO_SCOPES["shared"]:
+            return [None]
+        draw -= MONOREPO_SCOPES["shared"]
+        if draw < MONOREPO_SCOPES["two services"]:
+            return list(rng.sample(parts, 2))
+        draw -= MONOREPO_SCOPES["two services"]
+        if draw < MONOREPO_SCOPES["service and shared"]:
+            return [rng.choice(parts), None]
+        return [rng.choice(parts)]
+
+    def _touch(self, sha: str, scope: list[PathService | None]) -> list[str]:
+        """Record the files a monorepo commit changes: one in each part of `scope`."""
+        files = sorted(
+            {
+                self.rng.choice(
+                    SHARED_FILES if area is None else [f"{area.folder}/{f}" for f in SERVICE_FILES]
+                )
+                for area in scope
+            }
+        )
+        self.svc.files[sha] = files
+        return files
+
     def _materialise_pr(self, d: dict[str, Any], merged: bool) -> None:
         rng, svc = self.rng, self.svc
         number_placeholder = d["number"]
+        scope = self._scope() if svc.path_services else []
+        if scope:
+            svc.touched[number_placeholder] = sorted({svc.name if a is None else a.name for a in scope})
         base_index = self.main_head_at(d["first"])
         base_sha = svc.main[base_index]
         branch = f"{d['author'].login.split('-')[0]}/{d['title'].lower().replace(' ', '-')[:40]}"
@@ -1085,6 +1208,8 @@ class _ServiceBuilder:
             commit = self._commit(
                 [parent], d["author"], at, at, d["author"], msg, pr_number=number_placeholder
             )
+            if scope:
+                self._touch(commit.sha, scope)
             shas.append(commit.sha)
             parent = commit.sha
         reviews = []
@@ -1132,6 +1257,8 @@ class _ServiceBuilder:
                 )
             self._append_main(commit)
             merge_sha = commit.sha
+            if scope:  # a merge or squash commit changes main as the pull request's commits together did
+                svc.files[merge_sha] = sorted({f for sha in shas for f in svc.files[sha]})
         pr = PullRequest(
             service=svc.name,
             number=number_placeholder,
@@ -1367,6 +1494,43 @@ class _ServiceBuilder:
         return incident
 
 
+class _PathServiceBuilder(_ServiceBuilder):
+    """Deploys a path service of a monorepo: the host's main line, on the team's cadence, to the path
+    service's own environments, from a random stream of its own; its outages page its own PagerDuty
+    service. Its deployments join the host's (GitHub lists a repository's deployments together)."""
+
+    def __init__(self, host: _ServiceBuilder, part: PathService, rng: random.Random):
+        svc = host.svc
+        view = Service(
+            name=part.name,
+            team=svc.team,
+            profile=svc.profile,
+            pd_service_id=part.pd_service_id,
+            pd_name=part.pd_name,
+            pd_created_at=part.pd_created_at,
+            staging_env=part.staging_env,
+            production_env=part.production_env,
+            repo_id=svc.repo_id,
+            created_at=svc.created_at,
+            developers=svc.developers,
+            commits=svc.commits,
+            main=svc.main,
+            pulls=svc.pulls,
+            delivery=svc.delivery,
+        )
+        super().__init__(host.world, view, host.ids, rng)
+        self.host = host
+        self.main_times = host.main_times  # one main line: the host builds it
+
+    def build_history(self) -> None:
+        """The host builds the repository's history."""
+
+    def build_deployments(self) -> None:
+        super().build_deployments()
+        self.host.svc.deployments.extend(self.svc.deployments)
+        self.svc.deployments = []
+
+
 def _infrastructure_incidents(
     world: World, pd: PagerDutyService, key: str, rng: random.Random, on_call: list[str]
 ) -> None:
@@ -1473,6 +1637,10 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
     world.pd_services = [
         PagerDutyService(svc.pd_service_id, svc.pd_name, svc.team, svc.pd_created_at, svc.name)
         for svc in world.services
+    ] + [
+        PagerDutyService(part.pd_service_id, part.pd_name, svc.team, part.pd_created_at, part.name)
+        for svc in world.services
+        for part in svc.path_services
     ]
     infrastructure = []
     for key in spec["infrastructure"]:
@@ -1488,7 +1656,7 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
         builder.build_deployments()
     for pd, key, infra_rng in infrastructure:
         _infrastructure_incidents(world, pd, key, infra_rng, on_call)
-    own_services = {svc.name for svc in world.services if _own_stream_service(svc)}
+    own_services = _own_stream_names(world)
     if not any(
         inc.cause is None and inc.created_at <= end and inc.service not in own_services
         for inc in world.incidents
@@ -1501,7 +1669,11 @@ def _generate(scale: str, seed: int, end: datetime | None, weeks: int | None) ->
     # Incidents of own-stream services are numbered after the others, with ids of their own stream: every
     # other incident keeps its number and id.
     shared_incidents = [inc for inc in world.incidents if inc.service not in own_services]
-    own_incidents = [inc for inc in world.incidents if inc.service in own_services]
+    # (a monorepo's after the local clones' teams': it came later)
+    monorepos = {name for svc in world.services for name in _monorepo_names(svc)}
+    own_incidents = [inc for inc in world.incidents if inc.service in own_services - monorepos] + [
+        inc for inc in world.incidents if inc.service in monorepos
+    ]
     own_ids = random.Random(f"{seed}|{end.isoformat()}|pagerduty|own")
     for number, incident in enumerate(shared_incidents + own_incidents, start=1):
         incident.number = number
@@ -1527,8 +1699,8 @@ def _add_fixes(world: World, ids: _Ids) -> None:
     rng = random.Random(f"{world.seed}|{world.end.isoformat()}|fixes")
     ids.rng = rng
     for svc in world.services:
-        if svc.delivery != "github":
-            continue
+        if svc.delivery != "github" or svc.path_services:
+            continue  # (a monorepo's services fix forward through their regular deployments)
         production = [
             d for d in svc.deployments if d.is_production and d.deployed_at is not None and not d.is_baseline
         ]
@@ -1655,6 +1827,8 @@ def _rewrite_branches(world: World) -> None:
                 sha, svc.name, [pr.base_sha], pr.author, at, at, pr.author, message, pr_number=pr.number
             )
             svc.commits[sha].reach_index = head.reach_index
+            if svc.files:
+                svc.files[sha] = sorted({f for old in pr.commit_shas for f in svc.files.get(old, [])})
             for old in pr.commit_shas:
                 svc.commits[old].reach_index = None  # no longer reachable from the merge
             if pr.merge_method == "merge":
@@ -1672,12 +1846,30 @@ def _rewrite_branches(world: World) -> None:
 
 
 def _own_stream(team: tuple) -> bool:
-    """Whether a team of SCALES draws from streams of its own (OWN_STREAM_DELIVERY)."""
-    return any(len(spec) > 3 and spec[3] in OWN_STREAM_DELIVERY for spec in team[2])
+    """Whether a team of SCALES draws from streams of its own (OWN_STREAM_DELIVERY, or a monorepo)."""
+    return any(
+        (len(spec) > 3 and spec[3] in OWN_STREAM_DELIVERY) or (len(spec) > 4 and "path_services" in spec[4])
+        for spec in team[2]
+    )
 
 
 def _own_stream_service(svc: Service) -> bool:
-    return svc.delivery in OWN_STREAM_DELIVERY
+    return svc.delivery in OWN_STREAM_DELIVERY or bool(svc.path_services)
+
+
+def _monorepo_names(svc: Service) -> list[str]:
+    """A monorepo's services: its host and its path services (none for another repository)."""
+    return [svc.name] + [part.name for part in svc.path_services] if svc.path_services else []
+
+
+def _own_stream_names(world: World) -> set[str]:
+    """The services (path services included) whose records are numbered from streams of their own."""
+    return {
+        name
+        for svc in world.services
+        if _own_stream_service(svc)
+        for name in [svc.name] + [part.name for part in svc.path_services]
+    }
 
 
 def _add_team(
@@ -1729,7 +1921,7 @@ def _add_team(
             pd_service_id=_pd_id(rng, "P", 6),
             pd_name=pd_name,
             pd_created_at=created + timedelta(days=rng.randint(1, 30)),
-            staging_env="staging",
+            staging_env=overrides.get("staging_env", "staging"),
             production_env=prod_env,
             repo_id=ids.next("repo"),
             created_at=created,
@@ -1741,6 +1933,20 @@ def _add_team(
         builder = _ServiceBuilder(world, svc, ids, random.Random(f"{seed}|{end.isoformat()}|{repo}"))
         builder.activity = activity[position] if activity else None
         builders.append(builder)
+        for name, part_pd_name, folder in overrides.get("path_services", []):
+            part = PathService(
+                name,
+                folder,
+                _pd_id(rng, "P", 6),
+                part_pd_name,
+                created + timedelta(days=rng.randint(1, 30)),
+                f"staging-{folder.rsplit('/', 1)[-1]}",
+                f"production-{folder.rsplit('/', 1)[-1]}",
+            )
+            svc.path_services.append(part)
+            builders.append(
+                _PathServiceBuilder(builder, part, random.Random(f"{seed}|{end.isoformat()}|{name}"))
+            )
     return used
 
 
@@ -1748,15 +1954,20 @@ def _assign_ids(world: World, ids: _Ids) -> None:
     """Number PRs, reviews, deployments and statuses globally in creation order, as GitHub does.
 
     Services of OWN_STREAM_DELIVERY are numbered after the others, from a stream of their own (GitHub never
-    numbers their objects: they live in local clones), so the other services keep their ids."""
+    numbers their objects: they live in local clones), so the other services keep their ids; then each
+    monorepo, from a stream of its own (they came later still)."""
     shared = [svc for svc in world.services if not _own_stream_service(svc)]
-    own = [svc for svc in world.services if _own_stream_service(svc)]
+    own = [svc for svc in world.services if _own_stream_service(svc) and not svc.path_services]
     _number(shared, ids)
+    shared_rng = ids.rng
     if own:
-        shared_rng = ids.rng
         ids.rng = random.Random(f"{world.seed}|{world.end.isoformat()}|ids|own")
         _number(own, ids)
-        ids.rng = shared_rng
+    for svc in world.services:
+        if svc.path_services:
+            ids.rng = random.Random(f"{world.seed}|{world.end.isoformat()}|ids|{svc.name}")
+            _number([svc], ids)
+    ids.rng = shared_rng
     for svc in world.services:
         svc.deployments.sort(key=lambda dep: (dep.created_at, dep.deployment_id))
     _assign_source_ids(world, ids)
@@ -1922,9 +2133,15 @@ def _build_runs(world: World, ids: _Ids) -> None:
             )
             pending.append((svc, run))
         pending += [(svc, run) for run in _extra_deploy_runs(svc) if run.created_at <= world.end]
-    pending.sort(key=lambda pair: (pair[1].created_at, pair[0].name, pair[1].name))
+    # a monorepo's runs are numbered after the others', from a stream of their own (it came later)
+    pending.sort(
+        key=lambda pair: (bool(pair[0].path_services), pair[1].created_at, pair[0].name, pair[1].name)
+    )
     numbers: dict[tuple[str, str], int] = {}
     for svc, run in pending:
+        if svc.path_services and not numbers.get(("", "monorepo")):
+            numbers[("", "monorepo")] = 1
+            ids.rng = random.Random(f"{world.seed}|{world.end.isoformat()}|runs|monorepo")
         run.run_id = ids.next("run")
         run.job_id = ids.next("job")
         key = (svc.name, run.name)

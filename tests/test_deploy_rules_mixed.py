@@ -228,3 +228,131 @@ def test_second_refresh_of_every_source_leaves_every_mart_identical(mixed_org):
         pd.testing.assert_frame_equal(before[name], after[name], obj=name)
     asked_again = {path.split("/")[1] for _, path, _ in mixed_org.emulator.requests[served_before:]}
     assert {"github", "gitlab", "jenkins", "pagerduty"} <= asked_again
+
+
+# The monorepo (docs/simulator.md, "A monorepo"): acme/marketplace holds marketplace (no paths: the fallback),
+# listings-api (services/listings/**) and orders-api (services/orders/**), each deploying the one main line to
+# environments of its own. The truth names the services each change was written for; the warehouse finds them
+# from the pull requests' files and org.yml's paths.
+MONOREPO = "acme/marketplace"
+MONOREPO_SERVICES = {"marketplace", "listings-api", "orders-api"}
+
+
+def _monorepo_changes(mixed_org) -> tuple[dict, dict]:
+    """(truth, warehouse): (change_id, service) -> (first production deployment, lead time minutes), changes
+    started before the configured start date left out (history the baselines stand for)."""
+    horizon = pd.Timestamp(
+        yaml.safe_load(mixed_org.config_path.read_text())["sources"]["github"]["start_date"]
+    )
+    truth = read_truth(mixed_org.workdir.truth)["change_services"]
+    truth = truth[(truth["repository"] == MONOREPO) & (truth["started_at"] >= horizon)]
+    expected = {}
+    for row in truth.itertuples():
+        change_id = (
+            f"{MONOREPO}#{int(row.pr_number)}" if pd.notna(row.pr_number) else f"{MONOREPO}@{row.commit_sha}"
+        )
+        lead = (row.deployed_at - row.started_at).total_seconds() / 60 if pd.notna(row.deployed_at) else None
+        expected[(change_id, row.service)] = (
+            row.deployment_id if pd.notna(row.deployment_id) else None,
+            lead,
+        )
+    con = duckdb.connect(str(mixed_org.workdir.warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select changes.change_id, changes.service, deployments.source_deployment_id, "
+            "changes.lead_time_minutes from marts.fct_change_services as changes "
+            "left join marts.fct_deployments as deployments using (deployment_id) "
+            "where changes.repository = ? and changes.started_at >= ?",
+            [MONOREPO, horizon.to_pydatetime()],
+        ).fetchall()
+    finally:
+        con.close()
+    got = {(change_id, service): (source_id, lead) for change_id, service, source_id, lead in rows}
+    return expected, got
+
+
+def test_monorepo_changes_count_for_the_services_they_touch(mixed_org):
+    """Both ways: every (change, service) pair the world wrote is in fct_change_services, nothing else is;
+    each with that service's first production deployment and lead time (within a minute)."""
+    expected, got = _monorepo_changes(mixed_org)
+    # the world exercises every rule: one service, two services, a service and shared code, shared code only
+    services_of: dict[str, set[str]] = {}
+    for change_id, service in expected:
+        services_of.setdefault(change_id, set()).add(service)
+    pulls = {c: s for c, s in services_of.items() if "#" in c}
+    assert len(pulls) >= 25
+    assert any(s == {"listings-api", "orders-api"} for s in pulls.values())
+    assert any(len(s) == 2 and "marketplace" in s for s in pulls.values())
+    assert any(s == {"marketplace"} for s in pulls.values())
+    assert {frozenset(s) for s in pulls.values()} >= {frozenset({"listings-api"}), frozenset({"orders-api"})}
+    assert set(got) - set(expected) == set(), "changes counted for a service they do not touch"
+    assert set(expected) - set(got) == set(), "changes missing for a service they touch"
+    wrong = {
+        key: (expected[key], got[key])
+        for key in expected
+        if expected[key][0] != got[key][0]
+        or (expected[key][1] is None) != (got[key][1] is None)
+        or (expected[key][1] is not None and abs(expected[key][1] - got[key][1]) > 1.0)
+    }
+    assert not wrong, sorted(wrong.items())[:10]
+    assert sum(1 for dep, lead in expected.values() if lead is not None) >= 30
+
+
+def test_monorepo_direct_pushes_count_for_the_fallback_service(mixed_org):
+    expected, got = _monorepo_changes(mixed_org)
+    pushes = {key for key in expected if "@" in key[0]}
+    assert pushes and {service for _, service in pushes} == {"marketplace"}
+    assert {key for key in got if "@" in key[0]} == pushes
+
+
+def test_monorepo_services_deploy_to_their_own_environments(mixed_org):
+    """Each service's deployments (staging and production) as the world made them, and each production
+    deployment's pr_count: the pull requests of that service it shipped first (on one linear main line:
+    those merged after the furthest position the service's earlier production deployments reached)."""
+    world = mixed_org.world
+    host = world.service("marketplace")
+    truth = read_truth(mixed_org.workdir.truth)["deployments"]
+    truth = truth[truth["service"].isin(MONOREPO_SERVICES)]
+    expected = {
+        (row.service, row.deployment_id): (
+            "production" if row.environment.startswith("production") else "staging"
+        )
+        for row in truth.itertuples()
+    }
+    assert {service for service, _ in expected} == MONOREPO_SERVICES
+    con = duckdb.connect(str(mixed_org.workdir.warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select service, source_deployment_id, environment, is_production, is_baseline, pr_count "
+            "from marts.fct_deployments where repository = ? and status = 'success'",
+            [MONOREPO],
+        ).fetchall()
+    finally:
+        con.close()
+    assert {(service, source_id): env for service, source_id, env, *_ in rows} == expected
+
+    merged_at_position = {}
+    for pr in host.pulls:
+        if pr.merged_at is not None:
+            merged_at_position[host.commits[pr.merge_commit_sha].main_index] = pr
+    pr_counts = {}
+    for service in MONOREPO_SERVICES:
+        shipped = sorted(
+            (
+                d
+                for d in host.deployments
+                if d.service == service and d.is_production and d.deployed_at is not None
+            ),
+            key=lambda d: (d.deployed_at, d.deployment_id),
+        )
+        reached = -1  # main's furthest position the service had shipped (a rollback ships nothing again)
+        for dep in shipped:
+            pr_counts[dep.source_id] = sum(
+                1
+                for position in range(reached + 1, dep.main_index + 1)
+                if position in merged_at_position and service in host.owners(merged_at_position[position])
+            )
+            reached = max(reached, dep.main_index)
+    got = {source_id: pr_count for _, source_id, _, is_production, _, pr_count in rows if is_production}
+    assert got == pr_counts
+    assert sum(pr_counts.values()) >= 30

@@ -46,9 +46,14 @@ def test_every_delivery_style_is_present_and_generation_is_deterministic(world):
     assert world.truth_tables()["deployments"].equals(again.truth_tables()["deployments"])
 
 
+def svc_parts(svc) -> list[str]:
+    return [part.name for part in svc.path_services]
+
+
 def test_truth_deployment_ids_take_each_source_form(world):
     deployments = world.truth_tables()["deployments"]
-    style = {svc.name: svc.delivery for svc in world.services}
+    # a monorepo's path services ship as its repository does
+    style = {name: svc.delivery for svc in world.services for name in [svc.name, *svc_parts(svc)]}
     forms = {
         "github": r"\d+",
         "gitlab": r"\d+",
@@ -292,3 +297,34 @@ def test_serve_command_mixed_writes_gitlab_and_jenkins_config(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_monorepo_serves_each_pull_requests_files_from_the_world(world, emu):
+    """acme/marketplace: a merged pull request's files (REST `/pulls/{n}/files`) lie in the folders of the
+    services the world wrote it for, and outside every folder exactly when it was written for shared code
+    too; each service's deployments are served for the one repository under its own environment names."""
+    svc = world.service("marketplace")
+    folders = {part.folder + "/": part.name for part in svc.path_services}
+    assert set(folders.values()) == {"listings-api", "orders-api"}
+    merged = [pr for pr in svc.pulls if pr.merged_at is not None]
+    assert len(merged) >= 20
+    for pr in merged:
+        url = f"{emu.url}/github/repos/acme/marketplace/pulls/{pr.number}/files?per_page=100"
+        names = [entry["filename"] for entry in requests.get(url, headers=GH, timeout=10).json()]
+        owners = {
+            next((name for folder, name in folders.items() if f.startswith(folder)), "marketplace")
+            for f in names
+        }
+        assert owners == set(svc.touched[pr.number]), (pr.number, names)
+    kinds = {tuple(svc.touched[pr.number]) for pr in merged}
+    assert {("listings-api", "orders-api"), ("marketplace",)} <= kinds
+    assert any(len(kind) == 2 and "marketplace" in kind for kind in kinds)
+    url = f"{emu.url}/github/repos/acme/marketplace/deployments?per_page=100"
+    served = {(d["environment"]) for d in requests.get(url, headers=GH, timeout=10).json()}
+    expected = {env for part in svc.path_services for env in (part.production_env, part.staging_env)}
+    assert served == expected | {svc.production_env, svc.staging_env}
+    assert served == {
+        f"{kind}-{name}"
+        for kind in ("production", "staging")
+        for name in ("listings", "orders", "marketplace")
+    }

@@ -216,24 +216,36 @@ def test_truth_names_git_shas_for_the_git_services(exported, tmp_path):
             assert row.commit_sha == tags[tag]
 
 
-@pytest.mark.parametrize("seed", [5, 7])
-def test_the_git_team_leaves_every_other_team_as_it_was(seed, monkeypatch):
-    """Services have their own random streams: the mixed org without its git team (the world as it was before
-    that team existed) has exactly the same truth for every other team."""
+@pytest.mark.parametrize(("seed", "team"), [(5, "analytics"), (7, "analytics"), (5, "marketplace")])
+def test_a_later_team_leaves_every_earlier_team_as_it_was(seed, team, monkeypatch):
+    """Services have their own random streams: the mixed org without a team that came later (the git team,
+    then the monorepo's) and the teams after it (the world as it was before that team existed) has exactly
+    the same truth for every earlier team."""
     world = generate_org("mixed", seed=seed, end=END)
-    git_team = {svc.name for svc in world.services if svc.delivery == "git"}
-    assert git_team
     spec = dict(SCALES["mixed"])
-    spec["teams"] = [team for team in spec["teams"] if not any(s[0] in git_team for s in team[2])]
+    names = [entry[0] for entry in spec["teams"]]
+    later = set(names[names.index(team) :])
+    later_services = {
+        name
+        for svc in world.services
+        if svc.team in later
+        for name in [svc.name, *(part.name for part in svc.path_services)]
+    }
+    assert later_services
+    if team == "analytics":
+        assert {svc.name for svc in world.services if svc.delivery == "git"} <= later_services
+    spec["teams"] = [entry for entry in spec["teams"] if entry[0] not in later]
     monkeypatch.setitem(SCALES, "mixed", spec)
     without = generate_org("mixed", seed=seed, end=END)
-    assert {svc.name for svc in without.services} == {svc.name for svc in world.services} - git_team
+    assert {svc.name for svc in without.services} == {svc.name for svc in world.services} - later_services
     with_team, before = world.truth_tables(), without.truth_tables()
 
     def served(w):
         """What the sources serve of the other teams beyond the truth: numbers and ids."""
         incidents = [
-            (i.incident_id, i.number, i.responder.login) for i in w.incidents if i.service not in git_team
+            (i.incident_id, i.number, i.responder.login)
+            for i in w.incidents
+            if i.service not in later_services
         ]
         services = [
             (
@@ -245,12 +257,15 @@ def test_the_git_team_leaves_every_other_team_as_it_was(seed, monkeypatch):
                 [(r.run_id, r.job_id, r.run_number) for r in s.runs],
             )
             for s in w.services
-            if s.name not in git_team
+            if s.name not in later_services
         ]
         return sorted(incidents), services
 
     assert served(world) == served(without)
     for name, frame in before.items():
-        kept = with_team[name][~with_team[name]["service"].isin(git_team)].reset_index(drop=True)
+        kept = with_team[name][~with_team[name]["service"].isin(later_services)].reset_index(drop=True)
+        if name == "change_services":  # monorepos only, and none came earlier
+            assert kept.empty and frame.empty
+            continue
         pd.testing.assert_frame_equal(kept, frame.reset_index(drop=True), check_exact=True)
         assert len(frame) > 0

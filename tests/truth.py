@@ -37,6 +37,9 @@ def read_truth(truth_dir: Path) -> dict[str, pd.DataFrame]:
             pd.read_parquet(truth_dir / "incidents.parquet"), ["created_at", "resolved_at"]
         ),
         "commits": _naive_utc(pd.read_parquet(truth_dir / "commits.parquet"), ["authored_at", "deployed_at"]),
+        "change_services": _naive_utc(
+            pd.read_parquet(truth_dir / "change_services.parquet"), ["started_at", "merged_at", "deployed_at"]
+        ),
     }
 
 
