@@ -27,7 +27,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from packaging import version
 
 from ingestion.assessments import assessments_source
-from ingestion.config import OrgConfig, branch_push_patterns, workflow_rules
+from ingestion.config import OrgConfig, branch_push_patterns, path_repositories, workflow_rules
 from ingestion.dora_quickcheck import dora_quickcheck_source
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
@@ -170,6 +170,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             api=gh.options.get("api", "graphql"),
             max_concurrency=gh.options.get("max_concurrency", 4),
             usage=(usage := ApiUsage("GitHub")),
+            file_repositories=path_repositories(config),
         )
         sources["github"].api_usage = usage  # read by the load asset for the refresh's budget report
     if "gitlab" in config.sources:
