@@ -43,6 +43,7 @@ from orchestration.build_state import (
     SKIPPED,
     build_fingerprint,
     building_fingerprint,
+    quiet_reused_checks,
     record_build,
     unchanged_since,
 )
@@ -556,6 +557,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         reused = None if full_rebuild else unchanged_since(workdir.build_db, workdir.warehouse, fingerprint)
         if reused is not None:
             record_build(workdir.build_db, run_id, fingerprint, SKIPPED)
+            quiet_reused_checks()
             log.info(
                 "nothing changed since the build run %s published (raw tables, configuration, models, "
                 "seeds): dbt build, checks and publish skipped; the warehouse stays as published",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,6 +113,24 @@ def build_fingerprint(
         finally:
             con.close()
     return digest.hexdigest()
+
+
+class _ReusedChecksNote(logging.Filter):
+    """Drops Dagster's warning that each blocking dbt check 'emitted no result in step transform': true of
+    a skipped build (its checks stand from the published build) and said once by the refresh instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "emitted no result in step 'transform'" not in record.getMessage()
+
+
+_REUSED_CHECKS_NOTE = _ReusedChecksNote()
+
+
+def quiet_reused_checks() -> None:
+    """Called when a build is skipped; Dagster logs the warnings while it plans the steps after it."""
+    logger = logging.getLogger("dagster._core.execution.plan.active")
+    if _REUSED_CHECKS_NOTE not in logger.filters:
+        logger.addFilter(_REUSED_CHECKS_NOTE)
 
 
 def record_build(build_db: Path, run_id: str, fingerprint: str, outcome: str) -> None:

@@ -155,6 +155,7 @@ def test_nothing_new_skips_then_a_change_builds(org, caplog):
     said = caplog.text
     assert f"nothing changed since the build run {first['run_id']} published" in said
     assert "building models" not in said and "publishing the warehouse" not in said
+    assert "emitted no result" not in said
     kept = workdir.warehouse.stat()
     assert (kept.st_ino, kept.st_mtime_ns) == (published.st_ino, published.st_mtime_ns)
     with duckdb.connect(str(workdir.warehouse), read_only=True) as con:
