@@ -99,14 +99,51 @@ def failing_columns(database: str | Path, compiled_sql: str) -> list[tuple[str, 
         connection.close()
 
 
-def _not_null_details(node: dict, result: dict, database: str | Path | None) -> str | None:
-    """`<model>.<column> null in N rows; <model>.<column> not unique: ...` for a failed
-    `not_null_columns` test, when the build can be read."""
-    if (node.get("test_metadata") or {}).get("name") != "not_null_columns" or database is None:
+def failing_values(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, int, str]]:
+    """(failure, columns, values, rows, an example value) of a failed `accepted_values_columns` or
+    `relationships_columns` test's rows (transform/tests/generic/), read again from the build."""
+    connection = duckdb.connect(str(database))
+    try:
+        return connection.execute(
+            "select failure, columns, count(*), sum(row_count), min(value)"
+            f" from ({compiled_sql}) group by all order by 2"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
+# the model-level tests that fold per-column tests (transform/tests/generic/)
+FOLDED_TESTS = ("not_null_columns", "accepted_values_columns", "relationships_columns")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def _folded_details(node: dict, result: dict, database: str | Path | None) -> str | None:
+    """What a failed model-level column test found, when the build can be read: `<model>.<column> null in
+    N rows; <model>.<column> not unique: ...` (`not_null_columns`), `<model>.<column> not accepted: N
+    values in M rows (e.g. 'x')` (`accepted_values_columns`), `<model>.<column> not in <parent>.<field>: ...`
+    (`relationships_columns`)."""
+    test = (node.get("test_metadata") or {}).get("name")
+    if database is None or test not in FOLDED_TESTS:
         return None
     model = str(node.get("attached_node") or "").rsplit(".", 1)[-1] or "?"
+    compiled = result.get("compiled_code") or node.get("compiled_code") or ""
+    if test != "not_null_columns":
+        try:
+            values = failing_values(database, compiled)
+        except duckdb.Error:
+            return None  # the count from dbt's message still stands
+        parts = []
+        for _, columns, count, rows, example in values:
+            column, _, parent = columns.partition(" -> ")
+            what = f"not in {parent}" if parent else "not accepted"
+            found = f"{_plural(count, 'value')} in {_plural(int(rows), 'row')} (e.g. {example!r})"
+            parts.append(f"{model}.{column} {what}: {found}")
+        return "; ".join(parts) or None
     try:
-        found = failing_columns(database, result.get("compiled_code") or node.get("compiled_code") or "")
+        found = failing_columns(database, compiled)
     except duckdb.Error:
         return None  # the count from dbt's message still stands
     parts = []
@@ -124,7 +161,8 @@ def dbt_check_results(target: str | Path, database: str | Path | None = None) ->
 
     A skipped test is recorded as failed with its reason: it checked nothing, and a reader must not take
     it for a pass. Absent files yield no results (dbt did not get as far as writing them). With the build
-    `database`, a failed `not_null_columns` test names the model's null columns and their row counts.
+    `database`, a failed model-level column test (`not_null_columns`, `accepted_values_columns`,
+    `relationships_columns`) names the model's failing columns, values and row counts.
     """
     target = Path(target)
     run_results = target / "run_results.json"
@@ -156,7 +194,7 @@ def dbt_check_results(target: str | Path, database: str | Path | None = None) ->
             details = "passed"
         else:
             details = f"{status}: {message}".strip() if message else f"{status}: {failures} failing rows"
-            if status in ("fail", "warn") and (named := _not_null_details(node, result, database)):
+            if status in ("fail", "warn") and (named := _folded_details(node, result, database)):
                 details = f"{status}: {named}"
         kind = unique_id.split(".", 1)[0]
         name = f"dbt {kind} {node.get('name') or unique_id}"

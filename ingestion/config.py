@@ -735,6 +735,13 @@ def workflow_rules(config: OrgConfig) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def path_repositories(config: OrgConfig) -> list[str]:
+    """The repositories with a service that owns `paths` in them: the only ones whose pull requests'
+    changed files the marts read (int_pull_requests_mapped_to_services), so the only ones a source needs
+    to read them for."""
+    return sorted({service["repository"] for service in config.services if service["paths"]})
+
+
 def load_config(path: Path | str) -> OrgConfig:
     """Read and validate a configuration file."""
     path = Path(path)

@@ -27,7 +27,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from packaging import version
 
 from ingestion.assessments import assessments_source
-from ingestion.config import OrgConfig, branch_push_patterns, workflow_rules
+from ingestion.config import OrgConfig, branch_push_patterns, path_repositories, workflow_rules
 from ingestion.dora_quickcheck import dora_quickcheck_source
 from ingestion.git_local import git_local_source
 from ingestion.github import github_source
@@ -37,6 +37,16 @@ from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
 from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline
+from orchestration.build_state import (
+    BUILDING,
+    PUBLISHED,
+    SKIPPED,
+    build_fingerprint,
+    building_fingerprint,
+    quiet_reused_checks,
+    record_build,
+    unchanged_since,
+)
 from orchestration.checks import record_dbt_checks
 from orchestration.dbt_warm import LAUNCHER_ENV as WARM_LAUNCHER_ENV
 from orchestration.publish import publish
@@ -170,6 +180,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             api=gh.options.get("api", "graphql"),
             max_concurrency=gh.options.get("max_concurrency", 4),
             usage=(usage := ApiUsage("GitHub")),
+            file_repositories=path_repositories(config),
         )
         sources["github"].api_usage = usage  # read by the load asset for the refresh's budget report
     if "gitlab" in config.sources:
@@ -527,30 +538,45 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     manifest = ensure_dbt_manifest(DBT_PROJECT_DIR / "target")
 
     unused = unused_sources(config.sources, workdir.build_db)
+    left_out = stand_in_tests(unused)
 
     @dbt_assets(
         manifest=manifest,
         dagster_dbt_translator=TransformTranslator(left_out=unused),
         name="transform",
-        exclude=stand_in_tests(unused),
+        exclude=left_out,
     )
     def transform(context: dg.AssetExecutionContext, dbt: DbtCliResource, build_lock: BuildLock) -> Iterator:
-        fail_if_nothing_fresh(workdir.build_db, context.run.run_id)
+        """dbt build, unless nothing it reads changed since the last published build (build_state.py):
+        then nothing is yielded, so Dagster skips the checks and the publish after it."""
+        run_id = context.run.run_id
+        fail_if_nothing_fresh(workdir.build_db, run_id)
+        full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
+        args = dbt_build_args(full_rebuild)
+        fingerprint = build_fingerprint(workdir.build_db, [*args, "--exclude", left_out or ""])
+        reused = None if full_rebuild else unchanged_since(workdir.build_db, workdir.warehouse, fingerprint)
+        if reused is not None:
+            record_build(workdir.build_db, run_id, fingerprint, SKIPPED)
+            quiet_reused_checks()
+            log.info(
+                "nothing changed since the build run %s published (raw tables, configuration, models, "
+                "seeds): dbt build, checks and publish skipped; the warehouse stays as published",
+                reused,
+            )
+            return
+        record_build(workdir.build_db, run_id, fingerprint, BUILDING)
         log.info("building models and running their data tests (dbt build)")
         # Great Expectations takes seconds to import; the check after the build needs it, and dbt runs in
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
         _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
-        full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
         if full_rebuild:
             log.info("rebuilding the incremental models from scratch (full rebuild)")
         started = time.time()
         try:
             with _concise_dbt_output():
                 # dagster-dbt adds `--select fqn:*` and the asset's own `--exclude` (dbt unites them).
-                yield from dbt.cli(
-                    dbt_build_args(full_rebuild), context=context, target_path=workdir.dbt_target
-                ).stream()
+                yield from dbt.cli(args, context=context, target_path=workdir.dbt_target).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
 
@@ -565,7 +591,11 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
     )
     def warehouse(context: dg.AssetExecutionContext, build_lock: BuildLock) -> dg.MaterializeResult:
         log.info("publishing the warehouse")
-        result = publish(workdir.build_db, workdir.warehouse, run_id=context.run.run_id)
+        run_id = context.run.run_id
+        result = publish(workdir.build_db, workdir.warehouse, run_id=run_id)
+        # after the rename: a refresh killed before it rebuilds, never skips (build_state.py)
+        if (fingerprint := building_fingerprint(workdir.build_db, run_id)) is not None:
+            record_build(workdir.build_db, run_id, fingerprint, PUBLISHED)
         return dg.MaterializeResult(metadata={"path": str(workdir.warehouse), **result})
 
     assets.append(warehouse)

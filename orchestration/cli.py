@@ -134,6 +134,7 @@ def run_refresh(
     The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
     source is stale; docs/architecture.md).
     """
+    from orchestration.build_state import skipped_in
     from orchestration.dbt_warm import WarmDbt
 
     verbose = debug_requested() if verbose is None else verbose
@@ -165,11 +166,21 @@ def run_refresh(
         if line not in report.budget:
             log.warning(line)
     checks = {evaluation.check_name: evaluation.passed for evaluation in evaluations}
-    log.info("checks passed: %d (dbt data tests, Great Expectations suites)", sum(checks.values()))
-    log.info("refresh done: warehouse at %s", workdir.warehouse)
+    rebuilt = not skipped_in(workdir.build_db, result.run_id)
+    if rebuilt:
+        log.info("checks passed: %d (dbt data tests, Great Expectations suites)", sum(checks.values()))
+        log.info("refresh done: warehouse at %s", workdir.warehouse)
+    else:
+        log.info("refresh done: nothing changed, the warehouse at %s is unchanged", workdir.warehouse)
     for line in report.budget:  # last: what the refresh spent of each API's rate budget
         log.info(line)
-    return {"run_id": result.run_id, "checks": checks, "report": report, "exit_code": report.exit_code}
+    return {
+        "run_id": result.run_id,
+        "checks": checks,
+        "report": report,
+        "exit_code": report.exit_code,
+        "rebuilt": rebuilt,
+    }
 
 
 def _port_free(port: int) -> bool:

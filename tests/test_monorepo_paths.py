@@ -30,7 +30,7 @@ import pytest
 from test_deploy_rules_fork_runs import _Dbt
 from test_ingestion_stub import Stub
 
-from ingestion.config import parse_config
+from ingestion.config import parse_config, path_repositories
 from ingestion.github import github_source
 from ingestion.org_config import org_config_source
 from ingestion.pipelines import make_pipeline
@@ -184,6 +184,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             repositories=[MONO, API],
             start_date="2026-05-01",
             pull_request_details=False,
+            file_repositories=path_repositories(parse_config(CONFIG)),
         ).with_resources(
             "repositories",
             "pull_requests",
@@ -216,6 +217,12 @@ def test_the_files_are_loaded(warehouse):
         "where repository = 'acme/mono' and pr_number = 4",
     )
     assert files == {(4, "services/search/d.py"), (4, "docs/x.md")}
+
+
+def test_files_are_read_only_where_services_own_paths(warehouse):
+    """acme/api's service owns no paths: its pull request's file is not read (the marts never use it)."""
+    read = _rows(warehouse, "select distinct repository from raw_github.pull_request_files")
+    assert read == {("acme/mono",)}
 
 
 def test_each_change_counts_for_the_services_it_touches(warehouse):

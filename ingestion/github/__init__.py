@@ -21,7 +21,7 @@ kept per repository with ingestion/cursors.py, in the resource-state layout the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import dlt
@@ -85,6 +85,7 @@ def github_source(
     api: str = "rest",
     max_concurrency: int = 4,
     usage: ApiUsage | None = None,
+    file_repositories: Collection[str] | None = None,
 ) -> Sequence[DltResource]:
     """Load an organisation's delivery history from GitHub REST (or GitHub Enterprise, or an emulator).
 
@@ -101,7 +102,9 @@ def github_source(
     `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
     (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
     at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
-    requests and GraphQL points spent, and paces them to the rate limit.
+    requests and GraphQL points spent, and paces them to the rate limit. `file_repositories` (full names,
+    any case) are the repositories whose pull requests' changed files are read (None: every repository);
+    the others load none, and the table is still created.
     """
     if api not in ("rest", "graphql"):
         raise ValueError(f"github api must be 'rest' or 'graphql', not {api!r}")
@@ -119,6 +122,9 @@ def github_source(
         conditional_requests=conditional_requests,
         pull_request_details=pull_request_details,
         max_concurrency=max_concurrency,
+        file_repositories=(
+            None if file_repositories is None else frozenset(name.lower() for name in file_repositories)
+        ),
     )
     listed = repositories_resource(gh, organization, repositories)
     pull_requests = pull_requests_resource(gh, listed)

@@ -88,6 +88,11 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
   }
 }
 """.replace("COMMIT_PAGE", str(COMMIT_PAGE)).replace("COMMIT_FIELDS", COMMIT_FIELDS)
+# The same page without the changed files, for a repository whose files nothing reads (no service of it
+# has `paths`): a page of 100 then costs a point less, and the node carries no `files` at all.
+FILES_SELECTION = "        files(first: 100) { totalCount nodes { path additions deletions changeType } }\n"
+PULL_REQUESTS_QUERY_WITHOUT_FILES = PULL_REQUESTS_QUERY.replace(FILES_SELECTION, "")
+assert PULL_REQUESTS_QUERY_WITHOUT_FILES != PULL_REQUESTS_QUERY
 
 # The second pass: one aliased `pullRequest(number:)` per list asked again (PULL_REQUEST_DETAIL).
 DETAIL_QUERY = """
@@ -254,13 +259,18 @@ def _pages(
 
 
 def read_pull_requests(
-    gql: GraphQLClient, full_name: str, behind: Callable[[dict], bool], incremental: bool = False
+    gql: GraphQLClient,
+    full_name: str,
+    behind: Callable[[dict], bool],
+    incremental: bool = False,
+    files: bool = True,
 ) -> list[list[dict]]:
     """Pages of pull request nodes, newest-updated first, up to and including the first page whose every
     pull request is `behind` the cursor (a listing that shifts while paged can carry one across a page).
 
     `incremental` (a cursor exists): the newest pull request is asked alone first, and nothing more when
-    it lies behind the cursor; else the first page is a small one."""
+    it lies behind the cursor; else the first page is a small one. `files`: whether the nodes carry their
+    changed files."""
     if incremental:
         owner, name = full_name.split("/", 1)
         data = gql.query(
@@ -271,7 +281,8 @@ def read_pull_requests(
             return []
     out = []
     first = FIRST_INCREMENTAL_PAGE if incremental else FIRST_PULL_REQUEST_PAGE
-    for page in _pages(gql, PULL_REQUESTS_QUERY, "pullRequests", full_name, PULL_REQUEST_PAGE, first):
+    document = PULL_REQUESTS_QUERY if files else PULL_REQUESTS_QUERY_WITHOUT_FILES
+    for page in _pages(gql, document, "pullRequests", full_name, PULL_REQUEST_PAGE, first):
         out.append(page)
         complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
@@ -543,7 +554,8 @@ def _complete(connection: dict | None) -> list[dict] | None:
 
 
 def children(node: dict) -> dict[str, list[dict] | None]:
-    """A pull request node's nested lists in REST shape by resource; None for a list to read via REST."""
+    """A pull request node's nested lists in REST shape by resource; None for a list to read via REST.
+    A node read without its files (`PULL_REQUESTS_QUERY_WITHOUT_FILES`) has no entry for them."""
     commits = _complete(node.get("commits"))
     if commits is not None and any(_complete(c["commit"].get("parents")) is None for c in commits):
         commits = None
@@ -561,12 +573,15 @@ def children(node: dict) -> dict[str, list[dict] | None]:
     if threads is None:
         comments = None
     reviews = _complete(node.get("reviews"))
-    return {
+    lists = {
         "pull_request_commits": None if commits is None else [commit(c) for c in commits],
         "pull_request_reviews": None if reviews is None else [review(r) for r in reviews],
         "pull_request_review_comments": None if comments is None else [review_comment(c) for c in comments],
         "pull_request_files": None if files is None else [changed_file(f) for f in files],
     }
+    if "files" not in node:
+        del lists["pull_request_files"]
+    return lists
 
 
 def statuses(node: dict) -> list[dict] | None:

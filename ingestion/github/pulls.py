@@ -91,7 +91,11 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
 
     def fetch(full_name: str) -> list[list[dict]]:
         return graphql.read_pull_requests(
-            gql, full_name, lambda node: behind(full_name, node), seen[full_name].resumed
+            gql,
+            full_name,
+            lambda node: behind(full_name, node),
+            seen[full_name].resumed,
+            files=gh.reads_files(full_name),
         )
 
     for full_name, pages_read in graphql.in_order(list(seen), fetch, gh.max_concurrency):
@@ -144,7 +148,9 @@ def pull_request_review_comments_resource(gh: Reader, pull_requests: DltResource
 
 def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
     """The paths each pull request touches (GitHub lists at most 3,000), for mapping monorepo paths to
-    services. Patches are left out."""
+    services. Patches are left out. Read only in the repositories `gh.reads_files` names: the mapping
+    reads them only where a service has `paths`, and elsewhere they cost a request per pull request
+    (REST) or a point per page (GraphQL) for nothing."""
     return _pull_request_lists(
         gh,
         pull_requests,
@@ -155,6 +161,7 @@ def pull_request_files_resource(gh: Reader, pull_requests: DltResource) -> DltRe
         _picked(PULL_REQUEST_FILE_COLUMNS),
         optional="pull request files",
         whole_list=True,
+        wanted=gh.reads_files,
     )
 
 
@@ -175,6 +182,7 @@ def _pull_request_lists(
     shape: Callable[[dict, str, int], dict],
     optional: str | None = None,
     whole_list: bool = False,
+    wanted: Callable[[str], bool] | None = None,
 ) -> DltResource:
     """A list read for each pull request that changed (`/pulls/{number}/{endpoint}`; the GraphQL path's
     page of it when it carried one); `optional` names a list a repository may not offer.
@@ -183,7 +191,10 @@ def _pull_request_lists(
     commits (and the files only they touched) from the list; merging on the row's key alone would keep
     them. With the pull request as merge key, dlt's delete-insert deletes every row of each pull request
     the load carries before inserting its list. A list answered "not modified" carries nothing, so its rows
-    stay."""
+    stay.
+
+    `wanted`: the repositories whose lists are read (None: all). A page of pull requests none of whose
+    lists was read still creates the table, empty, so the raw layer has the same tables either way."""
 
     @dlt.transformer(
         data_from=pull_requests,
@@ -196,13 +207,20 @@ def _pull_request_lists(
     def lists(prs: TDataItem) -> Iterator[Any]:
         # one item for the parent's whole page: dlt's cost is per item, and most lists hold a few rows
         rows: list[dict] = []
+        skipped = False
         for pr in as_list(prs, ("repository", "number")):
             repository, number = pr["repository"], pr["number"]
+            if wanted is not None and not wanted(repository):
+                gh.nested.pop((name, repository, number), None)
+                skipped = True
+                continue
             path = f"/repos/{repository}/pulls/{number}/{endpoint}"
             for listed in gh.children(name, repository, number, path, optional):
                 page = yield from gh.screen(name, listed, repository, f"{repository}#{number}")
                 rows += [shape(raw, repository, number) for raw in page]
         if rows:
             yield arrow_page(rows, columns)
+        elif skipped:
+            yield dlt.mark.materialize_table_schema()
 
     return lists

@@ -39,6 +39,8 @@ class Reader:
     conditional_requests: bool = True
     pull_request_details: bool = True
     max_concurrency: int = 4
+    # the repositories (full names, lower case) whose pull requests' changed files are read; None: every one
+    file_repositories: frozenset[str] | None = None
     availability: Availability = field(default_factory=Availability)
     quarantine: Quarantine = field(default_factory=lambda: Quarantine("github"))
     # nested lists the GraphQL path read with their parent, by (resource, repository, parent key), until
@@ -47,6 +49,10 @@ class Reader:
     # each repository's branch listing of this run, read once for the branches and commits resources:
     # (current branches by name, or None when unchanged or unavailable; the branches known before)
     listed_branches: dict[str, tuple[dict[str, dict] | None, dict[str, Any]]] = field(default_factory=dict)
+
+    def reads_files(self, full_name: str) -> bool:
+        """Whether the pull requests of `full_name` have their changed files read."""
+        return self.file_repositories is None or full_name.lower() in self.file_repositories
 
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
         return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)

@@ -59,13 +59,16 @@ class Reader(threading.Thread):
 
 
 def run_killed(
-    config: Path, kill_when: Callable[[list[str]], bool] | None = None, kill_at: str | None = None
+    config: Path,
+    kill_when: Callable[[list[str]], bool] | None = None,
+    kill_at: str | None = None,
+    *extra: str,
 ) -> str:
-    """A refresh process killed with SIGKILL: by itself at `kill_at`, or (its process group, dbt too) as
-    soon as `kill_when(output lines so far)` holds. Returns its output."""
+    """A refresh process (`extra`: its further arguments) killed with SIGKILL: by itself at `kill_at`, or
+    (its process group, dbt too) as soon as `kill_when(output lines so far)` holds. Returns its output."""
     env = refresh_env(**({KILL_AT_ENV: kill_at} if kill_at else {}))
     process = subprocess.Popen(
-        refresh_command(config),
+        refresh_command(config, *extra),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -9,7 +9,10 @@ and a reader polling throughout only ever sees whole publishes. Earlier kill poi
 
 The first refresh of the chain is the tiny org's second, on an unchanged upstream: it must not read that
 upstream again in full, and the marts it and the refreshes after it build must equal the first refresh's,
-frame for frame (the tiny org's second refresh, here so that it costs no refresh of its own).
+frame for frame (the tiny org's second refresh, here so that it costs no refresh of its own). A refresh
+with nothing new skips its build, checks and publish (test_refresh_skip.py), so the two killed refreshes
+are full rebuilds, which always build: they reach the checks and the publish. The recovering refresh is a
+plain one, and builds: the killed builds started after the last publish.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def test_kills_at_the_checks_and_before_the_rename_then_recover(tiny_org, tmp_pa
     # 4. checks: dbt has finished, the checks and publish have not
     emulator = tiny_org.emulator
     served_before, github_before = len(emulator.requests), emulator.usage()["github"]
-    killed(run_killed(config, kill_when=printed("Done. PASS=")))
+    killed(run_killed(config, printed("Done. PASS="), None, "--full-rebuild"))
     assert (publishes(workdir.warehouse), marts(workdir.warehouse)) == last_publish
     # Its extract (done before dbt) read an unchanged upstream. Through GraphQL (the refresh's default)
     # every query costs one point: a repository's newest pull request (no page of pull requests follows),
@@ -66,7 +69,7 @@ def test_kills_at_the_checks_and_before_the_rename_then_recover(tiny_org, tmp_pa
     assert not read_again, read_again
 
     # 5. publish, before the rename: a whole temporary copy is left beside an untouched warehouse
-    killed(run_killed(config, kill_at="publish_before_rename"))
+    killed(run_killed(config, None, "publish_before_rename", "--full-rebuild"))
     assert (publishes(workdir.warehouse), marts(workdir.warehouse)) == last_publish
     assert tmp_files(workdir.warehouse), "the kill left the publish's temporary copy"
 
