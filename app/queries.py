@@ -762,43 +762,25 @@ def _scope_params(teams: list[str] | None, services: list[str] | None) -> tuple[
     return (_list_filter(teams), _list_filter(teams), _list_filter(services), _list_filter(services))
 
 
-# The measured (change, service) rows of the chosen teams and services; parameters: teams, teams, services,
-# services (`_scope_params`).
-_MEASURED_CHANGE_SERVICES = """
-    select
-        change_services.change_id,
-        change_services.service,
-        change_services.team,
-        change_services.repository,
-        change_services.change_kind,
-        change_services.deployment_id,
-        change_services.deployed_at,
-        change_services.lead_time_minutes,
-        change_services.coding_minutes,
-        change_services.pickup_minutes,
-        change_services.review_minutes,
-        change_services.deploy_minutes,
-    from marts.fct_change_services as change_services
-    where change_services.lead_time_minutes is not null
-        and change_services.team is not null
-        and (?::varchar[] is null or list_contains(?::varchar[], change_services.team))
-        and (?::varchar[] is null or list_contains(?::varchar[], change_services.service))
-"""
-
-# Each change once per team: at the team's first production deployment of it among the chosen services.
-_MEASURED_TEAM_CHANGES = f"""
-    select * from ({_MEASURED_CHANGE_SERVICES}) as measured
-    qualify row_number() over (partition by team, change_id order by deployed_at, service) = 1
-"""
-
-
 def lead_time_distribution(
     path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
 ) -> pd.DataFrame:
     """Per team: changes, lead time median / p75 / p90, and the median of each phase, in the period."""
     return _query(
         path,
-        f"""
+        """
+        with measured as (
+            select
+                change_id, service, team, deployed_at, lead_time_minutes,
+                coding_minutes, pickup_minutes, review_minutes, deploy_minutes,
+            from marts.fct_change_services
+            where lead_time_minutes is not null
+                and team is not null
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+            -- once per team: at the team's first production deployment of it among the chosen services
+            qualify row_number() over (partition by team, change_id order by deployed_at, service) = 1
+        )
         select
             team,
             count(*) as changes,
@@ -809,7 +791,7 @@ def lead_time_distribution(
             median(pickup_minutes) as pickup_median_minutes,
             median(review_minutes) as review_median_minutes,
             median(deploy_minutes) as deploy_median_minutes,
-        from ({_MEASURED_TEAM_CHANGES}) as changes
+        from measured
         where deployed_at::date between ?::date and ?::date
         group by team
         order by team
@@ -827,8 +809,20 @@ def lead_time_phases_weekly(
     phases that add up add up to the mean lead time; medians would not), long format for a stacked chart."""
     return _query(
         path,
-        f"""
-        with phases as (
+        """
+        with measured as (
+            select
+                change_id, service, team, deployed_at, lead_time_minutes,
+                coding_minutes, pickup_minutes, review_minutes, deploy_minutes,
+            from marts.fct_change_services
+            where lead_time_minutes is not null
+                and team is not null
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+            -- once per team: at the team's first production deployment of it among the chosen services
+            qualify row_number() over (partition by team, change_id order by deployed_at, service) = 1
+        ),
+        phases as (
             select
                 team,
                 date_trunc('week', deployed_at)::date as week_start,
@@ -837,7 +831,7 @@ def lead_time_phases_weekly(
                 avg(review_minutes) as review,
                 avg(deploy_minutes) as deploy,
                 count(*) as changes,
-            from ({_MEASURED_TEAM_CHANGES}) as changes
+            from measured
             where deployed_at::date between ?::date and ?::date
                 and coding_minutes is not null
                 and pickup_minutes is not null
@@ -866,7 +860,7 @@ def slowest_changes(
     chosen services is listed under each, with that service's lead time and deployment."""
     return _query(
         path,
-        f"""
+        """
         select
             changes.change_id,
             changes.change_kind,
@@ -883,10 +877,14 @@ def slowest_changes(
             changes.deploy_minutes,
             changes.deployed_at,
             changes.deployment_id,
-        from ({_MEASURED_CHANGE_SERVICES}) as changes
+        from marts.fct_change_services as changes
         inner join marts.fct_changes as fct_changes
             on changes.change_id = fct_changes.change_id
-        where changes.deployed_at::date between ?::date and ?::date
+        where changes.lead_time_minutes is not null
+            and changes.team is not null
+            and (?::varchar[] is null or list_contains(?::varchar[], changes.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], changes.service))
+            and changes.deployed_at::date between ?::date and ?::date
         order by changes.lead_time_minutes desc, changes.change_id, changes.service
         limit ?
         """,
