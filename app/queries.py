@@ -332,27 +332,31 @@ def deployment(path: Path, deployment_id: str) -> pd.DataFrame:
 
 
 def deployment_changes(path: Path, deployment_id: str) -> pd.DataFrame:
-    """The changes (pull requests, merge requests, direct pushes) this deployment shipped first."""
+    """The changes (pull requests, merge requests, direct pushes) this deployment shipped first for its
+    service (fct_change_services: a change touching two services has a first deployment in each), with the
+    deploy phase and lead time to it."""
     return _query(
         path,
         """
         select
-            change_id,
-            change_kind,
-            pr_number,
-            title,
-            author_login,
-            first_commit_at,
-            merged_at,
-            commit_count,
-            coding_minutes,
-            pickup_minutes,
-            review_minutes,
-            deploy_minutes,
-            lead_time_minutes,
-        from marts.fct_changes
-        where deployment_id = ?
-        order by lead_time_minutes desc nulls last, change_id
+            fct_changes.change_id,
+            fct_changes.change_kind,
+            fct_changes.pr_number,
+            fct_changes.title,
+            fct_changes.author_login,
+            fct_changes.first_commit_at,
+            fct_changes.merged_at,
+            fct_changes.commit_count,
+            change_services.coding_minutes,
+            change_services.pickup_minutes,
+            change_services.review_minutes,
+            change_services.deploy_minutes,
+            change_services.lead_time_minutes,
+        from marts.fct_change_services as change_services
+        inner join marts.fct_changes as fct_changes
+            on change_services.change_id = fct_changes.change_id
+        where change_services.deployment_id = ?
+        order by change_services.lead_time_minutes desc nulls last, fct_changes.change_id
         """,
         deployment_id,
     )

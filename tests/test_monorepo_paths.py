@@ -464,3 +464,20 @@ def test_where_is_my_change_lists_what_waits_per_service(app_warehouse, monkeypa
     app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "search"})
     assert not [frame for frame in app_test.dataframe if "merged_at" in frame.value.columns]
     assert any("Nothing waits" in item.value for item in app_test.success)
+
+
+def test_a_deployment_card_lists_the_changes_it_shipped_for_its_service(app_warehouse, monkeypatch):
+    """search's deployment 4 shipped mono#1 for search (5 h), though fct_changes names pay's deployment 5;
+    pay's deployment 5 shipped mono#1 (30 h) and mono#2 (6 h) for pay."""
+    with duckdb.connect(str(app_warehouse), read_only=True) as con:
+        sql = "select source_deployment_id, deployment_id from marts.fct_deployments"
+        ids = dict(con.execute(sql).fetchall())
+    shipped = {}
+    for source_id in ("4", "5"):
+        app_test = _open(app_warehouse, monkeypatch, "deployments", {"deployment": ids[source_id]})
+        changes = _frame(app_test, "lead_time_minutes")
+        shipped[source_id] = set(zip(changes["change_id"], changes["lead_time_minutes"], strict=True))
+    assert shipped == {
+        "4": {("acme/mono#1", 5 * 60.0)},
+        "5": {("acme/mono#1", 30 * 60.0), ("acme/mono#2", 6 * 60.0)},
+    }
