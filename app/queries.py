@@ -332,27 +332,31 @@ def deployment(path: Path, deployment_id: str) -> pd.DataFrame:
 
 
 def deployment_changes(path: Path, deployment_id: str) -> pd.DataFrame:
-    """The changes (pull requests, merge requests, direct pushes) this deployment shipped first."""
+    """The changes (pull requests, merge requests, direct pushes) this deployment shipped first for its
+    service (fct_change_services: a change touching two services has a first deployment in each), with the
+    deploy phase and lead time to it."""
     return _query(
         path,
         """
         select
-            change_id,
-            change_kind,
-            pr_number,
-            title,
-            author_login,
-            first_commit_at,
-            merged_at,
-            commit_count,
-            coding_minutes,
-            pickup_minutes,
-            review_minutes,
-            deploy_minutes,
-            lead_time_minutes,
-        from marts.fct_changes
-        where deployment_id = ?
-        order by lead_time_minutes desc nulls last, change_id
+            fct_changes.change_id,
+            fct_changes.change_kind,
+            fct_changes.pr_number,
+            fct_changes.title,
+            fct_changes.author_login,
+            fct_changes.first_commit_at,
+            fct_changes.merged_at,
+            fct_changes.commit_count,
+            change_services.coding_minutes,
+            change_services.pickup_minutes,
+            change_services.review_minutes,
+            change_services.deploy_minutes,
+            change_services.lead_time_minutes,
+        from marts.fct_change_services as change_services
+        inner join marts.fct_changes as fct_changes
+            on change_services.change_id = fct_changes.change_id
+        where change_services.deployment_id = ?
+        order by change_services.lead_time_minutes desc nulls last, fct_changes.change_id
         """,
         deployment_id,
     )
@@ -602,7 +606,7 @@ def service_summary(
     services: list[str] | None,
 ) -> pd.DataFrame:
     """Per service: production deployments, per week, failures, change failure rate, time to restore and
-    lead time percentiles in the period."""
+    lead time percentiles in the period (a change counts for each service it touches)."""
     return _query(
         path,
         """
@@ -630,18 +634,19 @@ def service_summary(
                 and fct_deployments.deployed_at::date between period.period_start and period.period_end
             group by fct_deployments.service
         ),
+        -- A change counts for each service it touches, with that service's lead time (fct_change_services).
         changes as (
             select
-                fct_changes.service,
+                change_services.service,
                 count(*) as changes,
-                median(fct_changes.lead_time_minutes) as lead_time_median_minutes,
-                quantile_cont(fct_changes.lead_time_minutes, 0.75) as lead_time_p75_minutes,
-                quantile_cont(fct_changes.lead_time_minutes, 0.9) as lead_time_p90_minutes,
-            from marts.fct_changes as fct_changes
+                median(change_services.lead_time_minutes) as lead_time_median_minutes,
+                quantile_cont(change_services.lead_time_minutes, 0.75) as lead_time_p75_minutes,
+                quantile_cont(change_services.lead_time_minutes, 0.9) as lead_time_p90_minutes,
+            from marts.fct_change_services as change_services
             cross join period
-            where fct_changes.lead_time_minutes is not null
-                and fct_changes.deployed_at::date between period.period_start and period.period_end
-            group by fct_changes.service
+            where change_services.lead_time_minutes is not null
+                and change_services.deployed_at::date between period.period_start and period.period_end
+            group by change_services.service
         ),
         environments as (
             select
@@ -737,7 +742,11 @@ def deploy_rules(path: Path) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------- lead time
 # Changes count in the period of their first production deployment, as the marts do; changes shipped by a
-# baseline deployment have no lead time and are left out (fct_changes.lead_time_minutes is NULL).
+# baseline deployment have no lead time and are left out. A change counts for each service it touches
+# (`fct_change_services`, docs/metrics.md "Services by path"), with that service's deployment and lead
+# time: filtering by team or service keeps the change's rows of the chosen ones, the per-team figures count
+# it once per team at the team's first deployment of it among the chosen services (as `dora_rollup_*` count
+# it per team), and the list of changes shows it once per service.
 
 
 def _period_params(
@@ -753,6 +762,10 @@ def _period_params(
     )
 
 
+def _scope_params(teams: list[str] | None, services: list[str] | None) -> tuple[object, ...]:
+    return (_list_filter(teams), _list_filter(teams), _list_filter(services), _list_filter(services))
+
+
 def lead_time_distribution(
     path: Path, start: dt.date, end: dt.date, teams: list[str] | None, services: list[str] | None
 ) -> pd.DataFrame:
@@ -760,6 +773,18 @@ def lead_time_distribution(
     return _query(
         path,
         """
+        with measured as (
+            select
+                change_id, service, team, deployed_at, lead_time_minutes,
+                coding_minutes, pickup_minutes, review_minutes, deploy_minutes,
+            from marts.fct_change_services
+            where lead_time_minutes is not null
+                and team is not null
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+            -- once per team: at the team's first production deployment of it among the chosen services
+            qualify row_number() over (partition by team, change_id order by deployed_at, service) = 1
+        )
         select
             team,
             count(*) as changes,
@@ -770,17 +795,14 @@ def lead_time_distribution(
             median(pickup_minutes) as pickup_median_minutes,
             median(review_minutes) as review_median_minutes,
             median(deploy_minutes) as deploy_median_minutes,
-        
-    from marts.fct_changes
-    where lead_time_minutes is not null
-        and deployed_at::date between ?::date and ?::date
-        and (?::varchar[] is null or list_contains(?::varchar[], team))
-        and (?::varchar[] is null or list_contains(?::varchar[], service))
-
+        from measured
+        where deployed_at::date between ?::date and ?::date
         group by team
         order by team
         """,
-        *_period_params(start, end, teams, services),
+        *_scope_params(teams, services),
+        start,
+        end,
     )
 
 
@@ -792,7 +814,19 @@ def lead_time_phases_weekly(
     return _query(
         path,
         """
-        with phases as (
+        with measured as (
+            select
+                change_id, service, team, deployed_at, lead_time_minutes,
+                coding_minutes, pickup_minutes, review_minutes, deploy_minutes,
+            from marts.fct_change_services
+            where lead_time_minutes is not null
+                and team is not null
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+            -- once per team: at the team's first production deployment of it among the chosen services
+            qualify row_number() over (partition by team, change_id order by deployed_at, service) = 1
+        ),
+        phases as (
             select
                 team,
                 date_trunc('week', deployed_at)::date as week_start,
@@ -801,13 +835,8 @@ def lead_time_phases_weekly(
                 avg(review_minutes) as review,
                 avg(deploy_minutes) as deploy,
                 count(*) as changes,
-            
-    from marts.fct_changes
-    where lead_time_minutes is not null
-        and deployed_at::date between ?::date and ?::date
-        and (?::varchar[] is null or list_contains(?::varchar[], team))
-        and (?::varchar[] is null or list_contains(?::varchar[], service))
-
+            from measured
+            where deployed_at::date between ?::date and ?::date
                 and coding_minutes is not null
                 and pickup_minutes is not null
                 and review_minutes is not null
@@ -817,7 +846,9 @@ def lead_time_phases_weekly(
         unpivot phases on coding, pickup, review, deploy into name phase value mean_minutes
         order by team, week_start, phase
         """,
-        *_period_params(start, end, teams, services),
+        *_scope_params(teams, services),
+        start,
+        end,
     )
 
 
@@ -829,37 +860,41 @@ def slowest_changes(
     services: list[str] | None,
     limit: int = 25,
 ) -> pd.DataFrame:
-    """The changes with the longest lead time in the period, slowest first."""
+    """The changes with the longest lead time in the period, slowest first: a change touching two of the
+    chosen services is listed under each, with that service's lead time and deployment."""
     return _query(
         path,
         """
         select
-            change_id,
-            change_kind,
-            team,
-            service,
-            repository,
-            pr_number,
-            title,
-            author_login,
-            lead_time_minutes,
-            coding_minutes,
-            pickup_minutes,
-            review_minutes,
-            deploy_minutes,
-            deployed_at,
-            deployment_id,
-        
-    from marts.fct_changes
-    where lead_time_minutes is not null
-        and deployed_at::date between ?::date and ?::date
-        and (?::varchar[] is null or list_contains(?::varchar[], team))
-        and (?::varchar[] is null or list_contains(?::varchar[], service))
-
-        order by lead_time_minutes desc, change_id
+            changes.change_id,
+            changes.change_kind,
+            changes.team,
+            changes.service,
+            changes.repository,
+            fct_changes.pr_number,
+            fct_changes.title,
+            fct_changes.author_login,
+            changes.lead_time_minutes,
+            changes.coding_minutes,
+            changes.pickup_minutes,
+            changes.review_minutes,
+            changes.deploy_minutes,
+            changes.deployed_at,
+            changes.deployment_id,
+        from marts.fct_change_services as changes
+        inner join marts.fct_changes as fct_changes
+            on changes.change_id = fct_changes.change_id
+        where changes.lead_time_minutes is not null
+            and changes.team is not null
+            and (?::varchar[] is null or list_contains(?::varchar[], changes.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], changes.service))
+            and changes.deployed_at::date between ?::date and ?::date
+        order by changes.lead_time_minutes desc, changes.change_id, changes.service
         limit ?
         """,
-        *_period_params(start, end, teams, services),
+        *_scope_params(teams, services),
+        start,
+        end,
         int(limit),
     )
 
@@ -941,7 +976,9 @@ SEARCH_LIMIT = 50
 def find_changes(
     path: Path, text: str, services: list[str] | None, limit: int = SEARCH_LIMIT
 ) -> pd.DataFrame:
-    """Changes whose number, title, author, id or one of whose commits (SHA prefix) matches the text."""
+    """Changes whose number, title, author, id or one of whose commits (SHA prefix) matches the text, among
+    the changes touching one of `services` (fct_change_services); `services` lists every service each
+    touches and `waiting_services` those that have not shipped it to production yet."""
     text = text.strip()
     if not text:
         return pd.DataFrame()
@@ -949,24 +986,48 @@ def find_changes(
     return _query(
         path,
         """
-        with matching_commits as (
+        with
+        matching_commits as (
             select distinct service, pr_number
             from marts.fct_commits
             where length(?) >= 6 and starts_with(lower(commit_sha), lower(?)) and pr_number is not null
+        ),
+        change_services as (
+            select
+                change_id,
+                list(service order by service) as services,
+                list(service order by service) filter (where deployment_id is null) as waiting_services,
+            from marts.fct_change_services
+            group by change_id
         )
         select
-            change_id, change_kind, team, service, repository, pr_number, title, author_login,
-            merged_at, deployed_at, deployment_id,
-        from marts.fct_changes
-        where (?::varchar[] is null or list_contains(?::varchar[], service))
-            and (
-                cast(pr_number as varchar) = ?
-                or contains(lower(coalesce(title, '')), lower(?))
-                or lower(coalesce(author_login, '')) = lower(?)
-                or contains(lower(change_id), lower(?))
-                or (service, pr_number) in (select (service, pr_number) from matching_commits)
+            fct_changes.change_id, fct_changes.change_kind, fct_changes.team, fct_changes.service,
+            coalesce(change_services.services, [fct_changes.service]) as services,
+            coalesce(
+                change_services.waiting_services,
+                case when fct_changes.deployment_id is null then [fct_changes.service] else [] end
+            ) as waiting_services,
+            fct_changes.repository, fct_changes.pr_number, fct_changes.title, fct_changes.author_login,
+            fct_changes.merged_at, fct_changes.deployed_at, fct_changes.deployment_id,
+        from marts.fct_changes as fct_changes
+        left join change_services
+            on fct_changes.change_id = change_services.change_id
+        where (
+                ?::varchar[] is null
+                or list_has_any(coalesce(change_services.services, [fct_changes.service]), ?::varchar[])
             )
-        order by lower(change_id) = lower(?) desc, merged_at desc nulls last, change_id
+            and (
+                cast(fct_changes.pr_number as varchar) = ?
+                or contains(lower(coalesce(fct_changes.title, '')), lower(?))
+                or lower(coalesce(fct_changes.author_login, '')) = lower(?)
+                or contains(lower(fct_changes.change_id), lower(?))
+                or (fct_changes.service, fct_changes.pr_number)
+                    in (select (service, pr_number) from matching_commits)
+            )
+        order by
+            lower(fct_changes.change_id) = lower(?) desc,
+            fct_changes.merged_at desc nulls last,
+            fct_changes.change_id
         limit ?
         """,
         text,
@@ -983,17 +1044,22 @@ def find_changes(
 
 
 def change_reach(path: Path, change_id: str) -> pd.DataFrame:
-    """Each environment of the change's service and when the change reached it.
+    """Each environment of each service the change touches (fct_change_services) and when the change
+    reached it there.
 
-    Production is the marts' answer (`fct_changes.deployment_id`). For the other environments the marts keep
-    no per-environment shipment, so the first successful deployment there of one of the change's commits
-    counts (`how = 'its commit'`), else the first successful deployment there after the merge
+    Production is the marts' answer: the service's first production deployment of the change
+    (`fct_change_services.deployment_id`). For the other environments the marts keep no per-environment
+    shipment, so the first successful deployment there of one of the change's commits counts
+    (`how = 'its commit'`), else the first successful deployment there after the merge
     (`how = 'after merge'`: right when that environment deploys the default branch's head)."""
     return _query(
         path,
         """
         with
         change as (select * from marts.fct_changes where change_id = ?),
+        change_services as (
+            select service, deployment_id, deployed_at from marts.fct_change_services where change_id = ?
+        ),
         change_commits as (
             select fct_commits.commit_sha
             from marts.fct_commits as fct_commits
@@ -1004,28 +1070,30 @@ def change_reach(path: Path, change_id: str) -> pd.DataFrame:
         ),
         environments as (
             select
+                service,
                 environment,
                 min(environment_rank) as environment_rank,
                 bool_or(is_production) as is_production,
             from marts.fct_deployments
-            where service = (select service from change)
-            group by environment
+            where service in (select service from change_services)
+            group by service, environment
         ),
         candidates as (
             select
+                fct_deployments.service,
                 fct_deployments.environment,
                 fct_deployments.deployment_id,
                 fct_deployments.deployed_at,
                 case when fct_deployments.commit_sha in (select commit_sha from change_commits)
                     then 'its commit' else 'after merge' end as how,
                 row_number() over (
-                    partition by fct_deployments.environment
+                    partition by fct_deployments.service, fct_deployments.environment
                     order by fct_deployments.commit_sha in (select commit_sha from change_commits) desc,
                         fct_deployments.deployed_at
                 ) as pick,
             from marts.fct_deployments as fct_deployments
             cross join change
-            where fct_deployments.service = change.service
+            where fct_deployments.service in (select service from change_services)
                 and fct_deployments.status = 'success'
                 and not fct_deployments.is_production
                 and (
@@ -1034,52 +1102,63 @@ def change_reach(path: Path, change_id: str) -> pd.DataFrame:
                 )
         ),
         reached as (
-            select environment, deployment_id, deployed_at, how from candidates where pick = 1
+            select service, environment, deployment_id, deployed_at, how from candidates where pick = 1
             union all
             select
+                change_services.service,
                 fct_deployments.environment,
-                change.deployment_id,
-                change.deployed_at,
+                change_services.deployment_id,
+                change_services.deployed_at,
                 'first production deployment',
-            from change
+            from change_services
             inner join marts.fct_deployments as fct_deployments
-                on change.deployment_id = fct_deployments.deployment_id
+                on change_services.deployment_id = fct_deployments.deployment_id
         )
         select
+            environments.service,
             environments.environment,
             environments.is_production,
             reached.deployed_at as reached_at,
             reached.how,
             reached.deployment_id,
         from environments
-        left join reached on environments.environment = reached.environment
-        order by environments.environment_rank, environments.environment
+        left join reached
+            on environments.service = reached.service
+            and environments.environment = reached.environment
+        order by environments.service, environments.environment_rank, environments.environment
         """,
+        change_id,
         change_id,
     )
 
 
 def waiting_changes(path: Path, teams: list[str] | None, services: list[str] | None) -> pd.DataFrame:
-    """Merged changes no production deployment has shipped yet, oldest merge first."""
+    """Merged changes a service they touch has not shipped to production yet, oldest merge first: one row
+    per change and waiting service (fct_change_services)."""
     return _query(
         path,
         """
-        select change_id, team, service, pr_number, title, author_login, merged_at,
-        from marts.fct_changes
-        where deployment_id is null
-            and merged_at is not null
-            and (?::varchar[] is null or list_contains(?::varchar[], team))
-            and (?::varchar[] is null or list_contains(?::varchar[], service))
-        order by merged_at, change_id
+        select
+            change_services.change_id,
+            change_services.team,
+            change_services.service,
+            fct_changes.pr_number,
+            fct_changes.title,
+            fct_changes.author_login,
+            fct_changes.merged_at,
+        from marts.fct_change_services as change_services
+        inner join marts.fct_changes as fct_changes
+            on change_services.change_id = fct_changes.change_id
+        where change_services.deployment_id is null
+            and fct_changes.merged_at is not null
+            and (?::varchar[] is null or list_contains(?::varchar[], change_services.team))
+            and (?::varchar[] is null or list_contains(?::varchar[], change_services.service))
+        order by fct_changes.merged_at, change_services.change_id, change_services.service
         """,
-        _list_filter(teams),
-        _list_filter(teams),
-        _list_filter(services),
-        _list_filter(services),
+        *_scope_params(teams, services),
     )
 
 
-# ------------------------------------------------------------------------------ dimensions and slices
 # The department, language and label filters narrow the teams and services a page shows; each page passes
 # the resulting names on to its own queries, as if they had been picked one by one.
 
@@ -1950,19 +2029,30 @@ def delivery_measures(
                 and (?::varchar[] is null or list_contains(?::varchar[], service))
             group by all
         ),
-        changes as (
+        -- As the rollups count changes: per service each change touching it, per team each change once,
+        -- at the team's first production deployment of it (fct_change_services).
+        measured_changes as (
             select
                 case ?::varchar when 'team' then team else service end as key,
+                deployed_at,
+                is_reviewed_by_other,
+                is_deployed_by_author,
+            from marts.fct_change_services
+            where lead_time_minutes is not null
+                and team is not null
+                and (?::varchar[] is null or list_contains(?::varchar[], team))
+                and (?::varchar[] is null or list_contains(?::varchar[], service))
+            qualify row_number() over (partition by key, change_id order by deployed_at, service) = 1
+        ),
+        changes as (
+            select
+                key,
                 count(*) filter (where is_reviewed_by_other) / nullif(count(is_reviewed_by_other), 0)
                     as review_compliance_rate,
                 count(*) filter (where is_deployed_by_author) / nullif(count(is_deployed_by_author), 0)
                     as deployed_by_author_share,
-            from marts.fct_changes
-            where lead_time_minutes is not null
-                and deployed_at::date between ?::date and ?::date
-                and (?::varchar[] is null or list_contains(?::varchar[], team))
-                and (?::varchar[] is null or list_contains(?::varchar[], service))
-                and team is not null
+            from measured_changes
+            where deployed_at::date between ?::date and ?::date
             group by all
         )
         select * from deployments full join changes using (key)
@@ -1971,29 +2061,40 @@ def delivery_measures(
         group,
         *_period_params(start, end, teams, services),
         group,
-        *_period_params(start, end, teams, services),
+        *_scope_params(teams, services),
+        start,
+        end,
     )
 
 
 # --------------------------------------------------------------------------- levels over a chosen period
 # The level of a chosen period for one report year, banded as `dora_levels` bands a rollup period
-# (docs/metrics.md, "Benchmark levels"): the period's median lead time, change failure rate and median time
-# to restore as they are; deployment frequency as deploy days or deployments over the period's loaded days,
-# in each unit the year's bands use, the best level any band reaches winning. Bands come from the seed
-# (`reference.dora_bands`), never from this file. Over a calendar month, week or day the levels equal that
-# period's `dora_levels` rows (tested).
+# (docs/metrics.md, "Benchmark levels"). The rule is the model layer's: the table macro
+# `marts.dora_period_levels` (transform/macros/dora_banding.sql, the same SQL `dora_levels` is built from)
+# bands the figures this query gives it, with the bands of the seed `reference.dora_bands`. The figures are
+# the rollups' over the chosen dates: deployments of the group's services, changes counted as the rollups
+# count them (per service with that service's lead time, once per team at its first deployment among the
+# team's services, once for the org row as fct_changes has them). Over a calendar month, week or day the
+# levels equal that period's `dora_levels` rows (tested).
 LEVEL_GROUPS = ("team", "service")
 
 
 def has_period_levels(path: Path) -> bool:
-    """True when the warehouse holds the bands seed and `dora_levels` (built after both existed)."""
+    """True when the warehouse holds `dora_levels` and the banding macro (built with the bands seed)."""
     frame = _query(
         path,
         """
-        select count(*) as n
-        from information_schema.tables
-        where (table_schema = 'reference' and table_name = 'dora_bands')
-            or (table_schema = 'marts' and table_name = 'dora_levels')
+        select
+            (
+                select count(*)
+                from information_schema.tables
+                where table_schema = 'marts' and table_name = 'dora_levels'
+            )
+            + (
+                select count(*)
+                from duckdb_functions()
+                where schema_name = 'marts' and function_name = 'dora_period_levels'
+            ) as n
         """,
     )
     return int(frame.loc[0, "n"]) == 2
@@ -2022,13 +2123,13 @@ def period_levels(
         ),
         -- As the rollups group: a service's events count for its team (and the org row) or for itself.
         service_groups as (
-            select service, team as group_value from marts.dim_services
+            select service, team as group_value, 'team' as grouping from marts.dim_services
             where ?::varchar = 'team'
             union all
-            select service, '(org)' as group_value from marts.dim_services
+            select service, '(org)' as group_value, 'org' as grouping from marts.dim_services
             where ?::varchar = 'team'
             union all
-            select service, service as group_value from marts.dim_services
+            select service, service as group_value, 'service' as grouping from marts.dim_services
             where ?::varchar = 'service'
         ),
         selected_services as (
@@ -2056,18 +2157,44 @@ def period_levels(
                 and fct_deployments.deployed_at::date between period.period_start and period.period_end
             group by selected_services.group_value
         ),
-        change_figures as (
+        -- The org row: each change once, as fct_changes has it. Teams and services: the bridge, a change
+        -- once per group at the group's first production deployment of it (docs/metrics.md, "Services by
+        -- path").
+        counted_changes as (
             select
                 selected_services.group_value,
-                quantile_cont(fct_changes.lead_time_minutes, 0.5) as lead_time_median_minutes,
+                fct_changes.lead_time_minutes,
+                fct_changes.deployed_at,
             from marts.fct_changes as fct_changes
             inner join selected_services
                 on fct_changes.service = selected_services.service
-            cross join period
+                and selected_services.grouping = 'org'
             where fct_changes.lead_time_minutes is not null
                 and fct_changes.team is not null
-                and fct_changes.deployed_at::date between period.period_start and period.period_end
-            group by selected_services.group_value
+            union all
+            select
+                selected_services.group_value,
+                change_services.lead_time_minutes,
+                change_services.deployed_at,
+            from marts.fct_change_services as change_services
+            inner join selected_services
+                on change_services.service = selected_services.service
+                and selected_services.grouping != 'org'
+            where change_services.lead_time_minutes is not null
+                and change_services.team is not null
+            qualify row_number() over (
+                partition by selected_services.group_value, change_services.change_id
+                order by change_services.deployed_at, change_services.service
+            ) = 1
+        ),
+        change_figures as (
+            select
+                counted_changes.group_value,
+                quantile_cont(counted_changes.lead_time_minutes, 0.5) as lead_time_median_minutes,
+            from counted_changes
+            cross join period
+            where counted_changes.deployed_at::date between period.period_start and period.period_end
+            group by counted_changes.group_value
         ),
         figures as (
             select
@@ -2088,57 +2215,8 @@ def period_levels(
             left join change_figures
                 on groups.group_value = change_figures.group_value
         ),
-        bands as (
-            select * from reference.dora_bands where report_year = ?
-        ),
-        -- Each figure in the unit of each band of its metric (deployment frequency: a rate per unit).
-        valued as (
-            select
-                figures.group_value,
-                bands.metric,
-                bands.unit,
-                bands.level,
-                bands.lower_bound,
-                bands.upper_bound,
-                bands.upper_inclusive,
-                case bands.metric
-                    when 'deployment_frequency' then case when figures.loaded_days > 0 then
-                        case bands.unit
-                            when 'deploy_days_per_week'
-                                then cast(figures.deploy_days as double) * 7 / figures.loaded_days
-                            when 'deploy_days_per_month'
-                                then cast(figures.deploy_days as double) * 30 / figures.loaded_days
-                            when 'deploy_days_per_six_months'
-                                then cast(figures.deploy_days as double) * 180 / figures.loaded_days
-                            when 'deployments_per_day'
-                                then cast(figures.deployments as double) * 1 / figures.loaded_days
-                            when 'deployments_per_month'
-                                then cast(figures.deployments as double) * 30 / figures.loaded_days
-                        end
-                    end
-                    when 'lead_time' then figures.lead_time_median_minutes
-                    when 'change_failure_rate' then figures.change_failure_rate
-                    when 'time_to_restore' then figures.time_to_restore_median_minutes
-                end as value,
-            from figures
-            cross join bands
-        ),
-        -- [lower, upper), or (lower, upper] when upper_inclusive; an empty bound is open; the best level met.
         banded as (
-            select group_value, metric, unit, level, value,
-            from valued
-            where value is not null
-                and case
-                    when upper_inclusive
-                        then (lower_bound is null or value > lower_bound)
-                        and (upper_bound is null or value <= upper_bound)
-                    else (lower_bound is null or value >= lower_bound)
-                        and (upper_bound is null or value < upper_bound)
-                end
-            qualify row_number() over (
-                partition by group_value, metric
-                order by case level when 'elite' then 1 when 'high' then 2 when 'medium' then 3 else 4 end
-            ) = 1
+            select * from marts.dora_period_levels(?::integer, (select list(figures) from figures))
         )
         select
             figures.group_value as key,

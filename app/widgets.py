@@ -3,9 +3,11 @@ and the "could not read" message."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -233,3 +235,18 @@ def explain_no_production(path) -> bool:
         " (docs/configuration.md); Data health shows what the last refresh loaded and warned about."
     )
     return True
+
+
+# Kinds of chart (one per chart builder and variant) checked against Vega-Lite's schema in this process.
+_VALIDATED_CHARTS: set[str] = set()
+
+
+def chart(figure: alt.TopLevelMixin, kind: str, **options: object) -> None:
+    """`st.altair_chart`, checking the chart against Vega-Lite's JSON schema the first time a `kind` is drawn
+    in the process (every test that opens the page does) and not on later reruns: a kind's shape is code and
+    only its data changes, and the check costs tens of milliseconds a chart on every rerun."""
+    if kind in _VALIDATED_CHARTS:
+        # Streamlit calls `to_dict()`; the instance attribute makes that call skip the schema check.
+        object.__setattr__(figure, "to_dict", functools.partial(figure.to_dict, validate=False))
+    st.altair_chart(figure, **options)
+    _VALIDATED_CHARTS.add(kind)

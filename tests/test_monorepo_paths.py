@@ -18,10 +18,15 @@ Deployments (each service's first is a baseline at m0): search s1 06-02 14:00; p
 s3 06-04 16:00; search s4 06-05 13:00. acme/api, one service without paths or rules, is as before paths
 existed: its pull request counts for it whatever its files name. The root commits m0 and a0 are direct
 pushes, shipped by the baselines.
+
+Dimensions: money is in department commerce, find in discovery, platform in none; pay carries the labels api
+and payments, search the label api. The app's pages are opened on this build too (AppTest): a change shows
+under each service it touches.
 """
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from ingestion.org_config import org_config_source
 from ingestion.pipelines import make_pipeline
 
 MONO, API = "acme/mono", "acme/api"
+ENTRY_POINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 CONFIG = textwrap.dedent(
     """\
@@ -44,17 +50,23 @@ CONFIG = textwrap.dedent(
       github: {base_url: "https://api.github.com", organization: acme, token: t}
     teams:
       - name: money
+        department: commerce
       - name: find
+        department: discovery
       - name: platform
     services:
       - name: pay
         team: money
         repository: acme/mono
+        language: python
+        labels: [api, payments]
         paths: ["services/pay/**"]
         deployments: [{environment: production, github_environment: "^pay-prod"}]
       - name: search
         team: find
         repository: acme/mono
+        language: go
+        labels: [api]
         paths: ["services/search/**"]
         deployments: [{environment: production, github_environment: "^search-prod"}]
       - name: shared
@@ -201,8 +213,22 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     make_pipeline("org_config", db, root / "dlt").run(
         org_config_source(config.teams, config.services, config.environments, config.settings)
     )
-    _Dbt(db, root).run("+fct_change_services +fct_deployments +dora_rollup_weekly +dora_team_weekly")
+    _Dbt(db, root).run(
+        "+fct_change_services +fct_deployments +fct_commits +fct_commit_promotions"
+        " +dora_rollup_weekly +dora_team_weekly"
+    )
     return db
+
+
+@pytest.fixture(scope="module")
+def app_warehouse(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the build for the app to open read-only (dbt's in-process connection keeps the build open
+    read-write, and one process cannot hold both)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("checkpoint")
+    copy = tmp_path_factory.mktemp("monorepo_app") / "warehouse.duckdb"
+    shutil.copyfile(warehouse, copy)
+    return copy
 
 
 def _rows(db: Path, sql: str) -> set[tuple]:
@@ -330,4 +356,135 @@ def test_a_services_deployment_counts_only_its_own_pull_requests(warehouse):
         ("7", 1, 1),  # search: mono#4
         ("8", 0, 0),
         ("9", 1, 1),
+    }
+
+
+def test_rollups_count_a_change_once_per_department_and_label(warehouse):
+    """commerce (money: pay) counts mono#1 (30 h) and #2 (6 h); discovery (find: search) mono#1 (5 h) and #4
+    (4 h). The label api (pay and search) counts mono#1 once, at search's deployment (5 h, before pay's),
+    #2 (6 h) and #4 (4 h); payments (pay) mono#1 (30 h) and #2 (6 h)."""
+    got = _rows(
+        warehouse,
+        "select grouping, group_value, changes, lead_time_median_minutes from marts.dora_rollup_weekly "
+        "where grouping in ('department', 'label')",
+    )
+    assert got == {
+        ("department", "commerce", 2, 18 * 60.0),
+        ("department", "discovery", 2, 4.5 * 60.0),
+        ("label", "api", 3, 5 * 60.0),
+        ("label", "payments", 2, 18 * 60.0),
+    }
+
+
+# ------------------------------------------------------------------------------ the app on the monorepo
+
+
+def _open(app_warehouse: Path, monkeypatch: pytest.MonkeyPatch, page: str, query: dict[str, str]):
+    from streamlit.testing.v1 import AppTest
+
+    from app import queries
+
+    monkeypatch.setenv(queries.WAREHOUSE_ENV, str(app_warehouse))
+    app_test = AppTest.from_file(str(ENTRY_POINT), default_timeout=120)
+    app_test.query_params = query
+    app_test.run()
+    app_test.switch_page(f"app_pages/{page}.py").run()
+    assert not app_test.exception, [item.value for item in app_test.exception]
+    assert app_test.error.len == 0, [item.value for item in app_test.error]
+    return app_test
+
+
+def _frame(app_test, column: str):
+    return next(frame.value for frame in app_test.dataframe if column in frame.value.columns)
+
+
+PERIOD = {"from": "2026-06-01", "to": "2026-06-05"}
+
+
+def test_lead_time_page_shows_a_change_under_each_service_with_its_lead_time(app_warehouse, monkeypatch):
+    """Unfiltered, mono#1 is listed for pay (30 h) and for search (5 h); per team it counts once for money
+    and once for find, each with its own service's lead time."""
+    app_test = _open(app_warehouse, monkeypatch, "lead_time", PERIOD)
+    slowest = _frame(app_test, "Lead time (h)")
+    assert set(zip(slowest["Change"], slowest["Service"], slowest["Lead time (h)"], strict=True)) == {
+        ("acme/mono#1", "pay", 30.0),
+        ("acme/mono#1", "search", 5.0),
+        ("acme/mono#2", "pay", 6.0),
+        ("acme/mono#3", "shared", 7.0),
+        ("acme/mono#4", "search", 4.0),
+        ("acme/api#1", "api", 4.0),
+    }
+    teams = _frame(app_test, "Median (h)")
+    assert set(zip(teams["Team"], teams["Changes"], teams["Median (h)"], strict=True)) == {
+        ("find", 2, 4.5),
+        ("money", 2, 18.0),
+        ("platform", 2, 5.5),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # search's own changes: mono#1 is search's as well as pay's (fct_changes files it under pay)
+        ({"service": "search"}, {("acme/mono#1", "search", 5.0), ("acme/mono#4", "search", 4.0)}),
+        # the label api: pay's and search's rows
+        (
+            {"label": "api"},
+            {
+                ("acme/mono#1", "pay", 30.0),
+                ("acme/mono#1", "search", 5.0),
+                ("acme/mono#2", "pay", 6.0),
+                ("acme/mono#4", "search", 4.0),
+            },
+        ),
+        # the language go: search only
+        ({"language": "go"}, {("acme/mono#1", "search", 5.0), ("acme/mono#4", "search", 4.0)}),
+    ],
+)
+def test_lead_time_page_filters_changes_by_the_services_they_touch(
+    app_warehouse, monkeypatch, query, expected
+):
+    app_test = _open(app_warehouse, monkeypatch, "lead_time", {**PERIOD, **query})
+    slowest = _frame(app_test, "Lead time (h)")
+    assert set(zip(slowest["Change"], slowest["Service"], slowest["Lead time (h)"], strict=True)) == expected
+
+
+def test_where_is_my_change_finds_a_change_by_any_service_it_touches(app_warehouse, monkeypatch):
+    """Filtered to search, the search for "1" finds mono#1 (filed under pay in fct_changes) and not api#1;
+    it reached production twice: search's deployment 4 (06-02 14:00), pay's 5 (06-03 15:00)."""
+    app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "search", "q": "1"})
+    assert app_test.selectbox(key="change_pick").options == ["acme/mono#1 · change 1 · ann"]
+    assert any("services pay, search" in item.value for item in app_test.caption)
+    reach = _frame(app_test, "Matched by")
+    production = reach[reach["Production"]]
+    assert list(zip(production["Service"], production["Reached at (UTC)"].astype(str), strict=True)) == [
+        ("pay", "2026-06-03 15:00:00"),
+        ("search", "2026-06-02 14:00:00"),
+    ]
+
+
+def test_where_is_my_change_lists_what_waits_per_service(app_warehouse, monkeypatch):
+    """mono#4 is in production for search but shared has not deployed it: it waits for shared only."""
+    app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "shared"})
+    waiting = _frame(app_test, "merged_at")
+    assert list(zip(waiting["change_id"], waiting["service"], strict=True)) == [("acme/mono#4", "shared")]
+    app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "search"})
+    assert not [frame for frame in app_test.dataframe if "merged_at" in frame.value.columns]
+    assert any("Nothing waits" in item.value for item in app_test.success)
+
+
+def test_a_deployment_card_lists_the_changes_it_shipped_for_its_service(app_warehouse, monkeypatch):
+    """search's deployment 4 shipped mono#1 for search (5 h), though fct_changes names pay's deployment 5;
+    pay's deployment 5 shipped mono#1 (30 h) and mono#2 (6 h) for pay."""
+    with duckdb.connect(str(app_warehouse), read_only=True) as con:
+        sql = "select source_deployment_id, deployment_id from marts.fct_deployments"
+        ids = dict(con.execute(sql).fetchall())
+    shipped = {}
+    for source_id in ("4", "5"):
+        app_test = _open(app_warehouse, monkeypatch, "deployments", {"deployment": ids[source_id]})
+        changes = _frame(app_test, "lead_time_minutes")
+        shipped[source_id] = set(zip(changes["change_id"], changes["lead_time_minutes"], strict=True))
+    assert shipped == {
+        "4": {("acme/mono#1", 5 * 60.0)},
+        "5": {("acme/mono#1", 30 * 60.0), ("acme/mono#2", 6 * 60.0)},
     }

@@ -129,7 +129,7 @@ def main() -> None:
                 tooltip=list(table.columns),
             )
         )
-        st.altair_chart(chart, use_container_width=True)
+        widgets.chart(chart, "assessment_sections", use_container_width=True)
         widgets.table(table, "assessment-sections.csv", key="assessment_sections")
 
     st.subheader("Measured in the same period")

@@ -167,7 +167,7 @@ def render() -> None:
 
         over_time = queries.drift_over_time(path, filters.start, filters.end, filters.teams, filters.services)
         if not over_time.empty:
-            st.altair_chart(_drift_chart(over_time), width="stretch")
+            widgets.chart(_drift_chart(over_time), "drift", width="stretch")
 
         st.subheader("Promotions")
         promoted = queries.promotions(path, filters.start, filters.end, filters.teams, filters.services)
@@ -180,7 +180,7 @@ def render() -> None:
             right.metric(
                 "Promotion lag median", "—" if lags.empty else f"{fmt.minutes_to_hours(lags.median()):.1f} h"
             )
-            st.altair_chart(_lag_chart(promoted), width="stretch")
+            widgets.chart(_lag_chart(promoted), "promotion_lag", width="stretch")
             widgets.table(
                 promotions_table(promoted),
                 "promotions.csv",

@@ -153,14 +153,17 @@ def _render_rework_weeks(path, filters, teams: list[str]) -> None:
     weeks = weeks.assign(deployments=weeks["deployments"], failed_deployments=weeks["failed_deployments"])
     left, right = st.columns(2)
     with left:
-        st.altair_chart(
-            _weekly_chart(weeks, "rework_rate", "Rework rate", "% of deployments", 100), width="stretch"
+        widgets.chart(
+            _weekly_chart(weeks, "rework_rate", "Rework rate", "% of deployments", 100),
+            "failures_weekly",
+            width="stretch",
         )
     with right:
-        st.altair_chart(
+        widgets.chart(
             _weekly_chart(
                 weeks, "time_to_detect_median_minutes", "Time to detect, weekly median", "Hours", 1 / 60
             ),
+            "failures_weekly",
             width="stretch",
         )
     open_weeks = weeks[weeks["open_failures"] > 0]
@@ -190,14 +193,15 @@ def render() -> None:
         else:
             left, right = st.columns(2)
             with left:
-                st.altair_chart(
+                widgets.chart(
                     _weekly_chart(
                         weekly, "change_failure_rate", "Change failure rate", "% of deployments", 100
                     ),
+                    "failures_weekly",
                     width="stretch",
                 )
             with right:
-                st.altair_chart(
+                widgets.chart(
                     _weekly_chart(
                         weekly,
                         "time_to_restore_median_minutes",
@@ -205,6 +209,7 @@ def render() -> None:
                         "Hours",
                         1 / 60,
                     ),
+                    "failures_weekly",
                     width="stretch",
                 )
             if filters.services:

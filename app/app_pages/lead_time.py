@@ -117,7 +117,7 @@ def render() -> None:
             return
         table = distribution_table(distribution)
         st.subheader("Distribution per team")
-        st.altair_chart(_distribution_chart(table), width="stretch")
+        widgets.chart(_distribution_chart(table), "lead_time_distribution", width="stretch")
         widgets.table(
             table,
             "lead_time_per_team.csv",
@@ -138,7 +138,7 @@ def render() -> None:
         if weekly.empty:
             st.info("No change in this selection has all four phases (for example, all were direct pushes).")
         else:
-            st.altair_chart(_phase_chart(weekly), width="stretch")
+            widgets.chart(_phase_chart(weekly), "lead_time_phases", width="stretch")
 
         st.subheader("Slowest changes")
         slowest = slowest_table(queries.slowest_changes(*args))

@@ -253,7 +253,11 @@ def _render_trends(filters: Filters, path) -> None:
         pair = charts[row * 2 : row * 2 + 2]
         for column, (metric, title, axis_title) in zip(st.columns(2), pair, strict=True):
             with column:
-                st.altair_chart(_trend_chart(weekly, metric, title, axis_title, by_team), width="stretch")
+                widgets.chart(
+                    _trend_chart(weekly, metric, title, axis_title, by_team),
+                    f"overview_trend:{by_team}",
+                    width="stretch",
+                )
 
 
 def _render_explainer() -> None:

@@ -74,7 +74,7 @@ def _render_chart(table: pd.DataFrame) -> None:
         )
         .properties(title="Throughput against lead time, per service", height=320)
     )
-    st.altair_chart(chart, width="stretch")
+    widgets.chart(chart, "services_chart", width="stretch")
 
 
 def render() -> None:

@@ -137,7 +137,7 @@ def _render_charts(table: pd.DataFrame) -> None:
                 .properties(title=title, height=alt.Step(28))
             )
             with column:
-                st.altair_chart(chart, width="stretch")
+                widgets.chart(chart, "teams_trend", width="stretch")
 
 
 def render() -> None:

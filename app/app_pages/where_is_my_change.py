@@ -1,9 +1,12 @@
 """Where is my change: find a pull or merge request (number, title, author, change id) or a commit (SHA
-prefix), see each environment of its service it has reached and when, what waits to reach production, and
-which of the matching changes an upstream environment (staging) has and the next one (production) not yet.
+prefix), see each environment of each service it touches it has reached and when, what waits to reach
+production, and which of the matching changes an upstream environment (staging) has and the next one
+(production) not yet.
 
-Production comes from `fct_changes.deployment_id` (the mart's first production deployment). The marts keep
-no per-environment shipment for the other environments; `queries.change_reach` says how each was matched.
+A change counts for each service it touches (`fct_change_services`, docs/metrics.md "Services by path"):
+the service filters keep the changes touching one of the chosen services, and production is each
+service's first production deployment of the change. The marts keep no per-environment shipment for the
+other environments; `queries.change_reach` says how each was matched.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def _label(row: pd.Series) -> str:
 def reach_table(reach: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
+            "Service": reach["service"],
             "Environment": reach["environment"],
             "Production": reach["is_production"].astype(bool),
             "Reached at (UTC)": reach["reached_at"],
@@ -38,16 +42,18 @@ def reach_table(reach: pd.DataFrame) -> pd.DataFrame:
 
 
 def _render_change(path, change: pd.Series) -> None:
+    services = [str(service) for service in change["services"]]
     st.subheader(f"{change['change_id']}")
     st.caption(
         f"{change['title'] or ''} · {change['change_kind']} · by {change['author_login'] or '—'} · "
-        f"team {change['team'] or '—'} · service {change['service']}"
+        f"team {change['team'] or '—'} · "
+        + (f"services {', '.join(services)}" if len(services) > 1 else f"service {change['service']}")
     )
     if pd.isna(change["merged_at"]):
         st.info("Not merged yet.")
     reach = queries.change_reach(path, str(change["change_id"]))
     if reach.empty:
-        st.info("Its service has no deployment yet.")
+        st.info(f"Its {'services have' if len(services) > 1 else 'service has'} no deployment yet.")
         return
     widgets.table(
         reach_table(reach),
@@ -66,8 +72,9 @@ def _render_change(path, change: pd.Series) -> None:
     card = widgets.deployment_link(change["deployment_id"])
     if card:
         st.markdown(f"[Open the deployment card that shipped it to production]({card})")
-    if pd.isna(change["deployment_id"]) and pd.notna(change["merged_at"]):
-        st.warning("Merged but not in production yet: it waits to be promoted.")
+    waiting = [str(service) for service in change["waiting_services"]]
+    if waiting and pd.notna(change["merged_at"]):
+        st.warning(f"Merged but not in production yet for {', '.join(waiting)}: it waits to be promoted.")
 
 
 def promotion_table(rows: pd.DataFrame) -> pd.DataFrame:
@@ -128,8 +135,12 @@ def render() -> None:
     elif URL_SEARCH in st.query_params:
         del st.query_params[URL_SEARCH]
     try:
+        scoped = widgets.sliced(path, filters)
+        if scoped is None:
+            st.info("No service matches the department, language and label filters in the sidebar.")
+            return
         if text.strip():
-            found = queries.find_changes(path, text, filters.services)
+            found = queries.find_changes(path, text, scoped.services)
             if found.empty:
                 st.info(
                     "No change matches. Try a pull request number, a word of its title, a commit SHA of at "
@@ -148,7 +159,7 @@ def render() -> None:
         st.caption(
             "Merged changes no production deployment has shipped yet (teams and services from the sidebar)."
         )
-        waiting = queries.waiting_changes(path, filters.teams, filters.services)
+        waiting = queries.waiting_changes(path, scoped.teams, scoped.services)
         if waiting.empty:
             st.success("Nothing waits: every merged change of this selection is in production.")
         else:

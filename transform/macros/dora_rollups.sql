@@ -707,8 +707,9 @@ measured_changes as (
 ),
 
 -- Services by path (docs/metrics.md): a change counts for each service it touches, with that service's
--- first production deployment of it (fct_change_services), and once for each team, at the first of those
--- deployments among the team's services. The other groupings count it once, as fct_changes has it.
+-- first production deployment of it (fct_change_services), and once for each team, department and label
+-- its services carry, at the first of those deployments among the group's services. The org counts it
+-- once, as fct_changes has it.
 measured_change_services as (
 
     select
@@ -740,7 +741,7 @@ grouped_changes as (
     from measured_changes
     inner join service_groups
         on measured_changes.service = service_groups.service
-    where service_groups.grouping not in ('service', 'team')
+    where service_groups.grouping = 'org'
 
     union all by name
 
@@ -752,12 +753,11 @@ grouped_changes as (
     from measured_change_services
     inner join service_groups
         on measured_change_services.service = service_groups.service
-        and service_groups.grouping in ('service', 'team')
-    qualify service_groups.grouping = 'service'
-        or row_number() over (
-            partition by service_groups.grouping, measured_change_services.change_id, measured_change_services.team
-            order by measured_change_services.deployed_at, measured_change_services.service
-        ) = 1
+        and service_groups.grouping != 'org'
+    qualify row_number() over (
+        partition by service_groups.grouping, service_groups.group_value, measured_change_services.change_id
+        order by measured_change_services.deployed_at, measured_change_services.service
+    ) = 1
 
 ),
 
