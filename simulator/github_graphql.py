@@ -323,12 +323,16 @@ class GitHubGraph:
         self.history = history
         # the REST review comments of a pull request, as the emulator serves them (oldest first)
         self.review_comments = review_comments or (lambda svc, pr: [])
+        # the resolvers per type, built once per query: building them per object cost most of a page's time
+        self._schema: dict[str, dict[str, Resolver]] | None = None
 
     def execute(self, selections: list[Field], variables: dict[str, Any], rate: dict[str, Any]) -> dict:
         return self._select("Query", {"rate": rate}, selections, variables)
 
     def _select(self, type_name: str, obj: Any, selections: list[Field], variables: dict) -> dict:
-        resolvers = self._types().get(type_name)
+        if self._schema is None:
+            self._schema = self._types()
+        resolvers = self._schema.get(type_name)
         assert resolvers is not None, type_name
         out: dict[str, Any] = {}
         for item in selections:
