@@ -308,6 +308,39 @@ class _Scalar:
         return obj.get(self.key), None
 
 
+class _Rendered:
+    """A list of world objects that renders only the items a page takes (a pull request's commits: a
+    query asks a few of them, and their count)."""
+
+    __slots__ = ("items", "render")
+
+    def __init__(self, items: list[Any], render: Callable[[Any], Any]):
+        self.items = items
+        self.render = render
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: slice) -> list[Any]:
+        return [self.render(item) for item in self.items[index]]
+
+
+class _Later(dict):
+    """A rendered object whose costly lists (a pull request's reviews, files and review threads) are
+    rendered when a selection first reads them, not for every object a page holds."""
+
+    def __init__(self, ready: dict[str, Any], later: dict[str, Callable[[], Any]]):
+        super().__init__(ready)
+        self._later = later
+
+    def __missing__(self, key: str) -> Any:
+        produce = self._later.get(key)
+        if produce is None:
+            raise KeyError(key)
+        value = self[key] = produce()
+        return value
+
+
 # the kinds of a selection plan's steps (GitHubGraph._plan)
 _SCALAR, _FIELD, _FRAGMENT, _TYPENAME, _UNDEFINED = "scalar", "field", "fragment", "typename", "undefined"
 
@@ -621,7 +654,7 @@ class GitHubGraph:
         now = self.now
         merged = raw["merged_at"] is not None
         commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)]
-        return {
+        obj = {
             "number": pr.number,
             "databaseId": pr.pr_id,
             "id": raw["node_id"],
@@ -648,22 +681,30 @@ class GitHubGraph:
             "changedFiles": raw["changed_files"],
             "isDraft": raw["draft"],
             "labels": [{"name": label["name"]} for label in raw["labels"]],
-            "commits": [self._commit(svc, c) for c in commits],
-            "reviews": [self._review(svc, pr, r) for r in served_reviews(self.world, svc, pr, now)],
-            # a world without the optional REST endpoints (404 for files) has no file lists here either
-            "files": []
-            if not self.world.extras
-            else [
-                {
-                    "path": f["filename"],
-                    "additions": f["additions"],
-                    "deletions": f["deletions"],
-                    "changeType": _CHANGE_TYPES.get(f["status"], "MODIFIED"),
-                }
-                for f in self.files(svc, pr)
-            ],
-            "reviewThreads": _threads(self.review_comments(svc, pr)),
+            "commits": _Rendered(commits, lambda commit: self._commit(svc, commit)),
         }
+        later: dict[str, Callable[[], Any]] = {
+            "reviews": lambda: [self._review(svc, pr, r) for r in served_reviews(self.world, svc, pr, now)],
+            # a world without the optional REST endpoints (404 for files) has no file lists here either
+            "files": lambda: (
+                []
+                if not self.world.extras
+                else [
+                    {
+                        "path": f["filename"],
+                        "additions": f["additions"],
+                        "deletions": f["deletions"],
+                        "changeType": _CHANGE_TYPES.get(f["status"], "MODIFIED"),
+                    }
+                    for f in self.files(svc, pr)
+                ]
+            ),
+            "reviewThreads": lambda: _threads(self.review_comments(svc, pr)),
+        }
+        if self.reference:
+            obj = {**obj, "commits": obj["commits"][:]}
+            return {**obj, **{key: produce() for key, produce in later.items()}}
+        return _Later(obj, later)
 
     def _commit(self, svc: Service, commit: Any) -> dict[str, Any]:
         raw = self.rest.commit(svc, commit)
