@@ -702,7 +702,7 @@ class GitHubGraph:
             "reviewThreads": lambda: _threads(self.review_comments(svc, pr)),
         }
         if self.reference:
-            obj = {**obj, "commits": obj["commits"][:]}
+            obj = {**obj, "commits": [self._commit(svc, commit) for commit in commits]}
             return {**obj, **{key: produce() for key, produce in later.items()}}
         return _Later(obj, later)
 
