@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from simulator.automation import served_reviews
@@ -200,8 +201,10 @@ class _Parser:
         raise GraphQLError(f'Parse error on "{value}"')
 
 
+@lru_cache(maxsize=256)
 def parse(document: str) -> tuple[dict[str, Any], list[Field]]:
-    """The variables' defaults and the root selections of a query document."""
+    """The variables' defaults and the root selections of a query document. A client sends the same few
+    documents with other variables page after page, so they are parsed once (callers only read them)."""
     return _Parser(document).document()
 
 
