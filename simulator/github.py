@@ -63,15 +63,24 @@ class Renderer:
         self.world = world
         self.api = api.rstrip("/")
         self._repo_cache: dict[str, dict[str, Any]] = {}
+        # a user's object depends on its login, id and kind only: rendered once, copied on every use
+        self._users: dict[tuple[str, int, bool], dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ users
     def user(self, dev: Developer, bot: bool = False) -> dict[str, Any]:
-        api, login = self.api, dev.login
+        key = (dev.login, dev.user_id, bot)
+        rendered = self._users.get(key)
+        if rendered is None:
+            rendered = self._users[key] = self._user(dev.login, dev.user_id, bot)
+        return dict(rendered)
+
+    def _user(self, login: str, user_id: int, bot: bool) -> dict[str, Any]:
+        api = self.api
         return {
             "login": login,
-            "id": dev.user_id,
-            "node_id": node_id("User", dev.user_id),
-            "avatar_url": f"https://avatars.githubusercontent.com/u/{dev.user_id}?v=4",
+            "id": user_id,
+            "node_id": node_id("User", user_id),
+            "avatar_url": f"https://avatars.githubusercontent.com/u/{user_id}?v=4",
             "gravatar_id": "",
             "url": f"{api}/users/{login}",
             "html_url": f"{HTML}/{login}",

@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from simulator.automation import served_reviews
@@ -200,8 +201,10 @@ class _Parser:
         raise GraphQLError(f'Parse error on "{value}"')
 
 
+@lru_cache(maxsize=256)
 def parse(document: str) -> tuple[dict[str, Any], list[Field]]:
-    """The variables' defaults and the root selections of a query document."""
+    """The variables' defaults and the root selections of a query document. A client sends the same few
+    documents with other variables page after page, so they are parsed once (callers only read them)."""
     return _Parser(document).document()
 
 
@@ -296,8 +299,61 @@ class Page:
         return cls(type_name, chunk, len(items), start + len(chunk))
 
 
+class _Scalar:
+    """A field read from the rendered object's key of the same role (known as such to `_plan`)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, obj: Any, args: dict[str, Any]) -> tuple[Any, None]:
+        return obj.get(self.key), None
+
+
+class _Rendered:
+    """A list of world objects that renders only the items a page takes (a pull request's commits: a
+    query asks a few of them, and their count)."""
+
+    __slots__ = ("items", "render")
+
+    def __init__(self, items: list[Any], render: Callable[[Any], Any]):
+        self.items = items
+        self.render = render
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: slice) -> list[Any]:
+        return [self.render(item) for item in self.items[index]]
+
+
+class _Later(dict):
+    """A rendered object whose costly lists (a pull request's reviews, files and review threads) are
+    rendered when a selection first reads them, not for every object a page holds."""
+
+    def __init__(self, ready: dict[str, Any], later: dict[str, Callable[[], Any]]):
+        super().__init__(ready)
+        self._later = later
+
+    def __missing__(self, key: str) -> Any:
+        produce = self._later.get(key)
+        if produce is None:
+            raise KeyError(key)
+        value = self[key] = produce()
+        return value
+
+
+# the kinds of a selection plan's steps (GitHubGraph._plan)
+_SCALAR, _FIELD, _FRAGMENT, _TYPENAME, _UNDEFINED = "scalar", "field", "fragment", "typename", "undefined"
+
+
 class GitHubGraph:
     """Resolves the served types over a world as of a moment, from the REST renderer's objects."""
+
+    # True: answer through the plain per-object walk over objects rendered whole, the definition the
+    # planned walk and the lazily rendered pull requests must match byte for byte (the tests compare both)
+    reference = False
 
     def __init__(
         self,
@@ -323,18 +379,84 @@ class GitHubGraph:
         self.history = history
         # the REST review comments of a pull request, as the emulator serves them (oldest first)
         self.review_comments = review_comments or (lambda svc, pr: [])
+        # the resolvers per type, built once per query: building them per object cost most of a page's time
+        self._schema: dict[str, dict[str, Resolver]] | None = None
+        self._plans: dict[tuple[str, int], list[list]] = {}
 
     def execute(self, selections: list[Field], variables: dict[str, Any], rate: dict[str, Any]) -> dict:
-        return self._select("Query", {"rate": rate}, selections, variables)
+        select = self._select_plainly if self.reference else self._select
+        return select("Query", {"rate": rate}, selections, variables)
 
     def _select(self, type_name: str, obj: Any, selections: list[Field], variables: dict) -> dict:
-        resolvers = self._types().get(type_name)
+        """`_select_plainly`'s answer, through a plan made once per selection set and type: a page selects
+        the same fields from thousands of objects, so what does not depend on the object (the resolver,
+        the bound arguments, the page size's check) is looked up once."""
+        key = (type_name, id(selections))  # the parsed selections live as long as the query
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(type_name, selections)
+        out: dict[str, Any] = {}
+        for step in plan:
+            kind, alias, item = step[0], step[1], step[2]
+            if kind is _SCALAR:
+                out[alias] = obj.get(step[3])
+            elif kind is _FIELD:
+                args = step[4]
+                if args is None:  # bound on first use, so an error surfaces where the plain walk raises it
+                    args = {k: _bind(v, variables) for k, v in item.args.items()}
+                    if item.name in CONNECTIONS:
+                        _page_size(item, variables)
+                    step[4] = args
+                value, child_type = step[3](obj, args)
+                if child_type is None or value is None or not item.selections:
+                    out[alias] = self._shape(value, child_type, item, variables)
+                elif isinstance(value, list):
+                    out[alias] = [self._select(child_type, v, item.selections, variables) for v in value]
+                else:
+                    out[alias] = self._select(child_type, value, item.selections, variables)
+            elif kind is _FRAGMENT:
+                out.update(self._select(type_name, obj, item.selections or [], variables))
+            elif kind is _TYPENAME:
+                out[alias] = obj.get("__typename", type_name) if isinstance(obj, dict) else type_name
+            else:
+                raise GraphQLError(
+                    f"Field '{item.name}' doesn't exist on type '{type_name}'", "undefinedField"
+                )
+        return out
+
+    def _plan(self, type_name: str, selections: list[Field]) -> list[list]:
+        if self._schema is None:
+            self._schema = self._types()
+        resolvers = self._schema.get(type_name)
+        assert resolvers is not None, type_name
+        plan: list[list] = []
+        for item in selections:
+            if item.name == "...":
+                if item.args["on"] == type_name:
+                    plan.append([_FRAGMENT, None, item])
+                continue
+            if item.name == "__typename":
+                plan.append([_TYPENAME, item.alias, item])
+                continue
+            resolver = resolvers.get(item.name)
+            if resolver is None:
+                plan.append([_UNDEFINED, item.alias, item])
+            elif isinstance(resolver, _Scalar) and not item.args and not item.selections:
+                plan.append([_SCALAR, item.alias, item, resolver.key])
+            else:
+                plan.append([_FIELD, item.alias, item, resolver, None])
+        return plan
+
+    def _select_plainly(self, type_name: str, obj: Any, selections: list[Field], variables: dict) -> dict:
+        if self._schema is None:
+            self._schema = self._types()
+        resolvers = self._schema.get(type_name)
         assert resolvers is not None, type_name
         out: dict[str, Any] = {}
         for item in selections:
             if item.name == "...":
                 if item.args["on"] == type_name:
-                    out.update(self._select(type_name, obj, item.selections or [], variables))
+                    out.update(self._select_plainly(type_name, obj, item.selections or [], variables))
                 continue
             if item.name == "__typename":
                 out[item.alias] = obj.get("__typename", type_name) if isinstance(obj, dict) else type_name
@@ -360,9 +482,10 @@ class GitHubGraph:
             return value
         if not item.selections:
             raise GraphQLError(f"Field must have selections (field '{item.name}' returns {child_type})")
+        select = self._select_plainly if self.reference else self._select
         if isinstance(value, list):
-            return [self._select(child_type, v, item.selections, variables) for v in value]
-        return self._select(child_type, value, item.selections, variables)
+            return [select(child_type, v, item.selections, variables) for v in value]
+        return select(child_type, value, item.selections, variables)
 
     # ------------------------------------------------------------------ schema
     def _types(self) -> dict[str, dict[str, Resolver]]:
@@ -457,7 +580,7 @@ class GitHubGraph:
 
     @staticmethod
     def _scalar(key: str) -> Resolver:
-        return lambda obj, args: (obj.get(key), None)
+        return _Scalar(key)
 
     def _repository(self, root: dict, args: dict) -> tuple[Any, str | None]:
         owner, name = args.get("owner"), args.get("name")
@@ -534,7 +657,7 @@ class GitHubGraph:
         now = self.now
         merged = raw["merged_at"] is not None
         commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)]
-        return {
+        obj = {
             "number": pr.number,
             "databaseId": pr.pr_id,
             "id": raw["node_id"],
@@ -561,22 +684,30 @@ class GitHubGraph:
             "changedFiles": raw["changed_files"],
             "isDraft": raw["draft"],
             "labels": [{"name": label["name"]} for label in raw["labels"]],
-            "commits": [self._commit(svc, c) for c in commits],
-            "reviews": [self._review(svc, pr, r) for r in served_reviews(self.world, svc, pr, now)],
-            # a world without the optional REST endpoints (404 for files) has no file lists here either
-            "files": []
-            if not self.world.extras
-            else [
-                {
-                    "path": f["filename"],
-                    "additions": f["additions"],
-                    "deletions": f["deletions"],
-                    "changeType": _CHANGE_TYPES.get(f["status"], "MODIFIED"),
-                }
-                for f in self.files(svc, pr)
-            ],
-            "reviewThreads": _threads(self.review_comments(svc, pr)),
+            "commits": _Rendered(commits, lambda commit: self._commit(svc, commit)),
         }
+        later: dict[str, Callable[[], Any]] = {
+            "reviews": lambda: [self._review(svc, pr, r) for r in served_reviews(self.world, svc, pr, now)],
+            # a world without the optional REST endpoints (404 for files) has no file lists here either
+            "files": lambda: (
+                []
+                if not self.world.extras
+                else [
+                    {
+                        "path": f["filename"],
+                        "additions": f["additions"],
+                        "deletions": f["deletions"],
+                        "changeType": _CHANGE_TYPES.get(f["status"], "MODIFIED"),
+                    }
+                    for f in self.files(svc, pr)
+                ]
+            ),
+            "reviewThreads": lambda: _threads(self.review_comments(svc, pr)),
+        }
+        if self.reference:
+            obj = {**obj, "commits": [self._commit(svc, commit) for commit in commits]}
+            return {**obj, **{key: produce() for key, produce in later.items()}}
+        return _Later(obj, later)
 
     def _commit(self, svc: Service, commit: Any) -> dict[str, Any]:
         raw = self.rest.commit(svc, commit)
