@@ -359,10 +359,11 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
     return _load
 
 
-def fail_if_nothing_fresh(build_db: Path, run_id: str) -> None:
-    """Stop the refresh when every source failed in this run: publishing would show nothing new."""
+def fail_if_nothing_fresh(build_db: Path, run_id: str) -> list[str]:
+    """Stop the refresh when every source failed in this run: publishing would show nothing new. Returns the
+    sources that failed (some did, not all)."""
     if not build_db.exists():
-        return
+        return []
     con = duckdb.connect(str(build_db), read_only=True)
     try:
         present = con.execute(
@@ -370,7 +371,7 @@ def fail_if_nothing_fresh(build_db: Path, run_id: str) -> None:
             " where table_schema = 'meta' and table_name = 'source_loads'"
         ).fetchone()[0]
         if not present:
-            return
+            return []
         rows = con.execute(
             "select source, status, error from meta.source_loads where run_id = ?"
             " and source not in ('org_config', 'dora_quickcheck', 'assessments')",
@@ -381,6 +382,7 @@ def fail_if_nothing_fresh(build_db: Path, run_id: str) -> None:
     if rows and all(status == "failed" for _, status, _ in rows):
         detail = "; ".join(f"{source}: {error}" for source, _, error in rows)
         raise RuntimeError(f"every source failed to load, nothing fresh to publish ({detail})")
+    return [source for source, status, _ in rows if status == "failed"]
 
 
 def ensure_dbt_manifest(target_path: Path) -> Path:
@@ -550,11 +552,14 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         """dbt build, unless nothing it reads changed since the last published build (build_state.py):
         then nothing is yielded, so Dagster skips the checks and the publish after it."""
         run_id = context.run.run_id
-        fail_if_nothing_fresh(workdir.build_db, run_id)
+        failed_sources = fail_if_nothing_fresh(workdir.build_db, run_id)
         full_rebuild = context.run.tags.get(FULL_REBUILD_TAG, "").lower() == "true"
         args = dbt_build_args(full_rebuild)
         fingerprint = build_fingerprint(workdir.build_db, [*args, "--exclude", left_out or ""])
-        reused = None if full_rebuild else unchanged_since(workdir.build_db, workdir.warehouse, fingerprint)
+        # A source that failed in this run is news the published warehouse must carry (meta.source_loads,
+        # the Data health page): such a refresh builds and publishes even on unchanged raw tables.
+        may_skip = not full_rebuild and not failed_sources
+        reused = unchanged_since(workdir.build_db, workdir.warehouse, fingerprint) if may_skip else None
         if reused is not None:
             record_build(workdir.build_db, run_id, fingerprint, SKIPPED)
             quiet_reused_checks()

@@ -17,7 +17,8 @@ changes the fingerprint, whoever wrote it, and a load that only read its overlap
 `published` once the publish renamed the build over the warehouse, `skipped` when nothing changed. A
 refresh skips only when the last build started is the one published (none started since: a build killed
 or failed after it may have left the build's models half made), its fingerprint is this refresh's, and the
-warehouse is still that publish.
+warehouse is still that publish; and never when a source failed in this run (orchestration/assets.py: the
+published warehouse must record the failure).
 """
 
 from __future__ import annotations
