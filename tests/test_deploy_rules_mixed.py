@@ -12,6 +12,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from browser import SCREENSHOTS, every_page_renders
 from orgs import build_org
 from staging_schema import read_snapshot, staging_columns
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
@@ -356,3 +357,8 @@ def test_monorepo_services_deploy_to_their_own_environments(mixed_org):
     got = {source_id: pr_count for _, source_id, _, is_production, _, pr_count in rows if is_production}
     assert got == pr_counts
     assert sum(pr_counts.values()) >= 30
+
+
+def test_every_page_renders_the_mixed_org_in_a_real_browser(mixed_org, tmp_path):
+    """The mixed org's warehouse (every delivery style, a monorepo) in a real browser (tests/browser.py)."""
+    every_page_renders(mixed_org.workdir.warehouse, tmp_path, SCREENSHOTS / "mixed-org")

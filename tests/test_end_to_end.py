@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
+from browser import SCREENSHOTS, every_page_renders
 from orgs import FIXED_END, REPO_ROOT
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
@@ -82,32 +83,44 @@ def test_dagster_definitions_load_as_one_lineage_graph(tiny_org, monkeypatch):
     assert [s.name for s in defs.sensors] == ["reap_orphaned_runs"]
 
 
-@pytest.mark.e2e
-def test_small_demo_through_the_cli_matches_ground_truth(tmp_path, monkeypatch):
-    """`deploylens demo --no-serve` on the default small org holds the same promises."""
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    """`deploylens demo --no-serve` on the default small org, its world ending on FIXED_END: the workdir."""
     # The demo ends its world today; pin it so the expectation does not drift with the calendar.
     import simulator.cache
     from orchestration.cli import main
     from simulator import generate_org
 
-    # the demo generates through the world cache (in the workdir here)
-    monkeypatch.setattr(
-        simulator.cache, "generate_org", lambda scale, seed, end=None: generate_org(scale, seed, FIXED_END)
-    )
-    for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
-        monkeypatch.setenv(key, os.environ.get(key, ""))
-    assert (
-        main(["demo", "--no-serve", "--workdir", str(tmp_path), "--scale", "small", "--emulator-port", "0"])
-        == 0
-    )
-    assert (tmp_path / "org.yml").exists()
+    workdir = tmp_path_factory.mktemp("small-demo")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # the demo generates through the world cache (in the workdir here)
+        pinned = lambda scale, seed, end=None: generate_org(scale, seed, FIXED_END)  # noqa: E731
+        monkeypatch.setattr(simulator.cache, "generate_org", pinned)
+        for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB"):
+            monkeypatch.setenv(key, os.environ.get(key, ""))
+        args = ["demo", "--no-serve", "--workdir", str(workdir), "--scale", "small", "--emulator-port", "0"]
+        status = main(args)
+    assert status == 0
+    return workdir
+
+
+@pytest.mark.e2e
+def test_small_demo_through_the_cli_matches_ground_truth(small_demo):
+    """`deploylens demo --no-serve` on the default small org holds the same promises."""
+    assert (small_demo / "org.yml").exists()
     result = compare(
-        read_truth(tmp_path / "truth"),
-        read_marts(tmp_path / "warehouse.duckdb"),
-        _horizon(tmp_path / "org.yml"),
+        read_truth(small_demo / "truth"),
+        read_marts(small_demo / "warehouse.duckdb"),
+        _horizon(small_demo / "org.yml"),
     )
     assert_matches_truth(result)
     assert result.truth_fix_signals["revert"] > 0 and result.truth_fix_signals["hotfix"] > 0
+
+
+@pytest.mark.e2e
+def test_every_page_renders_the_small_demo_in_a_real_browser(small_demo, tmp_path):
+    """The small demo org's warehouse in a real browser (tests/browser.py): every page, the drill-down."""
+    every_page_renders(small_demo / "warehouse.duckdb", tmp_path, SCREENSHOTS / "small-org")
 
 
 def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
