@@ -1,10 +1,14 @@
 -- One row per successful deployment of a configured service: is it a rollback, and was it rolled back?
 -- In deployment order per service+environment, a deployment whose SHA was deployed before, with at least
--- one other SHA in between, is a rollback; every deployment strictly between the restored one (the latest
--- earlier deployment of that SHA) and the rollback is rolled back. A plain redeploy of the current SHA is
--- not a rollback. rolled_back_at is the earliest rollback that restored past the deployment;
--- rollback_started_at when the earliest of those was started (created; deployed when the source gives no
--- creation time): the team knew by then that the deployment had to go.
+-- one other SHA in between, restores that SHA; it rolls back every deployment strictly between the restored
+-- one (the latest earlier deployment of that SHA) and itself that was deployed by the time it started
+-- (created; deployed when the source gives no creation time), and it is a rollback when it rolls back at
+-- least one. A deployment still rolling out when the redeploy of the older SHA started was overtaken, not
+-- rolled back: nobody could have seen it fail yet, so the redeploy was no reaction to it (two pipelines
+-- racing, or a rollback of an earlier deployment). A plain redeploy of the current SHA is not a rollback.
+-- rolled_back_at is the earliest rollback that restored past the deployment; rollback_started_at when the
+-- earliest of those was started: the team knew by then that the deployment had to go, never before it was
+-- deployed.
 with
 
 deployments as (
@@ -48,7 +52,7 @@ with_restored as (
 
 ),
 
-rollbacks as (
+restores as (
 
     select
         deployment_id as rollback_deployment_id,
@@ -64,20 +68,39 @@ rollbacks as (
 
 ),
 
-rolled_back as (
+rolled_back_by as (
 
     select
         with_restored.deployment_id,
-        min(rollbacks.rolled_back_at) as rolled_back_at,
-        min(rollbacks.rollback_started_at) as rollback_started_at,
+        restores.rollback_deployment_id,
+        restores.rolled_back_at,
+        restores.rollback_started_at,
 
     from with_restored
-    inner join rollbacks
-        on with_restored.service = rollbacks.service
-        and with_restored.environment = rollbacks.environment
-        and with_restored.deployment_number > rollbacks.restored_deployment_number
-        and with_restored.deployment_number < rollbacks.deployment_number
-    group by with_restored.deployment_id
+    inner join restores
+        on with_restored.service = restores.service
+        and with_restored.environment = restores.environment
+        and with_restored.deployment_number > restores.restored_deployment_number
+        and with_restored.deployment_number < restores.deployment_number
+        and with_restored.deployed_at <= restores.rollback_started_at
+
+),
+
+rolled_back as (
+
+    select
+        deployment_id,
+        min(rolled_back_at) as rolled_back_at,
+        min(rollback_started_at) as rollback_started_at,
+
+    from rolled_back_by
+    group by deployment_id
+
+),
+
+rollbacks as (
+
+    select distinct rollback_deployment_id from rolled_back_by
 
 ),
 
@@ -91,8 +114,7 @@ final as (
         with_restored.commit_sha,
         with_restored.deployed_at,
         with_restored.deployment_number,
-        coalesce(with_restored.restored_deployment_number < with_restored.deployment_number - 1, false)
-            as is_rollback,
+        rollbacks.rollback_deployment_id is not null as is_rollback,
         rolled_back.deployment_id is not null as is_rolled_back,
         rolled_back.rolled_back_at,
         rolled_back.rollback_started_at,
@@ -100,6 +122,8 @@ final as (
     from with_restored
     left join rolled_back
         on with_restored.deployment_id = rolled_back.deployment_id
+    left join rollbacks
+        on with_restored.deployment_id = rollbacks.rollback_deployment_id
 
 )
 
