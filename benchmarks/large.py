@@ -173,8 +173,14 @@ def _record_clock(workdir: Path, emulator: EmulatorProcess) -> None:
         record_clock(workdir, clock)
 
 
+# Scales whose refresh benchmarks ran in this process: a later benchmark never starts them again, so a
+# refresh that failed keeps its workdir (its build database and logs) for whoever reads why.
+_REFRESHED: set[str] = set()
+
+
 def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) -> dict[str, dict]:
     """Full refresh from a fresh workdir, then an incremental one a simulated day later."""
+    _REFRESHED.add(scale)
     workdir = org_workdir(bench_dir, scale)
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -274,6 +280,11 @@ def ensure_org_warehouse(scale: str, bench_dir: Path) -> tuple[Path, dict[str, d
     warehouse = org_workdir(bench_dir, scale) / "warehouse.duckdb"
     if warehouse.exists():
         return warehouse, {}
+    if scale in _REFRESHED:
+        raise BenchmarkUnavailable(
+            f"the refresh benchmarks of this run published no warehouse at {warehouse} (see above); "
+            "not refreshing again, so their workdir keeps what they left"
+        )
     print(f"[{scale}] no benchmark warehouse yet: running the refresh benchmarks first", flush=True)
     results = refresh_benchmarks(scale, bench_dir)
     if not warehouse.exists():

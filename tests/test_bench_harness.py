@@ -187,3 +187,28 @@ def test_extracted_rows_counts_what_a_stopped_load_left(tmp_path):
         "github.deployments": 0,
     }
     assert found["github.deployments"][1] == len(b"PAR1 still being written")
+
+
+def test_a_failed_refresh_is_not_started_again_by_a_later_benchmark(tmp_path, monkeypatch):
+    """After this run's refresh benchmarks published nothing, the benchmarks that read their warehouse say so
+    instead of refreshing from a fresh workdir again (which would delete what the failed refresh left)."""
+    from benchmarks import large
+
+    started: list[str] = []
+
+    def refresh(scale, bench_dir, incremental=True):
+        started.append(scale)
+        large._REFRESHED.add(scale)
+        (large.org_workdir(bench_dir, scale) / "left_by_the_failed_refresh").parent.mkdir(parents=True)
+        (large.org_workdir(bench_dir, scale) / "left_by_the_failed_refresh").write_text("logs")
+        raise RuntimeError("the full refresh failed")
+
+    monkeypatch.setattr(large, "_REFRESHED", set())
+    monkeypatch.setattr(large, "refresh_benchmarks", refresh)
+    with pytest.raises(large.BenchmarkUnavailable, match="published no warehouse"):
+        try:
+            large.ensure_org_warehouse("small", tmp_path)  # the first asks for a refresh, which fails
+        except RuntimeError:
+            large.ensure_org_warehouse("small", tmp_path)  # the next one does not start another
+    assert started == ["small"]
+    assert (large.org_workdir(tmp_path, "small") / "left_by_the_failed_refresh").read_text() == "logs"
