@@ -38,6 +38,11 @@ OPEN_BACKOFF_SECONDS = 0.2
 RELEASE_CHECK_SECONDS = 5.0
 # Paths kept open at once: the app reads one warehouse; more are opened only by tests and tools.
 MAX_OPEN_FILES = 2
+# The open database keeps the file's blocks it read between queries: its buffer memory is bounded by the
+# variable that bounds the refresh's DuckDB (docs/architecture.md, Memory), with the same default
+# (ingestion.pipelines.MEMORY_DEFAULTS, which the app does not import: it imports dlt).
+MEMORY_LIMIT_ENV = "DEPLOYLENS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 CACHE_TTL_SECONDS = 60
 
@@ -108,6 +113,7 @@ def _open_database(path: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory database with `path` attached read-only as its only database."""
     connection = duckdb.connect(":memory:")
     try:
+        connection.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT])
         connection.execute("attach ? as warehouse (read_only)", [str(path)])
         connection.execute("use warehouse")
         connection.execute("detach memory")
