@@ -197,6 +197,35 @@ def test_a_new_publish_is_seen_despite_the_cache(warehouse: Path, tmp_path: Path
     assert (before, after) == (6, 7)
 
 
+def test_a_query_the_replaced_file_cannot_answer_runs_once_more_on_the_new_file(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(warehouse, build)
+    writer = duckdb.connect(str(build))
+    writer.execute("create table marts.added_by_the_next_publish as select 42 as answer")
+    writer.close()
+    queries.run_query(warehouse, "select 1 as one")
+    checkouts: list[Path] = []
+    real_checkout = queries._checkout
+
+    def publish_after_the_first_checkout(path: Path, identity: queries.FileIdentity):
+        opened = real_checkout(path, identity)
+        checkouts.append(path)
+        if len(checkouts) == 1:
+            os.replace(build, warehouse)  # the publish lands between the file's check and the query
+        return opened
+
+    monkeypatch.setattr(queries, "_checkout", publish_after_the_first_checkout)
+    frame = queries.run_query(warehouse, "select answer from marts.added_by_the_next_publish")
+    assert frame["answer"].tolist() == [42]
+    assert len(checkouts) == 2
+    # On a file that was not replaced the same error is the answer, not a second try.
+    with pytest.raises(queries.WarehouseUnavailable, match="no_such_table"):
+        queries.run_query(warehouse, "select * from marts.no_such_table")
+    assert len(checkouts) == 3
+
+
 def test_queries_on_threads_during_publishes_see_one_file_or_the_next(
     warehouse: Path, tmp_path: Path
 ) -> None:
