@@ -1,15 +1,25 @@
 """Every SQL statement the app runs, against the public marts only.
 
-Each query opens its own read-only DuckDB connection and closes it at once: the refresh publishes a new
-warehouse by renaming a file over the old one, and a long-lived connection would pin the old file (and on
-some platforms block the rename). Results are cached for a minute, keyed also by the file's modification
-time, so a fresh publish shows up on the next rerun. User input only ever travels as query parameters.
+The app keeps one read-only DuckDB database open on the published warehouse file and runs each query on a
+cursor of its own (Streamlit serves sessions on threads; a cursor is a connection of that database and
+costs next to nothing, where opening the file costs tens to hundreds of milliseconds). The database is an
+in-memory one with the file attached READ_ONLY as `warehouse` (its own `memory` database detached): it is
+the app's alone, so no other connection in the process (DuckDB shares one database per path between
+`duckdb.connect` calls) can hand it an old file or be handed the app's.
+
+The refresh publishes a new warehouse by renaming a file over the old one, so the database is tied to the
+file it opened (device, inode, size, modification time). The first query after a publish sees another
+file and opens it; the old one is closed once the queries still reading it end. With no query coming, a
+watcher thread does the same within `RELEASE_CHECK_SECONDS`, so a replaced file (its disk space) is not
+kept. Results are cached for a minute, keyed also by the file's identity, so a fresh publish shows up on
+the next rerun. User input only ever travels as query parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +34,15 @@ WAREHOUSE_ENV = "DEPLOYLENS_WAREHOUSE"
 # The publish is a rename, so a failed open is brief; a few short retries ride it out.
 OPEN_ATTEMPTS = 5
 OPEN_BACKOFF_SECONDS = 0.2
+# With no query running, how often the watcher checks whether an open file has been replaced.
+RELEASE_CHECK_SECONDS = 5.0
+# Paths kept open at once: the app reads one warehouse; more are opened only by tests and tools.
+MAX_OPEN_FILES = 2
+# The open database keeps the file's blocks it read between queries: its buffer memory is bounded by the
+# variable that bounds the refresh's DuckDB (docs/architecture.md, Memory), with the same default
+# (ingestion.pipelines.MEMORY_DEFAULTS, which the app does not import: it imports dlt).
+MEMORY_LIMIT_ENV = "DEPLOYLENS_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
 
 CACHE_TTL_SECONDS = 60
 
@@ -48,11 +67,67 @@ def warehouse_path() -> Path:
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE)
 
 
+# ------------------------------------------------------------------------------ the open warehouse file
+
+FileIdentity = tuple[int, int, int, int]
+
+
+def file_identity(path: Path) -> FileIdentity:
+    """Which file `path` names now (device, inode, size, modification time): a publish renames another
+    file over it."""
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise WarehouseUnavailable(f"The warehouse {path} is not there: {error}") from error
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _identity_or_none(path: Path) -> FileIdentity | None:
+    try:
+        return file_identity(path)
+    except WarehouseUnavailable:
+        return None
+
+
+class _OpenFile:
+    """The database open on one file, and how many queries are reading it."""
+
+    def __init__(self, path: Path, identity: FileIdentity, connection: duckdb.DuckDBPyConnection) -> None:
+        self.path = path
+        self.identity = identity
+        self.connection = connection
+        self.in_flight = 0
+        self.retired = False
+        self.closed = False
+
+
+# Guards `_OPEN`, each file's count and the watcher.
+_LOCK = threading.Lock()
+# The file each path named when it was opened, in the order they were opened.
+_OPEN: dict[Path, _OpenFile] = {}
+_WAKE_WATCHER = threading.Event()
+_watcher: threading.Thread | None = None
+
+
+def _open_database(path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory database with `path` attached read-only as its only database."""
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("set memory_limit = ?", [os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT])
+        connection.execute("attach ? as warehouse (read_only)", [str(path)])
+        connection.execute("use warehouse")
+        connection.execute("detach memory")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     last_error: Exception | None = None
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return _open_database(path)
         except (duckdb.Error, OSError) as error:
             last_error = error
             if attempt + 1 < OPEN_ATTEMPTS:
@@ -63,33 +138,129 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     )
 
 
-def run_query(path: Path, sql: str, params: list[object] | None = None) -> pd.DataFrame:
-    """Run one parameterised query on a connection that lives only as long as the query."""
-    connection = _connect(path)
+def _retire(opened: _OpenFile) -> None:
+    """With `_LOCK` held: hand `opened` out no more, and close it once its last query ends."""
+    if _OPEN.get(opened.path) is opened:
+        del _OPEN[opened.path]
+    opened.retired = True
+    if opened.in_flight == 0 and not opened.closed:
+        opened.closed = True
+        opened.connection.close()
+
+
+def _checkout(path: Path, identity: FileIdentity) -> tuple[_OpenFile, duckdb.DuckDBPyConnection]:
+    """A cursor of the database open on the file `path` names (`identity`), opening it when needed; the
+    caller hands both back to `_checkin`."""
+    key = path.absolute()
+    with _LOCK:
+        opened = _OPEN.get(key)
+        if opened is not None and opened.identity != identity:
+            _retire(opened)
+            opened = None
+        if opened is None:
+            opened = _OpenFile(key, identity, _connect(key))
+            _OPEN[key] = opened
+            for other in list(_OPEN.values())[:-MAX_OPEN_FILES]:
+                _retire(other)
+            _start_watcher()
+        cursor = opened.connection.cursor()
+        opened.in_flight += 1
+        return opened, cursor
+
+
+def _checkin(opened: _OpenFile, cursor: duckdb.DuckDBPyConnection, broken: bool = False) -> None:
+    """A query is done with its cursor; `broken`: the database failed and must not answer again."""
+    with _LOCK:
+        cursor.close()
+        opened.in_flight -= 1
+        if broken or opened.retired:
+            _retire(opened)
+
+
+def release_replaced() -> None:
+    """Close every open file its path no longer names (a publish replaced it, or it was removed)."""
+    with _LOCK:
+        for opened in list(_OPEN.values()):
+            if _identity_or_none(opened.path) != opened.identity:
+                _retire(opened)
+
+
+def close_all() -> None:
+    """Close every file the app has open, or, for those a query is reading, once it ends (the next query
+    opens the file again): for a process that goes on to write a warehouse it read."""
+    with _LOCK:
+        for opened in list(_OPEN.values()):
+            _retire(opened)
+    _WAKE_WATCHER.set()
+
+
+def open_files() -> list[Path]:
+    """The paths the app has a database open on (each of them once)."""
+    with _LOCK:
+        return list(_OPEN)
+
+
+def _watch() -> None:
+    global _watcher
+    stopped = False
     try:
-        return connection.execute(sql, params or []).df()
-    except duckdb.Error as error:
-        raise WarehouseUnavailable(f"The warehouse {path} could not answer a query: {error}") from error
+        while not stopped:
+            _WAKE_WATCHER.wait(RELEASE_CHECK_SECONDS)
+            _WAKE_WATCHER.clear()
+            release_replaced()
+            with _LOCK:
+                stopped = not _OPEN
+                if stopped:
+                    _watcher = None
     finally:
-        connection.close()
+        if not stopped:
+            with _LOCK:
+                _watcher = None
+
+
+def _start_watcher() -> None:
+    """With `_LOCK` held: one watcher thread per process, running while a file is open."""
+    global _watcher
+    if _watcher is None:
+        _watcher = threading.Thread(target=_watch, name="deploylens-warehouse-watcher", daemon=True)
+        _watcher.start()
+
+
+# Errors after which a database is not asked again: its file failed under it, or DuckDB invalidated it.
+_BROKEN_DATABASE_ERRORS = (duckdb.IOException, duckdb.FatalException, duckdb.InternalException)
+
+
+def run_query(path: Path, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+    """Run one parameterised query on a cursor of the database open on the warehouse file. A query that
+    fails because the file was replaced or failed under it runs once more, on the file opened anew."""
+    for attempt in range(2):
+        identity = file_identity(path)
+        opened, cursor = _checkout(path, identity)
+        broken = False
+        try:
+            return cursor.execute(sql, params or []).df()
+        except duckdb.Error as error:
+            broken = isinstance(error, _BROKEN_DATABASE_ERRORS)
+            if attempt == 0 and (broken or _identity_or_none(path) != identity):
+                continue
+            raise WarehouseUnavailable(f"The warehouse {path} could not answer a query: {error}") from error
+        finally:
+            _checkin(opened, cursor, broken)
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _cached_query(path: str, mtime_ns: int, sql: str, params: tuple[object, ...]) -> pd.DataFrame:
-    # mtime_ns is unused in the body: it is part of the cache key so a newly published file misses.
-    del mtime_ns
+def _cached_query(path: str, identity: FileIdentity, sql: str, params: tuple[object, ...]) -> pd.DataFrame:
+    # identity is unused in the body: it is part of the cache key so a newly published file misses.
+    del identity
     values = [list(value) if isinstance(value, tuple) else value for value in params]
     return run_query(Path(path), sql, values)
 
 
 def _query(path: Path, sql: str, *params: object) -> pd.DataFrame:
-    try:
-        mtime_ns = path.stat().st_mtime_ns
-    except OSError as error:
-        raise WarehouseUnavailable(f"The warehouse {path} is not there: {error}") from error
     # Lists are not hashable for the cache key; they travel as tuples and become lists again.
     key_params = tuple(tuple(value) if isinstance(value, list) else value for value in params)
-    return _cached_query(str(path), mtime_ns, sql, key_params)
+    return _cached_query(str(path), file_identity(path), sql, key_params)
 
 
 def _team_filter(teams: list[str] | None) -> list[str] | None:
@@ -239,12 +410,14 @@ def deployments(
 
 
 def _tables(path: Path) -> pd.DataFrame:
+    """The tables and views of the schemas the app reads: one query per published file answers every
+    page's "does this warehouse have it yet" (health tables, newer marts)."""
     return _query(
         path,
         """
         select table_schema, table_name
         from information_schema.tables
-        where table_schema in ('meta', 'health')
+        where table_schema in ('marts', 'meta', 'health')
         order by table_schema, table_name
         """,
     )
@@ -405,6 +578,64 @@ def deployment_counts(path: Path) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------------------- shared filter choices
+
+# The choices the entry point offers on every page, as `data_bounds`, `team_names`, `service_names`,
+# `environment_names`, `department_names`, `language_names` and `label_names` give them one by one.
+FILTER_CHOICES = ("teams", "services", "environments", "departments", "languages", "labels")
+
+
+def filter_choices(path: Path) -> tuple[DataBounds | None, dict[str, list[str]]]:
+    """The date filter's bounds and the values of each sidebar filter (`FILTER_CHOICES`), in one query."""
+    frame = _query(
+        path,
+        """
+        select
+            (select min(deployed_at)::date from marts.fct_deployments where deployed_at is not null)
+                as first_day,
+            (select max(deployed_at)::date from marts.fct_deployments where deployed_at is not null)
+                as last_day,
+            (select list(team order by team) from marts.dim_teams) as teams,
+            (select list(service order by service) from marts.dim_services) as services,
+            (
+                select list(environment order by environment_rank, environment)
+                from (
+                    select environment, min(environment_rank) as environment_rank
+                    from marts.fct_deployments
+                    group by environment
+                )
+            ) as environments,
+            (
+                select list(department order by department)
+                from (select distinct department from marts.dim_teams where department is not null)
+            ) as departments,
+            (
+                select list(language order by language)
+                from (select distinct language from marts.dim_services where language is not null)
+            ) as languages,
+            (
+                select list(label order by label)
+                from (
+                    select distinct label
+                    from (select unnest(labels) as label from marts.dim_services)
+                    where label is not null
+                )
+            ) as labels,
+        """,
+    )
+    row = frame.iloc[0]
+    bounds = None
+    if not pd.isna(row["first_day"]):
+        bounds = DataBounds(
+            first_day=pd.Timestamp(row["first_day"]).date(), last_day=pd.Timestamp(row["last_day"]).date()
+        )
+    return bounds, {name: _names(row[name]) for name in FILTER_CHOICES}
+
+
+def _names(values: object) -> list[str]:
+    """A list column's value as names (no rows: the aggregate is NULL)."""
+    if values is None or (not hasattr(values, "__len__") and pd.isna(values)):
+        return []
+    return [str(value) for value in values]
 
 
 def service_names(path: Path) -> list[str]:
@@ -1290,16 +1521,8 @@ OUTLIER_MARTS = (
 
 def has_marts(path: Path, names: tuple[str, ...]) -> bool:
     """Whether every one of the marts exists in the warehouse."""
-    frame = _query(
-        path,
-        """
-        select count(distinct table_name) as found
-        from information_schema.tables
-        where table_schema = 'marts' and list_contains(?::varchar[], table_name)
-        """,
-        list(names),
-    )
-    return int(frame.loc[0, "found"]) == len(names)
+    tables = _tables(path)
+    return all(_has(tables, "marts", name) for name in names)
 
 
 def change_outliers(
@@ -1748,12 +1971,7 @@ BENCHMARK_GRAINS = ("month", "week", "day")
 
 
 def _has_mart(path: Path, table: str) -> bool:
-    frame = _query(
-        path,
-        "select count(*) as n from information_schema.tables where table_schema = 'marts' and table_name = ?",
-        table,
-    )
-    return bool(frame.loc[0, "n"])
+    return _has(_tables(path), "marts", table)
 
 
 def report_years(path: Path) -> list[int]:

@@ -39,16 +39,8 @@ def main() -> None:
         _render_missing_warehouse(path)
         return
     try:
-        bounds = queries.data_bounds(path)
-        choices = Choices(
-            teams=queries.team_names(path),
-            services=queries.service_names(path),
-            environments=queries.environment_names(path),
-            departments=queries.department_names(path),
-            languages=queries.language_names(path),
-            labels=queries.label_names(path),
-            report_years=queries.report_years(path),
-        )
+        bounds, options = queries.filter_choices(path)
+        choices = Choices(**options, report_years=queries.report_years(path))
     except queries.WarehouseUnavailable as error:
         st.title("deploylens")
         st.error(f"The warehouse could not be read right now. Reload in a moment.\n\n{error}")

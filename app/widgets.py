@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from app import formatting as fmt
 from app import queries
 from app.state import URL_FROM, URL_TEAM, URL_TO, Filters
+
+if TYPE_CHECKING:
+    # Only the pages that draw charts import Altair (a few hundred milliseconds on a page's first run).
+    import altair as alt
 
 UTC_MINUTES = "YYYY-MM-DD HH:mm"
 # The page paths `st.navigation` gives the pages (their file names); links are relative so they keep working

@@ -4,14 +4,19 @@ The publish (orchestration/publish.py) copies the build beside the warehouse and
 file. Here the app renders at the moment the copy is finished and the rename not done yet, and again after
 the rename.
 
-No connection to the warehouse may stay open in the test process: DuckDB shares one database instance per
-path within a process, so a connection opened while another still holds the old file would read the old
-file too (the app's connections live only as long as a query for this reason).
+The app keeps one database open on the published file between queries (app/queries.py). DuckDB shares one
+database per path between the `duckdb.connect` calls of a process, so a second connection to the path while
+the first still holds a replaced file would read the replaced file: the app's database is its own (an
+in-memory database with the file attached), and here another reader holding the old file across a publish
+must not change what the app sees. After a publish the app lets the old file go: at its next query, or
+within `queries.RELEASE_CHECK_SECONDS` with no query.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -74,3 +79,82 @@ def test_the_app_serves_the_old_warehouse_during_a_publish_then_the_new_one(
     assert {name: count for name, count in after.items() if name != team} == {
         name: count for name, count in before.items() if name != team
     }
+
+
+def _open_files() -> set[tuple[int, int]]:
+    """(device, inode) of every file this process has open, deleted ones included."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            stat = os.stat(fd)
+        except OSError:
+            continue
+        held.add((stat.st_dev, stat.st_ino))
+    return held
+
+
+def _file(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+COUNT = "select count(*) as n from marts.fct_deployments"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads this process's open files in /proc")
+def test_after_a_publish_the_next_query_reads_the_new_file_not_the_open_one(
+    tiny_warehouse: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(tiny_warehouse, warehouse)
+    shutil.copyfile(tiny_warehouse, build)
+    before = int(queries.run_query(warehouse, COUNT).loc[0, "n"])
+    old_file = _file(warehouse)
+    assert old_file in _open_files(), "the app keeps the published file open between queries"
+
+    connection = duckdb.connect(str(build))
+    try:
+        team, removed = connection.execute(
+            "select team, count(*) from marts.fct_deployments group by team order by count(*) desc limit 1"
+        ).fetchone()
+        connection.execute("delete from marts.fct_deployments where team = ?", [team])
+    finally:
+        connection.close()
+    assert removed > 0
+
+    # A reader holding the old file across the publish: a second `duckdb.connect` of the path would be
+    # handed this old database, so the app must not open the path that way.
+    other_reader = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        publish_module.publish(build, warehouse, run_id="next")
+        after = int(queries.run_query(warehouse, COUNT).loc[0, "n"])
+        assert int(other_reader.execute(COUNT).fetchone()[0]) == before
+    finally:
+        other_reader.close()
+    assert after == before - removed
+    assert old_file not in _open_files(), "the replaced file is let go"
+    assert _file(warehouse) in _open_files()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads this process's open files in /proc")
+def test_a_replaced_file_is_let_go_without_waiting_for_a_query(
+    tiny_warehouse: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queries, "RELEASE_CHECK_SECONDS", 0.05)
+    queries.close_all()  # wakes a watcher already waiting, which then waits the period above
+    warehouse = tmp_path / "warehouse.duckdb"
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(tiny_warehouse, warehouse)
+    shutil.copyfile(tiny_warehouse, build)
+    queries.run_query(warehouse, COUNT)
+    old_file = _file(warehouse)
+    assert old_file in _open_files()
+    publish_module.publish(build, warehouse, run_id="next")
+    deadline = time.monotonic() + 5
+    while old_file in _open_files() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert old_file not in _open_files(), "a replaced file is closed within the watcher's period"

@@ -1,9 +1,13 @@
-"""The app's query module: read-only, short-lived connections, parameters, and cache freshness."""
+"""The app's query module: one read-only database per published file, a cursor per query, parameters,
+and cache freshness."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -25,14 +29,19 @@ def _org(frame) -> dict:
     return frame[frame["team"] == queries.ORG_TEAM].iloc[0].to_dict()
 
 
-def test_nothing_is_left_open_after_queries(warehouse: Path) -> None:
+def test_queries_share_one_database_on_the_file_until_it_is_closed(warehouse: Path) -> None:
     queries.dora_summary(warehouse, START, END, None)
     queries.org_weekly(warehouse, START, END)
     queries.team_weekly(warehouse, START, END, ["payments"])
     queries.deployments(warehouse, START, END, ["payments"], ["production"], ["success"])
     queries.team_names(warehouse)
     queries.data_bounds(warehouse)
-    # DuckDB refuses a read-write connection while a read-only one to the same file is open in-process.
+    assert warehouse.absolute() in queries.open_files()
+    # The app holds the file between queries: DuckDB refuses a writer on a file this process has open.
+    with pytest.raises(duckdb.Error):
+        duckdb.connect(str(warehouse)).close()
+    queries.close_all()
+    assert warehouse.absolute() not in queries.open_files()
     writer = duckdb.connect(str(warehouse))
     try:
         writer.execute("create table marts.written_after_queries as select 1 as one")
@@ -40,33 +49,45 @@ def test_nothing_is_left_open_after_queries(warehouse: Path) -> None:
         writer.close()
 
 
-def test_every_connection_is_read_only_and_closed(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[dict] = []
+def test_one_read_only_database_and_a_cursor_per_query(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries.close_all()
+    databases: list[dict] = []
+    cursors: list[dict] = []
     real_connect = duckdb.connect
 
-    class RecordingConnection:
-        """Wraps a real connection to see whether the query module closes it."""
+    class Recording:
+        """Wraps a real connection (or cursor) to see what the query module opens and closes."""
 
-        def __init__(self, path: str, read_only: bool) -> None:
-            self.record = {"read_only": read_only, "closed": False}
-            self._connection = real_connect(path, read_only=read_only)
-            opened.append(self.record)
+        def __init__(self, real: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
+            self._real = real
+            self.record = {"closed": False}
+            records.append(self.record)
 
         def execute(self, *args: object):
-            return self._connection.execute(*args)
+            return self._real.execute(*args)
+
+        def cursor(self) -> Recording:
+            return Recording(self._real.cursor(), cursors)
 
         def close(self) -> None:
             self.record["closed"] = True
-            self._connection.close()
+            self._real.close()
 
-    monkeypatch.setattr(
-        queries.duckdb, "connect", lambda path, read_only=False: RecordingConnection(path, read_only)
-    )
+    monkeypatch.setattr(queries.duckdb, "connect", lambda *args: Recording(real_connect(*args), databases))
     queries.dora_summary(warehouse, START, END, ["search"])
     queries.deployments(warehouse, START, END, None)
     with pytest.raises(queries.WarehouseUnavailable):
         queries.run_query(warehouse, "select * from marts.no_such_table")
-    assert opened == [{"read_only": True, "closed": True}] * 3
+    attached = queries.run_query(
+        warehouse, "select database_name, readonly from duckdb_databases() where not internal"
+    )
+    assert attached.to_dict("records") == [{"database_name": "warehouse", "readonly": True}]
+    assert databases == [{"closed": False}]
+    assert cursors == [{"closed": True}] * 4
+    queries.close_all()
+    assert databases == [{"closed": True}]
 
 
 def test_connections_are_read_only(warehouse: Path) -> None:
@@ -95,6 +116,35 @@ def test_bounds_teams_and_environments(warehouse: Path) -> None:
     assert queries.data_bounds(warehouse) == queries.DataBounds(dt.date(2025, 11, 1), dt.date(2026, 5, 29))
     assert queries.team_names(warehouse) == ["payments", "platform", "search"]
     assert queries.environment_names(warehouse) == ["staging", "production"]
+
+
+def _one_by_one(path: Path) -> tuple[queries.DataBounds | None, dict[str, list[str]]]:
+    return queries.data_bounds(path), {
+        "teams": queries.team_names(path),
+        "services": queries.service_names(path),
+        "environments": queries.environment_names(path),
+        "departments": queries.department_names(path),
+        "languages": queries.language_names(path),
+        "labels": queries.label_names(path),
+    }
+
+
+def test_the_filter_choices_query_answers_as_the_one_by_one_queries(warehouse: Path) -> None:
+    bounds, choices = queries.filter_choices(warehouse)
+    assert (bounds, choices) == _one_by_one(warehouse)
+    assert bounds == queries.DataBounds(dt.date(2025, 11, 1), dt.date(2026, 5, 29))
+    assert choices["teams"] == ["payments", "platform", "search"]
+    assert choices["environments"] == ["staging", "production"]
+    assert all(choices[name] for name in queries.FILTER_CHOICES)
+
+
+def test_the_filter_choices_of_an_empty_warehouse(warehouse: Path) -> None:
+    writer = duckdb.connect(str(warehouse))
+    for table in ("fct_deployments", "dim_teams", "dim_services"):
+        writer.execute(f"delete from marts.{table}")
+    writer.close()
+    assert queries.filter_choices(warehouse) == (None, dict.fromkeys(queries.FILTER_CHOICES, []))
+    assert queries.filter_choices(warehouse) == _one_by_one(warehouse)
 
 
 def test_bounds_of_an_empty_warehouse_are_none(warehouse: Path) -> None:
@@ -127,9 +177,11 @@ def test_deployment_filters(warehouse: Path) -> None:
     assert list(limited["deployment_id"]) == ["github:7", "github:9", "github:8"]
 
 
-def test_a_new_publish_is_seen_despite_the_cache(warehouse: Path) -> None:
+def test_a_new_publish_is_seen_despite_the_cache(warehouse: Path, tmp_path: Path) -> None:
     before = _org(queries.dora_summary(warehouse, START, END, None))["deployments"]
-    writer = duckdb.connect(str(warehouse))
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(warehouse, build)
+    writer = duckdb.connect(str(build))
     writer.execute(
         """
         insert into marts.fct_deployments
@@ -139,10 +191,91 @@ def test_a_new_publish_is_seen_despite_the_cache(warehouse: Path) -> None:
         """
     )
     writer.close()
-    stat = warehouse.stat()
-    os.utime(warehouse, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    # As the publish does: the new file is renamed over the one the app has open.
+    os.replace(build, warehouse)
     after = _org(queries.dora_summary(warehouse, START, END, None))["deployments"]
     assert (before, after) == (6, 7)
+
+
+def test_a_query_the_replaced_file_cannot_answer_runs_once_more_on_the_new_file(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(warehouse, build)
+    writer = duckdb.connect(str(build))
+    writer.execute("create table marts.added_by_the_next_publish as select 42 as answer")
+    writer.close()
+    queries.run_query(warehouse, "select 1 as one")
+    checkouts: list[Path] = []
+    real_checkout = queries._checkout
+
+    def publish_after_the_first_checkout(path: Path, identity: queries.FileIdentity):
+        opened = real_checkout(path, identity)
+        checkouts.append(path)
+        if len(checkouts) == 1:
+            os.replace(build, warehouse)  # the publish lands between the file's check and the query
+        return opened
+
+    monkeypatch.setattr(queries, "_checkout", publish_after_the_first_checkout)
+    frame = queries.run_query(warehouse, "select answer from marts.added_by_the_next_publish")
+    assert frame["answer"].tolist() == [42]
+    assert len(checkouts) == 2
+    # On a file that was not replaced the same error is the answer, not a second try.
+    with pytest.raises(queries.WarehouseUnavailable, match="no_such_table"):
+        queries.run_query(warehouse, "select * from marts.no_such_table")
+    assert len(checkouts) == 3
+
+
+def test_queries_on_threads_during_publishes_see_one_file_or_the_next(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """Sessions query on threads while files are renamed over the warehouse: every answer is one whole
+    publish's, none fails, and what stays open afterwards is the last file only."""
+    counts = [11]
+    publishes = []
+    for extra in (1, 2, 3):
+        build = tmp_path / f"build{extra}.duckdb"
+        shutil.copyfile(warehouse, build)
+        writer = duckdb.connect(str(build))
+        writer.execute(
+            """
+            insert into marts.fct_deployments
+            select * replace (deployment_id || ?::varchar as deployment_id) from marts.fct_deployments limit ?
+            """,
+            [f"-copy{extra}", extra],
+        )
+        writer.close()
+        counts.append(11 + extra)
+        publishes.append(build)
+    sql = "select count(*) as n from marts.fct_deployments"
+    seen: list[int] = []
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def session() -> None:
+        try:
+            while not done.is_set():
+                seen.append(int(queries.run_query(warehouse, sql).loc[0, "n"]))
+        except BaseException as error:  # noqa: BLE001 - every failure is reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=session) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        for build in publishes:
+            time.sleep(0.2)
+            os.replace(build, warehouse)
+        time.sleep(0.2)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert set(seen) <= set(counts)
+    assert counts[0] in seen and len(seen) > 20
+    assert int(queries.run_query(warehouse, sql).loc[0, "n"]) == counts[-1]
+    assert queries.open_files().count(warehouse.absolute()) == 1
 
 
 def test_unreadable_file_raises_a_clear_error_after_retries(
@@ -152,17 +285,17 @@ def test_unreadable_file_raises_a_clear_error_after_retries(
     broken.write_bytes(b"not a database" * 100)
     monkeypatch.setattr(queries, "OPEN_BACKOFF_SECONDS", 0.0)
     attempts: list[str] = []
-    real_connect = duckdb.connect
+    real_open = queries._open_database
 
-    def counting_connect(path: str, read_only: bool = False):
-        attempts.append(path)
-        assert read_only is True
-        return real_connect(path, read_only=read_only)
+    def counting_open(path: Path):
+        attempts.append(str(path))
+        return real_open(path)
 
-    monkeypatch.setattr(queries.duckdb, "connect", counting_connect)
+    monkeypatch.setattr(queries, "_open_database", counting_open)
     with pytest.raises(queries.WarehouseUnavailable, match="after 5 attempts"):
         queries.run_query(broken, "select 1")
     assert len(attempts) == queries.OPEN_ATTEMPTS
+    assert broken.absolute() not in queries.open_files()
 
 
 def test_missing_file_is_reported(tmp_path: Path) -> None:

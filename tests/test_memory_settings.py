@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pprint
 
+import duckdb
 import pytest
 
 from ingestion.pipelines import MEMORY_DEFAULTS, connect_duckdb, duckdb_settings, make_pipeline
@@ -85,3 +86,26 @@ def test_dlt_buffers_and_rotation_come_from_the_variables(monkeypatch, tmp_path)
         assert con.execute("select count(*) from raw_mem.numbers").fetchone()[0] == 3500
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("limit", [None, "700MB"])
+def test_the_apps_database_has_the_memory_limit(monkeypatch, tmp_path, limit):
+    from conftest_app import build_fixture_warehouse
+
+    from app import queries
+
+    if limit:
+        monkeypatch.setenv("DEPLOYLENS_DUCKDB_MEMORY_LIMIT", limit)
+    else:
+        monkeypatch.delenv("DEPLOYLENS_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert queries.DEFAULT_MEMORY_LIMIT == MEMORY_DEFAULTS["DEPLOYLENS_DUCKDB_MEMORY_LIMIT"]
+    warehouse = build_fixture_warehouse(tmp_path / "warehouse.duckdb")
+    setting = "select current_setting('memory_limit') as limit_"
+    reference = duckdb.connect(":memory:")
+    try:
+        reference.execute("set memory_limit = ?", [duckdb_settings()["memory_limit"]])
+        expected = reference.execute(setting).fetchone()[0]
+    finally:
+        reference.close()
+    assert queries.run_query(warehouse, setting).loc[0, "limit_"] == expected
+    queries.close_all()

@@ -115,13 +115,28 @@ def _builds_a_string(node: ast.AST) -> bool:
     )
 
 
+ATTACH = re.compile(r"\battach\b", re.IGNORECASE)
+
+
+def _in_memory(call: ast.Call) -> bool:
+    return bool(call.args) and isinstance(call.args[0], ast.Constant) and call.args[0].value == ":memory:"
+
+
 def sql_formatting(source: str) -> list[str]:
     """SQL built from values in `source`: formatted strings that read as SQL, query calls given anything
-    but a literal or a variable, read-write DuckDB connections."""
+    but a literal or a variable, read-write DuckDB connections. A connection is read-only when opened so,
+    or when it is an in-memory database (no file of its own) whose every ATTACH in `source` is READ_ONLY."""
     problems = []
     for node in ast.walk(ast.parse(source)):
         if _builds_a_string(node) and SQL_WORDS.search(_text_of(node)):
             problems.append(f"line {node.lineno}: SQL built by formatting")
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and ATTACH.search(node.value)
+            and "read_only" not in node.value.lower()
+        ):
+            problems.append(f"line {node.lineno}: a database attached without READ_ONLY")
         if not isinstance(node, ast.Call):
             continue
         name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
@@ -129,9 +144,13 @@ def sql_formatting(source: str) -> list[str]:
             for arg in node.args:
                 if _builds_a_string(arg):
                     problems.append(f"line {node.lineno}: {name}() given a formatted string")
-        if name == "connect" and not any(
-            k.arg == "read_only" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in node.keywords
+        if (
+            name == "connect"
+            and not _in_memory(node)
+            and not any(
+                k.arg == "read_only" and isinstance(k.value, ast.Constant) and k.value.value is True
+                for k in node.keywords
+            )
         ):
             problems.append(f"line {node.lineno}: a connection that is not read-only")
     return problems
@@ -145,6 +164,8 @@ def test_the_sql_check_catches_formatted_queries():
     assert sql_formatting("duckdb.connect(str(path))")
     assert sql_formatting('_query(path, "select * from t where a = ?", value)') == []
     assert sql_formatting("duckdb.connect(str(path), read_only=True)") == []
+    assert sql_formatting('con.execute("attach ? as warehouse", [str(path)])')
+    assert sql_formatting('con.execute("ATTACH ? AS w (READ_ONLY)", [p])\nduckdb.connect(":memory:")') == []
 
 
 def test_the_app_takes_parameterised_sql_only_on_read_only_connections():
