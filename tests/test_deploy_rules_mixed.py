@@ -298,11 +298,15 @@ def test_monorepo_changes_count_for_the_services_they_touch(mixed_org):
     assert sum(1 for dep, lead in expected.values() if lead is not None) >= 30
 
 
-def test_monorepo_direct_pushes_count_for_the_fallback_service(mixed_org):
+def test_monorepo_direct_pushes_count_for_the_services_their_files_touch(mixed_org):
+    """A commit pushed straight to main counts for the services whose folders its files are in (the world
+    pushes into both folders and into shared code), read from the commit's files, not the fallback alone;
+    each with that service's first production deployment and lead time."""
     expected, got = _monorepo_changes(mixed_org)
-    pushes = {key for key in expected if "@" in key[0]}
-    assert pushes and {service for _, service in pushes} == {"marketplace"}
-    assert {key for key in got if "@" in key[0]} == pushes
+    pushes = {key: value for key, value in expected.items() if "@" in key[0]}
+    assert {service for _, service in pushes} == MONOREPO_SERVICES
+    assert {key: value for key, value in got.items() if "@" in key[0]}.keys() == pushes.keys()
+    assert any(lead is not None for key, (_, lead) in pushes.items() if key[1] != "marketplace")
 
 
 def test_monorepo_services_deploy_to_their_own_environments(mixed_org):
