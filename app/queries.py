@@ -1534,7 +1534,8 @@ def change_outliers(
     services: list[str] | None,
 ) -> pd.DataFrame:
     """Changes deployed in the period whose lead time is beyond their team's (or service's) normal, with the
-    change's phases for the drill-down; the most extreme first (a constant baseline has no z: first)."""
+    change's phases for the drill-down (the deploy phase to the row's service's deployment: a monorepo change
+    is judged once per service it touches); the most extreme first (a constant baseline has no z: first)."""
     return _query(
         path,
         """
@@ -1555,11 +1556,14 @@ def change_outliers(
             changes.coding_minutes,
             changes.pickup_minutes,
             changes.review_minutes,
-            changes.deploy_minutes,
+            coalesce(change_services.deploy_minutes, changes.deploy_minutes) as deploy_minutes,
             outliers.deployment_id,
         from marts.fct_change_outliers as outliers
         left join marts.fct_changes as changes
             on outliers.change_id = changes.change_id
+        left join marts.fct_change_services as change_services
+            on outliers.change_id = change_services.change_id
+            and outliers.service = change_services.service
         where outliers.is_outlier
             and outliers.baseline_grouping = ?
             and outliers.deployed_at::date between ?::date and ?::date

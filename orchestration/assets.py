@@ -181,6 +181,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             max_concurrency=gh.options.get("max_concurrency", 4),
             usage=(usage := ApiUsage("GitHub")),
             file_repositories=path_repositories(config),
+            commit_file_repositories=path_repositories(config),
         )
         sources["github"].api_usage = usage  # read by the load asset for the refresh's budget report
     if "gitlab" in config.sources:
@@ -202,7 +203,10 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             start_date=jk.start_date,
         )
     if "git" in config.sources:
-        sources["git"] = git_local_source(repositories=config.sources["git"].options["repositories"])
+        sources["git"] = git_local_source(
+            repositories=config.sources["git"].options["repositories"],
+            file_repositories=path_repositories(config),
+        )
     if "pagerduty" in config.sources:
         pd = config.sources["pagerduty"]
         sources["pagerduty"] = pagerduty_source(

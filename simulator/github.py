@@ -56,6 +56,14 @@ def node_id(kind: str, value: Any) -> str:
     return base64.b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
 
 
+def commit_filenames(svc: Service, commit: Commit) -> list[str]:
+    """The files a commit changes as its detail serves them: a monorepo's commits those the world recorded,
+    any other commit one file of its own."""
+    return svc.files.get(commit.sha) or [
+        f"src/{svc.name.replace('-', '_')}/module_{int(commit.sha[2:4], 16) % 12}.py"
+    ]
+
+
 class Renderer:
     """Builds GitHub JSON objects whose URLs point back at the emulator's base URL."""
 
@@ -291,7 +299,10 @@ class Renderer:
                     "commits": len(visible_commits),
                     "additions": pull_request_size(pr, len(visible_commits))[0],
                     "deletions": pull_request_size(pr, len(visible_commits))[1],
-                    "changed_files": 1 + pr.number % 6,
+                    # the files `/pulls/{n}/files` serves: every file the visible commits change, once
+                    "changed_files": len(
+                        {name for sha in visible_commits for name in commit_filenames(svc, svc.commits[sha])}
+                    ),
                 }
             )
         return obj
@@ -397,10 +408,7 @@ class Renderer:
         }
         if detail:
             size = int(commit.sha[:2], 16) % 60 + 1
-            # a monorepo's commits change the files the world recorded; any other commit one file of its own
-            filenames = svc.files.get(commit.sha) or [
-                f"src/{svc.name.replace('-', '_')}/module_{int(commit.sha[2:4], 16) % 12}.py"
-            ]
+            filenames = commit_filenames(svc, commit)
             blob = hashlib.sha1(f"blob|{commit.sha}".encode()).hexdigest()
             total = size * len(filenames)
             obj["stats"] = {"total": total + total // 3, "additions": total, "deletions": total // 3}

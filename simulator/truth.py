@@ -362,10 +362,14 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
             )
         # Direct pushes: main commits no pull request landed (single parent, not a squash commit), the
         # initial commit included. Each is its own change, "merged" when committed.
+        # In a monorepo each counts for the services whose folders its files are in (Service.commit_owners).
         landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
-        for sha in svc.main if svc.name == repo.fallback else []:
+        for sha in svc.main:
             commit = svc.commits[sha]
             if sha in landed or len(commit.parents) > 1 or commit.committed_at > end:
+                continue
+            owners = repo.commit_owners(sha)
+            if svc.name not in owners:
                 continue
             dep = first.of(commit.reach_index)
             if repo.path_services:  # (one service: `changes` holds its rows already)
@@ -381,6 +385,8 @@ def build_truth(world: World, as_of: datetime | None = None) -> dict[str, pd.Dat
                         "deployed_at": dep.deployed_at if dep else None,
                     }
                 )
+            if svc.name != owners[0]:
+                continue  # a change is one row of `changes`, under the first of its services
             rows["changes"].append(
                 {
                     "service": svc.name,

@@ -634,6 +634,15 @@ class Service:
         """The services a merged pull request counts for, sorted by name."""
         return sorted(self.touched.get(pr.number, [self.fallback]))
 
+    def commit_owners(self, sha: str) -> list[str]:
+        """The services a direct push counts for, sorted by name: those whose folder holds one of its files,
+        and the fallback service for a file outside every folder (or a commit of no recorded files)."""
+        owners = set()
+        for path in self.files.get(sha) or [""]:
+            folders = (part.name for part in self.path_services if path.startswith(f"{part.folder}/"))
+            owners.add(next(folders, self.fallback))
+        return sorted(owners)
+
     @property
     def repository(self) -> str:
         """How org.yml names the repository: `owner/name`, or a local clone's name (`git` delivery)."""
@@ -973,6 +982,9 @@ def _environment_rules(production_env: str, staging_env: str) -> list[dict[str, 
 MONOREPO_SCOPES = {"shared": 0.2, "two services": 0.15, "service and shared": 0.15}
 SHARED_FILES = ("README.md", "Makefile", "libs/common/http.py", "libs/common/money.py", "docs/setup.md")
 SERVICE_FILES = ("api.py", "models.py", "handlers.py", "tests/test_api.py")
+# A monorepo's direct pushes besides every repository's occasional one: the chance of one a working day, each
+# changing one file of a service's folder or of shared code.
+MONOREPO_DIRECT_PUSH_RATE = 0.15
 
 
 # -------------------------------------------------------------------- generation
@@ -1055,6 +1067,13 @@ class _ServiceBuilder:
         self._append_main(initial)
 
         drafts: list[dict[str, Any]] = []
+        # A monorepo's own direct pushes (docs/simulator.md, "A monorepo"), from a stream of their own so the
+        # rest of its history draws what it drew before they existed.
+        pushes = (
+            random.Random(f"{self.world.seed}|{self.world.end.isoformat()}|direct-pushes|{svc.name}")
+            if svc.path_services
+            else None
+        )
         day = self.world.start.replace(hour=0, minute=0, second=0, microsecond=0)
         while day < self.world.end:
             if day.weekday() < 5:
@@ -1073,6 +1092,20 @@ class _ServiceBuilder:
                 if rng.random() < 0.04:  # an occasional direct push to main
                     at = day + timedelta(hours=DAY_START, minutes=rng.uniform(0, 540))
                     drafts.append({"direct": True, "at": at, "author": rng.choice(devs)})
+                if pushes is not None and pushes.random() < MONOREPO_DIRECT_PUSH_RATE:
+                    at = day + timedelta(hours=DAY_START, minutes=pushes.uniform(0, 540))
+                    area = pushes.choice([None, *svc.path_services])
+                    where = SHARED_FILES if area is None else [f"{area.folder}/{f}" for f in SERVICE_FILES]
+                    title = f"{pushes.choice(VERBS)} {pushes.choice(WORDS)} in {pushes.choice(WORDS)}"
+                    drafts.append(
+                        {
+                            "direct": True,
+                            "at": at,
+                            "author": pushes.choice(devs),
+                            "title": title,
+                            "files": [pushes.choice(where)],
+                        }
+                    )
             day += timedelta(days=1)
 
         pr_drafts = sorted((d for d in drafts if not d.get("direct")), key=lambda d: d["opened"])
@@ -1092,9 +1125,11 @@ class _ServiceBuilder:
                     draft["at"],
                     draft["at"],
                     draft["author"],
-                    f"{self._title()} (hotfix on main)",
+                    f"{draft.get('title') or self._title()} (hotfix on main)",
                 )
-                if svc.path_services:
+                if "files" in draft:
+                    svc.files[commit.sha] = draft["files"]
+                elif svc.path_services:
                     self._touch(commit.sha, [rng.choice([None, *svc.path_services])])
                 self._append_main(commit)
             else:

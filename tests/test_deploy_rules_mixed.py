@@ -299,11 +299,49 @@ def test_monorepo_changes_count_for_the_services_they_touch(mixed_org):
     assert sum(1 for dep, lead in expected.values() if lead is not None) >= 30
 
 
-def test_monorepo_direct_pushes_count_for_the_fallback_service(mixed_org):
+def test_monorepo_direct_pushes_count_for_the_services_their_files_touch(mixed_org):
+    """A commit pushed straight to main counts for the services whose folders its files are in (the world
+    pushes into both folders and into shared code), read from the commit's files, not the fallback alone;
+    each with that service's first production deployment and lead time."""
     expected, got = _monorepo_changes(mixed_org)
-    pushes = {key for key in expected if "@" in key[0]}
-    assert pushes and {service for _, service in pushes} == {"marketplace"}
-    assert {key for key in got if "@" in key[0]} == pushes
+    pushes = {key: value for key, value in expected.items() if "@" in key[0]}
+    assert {service for _, service in pushes} == MONOREPO_SERVICES
+    assert {key: value for key, value in got.items() if "@" in key[0]}.keys() == pushes.keys()
+    assert any(lead is not None for key, (_, lead) in pushes.items() if key[1] != "marketplace")
+
+
+def test_monorepo_changes_are_judged_against_each_services_normal(mixed_org):
+    """fct_change_outliers: a change is judged once per service it touches, with that service's lead time
+    (the world's), and once for its team; a change across two services of the team is not judged twice."""
+    expected, _ = _monorepo_changes(mixed_org)
+    leads = {key: lead for key, (_, lead) in expected.items() if lead is not None}
+    con = duckdb.connect(str(mixed_org.workdir.warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select change_id, baseline_grouping, baseline_group, lead_time_minutes "
+            "from marts.fct_change_outliers where change_id like ?",
+            [f"{MONOREPO}%"],
+        ).fetchall()
+    finally:
+        con.close()
+    changes = {change_id for change_id, _ in expected}
+    by_service = {
+        (change_id, group): lead
+        for change_id, grouping, group, lead in rows
+        if grouping == "service" and change_id in changes
+    }
+    assert by_service.keys() == leads.keys()
+    assert all(abs(by_service[key] - leads[key]) <= 1.0 for key in leads), sorted(leads.items())[:5]
+    assert any(len({s for c, s in leads if c == change}) == 2 for change, _ in leads)
+    by_team = [(change_id, group) for change_id, grouping, group, _ in rows if grouping == "team"]
+    assert len(by_team) == len(set(by_team)) == len({change_id for change_id, _ in by_team})
+    assert {group for _, group in by_team} == {"marketplace"}
+    # the team judges a change by fct_changes' lead time: its first service's by name
+    first = {}
+    for change_id, service in expected:
+        first[change_id] = min(first.get(change_id, service), service)
+    judged = {change_id for change_id, _ in by_team if change_id in changes}
+    assert judged == {change_id for change_id, service in leads if first[change_id] == service}
 
 
 def test_monorepo_services_deploy_to_their_own_environments(mixed_org):

@@ -328,3 +328,34 @@ def test_the_monorepo_serves_each_pull_requests_files_from_the_world(world, emu)
         for kind in ("production", "staging")
         for name in ("listings", "orders", "marketplace")
     }
+
+
+def test_a_pull_requests_changed_files_counts_the_files_it_serves(world, emu):
+    """`changed_files` on a pull request's own page is the number of files `/pulls/{n}/files` serves: in
+    the monorepo, the distinct files the world recorded for its commits; elsewhere one per commit file."""
+    mono = world.service("marketplace")
+    other = next(s for s in world.services if s.delivery == "github" and not s.path_services and s.pulls)
+    for svc in (mono, other):
+        for pr in [p for p in svc.pulls if p.merged_at is not None][:15]:
+            base = f"{emu.url}/github/repos/{svc.repository}/pulls/{pr.number}"
+            detail = requests.get(base, headers=GH, timeout=10).json()
+            files = requests.get(f"{base}/files?per_page=100", headers=GH, timeout=10).json()
+            assert detail["changed_files"] == len(files), (svc.name, pr.number)
+            if svc is mono:
+                recorded = {f for sha in pr.shas_at(world.end, svc.commits) for f in svc.files[sha]}
+                assert detail["changed_files"] == len(recorded), pr.number
+
+
+def test_the_monorepos_direct_pushes_change_files_in_the_service_folders(world, emu):
+    """A commit pushed straight to the monorepo's main changes one file, in a service's folder or in shared
+    code; its commit detail serves it, and some pushes land in each folder's service."""
+    svc = world.service("marketplace")
+    landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
+    pushes = [sha for sha in svc.main[1:] if sha not in landed and len(svc.commits[sha].parents) == 1]
+    owners = set()
+    for sha in pushes:
+        url = f"{emu.url}/github/repos/acme/marketplace/commits/{sha}"
+        served = [entry["filename"] for entry in requests.get(url, headers=GH, timeout=10).json()["files"]]
+        assert served == svc.files[sha] and len(served) == 1
+        owners.update(svc.commit_owners(sha))
+    assert owners == {"listings-api", "orders-api", "marketplace"}

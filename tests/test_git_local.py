@@ -231,3 +231,49 @@ def test_refresh_without_changes_loads_nothing_and_changes_load_incrementally(sm
 def test_not_a_repository_fails_clearly(tmp_path):
     with pytest.raises(GitError, match="nowhere"):
         git_local_source(str(tmp_path / "missing"), "nowhere")
+
+
+def test_commit_files_are_read_only_where_services_own_paths_and_incrementally(tmp_path):
+    """A monorepo clone: every non-merge commit's changed paths (a rename under its new path, with the old
+    one), none for a merge commit; a repository not named in `file_repositories` loads none; a later
+    refresh reads only the new commit's files."""
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "services" / "pay").mkdir(parents=True)
+    (repo / "services" / "pay" / "a.py").write_text("a = 1\n" * 20)
+    (repo / "README.md").write_text("mono\n")
+    git(repo, "add", ".")
+    root = commit(repo, "Initial commit", "1700000000 +0000")
+    git(repo, "checkout", "-q", "-b", "topic")
+    (repo / "services" / "search").mkdir()
+    (repo / "services" / "search" / "b.py").write_text("b = 2\n")
+    git(repo, "add", ".")
+    topic = commit(repo, "Search", "1700000100 +0000")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "mv", "services/pay/a.py", "services/pay/renamed.py")
+    pushed = commit(repo, "Rename straight on main", "1700000200 +0000")
+    git(repo, "merge", "-q", "--no-ff", "topic", "-m", "Merge pull request #3 from ada/topic")
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    (other / "x.py").write_text("x\n")
+    git(other, "add", ".")
+    commit(other, "Initial commit", "1700000000 +0000")
+    specs = [{"path": str(repo), "name": "mono"}, {"path": str(other), "name": "other"}]
+    pipeline = make_pipeline("git", tmp_path / "build.duckdb", tmp_path / "dlt")
+    pipeline.run(git_local_source(repositories=specs, file_repositories=["mono"]))
+    sql = "select repository, sha, file_path, previous_file_path, change_status from raw_git.commit_files"
+    assert set(rows(tmp_path, sql)) == {
+        ("mono", root, "README.md", None, "A"),
+        ("mono", root, "services/pay/a.py", None, "A"),
+        ("mono", topic, "services/search/b.py", None, "A"),
+        ("mono", pushed, "services/pay/renamed.py", "services/pay/a.py", "R"),
+    }
+
+    (repo / "README.md").write_text("mono, later\n")
+    git(repo, "commit", "-q", "-a", "-m", "Later", date="1700000300 +0000")
+    later = git(repo, "rev-parse", "HEAD")
+    pipeline.run(git_local_source(repositories=specs, file_repositories=["mono"]))
+    assert pipeline.last_trace.last_normalize_info.row_counts.get("commit_files") == 1
+    assert ("mono", later, "README.md", None, "M") in set(rows(tmp_path, sql))

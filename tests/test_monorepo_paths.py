@@ -17,7 +17,9 @@ whose one branch commit p<n> was authored at 09:00 of its day:
 Deployments (each service's first is a baseline at m0): search s1 06-02 14:00; pay s2 06-03 15:00; shared
 s3 06-04 16:00; search s4 06-05 13:00. acme/api, one service without paths or rules, is as before paths
 existed: its pull request counts for it whatever its files name. The root commits m0 and a0 are direct
-pushes, shipped by the baselines.
+pushes, shipped by the baselines. d5, pushed straight to main after s4 (authored 06-06 09:00, deployed
+nowhere), changes services/pay/e.py and services/search/f.py: a direct push counts for pay and search, by
+its commit's files (GitHub's commit detail, read in acme/mono only); m0's one file is README.md (shared).
 
 Dimensions: money is in department commerce, find in discovery, platform in none; pay carries the labels api
 and payments, search the label api. The app's pages are opened on this build too (AppTest): a change shows
@@ -125,14 +127,20 @@ def _serve(
     main: list[dict],
     pulls: list[tuple[dict, dict, list[str]]],
     deployments: list[tuple[int, str, str, str]],
+    commit_files: dict[str, list[str]] | None = None,
 ) -> None:
     """`pulls`: (pull request, its one branch commit, its files); `deployments`: (id, environment, sha,
-    time)."""
+    time); `commit_files`: the files of main commits, served by their commit detail."""
     stub.add(f"/repos/{repo}", {
         "id": repo_id, "full_name": repo, "name": repo.split("/")[1], "default_branch": "main",
         "created_at": _at(1, 0), "updated_at": _at(1, 0), "pushed_at": _at(1, 0),
     })  # fmt: skip
     stub.add(f"/repos/{repo}/commits", list(reversed(main)))
+    for commit in main:
+        if commit["sha"] in (commit_files or {}):
+            stub.add(f"/repos/{repo}/commits/{commit['sha']}", {**commit, "files": [
+                {"filename": name, "status": "modified"} for name in commit_files[commit["sha"]]  # type: ignore[index]
+            ]})  # fmt: skip
     stub.add(
         f"/repos/{repo}/branches", [{"name": "main", "commit": {"sha": main[-1]["sha"]}, "protected": True}]
     )
@@ -173,6 +181,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         branch = _commit(f"p{number}", parent, _at(day, 9))
         mono_main.append(_commit(f"s{number}", parent, _at(day, 9), _at(day, 11)))
         mono_pulls.append((_pull(1, number, day, f"s{number}", f"p{number}"), branch, files[number]))
+    mono_main.append(_commit("d5", "s4", _at(6, 9)))
+    mono_commit_files = {"m0": ["README.md"], "d5": ["services/pay/e.py", "services/search/f.py"]}
+    mono_commit_files.update({f"s{number}": files[number] for number in files})
     api_main = [_commit("a0", None, _at(1, 9)), _commit("a1", "a0", _at(2, 9), _at(2, 11))]
     api_pulls = [(_pull(2, 1, 2, "a1", "q1"), _commit("q1", "a0", _at(2, 9)), ["services/pay/x.py"])]
     with Stub() as stub:
@@ -184,7 +195,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (5, "pay-production", "s2", _at(3, 15)),
             (6, "shared-production", "s3", _at(4, 16)),
             (7, "search-production", "s4", _at(5, 13)),
-        ])  # fmt: skip
+        ], mono_commit_files)  # fmt: skip
         _serve(stub, API, 2, api_main, api_pulls, [
             (8, "production", "a0", _at(1, 10)),
             (9, "production", "a1", _at(2, 13)),
@@ -197,6 +208,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             start_date="2026-05-01",
             pull_request_details=False,
             file_repositories=path_repositories(parse_config(CONFIG)),
+            commit_file_repositories=path_repositories(parse_config(CONFIG)),
         ).with_resources(
             "repositories",
             "pull_requests",
@@ -249,6 +261,19 @@ def test_files_are_read_only_where_services_own_paths(warehouse):
     """acme/api's service owns no paths: its pull request's file is not read (the marts never use it)."""
     read = _rows(warehouse, "select distinct repository from raw_github.pull_request_files")
     assert read == {("acme/mono",)}
+    assert _rows(warehouse, "select distinct repository from raw_github.commit_files") == {("acme/mono",)}
+
+
+def test_the_files_of_possible_direct_pushes_are_loaded(warehouse):
+    """The main line's commits with one parent and no pull request in their subject (the stub's squash
+    commits name none), each read once through its commit detail."""
+    files = _rows(warehouse, "select commit_sha, file_path from staging.stg_github__commit_files")
+    assert {row for row in files if row[0] in ("m0", "d5")} == {
+        ("m0", "README.md"),
+        ("d5", "services/pay/e.py"),
+        ("d5", "services/search/f.py"),
+    }
+    assert {sha for sha, _ in files} == {"m0", "s1", "s2", "s3", "s4", "d5"}
 
 
 def test_each_change_counts_for_the_services_it_touches(warehouse):
@@ -259,7 +284,9 @@ def test_each_change_counts_for_the_services_it_touches(warehouse):
         ("acme/mono#3", "shared", "repository"),
         ("acme/mono#4", "search", "path"),
         ("acme/mono#4", "shared", "repository"),
-        ("acme/mono@m0", "shared", "repository"),  # a direct push: the fallback service
+        ("acme/mono@m0", "shared", "repository"),  # a direct push of README.md: the fallback service
+        ("acme/mono@d5", "pay", "path"),  # a direct push: each service its files touch
+        ("acme/mono@d5", "search", "path"),
         ("acme/api#1", "api", "repository"),
         ("acme/api@a0", "api", "repository"),
     }
@@ -300,6 +327,8 @@ def test_each_service_ships_its_changes_with_its_own_lead_time(warehouse):
         ("acme/mono#4", "search", "7", 4 * 60.0),  # 06-05 09:00 → 13:00
         ("acme/mono#4", "shared", None, None),
         ("acme/mono@m0", "shared", "3", None),  # shipped by shared's baseline
+        ("acme/mono@d5", "pay", None, None),  # deployed nowhere yet
+        ("acme/mono@d5", "search", None, None),
         ("acme/api#1", "api", "9", 4 * 60.0),  # 06-02 09:00 → 13:00
         ("acme/api@a0", "api", "8", None),
     }
@@ -312,6 +341,7 @@ def test_fct_changes_keeps_one_row_per_change_under_its_first_service(warehouse)
         ("acme/mono#3", "shared", 7 * 60.0),
         ("acme/mono#4", "search", 4 * 60.0),
         ("acme/mono@m0", "shared", None),
+        ("acme/mono@d5", "pay", None),  # the first of its services by name
         ("acme/api#1", "api", 4 * 60.0),
         ("acme/api@a0", "api", None),
     }
@@ -464,11 +494,16 @@ def test_where_is_my_change_finds_a_change_by_any_service_it_touches(app_warehou
 
 
 def test_where_is_my_change_lists_what_waits_per_service(app_warehouse, monkeypatch):
-    """mono#4 is in production for search but shared has not deployed it: it waits for shared only."""
+    """mono#4 is in production for search but shared has not deployed it: it waits for shared only. The
+    direct push d5 waits for pay and search, the services its files touch, and for no other."""
     app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "shared"})
     waiting = _frame(app_test, "merged_at")
     assert list(zip(waiting["change_id"], waiting["service"], strict=True)) == [("acme/mono#4", "shared")]
-    app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "search"})
+    for service in ("pay", "search"):
+        app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": service})
+        waiting = _frame(app_test, "merged_at")
+        assert list(zip(waiting["change_id"], waiting["service"], strict=True)) == [("acme/mono@d5", service)]
+    app_test = _open(app_warehouse, monkeypatch, "where_is_my_change", {"service": "api"})
     assert not [frame for frame in app_test.dataframe if "merged_at" in frame.value.columns]
     assert any("Nothing waits" in item.value for item in app_test.success)
 

@@ -44,6 +44,7 @@ def test_every_union_reads_source_staging():
     unions = [name for name in readers if re.fullmatch(r"int_\w+_unioned\.sql", name)]
     assert sorted(unions) == [
         "int_branches_unioned.sql",
+        "int_commit_files_unioned.sql",
         "int_commits_unioned.sql",
         "int_deployments_unioned.sql",
         "int_pull_request_commits_unioned.sql",

@@ -288,7 +288,7 @@ MART_KEYS = {
     "dora_rollup_daily": ["grouping", "group_value", "period_start"],
     "dora_rollup_weekly": ["grouping", "group_value", "period_start"],
     "dora_rollup_monthly": ["grouping", "group_value", "period_start"],
-    "fct_change_outliers": ["change_id", "baseline_grouping"],
+    "fct_change_outliers": ["change_id", "baseline_grouping", "baseline_group"],
     "fct_deployment_outliers": ["deployment_id", "measure", "baseline_grouping"],
     "team_weekly_anomalies": ["team", "week_start", "metric"],
     "team_suggestions": ["team", "period_start"],

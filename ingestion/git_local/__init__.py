@@ -1,4 +1,5 @@
-"""Local git repositories as a source: commits, tags, branches and pull request heads, no API, no token.
+"""Local git repositories as a source: commits, tags, branches and pull request heads, no API, no token;
+and, in the repositories where a service owns paths, the files each commit changed.
 
 The quickest way to see one's own numbers is a clone on disk. Everything is read with plain `git`: one
 streaming `git log --all` for commits and one `git for-each-ref` for tags, branches and `refs/pull/N/head`.
@@ -12,7 +13,7 @@ Tables merge on their keys; tags and branches deleted upstream are deleted here 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import dlt
@@ -86,6 +87,15 @@ PULL_HEAD_SCHEMA = pa.schema(
         ("is_deleted", pa.bool_()),
     ]
 )
+COMMIT_FILE_SCHEMA = pa.schema(
+    [
+        pa.field("repository", pa.string(), nullable=False),
+        pa.field("sha", pa.string(), nullable=False),
+        pa.field("file_path", pa.string(), nullable=False),
+        ("previous_file_path", pa.string()),
+        ("change_status", pa.string()),
+    ]
+)
 HARD_DELETE = {"is_deleted": {"data_type": "bool", "hard_delete": True}}
 
 # What each table's rows must hold (ingestion/quarantine.py). Dates are instants already (git stores
@@ -104,6 +114,7 @@ CONTRACTS = {
     ),
     "branches": Contract("branches", key={"branch": str}, times=("committed_at",)),
     "pull_request_heads": Contract("pull_request_heads", key={"pr_number": int}),
+    "commit_files": Contract("commit_files", key={"sha": str, "file_path": str}),
 }
 
 
@@ -155,9 +166,12 @@ def git_local_source(
     path: str | None = None,
     repository: str | None = None,
     repositories: Sequence[dict[str, str]] | None = None,
+    file_repositories: Collection[str] = (),
 ) -> DltSource:
     """Load one repository on disk (`path`, named `repository`, by default its folder name), or several
-    (`repositories`: `[{path, name}]`), into tables keyed by `repository`.
+    (`repositories`: `[{path, name}]`), into tables keyed by `repository`. `file_repositories` (names):
+    the repositories whose commits' changed files are read into `commit_files` (those where a service owns
+    paths, ingestion.config.path_repositories); by default none.
 
     A plain function in front of the dlt source: dlt fills source arguments left out from configuration
     and the environment, and `path` would then silently become `$PATH`.
@@ -170,7 +184,7 @@ def git_local_source(
     repos = [GitRepository(spec["path"], spec.get("name") or repository_name(spec["path"])) for spec in specs]
     for repo in repos:
         repo.check()
-    return _git_source(repos)
+    return _git_source(repos, frozenset(file_repositories))
 
 
 def _screened(
@@ -336,12 +350,59 @@ def pull_request_heads_resource(repos: list[GitRepository], quarantine: Quaranti
     return pull_request_heads
 
 
+def _new_commit_files(repo: GitRepository, quarantine: Quarantine) -> Iterator[Any]:
+    """The files changed by the repository's non-merge commits not reachable from the tips of the last run
+    (its own tips, kept apart from the commits resource's: the two are read independently)."""
+    state = _repo_state(repo.name)
+    fingerprint = repo.fingerprint()
+    if state.get("files_fingerprint") == fingerprint:
+        return
+    batch: list[dict] = []
+    for sha, status, file_path, previous in repo.file_records(exclude=state.get("files_tips") or ()):
+        batch.append(
+            {
+                "repository": repo.name,
+                "sha": sha,
+                "file_path": file_path,
+                "previous_file_path": previous,
+                "change_status": status,
+            }
+        )
+        if len(batch) >= BATCH_ROWS:
+            yield from _screened(quarantine, "commit_files", batch, COMMIT_FILE_SCHEMA, repo.name)
+            batch = []
+    if batch:
+        yield from _screened(quarantine, "commit_files", batch, COMMIT_FILE_SCHEMA, repo.name)
+    state["files_fingerprint"] = fingerprint
+    state["files_tips"] = repo.tips()
+
+
+def commit_files_resource(
+    repos: list[GitRepository], file_repositories: frozenset[str], quarantine: Quarantine
+) -> DltResource:
+    """The paths each non-merge commit changes, in the repositories where a service owns paths: a direct
+    push there counts for the services whose paths its files touch (docs/metrics.md, "Services by path").
+    One `git log --name-status` a repository, incremental as the commits are."""
+
+    @dlt.resource(
+        name="commit_files", primary_key=("repository", "sha", "file_path"), write_disposition="merge"
+    )
+    def commit_files() -> Iterator[pa.Table]:
+        for repo in repos:
+            if repo.name in file_repositories:
+                yield from _new_commit_files(repo, quarantine)
+
+    return commit_files
+
+
 @dlt.source(name="git")
-def _git_source(repos: list[GitRepository]) -> Sequence[DltResource]:
-    """Commits, tags, branches and pull request heads of repositories on disk."""
+def _git_source(repos: list[GitRepository], file_repositories: frozenset[str]) -> Sequence[DltResource]:
+    """Commits, their changed files (path repositories only), tags, branches and pull request heads of
+    repositories on disk."""
     quarantine = Quarantine("git")
     resources = [
         commits_resource(repos, quarantine),
+        commit_files_resource(repos, file_repositories, quarantine),
         tags_resource(repos, quarantine),
         branches_resource(repos, quarantine),
         pull_request_heads_resource(repos, quarantine),

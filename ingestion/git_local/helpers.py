@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .settings import (
+    COMMIT_MARK,
     FIELD_SEP,
     GITLAB_MERGE_REQUEST_PATTERN,
     MERGE_PR_PATTERN,
@@ -169,24 +170,14 @@ class GitRepository:
         """The distinct commits refs point at: what the next incremental read can stop at."""
         return sorted({ref["commit"] for ref in self.refs() if ref["commit_kind"] == "commit"})
 
-    def log_records(self, exclude: Iterable[str] = ()) -> Iterator[list[str]]:
-        """Stream the fields of every commit reachable from any ref and not from `exclude`.
+    def _stream(self, args: list[str], exclude: Iterable[str]) -> Iterator[str]:
+        """Stream the NUL-separated records of `git <args>` for the commits reachable from any ref and not
+        from `exclude`, read in chunks.
 
         Exclusions go through stdin (`^sha` lines): tens of thousands of tips would not fit on a
         command line. Tips that no longer exist (history rewritten) are ignored.
         """
-        cmd = [
-            "git",
-            "-C",
-            str(self.path),
-            "log",
-            "--all",
-            "--stdin",
-            "--ignore-missing",
-            "-z",
-            "--date=raw",
-            "--format=" + "%x1f".join(LOG_FIELDS),
-        ]
+        cmd = ["git", "-C", str(self.path), args[0], "--all", "--stdin", "--ignore-missing", *args[1:]]
         process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert process.stdin and process.stdout and process.stderr
         process.stdin.write("".join(f"^{sha}\n" for sha in exclude).encode())
@@ -197,16 +188,41 @@ class GitRepository:
                 pending += chunk
                 *records, pending = pending.split(RECORD_SEP.encode())
                 for record in records:
-                    yield record.decode("utf-8", errors="replace").split(FIELD_SEP, len(LOG_FIELDS) - 1)
+                    yield record.decode("utf-8", errors="replace")
             if pending.strip():
-                yield pending.decode("utf-8", errors="replace").split(FIELD_SEP, len(LOG_FIELDS) - 1)
+                yield pending.decode("utf-8", errors="replace")
         finally:
             process.stdout.close()
             error = process.stderr.read().decode("utf-8", errors="replace")
             process.stderr.close()
             code = process.wait()
         if code != 0:
-            raise GitError(f"{self.name}: `git log` failed: {error.strip()[:500]}")
+            raise GitError(f"{self.name}: `git {args[0]}` failed: {error.strip()[:500]}")
+
+    def log_records(self, exclude: Iterable[str] = ()) -> Iterator[list[str]]:
+        """Stream the fields of every commit reachable from any ref and not from `exclude`."""
+        args = ["log", "-z", "--date=raw", "--format=" + "%x1f".join(LOG_FIELDS)]
+        for record in self._stream(args, exclude):
+            yield record.split(FIELD_SEP, len(LOG_FIELDS) - 1)
+
+    def file_records(self, exclude: Iterable[str] = ()) -> Iterator[tuple[str, str, str, str | None]]:
+        """Stream (sha, status, path, previous path) for each file every non-merge commit reachable from any
+        ref and not from `exclude` changed: one `git log --name-status` (renames and copies found, a rename
+        as its new path with the old one as previous). Paths are read verbatim (`-z`, no quoting)."""
+        args = ["log", "--name-status", "--no-merges", "--find-renames", "-z", f"--format={COMMIT_MARK}%H"]
+        sha = ""
+        pending: list[str] = []  # a status and the paths read for it so far
+        for token in self._stream(args, exclude):
+            if token.startswith(COMMIT_MARK):
+                sha, pending = token[len(COMMIT_MARK) :].strip(), []
+                continue
+            pending.append(token.strip("\n") if not pending else token)
+            status = pending[0][:1]
+            if not status:
+                pending = []
+            elif len(pending) == (3 if status in ("R", "C") else 2):
+                yield sha, status, pending[-1], pending[1] if len(pending) == 3 else None
+                pending = []
 
 
 def pull_number_of_ref(ref: str) -> int | None:

@@ -12,6 +12,8 @@ READ_CHUNK_BYTES = 1 << 20
 # NUL; names and e-mails hold neither.
 FIELD_SEP = "\x1f"
 RECORD_SEP = "\x00"
+# What starts each commit in the `git log --name-status -z` of changed files (no path starts with it).
+COMMIT_MARK = "\x01"
 
 # Pull request numbers from the two common merge styles: GitHub's merge commit subject and the squash
 # title suffix GitHub (and most tools copying it) write.

@@ -47,6 +47,7 @@ from .repos import (
     branch_rows,
     branches_resource,
     branches_to_load,
+    commit_files_resource,
     commits_resource,
     releases_resource,
     repositories_resource,
@@ -86,6 +87,7 @@ def github_source(
     max_concurrency: int = 4,
     usage: ApiUsage | None = None,
     file_repositories: Collection[str] | None = None,
+    commit_file_repositories: Collection[str] = (),
 ) -> Sequence[DltResource]:
     """Load an organisation's delivery history from GitHub REST (or GitHub Enterprise, or an emulator).
 
@@ -104,7 +106,10 @@ def github_source(
     at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
     requests and GraphQL points spent, and paces them to the rate limit. `file_repositories` (full names,
     any case) are the repositories whose pull requests' changed files are read (None: every repository);
-    the others load none, and the table is still created.
+    the others load none, and the table is still created. `commit_file_repositories` (full names, any
+    case) are the repositories whose default branch's possible direct pushes (commits no pull request
+    names, on the branch's first-parent chain) have their changed files read into `commit_files`, one
+    commit detail request each (repos.direct_push_candidates); by default none.
     """
     if api not in ("rest", "graphql"):
         raise ValueError(f"github api must be 'rest' or 'graphql', not {api!r}")
@@ -125,6 +130,7 @@ def github_source(
         file_repositories=(
             None if file_repositories is None else frozenset(name.lower() for name in file_repositories)
         ),
+        commit_file_repositories=frozenset(name.lower() for name in commit_file_repositories),
     )
     listed = repositories_resource(gh, organization, repositories)
     pull_requests = pull_requests_resource(gh, listed)
@@ -138,6 +144,7 @@ def github_source(
         pull_request_review_comments_resource(gh, pull_requests),
         pull_request_files_resource(gh, pull_requests),
         commits_resource(gh, listed, commit_lookback_days, deploy_branches),
+        commit_files_resource(),
         branches_resource(gh, listed),
         deployments,
         deployment_statuses_resource(gh, deployments),

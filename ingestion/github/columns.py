@@ -115,6 +115,15 @@ PULL_REQUEST_FILE_COLUMNS: dict[str, Any] = {
     "deletions": _hint("bigint"),
     "changes": _hint("bigint"),
 }
+# The files a direct push changed (its commit's detail), for mapping monorepo paths to services.
+COMMIT_FILES = "commit_files"
+COMMIT_FILE_COLUMNS: dict[str, Any] = {
+    "repository": _hint("text"),
+    "sha": _hint("text"),
+    "filename": _hint("text"),
+    "previous_filename": _hint("text"),
+    "status": _hint("text"),
+}
 REVIEW_COMMENT_COLUMNS: dict[str, Any] = {
     "repository": _hint("text"),
     "pull_number": _hint("bigint"),
@@ -250,6 +259,7 @@ CONTRACTS = {
         ),
         Contract("pull_request_review_comments", key={"id": int}, times=("created_at", "updated_at")),
         Contract("pull_request_files", key={"filename": str}),
+        Contract("commit_files", key={"filename": str}),
         Contract("commits", **_COMMIT),
         Contract("branches", key={"name": str}),
         Contract(

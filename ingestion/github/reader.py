@@ -41,6 +41,8 @@ class Reader:
     max_concurrency: int = 4
     # the repositories (full names, lower case) whose pull requests' changed files are read; None: every one
     file_repositories: frozenset[str] | None = None
+    # the repositories (full names, lower case) whose default branch's direct pushes have their files read
+    commit_file_repositories: frozenset[str] = frozenset()
     availability: Availability = field(default_factory=Availability)
     quarantine: Quarantine = field(default_factory=lambda: Quarantine("github"))
     # nested lists the GraphQL path read with their parent, by (resource, repository, parent key), until
@@ -53,6 +55,10 @@ class Reader:
     def reads_files(self, full_name: str) -> bool:
         """Whether the pull requests of `full_name` have their changed files read."""
         return self.file_repositories is None or full_name.lower() in self.file_repositories
+
+    def reads_commit_files(self, full_name: str) -> bool:
+        """Whether the direct pushes on the default branch of `full_name` have their changed files read."""
+        return full_name.lower() in self.commit_file_repositories
 
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
         return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)

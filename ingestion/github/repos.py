@@ -15,6 +15,7 @@ from dlt.sources import DltResource
 
 from ingestion.cursors import Watermark, keyed_state
 from ingestion.dates import iso_seconds, parse_ts
+from ingestion.git_local.helpers import pr_number_of
 from ingestion.http import ApiError, RetryBudgetExhausted
 from ingestion.patterns import RegexEngine
 
@@ -22,10 +23,13 @@ from . import graphql
 from .columns import (
     BRANCH_COLUMNS,
     COMMIT_COLUMNS,
+    COMMIT_FILE_COLUMNS,
+    COMMIT_FILES,
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
     arrow_batches,
+    arrow_page,
     pick,
     shape_commit,
 )
@@ -106,9 +110,12 @@ def commits_resource(
             if full_name in first_loads:
                 name, read = next(histories)
                 assert name == full_name
-                yield from _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
+                listing = _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
             else:
-                yield from _commits_since(gh, full_name, None, Watermark(cursors, full_name), lookback_days)
+                listing = _commits_since(gh, full_name, None, Watermark(cursors, full_name), lookback_days)
+            if gh.reads_commit_files(full_name):
+                listing = _with_direct_push_files(gh, full_name, listing)
+            yield from listing
             patterns = patterns_by_repository.get(full_name.lower())
             if not patterns:
                 continue
@@ -120,7 +127,83 @@ def commits_resource(
             for branch in wanted:
                 yield from _commits_since(gh, full_name, branch, Watermark(saved, branch), lookback_days)
 
+    # the files of direct pushes (_with_direct_push_files): a table of their own, keyed by file
+    commits.apply_hints(table_name=COMMIT_FILES, columns={}, create_table_variant=True)
+    commits.apply_hints(
+        table_name=COMMIT_FILES,
+        write_disposition="merge",
+        primary_key=("repository", "sha", "filename"),
+        merge_key=[],
+        columns=COMMIT_FILE_COLUMNS,
+        create_table_variant=True,
+    )
     return commits
+
+
+def commit_files_resource() -> DltResource:
+    """The `commit_files` table as a resource of its own, so it has a place in the lineage graph (Dagster
+    asset `dlt_github_commit_files`) and a declared schema. It yields nothing itself: the commits resource
+    loads its rows as it reads each default branch (_with_direct_push_files)."""
+
+    def commit_files() -> Iterator[Any]:
+        yield from ()
+
+    return dlt.resource(
+        commit_files,
+        name=COMMIT_FILES,
+        write_disposition="merge",
+        primary_key=("repository", "sha", "filename"),
+        columns=COMMIT_FILE_COLUMNS,
+    )
+
+
+def direct_push_candidates(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The commits of a default-branch listing that may be direct pushes, in listing order: those on the
+    first-parent chain of a listed commit no other listed commit descends from (the branch's head), with
+    one parent and no pull request named in their subject (`Merge pull request #N`, a squash's `(#N)`).
+    A pull request's own commits brought by a merge commit are off that chain; a rebase-merged pull
+    request's are on it, and their files are read too (the models keep only the direct pushes)."""
+    by_sha = {row["sha"]: row for row in rows}
+    children = {parent.get("sha") for row in rows for parent in row.get("parents") or []}
+    chain: set[str] = set()
+    for row in rows:
+        if row["sha"] in children:
+            continue
+        current: Mapping[str, Any] | None = row
+        while current is not None and current["sha"] not in chain:
+            chain.add(current["sha"])
+            parents = current.get("parents") or []
+            current = by_sha.get(parents[0].get("sha")) if parents else None
+    candidates = []
+    for row in rows:
+        parents = row.get("parents") or []
+        subject = (row.get("commit__message") or "").split("\n", 1)[0]
+        if row["sha"] in chain and len(parents) <= 1 and pr_number_of(subject) is None:
+            candidates.append(row["sha"])
+    return candidates
+
+
+def _with_direct_push_files(gh: Reader, full_name: str, listing: Iterator[Any]) -> Iterator[Any]:
+    """The default branch's listing as it comes, then the files each possible direct push of it changed
+    (one commit detail request each), rows of table `commit_files`. Read only in the repositories where a
+    service owns paths: a direct push there counts for the services whose paths its files touch."""
+    listed: list[dict] = []
+    for item in listing:
+        if isinstance(item, list):
+            listed += [{key: row.get(key) for key in ("sha", "parents", "commit__message")} for row in item]
+        yield item
+    what = "commit files"
+    rows: list[dict] = []
+    for sha in direct_push_candidates(listed):
+
+        def fetch(sha: str = sha) -> Iterator[list[dict]]:
+            yield gh.client.get(f"/repos/{full_name}/commits/{sha}").json().get("files") or []
+
+        for files in gh.availability.guard(what, full_name, fetch()):
+            page = yield from gh.screen(COMMIT_FILES, files, full_name, f"{full_name}@{sha}")
+            rows += [pick(raw, COMMIT_FILE_COLUMNS, repository=full_name, sha=sha) for raw in page]
+    if rows:
+        yield dlt.mark.with_table_name(arrow_page(rows, COMMIT_FILE_COLUMNS), COMMIT_FILES)
 
 
 def _committed(raw: dict) -> datetime | None:

@@ -1,9 +1,7 @@
--- One row per (merged pull request, service it counts for) (docs/metrics.md, "Services by path"). In a
--- repository where services own paths, a pull request counts for every service one of whose paths matches
--- one of its files, and for the repository's fallback service when a file no path claims is among them
--- and that service owns no paths. A pull request that counts for no service that way (no file list, or
--- only unclaimed files in a repository whose services all own paths) goes to the fallback service. In a
--- repository without paths, to its primary service, as before paths existed.
+-- One row per (merged pull request, service it counts for) (docs/metrics.md, "Services by path"), by the rule
+-- of macro services_by_path: in a repository where services own paths, each service whose paths its files
+-- touch (the fallback service for files no path claims, or when nothing matched); in a repository without
+-- paths, its primary service, as before paths existed.
 with
 
 pull_requests as (
@@ -42,113 +40,7 @@ merged as (
 
 ),
 
-path_repositories as (
-
-    select distinct repository from repository_services where is_path_repository
-
-),
-
--- Each file of a pull request in a path repository with the services whose paths match it.
-file_matches as (
-
-    select
-        merged.change_id,
-        pull_request_files.file_path,
-        repository_services.service,
-
-    from merged
-    inner join path_repositories
-        on merged.repository = path_repositories.repository
-    inner join pull_request_files
-        on merged.change_id = pull_request_files.change_id
-    left join repository_services
-        on merged.repository = repository_services.repository
-        and repository_services.has_paths
-        and exists (
-            select 1
-            from service_paths
-            where service_paths.service = repository_services.service
-                and regexp_matches(pull_request_files.file_path, service_paths.path_regex)
-        )
-
-),
-
-by_path as (
-
-    select distinct
-        change_id,
-        service,
-        'path' as matched_by,
-
-    from file_matches
-    where service is not null
-
-),
-
--- Files no path claims belong to the repository's fallback service when it owns no paths.
-by_unclaimed_file as (
-
-    select distinct
-        file_matches.change_id,
-        repository_services.service,
-        'repository' as matched_by,
-
-    from file_matches
-    inner join merged
-        on file_matches.change_id = merged.change_id
-    inner join repository_services
-        on merged.repository = repository_services.repository
-        and repository_services.is_fallback_service
-        and not repository_services.has_paths
-    where file_matches.service is null
-        and not exists (
-            select 1
-            from file_matches as claimed
-            where claimed.change_id = file_matches.change_id
-                and claimed.file_path = file_matches.file_path
-                and claimed.service is not null
-        )
-
-),
-
-matched as (
-
-    select * from by_path
-    union all
-    select * from by_unclaimed_file
-
-),
-
--- Everything else: the fallback (path repositories) or primary (others) service of the repository.
-by_repository as (
-
-    select
-        merged.change_id,
-        repository_services.service,
-        'repository' as matched_by,
-
-    from merged
-    inner join repository_services
-        on merged.repository = repository_services.repository
-        and (
-            (repository_services.is_path_repository and repository_services.is_fallback_service)
-            or (not repository_services.is_path_repository and repository_services.is_primary_service)
-        )
-    where not exists (
-        select 1
-        from matched
-        where matched.change_id = merged.change_id
-    )
-
-),
-
-mapped as (
-
-    select * from matched
-    union all
-    select * from by_repository
-
-),
+{{ services_by_path('merged', 'pull_request_files') }},
 
 final as (
 

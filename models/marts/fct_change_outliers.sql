@@ -1,9 +1,12 @@
--- Each change with a lead time against its team's and its service's normal (docs/metrics.md, "Normal and
--- outliers"): one row per change and baseline grouping. The baseline is the lead times of the group's
--- changes first deployed to production in the 90 days strictly before this change's deployment; changes
--- shipped by the same deployment are not in each other's baseline. A RANGE frame over deployed_at keeps this
--- one sort per group (DuckDB's windowed median and MAD reuse a sorted tree across frames) instead of a
--- self-join that would materialise every pair of changes 90 days apart.
+-- Each change with a lead time against its team's and its services' normals (docs/metrics.md, "Normal and
+-- outliers"): one row per change and team, and one per change and service it counts for (fct_change_services:
+-- a monorepo change touching two services is judged against each service's normal, with that service's
+-- first production deployment and lead time). The team is judged once per change (fct_changes: its first
+-- service's deployment and lead time). The baseline is the lead times of the group's changes first deployed
+-- to production in the 90 days strictly before this change's deployment; changes shipped by the same
+-- deployment are not in each other's baseline. A RANGE frame over deployed_at keeps this one sort per group
+-- (DuckDB's windowed median and MAD reuse a sorted tree across frames) instead of a self-join that would
+-- materialise every pair of changes 90 days apart.
 with
 
 changes as (
@@ -12,9 +15,17 @@ changes as (
 
 ),
 
-measured as (
+change_services as (
+
+    select * from {{ ref('fct_change_services') }}
+
+),
+
+by_team as (
 
     select
+        'team' as baseline_grouping,
+        team as baseline_group,
         change_id,
         team,
         service,
@@ -29,12 +40,30 @@ measured as (
 
 ),
 
+by_service as (
+
+    select
+        'service' as baseline_grouping,
+        service as baseline_group,
+        change_id,
+        team,
+        service,
+        deployment_id,
+        deployed_at,
+        lead_time_minutes,
+
+    from change_services
+    where lead_time_minutes is not null
+        and deployed_at is not null
+        and service is not null
+
+),
+
 grouped as (
 
-    select 'team' as baseline_grouping, team as baseline_group, * from measured
+    select * from by_team
     union all
-    select 'service' as baseline_grouping, service as baseline_group, * from measured
-    where service is not null
+    select * from by_service
 
 ),
 

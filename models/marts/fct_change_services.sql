@@ -1,7 +1,8 @@
 -- One row per (change, service it counts for): the bridge from fct_changes to services (docs/metrics.md,
 -- "Services by path"). A pull request in a repository where services own paths counts for each service
--- whose paths its files touch (int_pull_requests_mapped_to_services); every other change counts for the one
--- service fct_changes names. Each row carries the change's first production deployment of that service and
+-- whose paths its files touch (int_pull_requests_mapped_to_services), and so does a direct push whose
+-- commit's files were read (int_commits_mapped_to_services); every other change counts for the one service
+-- fct_changes names. Each row carries the change's first production deployment of that service and
 -- its lead time to it: the service fct_changes names has fct_changes' figures; another service's is the
 -- earliest successful production deployment of that service shipping one of the change's own commits.
 -- The coding, pickup and review phases are the change's, whatever the service.
@@ -16,6 +17,27 @@ changes as (
 pull_request_services as (
 
     select * from {{ ref('int_pull_requests_mapped_to_services') }}
+
+),
+
+commit_services as (
+
+    select * from {{ ref('int_commits_mapped_to_services') }}
+
+),
+
+-- The services of the changes mapped by their files: pull requests, and direct pushes whose files were read.
+mapped_services as (
+
+    select change_id, service, matched_by, from pull_request_services
+
+    union all
+
+    select commit_services.change_id, commit_services.service, commit_services.matched_by,
+    from commit_services
+    inner join changes
+        on commit_services.change_id = changes.change_id
+        and changes.change_kind = 'direct_push'
 
 ),
 
@@ -46,13 +68,13 @@ services as (
 bridged as (
 
     select
-        pull_request_services.change_id,
-        pull_request_services.service,
-        pull_request_services.matched_by,
+        mapped_services.change_id,
+        mapped_services.service,
+        mapped_services.matched_by,
 
-    from pull_request_services
+    from mapped_services
     inner join changes
-        on pull_request_services.change_id = changes.change_id
+        on mapped_services.change_id = changes.change_id
 
     union all
 
@@ -65,8 +87,8 @@ bridged as (
     where service is not null
         and not exists (
             select 1
-            from pull_request_services
-            where pull_request_services.change_id = changes.change_id
+            from mapped_services
+            where mapped_services.change_id = changes.change_id
         )
 
 ),
@@ -87,6 +109,33 @@ other_services as (
 
 ),
 
+-- Their commits: a pull request's own, a direct push itself.
+other_service_commits as (
+
+    select
+        other_services.change_id,
+        other_services.service,
+        pull_request_commits.commit_sha,
+
+    from other_services
+    inner join pull_request_commits
+        on other_services.repository = pull_request_commits.repository
+        and other_services.pr_number = pull_request_commits.pr_number
+
+    union all
+
+    select
+        other_services.change_id,
+        other_services.service,
+        commit_services.commit_sha,
+
+    from other_services
+    inner join commit_services
+        on other_services.change_id = commit_services.change_id
+        and other_services.service = commit_services.service
+
+),
+
 other_shipments as (
 
     select
@@ -104,13 +153,10 @@ other_shipments as (
                 production_shipments.deployment_id
         ) as shipment_order,
 
-    from other_services
-    inner join pull_request_commits
-        on other_services.repository = pull_request_commits.repository
-        and other_services.pr_number = pull_request_commits.pr_number
+    from other_service_commits as other_services
     inner join production_shipments
         on other_services.service = production_shipments.service
-        and pull_request_commits.commit_sha = production_shipments.commit_sha
+        and other_services.commit_sha = production_shipments.commit_sha
 
 ),
 

@@ -4,8 +4,9 @@
 -- sign someone other than the author looked at it: a submitted review or a review comment on GitHub; a
 -- human note or an approval on GitLab. Review runs from there to the merge. A change read from git history
 -- alone has no opened time and no reviews: lead time and the deploy phase only.
--- Service: a pull request's first by name of the services it counts for (fct_change_services holds them
--- all); a direct push's, its repository's fallback service (int_repositories_mapped_to_services).
+-- Service: a change's first by name of the services it counts for (fct_change_services holds them all): a
+-- pull request's by its files (int_pull_requests_mapped_to_services), a direct push's by its commit's files
+-- where they were read (int_commits_mapped_to_services), else its repository's fallback service.
 with
 
 pull_requests as (
@@ -41,6 +42,12 @@ repository_services as (
 pull_request_services as (
 
     select * from {{ ref('int_pull_requests_mapped_to_services') }}
+
+),
+
+commit_services as (
+
+    select * from {{ ref('int_commits_mapped_to_services') }}
 
 ),
 
@@ -89,14 +96,14 @@ merged_changes as (
 
 -- A commit no pull request brought, on a main line of its repository (or shipped to production from
 -- elsewhere, e.g. a maintenance branch): a direct push, its own change. Merge commits bring others' work
--- and are no change of their own.
-direct_pushes as (
+-- and are no change of their own. Its service: the first its files name (commit_services), else the
+-- repository's fallback service.
+pushed_commits as (
 
     select
         traced.repository || '@' || traced.commit_sha as change_id,
-        'direct_push' as change_kind,
-        repository_services.service,
-        repository_services.team,
+        repository_services.service as fallback_service,
+        repository_services.team as fallback_team,
         traced.repository,
         traced.commit_sha,
         traced.title,
@@ -125,6 +132,27 @@ direct_pushes as (
                     and production_shipments.commit_sha = traced.commit_sha
             )
         )
+
+),
+
+direct_pushes as (
+
+    select
+        pushed_commits.change_id,
+        'direct_push' as change_kind,
+        coalesce(commit_services.service, pushed_commits.fallback_service) as service,
+        coalesce(commit_services.team, pushed_commits.fallback_team) as team,
+        pushed_commits.repository,
+        pushed_commits.commit_sha,
+        pushed_commits.title,
+        pushed_commits.author_login,
+        pushed_commits.authored_at,
+        pushed_commits.committed_at,
+
+    from pushed_commits
+    left join commit_services
+        on pushed_commits.change_id = commit_services.change_id
+        and commit_services.is_first_service
 
 ),
 
