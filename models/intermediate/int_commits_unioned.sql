@@ -198,24 +198,38 @@ all_commits as (
 
 ),
 
-merged as (
+-- Per column the best source that has a value. A window, not a grouped aggregate: DuckDB's window
+-- operator spills to disk where the grouped aggregate's list and string states cannot, so the model runs in
+-- bounded memory at any history length (docs/architecture.md, "Memory").
+ranked as (
 
     select
         repository,
         commit_sha,
-        flatten(list(coalesce(parent_shas, []) order by source_priority)) as all_parent_shas,
-        arg_min(authored_at, source_priority) as authored_at,
-        arg_min(committed_at, source_priority) as committed_at,
-        arg_min(author_login, source_priority) as author_login,
-        arg_min(author_name, source_priority) as author_name,
-        arg_min(author_email, source_priority) as author_email,
-        arg_min(message, source_priority) as message,
-        arg_min(landing_pr_number, source_priority) as landing_pr_number,
-        bool_or(is_on_branch) as is_on_branch,
-        arg_min(source, source_priority) as source,
+        flatten(list(coalesce(parent_shas, [])) over by_source) as all_parent_shas,
+        first_value(authored_at ignore nulls) over by_source as authored_at,
+        first_value(committed_at ignore nulls) over by_source as committed_at,
+        first_value(author_login ignore nulls) over by_source as author_login,
+        first_value(author_name ignore nulls) over by_source as author_name,
+        first_value(author_email ignore nulls) over by_source as author_email,
+        first_value(message ignore nulls) over by_source as message,
+        first_value(landing_pr_number ignore nulls) over by_source as landing_pr_number,
+        bool_or(is_on_branch) over by_source as is_on_branch,
+        first_value(source) over by_source as source,
+        row_number() over by_source as source_rank,
 
     from all_commits
-    group by repository, commit_sha
+    window by_source as (
+        partition by repository, commit_sha
+        order by source_priority
+        rows between unbounded preceding and unbounded following
+    )
+
+),
+
+merged as (
+
+    select * exclude (source_rank) from ranked where source_rank = 1
 
 ),
 
