@@ -65,11 +65,11 @@ def connect_duckdb(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPy
     return con
 
 
-# Sources that hand dlt Arrow tables (ingestion/github/columns.py `arrow_page`) for tables first loaded from
+# Sources that hand dlt Arrow tables (ingestion/arrow.py `arrow_page`) for tables first loaded from
 # rows: dlt adds its `_dlt_load_id` and `_dlt_id` to rows but not to Arrow tables unless told, and their
 # tables keep both columns (not null) whichever way a page arrives. Set for those pipelines only: other
 # sources' Arrow tables (git_local) never had them.
-ARROW_WITH_DLT_COLUMNS = ("github",)
+ARROW_WITH_DLT_COLUMNS = ("github", "gitlab")
 
 
 def _configure_dlt(name: str | None = None) -> None:

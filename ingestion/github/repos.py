@@ -13,6 +13,7 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.arrow import arrow_batches
 from ingestion.cursors import Watermark, keyed_state
 from ingestion.dates import iso_seconds, parse_ts
 from ingestion.http import ApiError, RetryBudgetExhausted
@@ -25,7 +26,6 @@ from .columns import (
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
-    arrow_batches,
     pick,
     shape_commit,
 )
