@@ -9,6 +9,8 @@ set by environment; dbt reads the DuckDB ones from the same variables (transform
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
 from pathlib import Path
 
@@ -28,6 +30,8 @@ MEMORY_DEFAULTS = {
     "DEPLOYLENS_DLT_FILE_MAX_BYTES": str(64 * 1024 * 1024),  # ... or this one
     "DEPLOYLENS_DLT_NORMALIZE_WORKERS": "1",  # each worker process holds its own buffers
     "DEPLOYLENS_DLT_LOAD_WORKERS": "2",  # files loaded into DuckDB at a time
+    # the longest INSERT statement dlt sends DuckDB for rows (DuckDB's parser holds ~115 times its size)
+    "DEPLOYLENS_DUCKDB_INSERT_MAX_BYTES": str(2 * 1024 * 1024),
 }
 
 # dlt reads its settings from the environment (its own names win when a user sets them).
@@ -65,11 +69,11 @@ def connect_duckdb(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPy
     return con
 
 
-# Sources that hand dlt Arrow tables (ingestion/github/columns.py `arrow_page`) for tables first loaded from
+# Sources that hand dlt Arrow tables (ingestion/arrow.py `arrow_page`) for tables first loaded from
 # rows: dlt adds its `_dlt_load_id` and `_dlt_id` to rows but not to Arrow tables unless told, and their
 # tables keep both columns (not null) whichever way a page arrives. Set for those pipelines only: other
 # sources' Arrow tables (git_local) never had them.
-ARROW_WITH_DLT_COLUMNS = ("github",)
+ARROW_WITH_DLT_COLUMNS = ("github", "gitlab")
 
 
 def _configure_dlt(name: str | None = None) -> None:
@@ -79,6 +83,17 @@ def _configure_dlt(name: str | None = None) -> None:
         section = f"DEPLOYLENS_{name.upper()}__NORMALIZE__PARQUET_NORMALIZER__"
         os.environ.setdefault(section + "ADD_DLT_LOAD_ID", "true")
         os.environ.setdefault(section + "ADD_DLT_ID", "true")
+
+
+def release_memory() -> None:
+    """Hand what a source's load left behind back to the system before the next step: collect its
+    unreferenced objects, then ask glibc's allocator to return freed heap pages (`malloc_trim`), which it
+    otherwise keeps for the process's lifetime. A no-op where there is no glibc."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def make_pipeline(
@@ -94,9 +109,11 @@ def make_pipeline(
     _configure_dlt(name)
     kwargs = {"progress": progress} if progress else {}
     credentials = DuckDbCredentials(str(build_db), global_config=duckdb_settings())
+    # dlt cuts a file of rows into INSERT statements of half its `max_query_length`
+    insert_max_bytes = int(memory_setting("DEPLOYLENS_DUCKDB_INSERT_MAX_BYTES"))
     return dlt.pipeline(
         pipeline_name=f"deploylens_{name}",
-        destination=dlt.destinations.duckdb(credentials),
+        destination=dlt.destinations.duckdb(credentials, max_query_length=2 * insert_max_bytes),
         dataset_name=DATASET_NAMES.get(name, f"raw_{name}"),
         pipelines_dir=str(pipelines_dir),
         **kwargs,

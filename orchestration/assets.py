@@ -36,7 +36,7 @@ from ingestion.http import ApiError, ApiUsage
 from ingestion.jenkins import jenkins_source
 from ingestion.org_config import org_config_source
 from ingestion.pagerduty import pagerduty_source
-from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline
+from ingestion.pipelines import connect_duckdb, duckdb_settings, make_pipeline, release_memory
 from orchestration.build_state import (
     BUILDING,
     PUBLISHED,
@@ -358,6 +358,7 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
             rows_loaded=_rows_loaded(pipeline),
             spent=api_spent(usage, before),
         )
+        release_memory()  # the next step starts from what this one kept, not its peak
         yield from results
 
     return _load

@@ -1,4 +1,4 @@
-"""The GitHub source hands its large tables to dlt as Arrow tables (columns.arrow_page): the warehouse must
+"""The GitHub source hands its large tables to dlt as Arrow tables (ingestion/arrow.py): the warehouse must
 not tell. The same world loaded page by page as rows (the path every table was first built on) and as Arrow
 gives the same tables, columns, types, nullability and rows, over a first load and incremental ones (merges
 included); and the Arrow load really went through Parquet files, so the comparison is not of rows with rows.
@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from ingestion import arrow as arrow_pages
 from ingestion.github import actions, columns, deployments, github_source, pulls, repos
 from ingestion.pipelines import make_pipeline
 
@@ -70,7 +71,7 @@ def _load(world, root: Path, api: str) -> tuple[Path, set[str]]:
     return root / "build.duckdb", parquet
 
 
-def _as_rows(page: list[dict], _columns: dict) -> list[dict]:
+def _as_rows(page: list[dict], _columns: dict, _nested: bool = False) -> list[dict]:
     return page
 
 
@@ -79,8 +80,8 @@ def loads(request, world, tmp_path_factory):
     api = request.param
     arrow = _load(world, tmp_path_factory.mktemp(f"arrow_{api}"), api)
     with pytest.MonkeyPatch.context() as patch:
-        # arrow_batches calls columns.arrow_page; the transformers import it by name
-        for module in (columns, repos, pulls, deployments, actions):
+        # arrow_batches calls arrow_pages.arrow_page; the transformers import it by name
+        for module in (arrow_pages, repos, pulls, deployments, actions):
             if hasattr(module, "arrow_page"):
                 patch.setattr(module, "arrow_page", _as_rows)
         rows = _load(world, tmp_path_factory.mktemp(f"rows_{api}"), api)
@@ -138,7 +139,8 @@ def test_same_rows(loads, table) -> None:
 
 def test_a_page_that_does_not_fit_the_hints_stays_rows() -> None:
     hints = {"id": {"data_type": "bigint"}, "at": {"data_type": "timestamp"}, "doc": {"data_type": "json"}}
-    fits = columns.arrow_page([{"id": 1, "at": "2026-01-02T03:04:05Z", "doc": {"a": [1]}}, {"id": 2}], hints)
+    page = [{"id": 1, "at": "2026-01-02T03:04:05Z", "doc": {"a": [1]}}, {"id": 2}]
+    fits = arrow_pages.arrow_page(page, hints)
     assert isinstance(fits, pa.Table)
     assert fits.column("at").type == pa.timestamp("us", tz="UTC")
     assert fits.to_pylist()[0]["at"] == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -148,15 +150,52 @@ def test_a_page_that_does_not_fit_the_hints_stays_rows() -> None:
         [{"id": 1, "extra": 2}],  # a column without a hint
         [{"id": 1, "at": "2026-01-02T03:04:05"}],  # a time without its zone
     ):
-        assert columns.arrow_page(odd, hints) == odd
+        assert arrow_pages.arrow_page(odd, hints) == odd
 
 
 def test_pages_are_gathered_into_tables_and_other_items_pass_on() -> None:
     hints = {"id": {"data_type": "bigint"}}
     marked = object()  # a quarantine item, marked for its own table
     items = [[{"id": 1}, {"id": 2}], marked, [{"id": 3}], [{"id": 4}, {"id": 5}], [{"id": 6}]]
-    out = list(columns.arrow_batches(items, hints, size=3))
+    out = list(arrow_pages.arrow_batches(items, hints, size=3))
     assert out[0] is marked
     assert [item.column("id").to_pylist() for item in out[1:]] == [[1, 2, 3], [4, 5, 6]]
-    assert list(columns.arrow_batches([[{"id": 1}]], hints, size=3))[0].num_rows == 1
-    assert list(columns.arrow_batches([], hints)) == []
+    assert list(arrow_pages.arrow_batches([[{"id": 1}]], hints, size=3))[0].num_rows == 1
+    assert list(arrow_pages.arrow_batches([], hints)) == []
+
+
+def test_nested_pages_are_flattened_in_dlts_order_with_inferred_types() -> None:
+    hints = {"id": {"data_type": "bigint"}, "at": {"data_type": "timestamp"}, "tags": {"data_type": "json"}}
+    rows = [
+        {"id": 1, "user": {"id": 7, "name": "ann"}, "ok": True, "tags": ["a"], "diff": {"sha": "x"}},
+        {"id": 2, "size": 1.5, "closed_by": {"name": "bo"}},
+    ]
+    table = arrow_pages.arrow_page(rows, hints, nested=True)
+    assert isinstance(table, pa.Table)
+    # hinted columns first, then as dlt's normaliser names them: a row's values, then its nested objects
+    # (the last one first), then what later rows add
+    assert table.column_names == ["id", "at", "tags", "ok", "diff__sha", "user__id", "user__name"] + [
+        "size",
+        "closed_by__name",
+    ]
+    inferred = ["bool", "string", "int64", "string", "double", "string"]
+    assert [str(t) for t in table.schema.types[3:]] == inferred
+    assert table.column("tags").to_pylist() == ['["a"]', None]
+    assert table.column("user__id").to_pylist() == [7, None]
+    for odd in (
+        [{"id": 1, "list": [1]}],  # an unhinted list: dlt's child table
+        [{"id": 1, "n": 1}, {"id": 2, "n": "1"}],  # two types in a column: dlt's variant column
+        [{"id": 1, "when": "2026-01-02T03:04:05Z"}],  # an unhinted time: dlt detects a timestamp
+        [{"id": 1, "Odd Name": 1}],  # a name dlt would rename
+    ):
+        assert arrow_pages.arrow_page(odd, hints, nested=True) == odd
+    assert arrow_pages.arrow_page([{"id": 1, "extra": 2}], hints) == [{"id": 1, "extra": 2}]
+
+
+def test_parent_keys_read_a_table_or_nested_rows_alike() -> None:
+    rows = [{"id": 1, "author": {"username": "ann"}}, {"id": 2}]
+    table = arrow_pages.arrow_page(rows, {"id": {"data_type": "bigint"}}, nested=True)
+    expected = [{"id": 1, "author__username": "ann"}, {"id": 2, "author__username": None}]
+    assert arrow_pages.parent_keys(table, ("id", "author__username")) == expected
+    assert arrow_pages.parent_keys(rows, ("id", "author__username")) == expected
+    assert arrow_pages.parent_keys(rows[0], ("id",)) == [{"id": 1}]

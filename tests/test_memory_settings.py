@@ -109,3 +109,18 @@ def test_the_apps_database_has_the_memory_limit(monkeypatch, tmp_path, limit):
         reference.close()
     assert queries.run_query(warehouse, setting).loc[0, "limit_"] == expected
     queries.close_all()
+
+
+def test_rows_reach_duckdb_in_insert_statements_of_bounded_size(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEPLOYLENS_DUCKDB_INSERT_MAX_BYTES", "4096")
+    pipeline = make_pipeline("ins", tmp_path / "b.duckdb", tmp_path / "dlt")
+    # dlt cuts a file of rows into statements of half the destination's max_query_length
+    assert pipeline.destination.capabilities().max_query_length == 8192
+    rows = [{"n": n, "text": f"row {n} " * 8} for n in range(2000)]  # about 150 kB of INSERT values
+    pipeline.run(rows, table_name="numbers")
+    con = connect_duckdb(tmp_path / "b.duckdb", read_only=True)
+    try:
+        loaded = con.execute("select count(*), sum(n), count(distinct text) from raw_ins.numbers").fetchone()
+        assert loaded == (2000, sum(range(2000)), 2000)
+    finally:
+        con.close()

@@ -16,12 +16,13 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.arrow import arrow_page
 from ingestion.cursors import keyed_state
 from ingestion.dates import iso_seconds, minus_days, parse_ts
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import newest_wins
 
-from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, arrow_page, pick, shape_run
+from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, pick, shape_run
 from .helpers import pages
 from .reader import Reader, as_list
 from .settings import WORKFLOW_RUN_QUERY_LIMIT, WORKFLOW_RUN_REQUERY_DAYS

@@ -4,13 +4,9 @@ them) into those columns."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Iterator
 from typing import Any
 
-import pyarrow as pa
-from dlt.common import json as dlt_json
-
+from ingestion.arrow import quiet_json_hints
 from ingestion.quarantine import Contract
 
 
@@ -357,8 +353,7 @@ def shape_deployment_status(raw: dict, repository: str, deployment_id: int) -> d
     return pick(raw, DEPLOYMENT_STATUS_COLUMNS, repository=repository, deployment_id=deployment_id)
 
 
-_ARROW_TYPES = {"text": pa.string(), "bigint": pa.int64(), "bool": pa.bool_()}
-# the resources whose pages go through arrow_page
+# the resources whose pages go through arrow_page (ingestion/arrow.py)
 ARROW_RESOURCES = frozenset(
     {
         "commits",
@@ -373,75 +368,4 @@ ARROW_RESOURCES = frozenset(
     }
 )
 
-
-class _JsonTextHint(logging.Filter):
-    """dlt warns, for every Arrow page, that a column's `json` hint wins over the Arrow column's `text`
-    type. That is arrow_page's intent (JSON text into the json column, as rows load it); a warning per page
-    would fill the refresh's log, so it is dropped for these resources (dlt's INFO lines keep the detail)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.msg)
-        if "when merging arrow schema with dlt schema" not in message:
-            return True
-        return not any(f"In resource: {name}," in message for name in ARROW_RESOURCES)
-
-
-logging.getLogger("dlt").addFilter(_JsonTextHint())
-# dlt's own type for a `timestamp` hint on DuckDB: UTC, microseconds
-_ARROW_TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-
-# rows per Arrow table handed to dlt: dlt computes and validates a table's schema for every Arrow item (it
-# caches that for rows only), about 10 ms an item, so pages are gathered into tables of this many rows
-ARROW_BATCH_ROWS = 10_000
-
-
-def arrow_batches(
-    items: Iterable[Any], columns: dict[str, Any], size: int = ARROW_BATCH_ROWS
-) -> Iterator[Any]:
-    """A resource's items with its pages of rows (lists) gathered into Arrow tables of at least `size` rows
-    (arrow_page), the last one smaller; other items (quarantine rows, marked for their own table) pass on
-    as they come. A transformer below the resource receives the tables (reader.as_list)."""
-    rows: list[dict] = []
-    for item in items:
-        if not isinstance(item, list):
-            yield item
-            continue
-        rows += item
-        if len(rows) >= size:
-            yield arrow_page(rows, columns)
-            rows = []
-    if rows:
-        yield arrow_page(rows, columns)
-
-
-def arrow_page(rows: list[dict], columns: dict[str, Any]) -> pa.Table | list[dict]:
-    """A page of shaped rows as an Arrow table with every hinted column at its declared type.
-
-    dlt writes an Arrow table to Parquet as it is, skipping its row-by-row normalisation (on a large org
-    the slowest part of a load after the requests), and DuckDB reads the file whole instead of row by row.
-    The table loads exactly what the rows would: `json` columns as dlt's own JSON text, `timestamp`
-    columns as UTC microseconds, absent values as nulls, the columns dlt adds (`_dlt_load_id`, `_dlt_id`)
-    added by dlt as for rows (ingestion/pipelines.py). A page that does not fit the hints (a column
-    without a hint, a value of another type or a time without its zone), which dlt would load into new or
-    variant columns, is handed over as rows, so it loads as it always did."""
-    if not rows:
-        return rows
-    names = columns.keys()
-    if any(row.keys() - names for row in rows):
-        return rows
-    arrays = []
-    try:
-        for name, hint in columns.items():
-            values = [row.get(name) for row in rows]
-            kind = hint["data_type"]
-            if kind == "json":
-                text = [None if value is None else dlt_json.dumps(value) for value in values]
-                arrays.append(pa.array(text, pa.string()))
-            elif kind == "timestamp":
-                arrays.append(pa.array(values, pa.string()).cast(_ARROW_TIMESTAMP))
-            else:
-                arrays.append(pa.array(values, _ARROW_TYPES[kind]))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, KeyError):
-        return rows
-    return pa.Table.from_arrays(arrays, names=list(names))
+quiet_json_hints(ARROW_RESOURCES)

@@ -10,6 +10,7 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.arrow import arrow_batches, arrow_page
 from ingestion.cursors import Watermark, keyed_state
 from ingestion.dates import parse_ts
 from ingestion.quarantine import newest_wins
@@ -18,8 +19,6 @@ from . import graphql
 from .columns import (
     DEPLOYMENT_COLUMNS,
     DEPLOYMENT_STATUS_COLUMNS,
-    arrow_batches,
-    arrow_page,
     shape_deployment,
     shape_deployment_status,
 )

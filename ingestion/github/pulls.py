@@ -11,6 +11,7 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.arrow import arrow_batches, arrow_page
 from ingestion.cursors import ChangedSince, keyed_state
 from ingestion.dates import parse_ts
 from ingestion.quarantine import newest_wins
@@ -22,8 +23,6 @@ from .columns import (
     PULL_REQUEST_FILE_COLUMNS,
     REVIEW_COLUMNS,
     REVIEW_COMMENT_COLUMNS,
-    arrow_batches,
-    arrow_page,
     pick,
     shape_pull_request,
     shape_pull_request_commit,

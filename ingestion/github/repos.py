@@ -13,6 +13,7 @@ import dlt
 from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 
+from ingestion.arrow import arrow_batches, arrow_page
 from ingestion.cursors import Watermark, keyed_state
 from ingestion.dates import iso_seconds, parse_ts
 from ingestion.git_local.helpers import pr_number_of
@@ -28,8 +29,6 @@ from .columns import (
     RELEASE_COLUMNS,
     REPOSITORY_COLUMNS,
     TAG_COLUMNS,
-    arrow_batches,
-    arrow_page,
     pick,
     shape_commit,
 )

@@ -22,6 +22,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.arrow import arrow_batches, parent_keys, quiet_json_hints
 from ingestion.cursors import ChangedSince, Watermark, keyed_state
 from ingestion.dates import iso_millis, parse_ts, start_of
 from ingestion.http import ApiError, RetryPolicy
@@ -384,7 +385,7 @@ def _shape_note(note: dict, mr: dict) -> dict:
     return {
         "project": mr["project"],
         "merge_request_iid": mr["iid"],
-        "merge_request_author_username": (mr.get("author") or {}).get("username"),
+        "merge_request_author_username": mr["author__username"],
         **trim({k: note.get(k) for k in _NOTE_KEYS}),
     }
 
@@ -420,8 +421,32 @@ def _shape_branch(raw: dict, project: str) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _as_list(items: TDataItem) -> list[dict]:
-    return items if isinstance(items, list) else [items]
+# the keys a transformer reads from its parent's rows (ingestion/arrow.py `parent_keys`)
+_PROJECT = ("id", "project")
+_MERGE_REQUEST = ("id", "iid", "project_id", "project", "author__username")
+_PIPELINE = ("id", "project_id", "project")
+# the resources whose pages go through arrow_page
+ARROW_RESOURCES = frozenset(
+    {
+        "commits",
+        "merge_requests",
+        "merge_request_notes",
+        "merge_request_approvals",
+        "merge_request_commits",
+        "pipelines",
+        "pipeline_jobs",
+        "environments",
+        "deployments",
+        "releases",
+        "tags",
+    }
+)
+quiet_json_hints(ARROW_RESOURCES)
+
+
+def _arrow(rows: Iterator[Any], columns: dict[str, Any]) -> Iterator[Any]:
+    """A resource's pages as Arrow tables of its columns, GitLab's nested objects flattened as dlt would."""
+    return arrow_batches(rows, columns, nested=True)
 
 
 @dataclass(frozen=True)
@@ -443,6 +468,13 @@ class _Reader:
             if exc.status not in _UNAVAILABLE:
                 raise
             log.warning("GitLab %s: not available for this project (%s); skipped", exc.path, exc.status)
+
+    def listed(self, resource: str, path: str, project: str, shape: Any, listing: str | None = None):
+        """Every page of an optional list endpoint, screened (the quarantine rows are yielded as they are)
+        and shaped by `shape`."""
+        for listed in self.optional_pages(path):
+            page = yield from self.screen(resource, listed, project, listing)
+            yield [shape(raw) for raw in page]
 
     def changed_since(
         self,
@@ -475,6 +507,16 @@ class _Reader:
             if rows:
                 yield [shape(raw) for raw in rows]
         seen.save()
+
+
+def _changed(
+    gl: _Reader, resource: str, rows: TDataItem, params: dict[str, Any], cursors: dict, shape: Any
+) -> Iterator[Any]:
+    """Each project's `/projects/:id/<resource>` changed since its cursor (_Reader.changed_since)."""
+    for project in parent_keys(rows, _PROJECT):
+        path = project["project"]
+        endpoint = f"/projects/{project['id']}/{resource}"
+        yield from gl.changed_since(resource, endpoint, params, cursors, path, partial(shape, project=path))
 
 
 def projects_resource(gl: _Reader, projects: list[str] | None, group: str | None) -> DltResource:
@@ -513,24 +555,28 @@ def commits_resource(gl: _Reader, projects: DltResource, lookback_days: float) -
         write_disposition="merge",
         columns=COMMIT_COLUMNS,
     )
-    def commits(rows: TDataItem) -> Iterator[list[dict]]:
+    def commits(rows: TDataItem) -> Iterator[Any]:
         """Commits of every ref since the cursor (committer date) minus a short look-back."""
         cursors = keyed_state("cursors", "commits")
-        for project in _as_list(rows):
-            path = project["project"]
-            cursor = Watermark(cursors, path, render=iso_millis)
-            since = cursor.since(lookback_days, gl.start)
-            params: dict[str, Any] = {"all": "true", "with_stats": "false"}
-            if since is not None:
-                params["since"] = iso_millis(since)
-            for listed in gl.optional_pages(f"/projects/{project['id']}/repository/commits", params):
-                page = yield from gl.screen("commits", listed, path)
-                for raw in page:
-                    cursor.see(parse_ts(raw.get("committed_date")))
-                yield [_shape_commit(raw, path) for raw in page]
-            cursor.save()
+        for project in parent_keys(rows, _PROJECT):
+            yield from _arrow(_commits(gl, project, cursors, lookback_days), COMMIT_COLUMNS)
 
     return commits
+
+
+def _commits(gl: _Reader, project: dict, cursors: dict, lookback_days: float) -> Iterator[Any]:
+    path = project["project"]
+    cursor = Watermark(cursors, path, render=iso_millis)
+    since = cursor.since(lookback_days, gl.start)
+    params: dict[str, Any] = {"all": "true", "with_stats": "false"}
+    if since is not None:
+        params["since"] = iso_millis(since)
+    for listed in gl.optional_pages(f"/projects/{project['id']}/repository/commits", params):
+        page = yield from gl.screen("commits", listed, path)
+        for raw in page:
+            cursor.see(parse_ts(raw.get("committed_date")))
+        yield [_shape_commit(raw, path) for raw in page]
+    cursor.save()
 
 
 def branches_resource(gl: _Reader, projects: DltResource) -> DltResource:
@@ -545,49 +591,56 @@ def branches_resource(gl: _Reader, projects: DltResource) -> DltResource:
         """Each branch with its tip (one listing per project); branches gone since the last run are
         deleted. A project that cannot list its branches (403/404) keeps what was loaded before."""
         known = keyed_state("known", "branches")
-        for project in _as_list(rows):
-            path = project["project"]
-            listed = None
-            try:
-                for page in pages(gl.client, f"/projects/{project['id']}/repository/branches"):
-                    listed = listed if listed is not None else []
-                    listed.extend(page)
-            except ApiError as exc:
-                if exc.status not in _UNAVAILABLE:
-                    raise
-                log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
-            if listed is None:
-                continue
-            named = yield from gl.screen("branches", listed, path)
-            current = [_shape_branch(raw, path) for raw in named]
-            names = {row["name"] for row in current}
-            gone = sorted(set(known.get(path) or []) - names)
-            known[path] = sorted(names)
-            out = current + [{"project": path, "name": name, "is_deleted": True} for name in gone]
-            if out:
-                yield out
+        for project in parent_keys(rows, _PROJECT):
+            yield from _branches(gl, project, known)
 
     return branches
 
 
+def _branches(gl: _Reader, project: dict, known: dict) -> Iterator[Any]:
+    path = project["project"]
+    listed = None
+    try:
+        for page in pages(gl.client, f"/projects/{project['id']}/repository/branches"):
+            listed = listed if listed is not None else []
+            listed.extend(page)
+    except ApiError as exc:
+        if exc.status not in _UNAVAILABLE:
+            raise
+        log.warning("GitLab branches of %s: not available (%s); skipped", path, exc.status)
+    if listed is None:
+        return
+    named = yield from gl.screen("branches", listed, path)
+    current = [_shape_branch(raw, path) for raw in named]
+    names = {row["name"] for row in current}
+    gone = sorted(set(known.get(path) or []) - names)
+    known[path] = sorted(names)
+    out = current + [{"project": path, "name": name, "is_deleted": True} for name in gone]
+    if out:
+        yield out
+
+
 def merge_requests_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    columns = newest_wins(MERGE_REQUEST_COLUMNS, "updated_at")
+
     @dlt.transformer(
         data_from=projects,
         name="merge_requests",
         primary_key="id",
         write_disposition="merge",
-        columns=newest_wins(MERGE_REQUEST_COLUMNS, "updated_at"),
+        columns=columns,
     )
-    def merge_requests(rows: TDataItem) -> Iterator[list[dict]]:
+    def merge_requests(rows: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "merge_requests")
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/merge_requests"
-            params = {"state": "all", "scope": "all"}
-            shape = partial(_shape_merge_request, project=path)
-            yield from gl.changed_since("merge_requests", endpoint, params, cursors, path, shape)
+        params = {"state": "all", "scope": "all"}
+        changed = _changed(gl, "merge_requests", rows, params, cursors, _shape_merge_request)
+        yield from _arrow(changed, columns)
 
     return merge_requests
+
+
+def _merge_request_endpoint(mr: dict, what: str) -> str:
+    return f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/{what}"
 
 
 def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
@@ -598,17 +651,21 @@ def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> Dl
         write_disposition="merge",
         columns=NOTE_COLUMNS,
     )
-    def merge_request_notes(mrs: TDataItem) -> Iterator[list[dict]]:
+    def merge_request_notes(mrs: TDataItem) -> Iterator[Any]:
         """Every note of the merge requests loaded in this run. System notes are kept (flagged `system`):
         they record approvals and pushes; pickup counts only the others."""
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/notes"
-            params = {"sort": "asc", "order_by": "created_at"}
-            for listed in gl.optional_pages(endpoint, params):
-                page = yield from gl.screen("merge_request_notes", listed, mr["project"], endpoint)
-                yield [_shape_note(note, mr) for note in page]
+        yield from _arrow(_merge_request_notes(gl, parent_keys(mrs, _MERGE_REQUEST)), NOTE_COLUMNS)
 
     return merge_request_notes
+
+
+def _merge_request_notes(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+    for mr in mrs:
+        endpoint = _merge_request_endpoint(mr, "notes")
+        params = {"sort": "asc", "order_by": "created_at"}
+        for listed in gl.optional_pages(endpoint, params):
+            page = yield from gl.screen("merge_request_notes", listed, mr["project"], endpoint)
+            yield [_shape_note(note, mr) for note in page]
 
 
 def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
@@ -619,25 +676,29 @@ def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -
         write_disposition="merge",
         columns=APPROVAL_COLUMNS,
     )
-    def merge_request_approvals(mrs: TDataItem) -> Iterator[list[dict]]:
+    def merge_request_approvals(mrs: TDataItem) -> Iterator[Any]:
         """Who approved the merge requests loaded in this run (`approved_at` where the instance says)."""
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/approvals"
-            try:
-                body = gl.client.get(endpoint).json()
-            except ApiError as exc:
-                if exc.status not in _UNAVAILABLE:
-                    raise
-                log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
-                continue
-            approvals = yield from gl.screen(
-                "merge_request_approvals", body.get("approved_by") or [], mr["project"], endpoint
-            )
-            rows = [_shape_approval(approval, mr) for approval in approvals]
-            if rows:
-                yield rows
+        yield from _arrow(_merge_request_approvals(gl, parent_keys(mrs, _MERGE_REQUEST)), APPROVAL_COLUMNS)
 
     return merge_request_approvals
+
+
+def _merge_request_approvals(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+    for mr in mrs:
+        endpoint = _merge_request_endpoint(mr, "approvals")
+        try:
+            body = gl.client.get(endpoint).json()
+        except ApiError as exc:
+            if exc.status not in _UNAVAILABLE:
+                raise
+            log.warning("GitLab %s: approvals not available (%s); skipped", exc.path, exc.status)
+            continue
+        approvals = yield from gl.screen(
+            "merge_request_approvals", body.get("approved_by") or [], mr["project"], endpoint
+        )
+        rows = [_shape_approval(approval, mr) for approval in approvals]
+        if rows:
+            yield rows
 
 
 def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
@@ -651,31 +712,29 @@ def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> 
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         columns=MERGE_REQUEST_COMMIT_COLUMNS,
     )
-    def merge_request_commits(mrs: TDataItem) -> Iterator[list[dict]]:
-        for mr in _as_list(mrs):
-            endpoint = f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/commits"
-            for listed in gl.optional_pages(endpoint):
-                page = yield from gl.screen("merge_request_commits", listed, mr["project"], endpoint)
-                yield [_shape_commit(raw, mr["project"], merge_request_iid=mr["iid"]) for raw in page]
+    def merge_request_commits(mrs: TDataItem) -> Iterator[Any]:
+        commits = _merge_request_commits(gl, parent_keys(mrs, _MERGE_REQUEST))
+        yield from _arrow(commits, MERGE_REQUEST_COMMIT_COLUMNS)
 
     return merge_request_commits
 
 
+def _merge_request_commits(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+    for mr in mrs:
+        endpoint = _merge_request_endpoint(mr, "commits")
+        shape = partial(_shape_commit, project=mr["project"], merge_request_iid=mr["iid"])
+        yield from gl.listed("merge_request_commits", endpoint, mr["project"], shape, endpoint)
+
+
 def pipelines_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    columns = newest_wins(PIPELINE_COLUMNS, "updated_at")
+
     @dlt.transformer(
-        data_from=projects,
-        name="pipelines",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(PIPELINE_COLUMNS, "updated_at"),
+        data_from=projects, name="pipelines", primary_key="id", write_disposition="merge", columns=columns
     )
-    def pipelines(rows: TDataItem) -> Iterator[list[dict]]:
+    def pipelines(rows: TDataItem) -> Iterator[Any]:
         cursors = keyed_state("cursors", "pipelines")
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/pipelines"
-            shape = partial(_shape_pipeline, project=path)
-            yield from gl.changed_since("pipelines", endpoint, {}, cursors, path, shape)
+        yield from _arrow(_changed(gl, "pipelines", rows, {}, cursors, _shape_pipeline), columns)
 
     return pipelines
 
@@ -688,15 +747,38 @@ def pipeline_jobs_resource(gl: _Reader, pipelines: DltResource) -> DltResource:
         write_disposition="merge",
         columns=JOB_COLUMNS,
     )
-    def pipeline_jobs(rows: TDataItem) -> Iterator[list[dict]]:
+    def pipeline_jobs(rows: TDataItem) -> Iterator[Any]:
         """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
-        for pipeline in _as_list(rows):
-            endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
-            for listed in gl.optional_pages(endpoint, {"include_retried": "true"}):
-                page = yield from gl.screen("pipeline_jobs", listed, pipeline["project"], endpoint)
-                yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
+        yield from _arrow(_pipeline_jobs(gl, parent_keys(rows, _PIPELINE)), JOB_COLUMNS)
 
     return pipeline_jobs
+
+
+def _pipeline_jobs(gl: _Reader, pipelines: list[dict]) -> Iterator[Any]:
+    for pipeline in pipelines:
+        endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
+        for listed in gl.optional_pages(endpoint, {"include_retried": "true"}):
+            page = yield from gl.screen("pipeline_jobs", listed, pipeline["project"], endpoint)
+            yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
+
+
+def _project_listing(
+    gl: _Reader, rows: TDataItem, resource: str, what: str, shape: Any, columns: dict[str, Any]
+) -> Iterator[Any]:
+    """A per-project list endpoint (`/projects/:id/<what>`) read whole on every run, as Arrow tables."""
+
+    def listed() -> Iterator[Any]:
+        for project in parent_keys(rows, _PROJECT):
+            path = f"/projects/{project['id']}/{what}"
+            yield from gl.listed(
+                resource, path, project["project"], partial(shape, project=project["project"])
+            )
+
+    return _arrow(listed(), columns)
+
+
+def _shape_environment(raw: dict, project: str) -> dict:
+    return {**trim(raw), "project": project}
 
 
 def environments_resource(gl: _Reader, projects: DltResource) -> DltResource:
@@ -707,32 +789,25 @@ def environments_resource(gl: _Reader, projects: DltResource) -> DltResource:
         write_disposition="merge",
         columns=ENVIRONMENT_COLUMNS,
     )
-    def environments(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in gl.optional_pages(f"/projects/{project['id']}/environments"):
-                page = yield from gl.screen("environments", listed, project["project"])
-                yield [{**trim(raw), "project": project["project"]} for raw in page]
+    def environments(rows: TDataItem) -> Iterator[Any]:
+        yield from _project_listing(
+            gl, rows, "environments", "environments", _shape_environment, ENVIRONMENT_COLUMNS
+        )
 
     return environments
 
 
 def deployments_resource(gl: _Reader, projects: DltResource) -> DltResource:
+    columns = newest_wins(DEPLOYMENT_COLUMNS, "updated_at")
+
     @dlt.transformer(
-        data_from=projects,
-        name="deployments",
-        primary_key="id",
-        write_disposition="merge",
-        columns=newest_wins(DEPLOYMENT_COLUMNS, "updated_at"),
+        data_from=projects, name="deployments", primary_key="id", write_disposition="merge", columns=columns
     )
-    def deployments(rows: TDataItem) -> Iterator[list[dict]]:
+    def deployments(rows: TDataItem) -> Iterator[Any]:
         """Deployments updated since the cursor: a deployment's status moves (running → success or
         failed) after it was created, and each move updates it, so one cursor catches both."""
         cursors = keyed_state("cursors", "deployments")
-        for project in _as_list(rows):
-            path = project["project"]
-            endpoint = f"/projects/{project['id']}/deployments"
-            shape = partial(_shape_deployment, project=path)
-            yield from gl.changed_since("deployments", endpoint, {}, cursors, path, shape)
+        yield from _arrow(_changed(gl, "deployments", rows, {}, cursors, _shape_deployment), columns)
 
     return deployments
 
@@ -745,11 +820,8 @@ def releases_resource(gl: _Reader, projects: DltResource) -> DltResource:
         write_disposition="merge",
         columns=RELEASE_COLUMNS,
     )
-    def releases(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in gl.optional_pages(f"/projects/{project['id']}/releases"):
-                page = yield from gl.screen("releases", listed, project["project"])
-                yield [_shape_release(raw, project["project"]) for raw in page]
+    def releases(rows: TDataItem) -> Iterator[Any]:
+        yield from _project_listing(gl, rows, "releases", "releases", _shape_release, RELEASE_COLUMNS)
 
     return releases
 
@@ -762,11 +834,8 @@ def tags_resource(gl: _Reader, projects: DltResource) -> DltResource:
         write_disposition="merge",
         columns=TAG_COLUMNS,
     )
-    def tags(rows: TDataItem) -> Iterator[list[dict]]:
-        for project in _as_list(rows):
-            for listed in gl.optional_pages(f"/projects/{project['id']}/repository/tags"):
-                page = yield from gl.screen("tags", listed, project["project"])
-                yield [_shape_tag(raw, project["project"]) for raw in page]
+    def tags(rows: TDataItem) -> Iterator[Any]:
+        yield from _project_listing(gl, rows, "tags", "repository/tags", _shape_tag, TAG_COLUMNS)
 
     return tags
 
