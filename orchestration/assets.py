@@ -192,6 +192,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             group=gl.options.get("group"),
             projects=gl.options.get("projects"),
             start_date=gl.start_date,
+            file_repositories=path_repositories(config),
         )
     if "jenkins" in config.sources:
         jk = config.sources["jenkins"]

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from simulator.clock import parse_iso
 from simulator.faults import current_listing_fault, shift_listing
-from simulator.github import branch_tips
+from simulator.github import branch_tips, commit_filenames
 from simulator.world import Commit, Deployment, Developer, PullRequest, Review, Service, World
 
 WEB = "https://gitlab.example.com"
@@ -292,6 +292,27 @@ class GitLabApi:
             "commands_changes": {},
         }
 
+    def diffs(self, svc: Service, pr: PullRequest, now: datetime) -> list[dict[str, Any]]:
+        """The files a merge request changes as of `now`, as `/merge_requests/:iid/diffs` lists them: every
+        file its commits change, once, by path (the same files GitHub's `/pulls/{n}/files` serves)."""
+        paths = sorted(
+            {name for sha in pr.shas_at(now, svc.commits) for name in commit_filenames(svc, svc.commits[sha])}
+        )
+        return [
+            {
+                "old_path": path,
+                "new_path": path,
+                "a_mode": "100644",
+                "b_mode": "100644",
+                "new_file": False,
+                "renamed_file": False,
+                "deleted_file": False,
+                "generated_file": False,
+                "diff": "@@ -1,3 +1,4 @@\n-old\n+new\n",
+            }
+            for path in paths
+        ]
+
     def approvals(self, svc: Service, pr: PullRequest, now: datetime) -> dict[str, Any]:
         approvals = [
             r
@@ -471,7 +492,7 @@ class GitLabApi:
                 ("mrs", svc.name, now, params), lambda: self._merge_requests(svc, params, now)
             )
             return self._page(rows, params, target)
-        m = re.fullmatch(r"/merge_requests/(\d+)(/notes|/approvals|/commits)?", rest)
+        m = re.fullmatch(r"/merge_requests/(\d+)(/notes|/approvals|/commits|/diffs)?", rest)
         if m:
             number = int(m.group(1))
             pr = svc.pulls[number - 1] if 0 < number <= len(svc.pulls) else None
@@ -486,6 +507,8 @@ class GitLabApi:
                 if params.get("sort", "desc") == "desc":
                     notes.reverse()
                 return self._page([self.note(svc, pr, r) for r in notes], params, target)
+            if m.group(2) == "/diffs":
+                return self._page(self.diffs(svc, pr, now), params, target)
             commits = [svc.commits[s] for s in pr.shas_at(now, svc.commits)]
             commits.reverse()  # newest first, as GitLab lists them
             return self._page([self.commit(svc, c) for c in commits], params, target)

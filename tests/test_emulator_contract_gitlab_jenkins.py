@@ -62,6 +62,7 @@ def served():
             "gitlab/merge_1": get(f"{base}/merge_requests/{pr.number}", headers=GL),
             "gitlab/notes_1": get(f"{base}/merge_requests/{pr.number}/notes", headers=GL),
             "gitlab/commits_1": get(f"{base}/repository/commits", headers=GL),
+            "gitlab/diffs_1": get(f"{base}/merge_requests/{pr.number}/diffs", headers=GL),
             "jenkins/jenkins_jobs.json": get(f"{jenkins}/api/json", auth=JK),
             "jenkins/jenkins_job_builds.json": get(
                 f"{jenkins}/job/{job}/api/json", auth=JK, params={"tree": "builds[number,result]"}
@@ -135,3 +136,23 @@ def test_jenkins_job_and_build_items_carry_what_real_ones_do(served):
     assert theirs - ours - {"_class"} == set()
     build = _recorded("jenkins/jenkins_job_builds.json")["builds"][0]
     assert set(build) - set(served["jenkins/jenkins_job_builds.json"]["builds"][0]) == set()
+
+
+# The keys of one entry of `GET /projects/:id/merge_requests/:iid/diffs` in GitLab's API reference (not in
+# the recording), with their JSON types: the source reads the paths and the three flags.
+DIFF_KEYS = {
+    "old_path": str,
+    "new_path": str,
+    "a_mode": str,
+    "b_mode": str,
+    "diff": str,
+    "new_file": bool,
+    "renamed_file": bool,
+    "deleted_file": bool,
+}
+
+
+def test_merge_request_diffs_are_served_in_gitlabs_shape(served):
+    entry = served["gitlab/diffs_1"]
+    assert set(DIFF_KEYS) <= set(entry)
+    assert {key: type(entry[key]) for key in DIFF_KEYS} == DIFF_KEYS

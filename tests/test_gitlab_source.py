@@ -460,6 +460,7 @@ def test_ci_and_release_rows(loaded) -> None:
         "merge_request_notes",
         "merge_request_approvals",
         "merge_request_commits",
+        "merge_request_files",  # empty: no project is named for files
         "pipelines",
         "pipeline_jobs",
         "environments",
@@ -719,6 +720,13 @@ STAGING_TYPES = {
         "committed_at": "TIMESTAMP",
         "message": "VARCHAR",
     },
+    "stg_gitlab__merge_request_files": {  # empty: no project is named for files, same columns
+        "project": "VARCHAR",
+        "mr_iid": "INTEGER",
+        "file_path": "VARCHAR",
+        "previous_file_path": "VARCHAR",
+        "change_status": "VARCHAR",
+    },
     "stg_gitlab__pipelines": {
         "project": "VARCHAR",
         "pipeline_id": "VARCHAR",
@@ -969,3 +977,150 @@ def test_arrow_pages_load_the_same_tables_as_rows(recorded, tmp_path) -> None:
         listed = ", ".join(f'cast("{name}" as varchar) as "{name}"' for name in names)
         sql = f'select {listed} from raw_gitlab."{table}" order by all'
         assert _rows(arrow_db, sql) == _rows(rows_db, sql), table
+
+
+# --- merge request files (services by path) -----------------------------------------------------------
+MONOREPO_CONFIG = """\
+org: acme
+sources:
+  gitlab: {base_url: "https://gitlab.example.com", token: t, projects: [acme/mono, acme/api]}
+teams:
+  - name: money
+  - name: find
+  - name: platform
+services:
+  - {name: pay, team: money, repository: acme/mono, paths: ["services/pay/**"]}
+  - {name: search, team: find, repository: acme/mono, paths: ["services/search/**"]}
+  - {name: shared, team: platform, repository: acme/mono}
+  - {name: api, team: platform, repository: acme/api}
+"""
+
+
+def _diff(old: str, new: str | None = None, **flags: bool) -> dict:
+    """One entry of `/merge_requests/:iid/diffs`, after GitLab's API reference."""
+    return {
+        "old_path": old,
+        "new_path": new or old,
+        "a_mode": "100644",
+        "b_mode": "100644",
+        "diff": "@@ -1 +1 @@\n-a\n+b\n",
+        "new_file": flags.get("new_file", False),
+        "renamed_file": flags.get("renamed_file", False),
+        "deleted_file": flags.get("deleted_file", False),
+        "generated_file": False,
+    }
+
+
+# acme/mono: pay owns services/pay/**, search services/search/**, shared no paths. MR 1 touches pay's folder
+# only; MR 2 both folders (three files: two pages); MR 3 a root file and a file renamed from pay's folder
+# into search's; MR 4 deletes a file of pay's and adds one to search's. acme/api (no paths): never read.
+MONOREPO_DIFFS = {
+    ("acme/mono", 1): [_diff("services/pay/a.py")],
+    ("acme/mono", 2): [
+        _diff("services/pay/b.py"),
+        _diff("services/search/c.py"),
+        _diff("services/search/c_test.py", new_file=True),
+    ],
+    ("acme/mono", 3): [
+        _diff("README.md"),
+        _diff("services/pay/moved.py", "services/search/moved.py", renamed_file=True),
+    ],
+    ("acme/mono", 4): [
+        _diff("services/pay/old.py", deleted_file=True),
+        _diff("services/search/new.py", new_file=True),
+    ],
+    ("acme/api", 1): [_diff("services/pay/x.py")],
+}
+
+
+def _serve_monorepo(stub: Stub) -> None:
+    for project_id, path in ((31, "acme/mono"), (32, "acme/api")):
+        project = {"id": project_id, "path_with_namespace": path, "name": path.split("/")[1]}
+        stub.handlers[f"{API}/projects/{path.replace('/', '%2F')}"] = lambda _q, p=project: (200, {}, p)
+        numbers = sorted(n for p, n in MONOREPO_DIFFS if p == path)
+        mrs = [
+            {
+                "id": project_id * 100 + n,
+                "iid": n,
+                "project_id": project_id,
+                "title": f"change {n}",
+                "state": "merged",
+                "author": {"id": 1, "username": "ann"},
+                "created_at": f"2026-06-0{n}T09:00:00.000Z",
+                "updated_at": f"2026-06-0{n}T11:00:00.000Z",
+                "merged_at": f"2026-06-0{n}T11:00:00.000Z",
+                "sha": f"h{project_id}{n}",
+                "merge_commit_sha": f"m{project_id}{n}",
+                "source_branch": f"change-{n}",
+                "target_branch": "main",
+            }
+            for n in numbers
+        ]
+        _paged(stub, f"{API}/projects/{project_id}/merge_requests", lambda m=mrs: m)
+        for n in numbers:
+            diffs = MONOREPO_DIFFS[(path, n)]
+            _paged(stub, f"{API}/projects/{project_id}/merge_requests/{n}/diffs", lambda d=diffs: d)
+
+
+def test_merge_request_files_are_read_only_where_services_own_paths(tmp_path) -> None:
+    """The projects path_repositories names (acme/mono) have every page of each merge request's files read;
+    acme/api, whose service owns no paths, costs no request. Staged as GitHub's pull request files: a
+    rename under both paths, unioned under the merge request's change_id."""
+    from ingestion.config import parse_config, path_repositories
+
+    config = parse_config(MONOREPO_CONFIG)
+    with Stub() as stub:
+        _serve_monorepo(stub)
+        source = gitlab_source(
+            base_url=stub.url,
+            token=TOKEN,
+            projects=["acme/mono", "acme/api"],
+            file_repositories=path_repositories(config),
+        ).with_resources("projects", "merge_requests", "merge_request_files")
+        make_pipeline("gitlab", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+        paths = [urlsplit(p).path for _, p, _ in stub.requests]
+    db = tmp_path / "build.duckdb"
+    assert not [p for p in paths if p.startswith(f"{API}/projects/32/merge_requests/")]
+    assert Counter(p for p in paths if p.endswith("/diffs")) == {
+        f"{API}/projects/31/merge_requests/1/diffs": 1,
+        f"{API}/projects/31/merge_requests/2/diffs": 2,  # three files, pages of two
+        f"{API}/projects/31/merge_requests/3/diffs": 1,
+        f"{API}/projects/31/merge_requests/4/diffs": 1,
+    }
+    raw = _rows(
+        db,
+        "select project, merge_request_iid, old_path, new_path, new_file, renamed_file, deleted_file "
+        "from raw_gitlab.merge_request_files",
+    )
+    assert sorted(tuple(r.values()) for r in raw) == [
+        ("acme/mono", 1, "services/pay/a.py", "services/pay/a.py", False, False, False),
+        ("acme/mono", 2, "services/pay/b.py", "services/pay/b.py", False, False, False),
+        ("acme/mono", 2, "services/search/c.py", "services/search/c.py", False, False, False),
+        ("acme/mono", 2, "services/search/c_test.py", "services/search/c_test.py", True, False, False),
+        ("acme/mono", 3, "README.md", "README.md", False, False, False),
+        ("acme/mono", 3, "services/pay/moved.py", "services/search/moved.py", False, True, False),
+        ("acme/mono", 4, "services/pay/old.py", "services/pay/old.py", False, False, True),
+        ("acme/mono", 4, "services/search/new.py", "services/search/new.py", True, False, False),
+    ]
+
+    _dbt_build(db, tmp_path, "+int_pull_request_files_unioned")
+    with duckdb.connect(str(db)) as con:
+        staged = con.execute(
+            "select mr_iid, file_path, previous_file_path, change_status "
+            "from staging.stg_gitlab__merge_request_files where mr_iid in (3, 4) order by mr_iid, file_path"
+        ).fetchall()
+        unioned = con.execute(
+            "select change_id, file_path, source from intermediate.int_pull_request_files_unioned "
+            "where change_id = 'acme/mono!3'"
+        ).fetchall()
+    assert staged == [
+        (3, "README.md", None, "modified"),
+        (3, "services/search/moved.py", "services/pay/moved.py", "renamed"),
+        (4, "services/pay/old.py", None, "removed"),
+        (4, "services/search/new.py", None, "added"),
+    ]
+    assert sorted(unioned) == [
+        ("acme/mono!3", "README.md", "gitlab"),
+        ("acme/mono!3", "services/pay/moved.py", "gitlab"),
+        ("acme/mono!3", "services/search/moved.py", "gitlab"),
+    ]

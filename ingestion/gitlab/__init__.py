@@ -1,4 +1,5 @@
-"""GitLab source: projects, commits, branches, merge requests (with notes, approvals and commits),
+"""GitLab source: projects, commits, branches, merge requests (with notes, approvals, commits and, in
+the projects named, changed files),
 pipelines and their jobs, environments, deployments, releases and tags (REST API v4, gitlab.com or
 self-managed).
 
@@ -11,7 +12,7 @@ every branch's, so a `branch_push` deploy rule on any branch finds its first-par
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -119,6 +120,16 @@ APPROVAL_COLUMNS = _columns(
 )
 MERGE_REQUEST_COMMIT_COLUMNS = _columns(
     merge_request_iid="bigint", **{k: v["data_type"] for k, v in COMMIT_COLUMNS.items()}
+)
+# one row per file a merge request changes, as `/merge_requests/:iid/diffs` lists it (the diff text left out)
+MERGE_REQUEST_FILE_COLUMNS = _columns(
+    project="text",
+    merge_request_iid="bigint",
+    old_path="text",
+    new_path="text",
+    new_file="bool",
+    renamed_file="bool",
+    deleted_file="bool",
 )
 PIPELINE_COLUMNS = _columns(
     project="text",
@@ -249,6 +260,7 @@ CONTRACTS = {
         Contract("merge_request_notes", key={"id": int}, times=("created_at", "updated_at")),
         Contract("merge_request_approvals", key={"user.id": int}, times=("approved_at",)),
         Contract("merge_request_commits", **_COMMIT),
+        Contract("merge_request_files", key={"old_path": str, "new_path": str}),
         Contract(
             "pipelines",
             key={"id": int, "project_id": int},
@@ -433,6 +445,7 @@ ARROW_RESOURCES = frozenset(
         "merge_request_notes",
         "merge_request_approvals",
         "merge_request_commits",
+        "merge_request_files",
         "pipelines",
         "pipeline_jobs",
         "environments",
@@ -456,6 +469,12 @@ class _Reader:
     client: RESTClient
     start: datetime | None
     quarantine: Quarantine
+    # the projects (paths with namespace, lower case) whose merge requests' changed files are read
+    file_projects: frozenset[str] = frozenset()
+
+    def reads_files(self, project: str) -> bool:
+        """Whether the merge requests of `project` have their changed files read."""
+        return project.lower() in self.file_projects
 
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
         return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)
@@ -726,6 +745,55 @@ def _merge_request_commits(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
         yield from gl.listed("merge_request_commits", endpoint, mr["project"], shape, endpoint)
 
 
+def merge_request_files_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+    """The paths each merge request changes, for mapping monorepo paths to services. Read only in the
+    projects `gl.reads_files` names: the mapping reads them only where a service owns `paths`, and
+    elsewhere they cost a request per merge request for nothing."""
+
+    @dlt.transformer(
+        data_from=merge_requests,
+        name="merge_request_files",
+        primary_key=("project", "merge_request_iid", "new_path"),
+        # a merge request's files as listed now replace those loaded before: a force-push can drop the
+        # commits that alone touched a file (delete-insert deletes each merge request's rows, then inserts)
+        merge_key=("project", "merge_request_iid"),
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=MERGE_REQUEST_FILE_COLUMNS,
+    )
+    def merge_request_files(mrs: TDataItem) -> Iterator[Any]:
+        listed = parent_keys(mrs, _MERGE_REQUEST)
+        wanted = [mr for mr in listed if gl.reads_files(mr["project"])]
+        read = False
+        for item in _arrow(_merge_request_files(gl, wanted), MERGE_REQUEST_FILE_COLUMNS):
+            read = True
+            yield item
+        if not read and len(wanted) < len(listed):
+            # the table exists, empty, whether or not a project's files are read
+            yield dlt.mark.materialize_table_schema()
+
+    return merge_request_files
+
+
+_FILE_KEYS = ("old_path", "new_path", "new_file", "renamed_file", "deleted_file")
+
+
+def _shape_merge_request_file(raw: dict, mr: dict) -> dict:
+    row = {
+        "project": mr["project"],
+        "merge_request_iid": mr["iid"],
+        **{key: raw.get(key) for key in _FILE_KEYS},
+    }
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def _merge_request_files(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+    for mr in mrs:
+        endpoint = _merge_request_endpoint(mr, "diffs")
+        for listed in gl.optional_pages(endpoint):
+            page = yield from gl.screen("merge_request_files", listed, mr["project"], endpoint)
+            yield [_shape_merge_request_file(raw, mr) for raw in page]
+
+
 def pipelines_resource(gl: _Reader, projects: DltResource) -> DltResource:
     columns = newest_wins(PIPELINE_COLUMNS, "updated_at")
 
@@ -852,20 +920,29 @@ def gitlab_source(
     backoff_factor: float = 1.0,
     request_timeout_seconds: float = 60.0,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
+    file_repositories: Collection[str] = (),
 ) -> Sequence[DltResource]:
     """Load delivery history from GitLab REST v4 (gitlab.com, a self-managed host, or an emulator).
 
     `base_url` is the host (`https://gitlab.example.com`; `/api/v4` is added unless already there).
     Projects come from `projects` (paths with namespace, read one by one), else from `group` (with its
     subgroups), else every project the token is a member of. `start_date` (ISO date) bounds how far back
-    the first run reaches for commits, merge requests, pipelines and deployments.
+    the first run reaches for commits, merge requests, pipelines and deployments. `file_repositories`
+    (paths with namespace, any case): the projects whose merge requests' changed files are read (the ones
+    where a service owns `paths`, ingestion.config.path_repositories); by default none, and the table is
+    still created.
     """
     client = make_client(
         base_url,
         token,
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
-    gl = _Reader(client, start_of(start_date), Quarantine("gitlab"))
+    gl = _Reader(
+        client,
+        start_of(start_date),
+        Quarantine("gitlab"),
+        frozenset(name.lower() for name in file_repositories),
+    )
     listed_projects = projects_resource(gl, projects, group)
     merge_requests = merge_requests_resource(gl, listed_projects)
     pipelines = pipelines_resource(gl, listed_projects)
@@ -877,6 +954,7 @@ def gitlab_source(
         merge_request_notes_resource(gl, merge_requests),
         merge_request_approvals_resource(gl, merge_requests),
         merge_request_commits_resource(gl, merge_requests),
+        merge_request_files_resource(gl, merge_requests),
         pipelines,
         pipeline_jobs_resource(gl, pipelines),
         environments_resource(gl, listed_projects),
