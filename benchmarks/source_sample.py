@@ -7,7 +7,7 @@ order and loads each source named, one after the other in this process as a refr
 DuckDB file. Per source and phase it prints the wall and CPU seconds, the emulator's CPU seconds, the
 resident memory of this process (and of its children but the emulator) at the phase's end and its peak
 during the phase (sampled from /proc every 0.2 s), and the rows per table; `--json FILE` writes the same
-figures. The large org comes from the world cache under `--bench-dir` (generated on first use, about two
+figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`. The large org comes from the world cache under `--bench-dir` (generated on first use, about two
 minutes).
 """
 
@@ -123,14 +123,26 @@ def _phase(label: str, step: Any, emulator_pid: int) -> tuple[Any, dict[str, flo
     return result, figures
 
 
-def load_sample(name: str, sample: dict[str, Any], workdir: Path, emulator_pid: int) -> dict[str, Any]:
+def load_sample(
+    name: str, sample: dict[str, Any], workdir: Path, emulator_pid: int, profile: Path | None = None
+) -> dict[str, Any]:
     from ingestion.pipelines import make_pipeline
 
     size = len(sample.get("projects") or sample.get("repositories") or [])
     print(f"{name}: {size} of the org's {'projects' if name == 'gitlab' else 'repositories'}", flush=True)
     pipeline = make_pipeline(name, workdir / "build.duckdb", workdir / "dlt")
     out: dict[str, Any] = {"sample": size}
-    _, out["extract"] = _phase("extract", lambda: pipeline.extract(_source(name, sample)), emulator_pid)
+    def extract() -> Any:
+        if profile is None:
+            return pipeline.extract(_source(name, sample))
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            result = pipeline.extract(_source(name, sample))
+        profiler.dump_stats(str(profile.with_suffix(f".{name}.prof")))
+        return result
+
+    _, out["extract"] = _phase("extract", extract, emulator_pid)
     info, out["normalize"] = _phase("normalize", pipeline.normalize, emulator_pid)
     _, out["load"] = _phase("load", pipeline.load, emulator_pid)
     rows = {t: n for t, n in info.row_counts.items() if not t.startswith("_dlt")}
@@ -148,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="large")
     parser.add_argument("--bench-dir", type=Path, default=ROOT / ".deploylens" / "bench")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of each extract to FILE.<source>.prof")
     args = parser.parse_args(argv)
 
     workdir = args.bench_dir / f"{args.scale}_sample"
@@ -161,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         for asked in args.source:
             name, _, every = asked.partition(":")
             sample = samples[name](config, int(every or 40))
-            results[name] = load_sample(name, sample, workdir, emulator.process.pid)
+            results[name] = load_sample(name, sample, workdir, emulator.process.pid, args.profile)
             try:
                 from ingestion.pipelines import release_memory
             except ImportError:  # code from before it existed
