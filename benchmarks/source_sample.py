@@ -7,8 +7,9 @@ order and loads each source named, one after the other in this process as a refr
 DuckDB file. Per source and phase it prints the wall and CPU seconds, the emulator's CPU seconds, the
 resident memory of this process (and of its children but the emulator) at the phase's end and its peak
 during the phase (sampled from /proc every 0.2 s), and the rows per table; `--json FILE` writes the same
-figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`. The large org comes from the world cache under `--bench-dir` (generated on first use, about two
-minutes).
+figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`. The sources get the
+arguments a refresh gives them (the org's configuration). The large org comes from the world cache under
+`--bench-dir` (generated on first use, about two minutes).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _listed(url: str, headers: dict[str, str], params: dict[str, Any]) -> list[d
     return out
 
 
-def gitlab_sample(config: dict, every: int) -> dict[str, Any]:
+def gitlab_sample(config: dict, every: int, org_yml: Path) -> dict[str, Any]:
     gl = config["sources"]["gitlab"]
     root = gl["base_url"].rstrip("/") + "/api/v4"
     group = requests.utils.quote(gl["group"], safe="")
@@ -64,21 +65,40 @@ def gitlab_sample(config: dict, every: int) -> dict[str, Any]:
     listed = _listed(f"{root}/groups/{group}/projects", {"PRIVATE-TOKEN": gl["token"]}, params)
     paths = sorted(project["path_with_namespace"] for project in listed)[::every]
     start = gl.get("start_date") or config["sources"]["github"].get("start_date")
-    return {"base_url": gl["base_url"], "token": gl["token"], "projects": paths, "start_date": start}
+    from ingestion.config import load_config, path_repositories
+
+    return {
+        "base_url": gl["base_url"],
+        "token": gl["token"],
+        "projects": paths,
+        "start_date": start,
+        "file_repositories": path_repositories(load_config(org_yml)),
+    }
 
 
-def github_sample(config: dict, every: int) -> dict[str, Any]:
+def github_sample(config: dict, every: int, org_yml: Path) -> dict[str, Any]:
+    """The GitHub source's arguments as the refresh passes them (orchestration/assets.py: GraphQL, the
+    deploy rules' branches and workflows, the path repositories), narrowed to every N-th repository."""
+    from ingestion.config import branch_push_patterns, load_config, path_repositories, workflow_rules
+
     gh = config["sources"]["github"]
     org = gh["organization"]
     headers = {"Authorization": f"Bearer {gh['token']}"}
     listed = _listed(f"{gh['base_url'].rstrip('/')}/orgs/{org}/repos", headers, {"per_page": 100})
     names = sorted(repo["name"] for repo in listed)[::every]
+    parsed = load_config(org_yml)
     return {
         "base_url": gh["base_url"],
         "organization": org,
         "token": gh["token"],
         "repositories": names,
         "start_date": gh.get("start_date"),
+        "deploy_branches": branch_push_patterns(parsed),
+        "deploy_workflows": workflow_rules(parsed),
+        "api": gh.get("api", "graphql"),
+        "max_concurrency": gh.get("max_concurrency", 4),
+        "file_repositories": path_repositories(parsed),
+        "commit_file_repositories": path_repositories(parsed),
     }
 
 
@@ -132,6 +152,7 @@ def load_sample(
     print(f"{name}: {size} of the org's {'projects' if name == 'gitlab' else 'repositories'}", flush=True)
     pipeline = make_pipeline(name, workdir / "build.duckdb", workdir / "dlt")
     out: dict[str, Any] = {"sample": size}
+
     def extract() -> Any:
         if profile is None:
             return pipeline.extract(_source(name, sample))
@@ -160,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="large")
     parser.add_argument("--bench-dir", type=Path, default=ROOT / ".deploylens" / "bench")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--profile", type=Path, help="write cProfile stats of each extract to FILE.<source>.prof")
+    parser.add_argument("--profile", type=Path, help="cProfile stats of each extract: FILE.<source>.prof")
     args = parser.parse_args(argv)
 
     workdir = args.bench_dir / f"{args.scale}_sample"
@@ -173,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         samples = {"gitlab": gitlab_sample, "github": github_sample}
         for asked in args.source:
             name, _, every = asked.partition(":")
-            sample = samples[name](config, int(every or 40))
+            sample = samples[name](config, int(every or 40), workdir / "org.yml")
             results[name] = load_sample(name, sample, workdir, emulator.process.pid, args.profile)
             try:
                 from ingestion.pipelines import release_memory

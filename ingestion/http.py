@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 from requests.hooks import default_hooks, dispatch_hook
 
@@ -112,24 +114,56 @@ def _is_rate_limited(response: requests.Response) -> bool:
     return response.headers.get("Retry-After") is not None
 
 
+_LONG_DIGITS = re.compile(rb"\d{20}")
+
+
 def _body_problem(response: requests.Response) -> str | None:
     """Why a successful answer's body is unusable as JSON (cut off, an HTML page), or None when it parses.
 
     A proxy or an overloaded server may answer 200 with half a body; parsing it later would fail far from
     the request (in dlt's extraction, naming a resource), and a second try usually succeeds. The detail
-    names the position of the problem, never the body's content.
+    names the position of the problem, never the body's content. The body parsed here is what the
+    answer's first `json()` returns (_parsed_once): a page is decoded once, not twice.
     """
     if response.status_code not in range(200, 300) or response.status_code == 204:
         return None
     if response.request is not None and response.request.method == "HEAD":
         return None
     try:
-        json.loads(response.content)
-    except json.JSONDecodeError as exc:
-        return f"response not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-    except ValueError:  # bytes in no Unicode encoding
-        return "response not JSON (not valid text)"
+        if _LONG_DIGITS.search(response.content):
+            raise TypeError  # orjson reads an integer beyond 64 bits as a float: the standard parser keeps it
+        parsed = orjson.loads(response.content)
+    except (orjson.JSONDecodeError, TypeError):
+        # what orjson does not take (not UTF-8, NaN) the standard parser may
+        try:
+            parsed = json.loads(response.content)
+        except json.JSONDecodeError as exc:
+            return f"response not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        except ValueError:  # bytes in no Unicode encoding
+            return "response not JSON (not valid text)"
+    _parsed_once(response, parsed)
     return None
+
+
+def _parsed_once(response: requests.Response, parsed: Any) -> None:
+    """The answer's `json()` returns `parsed` the first time, a fresh parse after (its reader may change
+    the objects it got). A class, not a closure on the answer: a closure would tie the answer to itself,
+    and its body would wait for the garbage collector instead of going with its last reference."""
+    response.__class__ = _ParsedResponse
+    response._parsed = parsed  # type: ignore[attr-defined]
+
+
+_TAKEN = object()
+
+
+class _ParsedResponse(requests.Response):
+    _parsed: Any = _TAKEN
+
+    def json(self, **kwargs: Any) -> Any:
+        if self._parsed is _TAKEN or kwargs:
+            return super().json(**kwargs)
+        out, self._parsed = self._parsed, _TAKEN
+        return out
 
 
 def _header_int(response: requests.Response, name: str) -> int | None:

@@ -71,6 +71,8 @@ COLUMNS: dict[str, Any] = {
 
 # an ISO-8601 offset (or Z) at the end of a timestamp
 _ISO_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+# a UTC time as the APIs mostly send it, to the second or finer (what _times reads without converting)
+_PLAIN_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
 
 @dataclass(frozen=True)
@@ -227,11 +229,16 @@ class Quarantine:
             )
 
         key_fields = tuple(contract.key.items())
+        single_key = key_fields[0] if len(key_fields) == 1 and "." not in key_fields[0][0] else None
+        enums = tuple(contract.enums.items())
         for record in records:
             if not isinstance(record, Mapping):
                 note(record, (), WRONG_TYPE, QUARANTINED, None, type(record).__name__)
                 continue
-            key = tuple(value_at(record, path) for path, _ in key_fields)
+            if single_key is not None:
+                key = (record.get(single_key[0]),)
+            else:
+                key = tuple([value_at(record, path) for path, _ in key_fields])
             problem = None
             for (path, kind), value in zip(key_fields, key, strict=True):
                 reason = _key_problem(value, kind)
@@ -244,7 +251,7 @@ class Quarantine:
             if contract.times and self._times(contract, record, key, note, horizon) is None:
                 continue
             enum = None
-            for path, allowed in contract.enums.items():
+            for path, allowed in enums:
                 value = value_at(record, path)
                 if value is not None and str(value).lower() not in allowed:
                     enum = (path, value)
@@ -306,6 +313,22 @@ class Quarantine:
                 if contract.is_graph and contract.ordered and path in contract.ordered:
                     note(record, key, MISSING_TIMESTAMP, KEPT, path, None)
                 continue
+            if type(value) is str and not contract.epoch_ms and _PLAIN_UTC.fullmatch(value):
+                # the usual form (UTC, `Z`): no offset to judge, no zone to convert
+                try:
+                    instant = datetime.fromisoformat(value)
+                except ValueError:
+                    pass  # not a date after all: the general path says why
+                else:
+                    parsed[path] = instant
+                    offset_field = contract.offset_fields.get(path)
+                    if offset_field is not None:
+                        offset = value_at(record, offset_field)
+                        if offset is not None and git_offset_is_odd(offset):
+                            note(record, key, ODD_UTC_OFFSET, KEPT, offset_field, offset)
+                    if instant > horizon:
+                        note(record, key, FUTURE_TIMESTAMP, KEPT, path, value)
+                    continue
             instant = parse_time(value, epoch_ms=contract.epoch_ms)
             if instant is None:
                 expected = int if contract.epoch_ms else str

@@ -97,6 +97,46 @@ def test_retries_a_502_then_succeeds() -> None:
     assert stub.paths() == ["/x", "/x"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 7, "items": [{"a": "x"}, null, true, 1.5], "s": "caf\\u00e9 \xe2\x9c\x93"}',
+        b'{"big": 123456789012345678901234567890, "neg": -98765432109876543210987}',
+        b"[]",
+    ],
+)
+def test_a_page_is_parsed_once_and_reads_as_the_standard_parser_reads_it(body: bytes) -> None:
+    """The retrying session parses each answer to check it is whole JSON; the reader's first `json()` gets
+    that parse, equal to the standard parser's (integers beyond 64 bits stay integers), and a second
+    `json()` a fresh one, so a reader changing what it got changes nothing else."""
+    with Stub() as stub:
+        stub.add("/x", body)
+        response = _get(stub, "/x")
+    expected = json.loads(body)
+    first = response.json()
+    assert json.dumps(first, sort_keys=True) == json.dumps(expected, sort_keys=True)
+    assert [type(v) for v in _leaves(first)] == [type(v) for v in _leaves(expected)]
+    if isinstance(first, dict):
+        first["changed"] = True
+    assert json.dumps(response.json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for key in sorted(value) for leaf in _leaves(value[key])]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def test_a_cut_off_page_is_retried_then_read() -> None:
+    with Stub() as stub:
+        stub.add("/x", b'{"items": [1, 2', status=200).add("/x", {"items": [1, 2]})
+        response = _get(stub, "/x")
+    assert response.json() == {"items": [1, 2]}
+    assert stub.paths() == ["/x", "/x"]
+
+
 def test_429_waits_as_long_as_retry_after_says_within_the_cap() -> None:
     sleeps: list[float] = []
     policy = RetryPolicy(max_retries=3, backoff_factor=5, max_wait_seconds=30)

@@ -302,15 +302,31 @@ def pick(raw: dict, columns: dict[str, Any], **extra: Any) -> dict:
     The newer resources keep only what analytics need: step logs, release notes, patches and comment
     bodies are large and (for comments) personal."""
     row: dict[str, Any] = dict(extra)
-    for column in columns:
+    for column, first, rest in _paths(columns):
         if column in row:
             continue
-        value: Any = raw
-        for part in column.split("__"):
+        value: Any = raw.get(first)
+        for part in rest:
             value = value.get(part) if isinstance(value, dict) else None
         if value is not None:
             row[column] = value
     return row
+
+
+# each column set's names split into their nested parts once (pick runs for every record)
+_PATHS: dict[int, tuple[dict[str, Any], list[tuple[str, str, tuple[str, ...]]]]] = {}
+
+
+def _paths(columns: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
+    known = _PATHS.get(id(columns))
+    if known is not None and known[0] is columns and len(known[1]) == len(columns):
+        return known[1]
+    paths = []
+    for column in columns:
+        first, *rest = column.split("__")
+        paths.append((column, first, tuple(rest)))
+    _PATHS[id(columns)] = (columns, paths)
+    return paths
 
 
 def shape_run(raw: dict, repository: str) -> dict:

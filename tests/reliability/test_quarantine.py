@@ -100,6 +100,9 @@ def _split(records: list[Any], contract: Contract = CONTRACT) -> tuple[list, lis
         ({"id": True, "created_at": T0}, "wrong_type", "id"),
         ({"id": 1, "created_at": "yesterday"}, "unparsable_timestamp", "created_at"),
         ({"id": 1, "created_at": "2026-05-04T10:00:00+51:80"}, "unparsable_timestamp", "created_at"),
+        # the usual UTC form, but no date
+        ({"id": 1, "created_at": "2026-02-30T10:00:00Z"}, "unparsable_timestamp", "created_at"),
+        ({"id": 1, "created_at": "2026-05-04T24:00:00.000Z"}, "unparsable_timestamp", "created_at"),
         ({"id": 1, "created_at": {"at": T0}}, "wrong_type", "created_at"),
         ({"id": 1}, "missing_timestamp", "created_at"),
         ({"id": 1, "created_at": T0, "updated_at": "not a date"}, "unparsable_timestamp", "updated_at"),
@@ -133,13 +136,17 @@ def test_what_real_histories_hold_is_kept_and_counted():
         {"id": 2, "created_at": T1, "updated_at": T0},  # the later field before the earlier one
         {"id": 3, "created_at": FAR_FUTURE},
         {"id": 4, "created_at": "2026-06-01T12:00:00Z"},  # within the day of skew: nothing to say
+        {"id": 5, "created_at": "2026-06-02T00:00:00.000001Z"},  # just beyond it
+        {"id": 6, "created_at": "2026-05-04T10:00:00.250Z", "updated_at": "2026-05-04T10:00:00.125Z"},
     ]
     good, rows = _split(records)
-    assert [row["id"] for row in good] == [1, 2, 3, 4]
+    assert [row["id"] for row in good] == [1, 2, 3, 4, 5, 6]
     assert {(r["record_key"], r["reason"], r["action"]) for r in rows} == {
         ("1", "odd_utc_offset", "kept"),
         ("2", "committer_before_author", "kept"),
         ("3", "future_timestamp", "kept"),
+        ("5", "future_timestamp", "kept"),
+        ("6", "committer_before_author", "kept"),
     }
 
 
