@@ -423,3 +423,29 @@ def test_repositories_are_read_concurrently_and_handed_over_in_order() -> None:
         for item, _ in in_order(range(10), failing, 3):
             handed.append(item)
     assert handed == [0, 1, 2, 3]
+
+
+def test_a_result_not_ready_is_handed_over_as_none_instead_of_waited_for() -> None:
+    """With `idle`, the reader never blocks on a fetch: it gets None (a dlt resource passes it on, so dlt
+    works on its other resources), and the results still come whole and in order."""
+    import threading
+
+    from ingestion.github.graphql import in_order
+
+    gate = threading.Event()
+
+    def fetch(n: int) -> int:
+        if n == 1:
+            gate.wait(5)
+        return n * 10
+
+    handed: list = []
+    for got in in_order(range(4), fetch, 2, idle=True):
+        handed.append(got)
+        if got is None and handed.count(None) == 3:
+            gate.set()  # only after the reader was told three times that item 1 is not ready
+    results = [got for got in handed if got is not None]
+    assert results == [(n, n * 10) for n in range(4)]
+    third_none = [i for i, got in enumerate(handed) if got is None][2]
+    assert handed.index((1, 10)) > third_none  # item 1 came only once its fetch was let through
+    assert list(in_order(range(4), fetch, 2)) == results  # without `idle`: no None at all

@@ -45,7 +45,7 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         floors = {
             name: cursor.since(lookback_days, gh.start, clamp=False) for name, cursor in windows.items()
         }
-        listings: Iterator[tuple[str, Any]]
+        listings: Iterator[tuple[str, Any] | None]
         if gh.gql is not None:
             gql = gh.gql
 
@@ -53,14 +53,18 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                 return graphql.read_deployments(gql, full_name, floors[full_name])
 
             listings = (
-                (name, _deployment_pages(gh, name, read))
-                for name, read in graphql.in_order(list(windows), fetch, gh.max_concurrency)
+                None if got is None else (got[0], _deployment_pages(gh, got[0], got[1]))
+                for got in graphql.in_order(list(windows), fetch, gh.max_concurrency, idle=True)
             )
         else:
             listings = (
                 (name, gh.listing("deployments", name, f"/repos/{name}/deployments")) for name in windows
             )
-        for full_name, listed_pages in listings:
+        for listing in listings:
+            if listing is None:  # not answered yet: dlt goes on with other resources meanwhile
+                yield None
+                continue
+            full_name, listed_pages = listing
             cursor, floor = windows[full_name], floors[full_name]
             for listed in listed_pages:
                 page = yield from gh.screen("deployments", listed, full_name)

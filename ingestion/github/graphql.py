@@ -391,11 +391,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def in_order(items: Iterable[T], fetch: Callable[[T], R], max_concurrency: int) -> Iterator[tuple[T, R]]:
+def in_order(
+    items: Iterable[T], fetch: Callable[[T], R], max_concurrency: int, idle: bool = False
+) -> Iterator[tuple[T, R] | None]:
     """`(item, fetch(item))` in the order of `items`, up to `max_concurrency` fetches running at once.
 
     Results are handed over in input order, so what is loaded does not depend on which request answered
-    first; at most `max_concurrency` results wait in memory. A failed fetch raises when its turn comes."""
+    first; at most `max_concurrency` results wait in memory. A failed fetch raises when its turn comes.
+
+    `idle`: while the next result is not ready, None is handed over instead of waiting for it. A dlt
+    resource passes the None on (`yield None`): dlt then goes on with its other resources and comes back,
+    so the source's own work on one resource overlaps the server's answers for another."""
     items = list(items)
     if max_concurrency <= 1 or len(items) <= 1:
         for item in items:
@@ -410,6 +416,9 @@ def in_order(items: Iterable[T], fetch: Callable[[T], R], max_concurrency: int) 
                 if len(pending) >= max_concurrency:
                     break
             while pending:
+                if idle and not pending[0][1].done():
+                    yield None
+                    continue
                 item, future = pending.pop(0)
                 result = future.result()
                 following = next(queue, None)

@@ -77,7 +77,7 @@ def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[l
     seen.save()
 
 
-def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict]]:
+def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict] | None]:
     """The GraphQL path of `pull_requests`: repositories read `max_concurrency` at a time, loaded in their
     listed order; each pull request's nested lists wait in `nested` for their transformers."""
     assert gh.gql is not None
@@ -97,7 +97,11 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
             files=gh.reads_files(full_name),
         )
 
-    for full_name, pages_read in graphql.in_order(list(seen), fetch, gh.max_concurrency):
+    for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
+        if read is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        full_name, pages_read = read
         for nodes in pages_read:
             kept = [node for node in nodes if not behind(full_name, node)]
             lists = {node["number"]: graphql.children(node) for node in kept}

@@ -101,13 +101,18 @@ def commits_resource(
         ]
         histories = iter(
             graphql.in_order(
-                first_loads, lambda name: graphql.read_history(gql, name, None, gh.start), gh.max_concurrency
+                first_loads,
+                lambda name: graphql.read_history(gql, name, None, gh.start),
+                gh.max_concurrency,
+                idle=True,
             )
         )
         for repo in repos:
             full_name = repo["full_name"]
             if full_name in first_loads:
-                name, read = next(histories)
+                while (got := next(histories)) is None:
+                    yield None  # not answered yet: dlt goes on with other resources meanwhile
+                name, read = got
                 assert name == full_name
                 listing = _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
             else:
