@@ -232,3 +232,39 @@ def test_a_direct_push_counts_for_the_services_its_files_touch(loaded):
         ("acme/mono@d3", "shared", "repository"),
         ("acme/mono@m0", "shared", "repository"),
     ]
+
+
+def test_the_emulator_serves_the_diffs_of_a_projects_direct_pushes(tmp_path):
+    """The mixed world's GitLab projects own no paths; read one as if they did, against the emulator: the
+    direct pushes the listing holds (main commits no merge request landed, one parent) have their files
+    read, as the world recorded them, and no other commit does."""
+    from datetime import UTC, datetime
+
+    from simulator import Emulator, generate_org
+    from simulator.github import commit_filenames
+
+    world = generate_org("mixed", seed=11, end=datetime(2026, 11, 2, tzinfo=UTC))
+    svc = next(s for s in world.services if s.name == "cart-service")
+    emu = Emulator(world).start()
+    try:
+        config = world.org_config(f"{emu.url}/github", f"{emu.url}/pagerduty", "gh", "pd")
+        gl = config["sources"]["gitlab"]
+        source = gitlab_source(
+            base_url=gl["base_url"],
+            token=gl["token"],
+            projects=[svc.repository],
+            start_date=config["sources"]["github"]["start_date"],
+            file_repositories=[svc.repository],
+        ).with_resources("projects", "commits", "commit_files")
+        make_pipeline("gitlab", tmp_path / "build.duckdb", tmp_path / "dlt").run(source)
+    finally:
+        emu.stop()
+    db = tmp_path / "build.duckdb"
+    listed = {sha for (sha,) in _fetch(db, "select id from raw_gitlab.commits")}
+    read: dict[str, set[str]] = {}
+    for sha, path in _fetch(db, "select sha, new_path from raw_gitlab.commit_files"):
+        read.setdefault(sha, set()).add(path)
+    landed = {pr.merge_commit_sha for pr in svc.pulls if pr.merged_at is not None}
+    direct = {s for s in svc.main if s in listed and s not in landed and len(svc.commits[s].parents) == 1}
+    assert direct and set(read) == direct
+    assert read == {sha: set(commit_filenames(svc, svc.commits[sha])) for sha in direct}
