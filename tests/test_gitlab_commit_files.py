@@ -96,7 +96,8 @@ MONO_COMMITS = [  # newest first
     _commit("m0", [], 1),
 ]
 DIFFS = {  # d2's is not served: 404
-    "m0": [_diff("README.md", new_file=True)],
+    # an entry without its new path breaks the contract: quarantined, the rest loads
+    "m0": [_diff("README.md", new_file=True), {"old_path": "broken.py", "new_file": False}],
     "d1": [_diff("services/pay/old.py", "services/search/new.py", renamed_file=True)],
     "d3": [_diff("services/search/c.py"), _diff("services/search/d.py", new_file=True), _diff("docs/x.md")],
     # not possible direct pushes: their files would count if they were asked for
@@ -178,7 +179,7 @@ def _fetch(db: Path, sql: str) -> list[tuple]:
 def test_only_the_possible_direct_pushes_of_path_projects_are_read(loaded):
     _, paths = loaded
     asked = Counter(p.split("/")[-2] for p in paths if p.endswith("/diff"))
-    assert asked == {"m0": 1, "d1": 1, "d2": 1, "d3": 2}  # d3: three files, pages of two
+    assert asked == {"m0": 1, "d1": 1, "d2": 1, "d3": 2}  # pages of two: d3's three files take two
     assert not [p for p in paths if p.startswith(f"{API}/projects/32/repository/") and "/commits/" in p]
 
 
@@ -196,6 +197,12 @@ def test_a_missing_commit_diff_skips_that_commit_only(loaded):
         ("acme/mono", "d3", "services/search/d.py", "services/search/d.py", True, False, False),
         ("acme/mono", "m0", "README.md", "README.md", True, False, False),
     ]
+
+
+def test_a_record_breaking_the_contract_is_quarantined(loaded):
+    db, _ = loaded
+    quarantined = _fetch(db, "select resource, scope from raw_gitlab.quarantine")
+    assert quarantined == [("commit_files", "acme/mono")]
 
 
 def test_commit_files_are_staged_and_unioned(loaded):
