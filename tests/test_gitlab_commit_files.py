@@ -13,6 +13,7 @@ m0, d1, d2 and d3 are the possible direct pushes (one parent, no merge request n
 (two parents), b1 and f1 (off main's first-parent chain) are not asked for. d2's diff answers 404: it is
 skipped, d3's files (three: two pages) still load. d1 renames a file from pay's folder into search's (both
 services), m0 changes README.md (shared, the fallback), d3 search's folder and docs/ (search and shared).
+m0's diff also lists an entry without its new path: quarantined, as any record breaking the contract.
 acme/api's service owns no paths: none of its commits' diffs is asked for.
 """
 
