@@ -313,6 +313,24 @@ class GitLabApi:
             for path in paths
         ]
 
+    def commit_diff(self, svc: Service, commit: Commit) -> list[dict[str, Any]]:
+        """The files a commit changes, as `/repository/commits/:sha/diff` lists them: those GitHub's commit
+        detail serves for it (a monorepo's commits the world's recorded files)."""
+        return [
+            {
+                "old_path": path,
+                "new_path": path,
+                "a_mode": "100644",
+                "b_mode": "100644",
+                "new_file": False,
+                "renamed_file": False,
+                "deleted_file": False,
+                "generated_file": False,
+                "diff": "@@ -1,3 +1,4 @@\n-old\n+new\n",
+            }
+            for path in commit_filenames(svc, commit)
+        ]
+
     def approvals(self, svc: Service, pr: PullRequest, now: datetime) -> dict[str, Any]:
         approvals = [
             r
@@ -487,6 +505,18 @@ class GitLabApi:
             if "search" in params:
                 tips = [(name, tip) for name, tip in tips if params["search"].lower() in name.lower()]
             return self._page([self.branch(svc, name, tip) for name, tip in tips], params, target)
+        m = re.fullmatch(r"/repository/branches/(.+)", rest)
+        if m:
+            tip = dict(branch_tips(svc, now)).get(unquote(m.group(1)))
+            if tip is None:
+                raise GitLabError(404, "404 Branch Not Found")
+            return self.branch(svc, unquote(m.group(1)), tip), {}
+        m = re.fullmatch(r"/repository/commits/([0-9a-f]+)/diff", rest)
+        if m:
+            commit = svc.commits.get(m.group(1))
+            if commit is None or commit.committed_at > now:
+                raise GitLabError(404, "404 Commit Not Found")
+            return self._page(self.commit_diff(svc, commit), params, target)
         if rest == "/merge_requests":
             rows = self._listed(
                 ("mrs", svc.name, now, params), lambda: self._merge_requests(svc, params, now)

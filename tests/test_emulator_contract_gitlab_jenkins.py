@@ -63,6 +63,8 @@ def served():
             "gitlab/notes_1": get(f"{base}/merge_requests/{pr.number}/notes", headers=GL),
             "gitlab/commits_1": get(f"{base}/repository/commits", headers=GL),
             "gitlab/diffs_1": get(f"{base}/merge_requests/{pr.number}/diffs", headers=GL),
+            "gitlab/commit_diff_1": get(f"{base}/repository/commits/{svc.main[0]}/diff", headers=GL),
+            "gitlab/branch_main": get(f"{base}/repository/branches/main", headers=GL),
             "jenkins/jenkins_jobs.json": get(f"{jenkins}/api/json", auth=JK),
             "jenkins/jenkins_job_builds.json": get(
                 f"{jenkins}/job/{job}/api/json", auth=JK, params={"tree": "builds[number,result]"}
@@ -156,3 +158,17 @@ def test_merge_request_diffs_are_served_in_gitlabs_shape(served):
     entry = served["gitlab/diffs_1"]
     assert set(DIFF_KEYS) <= set(entry)
     assert {key: type(entry[key]) for key in DIFF_KEYS} == DIFF_KEYS
+
+
+def test_commit_diffs_are_served_in_gitlabs_shape(served):
+    """`GET /projects/:id/repository/commits/:sha/diff` lists the same entries as a merge request's diffs."""
+    entry = served["gitlab/commit_diff_1"]
+    assert set(DIFF_KEYS) <= set(entry)
+    assert {key: type(entry[key]) for key in DIFF_KEYS} == DIFF_KEYS
+
+
+def test_a_branch_is_served_by_name(served):
+    """`GET /projects/:id/repository/branches/:branch`: the branch as the listing has it, its tip included."""
+    branch = served["gitlab/branch_main"]
+    assert (branch["name"], branch["default"]) == ("main", True)
+    assert isinstance(branch["commit"]["id"], str)

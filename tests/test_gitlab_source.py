@@ -727,6 +727,13 @@ STAGING_TYPES = {
         "previous_file_path": "VARCHAR",
         "change_status": "VARCHAR",
     },
+    "stg_gitlab__commit_files": {  # no raw table: no project is named for files, same columns
+        "project": "VARCHAR",
+        "commit_sha": "VARCHAR",
+        "file_path": "VARCHAR",
+        "previous_file_path": "VARCHAR",
+        "change_status": "VARCHAR",
+    },
     "stg_gitlab__pipelines": {
         "project": "VARCHAR",
         "pipeline_id": "VARCHAR",

@@ -38,6 +38,9 @@ from .settings import UNAVAILABLE_STATUSES
 
 log = logging.getLogger(__name__)
 
+# a commit detail answering these names no such commit (any more): that commit is skipped, not the endpoint
+COMMIT_GONE_STATUSES = frozenset({404, 422})
+
 
 def repositories_resource(gh: Reader, organization: str, repositories: list[str] | None) -> DltResource:
     @dlt.resource(
@@ -190,7 +193,9 @@ def direct_push_candidates(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 def _with_direct_push_files(gh: Reader, full_name: str, listing: Iterator[Any]) -> Iterator[Any]:
     """The default branch's listing as it comes, then the files each possible direct push of it changed
     (one commit detail request each), rows of table `commit_files`. Read only in the repositories where a
-    service owns paths: a direct push there counts for the services whose paths its files touch."""
+    service owns paths: a direct push there counts for the services whose paths its files touch. A commit
+    whose detail answers 404/422 is skipped (one warning per repository with the count); an answer about
+    the endpoint itself (403, 409, 410) stops the repository's reads for the run (Availability)."""
     listed: list[dict] = []
     for item in listing:
         if isinstance(item, list):
@@ -198,14 +203,31 @@ def _with_direct_push_files(gh: Reader, full_name: str, listing: Iterator[Any]) 
         yield item
     what = "commit files"
     rows: list[dict] = []
+    skipped: list[str] = []
     for sha in direct_push_candidates(listed):
 
         def fetch(sha: str = sha) -> Iterator[list[dict]]:
-            yield gh.client.get(f"/repos/{full_name}/commits/{sha}").json().get("files") or []
+            try:
+                detail = gh.client.get(f"/repos/{full_name}/commits/{sha}").json()
+            except ApiError as exc:
+                # one commit gone (force-pushed away, unreadable): skip it, read the others; an answer
+                # about the endpoint itself (403, 409, 410) goes to the guard, which stops the repository
+                if isinstance(exc, RetryBudgetExhausted) or exc.status not in COMMIT_GONE_STATUSES:
+                    raise
+                skipped.append(sha)
+                return
+            yield detail.get("files") or []
 
         for files in gh.availability.guard(what, full_name, fetch()):
             page = yield from gh.screen(COMMIT_FILES, files, full_name, f"{full_name}@{sha}")
             rows += [pick(raw, COMMIT_FILE_COLUMNS, repository=full_name, sha=sha) for raw in page]
+    if skipped:
+        log.warning(
+            "GitHub commit files: %d commit(s) of %s answered 404/422 and were skipped (first: %s)",
+            len(skipped),
+            full_name,
+            skipped[0],
+        )
     if rows:
         yield dlt.mark.with_table_name(arrow_page(rows, COMMIT_FILE_COLUMNS), COMMIT_FILES)
 

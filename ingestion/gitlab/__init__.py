@@ -1,7 +1,7 @@
-"""GitLab source: projects, commits, branches, merge requests (with notes, approvals, commits and, in
-the projects named, changed files),
-pipelines and their jobs, environments, deployments, releases and tags (REST API v4, gitlab.com or
-self-managed).
+"""GitLab source: projects, commits (and, in the projects named, the changed files of the default
+branch's possible direct pushes), branches, merge requests (with notes, approvals, commits and, in the
+projects named, changed files), pipelines and their jobs, environments, deployments, releases and tags
+(REST API v4, gitlab.com or self-managed).
 
 Every per-project row carries `project` (the path with namespace, e.g. `group/sub/app`) and merges on its
 key, so re-reading an overlap never duplicates rows. Cursors are kept per project in the resource state:
@@ -23,9 +23,10 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
-from ingestion.arrow import arrow_batches, parent_keys, quiet_json_hints
+from ingestion.arrow import arrow_batches, arrow_page, parent_keys, quiet_json_hints
 from ingestion.cursors import ChangedSince, Watermark, keyed_state
 from ingestion.dates import iso_millis, parse_ts, start_of
+from ingestion.git_local.helpers import pr_number_of
 from ingestion.http import ApiError, RetryPolicy
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
@@ -125,6 +126,17 @@ MERGE_REQUEST_COMMIT_COLUMNS = _columns(
 MERGE_REQUEST_FILE_COLUMNS = _columns(
     project="text",
     merge_request_iid="bigint",
+    old_path="text",
+    new_path="text",
+    new_file="bool",
+    renamed_file="bool",
+    deleted_file="bool",
+)
+# one row per file a possible direct push changes, as `/repository/commits/:sha/diff` lists it (no diff text)
+COMMIT_FILES = "commit_files"
+COMMIT_FILE_COLUMNS = _columns(
+    project="text",
+    sha="text",
     old_path="text",
     new_path="text",
     new_file="bool",
@@ -261,6 +273,7 @@ CONTRACTS = {
         Contract("merge_request_approvals", key={"user.id": int}, times=("approved_at",)),
         Contract("merge_request_commits", **_COMMIT),
         Contract("merge_request_files", key={"old_path": str, "new_path": str}),
+        Contract(COMMIT_FILES, key={"old_path": str, "new_path": str}),
         Contract(
             "pipelines",
             key={"id": int, "project_id": int},
@@ -435,6 +448,7 @@ def _shape_branch(raw: dict, project: str) -> dict:
 
 # the keys a transformer reads from its parent's rows (ingestion/arrow.py `parent_keys`)
 _PROJECT = ("id", "project")
+_PROJECT_BRANCH = ("id", "project", "default_branch")
 _MERGE_REQUEST = ("id", "iid", "project_id", "project", "author__username")
 _PIPELINE = ("id", "project_id", "project")
 # the resources whose pages go through arrow_page
@@ -446,6 +460,7 @@ ARROW_RESOURCES = frozenset(
         "merge_request_approvals",
         "merge_request_commits",
         "merge_request_files",
+        COMMIT_FILES,
         "pipelines",
         "pipeline_jobs",
         "environments",
@@ -469,11 +484,12 @@ class _Reader:
     client: RESTClient
     start: datetime | None
     quarantine: Quarantine
-    # the projects (paths with namespace, lower case) whose merge requests' changed files are read
+    # the projects (paths with namespace, lower case) whose merge requests' and possible direct pushes'
+    # changed files are read
     file_projects: frozenset[str] = frozenset()
 
     def reads_files(self, project: str) -> bool:
-        """Whether the merge requests of `project` have their changed files read."""
+        """Whether `project`'s merge requests and possible direct pushes have their changed files read."""
         return project.lower() in self.file_projects
 
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
@@ -575,12 +591,131 @@ def commits_resource(gl: _Reader, projects: DltResource, lookback_days: float) -
         columns=COMMIT_COLUMNS,
     )
     def commits(rows: TDataItem) -> Iterator[Any]:
-        """Commits of every ref since the cursor (committer date) minus a short look-back."""
+        """Commits of every ref since the cursor (committer date) minus a short look-back; in the projects
+        `gl.reads_files` names, then the files of the default branch's possible direct pushes among them
+        (_with_direct_push_files), rows of table `commit_files`."""
         cursors = keyed_state("cursors", "commits")
-        for project in parent_keys(rows, _PROJECT):
-            yield from _arrow(_commits(gl, project, cursors, lookback_days), COMMIT_COLUMNS)
+        for project in parent_keys(rows, _PROJECT_BRANCH):
+            listing = _commits(gl, project, cursors, lookback_days)
+            if gl.reads_files(project["project"]) and project.get("default_branch"):
+                listing = _with_direct_push_files(gl, project, listing)
+            yield from _arrow(listing, COMMIT_COLUMNS)
 
+    # the files of direct pushes (_with_direct_push_files): a table of their own, keyed by file
+    commits.apply_hints(table_name=COMMIT_FILES, columns={}, create_table_variant=True)
+    commits.apply_hints(
+        table_name=COMMIT_FILES,
+        write_disposition="merge",
+        primary_key=("project", "sha", "new_path"),
+        merge_key=[],
+        columns=COMMIT_FILE_COLUMNS,
+        create_table_variant=True,
+    )
     return commits
+
+
+def commit_files_resource() -> DltResource:
+    """The `commit_files` table as a resource of its own, so it has a place in the lineage graph (Dagster
+    asset `dlt_gitlab_commit_files`) and a declared schema. It yields nothing itself: the commits resource
+    loads its rows as it reads each project (_with_direct_push_files)."""
+
+    def commit_files() -> Iterator[Any]:
+        yield from ()
+
+    return dlt.resource(
+        commit_files,
+        name=COMMIT_FILES,
+        write_disposition="merge",
+        primary_key=("project", "sha", "new_path"),
+        columns=COMMIT_FILE_COLUMNS,
+    )
+
+
+def direct_push_candidates(rows: Sequence[dict], head: str | None) -> list[str]:
+    """The commits of a listing that may be direct pushes, in listing order: those on the first-parent
+    chain from `head` (the default branch's tip) through the listed commits, with one parent and no merge
+    request named in their subject (the rule of ingestion.git_local.helpers.pr_number_of, as for GitHub).
+    GitLab's merge commits (`Merge branch 'x' into 'main'`, `See merge request group/project!N` in the
+    body) have two parents; a merge request's own commits brought by one are off the chain. Squash commits
+    and fast-forwarded merge requests' commits are on it, and their files are read too: the models keep only
+    the direct pushes (the merge requests' records name their merge and squash commits)."""
+    by_sha = {row["id"]: row for row in rows}
+    chain: set[str] = set()
+    current = by_sha.get(head) if head else None
+    while current is not None and current["id"] not in chain:
+        chain.add(current["id"])
+        parents = current.get("parent_ids") or []
+        current = by_sha.get(parents[0]) if parents else None
+    candidates = []
+    for row in rows:
+        parents = row.get("parent_ids") or []
+        subject = (row.get("message") or row.get("title") or "").split("\n", 1)[0]
+        if row["id"] in chain and len(parents) <= 1 and pr_number_of(subject) is None:
+            candidates.append(row["id"])
+    return candidates
+
+
+def _default_branch_head(gl: _Reader, project: dict) -> str | None:
+    """The commit the default branch points at, or None when the branch cannot be read (404: an empty
+    repository, a branch renamed since the project was read; 403)."""
+    endpoint = f"/projects/{project['id']}/repository/branches/{encoded(project['default_branch'])}"
+    try:
+        return (gl.client.get(endpoint).json().get("commit") or {}).get("id")
+    except ApiError as exc:
+        if exc.status not in _UNAVAILABLE:
+            raise
+        log.warning(
+            "GitLab default branch of %s: not available (%s); no commit files", project["project"], exc.status
+        )
+        return None
+
+
+def _with_direct_push_files(gl: _Reader, project: dict, listing: Iterator[Any]) -> Iterator[Any]:
+    """The project's commit listing as it comes, then the files each possible direct push of it changed
+    (direct_push_candidates; every page of `/repository/commits/:sha/diff`), rows of table `commit_files`.
+    The default branch's tip is read before the listing, so the listing holds it. A commit whose diff
+    answers 404 is skipped (one warning per project with the count); 403 stops the project's reads."""
+    path = project["project"]
+    head = _default_branch_head(gl, project)
+    listed: list[dict] = []
+    for item in listing:
+        if isinstance(item, list):
+            listed += [
+                {key: row.get(key) for key in ("id", "parent_ids", "message", "title")} for row in item
+            ]
+        yield item
+    rows: list[dict] = []
+    skipped: list[str] = []
+    for sha in direct_push_candidates(listed, head):
+        endpoint = f"/projects/{project['id']}/repository/commits/{sha}/diff"
+        files: list[dict] = []
+        try:
+            for page in pages(gl.client, endpoint):
+                screened = yield from gl.screen(COMMIT_FILES, page, path, f"{path}@{sha}")
+                files += [_shape_commit_file(raw, path, sha) for raw in screened]
+        except ApiError as exc:
+            if exc.status == 404:  # this commit is gone (force-pushed away): the others still count
+                skipped.append(sha)
+                continue
+            if exc.status not in _UNAVAILABLE:
+                raise
+            log.warning("GitLab commit diffs of %s: not available (%s); reading no more", path, exc.status)
+            break
+        rows += files
+    if skipped:
+        log.warning(
+            "GitLab commit files: %d commit(s) of %s answered 404 and were skipped (first: %s)",
+            len(skipped),
+            path,
+            skipped[0],
+        )
+    if rows:
+        yield dlt.mark.with_table_name(arrow_page(rows, COMMIT_FILE_COLUMNS), COMMIT_FILES)
+
+
+def _shape_commit_file(raw: dict, project: str, sha: str) -> dict:
+    row = {"project": project, "sha": sha, **{key: raw.get(key) for key in _FILE_KEYS}}
+    return {k: v for k, v in row.items() if v is not None}
 
 
 def _commits(gl: _Reader, project: dict, cursors: dict, lookback_days: float) -> Iterator[Any]:
@@ -928,9 +1063,10 @@ def gitlab_source(
     Projects come from `projects` (paths with namespace, read one by one), else from `group` (with its
     subgroups), else every project the token is a member of. `start_date` (ISO date) bounds how far back
     the first run reaches for commits, merge requests, pipelines and deployments. `file_repositories`
-    (paths with namespace, any case): the projects whose merge requests' changed files are read (the ones
-    where a service owns `paths`, ingestion.config.path_repositories); by default none, and the table is
-    still created.
+    (paths with namespace, any case): the projects whose merge requests' changed files, and those of the
+    default branch's possible direct pushes, are read (the ones where a service owns `paths`,
+    ingestion.config.path_repositories); by default none, and the merge request files table is still
+    created.
     """
     client = make_client(
         base_url,
@@ -949,6 +1085,7 @@ def gitlab_source(
     resources = (
         listed_projects,
         commits_resource(gl, listed_projects, commit_lookback_days),
+        commit_files_resource(),
         branches_resource(gl, listed_projects),
         merge_requests,
         merge_request_notes_resource(gl, merge_requests),

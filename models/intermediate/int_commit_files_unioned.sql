@@ -1,12 +1,19 @@
 -- One row per (commit, path) a commit changes, in one vocabulary (docs/architecture.md, "The unified
--- layer"): the files of the possible direct pushes GitHub's commit detail gave (read only in repositories
--- where a service owns paths) and those a local clone's history gives (every non-merge commit of such a
--- repository). A renamed file touches both its paths: the old one's owner sees it leave.
+-- layer"): the files of the possible direct pushes GitHub's commit detail and GitLab's commit diff gave
+-- (read only in repositories where a service owns paths; a GitLab project is a repository named by its
+-- path) and those a local clone's history gives (every non-merge commit of such a repository). A renamed
+-- file touches both its paths: the old one's owner sees it leave.
 with
 
 github_files as (
 
     select * from {{ ref('stg_github__commit_files') }}
+
+),
+
+gitlab_files as (
+
+    select * from {{ ref('stg_gitlab__commit_files') }}
 
 ),
 
@@ -19,6 +26,10 @@ git_files as (
 files as (
 
     select repository, commit_sha, file_path, previous_file_path, 'github' as source, from github_files
+    union all
+    select
+        project as repository, commit_sha, file_path, previous_file_path, 'gitlab' as source,
+    from gitlab_files
     union all
     select repository, commit_sha, file_path, previous_file_path, 'git' as source, from git_files
 
