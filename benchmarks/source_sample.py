@@ -7,7 +7,8 @@ order and loads each source named, one after the other in this process as a refr
 DuckDB file. Per source and phase it prints the wall and CPU seconds, the emulator's CPU seconds, the
 resident memory of this process (and of its children but the emulator) at the phase's end and its peak
 during the phase (sampled from /proc every 0.2 s), and the rows per table; `--json FILE` writes the same
-figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`. The sources get the
+figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`; `--incremental` then
+advances the org by a day and loads each source again, as a refresh the next day would. The sources get the
 arguments a refresh gives them (the org's configuration). The large org comes from the world cache under
 `--bench-dir` (generated on first use, about two minutes).
 """
@@ -175,6 +176,28 @@ def load_sample(
     return out
 
 
+def _measured(
+    name: str, sample: dict[str, Any], workdir: Path, emulator: EmulatorProcess, profile: Path | None
+) -> dict[str, Any]:
+    """One load of the sample, with the requests the emulator counted for it and the memory left after."""
+    before = emulator.ask("usage")
+    out = load_sample(name, sample, workdir, emulator.process.pid, profile)
+    after = emulator.ask("usage")
+    out["requests"] = {
+        key: after.get(name, {}).get(key, 0) - before.get(name, {}).get(key, 0)
+        for key in after.get(name, {})
+        if isinstance(after[name][key], int | float)
+    }
+    print(f"  requests: {out['requests']}", flush=True)
+    from ingestion.pipelines import release_memory
+
+    release_memory()
+    released = _LoadRss(emulator.process.pid).now()
+    out["rss_after_release_mb"] = round(released / 2**20)
+    print(f"  after release_memory: {released / 2**20:.0f} MB", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.source_sample")
     parser.add_argument("--source", action="append", required=True, help="gitlab or github, :N every N-th")
@@ -182,28 +205,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench-dir", type=Path, default=ROOT / ".deploylens" / "bench")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--profile", type=Path, help="cProfile stats of each extract: FILE.<source>.prof")
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="then advance the org by a day and load each source again (profiled: FILE_day.<source>.prof)",
+    )
     args = parser.parse_args(argv)
 
     workdir = args.bench_dir / f"{args.scale}_sample"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    emulator = EmulatorProcess(args.scale, args.bench_dir, workdir, behind_days=0)
+    emulator = EmulatorProcess(args.scale, args.bench_dir, workdir, behind_days=1 if args.incremental else 0)
     results: dict[str, Any] = {}
     try:
         config = yaml.safe_load((workdir / "org.yml").read_text())
         samples = {"gitlab": gitlab_sample, "github": github_sample}
-        for asked in args.source:
-            name, _, every = asked.partition(":")
-            sample = samples[name](config, int(every or 40), workdir / "org.yml")
-            results[name] = load_sample(name, sample, workdir, emulator.process.pid, args.profile)
-            try:
-                from ingestion.pipelines import release_memory
-            except ImportError:  # code from before it existed
-                continue
-            release_memory()
-            released = _LoadRss(emulator.process.pid).now()
-            results[name]["rss_after_release_mb"] = round(released / 2**20)
-            print(f"  after release_memory: {released / 2**20:.0f} MB", flush=True)
+        asked = [(name, int(every or 40)) for name, _, every in (a.partition(":") for a in args.source)]
+        chosen = {name: samples[name](config, every, workdir / "org.yml") for name, every in asked}
+        for name, sample in chosen.items():
+            results[name] = _measured(name, sample, workdir, emulator, args.profile)
+        if args.incremental:
+            print(f"advance one day: {emulator.ask('advance 1')}", flush=True)
+            day = args.profile.with_name(args.profile.name + "_day") if args.profile else None
+            for name, sample in chosen.items():
+                results[f"{name}_day"] = _measured(name, sample, workdir, emulator, day)
     finally:
         emulator.stop()
     if args.json:
