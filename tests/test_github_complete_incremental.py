@@ -232,35 +232,30 @@ def test_an_unchanged_run_listing_repeats_its_query_and_answers_304(stub, tmp_pa
     assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
 
 
-def test_a_run_query_lagging_the_window_is_narrowed_once_it_answers(stub, tmp_path) -> None:
+def test_a_run_query_lagging_the_window_is_narrowed_after_a_change(stub, tmp_path) -> None:
     _stub_repository(stub)
     runs = EtagRuns([_run(1, NOW - timedelta(days=20)), _run(2, NOW - timedelta(hours=1))], stub)
     stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
     _serve_jobs(stub, runs.runs)
     start = (NOW - timedelta(days=30)).date().isoformat()
     _load(stub, tmp_path, start)
-    before = len(stub.requests)
     _load(stub, tmp_path, start)
-    # the first load's month-wide query is narrowed to the look-back before the newest run: one answer
-    # of the window (not the month's pages), no jobs; unchanged since, it answers 304
-    first_window = f">={_iso(NOW - timedelta(hours=1) - timedelta(days=1))}"
-    assert runs.queries == [f">={start}T00:00:00Z", first_window]
-    assert runs.statuses == [200, 200]
-    assert _jobs_asked(stub, before) == []
-    _load(stub, tmp_path, start)
-    assert (runs.queries[-1], runs.statuses[-1]) == (first_window, 304)
+    assert runs.statuses == [200, 304]
 
     added = _run(3, NOW - timedelta(minutes=10))
     runs.runs.append(added)
     _serve_jobs(stub, [added])
+    _load(stub, tmp_path, start)
+    assert (runs.queries[-1], runs.statuses[-1]) == (f">={start}T00:00:00Z", 200)
+
     before = len(stub.requests)
     _load(stub, tmp_path, start)
-    # the same query answers with the new run; its jobs alone are asked; the bound lags by less than a
-    # week, so it stays and answers 304 again
-    assert (runs.queries[-1], runs.statuses[-1]) == (first_window, 200)
-    assert _jobs_asked(stub, before) == [3]
+    # a month-wide query is narrowed to the look-back before the newest run: one full answer, no jobs
+    narrowed = f">={_iso(NOW - timedelta(minutes=10) - timedelta(days=1))}"
+    assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 200)
+    assert _jobs_asked(stub, before) == []
     _load(stub, tmp_path, start)
-    assert (runs.queries[-1], runs.statuses[-1]) == (first_window, 304)
+    assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 304)
     assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
 
 

@@ -110,9 +110,8 @@ def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days:
         at the last read, so every run is read again until it has completed.
 
         The listing keeps its last query while nothing changes: an idle repository costs one 304. When
-        the listing answers (a first load, or a change), only runs inside the window are loaded, and the
-        kept bound moves up to the window once it lags by more than a week (the next answer is the
-        window's, then 304s again)."""
+        the listing did change, only runs inside the window are loaded, and the kept bound moves up to
+        the window once it lags by more than a week (one full answer, then 304s again)."""
         cursors = keyed_state("cursors", "workflow_runs")
         for repo in as_list(repos):
             yield from _repository_runs(gh, repo["full_name"], cursors, lookback_days)
@@ -143,10 +142,8 @@ def _repository_runs(
     if seen:
         unfinished = min(still_open) if still_open else None
     next_floor = _run_floor(newest, unfinished, lookback_days, gh.start)
-    # a query that answered and lags the window by more than a week is narrowed: its next answer is the
-    # window's few runs instead of pages reaching far behind it (after a first load, that query reached
-    # back to the start). Unchanged since, the narrowed query answers 304 again.
-    kept = next_floor if _lags(asked, next_floor) else asked
+    # a repeated query that answered has changed: narrowing it then costs one full answer more
+    kept = next_floor if repeated and _lags(asked, next_floor) else asked
     cursors[full_name] = {
         "created_at": iso_seconds(newest) if newest else None,
         "unfinished": iso_seconds(unfinished) if unfinished else None,
