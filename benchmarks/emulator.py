@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, required=True, help="folder of the world cache")
     parser.add_argument("--config-out", type=Path, required=True)
     parser.add_argument("--behind-days", type=float, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0, help="each answer waits this long (a network)")
     args = parser.parse_args(argv)
 
     from orchestration.cli import DEMO_GITHUB_TOKEN, DEMO_PAGERDUTY_TOKEN
@@ -98,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     emulator = Emulator(
         world, github_token=DEMO_GITHUB_TOKEN, pagerduty_token=DEMO_PAGERDUTY_TOKEN, **limits
     ).start()
+    emulator.latency_s = args.latency_ms / 1000
     if args.behind_days:
         emulator.set_now(world.end - timedelta(days=args.behind_days))
     repos = args.config_out.parent / "repos"

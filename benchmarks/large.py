@@ -46,7 +46,9 @@ def org_workdir(bench_dir: Path, scale: str) -> Path:
 class EmulatorProcess:
     """benchmarks/emulator.py in a child process: start, `advance`, `usage`, stop."""
 
-    def __init__(self, scale: str, bench_dir: Path, workdir: Path, behind_days: float) -> None:
+    def __init__(
+        self, scale: str, bench_dir: Path, workdir: Path, behind_days: float, latency_ms: float = 0
+    ) -> None:
         self.log = workdir.parent / f"{workdir.name}.emulator.log"
         command = [
             sys.executable,
@@ -60,6 +62,8 @@ class EmulatorProcess:
             str(workdir / "org.yml"),
             "--behind-days",
             str(behind_days),
+            "--latency-ms",
+            str(latency_ms),
         ]
         self.process = subprocess.Popen(
             command,

@@ -8,7 +8,8 @@ DuckDB file. Per source and phase it prints the wall and CPU seconds, the emulat
 resident memory of this process (and of its children but the emulator) at the phase's end and its peak
 during the phase (sampled from /proc every 0.2 s), and the rows per table; `--json FILE` writes the same
 figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`; `--incremental` then
-advances the org by a day and loads each source again, as a refresh the next day would. The sources get the
+advances the org by a day and loads each source again, as a refresh the next day would; `--latency-ms`
+makes each answer wait that long, as a real API's round trip does. The sources get the
 arguments a refresh gives them (the org's configuration). The large org comes from the world cache under
 `--bench-dir` (generated on first use, about two minutes).
 """
@@ -210,12 +211,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="then advance the org by a day and load each source again (profiled: FILE_day.<source>.prof)",
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="each emulator answer waits this long, as over a network"
+    )
     args = parser.parse_args(argv)
 
     workdir = args.bench_dir / f"{args.scale}_sample"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    emulator = EmulatorProcess(args.scale, args.bench_dir, workdir, behind_days=1 if args.incremental else 0)
+    behind = 1 if args.incremental else 0
+    emulator = EmulatorProcess(args.scale, args.bench_dir, workdir, behind, latency_ms=args.latency_ms)
     results: dict[str, Any] = {}
     try:
         config = yaml.safe_load((workdir / "org.yml").read_text())

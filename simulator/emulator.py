@@ -167,6 +167,8 @@ class Emulator:
         self.pd: PagerDutyRenderer | None = None
         self.gitlab: GitLabApi | None = None
         self.jenkins: JenkinsApi | None = None
+        # seconds each answer waits before it is sent, as a real API's round trip would (benchmarks only)
+        self.latency_s = 0.0
 
     # ----------------------------------------------------------------- control
     @property
@@ -1109,6 +1111,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # an emulator bug must surface as a 500, not a hung client
             status, body, extra = 500, json.dumps({"message": f"emulator error: {exc}"}).encode(), {}
         self.emulator._record(method, self.path, status)
+        if self.emulator.latency_s:
+            time.sleep(self.emulator.latency_s)  # a network's round trip: each request waits on its own
         try:
             self.send_response(status)
             for key, value in extra.items():

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from ingestion.github import github_source
-from ingestion.http import ApiUsage
+from ingestion.http import ApiError, ApiUsage
 from ingestion.pipelines import make_pipeline
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is needed for emulator tests")
@@ -449,3 +449,35 @@ def test_a_result_not_ready_is_handed_over_as_none_instead_of_waited_for() -> No
     third_none = [i for i, got in enumerate(handed) if got is None][2]
     assert handed.index((1, 10)) > third_none  # item 1 came only once its fetch was let through
     assert list(in_order(range(4), fetch, 2)) == results  # without `idle`: no None at all
+
+
+def test_listings_read_ahead_replay_their_pages_then_what_stopped_them() -> None:
+    """`Reader.read_ahead`: each listing read whole in a worker, handed over in order; a listing that
+    failed gives the pages it read, then raises where it would have when read in turn."""
+    from ingestion.github.reader import Reader
+
+    def listing(name: str, fail_after: int | None = None):
+        for page in range(3):
+            if fail_after is not None and page == fail_after:
+                raise ApiError(f"{name} went away", status=409, path="/x")
+            yield [f"{name}:{page}"]
+
+    reader = Reader(client=None, gql=None, start=None, max_concurrency=2)  # type: ignore[arg-type]
+    listings = {"a": listing("a"), "b": listing("b", fail_after=1), "c": listing("c")}
+    handed: dict[str, list] = {}
+    for got in reader.read_ahead(listings):
+        if got is None:
+            continue
+        name, pages = got
+        handed[name] = []
+        try:
+            for page in pages:
+                handed[name] += page
+        except ApiError as exc:
+            handed[name].append(f"raised {exc.status}")
+    assert list(handed) == ["a", "b", "c"]
+    assert handed == {
+        "a": ["a:0", "a:1", "a:2"],
+        "b": ["b:0", "raised 409"],
+        "c": ["c:0", "c:1", "c:2"],
+    }

@@ -103,13 +103,15 @@ def github_source(
     (DeployRuns); None reads every run's jobs.
     `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
     (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
-    at a time; "rest" reads them one REST request per list. `usage` (ingestion/http.py) counts the
-    requests and GraphQL points spent, and paces them to the rate limit. `file_repositories` (full names,
-    any case) are the repositories whose pull requests' changed files are read (None: every repository);
-    the others load none, and the table is still created. `commit_file_repositories` (full names, any
-    case) are the repositories whose default branch's possible direct pushes (commits no pull request
-    names, on the branch's first-parent chain) have their changed files read into `commit_files`, one
-    commit detail request each (repos.direct_push_candidates); by default none.
+    at a time; "rest" reads them one REST request per list. Listings read to their end (a later load's
+    commits since the cursor, tag refs) are read `max_concurrency` repositories ahead on both. `usage`
+    (ingestion/http.py) counts the requests and GraphQL points spent, and paces them to the rate limit.
+    `file_repositories` (full names, any case) are the repositories whose pull requests' changed files are
+    read (None: every repository); the others load none, and the table is still created.
+    `commit_file_repositories` (full names, any case) are the repositories whose default branch's possible
+    direct pushes (commits no pull request names, on the branch's first-parent chain) have their changed
+    files read into `commit_files`, one commit detail request each (repos.direct_push_candidates); by
+    default none.
     """
     if api not in ("rest", "graphql"):
         raise ValueError(f"github api must be 'rest' or 'graphql', not {api!r}")

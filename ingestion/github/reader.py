@@ -29,6 +29,22 @@ def as_list(items: TDataItem, columns: tuple[str, ...] | None = None) -> list[di
     return items if isinstance(items, list) else [items]
 
 
+def _read_whole(listing: Iterator[Any]) -> tuple[list[Any], BaseException | None]:
+    pages: list[Any] = []
+    try:
+        for page in listing:
+            pages.append(page)
+    except Exception as exc:  # noqa: BLE001 (raised again where the listing is read)
+        return pages, exc
+    return pages, None
+
+
+def _replay(pages: list[Any], error: BaseException | None) -> Iterator[Any]:
+    yield from pages
+    if error is not None:
+        raise error
+
+
 @dataclass
 class Reader:
     """The GitHub source's shared context; `gql` is None on the REST path."""
@@ -62,6 +78,20 @@ class Reader:
 
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
         return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)
+
+    def read_ahead(self, listings: dict[str, Iterator[Any]]) -> Iterator[tuple[str, Iterator[Any]] | None]:
+        """Listings read whole ahead of their use, `max_concurrency` at a time, handed over in the order
+        of `listings` as `(key, pages)`: `pages` replays what the listing gave, then raises what stopped it
+        (if anything), where the listing itself would have. None while the next is not read yet: a dlt
+        resource passes it on (`yield None`) and dlt works on its other resources meanwhile.
+
+        Only for listings their reader reads to the end (no early stop), so reading them ahead asks
+        nothing more than reading them in turn; the listings are made (their state read) by the caller."""
+        read = graphql.in_order(
+            list(listings), lambda key: _read_whole(listings[key]), self.max_concurrency, True
+        )
+        for got in read:
+            yield None if got is None else (got[0], _replay(*got[1]))
 
     def listing(
         self, resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any

@@ -110,6 +110,16 @@ def commits_resource(
                 idle=True,
             )
         )
+        # later loads list the default branch's commits since the cursor (a few days), read whole: those
+        # listings are read ahead; a first load through REST (no GraphQL) is read page by page
+        since = {
+            repo["full_name"]: _commits_listing(
+                gh, repo["full_name"], None, Watermark(cursors, repo["full_name"]), lookback_days
+            )
+            for repo in repos
+            if repo["full_name"] not in first_loads and cursors.get(repo["full_name"])
+        }
+        listings = iter(gh.read_ahead(since))
         for repo in repos:
             full_name = repo["full_name"]
             if full_name in first_loads:
@@ -118,6 +128,12 @@ def commits_resource(
                 name, read = got
                 assert name == full_name
                 listing = _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
+            elif full_name in since:
+                while (ahead := next(listings)) is None:
+                    yield None  # not answered yet: dlt goes on with other resources meanwhile
+                assert ahead[0] == full_name
+                cursor = Watermark(cursors, full_name)
+                listing = _commits_since(gh, full_name, None, cursor, lookback_days, ahead[1])
             else:
                 listing = _commits_since(gh, full_name, None, Watermark(cursors, full_name), lookback_days)
             if gh.reads_commit_files(full_name):
@@ -255,18 +271,35 @@ def _commits_from_history(
     cursor.save()
 
 
-def _commits_since(
+def _commits_listing(
     gh: Reader, full_name: str, branch: str | None, cursor: Watermark, lookback_days: float
-) -> Iterator[list[dict]]:
-    """Commits reachable from `branch` (None: the default branch), committed since the cursor minus the
-    look-back (or since the start); the cursor moves to the newest committer date read."""
+) -> Iterator[Any]:
+    """The listing of commits reachable from `branch` (None: the default branch), committed since the
+    cursor minus the look-back (or since the start)."""
     since = cursor.since(lookback_days, gh.start)
     params = {"since": iso_seconds(since)} if since else {}
     if branch is not None:
         params["sha"] = branch
     owner = full_name if branch is None else f"{full_name}@{branch}"  # one ETag per listing
+    return gh.listing("commits", owner, f"/repos/{full_name}/commits", params)
+
+
+def _commits_since(
+    gh: Reader,
+    full_name: str,
+    branch: str | None,
+    cursor: Watermark,
+    lookback_days: float,
+    listing: Iterator[Any] | None = None,
+) -> Iterator[list[dict]]:
+    """Commits reachable from `branch` (None: the default branch), committed since the cursor minus the
+    look-back (or since the start), from `listing` when it was read ahead (_commits_listing); the
+    cursor moves to the newest committer date read."""
+    owner = full_name if branch is None else f"{full_name}@{branch}"
+    if listing is None:
+        listing = _commits_listing(gh, full_name, branch, cursor, lookback_days)
     try:
-        for listed in gh.listing("commits", owner, f"/repos/{full_name}/commits", params):
+        for listed in listing:
             page = yield from gh.screen("commits", listed, full_name, owner)
             for raw in page:
                 cursor.see(_committed(raw))
@@ -385,15 +418,26 @@ def tags_resource(gh: Reader, repositories: DltResource) -> DltResource:
         write_disposition="merge",
         columns=TAG_COLUMNS,
     )
-    def tags(repos: TDataItem) -> Iterator[list[dict]]:
+    def tags(repos: TDataItem) -> Iterator[list[dict] | None]:
         """Tag refs, peeled to the commit they mark. Annotated tags are read once each for their tagger
         date (the moment the release was cut); tags whose target did not move are not read again (section
         `known`: each repository's tags by name, to the sha they point at)."""
         known_by_repository = keyed_state("known", "tags")
-        for repo in as_list(repos):
-            full_name = repo["full_name"]
+        names = [repo["full_name"] for repo in as_list(repos)]
+        # each listing is read whole: read ahead, a few repositories at a time
+        listings = {
+            name: gh.listing("tags", name, f"/repos/{name}/git/matching-refs/tags")
+            for name in names
+            if not gh.availability.lacks("tags", name)
+        }
+        ahead = gh.read_ahead(listings)
+        for full_name in names:
+            if full_name not in listings:
+                continue
+            while (got := next(ahead)) is None:
+                yield None  # not answered yet: dlt goes on with other resources meanwhile
+            listed = got[1]
             known: dict[str, str] = known_by_repository.setdefault(full_name, {})
-            listed = gh.listing("tags", full_name, f"/repos/{full_name}/git/matching-refs/tags")
             for raw_page in gh.availability.guard("tags", full_name, listed):
                 page = yield from gh.screen("tags", raw_page, full_name)
                 rows = []
