@@ -465,10 +465,11 @@ def test_listings_read_ahead_replay_their_pages_then_what_stopped_them() -> None
     reader = Reader(client=None, gql=None, start=None, max_concurrency=2)  # type: ignore[arg-type]
     listings = {"a": listing("a"), "b": listing("b", fail_after=1), "c": listing("c")}
     handed: dict[str, list] = {}
-    for got in reader.read_ahead(listings):
+    extras: dict[str, object] = {}
+    for got in reader.read_ahead(listings, then=lambda name, pages: [page[0] for page in pages]):
         if got is None:
             continue
-        name, pages = got
+        name, pages, extras[name] = got
         handed[name] = []
         try:
             for page in pages:
@@ -481,3 +482,5 @@ def test_listings_read_ahead_replay_their_pages_then_what_stopped_them() -> None
         "b": ["b:0", "raised 409"],
         "c": ["c:0", "c:1", "c:2"],
     }
+    # what follows a whole listing runs in its worker; a listing that failed gets none
+    assert extras == {"a": ["a:0", "a:1", "a:2"], "b": None, "c": ["c:0", "c:1", "c:2"]}

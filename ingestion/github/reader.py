@@ -3,7 +3,7 @@ endpoints a repository lacks, and what one resource reads for another in the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,19 +79,29 @@ class Reader:
     def screen(self, resource: str, records: Any, scope: str, listing: str | None = None) -> Iterator[Any]:
         return self.quarantine.screen(CONTRACTS[resource], records, scope, listing)
 
-    def read_ahead(self, listings: dict[str, Iterator[Any]]) -> Iterator[tuple[str, Iterator[Any]] | None]:
+    def read_ahead(
+        self, listings: dict[str, Iterator[Any]], then: Callable[[str, list[Any]], Any] | None = None
+    ) -> Iterator[tuple[str, Iterator[Any], Any] | None]:
         """Listings read whole ahead of their use, `max_concurrency` at a time, handed over in the order
-        of `listings` as `(key, pages)`: `pages` replays what the listing gave, then raises what stopped it
-        (if anything), where the listing itself would have. None while the next is not read yet: a dlt
-        resource passes it on (`yield None`) and dlt works on its other resources meanwhile.
+        of `listings` as `(key, pages, extra)`: `pages` replays what the listing gave, then raises what
+        stopped it (if anything), where the listing itself would have; `extra` is what `then(key, pages
+        read)` returned, run in the same worker after a whole listing (the requests its pages lead to;
+        None without it). None while the next is not read yet: a dlt resource passes it on (`yield None`)
+        and dlt works on its other resources meanwhile.
 
         Only for listings their reader reads to the end (no early stop), so reading them ahead asks
         nothing more than reading them in turn; the listings are made (their state read) by the caller."""
-        read = graphql.in_order(
-            list(listings), lambda key: _read_whole(listings[key]), self.max_concurrency, True
-        )
-        for got in read:
-            yield None if got is None else (got[0], _replay(*got[1]))
+
+        def fetch(key: str) -> tuple[list[Any], BaseException | None, Any]:
+            pages, error = _read_whole(listings[key])
+            return pages, error, then(key, pages) if then is not None and error is None else None
+
+        for got in graphql.in_order(list(listings), fetch, self.max_concurrency, True):
+            if got is None:
+                yield None
+                continue
+            key, (pages, error, extra) = got
+            yield key, _replay(pages, error), extra
 
     def listing(
         self, resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any

@@ -424,19 +424,22 @@ def tags_resource(gh: Reader, repositories: DltResource) -> DltResource:
         `known`: each repository's tags by name, to the sha they point at)."""
         known_by_repository = keyed_state("known", "tags")
         names = [repo["full_name"] for repo in as_list(repos)]
-        # each listing is read whole: read ahead, a few repositories at a time
+        # each listing is read whole, and its new annotated tags peeled, a few repositories ahead
         listings = {
             name: gh.listing("tags", name, f"/repos/{name}/git/matching-refs/tags")
             for name in names
             if not gh.availability.lacks("tags", name)
         }
-        ahead = gh.read_ahead(listings)
+        known_before = {name: dict(known_by_repository.get(name) or {}) for name in listings}
+        ahead = gh.read_ahead(
+            listings, lambda name, pages: _peeled_ahead(gh, name, pages, known_before[name])
+        )
         for full_name in names:
             if full_name not in listings:
                 continue
             while (got := next(ahead)) is None:
                 yield None  # not answered yet: dlt goes on with other resources meanwhile
-            listed = got[1]
+            _, listed, peeled = got
             known: dict[str, str] = known_by_repository.setdefault(full_name, {})
             for raw_page in gh.availability.guard("tags", full_name, listed):
                 page = yield from gh.screen("tags", raw_page, full_name)
@@ -446,12 +449,39 @@ def tags_resource(gh: Reader, repositories: DltResource) -> DltResource:
                     target = ref.get("object") or {}
                     if known.get(name) == target.get("sha"):
                         continue
-                    rows.append(_peel_tag(gh, full_name, name, ref["ref"], target))
+                    row = (peeled or {}).get((ref["ref"], target.get("sha"), target.get("type")))
+                    rows.append(
+                        row if row is not None else _peel_tag(gh, full_name, name, ref["ref"], target)
+                    )
                     known[name] = target.get("sha")
                 if rows:
                     yield rows
 
     return tags
+
+
+def _peeled_ahead(
+    gh: Reader, full_name: str, pages: list[Any], known: dict[str, str]
+) -> dict[tuple[str, str, str], dict]:
+    """The rows of the listed tags not known at their sha, peeled (an annotated tag's object read) in the
+    worker that read the listing, by (ref, sha, type). What cannot be peeled here (a record the screen
+    will hold back, an answer that is an error) is left to the reader, which peels it in turn."""
+    out: dict[tuple[str, str, str], dict] = {}
+    for page in pages:
+        for ref in page:
+            target = ref.get("object") if isinstance(ref, dict) else None
+            if not isinstance(target, dict) or not isinstance(ref.get("ref"), str):
+                continue
+            name = ref["ref"].removeprefix("refs/tags/")
+            if not name or known.get(name) == target.get("sha"):
+                continue
+            try:
+                out[(ref["ref"], target.get("sha"), target.get("type"))] = _peel_tag(
+                    gh, full_name, name, ref["ref"], target
+                )
+            except ApiError:
+                return out  # the reader asks again, and fails (or skips) where it would have
+    return out
 
 
 def _peel_tag(gh: Reader, full_name: str, name: str, ref: str, target: dict) -> dict:
