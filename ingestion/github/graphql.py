@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.ahead import in_order  # noqa: F401 (the sources read repositories concurrently)
 from ingestion.dates import iso_seconds, parse_ts
 from ingestion.http import ApiError, ApiUsage
 
@@ -385,49 +385,6 @@ def read_deployments(gql: GraphQLClient, full_name: str, floor: datetime | None)
         if floor is not None and page and all(parse_ts(n["createdAt"]) < floor for n in page):
             break
     return out
-
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def in_order(
-    items: Iterable[T], fetch: Callable[[T], R], max_concurrency: int, idle: bool = False
-) -> Iterator[tuple[T, R] | None]:
-    """`(item, fetch(item))` in the order of `items`, up to `max_concurrency` fetches running at once.
-
-    Results are handed over in input order, so what is loaded does not depend on which request answered
-    first; at most `max_concurrency` results wait in memory. A failed fetch raises when its turn comes.
-
-    `idle`: while the next result is not ready, None is handed over instead of waiting for it. A dlt
-    resource passes the None on (`yield None`): dlt then goes on with its other resources and comes back,
-    so the source's own work on one resource overlaps the server's answers for another."""
-    items = list(items)
-    if max_concurrency <= 1 or len(items) <= 1:
-        for item in items:
-            yield item, fetch(item)
-        return
-    with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="github-graphql") as pool:
-        pending: list[tuple[T, Future[R]]] = []
-        queue = iter(items)
-        try:
-            for item in queue:
-                pending.append((item, pool.submit(fetch, item)))
-                if len(pending) >= max_concurrency:
-                    break
-            while pending:
-                if idle and not pending[0][1].done():
-                    yield None
-                    continue
-                item, future = pending.pop(0)
-                result = future.result()
-                following = next(queue, None)
-                if following is not None:
-                    pending.append((following, pool.submit(fetch, following)))
-                yield item, result
-        finally:
-            for _, future in pending:
-                future.cancel()
 
 
 # ----------------------------------------------------------------------------------- REST-shaped objects

@@ -12,6 +12,7 @@ import pyarrow as pa
 from dlt.common.typing import TDataItem
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.ahead import in_order, read_whole, replay
 from ingestion.cursors import keyed_state
 from ingestion.quarantine import Quarantine
 
@@ -27,22 +28,6 @@ def as_list(items: TDataItem, columns: tuple[str, ...] | None = None) -> list[di
     if isinstance(items, pa.Table):
         return (items.select(list(columns)) if columns else items).to_pylist()
     return items if isinstance(items, list) else [items]
-
-
-def _read_whole(listing: Iterator[Any]) -> tuple[list[Any], BaseException | None]:
-    pages: list[Any] = []
-    try:
-        for page in listing:
-            pages.append(page)
-    except Exception as exc:  # noqa: BLE001 (raised again where the listing is read)
-        return pages, exc
-    return pages, None
-
-
-def _replay(pages: list[Any], error: BaseException | None) -> Iterator[Any]:
-    yield from pages
-    if error is not None:
-        raise error
 
 
 @dataclass
@@ -93,15 +78,15 @@ class Reader:
         nothing more than reading them in turn; the listings are made (their state read) by the caller."""
 
         def fetch(key: str) -> tuple[list[Any], BaseException | None, Any]:
-            pages, error = _read_whole(listings[key])
+            pages, error = read_whole(listings[key])
             return pages, error, then(key, pages) if then is not None and error is None else None
 
-        for got in graphql.in_order(list(listings), fetch, self.max_concurrency, True):
+        for got in in_order(list(listings), fetch, self.max_concurrency, True):
             if got is None:
                 yield None
                 continue
             key, (pages, error, extra) = got
-            yield key, _replay(pages, error), extra
+            yield key, replay(pages, error), extra
 
     def listing(
         self, resource: str, full_name: str, path: str, params: dict[str, Any] | None = None, **kwargs: Any

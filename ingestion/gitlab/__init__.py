@@ -12,7 +12,7 @@ every branch's, so a `branch_push` deploy rule on any branch finds its first-par
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -23,6 +23,7 @@ from dlt.common.typing import TDataItem
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
+from ingestion.ahead import in_order, read_whole, replay
 from ingestion.arrow import arrow_batches, arrow_page, parent_keys, quiet_json_hints
 from ingestion.cursors import ChangedSince, Watermark, keyed_state
 from ingestion.dates import iso_millis, parse_ts, start_of
@@ -487,6 +488,19 @@ class _Reader:
     # the projects (paths with namespace, lower case) whose merge requests' and possible direct pushes'
     # changed files are read
     file_projects: frozenset[str] = frozenset()
+    # merge requests (or pipelines) whose lists are read at once, ahead of their use
+    max_concurrency: int = 4
+
+    def each_ahead(
+        self, items: list[dict], listing: Callable[[dict], Iterator[Any]]
+    ) -> Iterator[tuple[dict, Iterator[Any]] | None]:
+        """`(item, pages)` for each item in order, its `listing` read whole in a worker, `max_concurrency`
+        items ahead (ingestion/ahead.py); None while the next is not read yet, to be passed on to dlt
+        (`yield None`). `pages` raises what stopped the listing where it would have when read in turn."""
+        listings = [listing(item) for item in items]
+        fetched = in_order(range(len(items)), lambda n: read_whole(listings[n]), self.max_concurrency, True)
+        for got in fetched:
+            yield None if got is None else (items[got[0]], replay(*got[1]))
 
     def reads_files(self, project: str) -> bool:
         """Whether `project`'s merge requests and possible direct pushes have their changed files read."""
@@ -504,10 +518,18 @@ class _Reader:
                 raise
             log.warning("GitLab %s: not available for this project (%s); skipped", exc.path, exc.status)
 
-    def listed(self, resource: str, path: str, project: str, shape: Any, listing: str | None = None):
-        """Every page of an optional list endpoint, screened (the quarantine rows are yielded as they are)
-        and shaped by `shape`."""
-        for listed in self.optional_pages(path):
+    def listed(
+        self,
+        resource: str,
+        path: str,
+        project: str,
+        shape: Any,
+        listing: str | None = None,
+        pages: Iterator[list[dict]] | None = None,
+    ):
+        """Every page of an optional list endpoint (or `pages`, as read ahead), screened (the quarantine
+        rows are yielded as they are) and shaped by `shape`."""
+        for listed in self.optional_pages(path) if pages is None else pages:
             page = yield from self.screen(resource, listed, project, listing)
             yield [shape(raw) for raw in page]
 
@@ -814,10 +836,15 @@ def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> Dl
 
 
 def _merge_request_notes(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
-    for mr in mrs:
+    params = {"sort": "asc", "order_by": "created_at"}
+    notes = gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "notes"), params))
+    for got in notes:
+        if got is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        mr, pages = got
         endpoint = _merge_request_endpoint(mr, "notes")
-        params = {"sort": "asc", "order_by": "created_at"}
-        for listed in gl.optional_pages(endpoint, params):
+        for listed in pages:
             page = yield from gl.screen("merge_request_notes", listed, mr["project"], endpoint)
             yield [_shape_note(note, mr) for note in page]
 
@@ -838,10 +865,17 @@ def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -
 
 
 def _merge_request_approvals(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
-    for mr in mrs:
+    def answer(mr: dict) -> Iterator[Any]:
+        yield gl.client.get(_merge_request_endpoint(mr, "approvals")).json()
+
+    for got in gl.each_ahead(mrs, answer):
+        if got is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        mr, answered = got
         endpoint = _merge_request_endpoint(mr, "approvals")
         try:
-            body = gl.client.get(endpoint).json()
+            body = next(answered)
         except ApiError as exc:
             if exc.status not in _UNAVAILABLE:
                 raise
@@ -874,10 +908,15 @@ def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> 
 
 
 def _merge_request_commits(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
-    for mr in mrs:
+    commits = gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "commits")))
+    for got in commits:
+        if got is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        mr, pages = got
         endpoint = _merge_request_endpoint(mr, "commits")
         shape = partial(_shape_commit, project=mr["project"], merge_request_iid=mr["iid"])
-        yield from gl.listed("merge_request_commits", endpoint, mr["project"], shape, endpoint)
+        yield from gl.listed("merge_request_commits", endpoint, mr["project"], shape, endpoint, pages)
 
 
 def merge_request_files_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
@@ -922,9 +961,13 @@ def _shape_merge_request_file(raw: dict, mr: dict) -> dict:
 
 
 def _merge_request_files(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
-    for mr in mrs:
+    for got in gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "diffs"))):
+        if got is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        mr, pages = got
         endpoint = _merge_request_endpoint(mr, "diffs")
-        for listed in gl.optional_pages(endpoint):
+        for listed in pages:
             page = yield from gl.screen("merge_request_files", listed, mr["project"], endpoint)
             yield [_shape_merge_request_file(raw, mr) for raw in page]
 
@@ -957,10 +1000,19 @@ def pipeline_jobs_resource(gl: _Reader, pipelines: DltResource) -> DltResource:
     return pipeline_jobs
 
 
+def _jobs_endpoint(pipeline: dict) -> str:
+    return f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
+
+
 def _pipeline_jobs(gl: _Reader, pipelines: list[dict]) -> Iterator[Any]:
-    for pipeline in pipelines:
-        endpoint = f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
-        for listed in gl.optional_pages(endpoint, {"include_retried": "true"}):
+    params = {"include_retried": "true"}
+    for got in gl.each_ahead(pipelines, lambda pipeline: gl.optional_pages(_jobs_endpoint(pipeline), params)):
+        if got is None:  # not answered yet: dlt goes on with other resources meanwhile
+            yield None
+            continue
+        pipeline, pages = got
+        endpoint = _jobs_endpoint(pipeline)
+        for listed in pages:
             page = yield from gl.screen("pipeline_jobs", listed, pipeline["project"], endpoint)
             yield [_shape_job(raw, pipeline["project"], pipeline["id"]) for raw in page]
 
