@@ -313,23 +313,15 @@ class Quarantine:
                 if contract.is_graph and contract.ordered and path in contract.ordered:
                     note(record, key, MISSING_TIMESTAMP, KEPT, path, None)
                 continue
+            instant, plain = None, False
             if type(value) is str and not contract.epoch_ms and _PLAIN_UTC.fullmatch(value):
                 # the usual form (UTC, `Z`): no offset to judge, no zone to convert
                 try:
-                    instant = datetime.fromisoformat(value)
+                    instant, plain = datetime.fromisoformat(value), True
                 except ValueError:
                     pass  # not a date after all: the general path says why
-                else:
-                    parsed[path] = instant
-                    offset_field = contract.offset_fields.get(path)
-                    if offset_field is not None:
-                        offset = value_at(record, offset_field)
-                        if offset is not None and git_offset_is_odd(offset):
-                            note(record, key, ODD_UTC_OFFSET, KEPT, offset_field, offset)
-                    if instant > horizon:
-                        note(record, key, FUTURE_TIMESTAMP, KEPT, path, value)
-                    continue
-            instant = parse_time(value, epoch_ms=contract.epoch_ms)
+            if instant is None:
+                instant = parse_time(value, epoch_ms=contract.epoch_ms)
             if instant is None:
                 expected = int if contract.epoch_ms else str
                 reason = UNPARSABLE_TIMESTAMP if isinstance(value, expected) else WRONG_TYPE
@@ -345,7 +337,7 @@ class Quarantine:
                 offset = value_at(record, offset_field)
                 if offset is not None and git_offset_is_odd(offset):
                     note(record, key, ODD_UTC_OFFSET, KEPT, offset_field, offset)
-            elif odd_offset(value):
+            elif not plain and odd_offset(value):
                 note(record, key, ODD_UTC_OFFSET, KEPT, path, value)
             if instant > horizon:
                 note(record, key, FUTURE_TIMESTAMP, KEPT, path, value)
