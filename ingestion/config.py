@@ -319,6 +319,14 @@ class _Validator:
                 self.fail(where + (key,), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+def _concurrency(v: _Validator, spec: dict, where: tuple) -> int:
+    """A source's `max_concurrency`: requests it keeps in flight at once (default 4)."""
+    concurrency = spec.get("max_concurrency", 4)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 16:
+        v.fail(where + ("max_concurrency",), f"must be a whole number from 1 to 16, not {concurrency!r}")
+    return concurrency
+
+
 def _text_list(v: _Validator, value: Any, where: tuple) -> list[str] | None:
     """An optional list of non-empty strings (None when the key is absent)."""
     if value is None:
@@ -462,7 +470,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         if name == "github":
             allowed |= {"organization", "repositories", "api", "max_concurrency"}
         elif name == "gitlab":
-            allowed |= {"group", "projects"}
+            allowed |= {"group", "projects", "max_concurrency"}
         elif name == "jenkins":
             allowed |= {"user", "jobs"}
         v.unknown_keys(spec, allowed, where)
@@ -484,16 +492,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             options["api"] = v.text(spec.get("api", "graphql"), where + ("api",))
             if options["api"] not in GITHUB_APIS:
                 v.fail(where + ("api",), f"must be one of {', '.join(GITHUB_APIS)}, not {options['api']!r}")
-            concurrency = spec.get("max_concurrency", 4)
-            if (
-                isinstance(concurrency, bool)
-                or not isinstance(concurrency, int)
-                or not 1 <= concurrency <= 16
-            ):
-                v.fail(
-                    where + ("max_concurrency",), f"must be a whole number from 1 to 16, not {concurrency!r}"
-                )
-            options["max_concurrency"] = concurrency
+            options["max_concurrency"] = _concurrency(v, spec, where)
             repos = spec.get("repositories")
             if repos is not None:
                 options["repositories"] = [
@@ -501,6 +500,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
                     for i, r in enumerate(v.sequence(repos, where + ("repositories",)))
                 ]
         elif name == "gitlab":
+            options["max_concurrency"] = _concurrency(v, spec, where)
             options["group"] = v.text(spec.get("group"), where + ("group",), required=False)
             options["projects"] = _text_list(v, spec.get("projects"), where + ("projects",))
         elif name == "jenkins":

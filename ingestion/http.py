@@ -181,7 +181,8 @@ class ApiUsage:
     points as the answers report them. The budget is kept per rate-limit resource (`core` for REST,
     `graphql`), from `X-RateLimit-Remaining`/`-Reset`. When what is left falls to the reserve, requests
     wait for the reset instead of spending the rest: the refresh slows down, it does not fail, and it does
-    not hammer an exhausted budget. The reserve leaves room for requests already in flight on other threads.
+    not hammer an exhausted budget. The reserve leaves room for requests already in flight on other threads
+    (the GitHub source reads ahead in up to five resources, four requests each: 20 at once).
     """
 
     def __init__(
@@ -193,7 +194,7 @@ class ApiUsage:
         clock: Callable[[], float] = time.time,
     ):
         self.api_name = api_name
-        self.reserve = {"core": 10, "graphql": 100, **(reserve or {})}
+        self.reserve = {"core": 25, "graphql": 100, **(reserve or {})}
         self.requests = 0
         self.points = 0
         self.waits = 0

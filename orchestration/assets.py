@@ -193,6 +193,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             projects=gl.options.get("projects"),
             start_date=gl.start_date,
             file_repositories=path_repositories(config),
+            max_concurrency=gl.options.get("max_concurrency", 4),
         )
     if "jenkins" in config.sources:
         jk = config.sources["jenkins"]

@@ -348,7 +348,7 @@ def test_gitlab_and_jenkins_sources_and_every_rule_kind(monkeypatch):
         "s3cret-gl",
         "2026-02-01",
     )
-    assert gitlab.options == {"group": "acme", "projects": ["acme/platform/ledger"]}
+    assert gitlab.options == {"group": "acme", "projects": ["acme/platform/ledger"], "max_concurrency": 4}
     jenkins = config.sources["jenkins"]
     assert (jenkins.base_url, jenkins.token) == ("https://ci.example.com", "jk-literal")
     assert jenkins.options == {"user": "robot", "jobs": ["payments/*"]}

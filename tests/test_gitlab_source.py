@@ -1131,3 +1131,44 @@ def test_merge_request_files_are_read_only_where_services_own_paths(tmp_path) ->
         ("acme/mono!3", "services/pay/moved.py", "gitlab"),
         ("acme/mono!3", "services/search/moved.py", "gitlab"),
     ]
+
+
+def test_lists_read_ahead_stay_within_the_concurrency_bound_across_resources() -> None:
+    """Each merge request's lists are read ahead by each resource, but at most `max_concurrency` requests
+    are in flight for all of them together; every list comes whole and in its merge request's order."""
+    import threading
+    import time
+
+    from ingestion.gitlab import _Reader
+    from ingestion.quarantine import Quarantine
+
+    reader = _Reader(None, None, Quarantine("gitlab"), frozenset(), 2)  # type: ignore[arg-type]
+    flying, peak, lock = [0], [0], threading.Lock()
+
+    def listing(kind: str):
+        def read(item: dict):
+            with lock:
+                flying[0] += 1
+                peak[0] = max(peak[0], flying[0])
+            time.sleep(0.01)
+            with lock:
+                flying[0] -= 1
+            yield [f"{kind}{item['iid']}"]
+
+        return read
+
+    items = [{"iid": n} for n in range(8)]
+    notes, approvals = reader.each_ahead(items, listing("n")), reader.each_ahead(items, listing("a"))
+    got: dict[str, list] = {"n": [], "a": []}
+    pending = {"n": notes, "a": approvals}
+    while pending:
+        for kind, stream in list(pending.items()):
+            try:
+                item = next(stream)
+            except StopIteration:
+                del pending[kind]
+                continue
+            if item is not None:
+                got[kind] += [row for page in item[1] for row in page]
+    assert got == {"n": [f"n{n}" for n in range(8)], "a": [f"a{n}" for n in range(8)]}
+    assert peak[0] == 2

@@ -12,8 +12,9 @@ every branch's, so a `branch_push` deploy rule on any branch finds its first-par
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -488,8 +489,12 @@ class _Reader:
     # the projects (paths with namespace, lower case) whose merge requests' and possible direct pushes'
     # changed files are read
     file_projects: frozenset[str] = frozenset()
-    # merge requests (or pipelines) whose lists are read at once, ahead of their use
+    # lists of merge requests (or pipelines) read at once, ahead of their use, by all resources together
     max_concurrency: int = 4
+    _slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_slots", threading.BoundedSemaphore(self.max_concurrency))
 
     def each_ahead(
         self, items: list[dict], listing: Callable[[dict], Iterator[Any]]
@@ -498,7 +503,12 @@ class _Reader:
         items ahead (ingestion/ahead.py); None while the next is not read yet, to be passed on to dlt
         (`yield None`). `pages` raises what stopped the listing where it would have when read in turn."""
         listings = [listing(item) for item in items]
-        fetched = in_order(range(len(items)), lambda n: read_whole(listings[n]), self.max_concurrency, True)
+
+        def fetch(n: int) -> tuple[list[Any], BaseException | None]:
+            with self._slots:  # at most `max_concurrency` lists in flight across the source's resources
+                return read_whole(listings[n])
+
+        fetched = in_order(range(len(items)), fetch, self.max_concurrency, True)
         for got in fetched:
             yield None if got is None else (items[got[0]], replay(*got[1]))
 
@@ -1108,6 +1118,7 @@ def gitlab_source(
     request_timeout_seconds: float = 60.0,
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
     file_repositories: Collection[str] = (),
+    max_concurrency: int = 4,
 ) -> Sequence[DltResource]:
     """Load delivery history from GitLab REST v4 (gitlab.com, a self-managed host, or an emulator).
 
@@ -1118,7 +1129,9 @@ def gitlab_source(
     (paths with namespace, any case): the projects whose merge requests' changed files, and those of the
     default branch's possible direct pushes, are read (the ones where a service owns `paths`,
     ingestion.config.path_repositories); by default none, and the merge request files table is still
-    created.
+    created. `max_concurrency`: the merge requests' and pipelines' lists (notes, approvals, commits, files,
+    jobs) read at once, ahead of their use, by all resources together (gitlab.com allows about 2,000
+    requests a minute per user: 4 at a few hundred milliseconds each stays well within it).
     """
     client = make_client(
         base_url,
@@ -1130,6 +1143,7 @@ def gitlab_source(
         start_of(start_date),
         Quarantine("gitlab"),
         frozenset(name.lower() for name in file_repositories),
+        max_concurrency,
     )
     listed_projects = projects_resource(gl, projects, group)
     merge_requests = merge_requests_resource(gl, listed_projects)
