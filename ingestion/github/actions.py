@@ -275,13 +275,29 @@ def workflow_jobs_resource(
         runs = as_list(runs)
         if deploy_runs is not None:
             runs = list(compress(runs, deploy_runs.select(runs)))
+        wanted = []
         for run in runs:
-            repository, run_id = run["repository"], run["id"]
-            known: dict[str, list] = remembered.setdefault(repository, {})
             mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
-            if (known.get(str(run_id)) or [None])[1:] == mark:
+            known: dict[str, list] = remembered.setdefault(run["repository"], {})
+            if (known.get(str(run["id"])) or [None])[1:] != mark:
+                wanted.append((run, mark))
+        # one listing per run, read whole: read a few runs ahead
+        listings = {
+            str(n): pages(
+                gh.client, f"/repos/{run['repository']}/actions/runs/{run['id']}/jobs", data_selector="jobs"
+            )
+            for n, (run, _) in enumerate(wanted)
+            if not gh.availability.lacks("workflow jobs", run["repository"])
+        }
+        ahead = gh.read_ahead(listings)
+        for n, (run, mark) in enumerate(wanted):
+            repository, run_id = run["repository"], run["id"]
+            known = remembered[repository]
+            if str(n) not in listings:
                 continue
-            listed = pages(gh.client, f"/repos/{repository}/actions/runs/{run_id}/jobs", data_selector="jobs")
+            while (got := next(ahead)) is None:
+                yield None  # not answered yet: dlt goes on with other resources meanwhile
+            listed = got[1]
             for raw_page in gh.availability.guard("workflow jobs", repository, listed):
                 page = yield from gh.screen("workflow_jobs", raw_page, repository, f"{repository}:{run_id}")
                 rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
