@@ -80,26 +80,31 @@ def trace_pull_requests(
     # whole history before the next tip's; pull request heads go at the bottom.
     stack: list[tuple[str, int | None, bool]] = [(sha, number, False) for number, sha in pull_heads][::-1]
     stack.extend((sha, None, main_line) for sha, main_line in reversed(tips))
+    pop, push, visit, record = stack.pop, stack.append, seen.add, out.append
     while stack:
-        sha, owner, main_line = stack.pop()
-        if sha in seen or sha not in parents:
+        sha, owner, main_line = pop()
+        commit_parents = parents.get(sha)
+        if commit_parents is None or sha in seen:
             continue
-        seen.add(sha)
-        is_merge = len(parents[sha]) > 1
+        visit(sha)
         landing = landings.get(sha)
         # Landings count on lines of direct history only. Inside a pull request's branch, a merge naming
         # another number is most often a fork's own pull request (its number means nothing here) and a
         # squash title a cherry-pick: that work is part of the pull request that brought it to the line.
         is_landing = landing is not None and owner is None
-        out.append(Traced(sha, landing if is_landing else owner, is_landing, main_line))
-        known_parents = [p for p in parents[sha] if p in parents]
+        record(Traced(sha, landing if is_landing else owner, is_landing, main_line))
+        if len(commit_parents) == 1:  # most commits: no merge, nothing to order
+            if commit_parents[0] in parents:
+                push((commit_parents[0], owner, main_line))
+            continue
+        known_parents = [p for p in commit_parents if p in parents]
         if not known_parents:
             continue
         first, *others = known_parents
-        side_owner = landing if is_landing and is_merge else owner
+        side_owner = landing if is_landing and len(commit_parents) > 1 else owner
         for other in reversed(others):
-            stack.append((other, side_owner, main_line))
-        stack.append((first, owner, main_line))
+            push((other, side_owner, main_line))
+        push((first, owner, main_line))
     return out
 
 
@@ -146,8 +151,9 @@ def graph_heads(parents: Mapping[str, Sequence[str]]) -> set[str]:
 def model(dbt: Any, session: Any) -> Any:
     """dbt entry point: commit graphs, landings and tips in; one row per traced commit out.
 
-    Only what the walk needs crosses into Python (SHAs, parents, epoch seconds); commit details are joined
-    back in DuckDB.
+    Only what the walk needs crosses into Python (SHAs, parents, epoch seconds), as columns: the graphs
+    are built per repository with `dict(zip(...))` rather than row by row, and commit details (and
+    whether a commit is a merge) are joined back in DuckDB.
     """
     import pyarrow as pa
 
@@ -155,67 +161,94 @@ def model(dbt: Any, session: Any) -> Any:
     # The branch history of every repository (a pull request's commit list alone places no commit on it);
     # a commit's landing_pr_number is the host's record of the pull request it landed, else its message's.
     commits = dbt.ref("int_commits_unioned").filter("is_on_branch")
-    commit_rows = commits.select(
-        "repository, commit_sha, parent_shas, epoch(committed_at), landing_pr_number"
-    ).fetchall()
-
-    graphs: dict[str, dict[str, list[str]]] = {}
-    committed: dict[tuple[str, str], float] = {}
+    graph_columns = (
+        commits.select("repository, commit_sha, coalesce(parent_shas, []), epoch(committed_at)")
+        .order("repository")
+        .to_arrow_table()
+    )
+    repository_of, sha_of, parents_of, committed_of = (column.to_pylist() for column in graph_columns.columns)
     landings: dict[str, dict[str, int]] = {}
-    for repository, sha, parent_shas, committed_epoch, number in commit_rows:
-        graphs.setdefault(repository, {})[sha] = list(parent_shas or ())
-        committed[(repository, sha)] = committed_epoch
-        if number is not None:
-            landings.setdefault(repository, {})[sha] = int(number)
+    for repository, sha, number in (
+        commits.filter("landing_pr_number is not null")
+        .select("repository, commit_sha, landing_pr_number")
+        .fetchall()
+    ):
+        landings.setdefault(repository, {})[sha] = int(number)
 
     named: dict[str, list[tuple[str, str, Any]]] = {}
     defaults: dict[str, list[str]] = {}
     pull_heads: dict[str, list[tuple[int, str]]] = {}
     refs = dbt.ref("int_branches_unioned").filter("commit_sha is not null")
-    # A host lists its branches without their time: the tip's time is its commit's.
+    # A host lists its branches without their time: the tip's time is its commit's (read below).
     for repository, kind, name, sha, when, number, is_default in refs.select(
         "repository, ref_kind, ref_name, commit_sha, epoch(tip_at), pr_number, is_default_branch"
     ).fetchall():
         if kind == "pull_request_head":
             pull_heads.setdefault(repository, []).append((int(number), sha))
             continue
-        if when is None:
-            when = committed.get((repository, sha))
         tip_name = name if kind == "branch" else f"refs/tags/{name}"
         named.setdefault(repository, []).append((tip_name, sha, when))
         if is_default:
             defaults.setdefault(repository, []).append(name)
 
-    columns: dict[str, list] = {name: [] for name in OUTPUT_COLUMNS[:6]}
-    for repository, parents in graphs.items():
+    traced_repository: list[str] = []
+    traced_sha: list[str] = []
+    traced_number: list[int | None] = []
+    traced_landing: list[bool] = []
+    traced_main_line: list[bool] = []
+    end = 0
+    while end < len(repository_of):
+        start, repository = end, repository_of[end]
+        end = _run_end(repository_of, start)
+        parents = dict(zip(sha_of[start:end], parents_of[start:end], strict=True))
+        committed = dict(zip(sha_of[start:end], committed_of[start:end], strict=True))
         heads_here = {sha for _, sha in pull_heads.get(repository, [])}
-        heads = [(sha, committed[(repository, sha)]) for sha in graph_heads(parents) if sha not in heads_here]
-        tips = order_tips(named.get(repository, []), heads, defaults.get(repository, ()))
-        for item in trace_pull_requests(
+        heads = [(sha, committed[sha]) for sha in graph_heads(parents) if sha not in heads_here]
+        tips_named = [
+            (name, sha, committed.get(sha) if when is None else when)
+            for name, sha, when in named.get(repository, [])
+        ]
+        tips = order_tips(tips_named, heads, defaults.get(repository, ()))
+        traced = trace_pull_requests(
             parents, tips, landings.get(repository, {}), sorted(pull_heads.get(repository, []))
-        ):
-            columns["repository"].append(repository)
-            columns["commit_sha"].append(item.commit_sha)
-            columns["pr_number"].append(item.pr_number)
-            columns["is_landing"].append(item.is_landing)
-            columns["is_merge"].append(len(parents[item.commit_sha]) > 1)
-            columns["is_on_main_line"].append(item.is_on_main_line)
-    traced = pa.table(
+        )
+        if not traced:
+            continue
+        shas, numbers, is_landing, on_main_line = zip(*traced, strict=True)
+        traced_repository += [repository] * len(traced)
+        traced_sha += shas
+        traced_number += numbers
+        traced_landing += is_landing
+        traced_main_line += on_main_line
+    traced_table = pa.table(
         {
-            "repository": pa.array(columns["repository"], pa.string()),
-            "commit_sha": pa.array(columns["commit_sha"], pa.string()),
-            "pr_number": pa.array(columns["pr_number"], pa.int64()),
-            "is_landing": pa.array(columns["is_landing"], pa.bool_()),
-            "is_merge": pa.array(columns["is_merge"], pa.bool_()),
-            "is_on_main_line": pa.array(columns["is_on_main_line"], pa.bool_()),
+            "repository": pa.array(traced_repository, pa.string()),
+            "commit_sha": pa.array(traced_sha, pa.string()),
+            "pr_number": pa.array(traced_number, pa.int64()),
+            "is_landing": pa.array(traced_landing, pa.bool_()),
+            "is_on_main_line": pa.array(traced_main_line, pa.bool_()),
         }
     )
 
     # Details of each commit from the best source that has it (int_commits_unioned).
     details = commits.select(
-        "repository, commit_sha, authored_at, committed_at, "
+        "repository, commit_sha, coalesce(len(parent_shas), 0) > 1 as is_merge, authored_at, committed_at, "
         "coalesce(author_name, author_login, author_email) as author_name, message, title"
     )
     return (
-        session.from_arrow(traced).join(details, "repository, commit_sha").select(", ".join(OUTPUT_COLUMNS))
+        session.from_arrow(traced_table)
+        .join(details, "repository, commit_sha")
+        .select(", ".join(OUTPUT_COLUMNS))
     )
+
+
+def _run_end(values: Sequence[str], start: int) -> int:
+    """The index after the run of values equal to values[start] (values sorted): a binary search."""
+    low, high, value = start + 1, len(values), values[start]
+    while low < high:
+        middle = (low + high) // 2
+        if values[middle] == value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
