@@ -102,6 +102,8 @@ def test_retries_a_502_then_succeeds() -> None:
     [
         b'{"id": 7, "items": [{"a": "x"}, null, true, 1.5], "s": "caf\\u00e9 \xe2\x9c\x93"}',
         b'{"big": 123456789012345678901234567890, "neg": -98765432109876543210987}',
+        # just past 64 bits (20 digits), after a 19-digit run, inside a list
+        b'{"s": "1234567890123456789x", "over": [1, 18446744073709551616], "under": -9223372036854775808}',
         b"[]",
     ],
 )
@@ -119,6 +121,17 @@ def test_a_page_is_parsed_once_and_reads_as_the_standard_parser_reads_it(body: b
     if isinstance(first, dict):
         first["changed"] = True
     assert json.dumps(response.json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
+
+
+def test_a_run_of_twenty_digits_is_found_wherever_it_is() -> None:
+    from ingestion.http import _has_long_digit_run
+
+    assert not _has_long_digit_run(b"1234567890123456789")
+    assert _has_long_digit_run(b"12345678901234567890")
+    assert _has_long_digit_run(b'{"a": [1, x18446744073709551616]}')
+    assert not _has_long_digit_run(b"1234567890 1234567890.1234567890")
+    # Only ASCII digits count (UTF-8 bytes of other scripts' digits are not ASCII)
+    assert not _has_long_digit_run("\u0661".encode() * 30)
 
 
 def _leaves(value: Any) -> list[Any]:
