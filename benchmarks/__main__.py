@@ -74,7 +74,7 @@ def repeated(name: str, command: list[str], options: Options, rss_name: str) -> 
             )
         times.append(measured.seconds)
         peaks.append(measured.peak_gib)
-        print(f"  run {run + 1}: {measured.seconds:.1f} s, peak {measured.peak_gib:.2f} GiB", flush=True)
+        print(f"  run {run + 1}: {measured.seconds:.1f} s, peak {measured.peak_summary}", flush=True)
     return {
         name: {"value": round(statistics.median(times), 2), "unit": "s"},
         rss_name: {"value": round(max(peaks), 3), "unit": "GiB"},

@@ -157,39 +157,75 @@ def _children_map() -> dict[int, list[int]]:
     return children
 
 
-def tree_rss_bytes(root: int) -> int:
-    """Resident memory of `root` and every process below it, now (0 once it is gone)."""
+def tree_rss(root: int) -> dict[int, int]:
+    """Resident memory of `root` and every process below it, now, by process id (empty once it is gone)."""
     children = _children_map()
-    total, todo, seen = 0, [root], set()
+    sizes: dict[int, int] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
-        if pid in seen:
+        if pid in sizes:
             continue
-        seen.add(pid)
         try:
             with open(f"/proc/{pid}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * _PAGE
+                sizes[pid] = int(statm.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
         todo.extend(children.get(pid, []))
-    return total
+    return sizes
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and every process below it, now (0 once it is gone)."""
+    return sum(tree_rss(root).values())
+
+
+def describe_process(pid: int) -> str:
+    """A short name for a process: its program and first arguments (`python -m orchestration.cli
+    refresh`, `dbt build`), never its environment."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            argv = [part.decode(errors="replace") for part in cmdline.read().split(b"\0") if part]
+    except OSError:
+        return f"pid {pid}"
+    if not argv:
+        return f"pid {pid}"
+    words = [Path(argv[0]).name]
+    for arg in argv[1:]:
+        if len(words) == 4 or (arg.startswith("-") and arg not in ("-m", "-c")):
+            break
+        words.append(Path(arg).name if "/" in arg else arg)
+        if arg == "-c":  # not the program text
+            break
+    return " ".join(words)
 
 
 class PeakRss:
-    """Samples the resident memory of a process tree every `interval` seconds until stopped."""
+    """Samples the resident memory of a process tree every `interval` seconds until stopped; remembers
+    when the peak came and what each process held then."""
 
     def __init__(self, root: int, interval: float = 0.2) -> None:
         self.root, self.interval = root, interval
         self.peak = 0
+        self.peak_at_s = 0.0  # seconds after sampling started
+        self.peak_parts: list[tuple[str, int]] = []  # (process, bytes), largest first
+        self._started = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss_bytes(self.root))
+            sizes = tree_rss(self.root)
+            total = sum(sizes.values())
+            if total > self.peak:
+                self.peak, self.peak_at_s = total, time.perf_counter() - self._started
+                self.peak_parts = sorted(
+                    ((describe_process(pid), size) for pid, size in sizes.items()), key=lambda part: -part[1]
+                )
             self._stop.wait(self.interval)
 
     def __enter__(self) -> PeakRss:
+        self._started = time.perf_counter()
         self._thread.start()
         return self
 
@@ -200,6 +236,11 @@ class PeakRss:
     @property
     def peak_gib(self) -> float:
         return self.peak / 2**30
+
+    def peak_summary(self) -> str:
+        """`5.66 GiB at 1,234 s: dbt build 2.9 GiB, python -m orchestration.cli refresh 2.7 GiB`."""
+        parts = ", ".join(f"{name} {size / 2**30:.2f} GiB" for name, size in self.peak_parts if size >= 2**26)
+        return f"{self.peak_gib:.2f} GiB at {self.peak_at_s:,.0f} s: {parts or 'no process over 64 MiB'}"
 
 
 def with_venv_path(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -216,6 +257,7 @@ class Measured:
     seconds: float
     peak_gib: float
     output: str  # stdout and stderr, interleaved
+    peak_summary: str = ""  # when the peak came and what each process held then (PeakRss.peak_summary)
 
 
 class CommandFailed(RuntimeError):
@@ -279,7 +321,7 @@ def run_measured(
                     process.wait()
     seconds = time.perf_counter() - started
     output = log.read_text(errors="replace")
-    measured = Measured(seconds, rss.peak_gib, output)
+    measured = Measured(seconds, rss.peak_gib, output, rss.peak_summary())
     if stopped or process.returncode != 0:
         tail = "\n".join(output.splitlines()[-25:])
         why = f"stopped at its budget of {budget_s:.0f} s" if stopped else f"exited {process.returncode}"

@@ -138,7 +138,7 @@ def _where_it_stopped(
     marked unfinished), the API use the emulator counted and the rows extracted but not loaded yet."""
     why = "stopped at its time budget" if failed.stopped_at_budget else "failed"
     measured = failed.measured
-    print(f"  the full refresh {why} after {measured.seconds:.1f} s (peak {measured.peak_gib:.2f} GiB):")
+    print(f"  the full refresh {why} after {measured.seconds:.1f} s (peak {measured.peak_summary}):")
     print("\n".join(refresh_profile(workdir).lines()))
     if before is not None and after is not None:
         requests, points = after[0] - before[0], after[1] - before[1]
@@ -212,6 +212,7 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
         _record_clock(workdir, emulator)
         profile = refresh_profile(workdir)
         print("\n".join(profile.lines()))
+        print(f"  peak memory {full.peak_summary}", flush=True)
         results[scaled_name("large_full_refresh_s", scale)] = {"value": round(full.seconds, 1), "unit": "s"}
         results[scaled_name("large_peak_rss_gib", scale)] = {"value": round(full.peak_gib, 3), "unit": "GiB"}
         prs = pull_request_count(workdir / "warehouse.duckdb")
@@ -264,6 +265,7 @@ def refresh_benchmarks(scale: str, bench_dir: Path, incremental: bool = True) ->
             )
             _record_clock(workdir, emulator)
             print("\n".join(refresh_profile(workdir).lines()))
+            print(f"  peak memory {later.peak_summary}", flush=True)
             results[scaled_name("large_incremental_refresh_s", scale)] = {
                 "value": round(later.seconds, 1),
                 "unit": "s",

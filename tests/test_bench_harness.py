@@ -6,6 +6,7 @@ No timings are asserted here: speed is measured by `make bench`, not by tests.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -117,6 +118,10 @@ def test_peak_rss_counts_children_alive_together(tmp_path):
     )
     measured = run_measured([sys.executable, "-c", parent, str(tmp_path)], tmp_path, tmp_path / "log")
     assert 400 / 1024 < measured.peak_gib < 1.0
+    # what each process held at the peak: both children (about 200 MiB each), named by their program
+    held = re.findall(r"(\S+ -c) ([0-9.]+) GiB", measured.peak_summary)
+    assert len(held) == 2, measured.peak_summary
+    assert all(name.startswith("python") and 0.18 < float(size) < 0.3 for name, size in held), held
 
 
 def test_a_failing_command_says_why(tmp_path):
