@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import orjson
+
 from simulator.automation import served_reviews
 from simulator.clock import iso, parse_iso
 from simulator.faults import (
@@ -50,6 +52,16 @@ LISTINGS_KEPT = 256
 def _filters(params: dict[str, str]) -> tuple:
     """The query parameters that choose a listing's records (not the page of it)."""
     return tuple(sorted((k, v) for k, v in params.items() if k not in ("page", "per_page")))
+
+
+def _dumps(payload: Any) -> bytes:
+    """A JSON body: compact UTF-8 from orjson (several times faster than the standard encoder, most of
+    what the emulator spends on a large listing); the standard encoder where orjson refuses (integers
+    beyond 64 bits, keys that are not strings)."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class HttpError(Exception):
@@ -583,7 +595,7 @@ class Emulator:
         if hit is not None:
             return hit
         payload, link = produce()
-        body = json.dumps(payload, separators=(",", ":")).encode()
+        body = _dumps(payload)
         extra = {
             "Content-Type": "application/json; charset=utf-8",
             "ETag": f'W/"{hashlib.sha1(body).hexdigest()}"',
@@ -1076,7 +1088,7 @@ class Emulator:
     def _json(status: int, payload: Any, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
         return (
             status,
-            json.dumps(payload).encode(),
+            _dumps(payload),
             {"Content-Type": "application/json; charset=utf-8", **headers},
         )
 

@@ -400,3 +400,21 @@ def test_pagerduty_services_show_only_incidents_that_happened_by_now(emu, world)
     services = requests.get(f"{emu.url}/pagerduty/services", headers=PD, timeout=10).json()["services"]
     stamps = [s["last_incident_timestamp"] for s in services if s["last_incident_timestamp"]]
     assert stamps == [first.strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "Zoë Ångström ✓", "id": 7, "ok": True, "nothing": None, "ratio": 0.25, "items": [1, "a"]},
+        {"id": 123456789012345678901234567890, "run": 2**64},  # beyond 64 bits: orjson refuses
+        {1: "a key that is no string"},  # orjson refuses: the standard encoder writes "1"
+    ],
+)
+def test_a_json_body_reads_back_as_the_standard_encoder_wrote_it(payload):
+    import json
+
+    from simulator.emulator import _dumps
+
+    body = _dumps(payload)
+    assert json.loads(body) == json.loads(json.dumps(payload))
+    assert b", " not in body and b": " not in body  # compact, as GitHub answers
