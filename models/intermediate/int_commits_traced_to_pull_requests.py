@@ -151,22 +151,33 @@ def graph_heads(parents: Mapping[str, Sequence[str]]) -> set[str]:
 def model(dbt: Any, session: Any) -> Any:
     """dbt entry point: commit graphs, landings and tips in; one row per traced commit out.
 
-    Only what the walk needs crosses into Python (SHAs, parents, epoch seconds), as columns: the graphs
-    are built per repository with `dict(zip(...))` rather than row by row, and commit details (and
-    whether a commit is a merge) are joined back in DuckDB.
+    Only what the walk needs crosses into Python (SHAs, parents, epoch seconds), one repository at a time:
+    the graph is read as Arrow columns ordered by repository, each repository's slice becomes Python
+    objects (`dict(zip(...))`, not a loop per commit) only while it is walked, and its result goes back to
+    Arrow at once, so the model's memory is one repository's graph beside compact columns. Commit details
+    (and whether a commit is a merge) are joined back in DuckDB.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     dbt.config(materialized="table")
+    traced_schema = pa.schema(
+        [
+            ("repository", pa.string()),
+            ("commit_sha", pa.string()),
+            ("pr_number", pa.int64()),
+            ("is_landing", pa.bool_()),
+            ("is_on_main_line", pa.bool_()),
+        ]
+    )
     # The branch history of every repository (a pull request's commit list alone places no commit on it);
     # a commit's landing_pr_number is the host's record of the pull request it landed, else its message's.
     commits = dbt.ref("int_commits_unioned").filter("is_on_branch")
-    graph_columns = (
+    graph = (
         commits.select("repository, commit_sha, coalesce(parent_shas, []), epoch(committed_at)")
         .order("repository")
         .to_arrow_table()
     )
-    repository_of, sha_of, parents_of, committed_of = (column.to_pylist() for column in graph_columns.columns)
     landings: dict[str, dict[str, int]] = {}
     for repository, sha, number in (
         commits.filter("landing_pr_number is not null")
@@ -191,17 +202,17 @@ def model(dbt: Any, session: Any) -> Any:
         if is_default:
             defaults.setdefault(repository, []).append(name)
 
-    traced_repository: list[str] = []
-    traced_sha: list[str] = []
-    traced_number: list[int | None] = []
-    traced_landing: list[bool] = []
-    traced_main_line: list[bool] = []
-    end = 0
-    while end < len(repository_of):
-        start, repository = end, repository_of[end]
-        end = _run_end(repository_of, start)
-        parents = dict(zip(sha_of[start:end], parents_of[start:end], strict=True))
-        committed = dict(zip(sha_of[start:end], committed_of[start:end], strict=True))
+    # One repository's graph at a time as Python objects: the rest stays in Arrow's compact columns.
+    traced_parts: list[pa.Table] = []
+    runs = pc.run_end_encode(graph.column(0).combine_chunks())
+    start = 0
+    for repository, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        shas, commit_parents, committed_epochs = (
+            column.to_pylist() for column in graph.slice(start, end - start).columns[1:]
+        )
+        start = end
+        parents = dict(zip(shas, commit_parents, strict=True))
+        committed = dict(zip(shas, committed_epochs, strict=True))
         heads_here = {sha for _, sha in pull_heads.get(repository, [])}
         heads = [(sha, committed[sha]) for sha in graph_heads(parents) if sha not in heads_here]
         tips_named = [
@@ -214,21 +225,20 @@ def model(dbt: Any, session: Any) -> Any:
         )
         if not traced:
             continue
-        shas, numbers, is_landing, on_main_line = zip(*traced, strict=True)
-        traced_repository += [repository] * len(traced)
-        traced_sha += shas
-        traced_number += numbers
-        traced_landing += is_landing
-        traced_main_line += on_main_line
-    traced_table = pa.table(
-        {
-            "repository": pa.array(traced_repository, pa.string()),
-            "commit_sha": pa.array(traced_sha, pa.string()),
-            "pr_number": pa.array(traced_number, pa.int64()),
-            "is_landing": pa.array(traced_landing, pa.bool_()),
-            "is_on_main_line": pa.array(traced_main_line, pa.bool_()),
-        }
-    )
+        traced_sha, traced_number, traced_landing, traced_main_line = zip(*traced, strict=True)
+        traced_parts.append(
+            pa.table(
+                {
+                    "repository": pa.array([repository] * len(traced), pa.string()),
+                    "commit_sha": pa.array(traced_sha, pa.string()),
+                    "pr_number": pa.array(traced_number, pa.int64()),
+                    "is_landing": pa.array(traced_landing, pa.bool_()),
+                    "is_on_main_line": pa.array(traced_main_line, pa.bool_()),
+                },
+                schema=traced_schema,
+            )
+        )
+    traced_table = pa.concat_tables(traced_parts) if traced_parts else traced_schema.empty_table()
 
     # Details of each commit from the best source that has it (int_commits_unioned).
     details = commits.select(
@@ -240,15 +250,3 @@ def model(dbt: Any, session: Any) -> Any:
         .join(details, "repository, commit_sha")
         .select(", ".join(OUTPUT_COLUMNS))
     )
-
-
-def _run_end(values: Sequence[str], start: int) -> int:
-    """The index after the run of values equal to values[start] (values sorted): a binary search."""
-    low, high, value = start + 1, len(values), values[start]
-    while low < high:
-        middle = (low + high) // 2
-        if values[middle] == value:
-            low = middle + 1
-        else:
-            high = middle
-    return low
