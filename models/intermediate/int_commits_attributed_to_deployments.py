@@ -3,7 +3,11 @@
 A dbt Python model because the walk is a graph traversal: in SQL it becomes a recursive CTE that is
 quadratic on long histories, while here it is one pass over commits and parent edges per
 service+environment. The walk itself is the plain function `attribute_commits`, importable without dbt
-so it is tested on hand-made graphs (tests/test_attribution.py); `model` only reads and writes tables.
+so it is tested on hand-made graphs (tests/test_attribution.py). Incremental per service+environment:
+`plan_walks` keeps, extends or redoes each one's walk, deciding in DuckDB over today's inputs and the rows
+built so far (EXTENSION_CHECKS); `walk` runs what it planned, reading only the commits a walk needs;
+`refresh_walks` is both on plain relation names (tests/test_attribution_extension.py); `model` only wires
+them to dbt.
 
 Rules (docs/metrics.md, "Attribution"):
 - Deployments of one service to one environment are taken in deployment order (deployed_at, then
@@ -28,7 +32,7 @@ from typing import Any, NamedTuple
 log = logging.getLogger("deploylens.attribution")
 
 OUTPUT_COLUMNS = ("service", "environment", "commit_sha", "deployment_id", "deployed_at", "is_baseline")
-# The table also keeps `input_fingerprint`: the fingerprint of the inputs each row was built from.
+# The table also keeps the walk each row was written by: STATE_COLUMNS.
 
 
 # Plain classes, not dataclasses: dbt-duckdb runs this file as a module missing from sys.modules, where
