@@ -31,6 +31,19 @@ FIRST_NOW = FIXED_END - timedelta(days=5, hours=8)
 SECOND_NOW = FIXED_END - timedelta(days=4, hours=8)
 
 
+def _walks(build_db) -> dict[tuple[str, str], list[int]]:
+    """Per service+environment, the walks its commit attribution rows come from (deployments walked)."""
+    con = duckdb.connect(str(build_db))
+    try:
+        rows = con.execute(
+            """select service, environment, list(distinct walked_deployments order by walked_deployments)
+            from intermediate.int_commits_attributed_to_deployments group by all"""
+        ).fetchall()
+    finally:
+        con.close()
+    return {(service, environment): walks for service, environment, walks in rows}
+
+
 def _assert_same_marts(incremental: dict, full: dict) -> None:
     """Row for row: `snapshot_marts` sorts each mart by its key, unique in both (test_end_to_end).
 
@@ -72,9 +85,11 @@ def orgs(tmp_path_factory, tiny_org):
     stepped.emulator.set_now(SECOND_NOW)
     run_refresh(stepped.config_path, stepped.workdir)
     second = snapshot_marts(stepped.workdir.warehouse)
+    walks = [_walks(stepped.workdir.build_db)]
     stepped.emulator.set_now(FIXED_END)
     run_refresh(stepped.config_path, stepped.workdir)
     incremental = snapshot_marts(stepped.workdir.warehouse)
+    walks.append(_walks(stepped.workdir.build_db))
     yield {
         "stepped": stepped,
         "scratch": scratch,
@@ -82,6 +97,7 @@ def orgs(tmp_path_factory, tiny_org):
         "second": second,
         "incremental": incremental,
         "full": full,
+        "walks": walks,
     }
     stepped.emulator.stop()
     for key, value in saved.items():
@@ -139,6 +155,15 @@ def test_incremental_refreshes_match_ground_truth(orgs):
     horizon = pd.Timestamp(yaml.safe_load(stepped.config_path.read_text())["sources"]["github"]["start_date"])
     result = compare(read_truth(stepped.workdir.truth), read_marts(stepped.workdir.warehouse), horizon)
     assert_matches_truth(result)
+
+
+def test_refreshes_extend_commit_walks(orgs):
+    """The marts above came from extended walks: after each later refresh some service+environment keeps
+    the rows of an earlier walk beside those of the walk that extended it (docs/architecture.md)."""
+    for walks in orgs["walks"]:
+        assert all(None not in walk for walk in walks.values())
+        extended = [key for key, walk in walks.items() if len(walk) > 1]
+        assert extended, walks
 
 
 def test_full_rebuild_gives_the_same_marts(orgs):

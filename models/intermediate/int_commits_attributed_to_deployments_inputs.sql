@@ -1,8 +1,9 @@
 -- One row per (service, environment) that ships commits: a fingerprint of everything its commit walk reads
 -- (its successful deployments in order, and the commit graph of their repositories). The incremental walk
--- (int_commits_attributed_to_deployments) redoes a service+environment only when this fingerprint changed,
--- so a late-arriving deployment or commit, a new status or a changed rule gives the same rows as a full
--- rebuild. Sums of row hashes do not depend on row order; the counts guard against cancelling pairs.
+-- (int_commits_attributed_to_deployments) keeps a service+environment's rows while this fingerprint is the
+-- one its latest walk was built from; when it changed, the model's own checks decide whether the walk can be
+-- extended or must be redone. Sums of row hashes do not depend on row order; the counts guard against
+-- cancelling pairs.
 {{ config(materialized='view') }}
 
 with
