@@ -49,6 +49,7 @@ from orchestration.build_state import (
 )
 from orchestration.checks import record_dbt_checks
 from orchestration.dbt_warm import LAUNCHER_ENV as WARM_LAUNCHER_ENV
+from orchestration.heap import freeze_more
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
@@ -515,6 +516,8 @@ def _import_gx_suites() -> None:
         import data_tests.fct_deployments  # noqa: F401
     except Exception:  # noqa: BLE001 - the check imports it again and reports any error itself
         log.debug("warm import of the GX suites failed", exc_info=True)
+        return
+    freeze_more()  # Great Expectations' modules stay for the run: out of the collector's walks too
 
 
 def _seed_partial_parse(parsed: Path, target: Path) -> None:

@@ -102,15 +102,19 @@ class RefreshFailed(RuntimeError):
 
 def _execute_refresh(config_path: Path, workdir: Workdir, full_rebuild: bool, verbose: bool) -> Any:
     """The Dagster run of the refresh (or full-rebuild) job, in this process."""
-    import dagster as dg
+    from orchestration.heap import collection_paused, frozen_heap
 
-    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
-    from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+    with collection_paused():  # imports and definitions: objects that live as long as the run
+        import dagster as dg
 
-    defs = build_definitions(config_path, workdir)
+        from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
+        from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+
+        defs = build_definitions(config_path, workdir)
     job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
     console_level = "WARNING" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
+    # The imported modules and the definitions live as long as the run: out of the collector's walks.
+    with frozen_heap(), dg.DagsterInstance.get() as instance:
         # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
         # left behind here too, so the schedule and the UI can start runs again.
         reap_orphaned_runs(instance, workdir.lock_file)

@@ -141,6 +141,9 @@ def _serve(path: str, fd: int, parent: int) -> int:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - an import only saves time; dbt reports real errors itself
             pass
+    from orchestration.heap import tune_for_dbt
+
+    tune_for_dbt()
     listener.settimeout(1.0)
     while True:
         try:
