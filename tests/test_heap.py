@@ -159,3 +159,14 @@ def test_a_refresh_runs_its_job_with_the_definitions_frozen(monkeypatch, tmp_pat
     assert seen["enabled"]  # the run collects its own garbage as usual...
     assert seen["frozen"] > 10_000  # ... but not the modules and definitions it started with
     assert gc.get_freeze_count() == 0 and gc.isenabled()
+
+
+def test_the_great_expectations_modules_are_frozen_once_imported_in_a_refresh(unfrozen):
+    from orchestration.assets import _import_gx_suites
+
+    with heap.frozen_heap():
+        before = gc.get_freeze_count()
+        made_since = _Node()
+        _import_gx_suites()  # the transform step's thread: import, then freeze what is alive
+        assert gc.get_freeze_count() > before
+        del made_since
