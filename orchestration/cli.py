@@ -111,7 +111,7 @@ def _execute_refresh(config_path: Path, workdir: Workdir, full_rebuild: bool, ve
         from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
 
         defs = build_definitions(config_path, workdir)
-    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
+        job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
     console_level = "WARNING" if verbose else "CRITICAL"
     # The imported modules and the definitions live as long as the run: out of the collector's walks.
     with frozen_heap(), dg.DagsterInstance.get() as instance:

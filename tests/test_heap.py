@@ -134,6 +134,7 @@ def test_a_refresh_runs_its_job_with_the_definitions_frozen(monkeypatch, tmp_pat
     class Defs:
         def resolve_job_def(self, name):
             seen["job"] = name
+            seen["paused while resolving"] = not gc.isenabled()
             return Job()
 
     def build_definitions(config_path, workdir):
@@ -155,7 +156,7 @@ def test_a_refresh_runs_its_job_with_the_definitions_frozen(monkeypatch, tmp_pat
     result = cli._execute_refresh(tmp_path / "org.yml", Workdir.at(tmp_path), False, False)
     assert result == "result"
     assert seen["job"] == definitions.REFRESH_JOB
-    assert seen["paused while building"]
+    assert seen["paused while building"] and seen["paused while resolving"]
     assert seen["enabled"]  # the run collects its own garbage as usual...
     assert seen["frozen"] > 10_000  # ... but not the modules and definitions it started with
     assert gc.get_freeze_count() == 0 and gc.isenabled()
