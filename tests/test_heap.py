@@ -171,3 +171,24 @@ def test_the_great_expectations_modules_are_frozen_once_imported_in_a_refresh(un
         _import_gx_suites()  # the transform step's thread: import, then freeze what is alive
         assert gc.get_freeze_count() > before
         del made_since
+
+
+def test_a_process_that_ends_after_the_block_leaves_it_frozen(unfrozen):
+    with heap.frozen_heap(process_ends=True):
+        pass
+    assert gc.get_freeze_count() > 0  # nothing to restore: the process exits (no last full collection)
+    gc.unfreeze()
+
+
+def test_only_the_command_lines_own_process_ends_after_a_refresh(monkeypatch, tmp_path):
+    from orchestration import cli
+
+    seen = []
+    monkeypatch.setattr(
+        cli, "run_refresh", lambda *a, **kw: seen.append(kw["process_ends"]) or {"exit_code": 0}
+    )
+    config = str(tmp_path / "org.yml")
+    assert cli.main(["refresh", "--config", config]) == 0  # a caller passing argv goes on
+    monkeypatch.setattr(sys, "argv", ["deploylens", "refresh", "--config", config])
+    assert cli.main() == 0  # `deploylens refresh`: the process exits after it
+    assert seen == [False, True]
