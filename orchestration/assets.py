@@ -99,6 +99,13 @@ def dbt_build_args(full_rebuild: bool) -> list[str]:
     return [*args, "--full-refresh"] if full_rebuild else args
 
 
+# dbt's log file (`dbt.log` in the build's target folder) in dbt's own text format, every debug line kept.
+# dagster-dbt passes `--log-format json` for the lines it reads from dbt's stdout, and dbt's log file follows
+# that format unless told otherwise: a JSON object per line, several times the bytes and the CPU of the text
+# line (docs/architecture.md, "Where a small refresh's time goes").
+DBT_LOG_FILE_ARGS = ["--log-format-file", "debug"]
+
+
 class RefreshDbtResource(DbtCliResource):
     """dagster-dbt's dbt resource without two costs a refresh does not need.
 
@@ -591,7 +598,8 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         try:
             with _concise_dbt_output():
                 # dagster-dbt adds `--select fqn:*` and the asset's own `--exclude` (dbt unites them).
-                yield from dbt.cli(args, context=context, target_path=workdir.dbt_target).stream()
+                command = [*args, *DBT_LOG_FILE_ARGS]
+                yield from dbt.cli(command, context=context, target_path=workdir.dbt_target).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
 
