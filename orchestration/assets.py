@@ -49,6 +49,7 @@ from orchestration.build_state import (
 )
 from orchestration.checks import record_dbt_checks
 from orchestration.dbt_warm import LAUNCHER_ENV as WARM_LAUNCHER_ENV
+from orchestration.heap import freeze_more
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
@@ -96,6 +97,13 @@ def dbt_build_args(full_rebuild: bool) -> list[str]:
     """
     args = ["build", "--exclude", "test_type:unit"]
     return [*args, "--full-refresh"] if full_rebuild else args
+
+
+# dbt's log file (`dbt.log` in the build's target folder) in dbt's own text format, every debug line kept.
+# dagster-dbt passes `--log-format json` for the lines it reads from dbt's stdout, and dbt's log file follows
+# that format unless told otherwise: a JSON object per line, several times the bytes and the CPU of the text
+# line (docs/architecture.md, "Where a small refresh's time goes").
+DBT_LOG_FILE_ARGS = ["--log-format-file", "debug"]
 
 
 class RefreshDbtResource(DbtCliResource):
@@ -515,6 +523,8 @@ def _import_gx_suites() -> None:
         import data_tests.fct_deployments  # noqa: F401
     except Exception:  # noqa: BLE001 - the check imports it again and reports any error itself
         log.debug("warm import of the GX suites failed", exc_info=True)
+        return
+    freeze_more()  # Great Expectations' modules stay for the run: out of the collector's walks too
 
 
 def _seed_partial_parse(parsed: Path, target: Path) -> None:
@@ -588,7 +598,8 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         try:
             with _concise_dbt_output():
                 # dagster-dbt adds `--select fqn:*` and the asset's own `--exclude` (dbt unites them).
-                yield from dbt.cli(args, context=context, target_path=workdir.dbt_target).stream()
+                command = [*args, *DBT_LOG_FILE_ARGS]
+                yield from dbt.cli(command, context=context, target_path=workdir.dbt_target).stream()
         finally:
             record_dbt_checks(workdir, context.run.run_id, started)
 

@@ -100,17 +100,24 @@ class RefreshFailed(RuntimeError):
         self.report = report
 
 
-def _execute_refresh(config_path: Path, workdir: Workdir, full_rebuild: bool, verbose: bool) -> Any:
-    """The Dagster run of the refresh (or full-rebuild) job, in this process."""
-    import dagster as dg
+def _execute_refresh(
+    config_path: Path, workdir: Workdir, full_rebuild: bool, verbose: bool, process_ends: bool = False
+) -> Any:
+    """The Dagster run of the refresh (or full-rebuild) job, in this process (`process_ends`: which exits
+    after the refresh, so what the run froze stays frozen: `orchestration.heap.frozen_heap`)."""
+    from orchestration.heap import collection_paused, frozen_heap
 
-    from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
-    from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+    with collection_paused():  # imports and definitions: objects that live as long as the run
+        import dagster as dg
 
-    defs = build_definitions(config_path, workdir)
-    job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
+        from orchestration.definitions import FULL_REBUILD_JOB, REFRESH_JOB, build_definitions
+        from orchestration.resources import PROCESS_TAG, process_identity, reap_orphaned_runs
+
+        defs = build_definitions(config_path, workdir)
+        job = defs.resolve_job_def(FULL_REBUILD_JOB if full_rebuild else REFRESH_JOB)
     console_level = "WARNING" if verbose else "CRITICAL"
-    with dg.DagsterInstance.get() as instance:
+    # The imported modules and the definitions live as long as the run: out of the collector's walks.
+    with frozen_heap(process_ends), dg.DagsterInstance.get() as instance:
         # A refresh from the command line does not pass the run queue: free it of runs killed refreshes
         # left behind here too, so the schedule and the UI can start runs again.
         reap_orphaned_runs(instance, workdir.lock_file)
@@ -125,11 +132,16 @@ def _execute_refresh(config_path: Path, workdir: Workdir, full_rebuild: bool, ve
 
 
 def run_refresh(
-    config_path: Path, workdir: Workdir, verbose: bool | None = None, full_rebuild: bool = False
+    config_path: Path,
+    workdir: Workdir,
+    verbose: bool | None = None,
+    full_rebuild: bool = False,
+    process_ends: bool = False,
 ) -> dict:
     """One refresh through the Dagster `refresh` job; raises RefreshFailed saying what failed and why.
 
     `full_rebuild` runs the `full_rebuild` job instead: the incremental models are rebuilt from scratch.
+    `process_ends`: the process exits after the refresh (the command line's `--no-serve`, `refresh`).
 
     The returned dict holds the run id, the checks, the report and the exit code (0, or 3 when some
     source is stale; docs/architecture.md).
@@ -143,7 +155,7 @@ def run_refresh(
     os.environ["DEPLOYLENS_CONFIG"] = str(Path(config_path).resolve())
     log.info("reading configuration %s", config_path)
     with WarmDbt():  # dbt starts up while the definitions load and the sources load
-        result = _execute_refresh(config_path, workdir, full_rebuild, verbose)
+        result = _execute_refresh(config_path, workdir, full_rebuild, verbose, process_ends)
     report = RefreshReport(run_id=result.run_id)
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE" or not event.step_key:
@@ -349,7 +361,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "# deploylens configuration for the simulated demo organisation (see docs/configuration.md)\n"
             + yaml.safe_dump(org, sort_keys=False)
         )
-        run_refresh(workdir.config, workdir)
+        run_refresh(workdir.config, workdir, process_ends=args.process_ends and args.no_serve)
         if args.no_serve:
             return 0
         _serve(workdir, args.port, args.dagster_port)
@@ -426,7 +438,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
             shutil.rmtree(stale, ignore_errors=True)
         workdir.ensure()
         workdir.config.write_text(text)
-    run_refresh(workdir.config, workdir)
+    run_refresh(workdir.config, workdir, process_ends=args.process_ends and args.no_serve)
     if args.no_serve:
         return 0
     _serve(workdir, args.port, args.dagster_port)
@@ -436,9 +448,13 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     config = Path(args.config)
     workdir = Workdir.at(args.workdir or config.resolve().parent)
-    return run_refresh(config, workdir, verbose=args.verbose or None, full_rebuild=args.full_rebuild)[
-        "exit_code"
-    ]
+    return run_refresh(
+        config,
+        workdir,
+        verbose=args.verbose or None,
+        full_rebuild=args.full_rebuild,
+        process_ends=args.process_ends,
+    )["exit_code"]
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -528,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
     app.set_defaults(func=cmd_app)
 
     args = parser.parse_args(argv)
+    # The `deploylens` command's own process (arguments from sys.argv) exits after the command; a caller
+    # that passes `argv` (a test, a script) goes on and gets its process back as it was (`frozen_heap`).
+    args.process_ends = argv is None
     _setup_logging()
     try:
         return args.func(args)

@@ -132,15 +132,24 @@ def launch(argv: list[str]) -> int:
 
 
 # ------------------------------------------------------------------------------ the waiting process's side
-def _serve(path: str, fd: int, parent: int) -> int:
-    listener = socket.socket(fileno=fd)  # bound and listening (WarmDbt.start)
+def _preload() -> None:
+    """Import what dbt runs first, then keep the imported modules out of the garbage collector's walks
+    and make its young collections rarer for the command (`orchestration.heap.tune_for_dbt`)."""
     import importlib
+
+    from orchestration.heap import tune_for_dbt
 
     for module in PRELOAD:
         try:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - an import only saves time; dbt reports real errors itself
             pass
+    tune_for_dbt()
+
+
+def _serve(path: str, fd: int, parent: int) -> int:
+    listener = socket.socket(fileno=fd)  # bound and listening (WarmDbt.start)
+    _preload()
     listener.settimeout(1.0)
     while True:
         try:

@@ -216,3 +216,10 @@ def test_deployers_pipelines_sizes_and_reviews_match_ground_truth(tiny_org):
     assert (sized["batch_pr_count"] == sized["prs"]).all(), sized[sized["batch_pr_count"] != sized["prs"]]
     assert (sized["batch_lines_changed"] == sized["lines"]).all()
     assert batches.loc[batches["prs"] < batches["changes"], "batch_lines_changed"].isna().all()
+
+
+def test_dbt_log_file_keeps_every_debug_line_in_dbts_text_format(tiny_org):
+    log = (tiny_org.workdir.dbt_target / "dbt.log").read_text().splitlines()
+    assert log and not any(line.startswith("{") for line in log)  # not dagster-dbt's JSON lines
+    assert any("[debug]" in line and "SQL status: OK" in line for line in log)  # the queries are there
+    assert any("Done. PASS=" in line for line in log)
