@@ -353,13 +353,15 @@ def plan_walks(session: Any, deployments: str, commits: str, inputs: str, this: 
             on built.service = inputs.service and built.environment = inputs.environment
         """
     )
-    # The graphs of every repository walked or checked, one row per commit with its parents merged.
+    # The graphs of every repository walked or checked: one row per commit (int_commits_unioned has one per
+    # repository and commit, its parent lists already merged; its data test guards it), parents sorted and
+    # distinct. Row by row: a grouped list aggregate over millions of commits would stay in memory whole.
     session.execute(
         f"""
         create or replace temp table {t["graph"]} as
         select
             repository, commit_sha,
-            list_sort(list_distinct(flatten(list(coalesce(parent_shas, []::varchar[]))))) as parents,
+            list_sort(list_distinct(coalesce(parent_shas, []::varchar[]))) as parents,
         from {commits}
         where repository in (
             select distinct d.repository
@@ -368,7 +370,6 @@ def plan_walks(session: Any, deployments: str, commits: str, inputs: str, this: 
                 on plan.service = d.service and plan.environment = d.environment
             where plan.action <> 'unchanged'
         )
-        group by repository, commit_sha
         """
     )
     shipped = "select null::varchar as service, null::varchar as environment, null::varchar as repository, "
