@@ -50,6 +50,7 @@ from orchestration.build_state import (
 from orchestration.checks import record_dbt_checks
 from orchestration.dbt_warm import LAUNCHER_ENV as WARM_LAUNCHER_ENV
 from orchestration.heap import freeze_more
+from orchestration.load_process import in_child
 from orchestration.publish import publish
 from orchestration.resources import BuildLock
 from orchestration.workdir import DBT_PROJECT_DIR, Workdir
@@ -324,6 +325,44 @@ def _rows_loaded(pipeline: Any) -> int:
     return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
 
 
+def _load_source(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    name: str,
+    source: Any,
+    pipeline: Any,
+    build_db: Path,
+    run_id: str,
+) -> tuple[str, Any]:
+    """One source's load, recorded in `meta.source_loads`: ("ok", its materializations), or ("stale", why)
+    when its API failed past the retries (any other error is raised)."""
+    started_at = datetime.now(UTC).replace(tzinfo=None)
+    usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
+    before = usage.snapshot() if usage is not None else None
+    try:
+        results = list(dlt.run(context=context))
+    except Exception as exc:
+        failure = source_failure(exc)
+        message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
+        spent = api_spent(usage, before)
+        record_source_load(build_db, run_id, name, started_at, "failed", message[:2000], spent=spent)
+        if failure is None or name == "org_config":
+            raise
+        pipeline.abort_packages()
+        log.warning("%s: failed (%s); the warehouse keeps its last good %s data", name, message, name)
+        return "stale", message
+    record_source_load(
+        build_db,
+        run_id,
+        name,
+        started_at,
+        "ok",
+        rows_loaded=_rows_loaded(pipeline),
+        spent=api_spent(usage, before),
+    )
+    return "ok", results
+
+
 def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.AssetsDefinition:
     @dlt_assets(
         dlt_source=source,
@@ -334,42 +373,24 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
     def _load(context: dg.AssetExecutionContext, dlt: DagsterDltResource, build_lock: BuildLock) -> Iterator:
         """Load the source; when its API fails past the retries, keep its last good raw data instead.
 
-        dlt commits a load (data and incremental state) only once it completes, so a failed extraction
-        leaves the source's raw tables as the previous load left them; its pending package is aborted
-        (and the local state restored) so nothing of it is loaded later. The step then succeeds with
-        `stale` materializations, and the models build from the other sources' fresh data and this one's
-        last good data.
+        The load runs in a process of its own that exits when it ends (orchestration/load_process.py):
+        what it held at its peak goes back to the system before the next step. dlt commits a load (data
+        and incremental state) only once it completes, so a failed extraction leaves the source's raw
+        tables as the previous load left them; its pending package is aborted (and the local state
+        restored) so nothing of it is loaded later. The step then succeeds with `stale` materializations,
+        and the models build from the other sources' fresh data and this one's last good data.
         """
         log.info("loading %s", name)
         run_id = context.run.run_id
-        started_at = datetime.now(UTC).replace(tzinfo=None)
-        usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
-        before = usage.snapshot() if usage is not None else None
-        try:
-            results = list(dlt.run(context=context))
-        except Exception as exc:
-            failure = source_failure(exc)
-            message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
-            spent = api_spent(usage, before)
-            record_source_load(build_db, run_id, name, started_at, "failed", message[:2000], spent=spent)
-            if failure is None or name == "org_config":
-                raise
-            pipeline.abort_packages()
-            log.warning("%s: failed (%s); the warehouse keeps its last good %s data", name, message, name)
-            for key in context.selected_asset_keys:
-                yield dg.MaterializeResult(asset_key=key, metadata={"stale": True, "error": message})
-            return
-        record_source_load(
-            build_db,
-            run_id,
-            name,
-            started_at,
-            "ok",
-            rows_loaded=_rows_loaded(pipeline),
-            spent=api_spent(usage, before),
+        outcome, value = in_child(
+            lambda: _load_source(context, dlt, name, source, pipeline, build_db, run_id)
         )
         release_memory()  # the next step starts from what this one kept, not its peak
-        yield from results
+        if outcome == "stale":
+            for key in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=key, metadata={"stale": True, "error": value})
+            return
+        yield from value
 
     return _load
 
