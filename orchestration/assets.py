@@ -24,6 +24,7 @@ import duckdb
 import requests
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
 from packaging import version
 
 from ingestion.assessments import assessments_source
@@ -325,6 +326,54 @@ def _rows_loaded(pipeline: Any) -> int:
     return sum(n for table, n in counts.items() if not table.startswith("_dlt"))
 
 
+def _asset_resources(context: dg.AssetExecutionContext, source: Any, pipeline: Any) -> tuple[dict, Any]:
+    """The dlt resources of the step's selected assets by asset key, and the source narrowed to them (as
+    dagster-dlt selects them)."""
+    translator = IngestionTranslator()
+    resources = {
+        translator.get_asset_spec(
+            DltResourceTranslatorData(resource=resource, pipeline=pipeline)
+        ).key: resource
+        for resource in source.selected_resources.values()
+    }
+    if context.is_subset:
+        resources = {key: r for key, r in resources.items() if key in context.selected_asset_keys}
+        source = source.with_resources(*[r.name for r in resources.values()])
+    return resources, source
+
+
+def _extract(
+    context: dg.AssetExecutionContext, name: str, source: Any, pipeline: Any, build_db: Path, started_at: Any
+) -> tuple[str, Any]:
+    """A source's extraction into a load package of its pipeline (run in a process of its own, whose
+    memory goes when it ends): ("extracted", what it spent of the API), or ("stale", why) when its API failed
+    past the retries; any other error is raised. A failure is recorded in `meta.source_loads`."""
+    usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
+    before = usage.snapshot() if usage is not None else None
+    _, source = _asset_resources(context, source, pipeline)
+    try:
+        # As a dlt run starts: drop the local state (restored from the destination) or pending packages.
+        if pipeline.config.restore_from_destination:
+            pipeline.drop()
+            pipeline.sync_destination()
+        else:
+            pipeline.drop_pending_packages()
+        pipeline.extract(source)
+    except Exception as exc:
+        failure = source_failure(exc)
+        message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
+        spent = api_spent(usage, before)
+        record_source_load(
+            build_db, context.run.run_id, name, started_at, "failed", message[:2000], spent=spent
+        )
+        if failure is None or name == "org_config":
+            raise
+        pipeline.abort_packages()
+        log.warning("%s: failed (%s); the warehouse keeps its last good %s data", name, message, name)
+        return "stale", message
+    return "extracted", api_spent(usage, before)
+
+
 def _load_source(
     context: dg.AssetExecutionContext,
     dlt: DagsterDltResource,
@@ -332,34 +381,41 @@ def _load_source(
     source: Any,
     pipeline: Any,
     build_db: Path,
-    run_id: str,
 ) -> tuple[str, Any]:
     """One source's load, recorded in `meta.source_loads`: ("ok", its materializations), or ("stale", why)
-    when its API failed past the retries (any other error is raised)."""
+    when its API failed past the retries (any other error is raised).
+
+    The extraction runs in a process of its own (what the source's pages and dlt's buffers left in the
+    heap goes with it); normalise and load then run here, from the package it left on disk, in a fresh
+    pipeline object that reads the pipeline's state and schemas as the extraction wrote them."""
     started_at = datetime.now(UTC).replace(tzinfo=None)
-    usage = getattr(source, "api_usage", None)  # sources that count their API requests carry one
-    before = usage.snapshot() if usage is not None else None
+    outcome, value = in_child(lambda: _extract(context, name, source, pipeline, build_db, started_at))
+    if outcome == "stale":
+        return "stale", value
+    spent = value
+    loader = make_pipeline(name, build_db, pipeline.pipelines_dir)
+    loader.config.restore_from_destination = False  # the extraction restored the state and extended it
     try:
-        results = list(dlt.run(context=context))
+        load_info = loader.run()  # normalises and loads the pending package, in one trace
+        if load_info is not None:
+            load_info.raise_on_failed_jobs()
     except Exception as exc:
-        failure = source_failure(exc)
-        message = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
-        spent = api_spent(usage, before)
-        record_source_load(build_db, run_id, name, started_at, "failed", message[:2000], spent=spent)
-        if failure is None or name == "org_config":
-            raise
-        pipeline.abort_packages()
-        log.warning("%s: failed (%s); the warehouse keeps its last good %s data", name, message, name)
-        return "stale", message
+        message = f"{type(exc).__name__}: {exc}"
+        record_source_load(
+            build_db, context.run.run_id, name, started_at, "failed", message[:2000], spent=spent
+        )
+        raise
     record_source_load(
-        build_db,
-        run_id,
-        name,
-        started_at,
-        "ok",
-        rows_loaded=_rows_loaded(pipeline),
-        spent=api_spent(usage, before),
+        build_db, context.run.run_id, name, started_at, "ok", rows_loaded=_rows_loaded(loader), spent=spent
     )
+    resources, _ = _asset_resources(context, source, loader)
+    results = [
+        dg.MaterializeResult(
+            asset_key=key,
+            metadata=dlt.extract_resource_metadata(context, resource, load_info, loader) if load_info else {},
+        )
+        for key, resource in resources.items()
+    ]
     return "ok", results
 
 
@@ -381,10 +437,7 @@ def _load_asset(name: str, source: Any, pipeline: Any, build_db: Path) -> dg.Ass
         and the models build from the other sources' fresh data and this one's last good data.
         """
         log.info("loading %s", name)
-        run_id = context.run.run_id
-        outcome, value = in_child(
-            lambda: _load_source(context, dlt, name, source, pipeline, build_db, run_id)
-        )
+        outcome, value = in_child(lambda: _load_source(context, dlt, name, source, pipeline, build_db))
         release_memory()  # the next step starts from what this one kept, not its peak
         if outcome == "stale":
             for key in context.selected_asset_keys:
