@@ -165,12 +165,12 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     # a refresh after two days re-reads only what changed
     assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
     # with nothing new, each repository costs one point for its newest pull request and one for its
-    # deployments' first page, and one for the second page when the first holds more than 100 of them (a
-    # page reaching into the look-back is followed by the next: the monorepo's services deploy together)
+    # deployments' first page, also where it holds more than 100 of them (the monorepo's services deploy
+    # together): a page reaching behind the look-back is the last one read
     repositories = sum(1 for svc in world.services if svc.on_github)
     second_pages = sum(1 for svc in world.services if svc.delivery == "github" and len(svc.deployments) > 100)
     assert second_pages == 1
-    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories + second_pages
+    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories
 
 
 def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:
@@ -484,3 +484,62 @@ def test_listings_read_ahead_replay_their_pages_then_what_stopped_them() -> None
     }
     # what follows a whole listing runs in its worker; a listing that failed gets none
     assert extras == {"a": ["a:0", "a:1", "a:2"], "b": None, "c": ["c:0", "c:1", "c:2"]}
+
+
+class _PullRequestPages:
+    """A GraphQL client answering the pull request queries from a list of nodes, newest-updated first,
+    cursor-paged as GitHub pages a connection; `asked` records each query's page size and cursor."""
+
+    def __init__(self, nodes: list[dict]) -> None:
+        self.nodes = nodes
+        self.asked: list[tuple[int, str | None]] = []
+
+    def query(self, document: str, variables: dict, what: str) -> dict:
+        first, after = variables.get("first", 1), variables.get("after")
+        self.asked.append((first, after))
+        start = int(after or 0)
+        chunk = self.nodes[start : start + first]
+        end = start + len(chunk)
+        info = {"hasNextPage": end < len(self.nodes), "endCursor": str(end)}
+        listed = {"nodes": chunk, "pageInfo": info, "totalCount": len(self.nodes)}
+        return {"repository": {"pullRequests": listed}}
+
+
+def test_pull_request_pages_stop_at_the_first_page_reaching_behind_the_cursor() -> None:
+    from ingestion.github import graphql
+
+    cursor = END - timedelta(days=1)
+    # 3 pull requests updated since the cursor, then 200 updated an hour apart before it
+    nodes = [
+        {"number": n, "databaseId": n, "updatedAt": (END - timedelta(hours=n)).isoformat()} for n in range(3)
+    ] + [
+        {"number": n, "databaseId": n, "updatedAt": (cursor - timedelta(hours=n)).isoformat()}
+        for n in range(3, 203)
+    ]
+
+    def when(node: dict) -> datetime:
+        return datetime.fromisoformat(node["updatedAt"])
+
+    client = _PullRequestPages(nodes)
+    pages = graphql.read_pull_requests(
+        client,  # type: ignore[arg-type]
+        "acme/api",
+        lambda node: when(node) <= cursor,
+        incremental=True,
+        past=lambda node: when(node) < cursor,
+    )
+    # the newest alone, then the first page (10): it reaches behind the cursor, so nothing after it
+    assert client.asked == [(1, None), (graphql.FIRST_INCREMENTAL_PAGE, None)]
+    assert [node["number"] for node in pages[0] if when(node) > cursor] == [0, 1, 2]
+
+    # a node exactly at the cursor's instant may be new (an id not read at it): the next page is read
+    tied = [dict(node, updatedAt=cursor.isoformat()) for node in nodes[:13]]
+    client = _PullRequestPages(tied + nodes[13:])
+    graphql.read_pull_requests(
+        client,  # type: ignore[arg-type]
+        "acme/api",
+        lambda node: when(node) < cursor,
+        incremental=True,
+        past=lambda node: when(node) < cursor,
+    )
+    assert client.asked[2] == (graphql.PULL_REQUEST_PAGE, str(graphql.FIRST_INCREMENTAL_PAGE))

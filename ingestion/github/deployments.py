@@ -79,9 +79,9 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                         rows.append(shape_deployment(raw, full_name))
                 if rows:
                     yield rows
-                # newest first: once a page lies wholly behind the floor, every later page does too (a
-                # page only partly behind may have lost a record across its boundary to the next one)
-                if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
+                # newest first: once a page reaches behind the floor, every later page lies wholly behind
+                # it (a record a shifting listing carries across a boundary is older still, or read twice)
+                if floor is not None and any(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             cursor.save()
 

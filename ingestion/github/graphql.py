@@ -264,9 +264,11 @@ def read_pull_requests(
     behind: Callable[[dict], bool],
     incremental: bool = False,
     files: bool = True,
+    past: Callable[[dict], bool] | None = None,
 ) -> list[list[dict]]:
     """Pages of pull request nodes, newest-updated first, up to and including the first page whose every
-    pull request is `behind` the cursor (a listing that shifts while paged can carry one across a page).
+    pull request is `behind` the cursor, or that holds one `past` it (updated strictly before the cursor's
+    instant: every later node is then older still, so behind too, whatever ties the cursor holds).
 
     `incremental` (a cursor exists): the newest pull request is asked alone first, and nothing more when
     it lies behind the cursor; else the first page is a small one. `files`: whether the nodes carry their
@@ -286,6 +288,8 @@ def read_pull_requests(
         out.append(page)
         complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
+            break
+        if past is not None and any(past(node) for node in page):
             break
     return out
 
@@ -378,11 +382,12 @@ def read_history(
 
 
 def read_deployments(gql: GraphQLClient, full_name: str, floor: datetime | None) -> list[list[dict]]:
-    """Pages of deployment nodes, newest first, up to and including the first page wholly behind `floor`."""
+    """Pages of deployment nodes, newest first, up to and including the first page reaching behind
+    `floor` (created before it): every later page lies wholly behind it."""
     out = []
     for page in _pages(gql, DEPLOYMENTS_QUERY, "deployments", full_name, DEPLOYMENT_PAGE):
         out.append(page)
-        if floor is not None and page and all(parse_ts(n["createdAt"]) < floor for n in page):
+        if floor is not None and any(parse_ts(n["createdAt"]) < floor for n in page):
             break
     return out
 

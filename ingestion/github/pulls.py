@@ -70,11 +70,18 @@ def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[l
             rows.append(shape_pull_request(gh.detail(full_name, pr), full_name))
         if rows:
             yield rows
-        # a listing that shifts while we page can carry a record across a page boundary: stop only after
-        # a page lying wholly behind the cursor
-        if behind and behind == len(page):
+        # a listing that shifts while we page can carry a record across a page boundary: stop after a
+        # page lying wholly behind the cursor, or holding one updated strictly before its instant (every
+        # later record is older still)
+        if behind and (behind == len(page) or any(_before(pr, seen) for pr in page)):
             break
     seen.save()
+
+
+def _before(pr: dict, seen: ChangedSince) -> bool:
+    """Whether the pull request was last updated strictly before the cursor's instant."""
+    updated = parse_ts(pr["updated_at"])
+    return seen.cursor is not None and updated is not None and updated < seen.cursor
 
 
 def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict] | None]:
@@ -95,6 +102,7 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
             lambda node: behind(full_name, node),
             seen[full_name].resumed,
             files=gh.reads_files(full_name),
+            past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
         )
 
     for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
