@@ -164,13 +164,14 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     assert graph_first["graphql_points"] < 0.35 * n_prs
     # a refresh after two days re-reads only what changed
     assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
-    # with nothing new, each repository costs one point for its newest pull request and one for its
-    # deployments' first page, also where it holds more than 100 of them (the monorepo's services deploy
-    # together): a page reaching behind the look-back is the last one read
+    # with nothing new, the repositories' newest pull requests cost one query of one point together (up
+    # to 50 repositories), and each repository one point for its deployments' first page, also where it
+    # holds more than 100 of them (the monorepo's services deploy together): a page reaching behind the
+    # look-back is the last one read
     repositories = sum(1 for svc in world.services if svc.on_github)
     second_pages = sum(1 for svc in world.services if svc.delivery == "github" and len(svc.deployments) > 100)
-    assert second_pages == 1
-    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories
+    assert second_pages == 1 and repositories <= 50
+    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == repositories + 1
 
 
 def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:
@@ -543,3 +544,24 @@ def test_pull_request_pages_stop_at_the_first_page_reaching_behind_the_cursor() 
         past=lambda node: when(node) < cursor,
     )
     assert client.asked[2] == (graphql.PULL_REQUEST_PAGE, str(graphql.FIRST_INCREMENTAL_PAGE))
+
+
+def test_newest_pull_requests_of_many_repositories_in_one_query(served, world) -> None:
+    """The incremental probe asked for many repositories at once answers what the one-repository query
+    answers for each, for one point (a connection of one node per repository: under 100 requests)."""
+    from ingestion.github import graphql
+    from ingestion.github.helpers import make_client
+    from ingestion.http import RetryPolicy
+
+    usage = ApiUsage("GitHub")
+    client = make_client(f"{served.url}/github", TOKEN, RetryPolicy(2, 0.05, 0.3, 30.0), usage)
+    gql = graphql.GraphQLClient(client, graphql.graphql_url(f"{served.url}/github"), usage)
+    names = [svc.repository for svc in world.services if svc.on_github]
+    found = graphql.newest_pull_requests(gql, names)
+    assert (usage.requests, usage.points) == (1, 1)
+    for full_name in names:
+        owner, name = full_name.split("/")
+        _, body, _ = _post(served, graphql.NEWEST_PULL_REQUEST_QUERY, {"owner": owner, "name": name})
+        nodes = body["data"]["repository"]["pullRequests"]["nodes"]
+        assert found[full_name] == (nodes[0] if nodes else None)
+    assert any(node is not None for node in found.values())

@@ -2,7 +2,8 @@
 
 A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_at", "unfinished",
 "since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
-`created>=` bound the listing was last asked with (kept while it answers 304). The jobs' state (section
+`created>=` bound the listing was last asked with (kept while it answers 304; narrowed to the window, with
+its ETag taken at once, when it lags far behind after an answer). The jobs' state (section
 `runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read."""
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days:
         at the last read, so every run is read again until it has completed.
 
         The listing keeps its last query while nothing changes: an idle repository costs one 304. When
-        the listing did change, only runs inside the window are loaded, and the kept bound moves up to
-        the window once it lags by more than a week (one full answer, then 304s again)."""
+        the listing did change, only runs inside the window are loaded (paging stops at the first page
+        reaching behind it), and the kept bound moves up to the window once it lags by more than a week,
+        as after a first load from the start date: the narrowed query's first page is asked at once for
+        its ETag, so the next refresh asks one day's runs, and answers 304 when idle."""
         cursors = keyed_state("cursors", "workflow_runs")
         for repo in as_list(repos):
             yield from _repository_runs(gh, repo["full_name"], cursors, lookback_days)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +120,16 @@ query NewestPullRequest($owner: String!, $name: String!) {
   }
 }
 """
+# Repositories whose newest pull request one query asks together (aliased `repository` fields): GitHub
+# charges the connections' requests over 100, so up to 100 of them cost one point.
+NEWEST_PULL_REQUESTS_BATCH = 50
+NEWEST_OF = (
+    "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n"
+    "    pullRequests(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{\n"
+    "      nodes {{ databaseId updatedAt }}\n"
+    "    }}\n"
+    "  }}"
+)
 # An incremental run's first page is small (a few pull requests changed since the last run, usually),
 # later pages full.
 FIRST_INCREMENTAL_PAGE = 10
@@ -258,6 +268,28 @@ def _pages(
         page_size = min(size, left) if left > 0 else size
 
 
+def newest_pull_requests(gql: GraphQLClient, full_names: Sequence[str]) -> dict[str, dict | None]:
+    """Each repository's newest-updated pull request (`databaseId`, `updatedAt`; None without any), asked
+    for NEWEST_PULL_REQUESTS_BATCH repositories at a time in one query of aliased `repository` fields."""
+    out: dict[str, dict | None] = {}
+    for at in range(0, len(full_names), NEWEST_PULL_REQUESTS_BATCH):
+        batch = full_names[at : at + NEWEST_PULL_REQUESTS_BATCH]
+        variables: dict[str, Any] = {}
+        for i, full_name in enumerate(batch):
+            variables[f"o{i}"], variables[f"n{i}"] = full_name.split("/", 1)
+        arguments = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(batch)))
+        selections = "\n".join(NEWEST_OF.format(i=i) for i in range(len(batch)))
+        document = (
+            f"query NewestPullRequests({arguments}) {{\n  rateLimit {{ cost remaining resetAt limit }}\n"
+            f"{selections}\n}}"
+        )
+        data = gql.query(document, variables, f"newest pull requests of {len(batch)} repositories")
+        for i, full_name in enumerate(batch):
+            nodes = (((data.get(f"r{i}") or {}).get("pullRequests") or {}).get("nodes")) or []
+            out[full_name] = nodes[0] if nodes else None
+    return out
+
+
 def read_pull_requests(
     gql: GraphQLClient,
     full_name: str,
@@ -265,15 +297,16 @@ def read_pull_requests(
     incremental: bool = False,
     files: bool = True,
     past: Callable[[dict], bool] | None = None,
+    probed: bool = False,
 ) -> list[list[dict]]:
     """Pages of pull request nodes, newest-updated first, up to and including the first page whose every
     pull request is `behind` the cursor, or that holds one `past` it (updated strictly before the cursor's
     instant: every later node is then older still, so behind too, whatever ties the cursor holds).
 
     `incremental` (a cursor exists): the newest pull request is asked alone first, and nothing more when
-    it lies behind the cursor; else the first page is a small one. `files`: whether the nodes carry their
-    changed files."""
-    if incremental:
+    it lies behind the cursor (`probed`: the caller asked it already, with other repositories', and found
+    it new); the first page is then a small one. `files`: whether the nodes carry their changed files."""
+    if incremental and not probed:
         owner, name = full_name.split("/", 1)
         data = gql.query(
             NEWEST_PULL_REQUEST_QUERY, {"owner": owner, "name": name}, f"pull requests of {full_name}"

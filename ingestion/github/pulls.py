@@ -95,7 +95,14 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
         updated = parse_ts(pr["updated_at"] if "updated_at" in pr else pr["updatedAt"])
         return not seen[full_name].is_new(updated, pr["id"] if "id" in pr else pr["databaseId"])
 
+    # the repositories read before: their newest pull requests asked together, many to a query; only
+    # those with one not read yet have their pages read
+    resumed = [full_name for full_name, cursor in seen.items() if cursor.resumed]
+    newest = graphql.newest_pull_requests(gql, resumed) if resumed else {}
+
     def fetch(full_name: str) -> list[list[dict]]:
+        if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
+            return []
         return graphql.read_pull_requests(
             gql,
             full_name,
@@ -103,6 +110,7 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
             seen[full_name].resumed,
             files=gh.reads_files(full_name),
             past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
+            probed=full_name in newest,
         )
 
     for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
