@@ -164,14 +164,15 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     assert graph_first["graphql_points"] < 0.35 * n_prs
     # a refresh after two days re-reads only what changed
     assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
-    # with nothing new, the repositories' newest pull requests cost one query of one point together (up
-    # to 50 repositories), and each repository one point for its deployments' first page, also where it
-    # holds more than 100 of them (the monorepo's services deploy together): a page reaching behind the
-    # look-back is the last one read
+    # with nothing new, one query asks the repositories' newest pull requests (up to 50; a connection of
+    # one per repository: at least one point) and one their deployments' first pages (up to 25; each page
+    # 1 + 100 statuses requests: 808 for 8 repositories, 8 points), also where a repository holds more
+    # than 100 of them (the monorepo's services deploy together): a page reaching behind the look-back is
+    # the last one read
     repositories = sum(1 for svc in world.services if svc.on_github)
     second_pages = sum(1 for svc in world.services if svc.delivery == "github" and len(svc.deployments) > 100)
-    assert second_pages == 1 and repositories <= 50
-    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == repositories + 1
+    assert second_pages == 1 and repositories == 8
+    assert (graph[1][3]["graphql_requests"], graph[1][3]["graphql_points"]) == (2, 1 + 8)
 
 
 def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:

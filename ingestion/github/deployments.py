@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -49,8 +50,10 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         if gh.gql is not None:
             gql = gh.gql
 
+            first = _first_pages(gql, list(windows))
+
             def fetch(full_name: str) -> list[list[dict]]:
-                return graphql.read_deployments(gql, full_name, floors[full_name])
+                return graphql.read_deployments(gql, full_name, floors[full_name], first(full_name))
 
             listings = (
                 None if got is None else (got[0], _deployment_pages(gh, got[0], got[1]))
@@ -86,6 +89,27 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
             cursor.save()
 
     return deployments
+
+
+def _first_pages(gql: graphql.GraphQLClient, names: list[str]) -> Callable[[str], dict]:
+    """A repository's first page of deployments, asked with those of the repositories listed beside it
+    (graphql.DEPLOYMENTS_BATCH to a query) when the first of them is wanted: a batch's pages are held
+    only until their repositories are read."""
+    size = graphql.DEPLOYMENTS_BATCH
+    batch_of = {name: index // size for index, name in enumerate(names)}
+    held: dict[str, dict] = {}
+    asked: set[int] = set()
+    lock = threading.Lock()
+
+    def first(full_name: str) -> dict:
+        with lock:
+            batch = batch_of[full_name]
+            if batch not in asked:
+                held.update(graphql.first_deployment_pages(gql, names[batch * size : (batch + 1) * size]))
+                asked.add(batch)
+            return held.pop(full_name)
+
+    return first
 
 
 def _deployment_pages(gh: Reader, full_name: str, read: list[list[dict]]) -> Iterator[list[dict]]:
