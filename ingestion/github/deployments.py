@@ -46,14 +46,22 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         floors = {
             name: cursor.since(lookback_days, gh.start, clamp=False) for name, cursor in windows.items()
         }
+        # the repositories whose deployments were listed before (section `listed`), as of this load's start
+        listed_before = keyed_state("listed", "deployments")
+        read_before = frozenset(listed_before)
         listings: Iterator[tuple[str, Any] | None]
         if gh.gql is not None:
             gql = gh.gql
 
-            first = _first_pages(gql, list(windows))
+            # the first pages of repositories read before (mostly all a later load reads) are asked many
+            # to a query; a first load's one repository at a time, so the source works on one page while
+            # the next is served
+            resumed = [name for name in windows if name in read_before]
+            first = _first_pages(gql, resumed)
 
             def fetch(full_name: str) -> list[list[dict]]:
-                return graphql.read_deployments(gql, full_name, floors[full_name], first(full_name))
+                answered = first(full_name) if full_name in read_before else None
+                return graphql.read_deployments(gql, full_name, floors[full_name], answered)
 
             listings = (
                 None if got is None else (got[0], _deployment_pages(gh, got[0], got[1]))
@@ -87,6 +95,7 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                 if floor is not None and any(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             cursor.save()
+            listed_before[full_name] = True
 
     return deployments
 
