@@ -3,8 +3,10 @@ counts as the refresh's), driven through stdin.
 
 `python -m benchmarks.emulator --scale large --cache DIR --config-out org.yml [--behind-days 1]` prints
 `ready <url>` once it serves, then answers one JSON line per command line: `advance <days>` (the simulated
-clock moves forward: what happened meanwhile appears) and `usage` (the requests and GraphQL points the
-emulator counted) and `clock` (the world's end and the clock served now). It stops at the end of stdin.
+clock moves forward: what happened meanwhile appears), `usage` (the requests and GraphQL points the
+emulator counted), `clock` (the world's end and the clock served now) and `log` (the GitHub requests
+served since the last `log`, counted by endpoint, the repository and ids taken out, and status). It stops
+at the end of stdin.
 
 The large org comes from the world cache (generated once, then reused by every run); `medium` is the small
 org's teams and services repeated a few times over half a year, a size between the two built here only.
@@ -72,6 +74,24 @@ def advance(emulator, days: float) -> datetime:
     return emulator.now
 
 
+def request_log(emulator, since: int) -> dict[str, int]:
+    """The GitHub requests served from the `since`-th on, counted by `METHOD endpoint status`, the
+    endpoint with the organisation, repository, numbers and query values taken out."""
+    counts: dict[str, int] = {}
+    for method, target, status in list(getattr(emulator, "requests", []))[since:]:
+        path, _, query = target.partition("?")
+        if not path.startswith("/github/"):
+            continue
+        parts = path.split("/")[2:]
+        if parts[:1] == ["repos"] and len(parts) >= 3:
+            parts[1:3] = ["{repo}"]
+        shape = "/".join("{n}" if part.isdigit() or len(part) == 40 else part for part in parts)
+        keys = sorted(key.partition("=")[0] for key in query.split("&") if key and not key.startswith("page"))
+        name = f"{method} /{shape}" + (f"?{'&'.join(keys)}" if keys else "") + f" {status}"
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.emulator")
     parser.add_argument("--scale", default="large")
@@ -113,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.config_out.parent.mkdir(parents=True, exist_ok=True)
     args.config_out.write_text(yaml.safe_dump(org, sort_keys=False))
+    logged = 0
     print(f"ready {emulator.url} {args.scale} {len(world.services)} services", flush=True)
     try:
         for line in sys.stdin:
@@ -122,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 answer = {"now": now.isoformat()}
             elif command == "clock":
                 answer = {"end": world.end.isoformat(), "now": emulator.now.isoformat()}
+            elif command == "log":
+                answer, logged = request_log(emulator, logged), len(getattr(emulator, "requests", []))
             elif command == "usage":
                 answer = emulator.usage() if hasattr(emulator, "usage") else {"error": "no usage counters"}
             else:

@@ -1,17 +1,17 @@
 """One source's load on a sample of an org, extract, normalise and load timed and measured apart.
 
-`python -m benchmarks.source_sample --source gitlab[:N] [--source github[:N] ...] [--scale large]` serves
-the org from the benchmark's emulator in a process of its own (benchmarks/emulator.py: its CPU and memory
-are not the load's), takes every N-th (default 40) GitLab project or GitHub repository of the org in name
-order and loads each source named, one after the other in this process as a refresh does, into a fresh
-DuckDB file. Per source and phase it prints the wall and CPU seconds, the emulator's CPU seconds, the
-resident memory of this process (and of its children but the emulator) at the phase's end and its peak
-during the phase (sampled from /proc every 0.2 s), and the rows per table; `--json FILE` writes the same
-figures, `--profile FILE` cProfile stats of each extract to `FILE.<source>.prof`; `--incremental` then
-advances the org by a day and loads each source again, as a refresh the next day would; `--latency-ms`
-makes each answer wait that long, as a real API's round trip does. The sources get the
-arguments a refresh gives them (the org's configuration). The large org comes from the world cache under
-`--bench-dir` (generated on first use, about two minutes).
+`python -m benchmarks.source_sample --source gitlab[:N] [--source github[:N] ...] [--scale large]` serves the
+org from the benchmark's emulator in a process of its own (benchmarks/emulator.py: its CPU and memory are not
+the load's), takes every N-th (default 40) GitLab project or GitHub repository of the org in name order and
+loads each source named, one after the other in this process as a refresh does, into a fresh DuckDB file. Per
+source and phase it prints the wall and CPU seconds, the emulator's CPU seconds, the resident memory of this
+process (and of its children but the emulator) at the phase's end and its peak during the phase (sampled from
+/proc every 0.2 s), and the rows per table, and the GitHub requests the emulator served by endpoint and
+status; `--json FILE` writes the same figures, `--profile FILE` cProfile stats of each extract to
+`FILE.<source>.prof`; `--incremental` then advances the org by a day and loads each source again, as a refresh
+the next day would; `--latency-ms` makes each answer wait that long, as a real API's round trip does. The
+sources get the arguments a refresh gives them (the org's configuration). The large org comes from the world
+cache under `--bench-dir` (generated on first use, about two minutes).
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def _measured(
 ) -> dict[str, Any]:
     """One load of the sample, with the requests the emulator counted for it and the memory left after."""
     before = emulator.ask("usage")
+    emulator.ask("log")
     out = load_sample(name, sample, workdir, emulator.process.pid, profile)
     after = emulator.ask("usage")
     out["requests"] = {
@@ -190,6 +191,8 @@ def _measured(
         if isinstance(after[name][key], int | float)
     }
     print(f"  requests: {out['requests']}", flush=True)
+    out["requests_by_endpoint"] = emulator.ask("log")
+    print(f"  by endpoint: {out['requests_by_endpoint']}", flush=True)
     from ingestion.pipelines import release_memory
 
     release_memory()

@@ -232,31 +232,89 @@ def test_an_unchanged_run_listing_repeats_its_query_and_answers_304(stub, tmp_pa
     assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
 
 
-def test_a_run_query_lagging_the_window_is_narrowed_after_a_change(stub, tmp_path) -> None:
+def test_a_first_read_from_far_back_takes_the_narrowed_querys_etag(stub, tmp_path) -> None:
     _stub_repository(stub)
     runs = EtagRuns([_run(1, NOW - timedelta(days=20)), _run(2, NOW - timedelta(hours=1))], stub)
     stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
     _serve_jobs(stub, runs.runs)
     start = (NOW - timedelta(days=30)).date().isoformat()
     _load(stub, tmp_path, start)
+    # a month-wide first read, then the look-back before the newest run asked once for its ETag
+    narrowed = f">={_iso(NOW - timedelta(hours=1) - timedelta(days=1))}"
+    assert (runs.queries, runs.statuses) == ([f">={start}T00:00:00Z", narrowed], [200, 200])
+
+    before = len(stub.requests)
     _load(stub, tmp_path, start)
-    assert runs.statuses == [200, 304]
+    # the next refresh asks the narrow query, and nothing changed: 304, no jobs
+    assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 304)
+    assert _jobs_asked(stub, before) == []
 
     added = _run(3, NOW - timedelta(minutes=10))
     runs.runs.append(added)
     _serve_jobs(stub, [added])
-    _load(stub, tmp_path, start)
-    assert (runs.queries[-1], runs.statuses[-1]) == (f">={start}T00:00:00Z", 200)
-
     before = len(stub.requests)
     _load(stub, tmp_path, start)
-    # a month-wide query is narrowed to the look-back before the newest run: one full answer, no jobs
-    narrowed = f">={_iso(NOW - timedelta(minutes=10) - timedelta(days=1))}"
+    # the same query answers with the new run (its bound lags the window by less than a week: kept)
     assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 200)
-    assert _jobs_asked(stub, before) == []
+    assert _jobs_asked(stub, before) == [3]
     _load(stub, tmp_path, start)
     assert (runs.queries[-1], runs.statuses[-1]) == (narrowed, 304)
     assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(3,)]
+
+
+class ChangingRuns(EtagRuns):
+    """Runs whose unfinished run completes right after the first answer: between a read and the request
+    that takes the narrowed query's ETag."""
+
+    def __init__(self, runs: list[dict], stub: Stub, running: dict) -> None:
+        super().__init__(runs, stub)
+        self.running = running
+
+    def __call__(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        status, headers, body = super().__call__(query)
+        answer = status, headers, json.loads(json.dumps(body)) if body else body  # as sent
+        if len(self.queries) == 1:
+            self.running.update(
+                status="completed", conclusion="success", updated_at=_iso(NOW - timedelta(minutes=1))
+            )
+        return answer
+
+
+def test_a_run_changed_before_the_etag_was_taken_is_read_next_time(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    running = _run(2, NOW - timedelta(hours=2), status="in_progress")
+    runs = ChangingRuns([_run(1, NOW - timedelta(days=20)), running], stub, running)
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    _load(stub, tmp_path, start)
+    assert runs.statuses == [200, 200]
+    assert _rows(tmp_path, "select status from raw_github.workflow_runs where id = 2") == [("in_progress",)]
+
+    _load(stub, tmp_path, start)
+    # the ETag taken covered the completed run, which was not loaded: it was not kept, the query answers
+    assert runs.statuses[-1] == 200
+    assert _rows(tmp_path, "select status from raw_github.workflow_runs where id = 2") == [("completed",)]
+
+
+def test_run_paging_stops_at_the_first_page_reaching_behind_the_window(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    # 150 runs, one an hour: two pages of 100
+    runs = EtagRuns([_run(i, NOW - timedelta(hours=i, minutes=30)) for i in range(1, 151)], stub)
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=7)).date().isoformat()
+    _load(stub, tmp_path, start)
+    added = _run(151, NOW - timedelta(minutes=10))
+    runs.runs.append(added)
+    _serve_jobs(stub, [added])
+    before = len(stub.requests)
+    _load(stub, tmp_path, start)
+    listed = [p for p in stub.paths()[before:] if "/actions/runs?" in p]
+    # the query kept from the first read holds two pages; the first already reaches behind the day
+    assert len(listed) == 1, listed
+    assert _jobs_asked(stub, before) == [151]
+    assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(151,)]
 
 
 def test_remembered_runs_are_forgotten_behind_the_look_back() -> None:

@@ -164,13 +164,15 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     assert graph_first["graphql_points"] < 0.35 * n_prs
     # a refresh after two days re-reads only what changed
     assert graph[1][2]["graphql_points"] < graph_first["graphql_points"]
-    # with nothing new, each repository costs one point for its newest pull request and one for its
-    # deployments' first page, and one for the second page when the first holds more than 100 of them (a
-    # page reaching into the look-back is followed by the next: the monorepo's services deploy together)
+    # with nothing new, one query asks the repositories' newest pull requests (up to 50; a connection of
+    # one per repository: at least one point) and one their deployments' first pages (up to 25; each page
+    # 1 + 100 statuses requests: 808 for 8 repositories, 8 points), also where a repository holds more
+    # than 100 of them (the monorepo's services deploy together): a page reaching behind the look-back is
+    # the last one read
     repositories = sum(1 for svc in world.services if svc.on_github)
     second_pages = sum(1 for svc in world.services if svc.delivery == "github" and len(svc.deployments) > 100)
-    assert second_pages == 1
-    assert graph[1][3]["graphql_points"] == graph[1][3]["graphql_requests"] == 2 * repositories + second_pages
+    assert second_pages == 1 and repositories == 8
+    assert (graph[1][3]["graphql_requests"], graph[1][3]["graphql_points"]) == (2, 1 + 8)
 
 
 def test_usage_is_counted_by_the_source_as_by_the_emulator(world, tmp_path) -> None:
@@ -484,3 +486,83 @@ def test_listings_read_ahead_replay_their_pages_then_what_stopped_them() -> None
     }
     # what follows a whole listing runs in its worker; a listing that failed gets none
     assert extras == {"a": ["a:0", "a:1", "a:2"], "b": None, "c": ["c:0", "c:1", "c:2"]}
+
+
+class _PullRequestPages:
+    """A GraphQL client answering the pull request queries from a list of nodes, newest-updated first,
+    cursor-paged as GitHub pages a connection; `asked` records each query's page size and cursor."""
+
+    def __init__(self, nodes: list[dict]) -> None:
+        self.nodes = nodes
+        self.asked: list[tuple[int, str | None]] = []
+
+    def query(self, document: str, variables: dict, what: str) -> dict:
+        first, after = variables.get("first", 1), variables.get("after")
+        self.asked.append((first, after))
+        start = int(after or 0)
+        chunk = self.nodes[start : start + first]
+        end = start + len(chunk)
+        info = {"hasNextPage": end < len(self.nodes), "endCursor": str(end)}
+        listed = {"nodes": chunk, "pageInfo": info, "totalCount": len(self.nodes)}
+        return {"repository": {"pullRequests": listed}}
+
+
+def test_pull_request_pages_stop_at_the_first_page_reaching_behind_the_cursor() -> None:
+    from ingestion.github import graphql
+
+    cursor = END - timedelta(days=1)
+    # 3 pull requests updated since the cursor, then 200 updated an hour apart before it
+    nodes = [
+        {"number": n, "databaseId": n, "updatedAt": (END - timedelta(hours=n)).isoformat()} for n in range(3)
+    ] + [
+        {"number": n, "databaseId": n, "updatedAt": (cursor - timedelta(hours=n)).isoformat()}
+        for n in range(3, 203)
+    ]
+
+    def when(node: dict) -> datetime:
+        return datetime.fromisoformat(node["updatedAt"])
+
+    client = _PullRequestPages(nodes)
+    pages = graphql.read_pull_requests(
+        client,  # type: ignore[arg-type]
+        "acme/api",
+        lambda node: when(node) <= cursor,
+        incremental=True,
+        past=lambda node: when(node) < cursor,
+    )
+    # the newest alone, then the first page (10): it reaches behind the cursor, so nothing after it
+    assert client.asked == [(1, None), (graphql.FIRST_INCREMENTAL_PAGE, None)]
+    assert [node["number"] for node in pages[0] if when(node) > cursor] == [0, 1, 2]
+
+    # a node exactly at the cursor's instant may be new (an id not read at it): the next page is read
+    tied = [dict(node, updatedAt=cursor.isoformat()) for node in nodes[:13]]
+    client = _PullRequestPages(tied + nodes[13:])
+    graphql.read_pull_requests(
+        client,  # type: ignore[arg-type]
+        "acme/api",
+        lambda node: when(node) < cursor,
+        incremental=True,
+        past=lambda node: when(node) < cursor,
+    )
+    assert client.asked[2] == (graphql.PULL_REQUEST_PAGE, str(graphql.FIRST_INCREMENTAL_PAGE))
+
+
+def test_newest_pull_requests_of_many_repositories_in_one_query(served, world) -> None:
+    """The incremental probe asked for many repositories at once answers what the one-repository query
+    answers for each, for one point (a connection of one node per repository: under 100 requests)."""
+    from ingestion.github import graphql
+    from ingestion.github.helpers import make_client
+    from ingestion.http import RetryPolicy
+
+    usage = ApiUsage("GitHub")
+    client = make_client(f"{served.url}/github", TOKEN, RetryPolicy(2, 0.05, 0.3, 30.0), usage)
+    gql = graphql.GraphQLClient(client, graphql.graphql_url(f"{served.url}/github"), usage)
+    names = [svc.repository for svc in world.services if svc.on_github]
+    found = graphql.newest_pull_requests(gql, names)
+    assert (usage.requests, usage.points) == (1, 1)
+    for full_name in names:
+        owner, name = full_name.split("/")
+        _, body, _ = _post(served, graphql.NEWEST_PULL_REQUEST_QUERY, {"owner": owner, "name": name})
+        nodes = body["data"]["repository"]["pullRequests"]["nodes"]
+        assert found[full_name] == (nodes[0] if nodes else None)
+    assert any(node is not None for node in found.values())

@@ -2,7 +2,8 @@
 
 A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_at", "unfinished",
 "since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
-`created>=` bound the listing was last asked with (kept while it answers 304). The jobs' state (section
+`created>=` bound the listing was last asked with (kept while it answers 304; narrowed to the window, with
+its ETag taken at once, when it lags far behind after an answer). The jobs' state (section
 `runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read."""
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days:
         at the last read, so every run is read again until it has completed.
 
         The listing keeps its last query while nothing changes: an idle repository costs one 304. When
-        the listing did change, only runs inside the window are loaded, and the kept bound moves up to
-        the window once it lags by more than a week (one full answer, then 304s again)."""
+        the listing did change, only runs inside the window are loaded (paging stops at the first page
+        reaching behind it), and the kept bound moves up to the window once it lags by more than a week,
+        as after a first load from the start date: the narrowed query's first page is asked at once for
+        its ETag, so the next refresh asks one day's runs, and answers 304 when idle."""
         cursors = keyed_state("cursors", "workflow_runs")
         for repo in as_list(repos):
             yield from _repository_runs(gh, repo["full_name"], cursors, lookback_days)
@@ -132,7 +135,9 @@ def _repository_runs(
         if not isinstance(rows, list):  # the quarantine rows of a page
             yield rows
             continue
-        seen.extend({"created_at": r.get("created_at"), "status": r.get("status")} for r in rows)
+        seen.extend(
+            {k: r.get(k) for k in ("id", "created_at", "updated_at", "status", "run_attempt")} for r in rows
+        )
         yield rows
     if not answered:
         return  # not modified or not available: the saved state stands
@@ -142,13 +147,35 @@ def _repository_runs(
     if seen:
         unfinished = min(still_open) if still_open else None
     next_floor = _run_floor(newest, unfinished, lookback_days, gh.start)
-    # a repeated query that answered has changed: narrowing it then costs one full answer more
-    kept = next_floor if repeated and _lags(asked, next_floor) else asked
+    # a bound lagging the window far is narrowed to it (the listing changed, or this was the first read
+    # from the start date): the narrowed query's ETag is taken at once, so an idle next refresh answers 304
+    kept = next_floor if _lags(asked, next_floor) else asked
+    if kept != asked and (keyed_state("etags", "workflow_runs").get(full_name) or {}).get("etag"):
+        _take_etag(gh, full_name, kept, seen)  # only where the server answers with ETags
     cursors[full_name] = {
         "created_at": iso_seconds(newest) if newest else None,
         "unfinished": iso_seconds(unfinished) if unfinished else None,
         "since": iso_seconds(kept) if kept else None,
     }
+
+
+def _take_etag(gh: Reader, full_name: str, since: datetime | None, seen: list[dict]) -> None:
+    """Ask the run listing's narrowed query (`created>=since`) once for its first page's ETag, kept only
+    when that page holds exactly the runs just read (same update, status and attempt): a run created or
+    changed in between is not loaded, and its query must then answer in full next time, not 304."""
+    path = f"/repos/{full_name}/actions/runs"
+    params = {"created": f">={iso_seconds(since)}"} if since else {}
+    read = {row["id"]: row for row in seen}
+    listed = gh.listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
+    for page in gh.availability.guard("workflow runs", full_name, listed):
+        fields = ("updated_at", "status", "run_attempt")
+        same = all(
+            run.get("id") in read and all(run.get(k) == read[run["id"]].get(k) for k in fields)
+            for run in page
+        )
+        if not same:
+            keyed_state("etags", "workflow_runs").pop(full_name, None)
+        return  # the first page's ETag is all a conditional request compares
 
 
 def _run_floor(
@@ -217,7 +244,7 @@ def _runs_since(
             rows.append(shape_run(raw, full_name))
         if rows:
             yield rows
-        if reached and not rows:  # newest first: past a page wholly behind the window, every page is
+        if reached:  # newest first: every later page lies behind the window too
             return
     capped = total > read or read >= WORKFLOW_RUN_QUERY_LIMIT
     if asked is not None and floor is not None and oldest is not None and capped:

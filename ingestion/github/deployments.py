@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -45,12 +46,22 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
         floors = {
             name: cursor.since(lookback_days, gh.start, clamp=False) for name, cursor in windows.items()
         }
+        # the repositories whose deployments were listed before (section `listed`), as of this load's start
+        listed_before = keyed_state("listed", "deployments")
+        read_before = frozenset(listed_before)
         listings: Iterator[tuple[str, Any] | None]
         if gh.gql is not None:
             gql = gh.gql
 
+            # the first pages of repositories read before (mostly all a later load reads) are asked many
+            # to a query; a first load's one repository at a time, so the source works on one page while
+            # the next is served
+            resumed = [name for name in windows if name in read_before]
+            first = _first_pages(gql, resumed)
+
             def fetch(full_name: str) -> list[list[dict]]:
-                return graphql.read_deployments(gql, full_name, floors[full_name])
+                answered = first(full_name) if full_name in read_before else None
+                return graphql.read_deployments(gql, full_name, floors[full_name], answered)
 
             listings = (
                 None if got is None else (got[0], _deployment_pages(gh, got[0], got[1]))
@@ -79,13 +90,35 @@ def deployments_resource(gh: Reader, repositories: DltResource, lookback_days: f
                         rows.append(shape_deployment(raw, full_name))
                 if rows:
                     yield rows
-                # newest first: once a page lies wholly behind the floor, every later page does too (a
-                # page only partly behind may have lost a record across its boundary to the next one)
-                if floor is not None and page and all(parse_ts(raw["created_at"]) < floor for raw in page):
+                # newest first: once a page reaches behind the floor, every later page lies wholly behind
+                # it (a record a shifting listing carries across a boundary is older still, or read twice)
+                if floor is not None and any(parse_ts(raw["created_at"]) < floor for raw in page):
                     break
             cursor.save()
+            listed_before[full_name] = True
 
     return deployments
+
+
+def _first_pages(gql: graphql.GraphQLClient, names: list[str]) -> Callable[[str], dict]:
+    """A repository's first page of deployments, asked with those of the repositories listed beside it
+    (graphql.DEPLOYMENTS_BATCH to a query) when the first of them is wanted: a batch's pages are held
+    only until their repositories are read."""
+    size = graphql.DEPLOYMENTS_BATCH
+    batch_of = {name: index // size for index, name in enumerate(names)}
+    held: dict[str, dict] = {}
+    asked: set[int] = set()
+    lock = threading.Lock()
+
+    def first(full_name: str) -> dict:
+        with lock:
+            batch = batch_of[full_name]
+            if batch not in asked:
+                held.update(graphql.first_deployment_pages(gql, names[batch * size : (batch + 1) * size]))
+                asked.add(batch)
+            return held.pop(full_name)
+
+    return first
 
 
 def _deployment_pages(gh: Reader, full_name: str, read: list[list[dict]]) -> Iterator[list[dict]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -120,15 +120,21 @@ query NewestPullRequest($owner: String!, $name: String!) {
   }
 }
 """
+# Repositories whose newest pull request one query asks together (aliased `repository` fields): GitHub
+# charges the connections' requests over 100, so up to 100 of them cost one point.
+NEWEST_PULL_REQUESTS_BATCH = 50
+NEWEST_OF = (
+    "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n"
+    "    pullRequests(first: 1, orderBy: {{field: UPDATED_AT, direction: DESC}}) {{\n"
+    "      nodes {{ databaseId updatedAt }}\n"
+    "    }}\n"
+    "  }}"
+)
 # An incremental run's first page is small (a few pull requests changed since the last run, usually),
 # later pages full.
 FIRST_INCREMENTAL_PAGE = 10
 
-DEPLOYMENTS_QUERY = """
-query Deployments($owner: String!, $name: String!, $first: Int!, $after: String) {
-  rateLimit { cost remaining resetAt limit }
-  repository(owner: $owner, name: $name) {
-    deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {
+DEPLOYMENT_FIELDS = """
       pageInfo { hasNextPage endCursor }
       nodes {
         databaseId commitOid task environment originalEnvironment payload createdAt updatedAt
@@ -138,11 +144,29 @@ query Deployments($owner: String!, $name: String!, $first: Int!, $after: String)
           totalCount
           nodes { databaseId state environment createdAt updatedAt creator { login } }
         }
-      }
+      }"""
+DEPLOYMENTS_QUERY = (
+    """
+query Deployments($owner: String!, $name: String!, $first: Int!, $after: String) {
+  rateLimit { cost remaining resetAt limit }
+  repository(owner: $owner, name: $name) {
+    deployments(first: $first, after: $after, orderBy: {field: CREATED_AT, direction: DESC}) {"""
+    + DEPLOYMENT_FIELDS
+    + """
     }
   }
 }
 """
+)
+# Repositories whose first page of deployments one query asks together (aliased `repository` fields): 25
+# pages of 100 deployments with 100 statuses each may hold 252,500 nodes, half GitHub's 500,000 a query.
+DEPLOYMENTS_BATCH = 25
+FIRST_DEPLOYMENTS_OF = (
+    "  r{i}: repository(owner: $o{i}, name: $n{i}) {{\n"
+    "    deployments(first: DEPLOYMENT_PAGE, orderBy: {{field: CREATED_AT, direction: DESC}}) {{"
+    + DEPLOYMENT_FIELDS.replace("{", "{{").replace("}", "}}")
+    + "\n    }}\n  }}"
+)
 
 # A branch's commits through its head commit's `history`: 100 commits and their parents cost 101 requests,
 # one point, where REST lists 100 commits per request. BRANCH is the default branch (`defaultBranchRef`) or
@@ -236,17 +260,22 @@ def _pages(
     full_name: str,
     size: int,
     first_size: int | None = None,
+    answered: dict | None = None,
 ) -> Iterator[list[dict]]:
     """The connection's pages: the first of `first_size`, the others of `size`, or of what is left when
-    the connection gives its `totalCount` (a page is charged for its `first`, not for what it holds)."""
+    the connection gives its `totalCount` (a page is charged for its `first`, not for what it holds).
+    `answered`: the connection's first page, already asked (with other repositories')."""
     owner, name = full_name.split("/", 1)
     after = None
     page_size = first_size or size
     read = 0
     while True:
-        variables = {"owner": owner, "name": name, "first": page_size, "after": after}
-        data = gql.query(document, variables, f"{connection} of {full_name}")
-        listed = ((data.get("repository") or {}).get(connection)) or {}
+        if answered is not None:
+            listed, answered = answered, None
+        else:
+            variables = {"owner": owner, "name": name, "first": page_size, "after": after}
+            data = gql.query(document, variables, f"{connection} of {full_name}")
+            listed = ((data.get("repository") or {}).get(connection)) or {}
         nodes = listed.get("nodes") or []
         read += len(nodes)
         yield nodes
@@ -258,20 +287,36 @@ def _pages(
         page_size = min(size, left) if left > 0 else size
 
 
+def newest_pull_requests(gql: GraphQLClient, full_names: Sequence[str]) -> dict[str, dict | None]:
+    """Each repository's newest-updated pull request (`databaseId`, `updatedAt`; None without any), asked
+    for NEWEST_PULL_REQUESTS_BATCH repositories at a time in one query of aliased `repository` fields."""
+    out: dict[str, dict | None] = {}
+    for at in range(0, len(full_names), NEWEST_PULL_REQUESTS_BATCH):
+        batch = full_names[at : at + NEWEST_PULL_REQUESTS_BATCH]
+        answered = _aliased_repositories(gql, "NewestPullRequests", NEWEST_OF, batch, "newest pull requests")
+        for full_name, found in answered.items():
+            nodes = ((found.get("pullRequests") or {}).get("nodes")) or []
+            out[full_name] = nodes[0] if nodes else None
+    return out
+
+
 def read_pull_requests(
     gql: GraphQLClient,
     full_name: str,
     behind: Callable[[dict], bool],
     incremental: bool = False,
     files: bool = True,
+    past: Callable[[dict], bool] | None = None,
+    probed: bool = False,
 ) -> list[list[dict]]:
     """Pages of pull request nodes, newest-updated first, up to and including the first page whose every
-    pull request is `behind` the cursor (a listing that shifts while paged can carry one across a page).
+    pull request is `behind` the cursor, or that holds one `past` it (updated strictly before the cursor's
+    instant: every later node is then older still, so behind too, whatever ties the cursor holds).
 
     `incremental` (a cursor exists): the newest pull request is asked alone first, and nothing more when
-    it lies behind the cursor; else the first page is a small one. `files`: whether the nodes carry their
-    changed files."""
-    if incremental:
+    it lies behind the cursor (`probed`: the caller asked it already, with other repositories', and found
+    it new); the first page is then a small one. `files`: whether the nodes carry their changed files."""
+    if incremental and not probed:
         owner, name = full_name.split("/", 1)
         data = gql.query(
             NEWEST_PULL_REQUEST_QUERY, {"owner": owner, "name": name}, f"pull requests of {full_name}"
@@ -286,6 +331,8 @@ def read_pull_requests(
         out.append(page)
         complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
+            break
+        if past is not None and any(past(node) for node in page):
             break
     return out
 
@@ -377,12 +424,47 @@ def read_history(
         after = info.get("endCursor")
 
 
-def read_deployments(gql: GraphQLClient, full_name: str, floor: datetime | None) -> list[list[dict]]:
-    """Pages of deployment nodes, newest first, up to and including the first page wholly behind `floor`."""
+def _aliased_repositories(
+    gql: GraphQLClient, name: str, of: str, full_names: Sequence[str], what: str
+) -> dict[str, dict]:
+    """One query's `repository` fields, `of` formatted for each of `full_names` (aliased r0, r1, ...):
+    each repository's answer by full name (empty where null)."""
+    variables: dict[str, Any] = {}
+    for i, full_name in enumerate(full_names):
+        variables[f"o{i}"], variables[f"n{i}"] = full_name.split("/", 1)
+    arguments = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(full_names)))
+    selections = "\n".join(of.format(i=i) for i in range(len(full_names)))
+    document = (
+        f"query {name}({arguments}) {{\n  rateLimit {{ cost remaining resetAt limit }}\n{selections}\n}}"
+    )
+    data = gql.query(document, variables, f"{what} of {len(full_names)} repositories")
+    return {full_name: data.get(f"r{i}") or {} for i, full_name in enumerate(full_names)}
+
+
+def first_deployment_pages(gql: GraphQLClient, full_names: Sequence[str]) -> dict[str, dict]:
+    """Each repository's first page of deployments (the `deployments` connection: `pageInfo`, `nodes`),
+    DEPLOYMENTS_BATCH repositories to a query."""
+    of = FIRST_DEPLOYMENTS_OF.replace("DEPLOYMENT_PAGE", str(DEPLOYMENT_PAGE))
+    out: dict[str, dict] = {}
+    for at in range(0, len(full_names), DEPLOYMENTS_BATCH):
+        batch = full_names[at : at + DEPLOYMENTS_BATCH]
+        for full_name, found in _aliased_repositories(
+            gql, "FirstDeployments", of, batch, "deployments"
+        ).items():
+            out[full_name] = found.get("deployments") or {}
+    return out
+
+
+def read_deployments(
+    gql: GraphQLClient, full_name: str, floor: datetime | None, first: dict | None = None
+) -> list[list[dict]]:
+    """Pages of deployment nodes, newest first, up to and including the first page reaching behind
+    `floor` (created before it): every later page lies wholly behind it. `first`: the first page, when
+    asked already (first_deployment_pages)."""
     out = []
-    for page in _pages(gql, DEPLOYMENTS_QUERY, "deployments", full_name, DEPLOYMENT_PAGE):
+    for page in _pages(gql, DEPLOYMENTS_QUERY, "deployments", full_name, DEPLOYMENT_PAGE, answered=first):
         out.append(page)
-        if floor is not None and page and all(parse_ts(n["createdAt"]) < floor for n in page):
+        if floor is not None and any(parse_ts(n["createdAt"]) < floor for n in page):
             break
     return out
 

@@ -70,11 +70,18 @@ def _pull_requests_rest(gh: Reader, full_name: str, cursors: dict) -> Iterator[l
             rows.append(shape_pull_request(gh.detail(full_name, pr), full_name))
         if rows:
             yield rows
-        # a listing that shifts while we page can carry a record across a page boundary: stop only after
-        # a page lying wholly behind the cursor
-        if behind and behind == len(page):
+        # a listing that shifts while we page can carry a record across a page boundary: stop after a
+        # page lying wholly behind the cursor, or holding one updated strictly before its instant (every
+        # later record is older still)
+        if behind and (behind == len(page) or any(_before(pr, seen) for pr in page)):
             break
     seen.save()
+
+
+def _before(pr: dict, seen: ChangedSince) -> bool:
+    """Whether the pull request was last updated strictly before the cursor's instant."""
+    updated = parse_ts(pr["updated_at"])
+    return seen.cursor is not None and updated is not None and updated < seen.cursor
 
 
 def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict] | None]:
@@ -88,13 +95,22 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
         updated = parse_ts(pr["updated_at"] if "updated_at" in pr else pr["updatedAt"])
         return not seen[full_name].is_new(updated, pr["id"] if "id" in pr else pr["databaseId"])
 
+    # the repositories read before: their newest pull requests asked together, many to a query; only
+    # those with one not read yet have their pages read
+    resumed = [full_name for full_name, cursor in seen.items() if cursor.resumed]
+    newest = graphql.newest_pull_requests(gql, resumed) if resumed else {}
+
     def fetch(full_name: str) -> list[list[dict]]:
+        if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
+            return []
         return graphql.read_pull_requests(
             gql,
             full_name,
             lambda node: behind(full_name, node),
             seen[full_name].resumed,
             files=gh.reads_files(full_name),
+            past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
+            probed=full_name in newest,
         )
 
     for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):

@@ -52,7 +52,8 @@ WORKFLOW_RUN_LOOKBACK_DAYS = 1
 # GitHub answers at most 1,000 workflow runs for one filtered query; wider `created` ranges are split.
 WORKFLOW_RUN_QUERY_LIMIT = 1000
 # The run listing repeats its last `created>=` query (so an unchanged listing answers 304) until the listing
-# changes while that bound lags the re-read window by more than this many days; then the query is narrowed.
+# answers while that bound lags the re-read window by more than this many days (a first load from the start
+# date does); then the query is narrowed, and its ETag taken at once.
 WORKFLOW_RUN_REQUERY_DAYS = 7
 # Releases can be edited or published from a draft after creation; re-read this many days before the cursor.
 RELEASE_LOOKBACK_DAYS = 3
