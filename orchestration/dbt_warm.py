@@ -157,14 +157,20 @@ def lighten_command() -> None:
       stops before its nodes run (a failed selection, a cycle) leaves the target's previous manifest.
     - dbt scrubs the values of the `DBT_ENV_SECRET_*` variables from every log line, reading the whole
       environment again for each of them (two loggers, tens of thousands of lines a build). The values are
-      read once for the command instead: its environment is set before it starts
-      (`os.environ.update` above) and dbt does not change it. Errors still read it as dbt does.
-    """
-    from dbt.cli import requires
-    from dbt_common.events import functions
-    from dbt_common.exceptions import env_secrets
+      read once for the command instead: `_serve` sets its environment before calling this, and dbt does
+      not change it. Errors still read it as dbt does.
 
-    setup_manifest = requires.setup_manifest
+    Both replace functions of dbt's by name; a dbt without them runs as it is, with both costs.
+    """
+    try:
+        from dbt.cli import requires
+        from dbt_common.events import functions
+        from dbt_common.exceptions import env_secrets
+
+        setup_manifest = requires.setup_manifest
+        functions.env_secrets  # noqa: B018 - present, or dbt is run as it is
+    except (ImportError, AttributeError):
+        return
 
     def setup_manifest_once(ctx: Any, write: bool = True, write_perf_info: bool = False) -> None:
         if ctx.command.name == "build":
