@@ -152,7 +152,8 @@ def _folded_details(node: dict, result: dict, database: str | Path | None) -> st
         if failure == "null":
             parts.append(f"{model}.{columns.replace(', ', ' and ')} null in {rows} row{plural}")
         else:
-            parts.append(f"{model}.{columns} not unique: {rows} value{plural} repeated (e.g. {example!r})")
+            key = f"({columns})" if ", " in columns else columns  # a combination of columns
+            parts.append(f"{model}.{key} not unique: {rows} value{plural} repeated (e.g. {example!r})")
     return "; ".join(parts) or None
 
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SOCKET_ENV = "DEPLOYLENS_WARM_DBT"
 LAUNCHER_ENV = "DEPLOYLENS_WARM_DBT_LAUNCHER"  # read by the refresh's dbt resource (orchestration/assets.py)
@@ -147,6 +148,40 @@ def _preload() -> None:
     tune_for_dbt()
 
 
+def lighten_command() -> None:
+    """Two costs of a dbt command that buy nothing in this process, which runs one command and exits:
+
+    - `dbt build` writes `manifest.json` (and `semantic_manifest.json`) twice: after loading the project
+      and again when the build ends, with what the nodes compiled. The second write replaces the first and
+      is the one a refresh reads (`data_tests/check_results.py`), so the first is skipped. A build that
+      stops before its nodes run (a failed selection, a cycle) leaves the target's previous manifest.
+    - dbt scrubs the values of the `DBT_ENV_SECRET_*` variables from every log line, reading the whole
+      environment again for each of them (two loggers, tens of thousands of lines a build). The values are
+      read once for the command instead: `_serve` sets its environment before calling this, and dbt does
+      not change it. Errors still read it as dbt does.
+
+    Both replace functions of dbt's by name; a dbt without them runs as it is, with both costs.
+    """
+    try:
+        from dbt.cli import requires
+        from dbt_common.events import functions
+        from dbt_common.exceptions import env_secrets
+
+        setup_manifest = requires.setup_manifest
+        functions.env_secrets  # noqa: B018 - present, or dbt is run as it is
+    except (ImportError, AttributeError):
+        return
+
+    def setup_manifest_once(ctx: Any, write: bool = True, write_perf_info: bool = False) -> None:
+        if ctx.command.name == "build":
+            write = False  # GraphRunnableTask.run writes it when the build ends
+        setup_manifest(ctx, write=write, write_perf_info=write_perf_info)
+
+    secrets = env_secrets()
+    requires.setup_manifest = setup_manifest_once
+    functions.env_secrets = lambda: secrets
+
+
 def _serve(path: str, fd: int, parent: int) -> int:
     listener = socket.socket(fileno=fd)  # bound and listening (WarmDbt.start)
     _preload()
@@ -177,6 +212,7 @@ def _serve(path: str, fd: int, parent: int) -> int:
         sys.stdout.reconfigure(line_buffering=True)
         sys.stderr.reconfigure(line_buffering=True)
     conn.send(_STARTED)
+    lighten_command()
     from dbt.cli.main import cli
 
     try:

@@ -88,3 +88,26 @@ def test_the_waiting_process_exits_when_the_refresh_process_is_gone(tmp_path):
             return
         time.sleep(0.5)
     pytest.fail(f"the waiting dbt process {pid} outlived its refresh")
+
+
+class _Command:
+    def __init__(self, name):
+        self.command = type("command", (), {"name": name})()
+
+
+def test_a_build_writes_its_manifest_once_and_secrets_are_still_scrubbed(monkeypatch):
+    from dbt.cli import requires
+    from dbt_common.events import functions
+
+    calls = []
+    monkeypatch.setattr(
+        requires, "setup_manifest", lambda ctx, write=True, write_perf_info=False: calls.append(write)
+    )
+    monkeypatch.setattr(functions, "env_secrets", functions.env_secrets)  # restored after the test
+    monkeypatch.setenv("DBT_ENV_SECRET_TOKEN", "s3cr3t-value")
+    dbt_warm.lighten_command()
+    requires.setup_manifest(_Command("build"))  # the build writes it when it ends (GraphRunnableTask.run)
+    requires.setup_manifest(_Command("parse"))
+    requires.setup_manifest(_Command("compile"), write=False)
+    assert calls == [False, True, False]
+    assert functions.env_scrubber("token s3cr3t-value in a log line") == "token ***** in a log line"

@@ -223,3 +223,7 @@ def test_dbt_log_file_keeps_every_debug_line_in_dbts_text_format(tiny_org):
     assert log and not any(line.startswith("{") for line in log)  # not dagster-dbt's JSON lines
     assert any("[debug]" in line and "SQL status: OK" in line for line in log)  # the queries are there
     assert any("Done. PASS=" in line for line in log)
+    # the build's manifest is written once, when it ends (orchestration/dbt_warm.py, lighten_command)
+    written = [i for i, line in enumerate(log) if "Wrote artifact WritableManifest" in line]
+    finished = [i for i, line in enumerate(log) if "Finished running" in line]
+    assert len(written) == 1 and finished and written[0] > finished[-1], (written, finished)

@@ -82,3 +82,72 @@ def test_the_test_passes_only_without_nulls_or_repeated_keys(tmp_path, rows, exp
     result, statuses, _ = _build_alerts(tmp_path, rows)
     assert statuses[TEST_NAME] == expected
     assert result.success is (expected[0] == "pass")
+
+
+# Keys that were `unique` tests on an expression and `unique_combination_of_columns` tests of their own:
+# folded into the model's `not_null_columns`, they must still fail the build on the same rows.
+PAGERDUTY_TEST = (
+    "not_null_columns_stg_config__service_pagerduty_service__pd_service_id__service_pd_service_id"
+)
+SCORES_TEST = "not_null_columns_stg_assessments__scores_team__assessed_on__item___team_assessed_on_item_"
+
+
+def _build_raw(tmp_path, table: str, select: str, model: str):
+    db = tmp_path / "raw.duckdb"
+    schema = table.split(".")[0]
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"create schema {schema}")
+        con.execute(f"create table {table} as {select}")
+    result = dbt_build_result(db, tmp_path, model)
+    statuses = {r.node.name: (str(r.status), r.failures) for r in result.result or []}
+    return result, statuses, db
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("('checkout', 'P1'), ('checkout', 'P2'), ('billing', 'P1')", ("pass", 0)),
+        # 'checkout/P1' twice (the `unique` test on `service || '/' || pd_service_id` failed with 1 too)
+        ("('checkout', 'P1'), ('checkout', 'P1'), ('checkout', 'P2'), ('billing', 'P1')", ("fail", 1)),
+    ],
+)
+def test_a_repeated_expression_key_fails_the_build(tmp_path, rows, expected):
+    result, statuses, db = _build_raw(
+        tmp_path,
+        "raw_config.service_pagerduty",
+        f"select * from (values {rows}) as rows(service, pd_service_id)",
+        "stg_config__service_pagerduty",
+    )
+    assert statuses[PAGERDUTY_TEST] == expected
+    assert not [name for name in statuses if name.startswith("unique")]  # one test
+    assert result.success is (expected[0] == "pass")
+    if expected[0] == "fail":
+        recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}
+        assert recorded[f"dbt test {PAGERDUTY_TEST}"].details == (
+            "fail: stg_config__service_pagerduty.service || '/' || pd_service_id not unique: "
+            "1 value repeated (e.g. 'checkout/P1')"
+        )
+
+
+def test_a_repeated_combination_fails_the_build_nulls_included(tmp_path):
+    # (red, 2026-06-01, ci) twice; (blue, null, ci) twice: a combination groups its nulls together, as
+    # `unique_combination_of_columns` did (the null date also fails as a null, once a row)
+    rows = (
+        "('a.yml', 'red', date '2026-06-01', 'ci', 3), ('b.yml', 'red', date '2026-06-01', 'ci', 2),"
+        " ('a.yml', 'red', date '2026-06-01', 'tests', 1),"
+        " ('c.yml', 'blue', null, 'ci', 1), ('d.yml', 'blue', null, 'ci', 1)"
+    )
+    result, statuses, db = _build_raw(
+        tmp_path,
+        "raw_assessments.scores",
+        f"select * from (values {rows}) as rows(file_name, team, assessed_on, item, score)",
+        "stg_assessments__scores",
+    )
+    assert not result.success
+    assert statuses[SCORES_TEST] == ("fail", 4)  # two null rows, two repeated combinations
+    recorded = {r.check_name: r for r in dbt_check_results(tmp_path / "target", db)}
+    assert recorded[f"dbt test {SCORES_TEST}"].details == (
+        "fail: stg_assessments__scores.assessed_on null in 2 rows; "
+        "stg_assessments__scores.(team, assessed_on, item) not unique: 2 values repeated"
+        " (e.g. 'blue / null / ci')"
+    )

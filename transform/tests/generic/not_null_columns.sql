@@ -1,11 +1,17 @@
-{#- Fails with the rows where any of `columns` is null, and with the values that occur more than once in
-    any of `unique_columns` (each column a key on its own; nulls are not duplicates, as in `unique`).
+{#- Fails with the rows where any of `columns` is null, and with the keys that occur more than once:
+    - `unique_columns`: each column a key on its own; nulls are not duplicates, as in `unique`;
+    - `unique_expressions`: each an SQL expression over the row that must be unique, as `unique` with that
+      expression as its `column_name` (a null is no duplicate: `a || '/' || b` with a null part is skipped);
+    - `unique_combinations`: each a list of columns whose combination must be unique, as
+      `unique_combination_of_columns` (grouped as they are: rows that agree on every column, nulls
+      included, are duplicates).
 
-    One test per model instead of one `not_null` and one `unique` test per column: the same guarantees
-    with one dbt node a model (each node costs more than its query on these tables). Each failing row says
-    what failed (`failure`: null or duplicate) and where (`columns`; `value` for a duplicate): the
-    refresh's report names the model and columns from them (data_tests/check_results.py). -#}
-{% test not_null_columns(model, columns, unique_columns=[]) %}
+    One test per model instead of one `not_null` and one `unique` test per column and one test per key:
+    the same guarantees with one dbt node a model (each node costs more than its query on these tables).
+    Each failing row says what failed (`failure`: null or duplicate) and where (`columns`, the key's
+    columns or expression; `value` for a duplicate): the refresh's report names the model and columns
+    from them (data_tests/check_results.py). -#}
+{% test not_null_columns(model, columns, unique_columns=[], unique_expressions=[], unique_combinations=[]) %}
 
 with
 
@@ -43,12 +49,57 @@ duplicates_{{ loop.index }} as (
 
 ),
 {% endfor %}
+{% for expression in unique_expressions %}
+duplicate_expressions_{{ loop.index }} as (
+
+    select
+        'duplicate' as failure,
+        '{{ expression | replace("'", "''") }}' as columns,
+        cast({{ expression }} as varchar) as value,
+
+    from {{ model }}
+    where {{ expression }} is not null
+    group by {{ expression }}
+    having count(*) > 1
+
+),
+{% endfor %}
+{% for combination in unique_combinations %}
+duplicate_combinations_{{ loop.index }} as (
+
+    select
+        'duplicate' as failure,
+        '{{ combination | join(", ") }}' as columns,
+        concat_ws(
+            ' / ',
+            {%- for column in combination %}
+            coalesce(cast({{ adapter.quote(column) }} as varchar), 'null'){{ "," if not loop.last }}
+            {%- endfor %}
+        ) as value,
+
+    from {{ model }}
+    group by
+        {%- for column in combination %}
+        {{ adapter.quote(column) }}{{ "," if not loop.last }}
+        {%- endfor %}
+    having count(*) > 1
+
+),
+{% endfor %}
 final as (
 
     select * from nulls
     {%- for column in unique_columns %}
     union all
     select * from duplicates_{{ loop.index }}
+    {%- endfor %}
+    {%- for expression in unique_expressions %}
+    union all
+    select * from duplicate_expressions_{{ loop.index }}
+    {%- endfor %}
+    {%- for combination in unique_combinations %}
+    union all
+    select * from duplicate_combinations_{{ loop.index }}
     {%- endfor %}
 
 )
