@@ -7,6 +7,7 @@ A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import compress
@@ -19,13 +20,17 @@ from dlt.sources import DltResource
 from ingestion.arrow import arrow_page
 from ingestion.cursors import keyed_state
 from ingestion.dates import iso_seconds, minus_days, parse_ts
+from ingestion.http import ApiError
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import newest_wins
 
+from . import graphql
 from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, pick, shape_run
 from .helpers import pages
 from .reader import Reader, as_list
 from .settings import WORKFLOW_RUN_QUERY_LIMIT, WORKFLOW_RUN_REQUERY_DAYS
+
+log = logging.getLogger(__name__)
 
 
 class DeployRuns:
@@ -246,6 +251,25 @@ def _runs_between(gh: Reader, full_name: str, low: datetime, high: datetime) -> 
         yield [shape_run(raw, full_name) for raw in page]
 
 
+def _jobs_through_graphql(gh: Reader, runs: list[dict]) -> dict[Any, list[dict]]:
+    """The jobs of the runs, by run id, read through GraphQL (graphql.read_check_runs) as REST's listing
+    gives them; a run is missing when the source reads REST, when its row has no check suite id, when its
+    suite did not resolve or when the query failed (a warning): its jobs are then listed through REST."""
+    suites = {run["check_suite_node_id"]: run for run in runs if run.get("check_suite_node_id")}
+    if gh.gql is None or not suites:
+        return {}
+    try:
+        found = graphql.read_check_runs(gh.gql, list(suites))
+    except ApiError as exc:
+        log.warning("GitHub workflow jobs through GraphQL failed (%s): listing them through REST", exc)
+        return {}
+    return {
+        run["id"]: [graphql.workflow_job(node, run) for node in found[suite] or ()]
+        for suite, run in suites.items()
+        if found.get(suite) is not None
+    }
+
+
 def workflow_jobs_resource(
     gh: Reader,
     workflow_runs: DltResource,
@@ -281,7 +305,20 @@ def workflow_jobs_resource(
             known: dict[str, list] = remembered.setdefault(run["repository"], {})
             if (known.get(str(run["id"])) or [None])[1:] != mark:
                 wanted.append((run, mark))
-        # one listing per run, read whole: read a few runs ahead
+        # through GraphQL, the jobs of many runs a query; the others' (or all, through REST) one listing per
+        # run, read whole: read a few runs ahead
+        through_graphql = _jobs_through_graphql(gh, [run for run, _ in wanted])
+        for run, mark in wanted:
+            if run["id"] not in through_graphql:
+                continue
+            repository = run["repository"]
+            page = yield from gh.screen(
+                "workflow_jobs", through_graphql[run["id"]], repository, f"{repository}:{run['id']}"
+            )
+            rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+            remembered[repository][str(run["id"])] = [run.get("created_at"), *mark]
+            touched.add(repository)
+        wanted = [(run, mark) for run, mark in wanted if run["id"] not in through_graphql]
         listings = {
             str(n): pages(
                 gh.client, f"/repos/{run['repository']}/actions/runs/{run['id']}/jobs", data_selector="jobs"
