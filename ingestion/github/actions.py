@@ -3,7 +3,8 @@
 A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_at", "unfinished",
 "since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
 `created>=` bound the listing was last asked with (kept while it answers 304). The jobs' state (section
-`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read."""
+`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read. With the GraphQL API,
+the jobs of many runs are read a query, as their check suites' check runs (graphql.read_check_runs)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ class DeployRuns:
     """Which Actions runs a repository's `workflow` deploy rules count as deployments, matched as
     int_deployments_unioned matches them (workflow name, head branch, event, head repository; completion
     aside: a run's jobs are read again when it changes). Nothing downstream reads the jobs of other runs,
-    and reading them costs one request per run (most runs are pull request CI). Patterns are matched by
-    DuckDB (ingestion/patterns.py), each distinct text once."""
+    and reading them costs a request per run through REST (most runs are pull request CI). Patterns are
+    matched by DuckDB (ingestion/patterns.py), each distinct text once."""
 
     def __init__(self, rules: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.rules = {name.lower(): list(found) for name, found in rules.items()}
@@ -292,7 +293,9 @@ def workflow_jobs_resource(
         The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
         request per run and refresh. So the runs whose jobs were read are remembered per repository, by
         creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
-        `deploy_workflows` given, only the runs its rules count are asked at all."""
+        `deploy_workflows` given, only the runs its rules count are asked at all. Through GraphQL, the
+        page's wanted runs are asked together (100 a query); a run GraphQL cannot read is listed through
+        REST (_jobs_through_graphql)."""
         remembered = keyed_state("runs", "workflow_jobs")
         touched: set[str] = set()
         rows: list[dict] = []  # one item for the runs' whole page
