@@ -541,8 +541,8 @@ def test_jobs_fall_back_to_rest_where_graphql_cannot_read_them() -> None:
     def reader(gql):
         return actions.Reader(client=None, gql=gql, start=None)
 
-    assert actions._jobs_through_graphql(reader(None), runs) == {}
-    assert actions._jobs_through_graphql(reader(fake), runs) == {
+    assert actions._jobs_through_graphql(reader(None), runs, []) == {}
+    assert actions._jobs_through_graphql(reader(fake), runs, []) == {
         7: [
             {
                 "id": 70,
@@ -565,7 +565,11 @@ def test_jobs_fall_back_to_rest_where_graphql_cannot_read_them() -> None:
         def query(self, *args, **kwargs):
             raise ApiError("GitHub POST /graphql (check runs): boom", status=422, path="/graphql")
 
-    assert actions._jobs_through_graphql(reader(Failing()), runs) == {}
+    failed: list[ApiError] = []
+    assert actions._jobs_through_graphql(reader(Failing()), runs, failed) == {}
+    # asked once: after a failure, GraphQL is not asked again in this run
+    assert len(failed) == 1 and actions._jobs_through_graphql(reader(fake), runs, failed) == {}
+    assert len(fake.asked) == 1
 
 
 @pytest.mark.parametrize(

@@ -252,17 +252,19 @@ def _runs_between(gh: Reader, full_name: str, low: datetime, high: datetime) -> 
         yield [shape_run(raw, full_name) for raw in page]
 
 
-def _jobs_through_graphql(gh: Reader, runs: list[dict]) -> dict[Any, list[dict]]:
+def _jobs_through_graphql(gh: Reader, runs: list[dict], failed: list[ApiError]) -> dict[Any, list[dict]]:
     """The jobs of the runs, by run id, read through GraphQL (graphql.read_check_runs) as REST's listing
     gives them; a run is missing when the source reads REST, when its row has no check suite id, when its
-    suite did not resolve or when the query failed (a warning): its jobs are then listed through REST."""
+    suite did not resolve or when a query failed: its jobs are then listed through REST. A failed query is
+    logged and added to `failed`, and GraphQL is not asked again (a server without `nodes(ids:)`)."""
     suites = {run["check_suite_node_id"]: run for run in runs if run.get("check_suite_node_id")}
-    if gh.gql is None or not suites:
+    if gh.gql is None or not suites or failed:
         return {}
     try:
         found = graphql.read_check_runs(gh.gql, list(suites))
     except ApiError as exc:
         log.warning("GitHub workflow jobs through GraphQL failed (%s): listing them through REST", exc)
+        failed.append(exc)
         return {}
     return {
         run["id"]: [graphql.workflow_job(node, run) for node in found[suite] or ()]
@@ -278,6 +280,7 @@ def workflow_jobs_resource(
     deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None,
 ) -> DltResource:
     deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
+    graphql_failed: list[ApiError] = []  # a failed check runs query: REST for the rest of the run
 
     @dlt.transformer(
         data_from=workflow_runs,
@@ -310,7 +313,7 @@ def workflow_jobs_resource(
                 wanted.append((run, mark))
         # through GraphQL, the jobs of many runs a query; the others' (or all, through REST) one listing per
         # run, read whole: read a few runs ahead
-        through_graphql = _jobs_through_graphql(gh, [run for run, _ in wanted])
+        through_graphql = _jobs_through_graphql(gh, [run for run, _ in wanted], graphql_failed)
         for run, mark in wanted:
             if run["id"] not in through_graphql:
                 continue
