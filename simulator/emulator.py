@@ -542,12 +542,22 @@ class Emulator:
             self._listing,
             lambda svc, ref, since, listed: self._history(svc, ref, since, now, listed),
             lambda svc, pr: self._review_comments(svc, pr, now),
+            lambda run_id: self._run_at(run_id, now),
         )
         try:
             data = graph.execute(selections, variables, rate)
         except GraphQLError as exc:
             return self._json(200, {"data": None, "errors": [exc.as_error()]}, self._graphql_rate_headers())
-        return self._json(200, {"data": data}, self._graphql_rate_headers())
+        answer = {"data": data, "errors": graph.errors} if graph.errors else {"data": data}
+        return self._json(200, answer, self._graphql_rate_headers())
+
+    def _run_at(self, run_id: int, now: datetime) -> tuple[Service, Any] | None:
+        """An Actions run and its service, where the REST API serves it at `now` (else None)."""
+        run = self._runs.get(run_id)
+        if run is None or run.created_at > now or not self.world.extras:
+            return None
+        svc = self._services[self._run_services[run_id]]
+        return (svc, run) if svc.on_github else None
 
     def _graphql_rate_headers(self) -> dict[str, str]:
         with self._lock:

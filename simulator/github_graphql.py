@@ -4,13 +4,17 @@ Not a GraphQL engine: a small parser for query documents (operations with variab
 arguments, aliases and selection sets; no fragments, directives or mutations) and resolvers for the types
 the source asks for: `repository { pullRequests pullRequest deployments }` with their nested connections,
 `repository { defaultBranchRef ref(qualifiedName:) }` with the target commit's `history` (inline fragments
-`... on Commit`), and
+`... on Commit`), `nodes(ids:)` resolving the global ids of Actions runs and their check suites (`... on
+WorkflowRun { checkSuite }`, `... on CheckSuite { checkRuns(filterBy:) }`: a run's jobs as check runs), and
 `rateLimit`. Anything else answers the way api.github.com does, with HTTP 200 and `{"errors": [...]}`.
 
 Objects are rendered from the REST renderer's objects (simulator/github.py), so both APIs serve the same
 facts. Costs follow GitHub's published rule: every connection counts one request per parent it may be
 resolved for (the product of the `first` arguments above it), the sum divided by 100 and rounded, at least
-one point; `first` must be given on every connection, between 1 and 100.
+one point; `first` must be given on every connection, between 1 and 100. `nodes(ids:)` takes at most 100
+ids (GitHub's ARGUMENT_LIMIT error beyond) and counts as that many parents for the connections inside it.
+An id that resolves to nothing is answered as GitHub does: null in its place, with a NOT_FOUND error beside
+the data.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from simulator.automation import served_reviews
 from simulator.clock import iso
 from simulator.github import Renderer, node_id
-from simulator.world import PullRequest, Service, World
+from simulator.world import PullRequest, Service, WorkflowRun, World
 
 
 class GraphQLError(Exception):
@@ -225,9 +229,10 @@ def _bind(value: Any, variables: dict[str, Any]) -> Any:
 # ------------------------------------------------------------------------------------------------- costs
 CONNECTIONS = frozenset(
     {"pullRequests", "deployments", "commits", "parents", "reviews", "files", "labels", "statuses"}
-    | {"reviewThreads", "comments", "history"}
+    | {"reviewThreads", "comments", "history", "checkRuns"}
 )
 MAX_PAGE = 100
+MAX_NODE_IDS = 100
 
 
 def _page_size(item: Field, variables: dict[str, Any]) -> int:
@@ -258,10 +263,37 @@ def query_cost(selections: list[Field], variables: dict[str, Any]) -> int:
             if item.name in CONNECTIONS:
                 total += parents
                 inner = parents * _page_size(item, variables)
+            elif item.name == "nodes" and "ids" in item.args:
+                inner = parents * max(len(_node_ids(item, variables)), 1)
             total += requests(item.selections or [], inner)
         return total
 
     return max(1, round(requests(selections, 1) / 100))
+
+
+def _node_ids(item: Field, variables: dict[str, Any]) -> list[Any]:
+    ids = _bind(item.args.get("ids"), variables)
+    if not isinstance(ids, list):
+        raise GraphQLError(
+            "Argument 'ids' on Field 'nodes' has an invalid value.", "argumentLiteralsIncompatible"
+        )
+    if len(ids) > MAX_NODE_IDS:
+        raise GraphQLError(
+            f"You may not provide more than {MAX_NODE_IDS} node ids; you provided {len(ids)}.",
+            "ARGUMENT_LIMIT",
+        )
+    return ids
+
+
+def _decode_id(node: Any) -> tuple[str, str] | None:
+    """The kind and value of a global id (simulator/github.py `node_id`), None for anything else."""
+    if not isinstance(node, str):
+        return None
+    try:
+        kind, _, value = base64.b64decode(node + "=" * (-len(node) % 4)).decode().partition(":")
+    except ValueError:
+        return None
+    return (kind, value) if value else None
 
 
 # ---------------------------------------------------------------------------------------------- resolving
@@ -364,6 +396,7 @@ class GitHubGraph:
         listing: Callable[[tuple, Callable[[], list]], list] | None = None,
         history: Callable[[Service, str, str | None, bool], tuple[Any, list]] | None = None,
         review_comments: Callable[[Service, Any], list] | None = None,
+        run: Callable[[int], tuple[Service, WorkflowRun] | None] | None = None,
     ):
         self.world = world
         self.rest = rest
@@ -379,6 +412,10 @@ class GitHubGraph:
         self.history = history
         # the REST review comments of a pull request, as the emulator serves them (oldest first)
         self.review_comments = review_comments or (lambda svc, pr: [])
+        # an Actions run by its id, with its service, when it exists at `now` (None otherwise)
+        self.run = run or (lambda run_id: None)
+        # errors answered beside the data (ids of `nodes(ids:)` that resolve to nothing)
+        self.errors: list[dict[str, Any]] = []
         # the resolvers per type, built once per query: building them per object cost most of a page's time
         self._schema: dict[str, dict[str, Resolver]] | None = None
         self._plans: dict[tuple[str, int], list[list]] = {}
@@ -391,6 +428,8 @@ class GitHubGraph:
         """`_select_plainly`'s answer, through a plan made once per selection set and type: a page selects
         the same fields from thousands of objects, so what does not depend on the object (the resolver,
         the bound arguments, the page size's check) is looked up once."""
+        if type_name == "Node":  # an object of `nodes(ids:)`: its own type
+            type_name = obj["__typename"]
         key = (type_name, id(selections))  # the parsed selections live as long as the query
         plan = self._plans.get(key)
         if plan is None:
@@ -411,7 +450,10 @@ class GitHubGraph:
                 if child_type is None or value is None or not item.selections:
                     out[alias] = self._shape(value, child_type, item, variables)
                 elif isinstance(value, list):
-                    out[alias] = [self._select(child_type, v, item.selections, variables) for v in value]
+                    out[alias] = [
+                        None if v is None else self._select(child_type, v, item.selections, variables)
+                        for v in value
+                    ]
                 else:
                     out[alias] = self._select(child_type, value, item.selections, variables)
             elif kind is _FRAGMENT:
@@ -448,6 +490,8 @@ class GitHubGraph:
         return plan
 
     def _select_plainly(self, type_name: str, obj: Any, selections: list[Field], variables: dict) -> dict:
+        if type_name == "Node":
+            type_name = obj["__typename"]
         if self._schema is None:
             self._schema = self._types()
         resolvers = self._schema.get(type_name)
@@ -484,14 +528,37 @@ class GitHubGraph:
             raise GraphQLError(f"Field must have selections (field '{item.name}' returns {child_type})")
         select = self._select_plainly if self.reference else self._select
         if isinstance(value, list):
-            return [select(child_type, v, item.selections, variables) for v in value]
+            return [None if v is None else select(child_type, v, item.selections, variables) for v in value]
         return select(child_type, value, item.selections, variables)
 
     # ------------------------------------------------------------------ schema
     def _types(self) -> dict[str, dict[str, Resolver]]:
         scalar = self._scalar
         return {
-            "Query": {"repository": self._repository, "rateLimit": lambda o, a: (o["rate"], "RateLimit")},
+            "Query": {
+                "repository": self._repository,
+                "rateLimit": lambda o, a: (o["rate"], "RateLimit"),
+                "nodes": self._nodes,
+            },
+            "WorkflowRun": {
+                **{
+                    k: scalar(k) for k in ("id", "databaseId", "runNumber", "event", "createdAt", "updatedAt")
+                },
+                "checkSuite": lambda o, a: (o["checkSuite"], "CheckSuite"),
+            },
+            "CheckSuite": {
+                **{
+                    k: scalar(k)
+                    for k in ("id", "databaseId", "status", "conclusion", "createdAt", "updatedAt")
+                },
+                "workflowRun": lambda o, a: (o["workflowRun"](), "WorkflowRun"),
+                "checkRuns": self._check_runs,
+            },
+            "CheckRun": {
+                k: scalar(k)
+                for k in ("id", "databaseId", "name", "status", "conclusion", "startedAt", "completedAt")
+                + ("detailsUrl", "url", "permalink")
+            },
             "RateLimit": {
                 k: scalar(k) for k in ("cost", "remaining", "resetAt", "limit", "used", "nodeCount")
             },
@@ -590,6 +657,94 @@ class GitHubGraph:
                 f"Could not resolve to a Repository with the name '{owner}/{name}'.", "NOT_FOUND"
             )
         return {"svc": svc}, "Repository"
+
+    def _nodes(self, root: dict, args: dict) -> tuple[list, str]:
+        """`nodes(ids:)`: the Actions runs and check suites among the ids (null for any other id, with
+        GitHub's NOT_FOUND error), in the order asked."""
+        found: list[Any] = []
+        for index, node in enumerate(args.get("ids") or []):
+            obj = self._node(node)
+            if obj is None:
+                self.errors.append(
+                    {
+                        "type": "NOT_FOUND",
+                        "path": ["nodes", index],
+                        "message": f"Could not resolve to a node with the global id of '{node}'",
+                    }
+                )
+            found.append(obj)
+        return found, "Node"
+
+    def _node(self, node: Any) -> dict[str, Any] | None:
+        decoded = _decode_id(node)
+        if decoded is None or not decoded[1].isdigit():
+            return None
+        kind, number = decoded[0], int(decoded[1])
+        if kind == "WorkflowRun":
+            run_id = number
+        elif kind == "CheckSuite" and number % 3 == 1:  # a run's suite is numbered 3 x run id + 1
+            run_id = number // 3
+        else:
+            return None
+        found = self.run(run_id)
+        if found is None:
+            return None
+        suite = self._check_suite(*found)
+        return suite["workflowRun"]() if kind == "WorkflowRun" else suite
+
+    def _check_suite(self, svc: Service, run: WorkflowRun) -> dict[str, Any]:
+        """A run's check suite, from the REST run (simulator/github.py): its status and conclusion the
+        run's, its check runs the run's jobs."""
+        raw = self.rest.workflow_run(svc, run, self.now)  # type: ignore[attr-defined]
+        suite: dict[str, Any] = {
+            "__typename": "CheckSuite",
+            "id": raw["check_suite_node_id"],
+            "databaseId": raw["check_suite_id"],
+            "status": raw["status"].upper(),
+            "conclusion": raw["conclusion"].upper() if raw["conclusion"] else None,
+            "createdAt": raw["created_at"],
+            "updatedAt": raw["updated_at"],
+            "_svc": svc,
+            "_run": run,
+        }
+        workflow_run = {
+            "__typename": "WorkflowRun",
+            "id": raw["node_id"],
+            "databaseId": raw["id"],
+            "runNumber": raw["run_number"],
+            "event": raw["event"],
+            "createdAt": raw["created_at"],
+            "updatedAt": raw["updated_at"],
+            "checkSuite": suite,
+        }
+        suite["workflowRun"] = lambda: workflow_run
+        return suite
+
+    def _check_runs(self, suite: dict, args: dict) -> tuple[Page, str]:
+        """`CheckSuite.checkRuns(first, after, filterBy)`: the run's one job as a check run (one attempt, so
+        `checkType` LATEST and ALL agree); `filterBy.checkName` keeps the check runs of that name."""
+        wanted = args.get("filterBy") or {}
+        unknown = set(wanted) - {"checkType", "checkName"}
+        if unknown or wanted.get("checkType") not in (None, "LATEST", "ALL"):
+            raise GraphQLError(
+                f"Argument 'filterBy' has an invalid value ({wanted}).", "argumentLiteralsIncompatible"
+            )
+        job = self.rest.workflow_job(suite["_svc"], suite["_run"], self.now)  # type: ignore[attr-defined]
+        check_run = {
+            "__typename": "CheckRun",
+            "id": job["node_id"],
+            "databaseId": job["id"],
+            "name": job["name"],
+            "status": job["status"].upper(),
+            "conclusion": job["conclusion"].upper() if job["conclusion"] else None,
+            "startedAt": job["started_at"],
+            "completedAt": job["completed_at"],
+            "detailsUrl": job["html_url"],
+            "url": job["html_url"],
+            "permalink": job["html_url"],
+        }
+        runs = [check_run] if wanted.get("checkName") in (None, check_run["name"]) else []
+        return Page.of("CheckRun", runs, args), "Connection"
 
     def _pull_requests(self, repo: dict, args: dict) -> tuple[Page, str]:
         svc: Service = repo["svc"]

@@ -98,6 +98,45 @@ def test_deploy_workflow_runs_of_pull_requests_and_forks_are_no_deployments(mixe
     assert shipped and not shipped & set(extra)
 
 
+JOB_COLUMNS = ("id", "run_id", "run_attempt", "workflow_name", "name", "head_sha", "head_branch", "status")
+JOB_COLUMNS += ("conclusion", "started_at", "completed_at", "html_url")
+
+
+def test_deploy_runs_jobs_come_through_graphql_as_rest_lists_them(mixed_org):
+    """The refresh reads GitHub through GraphQL: the jobs of the runs the Actions service's rule counts come
+    as their check suites' check runs, none through REST's per-run listing, with the values that listing
+    gives (the emulator's REST rendering of the same job, as of the refresh); only deploy runs' jobs."""
+    svc = next(s for s in mixed_org.world.services if s.delivery == "actions")
+    emulator = mixed_org.emulator
+    assert not [t for _, t, _ in emulator.requests if re.search(r"/actions/runs/\d+/jobs", t)]
+    build = duckdb.connect(str(mixed_org.workdir.build_db), read_only=True)
+    try:
+        listed = ", ".join(f"cast({c} as varchar)" for c in JOB_COLUMNS)
+        rows = build.execute(
+            f"select {listed} from raw_github.workflow_jobs where repository = ?", [svc.repository]
+        ).fetchall()
+        loaded_runs = {
+            run_id for (run_id,) in build.execute("select id from raw_github.workflow_runs").fetchall()
+        }
+    finally:
+        build.close()
+    runs = {run.run_id: run for run in svc.runs}
+    deploys = {run.run_id for run in svc.runs if run.deployment is not None and run.run_id in loaded_runs}
+    assert deploys and deploys <= {int(row[1]) for row in rows}
+    for row in rows:
+        run = runs[int(row[1])]
+        assert run.name != "ci"  # deploy workflows only (`deploy`, `deploy-staging`)
+        job = emulator.gh.workflow_job(svc, run, emulator.now)
+        expected = [job[c] for c in JOB_COLUMNS]
+        got = [*row[:9], *(_iso(v) for v in row[9:11]), row[11]]
+        assert got == [None if v is None else str(v) for v in expected], run.run_id
+
+
+def _iso(value: str | None) -> str | None:
+    """A timestamp DuckDB gives as text (`2026-10-01 10:00:00+00`) as the API writes it."""
+    return None if value is None else pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _git_services(mixed_org) -> set[str]:
     return {svc.name for svc in mixed_org.world.services if svc.delivery == "git"}
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 import requests
 
-from ingestion.github import github_source
+from ingestion.github import actions, github_source, graphql
 from ingestion.http import ApiError, ApiUsage
 from ingestion.pipelines import make_pipeline
 
@@ -37,13 +37,14 @@ def world():
 
 def _load(world, root: Path, api: str, moments: list[datetime], **options) -> tuple[Path, list[dict]]:
     """Load the org's GitHub into `root` once per moment (the emulator serving the world as of it);
-    returns the database and the emulator's usage of each load."""
+    returns the database and the emulator's usage of each load, with the REST requests for a run's jobs
+    among them (`jobs_listings`)."""
     emu = simulator.Emulator(world, port=0, github_token=TOKEN).start()
     used = []
     try:
         for moment in moments:
             emu.set_now(moment)
-            before = emu.usage()["github"]
+            before, served = emu.usage()["github"], len(emu.requests)
             source = github_source(
                 base_url=f"{emu.url}/github",
                 organization=world.org,
@@ -54,7 +55,8 @@ def _load(world, root: Path, api: str, moments: list[datetime], **options) -> tu
             )
             make_pipeline("github", root / "build.duckdb", root / "dlt").run(source)
             after = emu.usage()["github"]
-            used.append({key: after[key] - before[key] for key in after})
+            jobs = [t for _, t, _ in emu.requests[served:] if "/actions/runs/" in t and "/jobs" in t]
+            used.append({key: after[key] - before[key] for key in after} | {"jobs_listings": len(jobs)})
     finally:
         emu.stop()
     return root / "build.duckdb", used
@@ -113,6 +115,7 @@ def test_same_tables_columns_and_types(rest, graph) -> None:
         "deployment_statuses",
         "commits",
         "repositories",
+        "workflow_runs",
     ],
 )
 def test_same_rows(rest, graph, table) -> None:
@@ -120,6 +123,24 @@ def test_same_rows(rest, graph, table) -> None:
     expected = _rows(rest[0], table, columns)
     assert expected, f"the REST load has no {table}"
     assert _rows(graph[0], table, columns) == expected
+
+
+# the job columns GraphQL's check runs do not give (nothing downstream reads them): null on that path
+REST_ONLY_JOB_COLUMNS = ("created_at", "runner_name", "labels")
+
+
+def test_same_workflow_jobs_read_through_graphql_many_runs_a_query(rest, graph) -> None:
+    """Every run's jobs (no deploy rules given): the same rows as REST's listings give, every column
+    staging reads included, and none listed through REST."""
+    columns = sorted(set(_schema(rest[0])["workflow_jobs"]) - set(REST_ONLY_JOB_COLUMNS))
+    expected = _rows(rest[0], "workflow_jobs", columns)
+    assert len(expected) > 100
+    assert _rows(graph[0], "workflow_jobs", columns) == expected
+    only = ", ".join(f"count({c})" for c in REST_ONLY_JOB_COLUMNS)
+    with duckdb.connect(str(graph[0]), read_only=True) as con:
+        assert con.execute(f"select {only} from raw_github.workflow_jobs").fetchone() == (0, 0, 0)
+    assert rest[1][0]["jobs_listings"] >= len(expected) / 2  # one listing per run (CI runs have one job)
+    assert [used["jobs_listings"] for used in graph[1]] == [0] * len(MOMENTS)
 
 
 def test_rows_match_the_world(world, graph) -> None:
@@ -157,8 +178,16 @@ def test_graphql_spends_a_fraction_of_the_requests(world, rest, graph) -> None:
     assert graph_first["graphql_requests"] > 0 and graph_first["graphql_points"] > 0
     # pull requests and deployments no longer cost requests per item: what REST spends on them is gone
     assert graph_first["requests"] * 3 < rest_first["requests"]
-    # a page of pull requests, at most one more query for the lists it cut short, deployments' pages
-    assert graph_first["graphql_requests"] < n_prs / 5
+    # a page of pull requests, at most one more query for the lists it cut short, deployments' pages, and
+    # the jobs of a page of runs (100 runs a page, a query each)
+    start, first = END - timedelta(days=120), MOMENTS[0]
+    runs: dict[str, int] = {}
+    for svc in world.services:
+        if svc.on_github:
+            listed = sum(1 for run in svc.runs if start <= run.created_at <= first)
+            runs[svc.repository] = runs.get(svc.repository, 0) + listed
+    run_pages = sum(-(-listed // 100) for listed in runs.values())
+    assert graph_first["graphql_requests"] < n_prs / 5 + run_pages
     # nested lists asked whole only where needed: points per pull request stay below the 0.35 a page of
     # 50 pull requests with 20 commits each costs (GitHub's rule; worked by hand in the cost test)
     assert graph_first["graphql_points"] < 0.35 * n_prs
@@ -187,7 +216,7 @@ def test_a_spent_budget_waits_for_the_reset_and_loads_everything(world, tmp_path
     """Budgets far below what the load needs, windows of two seconds: the load pauses for each reset,
     never asks an exhausted budget, and loads what an unlimited load does."""
     emu = simulator.Emulator(
-        world, port=0, github_token=TOKEN, rate_limit=150, graphql_rate_limit=70, rate_reset_seconds=2
+        world, port=0, github_token=TOKEN, rate_limit=50, graphql_rate_limit=70, rate_reset_seconds=2
     ).start()
     usage = ApiUsage("GitHub", reserve={"core": 10, "graphql": 60})
     try:
@@ -206,8 +235,8 @@ def test_a_spent_budget_waits_for_the_reset_and_loads_everything(world, tmp_path
         emu.stop()
     assert usage.waits >= 2
     assert not refused
-    # more than two windows' worth of each budget above its reserve (70 - 60 points, 150 - 10 requests)
-    assert usage_total["graphql_points"] > 2 * (70 - 60) and usage_total["requests"] > 150
+    # more than two windows' worth of each budget above its reserve (70 - 60 points, 50 - 10 requests)
+    assert usage_total["graphql_points"] > 2 * (70 - 60) and usage_total["requests"] > 2 * (50 - 10)
     with duckdb.connect(str(tmp_path / "build.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from raw_github.pull_requests").fetchone()[0] > 0
 
@@ -357,6 +386,192 @@ def test_history_and_pull_request_by_number(served, world) -> None:
     got = body["data"]["repository"]
     assert (got["a"]["number"], got["b"]["number"]) == (first, second)
     assert [n["commit"]["oid"] for n in got["a"]["commits"]["nodes"]] == svc.pulls[0].commit_shas
+
+
+CHECK_SUITES = """
+query($ids: [ID!]!, $first: Int!, $after: String) {
+  rateLimit { cost }
+  nodes(ids: $ids) {
+    __typename
+    ... on CheckSuite { checkRuns(first: $first, after: $after, filterBy: {checkType: LATEST}) {
+      totalCount pageInfo { hasNextPage endCursor }
+      nodes { databaseId name status conclusion startedAt completedAt detailsUrl } } }
+    ... on WorkflowRun { databaseId checkSuite { id } }
+  }
+}"""
+
+
+def _rest_runs(emu, svc) -> list[dict]:
+    url = f"{emu.url}/github/repos/{svc.repository}/actions/runs?per_page=100"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())["workflow_runs"]
+
+
+def _rest_jobs(emu, svc, run_id: int) -> list[dict]:
+    url = f"{emu.url}/github/repos/{svc.repository}/actions/runs/{run_id}/jobs"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())["jobs"]
+
+
+def test_check_suites_by_node_id_serve_the_runs_jobs(served, world) -> None:
+    """The REST runs' `check_suite_node_id` and `node_id` resolve through `nodes(ids:)`: a suite's check
+    runs are the run's jobs as REST lists them (GitHub's enumerations in upper case); an id that resolves
+    to nothing is null, with GitHub's NOT_FOUND error beside the data."""
+    svc = next(s for s in world.services if s.on_github and len(s.runs) > 10)
+    runs = _rest_runs(served, svc)[:3]
+    ids = [run["check_suite_node_id"] for run in runs] + ["Q2hlY2tTdWl0ZTo0Mg", runs[0]["node_id"]]
+    status, body, _ = _post(served, CHECK_SUITES, {"ids": ids, "first": 100})
+    assert status == 200
+    assert body["errors"] == [
+        {
+            "type": "NOT_FOUND",
+            "path": ["nodes", 3],
+            "message": "Could not resolve to a node with the global id of 'Q2hlY2tTdWl0ZTo0Mg'",
+        }
+    ]
+    nodes = body["data"]["nodes"]
+    assert nodes[3] is None
+    assert nodes[4] == {
+        "__typename": "WorkflowRun",
+        "databaseId": runs[0]["id"],
+        "checkSuite": {"id": runs[0]["check_suite_node_id"]},
+    }
+    for run, node in zip(runs, nodes[:3], strict=True):
+        jobs = _rest_jobs(served, svc, run["id"])
+        assert node["__typename"] == "CheckSuite" and node["checkRuns"]["totalCount"] == len(jobs) == 1
+        assert node["checkRuns"]["nodes"] == [
+            {
+                "databaseId": job["id"],
+                "name": job["name"],
+                "status": job["status"].upper(),
+                "conclusion": job["conclusion"].upper() if job["conclusion"] else None,
+                "startedAt": job["started_at"],
+                "completedAt": job["completed_at"],
+                "detailsUrl": job["html_url"],
+            }
+            for job in jobs
+        ]
+    # pages: one check run a page, the second page empty
+    status, body, _ = _post(served, CHECK_SUITES, {"ids": ids[:1], "first": 1})
+    listed = body["data"]["nodes"][0]["checkRuns"]
+    assert listed["pageInfo"]["hasNextPage"] is False and len(listed["nodes"]) == 1
+    after = listed["pageInfo"]["endCursor"]
+    status, body, _ = _post(served, CHECK_SUITES, {"ids": ids[:1], "first": 1, "after": after})
+    assert body["data"]["nodes"][0]["checkRuns"]["nodes"] == []
+
+
+def test_node_ids_cost_and_limit(served, world) -> None:
+    """`nodes(ids:)` counts as many parents as ids for the connections in it: 100 suites' check runs are
+    100 requests, one point; two such lists two points. More than 100 ids is GitHub's ARGUMENT_LIMIT."""
+    runs = [run for svc in world.services if svc.on_github for run in svc.runs if run.created_at <= END]
+    ids = [simulator.github.node_id("CheckSuite", run.run_id * 3 + 1) for run in runs[:200]]
+    assert len(ids) == 200
+    status, body, _ = _post(served, CHECK_SUITES, {"ids": ids[:100], "first": 100})
+    assert body["data"]["rateLimit"]["cost"] == 1 and "errors" not in body
+    assert all(node["checkRuns"]["totalCount"] == 1 for node in body["data"]["nodes"])
+    two = """query($a: [ID!]!, $b: [ID!]!) { rateLimit { cost }
+      a: nodes(ids: $a) { ... on CheckSuite { checkRuns(first: 100) { totalCount } } }
+      b: nodes(ids: $b) { ... on CheckSuite { checkRuns(first: 100) { totalCount } } } }"""
+    status, body, _ = _post(served, two, {"a": ids[:100], "b": ids[100:]})
+    assert body["data"]["rateLimit"]["cost"] == 2
+    status, body, _ = _post(served, CHECK_SUITES, {"ids": ids[:101], "first": 100})
+    assert body == {
+        "errors": [
+            {
+                "message": "You may not provide more than 100 node ids; you provided 101.",
+                "type": "ARGUMENT_LIMIT",
+            }
+        ]
+    }
+
+
+class _FakeGraph:
+    """Answers CHECK_RUNS_QUERY from a dict of suites (id to check runs), in pages of `first`."""
+
+    def __init__(self, suites: dict[str, list[dict] | None]):
+        self.suites = suites
+        self.asked: list[dict] = []
+
+    def query(self, document, variables, what, missing_nodes=False):
+        assert document == graphql.CHECK_RUNS_QUERY and missing_nodes
+        self.asked.append(variables)
+        start = int(variables["after"] or 0)
+        nodes = []
+        for suite in variables["ids"]:
+            runs = self.suites.get(suite)
+            if runs is None:
+                nodes.append(None)
+                continue
+            chunk = runs[start : start + variables["first"]]
+            more = start + len(chunk) < len(runs)
+            info = {"hasNextPage": more, "endCursor": str(start + len(chunk))}
+            nodes.append({"checkRuns": {"pageInfo": info, "nodes": chunk}})
+        return {"nodes": nodes}
+
+
+def test_check_runs_page_through_a_long_suite_and_give_up_on_unresolved_ones(monkeypatch) -> None:
+    monkeypatch.setattr(graphql, "CHECK_RUN_PAGE", 2)
+    monkeypatch.setattr(graphql, "NODE_IDS", 2)
+    runs = [{"databaseId": n, "name": f"job {n}"} for n in range(5)]
+    fake = _FakeGraph({"long": runs, "short": runs[:1], "blank": [{"databaseId": None, "name": "x"}]})
+    found = graphql.read_check_runs(fake, ["long", "gone", "short", "blank"])
+    assert found == {"long": runs, "gone": None, "short": runs[:1], "blank": None}
+    # two suites a query; the long one's further pages alone
+    assert [(v["ids"], v["after"]) for v in fake.asked] == [
+        (["long", "gone"], None),
+        (["long"], "2"),
+        (["long"], "4"),
+        (["short", "blank"], None),
+    ]
+
+
+def test_jobs_fall_back_to_rest_where_graphql_cannot_read_them() -> None:
+    """No GraphQL client, no suite id, a suite that did not resolve, a failing query: those runs' jobs are
+    listed through REST (missing from the answer); the others come shaped as REST's jobs listing."""
+    run = {"id": 7, "run_attempt": 2, "name": "deploy", "head_sha": "abc", "head_branch": "main"}
+    check_run = {"databaseId": 70, "name": "prod", "status": "IN_PROGRESS", "conclusion": None}
+    check_run |= {"startedAt": "2026-10-01T10:00:00Z", "completedAt": None, "detailsUrl": "https://x/job/70"}
+    fake = _FakeGraph({"S7": [check_run]})
+    runs = [
+        run | {"check_suite_node_id": "S7"},
+        run | {"id": 8, "check_suite_node_id": "S8"},
+        run | {"id": 9},
+    ]
+
+    def reader(gql):
+        return actions.Reader(client=None, gql=gql, start=None)
+
+    assert actions._jobs_through_graphql(reader(None), runs, []) == {}
+    assert actions._jobs_through_graphql(reader(fake), runs, []) == {
+        7: [
+            {
+                "id": 70,
+                "run_id": 7,
+                "run_attempt": 2,
+                "workflow_name": "deploy",
+                "head_sha": "abc",
+                "head_branch": "main",
+                "name": "prod",
+                "status": "in_progress",
+                "conclusion": None,
+                "started_at": "2026-10-01T10:00:00Z",
+                "completed_at": None,
+                "html_url": "https://x/job/70",
+            }
+        ]
+    }
+
+    class Failing:
+        def query(self, *args, **kwargs):
+            raise ApiError("GitHub POST /graphql (check runs): boom", status=422, path="/graphql")
+
+    failed: list[ApiError] = []
+    assert actions._jobs_through_graphql(reader(Failing()), runs, failed) == {}
+    # asked once: after a failure, GraphQL is not asked again in this run
+    assert len(failed) == 1 and actions._jobs_through_graphql(reader(fake), runs, failed) == {}
+    assert len(fake.asked) == 1
 
 
 @pytest.mark.parametrize(

@@ -4,10 +4,12 @@ A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_
 "since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
 `created>=` bound the listing was last asked with (kept while it answers 304; narrowed to the window, with
 its ETag taken at once, when it lags far behind after an answer). The jobs' state (section
-`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read."""
+`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read. With the GraphQL API,
+the jobs of many runs are read a query, as their check suites' check runs (graphql.read_check_runs)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import compress
@@ -20,21 +22,25 @@ from dlt.sources import DltResource
 from ingestion.arrow import arrow_page
 from ingestion.cursors import keyed_state
 from ingestion.dates import iso_seconds, minus_days, parse_ts
+from ingestion.http import ApiError
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import newest_wins
 
+from . import graphql
 from .columns import WORKFLOW_JOB_COLUMNS, WORKFLOW_RUN_COLUMNS, pick, shape_run
 from .helpers import pages
 from .reader import Reader, as_list
 from .settings import WORKFLOW_RUN_QUERY_LIMIT, WORKFLOW_RUN_REQUERY_DAYS
+
+log = logging.getLogger(__name__)
 
 
 class DeployRuns:
     """Which Actions runs a repository's `workflow` deploy rules count as deployments, matched as
     int_deployments_unioned matches them (workflow name, head branch, event, head repository; completion
     aside: a run's jobs are read again when it changes). Nothing downstream reads the jobs of other runs,
-    and reading them costs one request per run (most runs are pull request CI). Patterns are matched by
-    DuckDB (ingestion/patterns.py), each distinct text once."""
+    and reading them costs a request per run through REST (most runs are pull request CI). Patterns are
+    matched by DuckDB (ingestion/patterns.py), each distinct text once."""
 
     def __init__(self, rules: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         self.rules = {name.lower(): list(found) for name, found in rules.items()}
@@ -273,6 +279,27 @@ def _runs_between(gh: Reader, full_name: str, low: datetime, high: datetime) -> 
         yield [shape_run(raw, full_name) for raw in page]
 
 
+def _jobs_through_graphql(gh: Reader, runs: list[dict], failed: list[ApiError]) -> dict[Any, list[dict]]:
+    """The jobs of the runs, by run id, read through GraphQL (graphql.read_check_runs) as REST's listing
+    gives them; a run is missing when the source reads REST, when its row has no check suite id, when its
+    suite did not resolve or when a query failed: its jobs are then listed through REST. A failed query is
+    logged and added to `failed`, and GraphQL is not asked again (a server without `nodes(ids:)`)."""
+    suites = {run["check_suite_node_id"]: run for run in runs if run.get("check_suite_node_id")}
+    if gh.gql is None or not suites or failed:
+        return {}
+    try:
+        found = graphql.read_check_runs(gh.gql, list(suites))
+    except ApiError as exc:
+        log.warning("GitHub workflow jobs through GraphQL failed (%s): listing them through REST", exc)
+        failed.append(exc)
+        return {}
+    return {
+        run["id"]: [graphql.workflow_job(node, run) for node in found[suite] or ()]
+        for suite, run in suites.items()
+        if found.get(suite) is not None
+    }
+
+
 def workflow_jobs_resource(
     gh: Reader,
     workflow_runs: DltResource,
@@ -280,6 +307,7 @@ def workflow_jobs_resource(
     deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None,
 ) -> DltResource:
     deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
+    graphql_failed: list[ApiError] = []  # a failed check runs query: REST for the rest of the run
 
     @dlt.transformer(
         data_from=workflow_runs,
@@ -295,7 +323,9 @@ def workflow_jobs_resource(
         The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
         request per run and refresh. So the runs whose jobs were read are remembered per repository, by
         creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
-        `deploy_workflows` given, only the runs its rules count are asked at all."""
+        `deploy_workflows` given, only the runs its rules count are asked at all. Through GraphQL, the
+        page's wanted runs are asked together (100 a query); a run GraphQL cannot read is listed through
+        REST (_jobs_through_graphql)."""
         remembered = keyed_state("runs", "workflow_jobs")
         touched: set[str] = set()
         rows: list[dict] = []  # one item for the runs' whole page
@@ -308,7 +338,20 @@ def workflow_jobs_resource(
             known: dict[str, list] = remembered.setdefault(run["repository"], {})
             if (known.get(str(run["id"])) or [None])[1:] != mark:
                 wanted.append((run, mark))
-        # one listing per run, read whole: read a few runs ahead
+        # through GraphQL, the jobs of many runs a query; the others' (or all, through REST) one listing per
+        # run, read whole: read a few runs ahead
+        through_graphql = _jobs_through_graphql(gh, [run for run, _ in wanted], graphql_failed)
+        for run, mark in wanted:
+            if run["id"] not in through_graphql:
+                continue
+            repository = run["repository"]
+            page = yield from gh.screen(
+                "workflow_jobs", through_graphql[run["id"]], repository, f"{repository}:{run['id']}"
+            )
+            rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
+            remembered[repository][str(run["id"])] = [run.get("created_at"), *mark]
+            touched.add(repository)
+        wanted = [(run, mark) for run, mark in wanted if run["id"] not in through_graphql]
         listings = {
             str(n): pages(
                 gh.client, f"/repos/{run['repository']}/actions/runs/{run['id']}/jobs", data_selector="jobs"

@@ -191,6 +191,8 @@ WORKFLOW_RUN_COLUMNS: dict[str, Any] = {
     "run_started_at": _hint("timestamp"),
     "updated_at": _hint("timestamp"),
     "html_url": _hint("text"),
+    # the global id of the run's check suite: its jobs are read through GraphQL by it (graphql.py)
+    "check_suite_node_id": _hint("text"),
 }
 WORKFLOW_JOB_COLUMNS: dict[str, Any] = {
     "repository": _hint("text"),

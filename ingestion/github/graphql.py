@@ -1,6 +1,6 @@
 """Pull requests (with their commits, reviews, review comments and files), deployments (with their
-statuses) and a branch's commits (its history, on a repository's first load) through GitHub's GraphQL API,
-many to a request.
+statuses), a branch's commits (its history, on a repository's first load) and the jobs of Actions runs
+(their check suites' check runs) through GitHub's GraphQL API, many to a request.
 
 REST costs about five requests per pull request (its page, commits, reviews, comments, files); one GraphQL
 query returns a page of pull requests with all of that nested. Nested lists come in one page each: a pull
@@ -190,6 +190,26 @@ query History($owner: String!, $name: String!, $first: Int!, $after: String, $si
 }
 """.replace("COMMIT_FIELDS", COMMIT_FIELDS)
 
+# The jobs of up to 100 Actions runs: `nodes(ids:)` takes at most 100 global ids, here the runs' check
+# suites (`check_suite_node_id` of a REST run), each with its check runs, one per job; `checkType: LATEST`
+# keeps a re-run job's latest check run, as REST's jobs listing keeps the latest attempt. The check runs
+# are a leaf list: 100 suites cost 100 requests, one point, whatever the page size.
+NODE_IDS = 100
+CHECK_RUN_PAGE = 100
+CHECK_RUNS_QUERY = """
+query CheckRuns($ids: [ID!]!, $first: Int!, $after: String) {
+  rateLimit { cost remaining resetAt limit }
+  nodes(ids: $ids) {
+    ... on CheckSuite {
+      checkRuns(first: $first, after: $after, filterBy: {checkType: LATEST}) {
+        pageInfo { hasNextPage endCursor }
+        nodes { databaseId name status conclusion startedAt completedAt detailsUrl }
+      }
+    }
+  }
+}
+"""
+
 # the REST names of GraphQL's enumerations
 _FILE_STATUS = {"ADDED": "added", "DELETED": "removed", "MODIFIED": "modified", "RENAMED": "renamed"}
 _FILE_STATUS |= {"COPIED": "copied", "CHANGED": "changed"}
@@ -212,9 +232,13 @@ class GraphQLClient:
         self.url = url
         self.usage = usage
 
-    def query(self, document: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
+    def query(
+        self, document: str, variables: dict[str, Any], what: str, missing_nodes: bool = False
+    ) -> dict[str, Any]:
         """The `data` of an answer. An answer of errors raises ApiError (a missing repository as a 404,
-        so the source's availability rules apply); a spent budget waits for its reset and asks again."""
+        so the source's availability rules apply); a spent budget waits for its reset and asks again.
+        `missing_nodes`: errors that are all NOT_FOUND beside data (ids of `nodes(ids:)` that resolve to
+        nothing, answered as nulls) leave the data as it is."""
         for _ in range(4):
             response = self.client.session.post(
                 self.url,
@@ -228,6 +252,8 @@ class GraphQLClient:
             if limited:
                 self._wait_for_reset(response)
                 continue
+            if errors and missing_nodes and body.get("data") is not None:
+                errors = [e for e in errors if e.get("type") != "NOT_FOUND"]
             if errors:
                 first = errors[0]
                 status = 404 if first.get("type") == "NOT_FOUND" else 422
@@ -469,6 +495,35 @@ def read_deployments(
     return out
 
 
+def read_check_runs(gql: GraphQLClient, suites: list[str]) -> dict[str, list[dict] | None]:
+    """Each check suite's check runs (latest per job), by the suite's global id, asked NODE_IDS suites a
+    query; a suite with more than a page is paged alone. None for a suite that did not resolve (the run
+    is gone, or is no check suite here) or whose check runs lack their `databaseId` (read through REST)."""
+    out: dict[str, list[dict] | None] = {}
+    for start in range(0, len(suites), NODE_IDS):
+        batch = suites[start : start + NODE_IDS]
+        variables = {"ids": batch, "first": CHECK_RUN_PAGE, "after": None}
+        data = gql.query(CHECK_RUNS_QUERY, variables, "check runs", missing_nodes=True)
+        nodes = data.get("nodes") or []
+        for index, suite in enumerate(batch):
+            node = nodes[index] if index < len(nodes) else None
+            out[suite] = _suite_check_runs(gql, suite, (node or {}).get("checkRuns"))
+    return out
+
+
+def _suite_check_runs(gql: GraphQLClient, suite: str, listed: dict | None) -> list[dict] | None:
+    runs: list[dict] = []
+    while listed:
+        runs.extend(listed.get("nodes") or [])
+        info = listed.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return runs if all(run and run.get("databaseId") is not None for run in runs) else None
+        variables = {"ids": [suite], "first": CHECK_RUN_PAGE, "after": info.get("endCursor")}
+        data = gql.query(CHECK_RUNS_QUERY, variables, "check runs", missing_nodes=True)
+        listed = (((data.get("nodes") or [None])[0]) or {}).get("checkRuns")
+    return None
+
+
 # ----------------------------------------------------------------------------------- REST-shaped objects
 def _login(actor: dict | None) -> dict | None:
     return {"login": actor["login"]} if actor and actor.get("login") else None
@@ -590,6 +645,28 @@ def deployment_status(node: dict) -> dict[str, Any]:
         "created_at": node.get("createdAt"),
         "updated_at": node.get("updatedAt"),
         "creator": _login(node.get("creator")),
+    }
+
+
+def workflow_job(node: dict, run: dict) -> dict[str, Any]:
+    """A check run of a run's check suite as REST's jobs listing gives the job: the job's `id` is the
+    check run's `databaseId`, its status and conclusion REST's lower-case names, its page the check run's
+    `detailsUrl`; the run's fields (attempt, workflow name, head commit and branch) from the run's row. The
+    job's `created_at`, runner and labels are not in GraphQL: left out."""
+    conclusion = node.get("conclusion")
+    return {
+        "id": node["databaseId"],
+        "run_id": run["id"],
+        "run_attempt": run.get("run_attempt"),
+        "workflow_name": run.get("name"),
+        "head_sha": run.get("head_sha"),
+        "head_branch": run.get("head_branch"),
+        "name": node.get("name"),
+        "status": (node.get("status") or "").lower() or None,
+        "conclusion": conclusion.lower() if conclusion else None,
+        "started_at": node.get("startedAt"),
+        "completed_at": node.get("completedAt"),
+        "html_url": node.get("detailsUrl"),
     }
 
 
