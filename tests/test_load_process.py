@@ -117,7 +117,7 @@ def test_a_killed_load_is_an_error_that_says_so():
 
 def test_an_answer_that_cannot_cross_is_an_error():
     with pytest.raises(LoadProcessError, match="pickle"):
-        in_child(lambda: (lambda: None))
+        in_child(lambda: lambda: None)
 
 
 def test_in_process_when_asked(monkeypatch):
