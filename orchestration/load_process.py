@@ -146,12 +146,22 @@ def in_child(work: Callable[[], T]) -> T:
         stream.flush()
     parent = os.getpid()
     read, write = os.pipe()
-    pid = os.fork()
+    # An interrupt that comes while the child starts is held until the refresh can stop the child.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        os.close(read)
+        os.close(write)
+        raise
     if pid == 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         os.close(read)
         _child(work, parent, write)
-    os.close(write)
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        os.close(write)
         with os.fdopen(read, "rb") as pipe:
             data = pipe.read()
         _, status = os.waitpid(pid, 0)

@@ -208,7 +208,17 @@ def test_mixed_org_staging_keeps_every_column_and_type(mixed_org):
 STATES = Path(__file__).resolve().parent / "contracts" / "source_states_mixed.json"
 # Sections of the resource state holding one entry per repository, project, job, incident or ref.
 PER_KEY = frozenset(
-    {"cursors", "known", "jobs", "repositories", "open_acknowledgements", "tags", "branches", "pull_heads"}
+    {
+        "cursors",
+        "known",
+        "jobs",
+        "repositories",
+        "open_acknowledgements",
+        "tags",
+        "branches",
+        "pull_heads",
+        "listed",
+    }
 )
 TEXT_FORMATS = {
     "timestamp to the millisecond": re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"),

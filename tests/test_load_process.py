@@ -151,7 +151,7 @@ def _refresh_with_a_long_load(tmp_path: Path) -> tuple[subprocess.Popen, int]:
     return refresh, int(pid_file.read_text())
 
 
-def _gone(pid: int, within: float = 10.0) -> bool:
+def _gone(pid: int, within: float = 30.0) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
