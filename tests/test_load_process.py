@@ -130,7 +130,10 @@ def _refresh_with_a_long_load(tmp_path: Path) -> tuple[subprocess.Popen, int]:
     pid_file = tmp_path / "load.pid"
     script = textwrap.dedent(
         f"""
-        import os, sys, time
+        import os, signal, sys, time
+        # Python leaves SIGINT ignored when its parent ignored it (a test worker may): a refresh run from
+        # a terminal has the interrupt handler, so this one gets it too.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         sys.path.insert(0, {str(ROOT)!r})
         from orchestration.load_process import in_child
         def load():
