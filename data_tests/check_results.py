@@ -86,27 +86,19 @@ def write_check_results(
 _DBT_PASSED = {"pass": True, "warn": False, "fail": False, "error": False}
 
 
-def failing_columns(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, str]]:
-    """(failure, columns, rows, an example value) of a failed `not_null_columns` test's rows
-    (transform/tests/generic/), read again from the build: which columns are null or not unique."""
+def failing_rows(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, int, str]]:
+    """(failure, columns, values, rows, an example value) of a failed model-level column test's rows
+    (`not_null_columns`, `accepted_values_columns`, `relationships_columns` in transform/tests/generic/),
+    read again from the build: which columns are null, not unique, not accepted or without a parent. In
+    the order the report names them: nulls and repeated keys first, the most rows first; then values by
+    column."""
     connection = duckdb.connect(str(database))  # as the writer of meta.check_results opens it next
     try:
         return connection.execute(
-            "select failure, columns, count(*), min(value)"
-            f" from ({compiled_sql}) group by all order by 1 desc, 3 desc, 2"
-        ).fetchall()
-    finally:
-        connection.close()
-
-
-def failing_values(database: str | Path, compiled_sql: str) -> list[tuple[str, str, int, int, str]]:
-    """(failure, columns, values, rows, an example value) of a failed `accepted_values_columns` or
-    `relationships_columns` test's rows (transform/tests/generic/), read again from the build."""
-    connection = duckdb.connect(str(database))
-    try:
-        return connection.execute(
             "select failure, columns, count(*), sum(row_count), min(value)"
-            f" from ({compiled_sql}) group by all order by 2"
+            f" from ({compiled_sql}) group by failure, columns order by"
+            " case failure when 'null' then 0 when 'duplicate' then 1 when 'not accepted' then 2 else 3 end,"
+            " case when failure in ('null', 'duplicate') then -count(*) end, columns"
         ).fetchall()
     finally:
         connection.close()
@@ -121,39 +113,31 @@ def _plural(count: int, word: str) -> str:
 
 
 def _folded_details(node: dict, result: dict, database: str | Path | None) -> str | None:
-    """What a failed model-level column test found, when the build can be read: `<model>.<column> null in
-    N rows; <model>.<column> not unique: ...` (`not_null_columns`), `<model>.<column> not accepted: N
-    values in M rows (e.g. 'x')` (`accepted_values_columns`), `<model>.<column> not in <parent>.<field>: ...`
-    (`relationships_columns`)."""
+    """What a failed model-level column test found, when the build can be read, each part of the test
+    named: `<model>.<column> null in N rows`, `<model>.<column> not unique: N values repeated (e.g. 'x')`,
+    `<model>.<column> not accepted: N values in M rows (e.g. 'x')`, `<model>.<column> not in
+    <parent>.<field>: N values in M rows (e.g. 'x')`, joined by `; `."""
     test = (node.get("test_metadata") or {}).get("name")
     if database is None or test not in FOLDED_TESTS:
         return None
     model = str(node.get("attached_node") or "").rsplit(".", 1)[-1] or "?"
     compiled = result.get("compiled_code") or node.get("compiled_code") or ""
-    if test != "not_null_columns":
-        try:
-            values = failing_values(database, compiled)
-        except duckdb.Error:
-            return None  # the count from dbt's message still stands
-        parts = []
-        for _, columns, count, rows, example in values:
-            column, _, parent = columns.partition(" -> ")
-            what = f"not in {parent}" if parent else "not accepted"
-            found = f"{_plural(count, 'value')} in {_plural(int(rows), 'row')} (e.g. {example!r})"
-            parts.append(f"{model}.{column} {what}: {found}")
-        return "; ".join(parts) or None
     try:
-        found = failing_columns(database, compiled)
+        found = failing_rows(database, compiled)
     except duckdb.Error:
         return None  # the count from dbt's message still stands
     parts = []
-    for failure, columns, rows, example in found:
-        plural = "" if rows == 1 else "s"
+    for failure, columns, count, rows, example in found:
         if failure == "null":
-            parts.append(f"{model}.{columns.replace(', ', ' and ')} null in {rows} row{plural}")
-        else:
+            parts.append(f"{model}.{columns.replace(', ', ' and ')} null in {_plural(count, 'row')}")
+        elif failure == "duplicate":
             key = f"({columns})" if ", " in columns else columns  # a combination of columns
-            parts.append(f"{model}.{key} not unique: {rows} value{plural} repeated (e.g. {example!r})")
+            parts.append(f"{model}.{key} not unique: {_plural(count, 'value')} repeated (e.g. {example!r})")
+        else:
+            column, _, parent = columns.partition(" -> ")
+            what = f"not in {parent}" if parent else "not accepted"
+            found_values = f"{_plural(count, 'value')} in {_plural(int(rows), 'row')} (e.g. {example!r})"
+            parts.append(f"{model}.{column} {what}: {found_values}")
     return "; ".join(parts) or None
 
 

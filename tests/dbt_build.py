@@ -24,8 +24,9 @@ QUARANTINE_STAGING_TYPES = {
 }
 
 
-def dbt_build_result(db: Path, work: Path, select: str):
-    """`dbt build` of `select` into `db` (artefacts and logs under `work`): dbt's result, failed or not."""
+def dbt_build_result(db: Path, work: Path, select: str, command: str = "build", *options: str):
+    """`dbt build` (or another `command`) of `select` into `db` (artefacts and logs under `work`), with
+    dbt's `options`: dbt's result, failed or not."""
     from dbt.cli.main import dbtRunner
 
     saved = os.environ.get("DEPLOYLENS_BUILD_DB")
@@ -34,7 +35,7 @@ def dbt_build_result(db: Path, work: Path, select: str):
     try:
         return dbtRunner().invoke(
             [
-                "build",
+                command,
                 "--select",
                 select,
                 "--project-dir",
@@ -46,6 +47,7 @@ def dbt_build_result(db: Path, work: Path, select: str):
                 "--log-path",
                 str(work / "logs"),
                 "--quiet",
+                *options,
             ]
         )
     finally:

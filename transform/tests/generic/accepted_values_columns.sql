@@ -11,21 +11,7 @@ with
 {% for column, accepted in values.items() %}
 not_accepted_{{ loop.index }} as (
 
-    select
-        'not accepted' as failure,
-        '{{ column }}' as columns,
-        cast({{ adapter.quote(column) }} as varchar) as value,
-        count(*) as row_count,
-
-    from {{ model }}
-    where
-        {{ adapter.quote(column) }} is not null
-        and {{ adapter.quote(column) }} not in (
-            {%- for value in accepted %}
-            '{{ value | string | replace("'", "''") }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
-    group by {{ adapter.quote(column) }}
+{{ not_accepted_values(model, column, accepted) }}
 
 ),
 {% endfor %}

@@ -12,21 +12,7 @@ with
 {% for relationship in relationships %}
 orphans_{{ loop.index }} as (
 
-    select
-        'no parent' as failure,
-        '{{ relationship.column }} -> {{ relationship.to }}.{{ relationship.field }}' as columns,
-        cast(child.{{ adapter.quote(relationship.column) }} as varchar) as value,
-        count(*) as row_count,
-
-    from {{ model }} as child
-    where
-        child.{{ adapter.quote(relationship.column) }} is not null
-        and not exists (
-            select 1
-            from {{ ref(relationship.to) }} as parent
-            where parent.{{ adapter.quote(relationship.field) }} = child.{{ adapter.quote(relationship.column) }}
-        )
-    group by child.{{ adapter.quote(relationship.column) }}
+{{ orphan_values(model, relationship) }}
 
 ),
 {% endfor %}
