@@ -42,7 +42,7 @@ def test_great_expectations_check_ran_in_the_refresh(tiny_org):
     assert checks["gx_fct_deployments"] is True
     # dbt's data tests run as asset checks too; every one of them passed, except the warning DORA's own 2025
     # Quick Check files raise when they are loaded (they disagree on all respondents: docs/metrics.md).
-    assert len(checks) > 100
+    assert len(checks) > 75, len(checks)  # one a data test: a model's column checks are one test
     failed = {name for name, passed in checks.items() if not passed}
     assert failed <= {"dora_quickcheck_files_agree"}, sorted(failed)
 

@@ -101,7 +101,7 @@ def test_the_warnings_are_in_meta_check_results(staging_only_org) -> None:
     # dbt's data tests are recorded beside the Great Expectations expectations; its unit tests prove the
     # SQL, not the data, and run in the test suite (tests/test_dbt_unit_tests.py), not in a refresh.
     dbt_rows = [row for row in rows if row[0].startswith("dbt ")]
-    assert len(dbt_rows) > 100
+    assert len(dbt_rows) > 75, len(dbt_rows)  # one a data test: a model's column checks are one test
     assert not any(name.startswith("dbt unit_test") for name, *_ in dbt_rows)
     assert all(severity in ("error", "warn") for _, severity, _, _ in rows)
 
