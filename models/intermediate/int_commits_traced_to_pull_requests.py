@@ -23,8 +23,10 @@ first-parent side is fully claimed before its second-parent side is looked at: t
 above without computing it per merge. Tips are taken default branches first (the host's default branch,
 else `main`, `master`, ...), then the other branch and tag tips and graph heads, newest first; pull
 request heads last. Commits first reached from a default branch are on the main line (every tip counts as
-one when no default is known). The walk is the plain function `trace_pull_requests`, importable without
-dbt (tests/test_change_tracing.py); `model` reads and writes tables.
+one when no default is known). The walk is the plain function `trace_commit_ids` on numbered commits
+(`trace_pull_requests` numbers SHAs for it), importable without dbt and tested against a plain recursive
+walk on random graphs (tests/test_change_tracing.py); `model` numbers the commits in DuckDB and reads and
+writes tables.
 """
 
 from __future__ import annotations
