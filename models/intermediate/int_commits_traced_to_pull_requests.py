@@ -124,30 +124,29 @@ def trace_commit_ids(
     add_id, add_pr, add_landing, add_main = out_id.append, out_pr.append, out_landing.append, out_main.append
     while stack:
         commit, owner, main_line = pop()
-        if seen[commit]:
-            continue
-        seen[commit] = 1
-        landing = landings[commit]
-        # Landings count on lines of direct history only. Inside a pull request's branch, a merge naming
-        # another number is most often a fork's own pull request (its number means nothing here) and a
-        # squash title a cherry-pick: that work is part of the pull request that brought it to the line.
-        is_landing = landing is not None and owner is None
-        add_id(commit)
-        add_pr(landing if is_landing else owner)
-        add_landing(is_landing)
-        add_main(main_line)
-        first, end = offsets[commit], offsets[commit + 1]
-        if end - first == 1:  # most commits: one known parent, nothing to order
-            push((targets[first], owner, main_line))
-            continue
-        if end == first:
-            continue
-        # A merge: its second (and further) parents' branches belong to the pull request it landed, and are
-        # walked after the first parent's side (pushed first).
-        side_owner = landing if is_landing else owner
-        for index in range(end - 1, first, -1):
-            push((targets[index], side_owner, main_line))
-        push((targets[first], owner, main_line))
+        # Follow the first parents without the stack: pushing the first parent last and popping it at once
+        # is going on with it (the other parents wait below it, as pushed).
+        while not seen[commit]:
+            seen[commit] = 1
+            landing = landings[commit]
+            # Landings count on lines of direct history only. Inside a pull request's branch, a merge naming
+            # another number is most often a fork's own pull request (its number means nothing here) and a
+            # squash title a cherry-pick: that work is part of the pull request that brought it to the line.
+            is_landing = landing is not None and owner is None
+            add_id(commit)
+            add_pr(landing if is_landing else owner)
+            add_landing(is_landing)
+            add_main(main_line)
+            first, end = offsets[commit], offsets[commit + 1]
+            if end == first:
+                break
+            if end - first > 1:
+                # A merge: its second (and further) parents' branches belong to the pull request it landed,
+                # and are walked after the first parent's side.
+                side_owner = landing if is_landing else owner
+                for index in range(end - 1, first, -1):
+                    push((targets[index], side_owner, main_line))
+            commit = targets[first]
     return out_id, out_pr, out_landing, out_main
 
 
