@@ -299,11 +299,13 @@ def model(dbt: Any, session: Any) -> Any:
         known = ids.get(repository, {})
         heads_here = {sha for _, sha in pull_heads.get(repository, [])}
         heads = []
-        for commit_id in (np.flatnonzero(is_head[start:end]) + start).tolist():
-            sha = shas[commit_id].as_py()
+        repository_shas = shas.slice(start, end - start).to_pylist()
+        repository_epochs = epochs.slice(start, end - start).to_pylist()
+        for index in np.flatnonzero(is_head[start:end]).tolist():
+            sha = repository_shas[index]
             if sha not in heads_here:
-                heads.append((sha, epochs[commit_id].as_py()))
-                known[sha] = commit_id
+                heads.append((sha, repository_epochs[index]))
+                known[sha] = index + start
         tips = order_tips(named.get(repository, []), heads, defaults.get(repository, ()))
         first_edge, last_edge = int(offsets[start]), int(offsets[end])
         traced = trace_commit_ids(
