@@ -290,7 +290,7 @@ def test_the_model_equals_the_plain_walk_on_random_repositories():
     import duckdb
 
     rng = random.Random(11)
-    for round_ in range(25):
+    for round_ in range(15):
         con = duckdb.connect()
         con.execute(
             "create table int_commits_unioned (repository varchar, commit_sha varchar, "
@@ -312,13 +312,24 @@ def test_the_model_equals_the_plain_walk_on_random_repositories():
                 shas, parents, landings = random_history(rng, rng.randrange(1, 80))
             histories[repository] = (shas, parents, landings)
             committed = {sha: float(rng.randrange(1_600_000_000, 1_700_000_000)) for sha in shas}
-            for sha in shas:
-                con.execute(
-                    "insert into int_commits_unioned values (?, ?, ?, to_timestamp(?)::timestamp, "
-                    "to_timestamp(?)::timestamp, null, ?, null, ?, ?, ?, true)",
-                    [repository, sha, parents[sha], committed[sha], committed[sha], "dev", "m", "m"]
-                    + [landings.get(sha)],
-                )
+            con.executemany(
+                "insert into int_commits_unioned values (?, ?, ?, to_timestamp(?)::timestamp, "
+                "to_timestamp(?)::timestamp, null, ?, null, ?, ?, ?, true)",
+                [
+                    [
+                        repository,
+                        sha,
+                        parents[sha],
+                        committed[sha],
+                        committed[sha],
+                        "dev",
+                        "m",
+                        "m",
+                        landings.get(sha),
+                    ]
+                    for sha in shas
+                ],
+            )
             con.execute(  # a pull request's commit the branch history does not have
                 "insert into int_commits_unioned values (?, ?, ?, null, null, null, null, null, 'x', 'x', 7, "
                 "false)",
