@@ -198,3 +198,179 @@ def test_host_default_branch_is_the_main_line_and_other_heads_are_not():
         [("production", "p", jan), ("main", "m", feb), ("feature", "o1", feb)], [("o1", feb)], ["production"]
     )
     assert tips == [("p", True), ("m", True), ("o1", False)]
+
+
+# --- The model's fast path (numbered commits, SQL edges, per-repository slices) against a plain walk. ---
+
+
+def reference_trace(parents, tips, landings, pull_heads=()):
+    """The definition, walked recursively on SHAs: a commit takes the owner of the first line that reaches
+    it; a landing on direct history owns its merged branches (second and further known parents); each
+    commit's first parent's history is walked whole before its other parents'; tips in order, then pull
+    request heads. {sha: (pr_number, is_landing, is_on_main_line)}."""
+    traced = {}
+
+    def visit(sha, owner, main_line):
+        if sha not in parents or sha in traced:
+            return
+        landing = landings.get(sha)
+        is_landing = landing is not None and owner is None
+        traced[sha] = (landing if is_landing else owner, is_landing, main_line)
+        for position, parent in enumerate(p for p in parents[sha] if p in parents):
+            visit(parent, owner if position == 0 or not is_landing else landing, main_line)
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10 * len(parents) + 1000))
+    try:
+        for sha, main_line in tips:
+            visit(sha, None, main_line)
+        for number, sha in pull_heads:
+            visit(sha, number, False)
+    finally:
+        sys.setrecursionlimit(limit)
+    return traced
+
+
+def random_history(rng, size):
+    """A graph with merges (up to three parents, sometimes a repeated one), parents before the horizon,
+    an occasional cycle, landings, and SHAs whose sort order is not their age."""
+    shas = [f"{rng.getrandbits(40):010x}" for _ in range(size)]
+    parents = {}
+    for index, sha in enumerate(shas):
+        if index == 0 or rng.random() < 0.05:
+            parents[sha] = [] if rng.random() < 0.5 else [f"gone{index}"]
+            continue
+        count = rng.choice((1, 1, 1, 2, 2, 3))
+        chosen = [shas[rng.randrange(max(0, index - 12), index)] for _ in range(count)]
+        if rng.random() < 0.1:
+            chosen.append(f"gone{index}")
+        if rng.random() < 0.03:
+            chosen.append(chosen[0])
+        parents[sha] = chosen
+    if size > 3 and rng.random() < 0.3:  # a malformed graph: an old commit names a later one
+        parents[shas[1]] = [*parents[shas[1]], shas[-2]]
+    landings = {sha: rng.randrange(1, 40) for sha in shas if rng.random() < 0.2}
+    return shas, parents, landings
+
+
+def test_numbered_walk_equals_the_plain_walk_on_random_graphs():
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        shas, parents, landings = random_history(rng, rng.randrange(1, 60))
+        tips = [(sha, rng.random() < 0.5) for sha in rng.sample(shas, min(len(shas), rng.randrange(1, 5)))]
+        tips.append(("unknown-tip", True))
+        pull_heads = [(rng.randrange(1, 40), rng.choice(shas)) for _ in range(rng.randrange(0, 4))]
+        traced = tracing.trace_pull_requests(parents, tips, landings, pull_heads)
+        assert len({t.commit_sha for t in traced}) == len(traced)
+        got = {t.commit_sha: (t.pr_number, t.is_landing, t.is_on_main_line) for t in traced}
+        assert got == reference_trace(parents, tips, landings, pull_heads)
+
+
+class _Dbt:
+    """The part of dbt's object the model uses, over tables in an in-memory DuckDB."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def ref(self, name):
+        return self.con.table(name)
+
+    def config(self, **_):
+        pass
+
+
+def test_the_model_equals_the_plain_walk_on_random_repositories():
+    # Several repositories in one table (one a fork sharing SHAs with another), commits outside the branch
+    # history, branches and tags (a default branch, tips the graph does not know, tags without a time) and
+    # pull request heads: the model's rows are those of the definition applied repository by repository.
+    import random
+
+    import duckdb
+
+    rng = random.Random(11)
+    for round_ in range(15):
+        con = duckdb.connect()
+        con.execute(
+            "create table int_commits_unioned (repository varchar, commit_sha varchar, "
+            "parent_shas varchar[], authored_at timestamp, committed_at timestamp, author_login varchar, "
+            "author_name varchar, "
+            "author_email varchar, message varchar, title varchar, landing_pr_number integer, "
+            "is_on_branch boolean)"
+        )
+        con.execute(
+            "create table int_branches_unioned (repository varchar, ref_kind varchar, ref_name varchar, "
+            "commit_sha varchar, tip_at timestamp, pr_number integer, is_default_branch boolean)"
+        )
+        expected = {}
+        histories = {}
+        for repository in ("acme/api", "acme/web", "fork/api")[: rng.randrange(1, 4)]:
+            if repository == "fork/api" and "acme/api" in histories:
+                shas, parents, landings = histories["acme/api"]
+            else:
+                shas, parents, landings = random_history(rng, rng.randrange(1, 80))
+            histories[repository] = (shas, parents, landings)
+            committed = {sha: float(rng.randrange(1_600_000_000, 1_700_000_000)) for sha in shas}
+            con.executemany(
+                "insert into int_commits_unioned values (?, ?, ?, to_timestamp(?)::timestamp, "
+                "to_timestamp(?)::timestamp, null, ?, null, ?, ?, ?, true)",
+                [
+                    [
+                        repository,
+                        sha,
+                        parents[sha],
+                        committed[sha],
+                        committed[sha],
+                        "dev",
+                        "m",
+                        "m",
+                        landings.get(sha),
+                    ]
+                    for sha in shas
+                ],
+            )
+            con.execute(  # a pull request's commit the branch history does not have
+                "insert into int_commits_unioned values (?, ?, ?, null, null, null, null, null, 'x', 'x', 7, "
+                "false)",
+                [repository, f"pr-only-{round_}", [shas[-1]]],
+            )
+            named, defaults, pull_heads = [], [], []
+            for index in range(rng.randrange(0, 6)):
+                kind = rng.choice(("branch", "branch", "tag", "pull_request_head"))
+                name = rng.choice(("main", "master", "develop", f"feature-{index}", f"v1.{index}"))
+                sha = rng.choice(shas) if rng.random() < 0.9 else f"unknown-{index}"
+                when = None if rng.random() < 0.4 else float(rng.randrange(1_600_000_000, 1_700_000_000))
+                number = rng.randrange(1, 40) if kind == "pull_request_head" else None
+                is_default = kind == "branch" and rng.random() < 0.2
+                con.execute(
+                    "insert into int_branches_unioned values (?, ?, ?, ?, to_timestamp(?)::timestamp, ?, ?)",
+                    [repository, kind, name, sha, when, number, is_default],
+                )
+                if kind == "pull_request_head":
+                    pull_heads.append((number, sha))
+                    continue
+                named.append(
+                    (name if kind == "branch" else f"refs/tags/{name}", sha, when or committed.get(sha))
+                )
+                if is_default:
+                    defaults.append(name)
+            heads_here = {sha for _, sha in pull_heads}
+            heads = [(sha, committed[sha]) for sha in tracing.graph_heads(parents) if sha not in heads_here]
+            tips = tracing.order_tips(named, heads, defaults)
+            for sha, row in reference_trace(parents, tips, landings, sorted(pull_heads)).items():
+                expected[(repository, sha)] = (*row, len(parents[sha]) > 1)
+        rows = tracing.model(_Dbt(con), con).fetchall()
+        columns = tracing.OUTPUT_COLUMNS
+        got = {}
+        for row in rows:
+            record = dict(zip(columns, row, strict=True))
+            key = (record["repository"], record["commit_sha"])
+            assert key not in got, "a commit was traced twice"
+            got[key] = (
+                record["pr_number"],
+                record["is_landing"],
+                record["is_on_main_line"],
+                record["is_merge"],
+            )
+        assert got == expected

@@ -586,11 +586,28 @@ def refresh_walks(session: Any, deployments: str, commits: str, inputs: str, thi
         "int64": pa.int64(),
     }
     schema = pa.schema([(name, types[kind]) for name, kind in OUTPUT_SCHEMA_FIELDS])
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema.names]
+    if not rows:  # every walk unchanged: no `pa.array`, which imports pandas (a second of a build)
+        return plan, _empty_table(schema), unknown
     table = pa.table(
-        [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema
+        [
+            pa.array(list(values), type=schema.field(i).type)
+            for i, values in enumerate(zip(*rows, strict=True))
+        ],
+        schema=schema,
     )
     return plan, table, unknown
+
+
+def _empty_table(schema: Any) -> Any:
+    """An Arrow table of `schema` with no rows, built from empty buffers (a string column's one offset)."""
+    import pyarrow as pa
+
+    def empty(field: Any) -> Any:
+        if pa.types.is_string(field.type):
+            return pa.Array.from_buffers(field.type, 0, [None, pa.py_buffer(bytes(4)), pa.py_buffer(b"")])
+        return pa.Array.from_buffers(field.type, 0, [None, pa.py_buffer(b"")])
+
+    return pa.Table.from_arrays([empty(field) for field in schema], schema=schema)
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -635,4 +652,5 @@ def model(dbt: Any, session: Any) -> Any:
     )
     if unknown:
         log.warning("%d deployments name a SHA unknown to the commit graph and ship nothing", len(unknown))
-    return table
+    # A relation, not the Arrow table: dbt's materialization imports `pyarrow.dataset` (and pandas) for one.
+    return session.from_arrow(table)

@@ -74,9 +74,12 @@ def pushes_for_rules(
 
 
 def model(dbt: Any, session: Any) -> Any:
-    """dbt entry point: branch tips and rules in, one row per (service, environment, pushed commit) out."""
-    import pyarrow as pa
+    """dbt entry point: branch tips and rules in, one row per (service, environment, pushed commit) out.
 
+    Without a `branch_push` rule (most organisations) the model is an empty table, built in SQL without
+    reading the graph. Otherwise only first parents cross into Python, as Arrow columns turned into one
+    dict per repository; committer times are read for the pushed commits only.
+    """
     dbt.config(materialized="table")
     rules = (
         dbt.ref("stg_config__deploy_rules")
@@ -85,6 +88,19 @@ def model(dbt: Any, session: Any) -> Any:
         .fetchall()
     )
     repositories = dict(dbt.ref("stg_config__services").select("service, repository").fetchall())
+    rule_rows = [
+        (service, environment, repositories.get(service), pattern)
+        for service, environment, pattern in rules
+        if repositories.get(service)
+    ]
+    if not rule_rows:
+        return session.sql(
+            "select null::varchar as service, null::varchar as environment, null::varchar as repository, "
+            "null::varchar as commit_sha, null::timestamp as pushed_at, null::bigint as chain_position "
+            "where false"
+        )
+    import pyarrow as pa
+
     schema = pa.schema(
         [
             ("service", pa.string()),
@@ -95,33 +111,31 @@ def model(dbt: Any, session: Any) -> Any:
             ("chain_position", pa.int64()),
         ]
     )
-    rule_rows = [
-        (service, environment, repositories.get(service), pattern)
-        for service, environment, pattern in rules
-        if repositories.get(service)
+    wanted = sorted({rule[2] for rule in rule_rows})
+    quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in wanted)
+    commits = dbt.ref("int_commits_unioned").filter(f"is_on_branch and repository in ({quoted})")
+    graph = commits.select("repository, commit_sha, coalesce(parent_shas, [])[1:1]").order("repository")
+    parents_by_repository: dict[str, dict[str, list[str]]] = {}
+    names, shas, firsts = (column.to_pylist() for column in graph.to_arrow_table().columns)
+    for repository, sha, first in zip(names, shas, firsts, strict=True):
+        parents_by_repository.setdefault(repository, {})[sha] = first
+    branches: list[tuple[str, str, str]] = (
+        dbt.ref("int_branches_unioned")
+        .filter(f"ref_kind = 'branch' and repository in ({quoted}) and commit_sha is not null")
+        .select("repository, ref_name, commit_sha")
+        .fetchall()
+    )
+    pushes = pushes_for_rules(parents_by_repository, branches, rule_rows)
+    pushed = {(repository, sha) for _, _, repository, sha, _ in pushes}
+    committed_at: dict[tuple[str, str], Any] = {}
+    if pushed:
+        for repository, sha, when in commits.select("repository, commit_sha, committed_at").fetchall():
+            if (repository, sha) in pushed:
+                committed_at[(repository, sha)] = when
+    rows = [
+        (service, environment, repository, sha, committed_at[(repository, sha)], position)
+        for service, environment, repository, sha, position in pushes
     ]
-    rows: list[tuple] = []
-    if rule_rows:
-        wanted = sorted({rule[2] for rule in rule_rows})
-        quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in wanted)
-        committed_at: dict[tuple[str, str], Any] = {}
-        parents_by_repository: dict[str, dict[str, list[str]]] = {}
-        commits = dbt.ref("int_commits_unioned").filter(f"is_on_branch and repository in ({quoted})")
-        for repository, sha, parent_shas, when in commits.select(
-            "repository, commit_sha, parent_shas, committed_at"
-        ).fetchall():
-            parents_by_repository.setdefault(repository, {})[sha] = list(parent_shas or [])
-            committed_at[(repository, sha)] = when
-        branches: list[tuple[str, str, str]] = (
-            dbt.ref("int_branches_unioned")
-            .filter(f"ref_kind = 'branch' and repository in ({quoted}) and commit_sha is not null")
-            .select("repository, ref_name, commit_sha")
-            .fetchall()
-        )
-        for service, environment, repository, sha, position in pushes_for_rules(
-            parents_by_repository, branches, rule_rows
-        ):
-            rows.append((service, environment, repository, sha, committed_at[(repository, sha)], position))
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in OUTPUT_COLUMNS]
     return pa.table(
         [pa.array(list(values), type=schema.field(i).type) for i, values in enumerate(columns)], schema=schema

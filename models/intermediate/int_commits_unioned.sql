@@ -200,7 +200,18 @@ all_commits as (
 
 -- Per column the best source that has a value. A window, not a grouped aggregate: DuckDB's window
 -- operator spills to disk where the grouped aggregate's list and string states cannot, so the model runs in
--- bounded memory at any history length (docs/architecture.md, "Memory").
+-- bounded memory at any history length (docs/architecture.md, "Memory"). Only commits that more than one
+-- source lists need it (`shared_keys`, a grouped count of keys alone, which spills too): a commit one source
+-- lists is that source's row as it is, which the window would give (a clone's whole history, 3 times faster).
+shared_keys as (
+
+    select repository, commit_sha
+    from all_commits
+    group by repository, commit_sha
+    having count(*) > 1
+
+),
+
 ranked as (
 
     select
@@ -219,6 +230,9 @@ ranked as (
         row_number() over by_source as source_rank,
 
     from all_commits
+    semi join shared_keys
+        on shared_keys.repository is not distinct from all_commits.repository
+        and shared_keys.commit_sha is not distinct from all_commits.commit_sha
     window by_source as (
         partition by repository, commit_sha
         order by source_priority
@@ -230,6 +244,27 @@ ranked as (
 merged as (
 
     select * exclude (source_rank) from ranked where source_rank = 1
+
+    union all
+
+    select
+        repository,
+        commit_sha,
+        coalesce(parent_shas, []) as all_parent_shas,
+        authored_at,
+        committed_at,
+        author_login,
+        author_name,
+        author_email,
+        message,
+        landing_pr_number,
+        is_on_branch,
+        source,
+
+    from all_commits
+    anti join shared_keys
+        on shared_keys.repository is not distinct from all_commits.repository
+        and shared_keys.commit_sha is not distinct from all_commits.commit_sha
 
 ),
 
