@@ -182,3 +182,20 @@ def test_full_rebuild_gives_the_same_marts(orgs):
         con.close()
     run_refresh(stepped.config_path, stepped.workdir, full_rebuild=True)
     _assert_same_marts(snapshot_marts(stepped.workdir.warehouse), orgs["full"])
+
+
+def test_incremental_refreshes_leave_no_build_relations_behind(orgs):
+    """dbt-duckdb leaves an incremental Python model's `__dbt_tmp` relation in the build database after each
+    extension; the build drops it at its end, so neither the build database nor the published warehouse
+    holds one after the stepped refreshes."""
+    stepped = orgs["stepped"]
+    for path in (stepped.workdir.build_db, stepped.workdir.warehouse):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            leftovers = con.execute(
+                "select schema_name || '.' || table_name from duckdb_tables()"
+                " where not temporary and table_name like '%\\_\\_dbt\\_tmp%' escape '\\'"
+            ).fetchall()
+        finally:
+            con.close()
+        assert leftovers == [], f"{path.name}: {leftovers}"
