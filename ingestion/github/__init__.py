@@ -138,6 +138,11 @@ def github_source(
     pull_requests = pull_requests_resource(gh, listed)
     deployments = deployments_resource(gh, listed, deployment_lookback_days)
     workflow_runs = workflow_runs_resource(gh, listed, workflow_run_lookback_days)
+    commits = commits_resource(gh, listed, commit_lookback_days, deploy_branches)
+    if gql is not None:
+        # the pull requests' commits take their parents from the histories the commits resource reads,
+        # when it runs in this load
+        gh.history_parents = graphql.HistoryParents(lambda: commits.selected)
     resources = (
         listed,
         pull_requests,
@@ -145,7 +150,7 @@ def github_source(
         pull_request_reviews_resource(gh, pull_requests),
         pull_request_review_comments_resource(gh, pull_requests),
         pull_request_files_resource(gh, pull_requests),
-        commits_resource(gh, listed, commit_lookback_days, deploy_branches),
+        commits,
         commit_files_resource(),
         branches_resource(gh, listed),
         deployments,

@@ -84,6 +84,11 @@ def _before(pr: dict, seen: ChangedSince) -> bool:
     return seen.cursor is not None and updated is not None and updated < seen.cursor
 
 
+def _commit_cursors() -> list[str]:
+    """The repositories whose commits have a cursor (the commits resource's state)."""
+    return [name for name, cursor in keyed_state("cursors", "commits").items() if cursor]
+
+
 def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict] | None]:
     """The GraphQL path of `pull_requests`: repositories read `max_concurrency` at a time, loaded in their
     listed order; each pull request's nested lists wait in `nested` for their transformers."""
@@ -100,18 +105,30 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
     resumed = [full_name for full_name, cursor in seen.items() if cursor.resumed]
     newest = graphql.newest_pull_requests(gql, resumed) if resumed else {}
 
+    # the repositories whose default-branch history this load reads (their commits' first load): their
+    # pull requests' commits take the parents it gives (graphql.HistoryParents)
+    history = gh.history_parents
+    from_history = {
+        full_name for full_name in seen if history is not None and history.reads(full_name, _commit_cursors)
+    }
+
     def fetch(full_name: str) -> list[list[dict]]:
-        if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
-            return []
-        return graphql.read_pull_requests(
-            gql,
-            full_name,
-            lambda node: behind(full_name, node),
-            seen[full_name].resumed,
-            files=gh.reads_files(full_name),
-            past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
-            probed=full_name in newest,
-        )
+        try:
+            if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
+                return []
+            return graphql.read_pull_requests(
+                gql,
+                full_name,
+                lambda node: behind(full_name, node),
+                seen[full_name].resumed,
+                files=gh.reads_files(full_name),
+                past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
+                probed=full_name in newest,
+                known_parents=history.take(full_name) if history and full_name in from_history else None,
+            )
+        finally:
+            if history is not None and full_name in from_history:
+                history.drop(full_name)
 
     for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
         if read is None:  # not answered yet: dlt goes on with other resources meanwhile
