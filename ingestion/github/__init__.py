@@ -141,8 +141,8 @@ def github_source(
     commits = commits_resource(gh, listed, commit_lookback_days, deploy_branches)
     if gql is not None:
         # the pull requests' commits take their parents from the histories the commits resource reads,
-        # when it runs in this load
-        gh.history_parents = graphql.HistoryParents(lambda: commits.selected)
+        # when both run in this load
+        gh.history_parents = graphql.HistoryParents(_pull_requests_and_commits_selected)
     resources = (
         listed,
         pull_requests,
@@ -163,3 +163,13 @@ def github_source(
     )
     prepare(resources)
     return resources
+
+
+def _pull_requests_and_commits_selected() -> bool:
+    """Whether the source being extracted loads both pull requests and commits (a load may select some
+    resources only); False outside an extraction."""
+    try:
+        selected = dlt.current.source().selected_resources
+    except Exception:  # noqa: BLE001 (no source being extracted: iterated directly)
+        return False
+    return "pull_requests" in selected and "commits" in selected

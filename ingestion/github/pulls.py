@@ -130,22 +130,32 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
             if history is not None and full_name in from_history:
                 history.drop(full_name)
 
-    for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
-        if read is None:  # not answered yet: dlt goes on with other resources meanwhile
-            yield None
-            continue
-        full_name, pages_read = read
-        for nodes in pages_read:
-            kept = [node for node in nodes if not behind(full_name, node)]
-            lists = {node["number"]: graphql.children(node) for node in kept}
-            page = yield from gh.screen("pull_requests", [graphql.pull_request(n) for n in kept], full_name)
-            for pr in page:
-                seen[full_name].see(parse_ts(pr["updated_at"]), pr["id"])
-                for resource, listed in lists[pr["number"]].items():
-                    gh.nested[(resource, full_name, pr["number"])] = listed
-            if page:
-                yield [shape_pull_request(pr, full_name) for pr in page]
-        seen[full_name].save()
+    # a fetch may wait for a history the commits resource reads: never in this (dlt's) thread
+    reading = graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True, threaded=bool(from_history))
+    try:
+        for read in reading:
+            if read is None:  # not answered yet: dlt goes on with other resources meanwhile
+                yield None
+                continue
+            full_name, pages_read = read
+            for nodes in pages_read:
+                kept = [node for node in nodes if not behind(full_name, node)]
+                lists = {node["number"]: graphql.children(node) for node in kept}
+                shaped = [graphql.pull_request(n) for n in kept]
+                page = yield from gh.screen("pull_requests", shaped, full_name)
+                for pr in page:
+                    seen[full_name].see(parse_ts(pr["updated_at"]), pr["id"])
+                    for resource, listed in lists[pr["number"]].items():
+                        gh.nested[(resource, full_name, pr["number"])] = listed
+                if page:
+                    yield [shape_pull_request(pr, full_name) for pr in page]
+            seen[full_name].save()
+    finally:
+        # stopped early (an error here or elsewhere): a fetch waiting for a history goes on without it, so
+        # the read-ahead's threads end
+        for full_name in from_history if history is not None else ():
+            history.fail(full_name)
+        reading.close()
 
 
 def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> DltResource:
