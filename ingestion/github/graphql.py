@@ -376,15 +376,17 @@ def read_pull_requests(
     out = []
     first = FIRST_INCREMENTAL_PAGE if incremental else FIRST_PULL_REQUEST_PAGE
     document = PULL_REQUESTS_QUERY if files else PULL_REQUESTS_QUERY_WITHOUT_FILES
+    kept: list[dict] = []
     for page in _pages(gql, document, "pullRequests", full_name, PULL_REQUEST_PAGE, first):
         out.append(page)
-        kept = [node for node in page if not behind(node)]
-        fill_parents(gql, full_name, kept, known_parents)
-        complete_pull_requests(gql, full_name, kept)
+        kept += [node for node in page if not behind(node)]
+        complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
             break
         if past is not None and any(past(node) for node in page):
             break
+    # the parents of all the pages' commits together: queries of 100 SHAs, whatever the pages held
+    fill_parents(gql, full_name, kept, known_parents)
     return out
 
 
