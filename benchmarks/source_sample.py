@@ -9,7 +9,9 @@ process (and of its children but the emulator) at the phase's end and its peak d
 /proc every 0.2 s), and the rows per table, and the GitHub requests the emulator served by endpoint and
 status; `--json FILE` writes the same figures, `--profile FILE` cProfile stats of each extract to
 `FILE.<source>.prof`; `--incremental` then advances the org by a day and loads each source again, as a refresh
-the next day would; `--latency-ms` makes each answer wait that long, as a real API's round trip does. The
+the next day would; `--latency-ms` makes each answer wait that long, as a real API's round trip does;
+`--workflow-repositories` takes the GitHub sample from the repositories with a `workflow` deploy rule only
+(the only ones whose Actions jobs are read). The
 sources get the arguments a refresh gives them (the org's configuration). The large org comes from the world
 cache under `--bench-dir` (generated on first use, about two minutes).
 """
@@ -78,17 +80,21 @@ def gitlab_sample(config: dict, every: int, org_yml: Path) -> dict[str, Any]:
     }
 
 
-def github_sample(config: dict, every: int, org_yml: Path) -> dict[str, Any]:
+def github_sample(config: dict, every: int, org_yml: Path, workflows_only: bool = False) -> dict[str, Any]:
     """The GitHub source's arguments as the refresh passes them (orchestration/assets.py: GraphQL, the
-    deploy rules' branches and workflows, the path repositories), narrowed to every N-th repository."""
+    deploy rules' branches and workflows, the path repositories), narrowed to every N-th repository (of
+    those with a `workflow` deploy rule when `workflows_only`)."""
     from ingestion.config import branch_push_patterns, load_config, path_repositories, workflow_rules
 
     gh = config["sources"]["github"]
     org = gh["organization"]
     headers = {"Authorization": f"Bearer {gh['token']}"}
     listed = _listed(f"{gh['base_url'].rstrip('/')}/orgs/{org}/repos", headers, {"per_page": 100})
-    names = sorted(repo["name"] for repo in listed)[::every]
     parsed = load_config(org_yml)
+    ruled = {name.lower() for name in workflow_rules(parsed)}
+    names = sorted(
+        repo["name"] for repo in listed if not workflows_only or repo["full_name"].lower() in ruled
+    )[::every]
     return {
         "base_url": gh["base_url"],
         "organization": org,
@@ -217,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--latency-ms", type=float, default=0, help="each emulator answer waits this long, as over a network"
     )
+    parser.add_argument(
+        "--workflow-repositories",
+        action="store_true",
+        help="the GitHub sample of the repositories with a `workflow` deploy rule (Actions jobs read)",
+    )
     args = parser.parse_args(argv)
 
     workdir = args.bench_dir / f"{args.scale}_sample"
@@ -227,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     try:
         config = yaml.safe_load((workdir / "org.yml").read_text())
-        samples = {"gitlab": gitlab_sample, "github": github_sample}
+        samples = {
+            "gitlab": gitlab_sample,
+            "github": lambda *a: github_sample(*a, workflows_only=args.workflow_repositories),
+        }
         asked = [(name, int(every or 40)) for name, _, every in (a.partition(":") for a in args.source)]
         chosen = {name: samples[name](config, every, workdir / "org.yml") for name, every in asked}
         for name, sample in chosen.items():

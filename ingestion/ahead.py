@@ -18,7 +18,11 @@ R = TypeVar("R")
 
 
 def in_order(
-    items: Iterable[T], fetch: Callable[[T], R], max_concurrency: int, idle: bool = False
+    items: Iterable[T],
+    fetch: Callable[[T], R],
+    max_concurrency: int,
+    idle: bool = False,
+    threaded: bool = False,
 ) -> Iterator[tuple[T, R] | None]:
     """`(item, fetch(item))` in the order of `items`, up to `max_concurrency` fetches running at once.
 
@@ -27,19 +31,23 @@ def in_order(
 
     `idle`: while the next result is not ready, None is handed over instead of waiting for it. A dlt
     resource passes the None on (`yield None`): dlt then goes on with its other resources and comes back,
-    so the source's own work on one resource overlaps the server's answers for another."""
+    so the source's own work on one resource overlaps the server's answers for another.
+
+    `threaded` (with `idle`): fetches run in worker threads even one at a time, for a fetch that may wait
+    for what another resource reads (the caller's thread must go on handing dlt its Nones meanwhile)."""
     items = list(items)
-    if max_concurrency <= 1 or len(items) <= 1:
+    if not threaded and (max_concurrency <= 1 or len(items) <= 1):
         for item in items:
             yield item, fetch(item)
         return
-    with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="read-ahead") as pool:
+    workers = max(max_concurrency, 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read-ahead") as pool:
         pending: list[tuple[T, Future[R]]] = []
         queue = iter(items)
         try:
             for item in queue:
                 pending.append((item, pool.submit(fetch, item)))
-                if len(pending) >= max_concurrency:
+                if len(pending) >= workers:
                     break
             while pending:
                 if idle and not pending[0][1].done():

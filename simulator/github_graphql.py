@@ -4,9 +4,10 @@ Not a GraphQL engine: a small parser for query documents (operations with variab
 arguments, aliases and selection sets; no fragments, directives or mutations) and resolvers for the types
 the source asks for: `repository { pullRequests pullRequest deployments }` with their nested connections,
 `repository { defaultBranchRef ref(qualifiedName:) }` with the target commit's `history` (inline fragments
-`... on Commit`), `nodes(ids:)` resolving the global ids of Actions runs and their check suites (`... on
-WorkflowRun { checkSuite }`, `... on CheckSuite { checkRuns(filterBy:) }`: a run's jobs as check runs), and
-`rateLimit`. Anything else answers the way api.github.com does, with HTTP 200 and `{"errors": [...]}`.
+`... on Commit`), `repository { object(oid:) }` (a commit by SHA), `nodes(ids:)` resolving the global ids
+of Actions runs and their check suites (`... on WorkflowRun { checkSuite }`, `... on CheckSuite {
+checkRuns(filterBy:) }`: a run's jobs as check runs), and `rateLimit`. Anything else answers the way
+api.github.com does, with HTTP 200 and `{"errors": [...]}`.
 
 Objects are rendered from the REST renderer's objects (simulator/github.py), so both APIs serve the same
 facts. Costs follow GitHub's published rule: every connection counts one request per parent it may be
@@ -568,6 +569,7 @@ class GitHubGraph:
                 "pullRequests": self._pull_requests,
                 "pullRequest": self._pull_request,
                 "deployments": self._deployments,
+                "object": self._object,
                 "defaultBranchRef": lambda o, a: (self._ref(o["svc"], "main"), "Ref"),
                 "ref": lambda o, a: (self._ref(o["svc"], a.get("qualifiedName") or ""), "Ref"),
             },
@@ -785,6 +787,17 @@ class GitHubGraph:
         if pr is not None and pr.opened_at <= self.now:
             return self._pull(svc, pr, self.rest.pull(svc, pr, self.now, full=True)), "PullRequest"
         raise GraphQLError(f"Could not resolve to a PullRequest with the number of {number}.", "NOT_FOUND")
+
+    def _object(self, repo: dict, args: dict) -> tuple[Any, str]:
+        """`repository.object(oid:)`: the commit of that SHA (its fields as a pull request's or a history's
+        commit), or null when the repository has none (yet), as REST's commit detail finds it."""
+        if "oid" not in args:
+            raise GraphQLError("Repository.object is served by `oid` only here", "undefinedField")
+        svc: Service = repo["svc"]
+        found = svc.commits.get(args["oid"]) if isinstance(args["oid"], str) else None
+        if found is None or found.committed_at > self.now:
+            return None, "Commit"
+        return self._commit(svc, found), "Commit"
 
     def _ref(self, svc: Service, qualified_name: str) -> dict[str, Any] | None:
         """A branch (`main`, `refs/heads/<name>`), or null when it does not exist (yet)."""

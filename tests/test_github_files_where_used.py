@@ -122,7 +122,7 @@ def test_fewer_requests(loads) -> None:
 
 def test_a_full_page_without_files_costs_a_point_less() -> None:
     """GitHub's cost rule as the emulator computes it: a page of 100 pull requests with their files costs
-    8 points, without them 7; a page of 25, 2 either way."""
+    5 points (1 + 5 x 100 requests), without them 4; a page of 25, 1 either way (126 or 101 requests)."""
     from ingestion.github import graphql
     from simulator.github_graphql import parse, query_cost
 
@@ -130,9 +130,9 @@ def test_a_full_page_without_files_costs_a_point_less() -> None:
         _, selections = parse(document)
         return query_cost(selections, {"owner": "acme", "name": "api", "first": first, "after": None})
 
-    assert cost(graphql.PULL_REQUESTS_QUERY, 100) == 8
-    assert cost(graphql.PULL_REQUESTS_QUERY_WITHOUT_FILES, 100) == 7
-    assert cost(graphql.PULL_REQUESTS_QUERY, 25) == cost(graphql.PULL_REQUESTS_QUERY_WITHOUT_FILES, 25) == 2
+    assert cost(graphql.PULL_REQUESTS_QUERY, 100) == 5
+    assert cost(graphql.PULL_REQUESTS_QUERY_WITHOUT_FILES, 100) == 4
+    assert cost(graphql.PULL_REQUESTS_QUERY, 25) == cost(graphql.PULL_REQUESTS_QUERY_WITHOUT_FILES, 25) == 1
 
 
 def test_no_repository_needs_files_the_table_is_there_empty(world, tmp_path) -> None:

@@ -781,3 +781,92 @@ def test_newest_pull_requests_of_many_repositories_in_one_query(served, world) -
         nodes = body["data"]["repository"]["pullRequests"]["nodes"]
         assert found[full_name] == (nodes[0] if nodes else None)
     assert any(node is not None for node in found.values())
+
+
+def _client(served) -> tuple[graphql.GraphQLClient, ApiUsage]:
+    from ingestion.github.helpers import make_client
+    from ingestion.http import RetryPolicy
+
+    usage = ApiUsage("GitHub")
+    client = make_client(f"{served.url}/github", TOKEN, RetryPolicy(2, 0.05, 0.3, 30.0), usage)
+    return graphql.GraphQLClient(client, graphql.graphql_url(f"{served.url}/github"), usage), usage
+
+
+def test_a_page_of_pull_requests_and_commit_parents_by_sha_cost(served, world) -> None:
+    """GitHub's rule worked by hand: a page of 100 pull requests with labels, commits (no parents),
+    reviews, a review thread count and files is 1 + 5 x 100 = 501 requests, 5 points (4 without files);
+    100 commits' parents by SHA (`object(oid:)`, not a connection) 100 requests, one point. A SHA the
+    repository has not is null; the parents are those REST's commit detail gives."""
+    svc = max((s for s in world.services if s.on_github), key=lambda s: len(s.pulls))
+    owner, name = svc.repository.split("/")
+    variables = {"owner": owner, "name": name, "first": 100, "after": None}
+    for document, points in (
+        (graphql.PULL_REQUESTS_QUERY, 5),
+        (graphql.PULL_REQUESTS_QUERY_WITHOUT_FILES, 4),
+    ):
+        status, body, _ = _post(served, document, variables)
+        assert status == 200 and "errors" not in body, body
+        assert body["data"]["rateLimit"]["cost"] == points
+    nodes = body["data"]["repository"]["pullRequests"]["nodes"]
+    shas = [c["commit"]["oid"] for n in nodes for c in n["commits"]["nodes"]][:99] + ["0" * 40]
+    assert len(shas) == 100
+    selections = "\n".join(graphql.PARENTS_OF.format(i=i, sha=sha) for i, sha in enumerate(shas))
+    status, body, _ = _post(served, graphql.PARENTS_QUERY.replace("SELECTIONS", selections), variables)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["rateLimit"]["cost"] == 1
+    answered = body["data"]["repository"]
+    assert answered["c99"] is None
+    for i, sha in enumerate(shas[:99]):
+        rest = requests.get(
+            f"{served.url}/github/repos/{svc.repository}/commits/{sha}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=30,
+        ).json()
+        parents = answered[f"c{i}"]["parents"]["nodes"]
+        assert [p["oid"] for p in parents] == [p["sha"] for p in rest["parents"]]
+
+
+def test_parents_from_the_history_are_those_asked_by_sha(served, world) -> None:
+    """A first load's pull request commits take their parents from the default branch's history where it
+    holds them (merged with a merge commit) and ask the others: the same parents as asking every one by
+    SHA, and only the others are asked (a point per 100)."""
+    svc = max(
+        (s for s in world.services if s.on_github),
+        key=lambda s: sum(pr.merge_method == "merge" for pr in s.pulls),
+    )
+    gql, usage = _client(served)
+    history = graphql.HistoryParents(lambda: True)
+    assert history.reads(svc.repository, lambda: [])
+    history.put(svc.repository, graphql.read_history(gql, svc.repository, None, END - timedelta(days=120)))
+
+    def page(known) -> tuple[list[dict], int, int]:
+        """The first page's nodes with their parents filled, the SHAs asked and the points spent on them."""
+        gql, usage = _client(served)
+        owner, name = svc.repository.split("/")
+        variables = {"owner": owner, "name": name, "first": 100, "after": None}
+        data = gql.query(graphql.PULL_REQUESTS_QUERY, variables, "pull requests")
+        nodes = data["repository"]["pullRequests"]["nodes"]
+        documents: list[str] = []
+        query = gql.query
+
+        def counted(document: str, *args, **kwargs) -> dict:
+            documents.append(document)
+            return query(document, *args, **kwargs)
+
+        gql.query = counted  # type: ignore[method-assign]
+        before = usage.points
+        graphql.fill_parents(gql, svc.repository, nodes, known)
+        return nodes, sum(d.count("object(oid:") for d in documents), usage.points - before
+
+    known = history.take(svc.repository)
+    from_history, asked_with, spent_with = page(known)
+    asked, asked_without, spent_without = page(None)
+    commits = [graphql.children(node)["pull_request_commits"] for node in from_history]
+    assert commits == [graphql.children(node)["pull_request_commits"] for node in asked]
+    assert all(listed is not None for listed in commits)
+    on_history = [c for listed in commits for c in listed if known(c["sha"]) is not None]
+    assert on_history and len(on_history) < sum(len(listed) for listed in commits)
+    # the others asked by SHA, 100 a point
+    total = sum(len(listed) for listed in commits)
+    assert (asked_with, asked_without) == (total - len(on_history), total)
+    assert (spent_with, spent_without) == (-(-asked_with // 100), -(-total // 100))

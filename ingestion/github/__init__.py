@@ -138,6 +138,11 @@ def github_source(
     pull_requests = pull_requests_resource(gh, listed)
     deployments = deployments_resource(gh, listed, deployment_lookback_days)
     workflow_runs = workflow_runs_resource(gh, listed, workflow_run_lookback_days)
+    commits = commits_resource(gh, listed, commit_lookback_days, deploy_branches)
+    if gql is not None:
+        # the pull requests' commits take their parents from the histories the commits resource reads,
+        # when both run in this load
+        gh.history_parents = graphql.HistoryParents(_pull_requests_and_commits_selected)
     resources = (
         listed,
         pull_requests,
@@ -145,7 +150,7 @@ def github_source(
         pull_request_reviews_resource(gh, pull_requests),
         pull_request_review_comments_resource(gh, pull_requests),
         pull_request_files_resource(gh, pull_requests),
-        commits_resource(gh, listed, commit_lookback_days, deploy_branches),
+        commits,
         commit_files_resource(),
         branches_resource(gh, listed),
         deployments,
@@ -158,3 +163,13 @@ def github_source(
     )
     prepare(resources)
     return resources
+
+
+def _pull_requests_and_commits_selected() -> bool:
+    """Whether the source being extracted loads both pull requests and commits (a load may select some
+    resources only); False outside an extraction."""
+    try:
+        selected = dlt.current.source().selected_resources
+    except Exception:  # noqa: BLE001 (no source being extracted: iterated directly)
+        return False
+    return "pull_requests" in selected and "commits" in selected

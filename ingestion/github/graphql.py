@@ -10,20 +10,24 @@ only. Every node is turned into the object REST serves (the fields the source ke
 screening and shaping are the same on both paths.
 
 Points: GitHub charges each connection once per parent it may be resolved for (the product of the `first`
-arguments above it), the sum divided by 100. Leaf lists (labels, reviews, files) cost one request per pull
-request whatever their page size, so they are asked 100 at a time; the nested ones (a commit's parents, a
-thread's comments) multiply, so the first pass asks only a pull request's first few commits and the number
-of its review threads. A second pass then asks, for the pull requests whose commits did not fit or that have
-review threads, exactly that many (`first` = the total count), packed into queries of at most 100 requests
-(one point each): a pull request costs about 0.08 points instead of 0.35.
+arguments above it), the sum divided by 100. Leaf lists (labels, commits, reviews, files) cost one request
+per pull request whatever their page size, so they are asked 100 at a time; the nested ones (a commit's
+parents, a thread's comments) multiply, so the first pass asks the commits without their parents and only
+the number of review threads: a page of 100 costs 5 points (4 without files). The commits' parents are
+then taken from the repository's default-branch history read in the same load where it holds the commit
+(`parents_of`), and asked for the others by SHA, an aliased `object(oid:)` each, 100 to a query (one
+point). A second pass asks, for the pull requests that have review threads, exactly that many (`first` =
+the total count), packed into queries of at most 100 requests (one point each).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Any
 
@@ -35,25 +39,28 @@ from ingestion.http import ApiError, ApiUsage
 
 log = logging.getLogger(__name__)
 
-# a page of 100 costs 8 points (100 x 8 requests, plus the page's own); 50 would cost 5 (rounded up). A first
-# load starts with a page of 25 (2 points) and sizes the last page to what is left: a repository's few pull
+# a page of 100 costs 5 points (100 x 5 requests, plus the page's own); 50 would cost 3 (rounded up). A first
+# load starts with a page of 25 (1 point) and sizes the last page to what is left: a repository's few pull
 # requests are not charged as a full page.
 PULL_REQUEST_PAGE = 100
 FIRST_PULL_REQUEST_PAGE = 25
 DEPLOYMENT_PAGE = 100  # 101 requests: one point
-# commits in the first pass: each costs one request per pull request of the page (its parents); most pull
-# requests have three or fewer, the others' are asked in the second pass
-COMMIT_PAGE = 3
+# a pull request's commits, without their parents: a leaf list, one request per pull request of the page
+# whatever its size (a pull request with more is read through REST)
+COMMIT_PAGE = 100
 NESTED_PAGE = 100
 # the second pass: requests per query (GitHub's unit before dividing by 100), so each query costs a point
 DETAIL_REQUESTS = 100
+# commits whose parents one query asks by SHA (`object(oid:)`, one request each): one point
+PARENTS_BATCH = 100
 
-COMMIT_FIELDS = """
+BARE_COMMIT_FIELDS = """
               oid message
               author { name email date user { login } }
               committer { name email date user { login } }
-              parents(first: 5) { totalCount nodes { oid } }
 """
+PARENTS_FIELD = "parents(first: 5) { totalCount nodes { oid } }"
+COMMIT_FIELDS = BARE_COMMIT_FIELDS + "              " + PARENTS_FIELD + "\n"
 COMMENT_FIELDS = """
                 databaseId path createdAt updatedAt authorAssociation
                 author { login __typename }
@@ -76,7 +83,7 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
         potentialMergeCommit { oid }
         headRefOid headRefName baseRefName baseRefOid additions deletions changedFiles
         labels(first: 100) { totalCount nodes { name } }
-        commits(first: COMMIT_PAGE) { totalCount nodes { commit { COMMIT_FIELDS } } }
+        commits(first: COMMIT_PAGE) { totalCount nodes { commit { BARE_COMMIT_FIELDS } } }
         reviews(first: 100) {
           totalCount
           nodes { databaseId state submittedAt author { login __typename } commit { oid } }
@@ -87,7 +94,7 @@ query PullRequests($owner: String!, $name: String!, $first: Int!, $after: String
     }
   }
 }
-""".replace("COMMIT_PAGE", str(COMMIT_PAGE)).replace("COMMIT_FIELDS", COMMIT_FIELDS)
+""".replace("COMMIT_PAGE", str(COMMIT_PAGE)).replace("BARE_COMMIT_FIELDS", BARE_COMMIT_FIELDS)
 # The same page without the changed files, for a repository whose files nothing reads (no service of it
 # has `paths`): a page of 100 then costs a point less, and the node carries no `files` at all.
 FILES_SELECTION = "        files(first: 100) { totalCount nodes { path additions deletions changeType } }\n"
@@ -105,10 +112,23 @@ SELECTIONS
 """
 DETAIL_LISTS = {
     # field: its selection, with the page size FIRST (it costs 1 + FIRST requests)
-    "commits": "commits(first: FIRST) { totalCount nodes { commit { " + COMMIT_FIELDS + " } } }",
     "reviewThreads": "reviewThreads(first: FIRST) { totalCount nodes { comments(first: 100) { totalCount "
     "nodes { " + COMMENT_FIELDS + " } } } }",
 }
+# The parents of commits by SHA: an aliased `object(oid:)` per commit (PARENTS_OF), its `parents` a request.
+PARENTS_QUERY = """
+query CommitParents($owner: String!, $name: String!) {
+  rateLimit { cost remaining resetAt limit }
+  repository(owner: $owner, name: $name) {
+SELECTIONS
+  }
+}
+"""
+PARENTS_OF = (
+    '    c{i}: object(oid: "{sha}") {{ ... on Commit {{ '
+    + PARENTS_FIELD.replace("{", "{{").replace("}", "}}")
+    + " }} }}"
+)
 
 # The newest-updated pull request alone: one point, against 18 for a page with everything nested. An
 # incremental run asks it first, so a repository with nothing changed costs one point.
@@ -334,6 +354,7 @@ def read_pull_requests(
     files: bool = True,
     past: Callable[[dict], bool] | None = None,
     probed: bool = False,
+    known_parents: Callable[[str], dict | None] | None = None,
 ) -> list[list[dict]]:
     """Pages of pull request nodes, newest-updated first, up to and including the first page whose every
     pull request is `behind` the cursor, or that holds one `past` it (updated strictly before the cursor's
@@ -341,7 +362,9 @@ def read_pull_requests(
 
     `incremental` (a cursor exists): the newest pull request is asked alone first, and nothing more when
     it lies behind the cursor (`probed`: the caller asked it already, with other repositories', and found
-    it new); the first page is then a small one. `files`: whether the nodes carry their changed files."""
+    it new); the first page is then a small one. `files`: whether the nodes carry their changed files.
+    `known_parents`: a commit's `parents` connection by SHA where this load read it already (the default
+    branch's history), else None: those commits' parents are not asked again (`fill_parents`)."""
     if incremental and not probed:
         owner, name = full_name.split("/", 1)
         data = gql.query(
@@ -353,30 +376,70 @@ def read_pull_requests(
     out = []
     first = FIRST_INCREMENTAL_PAGE if incremental else FIRST_PULL_REQUEST_PAGE
     document = PULL_REQUESTS_QUERY if files else PULL_REQUESTS_QUERY_WITHOUT_FILES
+    kept: list[dict] = []
     for page in _pages(gql, document, "pullRequests", full_name, PULL_REQUEST_PAGE, first):
         out.append(page)
+        kept += [node for node in page if not behind(node)]
         complete_pull_requests(gql, full_name, [node for node in page if not behind(node)])
         if page and all(behind(node) for node in page):
             break
         if past is not None and any(past(node) for node in page):
             break
+    # the parents of all the pages' commits together: queries of 100 SHAs, whatever the pages held
+    fill_parents(gql, full_name, kept, known_parents)
     return out
 
 
 def _cut_short(node: dict) -> list[tuple[str, int]]:
     """The lists of a first-pass pull request node to ask again, with the page that holds them whole:
-    commits beyond the first page, and review threads (only counted in the first pass). Lists longer
-    than a page stay as they are (read through REST, see `children`)."""
-    out = []
-    commits = node.get("commits") or {}
-    total = commits.get("totalCount", 0)
-    if len(commits.get("nodes") or []) < total <= NESTED_PAGE:
-        out.append(("commits", total))
+    review threads (only counted in the first pass). Threads beyond a page stay as they are (read through
+    REST, see `children`)."""
     threads = node.get("reviewThreads") or {}
     total = threads.get("totalCount", 0)
     if len(threads.get("nodes") or []) < total <= NESTED_PAGE:
-        out.append(("reviewThreads", total))
-    return out
+        return [("reviewThreads", total)]
+    return []
+
+
+def fill_parents(
+    gql: GraphQLClient,
+    full_name: str,
+    nodes: list[dict],
+    known: Callable[[str], dict | None] | None = None,
+) -> None:
+    """The `parents` of the commits of first-pass pull request nodes, in place: from `known` (the default
+    branch's history read in this load) where it has the SHA, else asked by SHA, PARENTS_BATCH aliased
+    `object(oid:)` fields a query (one request each: a point a query). A pull request with more commits
+    than a page is read through REST, so its commits are left alone; a SHA that resolves to no commit
+    keeps no `parents`, which sends its pull request's commits through REST too (`children`)."""
+    asked: dict[str, list[dict]] = {}
+    for node in nodes:
+        listed = _complete(node.get("commits"))
+        for entry in listed or []:
+            inner = entry["commit"]
+            if "parents" in inner:
+                continue
+            found = known(inner["oid"]) if known is not None else None
+            if found is not None:
+                inner["parents"] = found
+            else:
+                asked.setdefault(inner["oid"], []).append(inner)
+    owner, name = full_name.split("/", 1)
+    shas = list(asked)
+    for at in range(0, len(shas), PARENTS_BATCH):
+        batch = shas[at : at + PARENTS_BATCH]
+        selections = "\n".join(PARENTS_OF.format(i=i, sha=sha) for i, sha in enumerate(batch))
+        data = gql.query(
+            PARENTS_QUERY.replace("SELECTIONS", selections),
+            {"owner": owner, "name": name},
+            f"commit parents of {full_name}",
+        )
+        answered = data.get("repository") or {}
+        for i, sha in enumerate(batch):
+            parents = (answered.get(f"c{i}") or {}).get("parents")
+            if parents is not None:
+                for inner in asked[sha]:
+                    inner["parents"] = parents
 
 
 def complete_pull_requests(gql: GraphQLClient, full_name: str, nodes: list[dict]) -> None:
@@ -448,6 +511,82 @@ def read_history(
         if not info.get("hasNextPage"):
             return out
         after = info.get("endCursor")
+
+
+class HistoryParents:
+    """The parents of the commits of each repository's default-branch history read in this load (a first
+    load's `read_history`), by SHA, for its pull requests' commits (`fill_parents`): a pull request merged
+    with a merge commit brings its commits onto the branch, so their parents need not be asked again.
+
+    The commits resource `put`s each history it reads (or `fail`s it); a repository's pull requests `take`
+    its parents, waiting for the history when their first page needs them and it is still being read, and
+    `drop` them when done: only the SHAs and their parents' SHAs are kept meanwhile. `active()` says whether
+    the commits resource runs in this load (a load may select some resources only); `reads` which
+    repositories' history it reads: those whose commits had no cursor when the run started."""
+
+    def __init__(self, active: Callable[[], bool]) -> None:
+        self._active = active
+        self._lock = threading.Lock()
+        self._cursored: frozenset[str] | None = None
+        self._read: dict[str, Future[dict[str, tuple[str, ...] | None]]] = {}
+        self._dropped: set[str] = set()
+
+    def reads(self, full_name: str, cursored: Callable[[], Iterable[str]]) -> bool:
+        """Whether this load reads the history of `full_name`. `cursored()`: the repositories whose commits
+        have a cursor, asked on the run's first call (before any history is read)."""
+        with self._lock:
+            if self._cursored is None and self._active():
+                self._cursored = frozenset(cursored())
+            return self._cursored is not None and full_name not in self._cursored
+
+    def _future(self, full_name: str) -> Future[dict[str, tuple[str, ...] | None]] | None:
+        with self._lock:
+            if full_name in self._dropped:
+                return None
+            return self._read.setdefault(full_name, Future())
+
+    def put(self, full_name: str, pages: list[list[dict]]) -> None:
+        """A history as `read_history` gives it: each commit's parents (None: more than their page)."""
+        future = self._future(full_name)
+        if future is not None and not future.done():
+            future.set_result(
+                {
+                    raw["sha"]: None if raw.get("parents_cut") else tuple(p["sha"] for p in raw["parents"])
+                    for page in pages
+                    for raw in page
+                }
+            )
+
+    def fail(self, full_name: str) -> None:
+        """The history was not read (an error, or the load stopped before it): nothing is known."""
+        future = self._future(full_name)
+        if future is not None and not future.done():
+            future.set_result({})
+
+    def take(self, full_name: str) -> Callable[[str], dict | None]:
+        """A commit's `parents` connection by SHA from the repository's history (None where it has not the
+        commit, or not all its parents), the history waited for on the first call. Called after `reads`
+        named the repository."""
+        future = self._future(full_name)
+        parents: dict[str, tuple[str, ...] | None] | None = None
+
+        def known(sha: str) -> dict | None:
+            nonlocal parents
+            if parents is None:
+                parents = future.result() if future is not None else {}
+                self.drop(full_name)
+            found = parents.get(sha)
+            if found is None:
+                return None
+            return {"totalCount": len(found), "nodes": [{"oid": oid} for oid in found]}
+
+        return known
+
+    def drop(self, full_name: str) -> None:
+        """The repository's pull requests are read: its parents are no longer kept (nor put)."""
+        with self._lock:
+            self._dropped.add(full_name)
+            self._read.pop(full_name, None)
 
 
 def _aliased_repositories(
@@ -682,8 +821,10 @@ def children(node: dict) -> dict[str, list[dict] | None]:
     """A pull request node's nested lists in REST shape by resource; None for a list to read via REST.
     A node read without its files (`PULL_REQUESTS_QUERY_WITHOUT_FILES`) has no entry for them."""
     commits = _complete(node.get("commits"))
-    if commits is not None and any(_complete(c["commit"].get("parents")) is None for c in commits):
-        commits = None
+    if commits is not None and any(
+        "parents" not in c["commit"] or _complete(c["commit"]["parents"]) is None for c in commits
+    ):
+        commits = None  # parents beyond their page, or not found (fill_parents)
     files = _complete(node.get("files"))
     if files is not None and any(f.get("changeType") in ("RENAMED", "COPIED") for f in files):
         files = None  # GraphQL does not give the previous name

@@ -84,6 +84,11 @@ def _before(pr: dict, seen: ChangedSince) -> bool:
     return seen.cursor is not None and updated is not None and updated < seen.cursor
 
 
+def _commit_cursors() -> list[str]:
+    """The repositories whose commits have a cursor (the commits resource's state)."""
+    return [name for name, cursor in keyed_state("cursors", "commits").items() if cursor]
+
+
 def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iterator[list[dict] | None]:
     """The GraphQL path of `pull_requests`: repositories read `max_concurrency` at a time, loaded in their
     listed order; each pull request's nested lists wait in `nested` for their transformers."""
@@ -100,35 +105,57 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
     resumed = [full_name for full_name, cursor in seen.items() if cursor.resumed]
     newest = graphql.newest_pull_requests(gql, resumed) if resumed else {}
 
-    def fetch(full_name: str) -> list[list[dict]]:
-        if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
-            return []
-        return graphql.read_pull_requests(
-            gql,
-            full_name,
-            lambda node: behind(full_name, node),
-            seen[full_name].resumed,
-            files=gh.reads_files(full_name),
-            past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
-            probed=full_name in newest,
-        )
+    # the repositories whose default-branch history this load reads (their commits' first load): their
+    # pull requests' commits take the parents it gives (graphql.HistoryParents)
+    history = gh.history_parents
+    from_history = {
+        full_name for full_name in seen if history is not None and history.reads(full_name, _commit_cursors)
+    }
 
-    for read in graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True):
-        if read is None:  # not answered yet: dlt goes on with other resources meanwhile
-            yield None
-            continue
-        full_name, pages_read = read
-        for nodes in pages_read:
-            kept = [node for node in nodes if not behind(full_name, node)]
-            lists = {node["number"]: graphql.children(node) for node in kept}
-            page = yield from gh.screen("pull_requests", [graphql.pull_request(n) for n in kept], full_name)
-            for pr in page:
-                seen[full_name].see(parse_ts(pr["updated_at"]), pr["id"])
-                for resource, listed in lists[pr["number"]].items():
-                    gh.nested[(resource, full_name, pr["number"])] = listed
-            if page:
-                yield [shape_pull_request(pr, full_name) for pr in page]
-        seen[full_name].save()
+    def fetch(full_name: str) -> list[list[dict]]:
+        try:
+            if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
+                return []
+            return graphql.read_pull_requests(
+                gql,
+                full_name,
+                lambda node: behind(full_name, node),
+                seen[full_name].resumed,
+                files=gh.reads_files(full_name),
+                past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
+                probed=full_name in newest,
+                known_parents=history.take(full_name) if history and full_name in from_history else None,
+            )
+        finally:
+            if history is not None and full_name in from_history:
+                history.drop(full_name)
+
+    # a fetch may wait for a history the commits resource reads: never in this (dlt's) thread
+    reading = graphql.in_order(list(seen), fetch, gh.max_concurrency, idle=True, threaded=bool(from_history))
+    try:
+        for read in reading:
+            if read is None:  # not answered yet: dlt goes on with other resources meanwhile
+                yield None
+                continue
+            full_name, pages_read = read
+            for nodes in pages_read:
+                kept = [node for node in nodes if not behind(full_name, node)]
+                lists = {node["number"]: graphql.children(node) for node in kept}
+                shaped = [graphql.pull_request(n) for n in kept]
+                page = yield from gh.screen("pull_requests", shaped, full_name)
+                for pr in page:
+                    seen[full_name].see(parse_ts(pr["updated_at"]), pr["id"])
+                    for resource, listed in lists[pr["number"]].items():
+                        gh.nested[(resource, full_name, pr["number"])] = listed
+                if page:
+                    yield [shape_pull_request(pr, full_name) for pr in page]
+            seen[full_name].save()
+    finally:
+        # stopped early (an error here or elsewhere): a fetch waiting for a history goes on without it, so
+        # the read-ahead's threads end
+        for full_name in from_history if history is not None else ():
+            history.fail(full_name)
+        reading.close()
 
 
 def pull_request_commits_resource(gh: Reader, pull_requests: DltResource) -> DltResource:

@@ -52,6 +52,9 @@ class Reader:
     # each repository's branch listing of this run, read once for the branches and commits resources:
     # (current branches by name, or None when unchanged or unavailable; the branches known before)
     listed_branches: dict[str, tuple[dict[str, dict] | None, dict[str, Any]]] = field(default_factory=dict)
+    # the parents of the commits of the default-branch histories this run reads (GraphQL path), for the
+    # pull requests' commits
+    history_parents: graphql.HistoryParents | None = None
 
     def reads_files(self, full_name: str) -> bool:
         """Whether the pull requests of `full_name` have their changed files read."""

@@ -98,57 +98,72 @@ def commits_resource(
         # a repository's first load reads its default branch's history through GraphQL, a few
         # repositories at a time; later loads list what is new through REST (an unchanged listing
         # answers 304, which costs nothing)
-        gql = gh.gql
+        gql, parents = gh.gql, gh.history_parents
         first_loads = [
-            repo["full_name"] for repo in repos if gql is not None and not cursors.get(repo["full_name"])
-        ]
-        histories = iter(
-            graphql.in_order(
-                first_loads,
-                lambda name: graphql.read_history(gql, name, None, gh.start),
-                gh.max_concurrency,
-                idle=True,
-            )
-        )
-        # later loads list the default branch's commits since the cursor (a few days), read whole: those
-        # listings are read ahead; a first load through REST (no GraphQL) is read page by page
-        since = {
-            repo["full_name"]: _commits_listing(
-                gh, repo["full_name"], None, Watermark(cursors, repo["full_name"]), lookback_days
-            )
+            repo["full_name"]
             for repo in repos
-            if repo["full_name"] not in first_loads and cursors.get(repo["full_name"])
-        }
-        listings = iter(gh.read_ahead(since))
-        for repo in repos:
-            full_name = repo["full_name"]
-            if full_name in first_loads:
-                while (got := next(histories)) is None:
-                    yield None  # not answered yet: dlt goes on with other resources meanwhile
-                name, read = got
-                assert name == full_name
-                listing = _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
-            elif full_name in since:
-                while (ahead := next(listings)) is None:
-                    yield None  # not answered yet: dlt goes on with other resources meanwhile
-                assert ahead[0] == full_name
-                cursor = Watermark(cursors, full_name)
-                listing = _commits_since(gh, full_name, None, cursor, lookback_days, ahead[1])
-            else:
-                listing = _commits_since(gh, full_name, None, Watermark(cursors, full_name), lookback_days)
-            if gh.reads_commit_files(full_name):
-                listing = _with_direct_push_files(gh, full_name, listing)
-            yield from listing
-            patterns = patterns_by_repository.get(full_name.lower())
-            if not patterns:
-                continue
-            names = gh.branch_names(full_name)
-            wanted = branches_to_load(names, repo.get("default_branch"), patterns)
-            saved = branch_cursors.setdefault(full_name, {})
-            for gone in set(saved) - set(names):
-                del saved[gone]
-            for branch in wanted:
-                yield from _commits_since(gh, full_name, branch, Watermark(saved, branch), lookback_days)
+            if gql is not None
+            and parents is not None
+            and parents.reads(repo["full_name"], lambda: [name for name, c in cursors.items() if c])
+        ]
+
+        def history(name: str) -> list[list[dict]]:
+            # the pull requests' commits of the repository wait for its parents (graphql.HistoryParents)
+            assert gql is not None and parents is not None
+            try:
+                read = graphql.read_history(gql, name, None, gh.start)
+            except BaseException:
+                parents.fail(name)
+                raise
+            parents.put(name, read)
+            return read
+
+        histories = iter(graphql.in_order(first_loads, history, gh.max_concurrency, idle=True))
+        try:
+            # later loads list the default branch's commits since the cursor (a few days), read whole: those
+            # listings are read ahead; a first load through REST (no GraphQL) is read page by page
+            since = {
+                repo["full_name"]: _commits_listing(
+                    gh, repo["full_name"], None, Watermark(cursors, repo["full_name"]), lookback_days
+                )
+                for repo in repos
+                if repo["full_name"] not in first_loads and cursors.get(repo["full_name"])
+            }
+            listings = iter(gh.read_ahead(since))
+            for repo in repos:
+                full_name = repo["full_name"]
+                if full_name in first_loads:
+                    while (got := next(histories)) is None:
+                        yield None  # not answered yet: dlt goes on with other resources meanwhile
+                    name, read = got
+                    assert name == full_name
+                    listing = _commits_from_history(gh, full_name, read, Watermark(cursors, full_name))
+                elif full_name in since:
+                    while (ahead := next(listings)) is None:
+                        yield None  # not answered yet: dlt goes on with other resources meanwhile
+                    assert ahead[0] == full_name
+                    cursor = Watermark(cursors, full_name)
+                    listing = _commits_since(gh, full_name, None, cursor, lookback_days, ahead[1])
+                else:
+                    cursor = Watermark(cursors, full_name)
+                    listing = _commits_since(gh, full_name, None, cursor, lookback_days)
+                if gh.reads_commit_files(full_name):
+                    listing = _with_direct_push_files(gh, full_name, listing)
+                yield from listing
+                patterns = patterns_by_repository.get(full_name.lower())
+                if not patterns:
+                    continue
+                names = gh.branch_names(full_name)
+                wanted = branches_to_load(names, repo.get("default_branch"), patterns)
+                saved = branch_cursors.setdefault(full_name, {})
+                for gone in set(saved) - set(names):
+                    del saved[gone]
+                for branch in wanted:
+                    yield from _commits_since(gh, full_name, branch, Watermark(saved, branch), lookback_days)
+        finally:
+            # a load stopped early: the pull requests waiting for a history not read go on without it
+            for name in first_loads if parents is not None else []:
+                parents.fail(name)
 
     # the files of direct pushes (_with_direct_push_files): a table of their own, keyed by file
     commits.apply_hints(table_name=COMMIT_FILES, columns={}, create_table_variant=True)
