@@ -16,6 +16,7 @@ import pytest
 from browser import (
     LAUNCH_ARGS,
     METRIC,
+    PAGE_TIMEOUT_MS,
     PAGES,
     REPO_ROOT,
     SCREENSHOTS,
@@ -73,6 +74,12 @@ def test_the_cards_read_whole_from_1280_to_1920_px(chromium: str, app_url: str) 
                 for path, cards in CARD_PAGES.items():
                     page.goto(f"{app_url}/{path}")
                     settle(page, METRIC)
+                    # On a loaded machine the first card can show before the row's last: wait for the row.
+                    page.wait_for_function(
+                        "([selector, n]) => document.querySelectorAll(selector).length >= n",
+                        arg=[METRIC, cards],
+                        timeout=PAGE_TIMEOUT_MS,
+                    )
                     assert page.locator(METRIC).count() == cards
                     truncated = page.evaluate(TRUNCATED_METRIC_TEXT)
                     page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}-{width}.png"))
