@@ -35,10 +35,11 @@ def _parse(text: str) -> datetime:
 
 class Runs:
     """GitHub's run listing over a list of runs: `created` filters (`>=T` and `A..B`), newest first,
-    Link pagination, `total_count`, and at most 1,000 results per filtered query."""
+    Link pagination, `total_count`, and at most `cap` results per filtered query (GitHub's is 1,000)."""
 
-    def __init__(self, runs: list[dict]) -> None:
+    def __init__(self, runs: list[dict], cap: int = 1000) -> None:
         self.runs = runs
+        self.cap = cap
         self.queries: list[str] = []
 
     def __call__(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -57,7 +58,7 @@ class Runs:
             and (high is None or _parse(r["created_at"]) <= high)
         ]
         per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
-        listable = found[:1000] if created else found
+        listable = found[: self.cap] if created else found
         chunk = listable[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(listable):
@@ -337,10 +338,13 @@ def test_remembered_runs_are_forgotten_behind_the_look_back() -> None:
     assert sorted(known) == ["5"]
 
 
-def test_run_ranges_beyond_the_result_cap_are_split(stub, tmp_path) -> None:
+def test_run_ranges_beyond_the_result_cap_are_split(stub, tmp_path, monkeypatch) -> None:
+    """GitHub's cap of 1,000 runs a query, scaled down to 100 with the source's limit (2,400 runs took a
+    minute of requests for the same code path)."""
+    monkeypatch.setattr("ingestion.github.actions.WORKFLOW_RUN_QUERY_LIMIT", 100)
     _stub_repository(stub)
-    # 2,400 runs, one every ten minutes, over the last ~17 days
-    runs = Runs([_run(i, NOW - timedelta(minutes=10 * i + 5)) for i in range(1, 2401)])
+    # 240 runs, one every hundred minutes, over the last ~17 days: more than twice the cap
+    runs = Runs([_run(i, NOW - timedelta(minutes=100 * i + 5)) for i in range(1, 241)], cap=100)
     stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
     _serve_jobs(stub, runs.runs)
     _load(stub, tmp_path, (NOW - timedelta(days=20)).date().isoformat())
