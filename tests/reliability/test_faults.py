@@ -392,6 +392,8 @@ def test_a_source_failing_for_good_goes_stale_and_the_rest_publishes(tiny_org, t
             monkeypatch.setenv(key, os.environ[key])
         else:
             monkeypatch.delenv(key, raising=False)
+    # dlt's configuration of the source's arguments: the retries' waits of 1, 2, 4, 8 and 16 s shortened
+    monkeypatch.setenv("SOURCES__GITHUB__BACKOFF_FACTOR", "0.05")
 
     workdir = Workdir.at(tmp_path / "org")
     shutil.copytree(tiny_org.workdir.root, workdir.root, ignore=shutil.ignore_patterns("dagster_home"))
