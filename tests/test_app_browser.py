@@ -1,7 +1,8 @@
-"""A real browser on the running app (tests/browser.py): every page of the app serving the app's fixture
-warehouse and the tiny org's, with no exception shown, one drill-down followed, and a screenshot of each
-page saved to .deploylens/artifacts/screenshots/. The small and mixed demo orgs get the same check in the
-modules that build them (tests/test_end_to_end.py, tests/test_deploy_rules_mixed.py).
+"""A real browser on the running app (tests/browser.py): every page of the app serving the tiny org's
+published warehouse (real marts, with departments, labels and benchmarks), with no exception shown, one
+drill-down followed, and a screenshot of each page saved to .deploylens/artifacts/screenshots/. The small
+and mixed demo orgs get the same check in the modules that build them (tests/test_end_to_end.py,
+tests/test_deploy_rules_mixed.py).
 
 Skipped where no chromium executable exists (`apt-get install chromium`, or DEPLOYLENS_CHROMIUM=<path>);
 with DEPLOYLENS_REQUIRE_BROWSER=1 (CI) the missing browser is a failure instead.
@@ -21,7 +22,6 @@ from browser import (
     REPO_ROOT,
     SCREENSHOTS,
     chromium_or_skip,
-    every_page_renders,
     open_every_page,
     serving,
     settle,
@@ -42,11 +42,6 @@ def app_url(tiny_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> s
 
 def test_every_page_renders_in_a_real_browser(chromium: str, app_url: str, tiny_warehouse: Path) -> None:  # noqa: F811
     open_every_page(chromium, app_url, tiny_warehouse, SCREENSHOTS)
-
-
-def test_every_page_renders_the_tiny_org_in_a_real_browser(tiny_org, tmp_path) -> None:
-    """The tiny demo org's published warehouse: real marts, every page, the drill-down."""
-    every_page_renders(tiny_org.workdir.warehouse, tmp_path, SCREENSHOTS / "tiny-org")
 
 
 # Metric labels and values whose text is cut off (an ellipsis): wider than the box that shows them.
