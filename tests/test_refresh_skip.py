@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from types import SimpleNamespace
 
 import duckdb
 import pytest
 import yaml
-from orgs import build_org
 
 from orchestration.build_state import build_fingerprint, unchanged_since
 from orchestration.workdir import DBT_PROJECT_DIR
@@ -118,14 +118,19 @@ def test_no_published_build_no_skip(build_db, tmp_path, project):
 
 # ------------------------------------------------------------------------------------- a whole refresh
 @pytest.fixture(scope="module")
-def org(tmp_path_factory):
+def org(tmp_path_factory, tiny_org):
+    """A copy of the session's tiny org workdir (its published warehouse, build database, raw data and dlt
+    state) with its own `org.yml`, over the same emulator: the refreshes here change it, not the tiny org."""
+    from orchestration.workdir import Workdir
+
     saved = {
         key: os.environ.get(key)
         for key in ("DAGSTER_HOME", "DEPLOYLENS_WORKDIR", "DEPLOYLENS_CONFIG", "DEPLOYLENS_BUILD_DB")
     }
-    built = build_org(tmp_path_factory.mktemp("skip"), "tiny", seed=3)
-    yield built
-    built.emulator.stop()
+    workdir = Workdir.at(tmp_path_factory.mktemp("skip") / "org")
+    shutil.copytree(tiny_org.workdir.root, workdir.root, ignore=shutil.ignore_patterns("dagster_home"))
+    assert workdir.config.read_text() == tiny_org.config_path.read_text()  # the copy's own org.yml
+    yield SimpleNamespace(workdir=workdir, config_path=workdir.config, refresh=tiny_org.refresh)
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
