@@ -3,9 +3,8 @@
 `serving(warehouse)` runs the app (`streamlit run`, as `deploylens serve` does) on a warehouse file;
 `open_every_page` opens each page of the navigation in chromium, waits for the page's main table or figure,
 checks that no exception is shown, follows one drill-down (a change to the deployment card that shipped it)
-and saves a screenshot of each page. tests/test_app_browser.py drives it on the app's fixture warehouse and
-the tiny org; tests/test_end_to_end.py on the small demo org; tests/test_deploy_rules_mixed.py on the
-mixed org.
+and saves a screenshot of each page. tests/test_app_browser.py drives it on the tiny org's warehouse (the
+app's fixture); tests/test_deploy_rules_mixed.py on the mixed org.
 
 Skipped where no chromium executable exists (`apt-get install chromium`, or DEPLOYLENS_CHROMIUM=<path>);
 with DEPLOYLENS_REQUIRE_BROWSER=1 (CI) the missing browser is a failure instead.

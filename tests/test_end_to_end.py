@@ -8,7 +8,6 @@ import duckdb
 import pandas as pd
 import pytest
 import yaml
-from browser import SCREENSHOTS, every_page_renders
 from orgs import FIXED_END, REPO_ROOT
 from truth import MART_KEYS, assert_matches_truth, compare, read_marts, read_truth, snapshot_marts
 
@@ -115,12 +114,6 @@ def test_small_demo_through_the_cli_matches_ground_truth(small_demo):
     )
     assert_matches_truth(result)
     assert result.truth_fix_signals["revert"] > 0 and result.truth_fix_signals["hotfix"] > 0
-
-
-@pytest.mark.e2e
-def test_every_page_renders_the_small_demo_in_a_real_browser(small_demo, tmp_path):
-    """The small demo org's warehouse in a real browser (tests/browser.py): every page, the drill-down."""
-    every_page_renders(small_demo / "warehouse.duckdb", tmp_path, SCREENSHOTS / "small-org")
 
 
 def test_app_overview_renders_the_real_warehouse(tiny_org, monkeypatch):
