@@ -8,7 +8,8 @@ source and phase it prints the wall and CPU seconds, the emulator's CPU seconds,
 process (and of its children but the emulator) at the phase's end and its peak during the phase (sampled from
 /proc every 0.2 s), and the rows per table, and the GitHub requests the emulator served by endpoint and
 status; `--json FILE` writes the same figures, `--profile FILE` cProfile stats of each extract to
-`FILE.<source>.prof`; `--incremental` then advances the org by a day and loads each source again, as a refresh
+`FILE.<source>.prof` (of its normalise and load to `FILE.<source>.normalize.prof`, `.load.prof`);
+`--incremental` then advances the org by a day and loads each source again, as a refresh
 the next day would; `--latency-ms` makes each answer wait that long, as a real API's round trip does;
 `--workflow-repositories` takes the GitHub sample from the repositories with a `workflow` deploy rule only
 (the only ones whose Actions jobs are read). The
@@ -161,19 +162,23 @@ def load_sample(
     pipeline = make_pipeline(name, workdir / "build.duckdb", workdir / "dlt")
     out: dict[str, Any] = {"sample": size}
 
-    def extract() -> Any:
-        if profile is None:
-            return pipeline.extract(_source(name, sample))
-        import cProfile
+    def profiled(step: Any, suffix: str) -> Any:
+        def run() -> Any:
+            if profile is None:
+                return step()
+            import cProfile
 
-        with cProfile.Profile() as profiler:
-            result = pipeline.extract(_source(name, sample))
-        profiler.dump_stats(str(profile.with_suffix(f".{name}.prof")))
-        return result
+            with cProfile.Profile() as profiler:
+                result = step()
+            profiler.dump_stats(str(profile.with_suffix(f".{name}{suffix}.prof")))
+            return result
 
+        return run
+
+    extract = profiled(lambda: pipeline.extract(_source(name, sample)), "")
     _, out["extract"] = _phase("extract", extract, emulator_pid)
-    info, out["normalize"] = _phase("normalize", pipeline.normalize, emulator_pid)
-    _, out["load"] = _phase("load", pipeline.load, emulator_pid)
+    info, out["normalize"] = _phase("normalize", profiled(pipeline.normalize, ".normalize"), emulator_pid)
+    _, out["load"] = _phase("load", profiled(pipeline.load, ".load"), emulator_pid)
     rows = {t: n for t, n in info.row_counts.items() if not t.startswith("_dlt")}
     out["rows"] = rows
     total = sum(rows.values())
@@ -214,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default="large")
     parser.add_argument("--bench-dir", type=Path, default=ROOT / ".deploylens" / "bench")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--profile", type=Path, help="cProfile stats of each extract: FILE.<source>.prof")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile stats of each phase: FILE.<source>[.normalize|.load].prof"
+    )
     parser.add_argument(
         "--incremental",
         action="store_true",

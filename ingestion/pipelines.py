@@ -21,6 +21,12 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 # The configuration lands in `raw_config` (docs/architecture.md); other sources in `raw_<name>`.
 DATASET_NAMES = {"org_config": "raw_config"}
 
+# Every table is handed to DuckDB as Parquet, rows as well as Arrow pages: dlt's default for rows on
+# DuckDB is INSERT statements, which DuckDB parses at about 2,500 rows a second for a wide table (a
+# large org's workflow runs) and holds in memory at about 115 times their text; a Parquet file of the same
+# rows it reads whole (docs/architecture.md, "Loading rows as Parquet").
+LOADER_FILE_FORMAT = "parquet"
+
 # Variable -> default. The DuckDB defaults are repeated in transform/profiles.yml (a test keeps them equal).
 MEMORY_DEFAULTS = {
     "DEPLOYLENS_DUCKDB_MEMORY_LIMIT": "2GB",
@@ -30,8 +36,6 @@ MEMORY_DEFAULTS = {
     "DEPLOYLENS_DLT_FILE_MAX_BYTES": str(64 * 1024 * 1024),  # ... or this one
     "DEPLOYLENS_DLT_NORMALIZE_WORKERS": "1",  # each worker process holds its own buffers
     "DEPLOYLENS_DLT_LOAD_WORKERS": "2",  # files loaded into DuckDB at a time
-    # the longest INSERT statement dlt sends DuckDB for rows (DuckDB's parser holds ~115 times its size)
-    "DEPLOYLENS_DUCKDB_INSERT_MAX_BYTES": str(2 * 1024 * 1024),
 }
 
 # dlt reads its settings from the environment (its own names win when a user sets them).
@@ -109,11 +113,9 @@ def make_pipeline(
     _configure_dlt(name)
     kwargs = {"progress": progress} if progress else {}
     credentials = DuckDbCredentials(str(build_db), global_config=duckdb_settings())
-    # dlt cuts a file of rows into INSERT statements of half its `max_query_length`
-    insert_max_bytes = int(memory_setting("DEPLOYLENS_DUCKDB_INSERT_MAX_BYTES"))
     return dlt.pipeline(
         pipeline_name=f"deploylens_{name}",
-        destination=dlt.destinations.duckdb(credentials, max_query_length=2 * insert_max_bytes),
+        destination=dlt.destinations.duckdb(credentials, preferred_loader_file_format=LOADER_FILE_FORMAT),
         dataset_name=DATASET_NAMES.get(name, f"raw_{name}"),
         pipelines_dir=str(pipelines_dir),
         **kwargs,
