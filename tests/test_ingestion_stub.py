@@ -263,3 +263,62 @@ def test_pagerduty_splits_windows_beyond_the_offset_cap(monkeypatch, tmp_path) -
     assert all(int(q.get("offset", ["0"])[0]) < 10 for q in incident_queries)
     windows = {(q["since"][0], q["until"][0]) for q in incident_queries}
     assert len(windows) > 3  # the nine-day window was split, and split again
+
+
+def test_the_environment_is_read_once_per_host_and_its_proxy_still_decides(monkeypatch) -> None:
+    """requests reads proxies and `NO_PROXY` from the environment for every request (a scan of the whole
+    environment, twice); the session reads them once per scheme and host, and they still decide."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    read: list[str] = []
+    environ_proxies = requests.sessions.get_environ_proxies
+
+    def counted(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        read.append(url)
+        return environ_proxies(url, no_proxy=no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counted)
+    with Stub() as proxy:
+        proxy.add("http://api.example.invalid/items", [1])  # a proxy is asked for the whole URL
+        proxy.add("/direct", [2])
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        session = RetryingSession(FAST)
+        for _ in range(3):
+            assert session.get("http://api.example.invalid/items").json() == [1]  # through the proxy
+            assert session.get(f"{proxy.url}/direct").json() == [2]  # no_proxy: straight there
+        assert proxy.paths() == ["http://api.example.invalid/items", "/direct"] * 3
+        assert len(read) == 2  # once for each host, not once a request
+        # a request's own settings are merged afresh, as requests does
+        proxy.add(f"{proxy.url}/direct", [3])
+        assert session.get(f"{proxy.url}/direct", proxies={"http": proxy.url}).json() == [3]
+        assert proxy.paths()[-1] == f"{proxy.url}/direct"
+        assert len(read) == 3
+
+
+def test_a_data_selector_is_compiled_once_not_for_every_page(monkeypatch) -> None:
+    """dlt parses a data selector given as text again for every page (a JSONPath parser built each
+    time); the sources hand it one compiled once."""
+    import dlt.common.jsonpath as jsonpath
+
+    from ingestion.github.helpers import make_client, pages
+    from ingestion.http import json_selector
+
+    parsed: list[str] = []
+    parse = jsonpath._parse
+    monkeypatch.setattr(jsonpath, "_parse", lambda path: parsed.append(path) or parse(path))
+    json_selector.cache_clear()
+    with Stub() as stub:
+
+        def page(query: dict[str, str]) -> Response:
+            n = int(query.get("page", 0))
+            link = {"Link": f'<{stub.url}/runs?page={n + 1}>; rel="next"'} if n < 2 else {}
+            return 200, link, {"runs": [n]}
+
+        stub.handlers["/runs"] = page
+        client = make_client(stub.url, TOKEN, FAST)
+        got = [list(page) for page in pages(client, "/runs", data_selector="runs")]
+        got += [list(page) for page in pages(client, "/runs", data_selector="runs")]
+    assert got == [[0], [1], [2]] * 2
+    assert parsed.count("runs") == 1

@@ -20,6 +20,7 @@ from ingestion.http import (
     RetryBudgetExhausted,
     RetryingSession,
     RetryPolicy,
+    json_selector,
 )
 
 from .settings import (
@@ -43,7 +44,7 @@ def make_client(base_url: str, token: str, policy: RetryPolicy, usage: ApiUsage 
         headers={"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION},
         auth=BearerAuth(token),
         paginator=HeaderLinkPaginator(),
-        data_selector="$",
+        data_selector=json_selector("$"),
         session=RetryingSession(policy, api_name="GitHub", usage=usage),
     )
 
@@ -61,7 +62,7 @@ def pages(
     list that also carries its `response` (for `total_count`)."""
     query = {"per_page": PER_PAGE, **(params or {})}
     yield from client.paginate(
-        path, params=query, paginator=HeaderLinkPaginator(), data_selector=data_selector
+        path, params=query, paginator=HeaderLinkPaginator(), data_selector=json_selector(data_selector)
     )
 
 
@@ -97,7 +98,7 @@ def conditional_pages(
         params=query,
         headers=headers,
         paginator=HeaderLinkPaginator(),
-        data_selector=data_selector,
+        data_selector=json_selector(data_selector),
         hooks={"response": [_stop_when_not_modified]},
     ):
         if first:

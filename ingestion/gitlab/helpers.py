@@ -11,7 +11,7 @@ from dlt.sources.helpers.requests import Request, Response
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 
-from ingestion.http import RetryingSession, RetryPolicy
+from ingestion.http import RetryingSession, RetryPolicy, json_selector
 
 from .settings import API_PREFIX, DROP_KEYS, PER_PAGE, USER_FIELDS, USER_KEYS
 
@@ -73,7 +73,7 @@ def make_client(base_url: str, token: str, policy: RetryPolicy) -> RESTClient:
         headers={"Accept": "application/json"},
         auth=PrivateTokenAuth(token),
         paginator=GitLabPaginator(),
-        data_selector="$",
+        data_selector=json_selector("$"),
         session=RetryingSession(policy, api_name="GitLab"),
     )
 

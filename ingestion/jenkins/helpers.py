@@ -14,7 +14,7 @@ import requests
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 
-from ingestion.http import ApiError, RetryingSession, RetryPolicy, endpoint_of
+from ingestion.http import ApiError, RetryingSession, RetryPolicy, endpoint_of, json_selector
 
 from .settings import BRANCH_PREFIXES, BUILD_TREE, FOLDER_CLASS_MARKERS, JOBS_TREE
 
@@ -175,7 +175,9 @@ def get_json(client: RESTClient, path: str, params: dict[str, Any]) -> dict:
 def build_pages(client: RESTClient, path: str, page_size: int) -> Iterator[list[dict]]:
     """A job's builds, newest first, one range at a time."""
     endpoint = f"{path}/api/json"
-    pages = client.paginate(endpoint, paginator=BuildRangePaginator(page_size), data_selector="allBuilds")
+    pages = client.paginate(
+        endpoint, paginator=BuildRangePaginator(page_size), data_selector=json_selector("allBuilds")
+    )
     while True:
         try:
             page = next(pages)

@@ -12,7 +12,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 
 from ingestion.cursors import Watermark
 from ingestion.dates import iso_seconds, parse_ts, start_of
-from ingestion.http import RetryPolicy
+from ingestion.http import RetryPolicy, json_selector
 from ingestion.quarantine import Contract, Quarantine, newest_wins, prepare, quarantine_resource
 
 from .helpers import list_window, make_client, offset_paginator, windows
@@ -139,7 +139,9 @@ def _shape_service(raw: dict) -> dict:
 def services_resource(client: RESTClient, quarantine: Quarantine) -> DltResource:
     @dlt.resource(name="services", primary_key="id", write_disposition="merge", columns=SERVICE_COLUMNS)
     def services() -> Iterator[list[dict]]:
-        for listed in client.paginate("/services", paginator=offset_paginator(), data_selector="services"):
+        for listed in client.paginate(
+            "/services", paginator=offset_paginator(), data_selector=json_selector("services")
+        ):
             page = yield from quarantine.screen(SERVICE_CONTRACT, listed, listing="services")
             rows = [_shape_service(raw) for raw in page]
             if rows:

@@ -10,7 +10,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
 from ingestion.dates import iso_seconds
-from ingestion.http import BearerAuth, RetryingSession, RetryPolicy
+from ingestion.http import BearerAuth, RetryingSession, RetryPolicy, json_selector
 
 from .settings import MAX_OFFSET, MAX_WINDOW_DAYS, PAGE_LIMIT
 
@@ -52,7 +52,9 @@ def list_window(
     """
     query = {**params, "since": iso_seconds(since), "until": iso_seconds(until), "total": "true"}
     first = True
-    for page in client.paginate(path, params=query, paginator=offset_paginator(), data_selector=key):
+    for page in client.paginate(
+        path, params=query, paginator=offset_paginator(), data_selector=json_selector(key)
+    ):
         if first:
             first = False
             total = page.response.json().get("total")
