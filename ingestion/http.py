@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -123,16 +124,27 @@ def _is_rate_limited(response: requests.Response) -> bool:
     return response.headers.get("Retry-After") is not None
 
 
-# A run of 20 ASCII digits, found by mapping every digit to "0" and every other byte to " " and searching
-# for twenty "0"s: two passes in C. The regex rb"\d{20}" rescans each run of digits from every position in
-# it, several times slower than parsing the body.
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+# An integer of 20 digits or more (beyond 64 bits, which orjson reads as a float), found without parsing:
+# every byte that may stand before a JSON number (`:`, `,`, `[`, `-`, whitespace) maps to "s", every digit
+# to "0", anything else to "x", and the body is searched for "s" and twenty "0"s: two passes in C. A digit
+# run inside a string (a commit SHA holds one of 20 every few hundred SHAs) is preceded by a letter or a
+# quote and does not count, so such pages keep orjson's parse. The regex rb"\d{20}" rescanned each run of
+# digits from every position in it, several times slower than parsing the body.
+_NUMBER_START = frozenset(b":,[- \t\r\n")
+_NUMBER_SHAPE = bytes(
+    0x30 if 0x30 <= byte <= 0x39 else 0x73 if byte in _NUMBER_START else 0x78 for byte in range(256)
+)
 _TWENTY_DIGITS = b"0" * 20
+_LONG_INTEGER = b"s" + _TWENTY_DIGITS
+_LEADING_LONG_INTEGER = re.compile(b"s*" + _TWENTY_DIGITS)  # a body that is one long integer
 
 
-def _has_long_digit_run(body: bytes) -> bool:
-    """Whether `body` holds 20 ASCII digits in a row (an integer orjson might not keep exactly)."""
-    return _TWENTY_DIGITS in body.translate(_DIGITS_AS_ZERO)
+def _has_long_integer(body: bytes) -> bool:
+    """Whether `body` may hold a JSON integer of 20 digits or more (one orjson might not keep exactly): a run
+    of 20 ASCII digits at the start of a number. A run inside a string after one of those bytes counts
+    too, which only costs the slower parse."""
+    shape = body.translate(_NUMBER_SHAPE)
+    return _LONG_INTEGER in shape or _LEADING_LONG_INTEGER.match(shape) is not None
 
 
 def _body_problem(response: requests.Response) -> str | None:
@@ -148,7 +160,7 @@ def _body_problem(response: requests.Response) -> str | None:
     if response.request is not None and response.request.method == "HEAD":
         return None
     try:
-        if _has_long_digit_run(response.content):
+        if _has_long_integer(response.content):
             raise TypeError  # orjson reads an integer beyond 64 bits as a float: the standard parser keeps it
         parsed = orjson.loads(response.content)
     except (orjson.JSONDecodeError, TypeError):

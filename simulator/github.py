@@ -73,6 +73,8 @@ class Renderer:
         self._repo_cache: dict[str, dict[str, Any]] = {}
         # a user's object depends on its login, id and kind only: rendered once, copied on every use
         self._users: dict[tuple[str, int, bool], dict[str, Any]] = {}
+        # per service: (its pull requests' count when built, its first pull request by head SHA)
+        self._heads: dict[str, tuple[int, dict[str, PullRequest]]] = {}
 
     # ------------------------------------------------------------------ users
     def user(self, dev: Developer, bot: bool = False) -> dict[str, Any]:
@@ -506,6 +508,18 @@ class ExtrasRenderer(Renderer):
     """GitHub Actions runs and jobs, releases, git refs, annotated tags and `/tags`, as api.github.com
     serves them (OpenAPI `workflow-run`, `job`, `release`, `git-ref`, `git-tag`, `tag`)."""
 
+    def _pull_by_head(self, svc: Service) -> dict[str, PullRequest]:
+        """The service's first pull request by its head SHA (a run names its pull request by that), built
+        once per service instead of a scan of every pull request for each run."""
+        heads = self._heads
+        known = heads.get(svc.name)
+        if known is None or known[0] != len(svc.pulls):
+            by_head: dict[str, PullRequest] = {}
+            for pr in svc.pulls:
+                by_head.setdefault(pr.commit_shas[-1], pr)
+            known = heads[svc.name] = (len(svc.pulls), by_head)
+        return known[1]
+
     def _run_state(self, run: WorkflowRun, now: datetime) -> tuple[str, str | None, datetime]:
         if run.completed_at <= now:
             return "completed", run.conclusion, run.completed_at
@@ -574,7 +588,7 @@ class ExtrasRenderer(Renderer):
         actor = self.user(fork.owner if fork else svc.commits[run.head_sha].author)
         pulls = []
         if run.event == "pull_request":
-            pr = next((p for p in svc.pulls if p.commit_shas[-1] == run.head_sha), None)
+            pr = self._pull_by_head(svc).get(run.head_sha)
             if pr is not None:
                 repo_ref = {"id": svc.repo_id, "url": base, "name": svc.name}
                 pulls.append(

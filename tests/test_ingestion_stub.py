@@ -123,15 +123,44 @@ def test_a_page_is_parsed_once_and_reads_as_the_standard_parser_reads_it(body: b
     assert json.dumps(response.json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
 
 
-def test_a_run_of_twenty_digits_is_found_wherever_it_is() -> None:
-    from ingestion.http import _has_long_digit_run
+def test_an_integer_of_twenty_digits_is_found_and_digits_inside_strings_are_not() -> None:
+    from ingestion.http import _has_long_integer
 
-    assert not _has_long_digit_run(b"1234567890123456789")
-    assert _has_long_digit_run(b"12345678901234567890")
-    assert _has_long_digit_run(b'{"a": [1, x18446744073709551616]}')
-    assert not _has_long_digit_run(b"1234567890 1234567890.1234567890")
+    assert not _has_long_integer(b"1234567890123456789")
+    assert _has_long_integer(b"12345678901234567890")
+    assert _has_long_integer(b"  \n 12345678901234567890")
+    assert _has_long_integer(b'{"a": [1, 18446744073709551616]}')
+    assert _has_long_integer(b'{"a":18446744073709551616}')
+    assert _has_long_integer(b'{"a": -18446744073709551616}')
+    assert _has_long_integer(b"[1,\n\t18446744073709551616]")
+    assert not _has_long_integer(b"1234567890 1234567890.1234567890")
+    # a SHA or an identifier with 20 digits in a row is a string, which orjson reads exactly
+    assert not _has_long_integer(b'{"sha": "ab12345678901234567890cd", "id": 7}')
+    assert not _has_long_integer(b'["12345678901234567890"]')
     # Only ASCII digits count (UTF-8 bytes of other scripts' digits are not ASCII)
-    assert not _has_long_digit_run("\u0661".encode() * 30)
+    assert not _has_long_integer("\u0661".encode() * 30)
+
+
+def test_a_page_whose_strings_hold_long_digit_runs_is_parsed_by_orjson(monkeypatch) -> None:
+    """A page of SHAs (one in a few hundred holds 20 digits in a row) is parsed once, by orjson: the
+    standard parser, several times slower, is kept for integers orjson would not read exactly."""
+    import ingestion.http as http
+
+    calls = []
+    standard = http.json.loads
+    monkeypatch.setattr(http.json, "loads", lambda *a, **k: calls.append(1) or standard(*a, **k))
+    body = b'[{"sha": "ab12345678901234567890cd"}, {"sha": "12345678901234567890ef"}]'
+    with Stub() as stub:
+        stub.add("/x", body)
+        response = _get(stub, "/x")
+    assert response.json() == standard(body)
+    assert calls == []
+    big = b'{"id": 123456789012345678901}'
+    with Stub() as stub:
+        stub.add("/y", big)
+        response = _get(stub, "/y")
+    assert response.json() == {"id": 123456789012345678901}
+    assert calls == [1]
 
 
 def _leaves(value: Any) -> list[Any]:
