@@ -124,27 +124,30 @@ def _is_rate_limited(response: requests.Response) -> bool:
     return response.headers.get("Retry-After") is not None
 
 
-# An integer of 20 digits or more (beyond 64 bits, which orjson reads as a float), found without parsing:
-# every byte that may stand before a JSON number (`:`, `,`, `[`, `-`, whitespace) maps to "s", every digit
-# to "0", anything else to "x", and the body is searched for "s" and twenty "0"s: two passes in C. A digit
-# run inside a string (a commit SHA holds one of 20 every few hundred SHAs) is preceded by a letter or a
-# quote and does not count, so such pages keep orjson's parse. The regex rb"\d{20}" rescanned each run of
-# digits from every position in it, several times slower than parsing the body.
-_NUMBER_START = frozenset(b":,[- \t\r\n")
+# An integer orjson would not read exactly (it reads one beyond 64 bits as a float: 20 digits or more, or a
+# negative one of 19 or more), found without parsing: every byte that may stand before a JSON number (`:`,
+# `,`, `[`, whitespace) maps to "s", the minus sign to "m", every digit to "0", anything else to "x"; the
+# body is then searched for "s" and twenty "0"s, and for "m" and nineteen: two passes in C. A digit run
+# inside a string (a commit SHA holds 20 digits in a row every few hundred SHAs) is preceded by a letter or
+# a quote and does not count, so such pages keep orjson's parse. The regex rb"\d{20}" rescanned each run
+# of digits from every position in it, several times slower than parsing the body.
+_NUMBER_START = frozenset(b":,[ \t\r\n")
 _NUMBER_SHAPE = bytes(
-    0x30 if 0x30 <= byte <= 0x39 else 0x73 if byte in _NUMBER_START else 0x78 for byte in range(256)
+    0x30 if 0x30 <= byte <= 0x39 else 0x73 if byte in _NUMBER_START else 0x6D if byte == 0x2D else 0x78
+    for byte in range(256)
 )
-_TWENTY_DIGITS = b"0" * 20
-_LONG_INTEGER = b"s" + _TWENTY_DIGITS
-_LEADING_LONG_INTEGER = re.compile(b"s*" + _TWENTY_DIGITS)  # a body that is one long integer
+_LONG_POSITIVE, _LONG_NEGATIVE = b"s" + b"0" * 20, b"m" + b"0" * 19
+_LEADING_LONG_INTEGER = re.compile(b"s*(?:0{20}|m0{19})")  # a body that is one such integer
 
 
 def _has_long_integer(body: bytes) -> bool:
-    """Whether `body` may hold a JSON integer of 20 digits or more (one orjson might not keep exactly): a run
-    of 20 ASCII digits at the start of a number. A run inside a string after one of those bytes counts
-    too, which only costs the slower parse."""
+    """Whether `body` may hold a JSON integer orjson would not keep exactly: a number of 20 digits or more,
+    or a negative one of 19 or more. A run of digits inside a string after one of the bytes that may
+    precede a number counts too, which only costs the slower parse."""
     shape = body.translate(_NUMBER_SHAPE)
-    return _LONG_INTEGER in shape or _LEADING_LONG_INTEGER.match(shape) is not None
+    return (
+        _LONG_POSITIVE in shape or _LONG_NEGATIVE in shape or _LEADING_LONG_INTEGER.match(shape) is not None
+    )
 
 
 def _body_problem(response: requests.Response) -> str | None:

@@ -104,6 +104,8 @@ def test_retries_a_502_then_succeeds() -> None:
         b'{"big": 123456789012345678901234567890, "neg": -98765432109876543210987}',
         # just past 64 bits (20 digits), after a 19-digit run, inside a list
         b'{"s": "1234567890123456789x", "over": [1, 18446744073709551616], "under": -9223372036854775808}',
+        # a negative integer just past 64 bits has 19 digits
+        b'{"below": -9223372036854775809, "far": [-9999999999999999999]}',
         b"[]",
     ],
 )
@@ -123,7 +125,7 @@ def test_a_page_is_parsed_once_and_reads_as_the_standard_parser_reads_it(body: b
     assert json.dumps(response.json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
 
 
-def test_an_integer_of_twenty_digits_is_found_and_digits_inside_strings_are_not() -> None:
+def test_an_integer_beyond_64_bits_is_found_and_digits_inside_strings_are_not() -> None:
     from ingestion.http import _has_long_integer
 
     assert not _has_long_integer(b"1234567890123456789")
@@ -133,6 +135,10 @@ def test_an_integer_of_twenty_digits_is_found_and_digits_inside_strings_are_not(
     assert _has_long_integer(b'{"a":18446744073709551616}')
     assert _has_long_integer(b'{"a": -18446744073709551616}')
     assert _has_long_integer(b"[1,\n\t18446744073709551616]")
+    # a negative integer below 64 bits' least has 19 digits
+    assert _has_long_integer(b'{"a": -9223372036854775809}')
+    assert _has_long_integer(b"-9223372036854775809")
+    assert not _has_long_integer(b'{"a": -922337203685477580}')
     assert not _has_long_integer(b"1234567890 1234567890.1234567890")
     # a SHA or an identifier with 20 digits in a row is a string, which orjson reads exactly
     assert not _has_long_integer(b'{"sha": "ab12345678901234567890cd", "id": 7}')
