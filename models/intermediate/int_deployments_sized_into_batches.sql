@@ -60,27 +60,63 @@ batch_size_classes as (
 
 ),
 
-batch_pull_requests as (
+-- Each commit the deployment shipped, in each repository of its service, with its details where that
+-- repository's graph has it, once per pull request that holds it there (once, with none, when none does).
+-- One pass over the shipped commits serves the pull requests and the authors both (two joins of the
+-- shipped commits with the pull requests' commits before: most of the model's time on a large org).
+shipped_commits as (
 
-    select distinct
+    select
         attributed.deployment_id,
-        pull_request_commits.repository,
+        attributed.service,
+        repository_services.repository,
+        repository_services.is_path_repository,
+        len(commits.parent_shas) <= 1 as is_not_merge,
+        coalesce(lower(commits.author_email), commits.author_login, commits.author_name) as author_key,
         pull_request_commits.pr_number,
+        pull_request_commits.commit_sha is not null as is_in_pull_request,
 
     from attributed
     inner join repository_services
         on attributed.service = repository_services.service
-    inner join pull_request_commits
+    left join commits
+        on repository_services.repository = commits.repository
+        and attributed.commit_sha = commits.commit_sha
+    left join pull_request_commits
         on repository_services.repository = pull_request_commits.repository
         and attributed.commit_sha = pull_request_commits.commit_sha
-    -- in a repository where services own paths, a service's batch holds only its own pull requests
-    where not coalesce(repository_services.is_path_repository, false)
-        or exists (
+
+),
+
+-- in a repository where services own paths, a service's batch holds only its own pull requests (the two
+-- parts are disjoint: the check on the services' pull requests runs on the path repositories' rows only)
+batch_pull_requests as (
+
+    select distinct
+        deployment_id,
+        repository,
+        pr_number,
+
+    from shipped_commits
+    where is_in_pull_request
+        and not coalesce(is_path_repository, false)
+
+    union all
+
+    select distinct
+        deployment_id,
+        repository,
+        pr_number,
+
+    from shipped_commits
+    where is_in_pull_request
+        and is_path_repository
+        and exists (
             select 1
             from pull_request_services
-            where pull_request_services.repository = pull_request_commits.repository
-                and pull_request_services.pr_number = pull_request_commits.pr_number
-                and pull_request_services.service = attributed.service
+            where pull_request_services.repository = shipped_commits.repository
+                and pull_request_services.pr_number = shipped_commits.pr_number
+                and pull_request_services.service = shipped_commits.service
         )
 
 ),
@@ -101,26 +137,17 @@ batch_lines as (
 
 ),
 
+-- authors of the non-merge commits the graph knows, and those of them no pull request holds (a commit in
+-- no pull request has one row above, so it is counted once)
 batch_commits as (
 
     select
-        attributed.deployment_id,
-        count(distinct coalesce(lower(commits.author_email), commits.author_login, commits.author_name))
-            filter (where len(commits.parent_shas) <= 1) as author_count,
-        count(*) filter (
-            where len(commits.parent_shas) <= 1 and pull_request_shas.commit_sha is null
-        ) as unsized_commit_count,
+        deployment_id,
+        count(distinct author_key) filter (where is_not_merge) as author_count,
+        count(*) filter (where is_not_merge and not is_in_pull_request) as unsized_commit_count,
 
-    from attributed
-    inner join repository_services
-        on attributed.service = repository_services.service
-    inner join commits
-        on repository_services.repository = commits.repository
-        and attributed.commit_sha = commits.commit_sha
-    left join (select distinct repository, commit_sha from pull_request_commits) as pull_request_shas
-        on commits.repository = pull_request_shas.repository
-        and commits.commit_sha = pull_request_shas.commit_sha
-    group by attributed.deployment_id
+    from shipped_commits
+    group by deployment_id
 
 ),
 
