@@ -9,7 +9,8 @@
 -- merged for one known from git history only) and at most failure_window_hours before. Work on a fix begins
 -- after the breakage is in production, so what production ran when the fix began is what it fixes; a
 -- hotfix started with no deployment in the window blames nothing (still rework). Switched off, nothing is
--- blamed and nothing ships a hotfix.
+-- blamed and nothing ships a hotfix. The patterns are matched as constants (macros/configured_patterns.sql).
+{{ config(pre_hook=configured_pattern_hooks(['hotfix_title_pattern', 'hotfix_branch_pattern', 'hotfix_label_pattern'])) }}
 with
 
 deployments as (
@@ -93,10 +94,17 @@ hotfixes as (
     cross join signal_setting
     where signal_setting.is_enabled
         and (
-            coalesce(regexp_matches(pull_requests.title, signal_setting.title_pattern, 'i'), false)
-            or coalesce(regexp_matches(pull_requests.head_branch, signal_setting.branch_pattern, 'i'), false)
+            coalesce({{ matches_configured_pattern(
+                'pull_requests.title', 'signal_setting.title_pattern', 'hotfix_title_pattern'
+            ) }}, false)
+            or coalesce({{ matches_configured_pattern(
+                'pull_requests.head_branch', 'signal_setting.branch_pattern', 'hotfix_branch_pattern'
+            ) }}, false)
             or len(list_filter(
-                pull_requests.labels, lambda label: regexp_matches(label, signal_setting.label_pattern, 'i')
+                pull_requests.labels,
+                lambda label: {{ matches_configured_pattern(
+                    'label', 'signal_setting.label_pattern', 'hotfix_label_pattern'
+                ) }}
             )) > 0
         )
 
