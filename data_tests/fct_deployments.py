@@ -407,15 +407,66 @@ def _severity(config: Any) -> str:
     return "warn" if severity in (WARN, WARN.value) else "error"
 
 
+def suite_columns(suite: gx.ExpectationSuite) -> set[str]:
+    """Every column the suite reads: its expectations' columns, column sets and row conditions' columns."""
+    names: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            column = value.get("column")
+            if isinstance(column, dict) and isinstance(column.get("name"), str):
+                names.add(column["name"])
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                visit(item)
+
+    for expectation in suite.expectations:
+        configuration = expectation.configuration
+        kwargs = dict(configuration.kwargs or {})
+        names.update(kwargs.get(key) for key in ("column", "column_A", "column_B") if kwargs.get(key))
+        names.update(kwargs.get("column_set") or ())
+        condition = kwargs.get("row_condition")
+        visit(condition.dict() if hasattr(condition, "dict") else condition)
+    return names
+
+
+def _fit_for_validation(df: pd.DataFrame, columns: set[str]) -> pd.DataFrame:
+    """The columns the suite reads, in a form GX's pandas engine evaluates vectorised.
+
+    GX filters every row condition with `DataFrame.query`, which copies every column of the matching rows,
+    and hashes the whole frame for its batch id: columns the suite never reads only cost time. Its range
+    check compares datetimes vectorised only at nanosecond precision (others go through a Python
+    function per value, the same comparison), so a datetime column in microseconds is converted when every
+    value fits the nanosecond range; one that does not (before 1677 or after 2262: a bad value the range
+    check reports) stays as it is.
+    """
+    fitted = df[[column for column in df.columns if column in columns or column == "source_status"]]
+    converted = {}
+    for column in fitted.columns:
+        series = fitted[column]
+        if not pd.api.types.is_datetime64_dtype(series.dtype) or isinstance(series.dtype, pd.DatetimeTZDtype):
+            continue
+        if pd.api.types.is_datetime64_ns_dtype(series.dtype):
+            continue
+        present = series.dropna()
+        if present.empty or (present.min() >= pd.Timestamp.min and present.max() <= pd.Timestamp.max):
+            converted[column] = series.astype("datetime64[ns]")
+    return _with_status_key(fitted.assign(**converted) if converted else fitted)
+
+
 def validate_fct_deployments(df: pd.DataFrame, now: dt.datetime | None = None) -> ValidationSummary:
     """Validate a dataframe holding `marts.fct_deployments`, returning a summary instead of raising."""
     context = _ephemeral_context()
+    suite = build_suite(now=now, context=context)
     source = context.data_sources.add_pandas(f"fct_deployments_{uuid.uuid4().hex[:8]}")
     batch_definition = source.add_dataframe_asset("fct_deployments").add_batch_definition_whole_dataframe(
         "whole"
     )
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": _with_status_key(df)})
-    result = batch.validate(build_suite(now=now, context=context))
+    frame = _fit_for_validation(df, suite_columns(suite))
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite)
 
     failed = []
     outcomes = []
@@ -454,15 +505,28 @@ def validate_fct_deployments(df: pd.DataFrame, now: dt.datetime | None = None) -
     )
 
 
-def load_fct_deployments(warehouse: str | Path) -> pd.DataFrame:
-    """Read the mart from a warehouse file with a short-lived read-only connection."""
+def load_fct_deployments(warehouse: str | Path, columns: set[str] | None = None) -> pd.DataFrame:
+    """Read the mart (only `columns` of it, those it has, when given) with a short-lived read-only
+    connection."""
     connection = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return connection.execute("select * from marts.fct_deployments").df()
+        selected = "*"
+        if columns is not None:
+            present = [
+                name
+                for (name,) in connection.execute(
+                    "select column_name from information_schema.columns where table_schema = 'marts' "
+                    "and table_name = 'fct_deployments' order by ordinal_position"
+                ).fetchall()
+                if name in columns
+            ]
+            selected = ", ".join(f'"{name}"' for name in present) or "*"
+        return connection.execute(f"select {selected} from marts.fct_deployments").df()
     finally:
         connection.close()
 
 
 def validate_warehouse(warehouse: str | Path, now: dt.datetime | None = None) -> ValidationSummary:
     """Validate the mart inside a DuckDB file: what the refresh's asset check calls."""
-    return validate_fct_deployments(load_fct_deployments(warehouse), now=now)
+    needed = suite_columns(build_suite(now=now)) | {"source_status"}
+    return validate_fct_deployments(load_fct_deployments(warehouse, needed), now=now)

@@ -7,12 +7,17 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import great_expectations as gx
 import pandas as pd
 import pytest
+from great_expectations.expectations.row_conditions import Column
 
 from data_tests.fct_deployments import (
+    REQUIRED_COLUMNS,
     ValidationSummary,
     build_suite,
+    load_fct_deployments,
+    suite_columns,
     validate_fct_deployments,
     validate_warehouse,
 )
@@ -514,3 +519,61 @@ def test_validate_warehouse_reads_the_mart(tmp_path) -> None:
     connection.close()
     summary = validate_warehouse(warehouse, now=NOW)
     assert _failed_descriptions(summary) == ["commit_count is not negative"]
+
+
+@pytest.mark.parametrize(
+    ("deployed_at", "shown"),
+    [(dt.datetime(2300, 1, 1), "2300-01-01"), (dt.datetime(1500, 6, 1), "1500-06-01")],
+)
+def test_times_beyond_nanoseconds_fail_the_range_check_readably(deployed_at, shown) -> None:
+    # Times validate as nanoseconds where every value fits; these do not, and must still be judged.
+    frame = _with_bad_row()
+    frame["deployed_at"] = frame["deployed_at"].astype("datetime64[us]")
+    frame.loc[frame["deployment_id"] == "github:99", "deployed_at"] = pd.Timestamp(deployed_at).as_unit("us")
+    assert frame["deployed_at"].dtype == "datetime64[us]"
+    summary = validate_fct_deployments(frame, now=NOW)
+    assert _failed_descriptions(summary) == ["deployed_at is not before 2000 and not in the future"]
+    assert shown in summary.failed[0].details, summary.failed[0].details
+    assert summary.success is False
+
+
+def test_suite_columns_include_row_condition_columns() -> None:
+    gx_context = gx.get_context(mode="ephemeral")
+    suite = gx_context.suites.add(gx.ExpectationSuite(name="columns"))
+    suite.add_expectation(
+        gx.expectations.ExpectColumnValuesToBeInSet(
+            column="status",
+            value_set=["success"],
+            row_condition=(Column("is_baseline") == True) | Column("recovered_at").is_null(),  # noqa: E712
+        )
+    )
+    expectations = gx.expectations
+    suite.add_expectation(expectations.ExpectTableColumnsToMatchSet(column_set=["team"], exact_match=False))
+    suite.add_expectation(
+        expectations.ExpectColumnPairValuesAToBeGreaterThanB(column_A="recovered_at", column_B="created_at")
+    )
+    assert suite_columns(suite) == {"status", "is_baseline", "recovered_at", "team", "created_at"}
+
+
+def test_the_whole_suite_reads_the_contract_and_source_environment() -> None:
+    assert suite_columns(build_suite(now=NOW)) == {
+        *REQUIRED_COLUMNS,
+        "source_environment",
+        "source_status_key",
+    }
+
+
+def test_validate_warehouse_reads_only_the_suites_columns(tmp_path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    connection = duckdb.connect(str(warehouse))
+    connection.execute("create schema marts")
+    connection.register("good", _frame(_good_rows()))
+    connection.execute(
+        "create table marts.fct_deployments as select *, ['incident'] as failure_signals, "
+        "'someone' as deployed_by from good"
+    )
+    connection.close()
+    columns = suite_columns(build_suite(now=NOW))
+    loaded = load_fct_deployments(warehouse, columns)
+    assert set(loaded.columns) == columns - {"source_status_key"}
+    assert validate_warehouse(warehouse, now=NOW).failed == []
