@@ -505,7 +505,7 @@ def ensure_dbt_manifest(target_path: Path) -> Path:
 
 
 # Which build database the project's parse saw: dbt keys its partial parse on the profile's connection
-# settings, so the seed is re-keyed for each workdir's build database (see `_seed_partial_parse`).
+# settings, so the seed is re-keyed for each workdir's build database (see `seed_partial_parse`).
 PARSED_FOR = "deploylens_parsed_for.txt"
 DEFAULT_BUILD_DB = "../.deploylens/build/deploylens.duckdb"  # profiles.yml's default
 
@@ -601,7 +601,7 @@ def _import_gx_suites() -> None:
     freeze_more()  # Great Expectations' modules stay for the run: out of the collector's walks too
 
 
-def _seed_partial_parse(parsed: Path, target: Path) -> None:
+def seed_partial_parse(parsed: Path, target: Path) -> None:
     """Start the build's own target folder from the project's parse, so dbt does not parse again.
 
     Each workdir builds into its own target folder (runs of different workdirs never share run
@@ -665,7 +665,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         # Great Expectations takes seconds to import; the check after the build needs it, and dbt runs in
         # its own process meanwhile, so the import overlaps the build instead of following it.
         threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
-        _seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
+        seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
         if full_rebuild:
             log.info("rebuilding the incremental models from scratch (full rebuild)")
         started = time.time()

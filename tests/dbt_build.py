@@ -28,16 +28,16 @@ QUARANTINE_STAGING_TYPES = {
 
 # The project's parse per name of build database, kept by the first call in this process that parsed it:
 # later calls start from it, re-keyed to their own file, as a refresh's first build in a new workdir starts
-# from the project's parse (orchestration/assets.py, `_seed_partial_parse`). dbt keys a parse on the
+# from the project's parse (orchestration/assets.py, `seed_partial_parse`). dbt keys a parse on the
 # profile, whose database is the file's name without `.duckdb`: a parse is only reused for the same name.
 _PARSES: dict[str, Path] = {}
 
 
 def _seed(db: Path, target: Path) -> None:
-    from orchestration.assets import _seed_partial_parse
+    from orchestration.assets import seed_partial_parse
 
     if db.stem in _PARSES:
-        _seed_partial_parse(_PARSES[db.stem], target)
+        seed_partial_parse(_PARSES[db.stem], target)
 
 
 def _keep_parse(db: Path, target: Path) -> None:

@@ -38,7 +38,7 @@ def test_seeded_parse_is_reused_by_dbt_for_another_build_database(tmp_path, monk
     second = tmp_path / "second" / "deploylens.duckdb"
     monkeypatch.setenv("DEPLOYLENS_BUILD_DB", str(second))
     target = tmp_path / "workdir-target"
-    assets._seed_partial_parse(parsed, target)
+    assets.seed_partial_parse(parsed, target)
     seeded = (target / "partial_parse.msgpack").read_bytes()
     assert assets._profile_checksum(str(second)).encode() in seeded
 
