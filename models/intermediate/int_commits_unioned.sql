@@ -212,12 +212,22 @@ shared_keys as (
 
 ),
 
+-- The parents are every source's lists merged, best source's order first. Sources almost always list the
+-- same parents, and a commit is listed by two sources at most (a host's history and a pull request's
+-- commits): then the merge is the best source's non-empty list (`final` drops repeated parents), a
+-- `first_value` beside the other columns'. `list(...)` over a window costs more than all the other columns
+-- together, so it is kept for the commits where that does not hold (`merged_parents`): more than two rows,
+-- or two different non-empty lists.
 ranked as (
 
     select
         repository,
         commit_sha,
-        flatten(list(coalesce(parent_shas, [])) over by_source) as all_parent_shas,
+        first_value(case when len(parent_shas) > 0 then parent_shas end ignore nulls) over by_source
+            as first_parent_shas,
+        last_value(case when len(parent_shas) > 0 then parent_shas end ignore nulls) over by_source
+            as last_parent_shas,
+        count(*) over by_source as listings,
         first_value(authored_at ignore nulls) over by_source as authored_at,
         first_value(committed_at ignore nulls) over by_source as committed_at,
         first_value(author_login ignore nulls) over by_source as author_login,
@@ -238,12 +248,52 @@ ranked as (
         order by source_priority
         rows between unbounded preceding and unbounded following
     )
+    qualify source_rank = 1
+
+),
+
+merged_parents as (
+
+    select
+        repository,
+        commit_sha,
+        flatten(list(coalesce(parent_shas, [])) over by_source) as all_parent_shas,
+        row_number() over by_source as source_rank,
+
+    from all_commits
+    semi join ranked
+        on ranked.repository is not distinct from all_commits.repository
+        and ranked.commit_sha is not distinct from all_commits.commit_sha
+        and (ranked.listings > 2 or ranked.first_parent_shas is distinct from ranked.last_parent_shas)
+    window by_source as (
+        partition by repository, commit_sha
+        order by source_priority
+        rows between unbounded preceding and unbounded following
+    )
+    qualify source_rank = 1
 
 ),
 
 merged as (
 
-    select * exclude (source_rank) from ranked where source_rank = 1
+    select
+        ranked.repository,
+        ranked.commit_sha,
+        coalesce(merged_parents.all_parent_shas, ranked.first_parent_shas, []) as all_parent_shas,
+        ranked.authored_at,
+        ranked.committed_at,
+        ranked.author_login,
+        ranked.author_name,
+        ranked.author_email,
+        ranked.message,
+        ranked.landing_pr_number,
+        ranked.is_on_branch,
+        ranked.source,
+
+    from ranked
+    left join merged_parents
+        on merged_parents.repository is not distinct from ranked.repository
+        and merged_parents.commit_sha is not distinct from ranked.commit_sha
 
     union all
 
