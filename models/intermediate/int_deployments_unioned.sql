@@ -368,6 +368,33 @@ from_workflows as (
 
 ),
 
+-- The rules each (job, branch) matches, matched once per distinct pair: a pattern read from a table is
+-- compiled again for every row it meets, and builds repeat few jobs and branches (46 pairs for 7,254
+-- builds on the large simulated org, 2.8 s of CPU matched build by build).
+jenkins_job_branch_rules as (
+
+    select
+        job_branches.job,
+        job_branches.branch,
+        deploy_rules.service,
+        deploy_rules.environment,
+        deploy_rules.rule_index,
+
+    from (
+        select distinct job, branch
+        from jenkins_builds
+        where not is_building
+    ) as job_branches
+    inner join deploy_rules
+        on deploy_rules.rule_kind = 'jenkins_job'
+        and regexp_matches(job_branches.job, deploy_rules.match_pattern, 'i')
+        and (
+            deploy_rules.branch_pattern is null
+            or regexp_matches(coalesce(job_branches.branch, ''), deploy_rules.branch_pattern, 'i')
+        )
+
+),
+
 jenkins_rule_matches as (
 
     select
@@ -379,25 +406,21 @@ jenkins_rule_matches as (
         jenkins_builds.finished_at,
         jenkins_builds.triggered_by,
         jenkins_builds.is_triggered_by_automation,
-        deploy_rules.service,
+        matched_rules.service,
         services.repository,
-        deploy_rules.environment,
+        matched_rules.environment,
         row_number() over (
-            partition by deploy_rules.service, deploy_rules.environment, jenkins_builds.job,
+            partition by matched_rules.service, matched_rules.environment, jenkins_builds.job,
                 jenkins_builds.build_number
-            order by deploy_rules.rule_index
+            order by matched_rules.rule_index
         ) as match_order,
 
     from jenkins_builds
-    inner join deploy_rules
-        on deploy_rules.rule_kind = 'jenkins_job'
-        and regexp_matches(jenkins_builds.job, deploy_rules.match_pattern, 'i')
-        and (
-            deploy_rules.branch_pattern is null
-            or regexp_matches(coalesce(jenkins_builds.branch, ''), deploy_rules.branch_pattern, 'i')
-        )
+    inner join jenkins_job_branch_rules as matched_rules
+        on jenkins_builds.job is not distinct from matched_rules.job
+        and jenkins_builds.branch is not distinct from matched_rules.branch
     inner join services
-        on deploy_rules.service = services.service
+        on matched_rules.service = services.service
     where not jenkins_builds.is_building
 
 ),
