@@ -811,9 +811,9 @@ change_periods as (
         {{ safe_ratio('count(*) filter (where grouped_changes.is_deployed_by_author)',
                       'count(grouped_changes.is_deployed_by_author)') }} as deployed_by_author_share,
         {%- for phase in rollup_phases() %}
-        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.5) }} as {{ phase }}_median_minutes,
-        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.75) }} as {{ phase }}_p75_minutes,
-        {{ percentile('grouped_changes.' ~ phase ~ '_minutes', 0.9) }} as {{ phase }}_p90_minutes,
+        {{ reported_percentile('grouped_changes.' ~ phase ~ '_minutes', 0.5) }} as {{ phase }}_median_minutes,
+        {{ reported_percentile('grouped_changes.' ~ phase ~ '_minutes', 0.75) }} as {{ phase }}_p75_minutes,
+        {{ reported_percentile('grouped_changes.' ~ phase ~ '_minutes', 0.9) }} as {{ phase }}_p90_minutes,
         avg(grouped_changes.{{ phase }}_minutes) as {{ phase }}_mean_minutes,
         {%- endfor %}
 
