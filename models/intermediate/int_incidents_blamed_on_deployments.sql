@@ -83,24 +83,40 @@ production_deployments as (
 
 ),
 
-candidates as (
+-- The latest production deployment time of the incident's service at or before its start (an as-of join:
+-- one row per incident, instead of every earlier deployment of its service), then the deployments of that
+-- time, of which the latest by order key and id is blamed.
+latest_deploy_times as (
 
     select
         owned_incidents.incident_id,
+        owned_incidents.service,
+        production_deployments.deployed_at,
+
+    from owned_incidents
+    asof inner join production_deployments
+        on owned_incidents.service = production_deployments.service
+        and owned_incidents.created_at >= production_deployments.deployed_at
+
+),
+
+candidates as (
+
+    select
+        latest_deploy_times.incident_id,
         production_deployments.deployment_id,
         production_deployments.deployed_at,
         row_number() over (
-            partition by owned_incidents.incident_id
+            partition by latest_deploy_times.incident_id
             order by
-                production_deployments.deployed_at desc,
                 production_deployments.deployment_order_key desc nulls first,
                 production_deployments.deployment_id desc
         ) as recency,
 
-    from owned_incidents
+    from latest_deploy_times
     inner join production_deployments
-        on owned_incidents.service = production_deployments.service
-        and production_deployments.deployed_at <= owned_incidents.created_at
+        on latest_deploy_times.service = production_deployments.service
+        and latest_deploy_times.deployed_at = production_deployments.deployed_at
 
 ),
 
