@@ -123,6 +123,34 @@ unioned as (
 
 ),
 
+-- A change one source knows is that source's row; only a change several sources know is ranked (the ranking
+-- keeps a whole row per change, which costs more than the rest of the model when done for every change).
+repeated_changes as (
+
+    select change_id
+    from unioned
+    group by change_id
+    having count(*) > 1
+
+),
+
+chosen as (
+
+    select *
+    from unioned
+    anti join repeated_changes
+        on unioned.change_id is not distinct from repeated_changes.change_id
+
+    union all
+
+    select *
+    from unioned
+    semi join repeated_changes
+        on unioned.change_id is not distinct from repeated_changes.change_id
+    qualify row_number() over (partition by change_id order by source_priority) = 1
+
+),
+
 final as (
 
     select
@@ -146,8 +174,7 @@ final as (
         -- lines added plus lines deleted, as the host counts them; NULL where it does not say
         additions + deletions as lines_changed,
 
-    from unioned
-    qualify row_number() over (partition by change_id order by source_priority) = 1
+    from chosen
 
 )
 
