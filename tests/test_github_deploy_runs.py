@@ -96,3 +96,24 @@ environments:
         assert matcher.select(runs) == [True, True, False]
     finally:
         matcher.close()
+
+
+def test_a_page_of_runs_asks_each_pattern_once() -> None:
+    """A page's texts are matched together: one DuckDB query per pattern with texts it has not seen (every
+    pull request's run has a branch of its own), none for a page whose texts are all known."""
+    runs = [_run("deploy", branch=f"feature/{n}") for n in range(50)] + [_run("deploy"), _run("release")]
+    matcher = DeployRuns(RULES)
+    asked: list[tuple[str, int]] = []
+    search = matcher.engine.search
+    matcher.engine.search = lambda pattern, texts: (
+        asked.append((pattern, len(texts))) or search(pattern, texts)
+    )
+    try:
+        first = matcher.select(runs)
+        assert first == [False] * 50 + [True, False]
+        assert sorted(asked) == [("^deploy$", 2), ("^main$", 51), ("release", 2)]
+        asked.clear()
+        assert matcher.select(list(reversed(runs))) == list(reversed(first))
+        assert asked == []
+    finally:
+        matcher.close()

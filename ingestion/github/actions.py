@@ -49,20 +49,31 @@ class DeployRuns:
 
     def _search(self, pattern: str, texts: set[str]) -> None:
         missing = sorted(text for text in texts if (pattern, text) not in self.found)
+        if not missing:  # every text known: no query (an empty search would still check the pattern)
+            return
         for text, matched in zip(missing, self.engine.search(pattern, missing), strict=True):
             self.found[(pattern, text)] = matched
 
     def select(self, runs: Sequence[dict]) -> list[bool]:
-        """For each run row (as `workflow_runs` loads it), whether some rule of its repository counts it."""
-        chosen = []
+        """For each run row (as `workflow_runs` loads it), whether some rule of its repository counts it.
+
+        The texts of the whole page are gathered first and each pattern asked once for the texts it has not
+        seen: a page of runs costs a DuckDB query per pattern with new texts, not one per run and rule."""
+        texts: dict[str, set[str]] = {}
         for run in runs:
-            rules = self.rules.get(str(run.get("repository") or "").lower(), [])
-            for rule in rules:
-                self._search(rule["pattern"], {run.get("name") or ""})
+            for rule in self.rules.get(str(run.get("repository") or "").lower(), []):
+                texts.setdefault(rule["pattern"], set()).add(run.get("name") or "")
                 if rule.get("branch_pattern"):
-                    self._search(rule["branch_pattern"], {run.get("head_branch") or ""})
-            chosen.append(any(self._counts(rule, run) for rule in rules))
-        return chosen
+                    texts.setdefault(rule["branch_pattern"], set()).add(run.get("head_branch") or "")
+        for pattern, found in texts.items():
+            self._search(pattern, found)
+        return [
+            any(
+                self._counts(rule, run)
+                for rule in self.rules.get(str(run.get("repository") or "").lower(), [])
+            )
+            for run in runs
+        ]
 
     def _counts(self, rule: Mapping[str, Any], run: dict) -> bool:
         if not self.found[(rule["pattern"], run.get("name") or "")]:
