@@ -13,6 +13,7 @@ status; `--json FILE` writes the same figures, `--profile FILE` cProfile stats o
 the next day would; `--latency-ms` makes each answer wait that long, as a real API's round trip does;
 `--workflow-repositories` takes the GitHub sample from the repositories with a `workflow` deploy rule only
 (the only ones whose Actions jobs are read). The
+process's garbage collector is tuned as a refresh's load process tunes it (`tune_for_load`). The
 sources get the arguments a refresh gives them (the org's configuration). The large org comes from the world
 cache under `--bench-dir` (generated on first use, about two minutes).
 """
@@ -34,6 +35,7 @@ import yaml
 
 from benchmarks.harness import PeakRss, tree_rss_bytes
 from benchmarks.large import EmulatorProcess
+from orchestration.heap import tune_for_load
 
 ROOT = Path(__file__).resolve().parents[1]
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -236,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         help="the GitHub sample of the repositories with a `workflow` deploy rule (Actions jobs read)",
     )
     args = parser.parse_args(argv)
+    # the collector as in a refresh's load process (orchestration/load_process.py): this process loads too
+    tune_for_load()
 
     workdir = args.bench_dir / f"{args.scale}_sample"
     shutil.rmtree(workdir, ignore_errors=True)

@@ -19,11 +19,13 @@ import contextlib
 import gc
 from collections.abc import Iterator
 
-# Allocations between two young-generation collections in the dbt process (Python's default: 700). dbt
-# allocates and drops many small objects for every node (Jinja contexts, events); a larger first threshold
-# runs the young and middle collections, each of which walks the surviving objects, far less often. The
-# garbage a collection finds is the same; it is found later, a few thousand objects at most.
+# Allocations between two young-generation collections in a process that runs one job and exits: dbt's
+# command, a source's load (Python's default: 700). dbt allocates and drops many small objects for every
+# node (Jinja contexts, events), a load for every record (parsed answers, shaped rows); a larger first
+# threshold runs the young and middle collections, each of which walks the surviving objects, far less
+# often. The garbage a collection finds is the same; it is found later, a few thousand objects at most.
 DBT_GC_THRESHOLD0 = 10_000
+LOAD_GC_THRESHOLD0 = 10_000
 
 
 @contextlib.contextmanager
@@ -76,12 +78,23 @@ def freeze_more() -> bool:
     return True
 
 
-def tune_for_dbt() -> None:
-    """For a process about to run one dbt command after importing dbt: freeze the imported modules and make
-    the young collections rarer (`DBT_GC_THRESHOLD0`). The process exits after the command."""
+def tune_for_one_job(threshold0: int) -> None:
+    """For a process about to run one job and exit: freeze what it holds now (its imports, its definitions)
+    and run the young collections every `threshold0` allocations. Nothing unfreezes: the process exits."""
     gc.freeze()
     _, threshold1, threshold2 = gc.get_threshold()
-    gc.set_threshold(DBT_GC_THRESHOLD0, threshold1, threshold2)
+    gc.set_threshold(threshold0, threshold1, threshold2)
+
+
+def tune_for_dbt() -> None:
+    """For a process about to run one dbt command after importing dbt (`DBT_GC_THRESHOLD0`)."""
+    tune_for_one_job(DBT_GC_THRESHOLD0)
+
+
+def tune_for_load() -> None:
+    """For a source's load in a process forked for it (`LOAD_GC_THRESHOLD0`; orchestration/load_process.py):
+    what the refresh made before the fork is frozen with the rest."""
+    tune_for_one_job(LOAD_GC_THRESHOLD0)
 
 
 _depth = 0  # frozen_heap blocks open

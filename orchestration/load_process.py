@@ -30,6 +30,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from orchestration.heap import tune_for_load
+
 T = TypeVar("T")
 INLINE_ENV = "DEPLOYLENS_LOAD_IN_PROCESS"
 _PR_SET_PDEATHSIG = 1
@@ -119,6 +121,7 @@ def _child(work: Callable[[], Any], parent: int, out: int) -> None:
     code = 0
     try:
         _die_with_parent(parent)
+        tune_for_load()  # the child runs one load and exits (orchestration/heap.py)
         try:
             answer: tuple[str, Any] = ("ok", work())
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the refresh

@@ -119,6 +119,18 @@ def test_the_waiting_dbt_process_freezes_its_imports_and_collects_young_objects_
     assert frozen > 100_000  # dbt-core's modules, imported before the command
 
 
+def test_a_load_in_its_own_process_freezes_what_it_inherited_and_collects_young_objects_less_often(unfrozen):
+    from orchestration.load_process import in_child
+
+    inherited = [object() for _ in range(10)]  # made before the fork, so frozen with the rest in the child
+    before = gc.get_threshold()
+    threshold0, frozen = in_child(lambda: (gc.get_threshold()[0], gc.get_freeze_count()))
+    assert threshold0 == heap.LOAD_GC_THRESHOLD0 != before[0]
+    assert frozen > len(inherited)
+    assert gc.get_threshold() == before  # the refresh's own process is left as it was
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_refresh_runs_its_job_with_the_definitions_frozen(monkeypatch, tmp_path, unfrozen):
     from orchestration import cli, definitions, resources
     from orchestration.workdir import Workdir
