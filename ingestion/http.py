@@ -184,6 +184,21 @@ def _parsed_once(response: requests.Response, parsed: Any) -> None:
     and its body would wait for the garbage collector instead of going with its last reference."""
     response.__class__ = _ParsedResponse
     response._parsed = parsed  # type: ignore[attr-defined]
+    if type(parsed) is dict:  # its plain fields (a listing's `total_count`), for top_level_value
+        response._scalars = {  # type: ignore[attr-defined]
+            key: value for key, value in parsed.items() if type(value) not in (dict, list)
+        }
+
+
+def top_level_value(response: requests.Response, key: str) -> Any:
+    """A plain field (not an object or a list) of the JSON object an answer holds, None when absent: from
+    the parse made when the answer arrived (`_parsed_once`), so a page that was handed on is not parsed
+    again (a page of Actions runs is about half a megabyte)."""
+    scalars = getattr(response, "_scalars", None)
+    if scalars is not None:
+        return scalars.get(key)
+    body = response.json()
+    return body.get(key) if isinstance(body, dict) else None
 
 
 _TAKEN = object()
@@ -191,6 +206,7 @@ _TAKEN = object()
 
 class _ParsedResponse(requests.Response):
     _parsed: Any = _TAKEN
+    _scalars: dict[str, Any] | None = None
 
     def json(self, **kwargs: Any) -> Any:
         if self._parsed is _TAKEN or kwargs:

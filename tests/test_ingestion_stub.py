@@ -169,6 +169,31 @@ def test_a_page_whose_strings_hold_long_digit_runs_is_parsed_by_orjson(monkeypat
     assert calls == [1]
 
 
+def test_a_listings_plain_fields_are_read_from_the_parse_the_page_arrived_with(monkeypatch) -> None:
+    """`top_level_value` (a listing's `total_count`) reads the parse made on arrival, after the page was
+    handed on and changed: the half-megabyte page of runs is not parsed again."""
+    import ingestion.http as http
+    from ingestion.http import top_level_value
+
+    body = b'{"total_count": 1234, "workflow_runs": [{"id": 1}], "more": {"a": 1}}'
+    with Stub() as stub:
+        stub.add("/x", body).add("/y", b"[1, 2]")
+        response, listed = _get(stub, "/x"), _get(stub, "/y")
+    page = response.json()
+    page["total_count"] = 0  # what a reader does with its page is its own
+    calls = []
+    monkeypatch.setattr(requests.Response, "json", lambda self, **k: calls.append(1) or {})
+    assert top_level_value(response, "total_count") == 1234
+    assert top_level_value(response, "more") is None  # objects and lists are not kept
+    assert top_level_value(response, "missing") is None
+    assert calls == []
+    assert top_level_value(listed, "total_count") is None  # not an object
+    plain = requests.Response()  # an answer this session did not parse: read when asked
+    plain._content, plain.status_code = body, 200
+    monkeypatch.setattr(requests.Response, "json", lambda self, **k: http.json.loads(self.content))
+    assert top_level_value(plain, "total_count") == 1234
+
+
 def _leaves(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return [leaf for key in sorted(value) for leaf in _leaves(value[key])]

@@ -22,7 +22,7 @@ from dlt.sources import DltResource
 from ingestion.arrow import arrow_page
 from ingestion.cursors import keyed_state
 from ingestion.dates import iso_seconds, minus_days, parse_ts
-from ingestion.http import ApiError
+from ingestion.http import ApiError, top_level_value
 from ingestion.patterns import RegexEngine
 from ingestion.quarantine import newest_wins
 
@@ -110,8 +110,8 @@ def _total_count(page: Any) -> int:
     """`total_count` of a wrapped list answer (workflow runs), read from the page's response."""
     response = getattr(page, "response", None)
     try:
-        return int(response.json().get("total_count") or 0) if response is not None else 0
-    except ValueError:
+        return int(top_level_value(response, "total_count") or 0) if response is not None else 0
+    except (TypeError, ValueError):
         return 0
 
 
