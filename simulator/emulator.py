@@ -870,7 +870,7 @@ class Emulator:
         rendered_updated = {}
         if sort in ("updated", "long-running", "popularity"):
             for pr in pulls:
-                rendered_updated[pr.number] = gh.pull(svc, pr, now)["updated_at"]
+                rendered_updated[pr.number] = gh.pull_order(svc, pr, now)["updated_at"]
             pulls.sort(key=lambda pr: (rendered_updated[pr.number], pr.number), reverse=direction == "desc")
         else:
             pulls.sort(key=lambda pr: (pr.opened_at, pr.number), reverse=direction == "desc")

@@ -207,17 +207,35 @@ class Renderer:
         return repo
 
     # ----------------------------------------------------------- pull requests
-    def pull(self, svc: Service, pr: PullRequest, now: datetime, full: bool = False) -> dict[str, Any]:
-        api, full_name = self.api, svc.repository
-        base = f"{api}/repos/{full_name}"
+    @staticmethod
+    def _pull_at(svc: Service, pr: PullRequest, now: datetime) -> tuple[bool, bool, list[str], datetime]:
+        """A pull request as of `now`: merged, closed, its visible commits, its last update."""
         merged = pr.merged_at is not None and pr.merged_at <= now
         closed = pr.closed_at is not None and pr.closed_at <= now
         visible_commits = pr.shas_at(now, svc.commits)
-        head_sha = visible_commits[-1] if visible_commits else pr.commit_shas[0]
         events = [pr.opened_at] + [svc.commits[s].committed_at for s in visible_commits]
         events += [r.submitted_at for r in pr.reviews if r.submitted_at <= now]
         if closed:
             events.append(pr.closed_at)
+        return merged, closed, visible_commits, max(events)
+
+    def pull_order(self, svc: Service, pr: PullRequest, now: datetime) -> dict[str, Any]:
+        """The fields of `pull` a listing sorts and filters by (`created_at`, `updated_at`, `state`,
+        `merged_at`), without rendering the rest: a listing ordered by update ranks every pull request of
+        the repository."""
+        merged, closed, _, updated = self._pull_at(svc, pr, now)
+        return {
+            "created_at": iso(pr.opened_at),
+            "updated_at": iso(updated),
+            "state": "closed" if closed else "open",
+            "merged_at": iso(pr.merged_at) if merged else None,
+        }
+
+    def pull(self, svc: Service, pr: PullRequest, now: datetime, full: bool = False) -> dict[str, Any]:
+        api, full_name = self.api, svc.repository
+        base = f"{api}/repos/{full_name}"
+        merged, closed, visible_commits, updated = self._pull_at(svc, pr, now)
+        head_sha = visible_commits[-1] if visible_commits else pr.commit_shas[0]
         html = f"{HTML}/{full_name}/pull/{pr.number}"
         author = self.user(pr.author)
         repo = self.repository(svc)
@@ -242,7 +260,7 @@ class Renderer:
             "user": author,
             "body": pr.body,
             "created_at": iso(pr.opened_at),
-            "updated_at": iso(max(events)),
+            "updated_at": iso(updated),
             "closed_at": iso(pr.closed_at) if closed else None,
             "merged_at": iso(pr.merged_at) if merged else None,
             "merge_commit_sha": merge_sha,

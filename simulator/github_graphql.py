@@ -765,7 +765,7 @@ class GitHubGraph:
             for pr in svc.pulls:
                 if pr.opened_at > now:
                     continue
-                raw = self.rest.pull(svc, pr, now)
+                raw = self.rest.pull_order(svc, pr, now)
                 if states and _pull_state(raw) not in states:
                     continue
                 ranked.append(((raw[key], pr.number), pr))

@@ -418,3 +418,34 @@ def test_a_json_body_reads_back_as_the_standard_encoder_wrote_it(payload):
     body = _dumps(payload)
     assert json.loads(body) == json.loads(json.dumps(payload))
     assert b", " not in body and b": " not in body  # compact, as GitHub answers
+
+
+def test_the_fields_a_pull_request_listing_orders_by_are_those_the_pull_request_renders(world):
+    """Listings ordered by update (REST's `sort=updated`, GraphQL's `orderBy: UPDATED_AT`) rank every pull
+    request of a repository from `Renderer.pull_order`, which skips the rest of the rendering: at moments
+    before, during and after the pull requests' lives its fields are the rendered pull request's."""
+    from simulator.github import Renderer
+
+    renderer = Renderer(world, "http://emulator.invalid")
+    fields = ("created_at", "updated_at", "state", "merged_at")
+    moments = [world.start + timedelta(days=days) for days in (3, 9, 20, 40)] + [END]
+    seen = set()
+    for svc in world.services:
+        for pr in svc.pulls:
+            for now in (now for now in moments if pr.opened_at <= now):
+                rendered = renderer.pull(svc, pr, now)
+                assert renderer.pull_order(svc, pr, now) == {name: rendered[name] for name in fields}
+                seen.add(
+                    (
+                        rendered["state"],
+                        rendered["merged_at"] is not None,
+                        rendered["updated_at"] > rendered["created_at"],
+                    )
+                )
+    # open, closed unmerged and merged pull requests, updated after they opened and not
+    assert {(state, merged) for state, merged, _ in seen} >= {
+        ("open", False),
+        ("closed", False),
+        ("closed", True),
+    }
+    assert {updated for _, _, updated in seen} == {True, False}
