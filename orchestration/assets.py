@@ -154,7 +154,7 @@ class TransformTranslator(DagsterDbtTranslator):
         return "reference" if dbt_resource_props.get("resource_type") == "seed" else None
 
 
-def _github_repositories(config: OrgConfig) -> list[str] | None:
+def github_repositories(config: OrgConfig) -> list[str] | None:
     """The repositories the GitHub source reads when the file lists none: the services' repositories that
     are not local git repositories. With GitLab configured too, `owner/name` may live on either host, so
     GitHub reads what its organisation holds (None: every repository) and the rest is GitLab's."""
@@ -183,7 +183,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             base_url=gh.base_url,
             organization=gh.options["organization"],
             token=gh.token,
-            repositories=gh.options.get("repositories") or _github_repositories(config),
+            repositories=gh.options.get("repositories") or github_repositories(config),
             start_date=gh.start_date,
             deploy_branches=branch_push_patterns(config),
             deploy_workflows=workflow_rules(config),
@@ -514,7 +514,7 @@ def _build_db_setting() -> str:
     return os.environ.get("DEPLOYLENS_BUILD_DB", DEFAULT_BUILD_DB)
 
 
-def _profile_checksum(build_db: str) -> str:
+def profile_checksum(build_db: str) -> str:
     """The checksum dbt stores as `profile_hash` for a parse made with this build database."""
     import pprint
 
@@ -543,7 +543,7 @@ def _rekey_partial_parse(msgpack_file: Path, parsed_for: str, build_db: str) -> 
     if parsed_for == build_db:
         return True
     try:
-        old, new = _profile_checksum(parsed_for).encode(), _profile_checksum(build_db).encode()
+        old, new = profile_checksum(parsed_for).encode(), profile_checksum(build_db).encode()
     except Exception:  # noqa: BLE001 - an optimisation only: any failure means a full parse
         return False
     data = msgpack_file.read_bytes()
@@ -592,7 +592,7 @@ def _concise_dbt_output() -> Iterator[DbtProgressFilter]:
         sys.stdout = saved
 
 
-def _import_gx_suites() -> None:
+def import_gx_suites() -> None:
     try:
         import data_tests.fct_deployments  # noqa: F401
     except Exception:  # noqa: BLE001 - the check imports it again and reports any error itself
@@ -664,7 +664,7 @@ def build_assets(config: OrgConfig, workdir: Workdir) -> tuple[list, list, dict]
         log.info("building models and running their data tests (dbt build)")
         # Great Expectations takes seconds to import; the check after the build needs it, and dbt runs in
         # its own process meanwhile, so the import overlaps the build instead of following it.
-        threading.Thread(target=_import_gx_suites, name="gx-import", daemon=True).start()
+        threading.Thread(target=import_gx_suites, name="gx-import", daemon=True).start()
         seed_partial_parse(DBT_PROJECT_DIR / "target", workdir.dbt_target)
         if full_rebuild:
             log.info("rebuilding the incremental models from scratch (full rebuild)")

@@ -133,7 +133,7 @@ def launch(argv: list[str]) -> int:
 
 
 # ------------------------------------------------------------------------------ the waiting process's side
-def _preload() -> None:
+def preload() -> None:
     """Import what dbt runs first, then keep the imported modules out of the garbage collector's walks
     and make its young collections rarer for the command (`orchestration.heap.tune_for_dbt`)."""
     import importlib
@@ -184,7 +184,7 @@ def lighten_command() -> None:
 
 def _serve(path: str, fd: int, parent: int) -> int:
     listener = socket.socket(fileno=fd)  # bound and listening (WarmDbt.start)
-    _preload()
+    preload()
     listener.settimeout(1.0)
     while True:
         try:

@@ -498,20 +498,20 @@ def test_gitlab_jenkins_and_rule_errors_name_key_and_line(monkeypatch, old, new,
 def test_github_reads_the_services_repositories_or_with_gitlab_its_whole_organization(
     monkeypatch, git_config_dir
 ):
-    from orchestration.assets import _github_repositories
+    from orchestration.assets import github_repositories
 
     monkeypatch.setenv("TEST_GL_TOKEN", "x")
     github = "  github:\n    base_url: https://api.github.com\n    organization: acme\n    token: t\n"
     config = parse_config(MIXED_CONFIG.replace("sources:\n", "sources:\n" + github))
     # acme/platform/ledger may be GitLab's or GitHub's: GitHub lists its organization instead of guessing.
-    assert _github_repositories(config) is None
+    assert github_repositories(config) is None
     text = (git_config_dir / "org.yml").read_text().replace("sources:\n", "sources:\n" + github)
     text = text.replace(
         "environments:\n", "  - name: web\n    team: core\n    repository: acme/web\nenvironments:\n"
     )
     (git_config_dir / "org.yml").write_text(text)
     # Local git repositories (shop, legacy-monolith) are not GitHub's.
-    assert _github_repositories(load_config(git_config_dir / "org.yml")) == ["acme/web"]
+    assert github_repositories(load_config(git_config_dir / "org.yml")) == ["acme/web"]
 
 
 # --- workflow rules: events and forks; every pattern checked by the engine that runs it ---------------------

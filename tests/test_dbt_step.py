@@ -40,7 +40,7 @@ def test_seeded_parse_is_reused_by_dbt_for_another_build_database(tmp_path, monk
     target = tmp_path / "workdir-target"
     assets.seed_partial_parse(parsed, target)
     seeded = (target / "partial_parse.msgpack").read_bytes()
-    assert assets._profile_checksum(str(second)).encode() in seeded
+    assert assets.profile_checksum(str(second)).encode() in seeded
 
     out = _parse(target, second)
     assert "Unable to do partial parsing" not in out, out

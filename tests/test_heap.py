@@ -106,8 +106,8 @@ def test_collection_is_paused_in_the_block_and_restored_after():
 def test_the_waiting_dbt_process_freezes_its_imports_and_collects_young_objects_less_often():
     code = (
         "import gc\n"
-        "from orchestration.dbt_warm import _preload\n"
-        "_preload()\n"
+        "from orchestration.dbt_warm import preload\n"
+        "preload()\n"
         "import dbt.cli.main\n"
         "print(gc.get_threshold()[0], gc.get_freeze_count())\n"
     )
@@ -175,12 +175,12 @@ def test_a_refresh_runs_its_job_with_the_definitions_frozen(monkeypatch, tmp_pat
 
 
 def test_the_great_expectations_modules_are_frozen_once_imported_in_a_refresh(unfrozen):
-    from orchestration.assets import _import_gx_suites
+    from orchestration.assets import import_gx_suites
 
     with heap.frozen_heap():
         before = gc.get_freeze_count()
         made_since = _Node()
-        _import_gx_suites()  # the transform step's thread: import, then freeze what is alive
+        import_gx_suites()  # the transform step's thread: import, then freeze what is alive
         assert gc.get_freeze_count() > before
         del made_since
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from ingestion.pipelines import MEMORY_DEFAULTS, connect_duckdb, duckdb_settings, make_pipeline
-from orchestration.assets import _profile_checksum
+from orchestration.assets import profile_checksum
 from orchestration.workdir import DBT_PROJECT_DIR
 
 
@@ -47,7 +47,7 @@ def test_dbt_profile_renders_the_same_settings(monkeypatch, tmp_path, overrides)
     from dbt.contracts.files import FileHash
 
     dbt_hash = FileHash.from_contents(pprint.pformat(sorted(credentials.connection_info()))).checksum
-    assert _profile_checksum(build_db) == dbt_hash
+    assert profile_checksum(build_db) == dbt_hash
 
 
 def test_refresh_connections_have_the_limits(monkeypatch, tmp_path):
