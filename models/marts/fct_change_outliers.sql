@@ -8,65 +8,71 @@
 -- (DuckDB's windowed median and MAD reuse a sorted tree across frames) instead of a self-join that would
 -- materialise every pair of changes 90 days apart; the frame is evaluated once per group and deployment time
 -- (frame_rows below).
+-- Incremental: a refresh judges again only each group's rows from the first deployment time whose values
+-- changed (replace_from, transform/macros/outliers.sql), reading the values of the baseline's length
+-- before it; the pre-hook deletes those rows and the rest are kept as built.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_trailing_rows(change_outlier_values(), ['baseline_grouping', 'baseline_group'],
+                                      'deployed_at', change_outlier_value_columns()) }}",
+) }}
 with
-
-changes as (
-
-    select * from {{ ref('fct_changes') }}
-
-),
-
-change_services as (
-
-    select * from {{ ref('fct_change_services') }}
-
-),
-
-by_team as (
-
-    select
-        'team' as baseline_grouping,
-        team as baseline_group,
-        change_id,
-        team,
-        service,
-        deployment_id,
-        deployed_at,
-        lead_time_minutes,
-
-    from changes
-    where lead_time_minutes is not null
-        and deployed_at is not null
-        and team is not null
-
-),
-
-by_service as (
-
-    select
-        'service' as baseline_grouping,
-        service as baseline_group,
-        change_id,
-        team,
-        service,
-        deployment_id,
-        deployed_at,
-        lead_time_minutes,
-
-    from change_services
-    where lead_time_minutes is not null
-        and deployed_at is not null
-        and service is not null
-
-),
 
 grouped as (
 
-    select * from by_team
-    union all
-    select * from by_service
+    {{ change_outlier_values() }}
 
 ),
+
+{% if is_incremental() %}
+
+replace_from as (
+
+    {{ trailing_replace_from('grouped', ['baseline_grouping', 'baseline_group'], 'deployed_at',
+                             change_outlier_value_columns()) }}
+
+),
+
+-- the rows judged again, and the values their baselines can read
+judged as (
+
+    select grouped.*
+    from grouped
+    inner join replace_from
+        on grouped.baseline_grouping = replace_from.baseline_grouping
+        and grouped.baseline_group = replace_from.baseline_group
+    where grouped.deployed_at >= replace_from.replace_from
+
+),
+
+window_values as (
+
+    select grouped.*
+    from grouped
+    inner join replace_from
+        on grouped.baseline_grouping = replace_from.baseline_grouping
+        and grouped.baseline_group = replace_from.baseline_group
+    where grouped.deployed_at >= replace_from.replace_from - interval {{ baseline_days() }} day
+
+),
+
+{% else %}
+
+judged as (
+
+    select * from grouped
+
+),
+
+window_values as (
+
+    select * from grouped
+
+),
+
+{% endif %}
 
 -- One row per group and deployment time besides the changes' rows: the changes of that time share its frame,
 -- so the window's median and MAD are evaluated once per frame (the probe row's) instead of once per change
@@ -75,12 +81,12 @@ grouped as (
 frame_rows as (
 
     select baseline_grouping, baseline_group, deployed_at, lead_time_minutes, false as is_probe
-    from grouped
+    from window_values
 
     union all
 
     select distinct baseline_grouping, baseline_group, deployed_at, null, true
-    from grouped
+    from judged
 
 ),
 
@@ -106,17 +112,17 @@ frame_baselines as (
 baselines as (
 
     select
-        grouped.*,
+        judged.*,
         frame_baselines.baseline_median,
         frame_baselines.baseline_mad,
         frame_baselines.baseline_stddev,
         frame_baselines.baseline_count,
 
-    from grouped
+    from judged
     inner join frame_baselines
-        on grouped.baseline_grouping = frame_baselines.baseline_grouping
-        and grouped.baseline_group = frame_baselines.baseline_group
-        and grouped.deployed_at = frame_baselines.deployed_at
+        on judged.baseline_grouping = frame_baselines.baseline_grouping
+        and judged.baseline_group = frame_baselines.baseline_group
+        and judged.deployed_at = frame_baselines.deployed_at
 
 ),
 

@@ -6,60 +6,57 @@
 -- the 90 days strictly before (a RANGE frame over judged_at, as in fct_change_outliers): a restore still
 -- open when another failure recovers is not in that one's baseline. Baseline deployments ship the whole
 -- history behind them, so they are neither judged nor part of any baseline.
+-- Incremental as fct_change_outliers: each group and measure's rows from the first time whose values changed
+-- are judged again (transform/macros/outliers.sql); the others are kept as built.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ delete_trailing_rows(deployment_outlier_values(), ['baseline_grouping', 'baseline_group', 'measure'],
+                                      'judged_at', deployment_outlier_value_columns()) }}",
+) }}
 with
-
-deployments as (
-
-    select * from {{ ref('fct_deployments') }}
-
-),
-
-judged as (
-
-    select
-        deployment_id,
-        team,
-        service,
-        environment,
-        deployed_at,
-        is_failure,
-        commit_count,
-        pr_count,
-        time_to_restore_minutes,
-        recovered_at,
-
-    from deployments
-    where status = 'success'
-        and is_production
-        and not is_baseline
-        and team is not null
-        and deployed_at is not null
-
-),
-
-measures as (
-
-    select *, 'commit_count' as measure, cast(commit_count as double) as value, deployed_at as judged_at,
-    from judged
-    union all
-    select *, 'pr_count' as measure, cast(pr_count as double) as value, deployed_at as judged_at,
-    from judged
-    union all
-    select *, 'time_to_restore_minutes' as measure, time_to_restore_minutes as value, recovered_at as judged_at,
-    from judged
-    where time_to_restore_minutes is not null
-        and recovered_at is not null
-
-),
 
 grouped as (
 
-    select 'team' as baseline_grouping, team as baseline_group, * from measures
-    union all
-    select 'service' as baseline_grouping, service as baseline_group, * from measures
-    where service is not null
+    {{ deployment_outlier_values() }}
 
 ),
+
+{% if is_incremental() %}
+
+replace_from as (
+
+    {{ trailing_replace_from('grouped', ['baseline_grouping', 'baseline_group', 'measure'], 'judged_at',
+                             deployment_outlier_value_columns()) }}
+
+),
+
+-- the rows judged again, and the values their baselines can read (the frame is bounded by judged_at)
+window_values as (
+
+    select
+        grouped.*,
+        grouped.judged_at >= replace_from.replace_from as is_judged,
+
+    from grouped
+    inner join replace_from
+        on grouped.baseline_grouping = replace_from.baseline_grouping
+        and grouped.baseline_group = replace_from.baseline_group
+        and grouped.measure = replace_from.measure
+    where grouped.judged_at >= replace_from.replace_from - interval {{ baseline_days() }} day
+
+),
+
+{% else %}
+
+window_values as (
+
+    select *, true as is_judged from grouped
+
+),
+
+{% endif %}
 
 baselines as (
 
@@ -67,12 +64,13 @@ baselines as (
         *,
         {{ trailing_baseline('value') }},
 
-    from grouped
+    from window_values
     window baseline_window as (
         partition by baseline_grouping, baseline_group, measure
         order by judged_at
         range between interval {{ baseline_days() }} day preceding and interval 1 microsecond preceding
     )
+    qualify is_judged
 
 ),
 

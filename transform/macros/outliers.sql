@@ -85,3 +85,40 @@
         else 'No change of the period has all four lead-time phases: load the pull requests and their reviews from the code host to see where lead time goes.'
     end
 {%- endmacro %}
+
+{#- Incremental trailing baselines (fct_change_outliers, fct_deployment_outliers; docs/architecture.md,
+    "Incremental models and full rebuilds"). A row's baseline reads its group's values strictly before it
+    and within the baseline's length, so a value that arrives, changes or leaves at time t changes only the
+    rows of its group at t or later. Every built row carries the values it was judged from (`columns`: the
+    group, the row's key, its time and the value), so today's values compared with the built rows give, per
+    group, the earliest such t: `replace_from`. `values` is a relation or a parenthesised query of today's
+    values with `columns`; the model is `this`. -#}
+{% macro trailing_replace_from(values, partition_by, order_by, columns) -%}
+    select {{ partition_by | join(', ') }}, min({{ order_by }}) as replace_from
+    from (
+        (select {{ columns | join(', ') }} from {{ values }}
+         except
+         select {{ columns | join(', ') }} from {{ this }})
+        union all
+        (select {{ columns | join(', ') }} from {{ this }}
+         except
+         select {{ columns | join(', ') }} from {{ values }})
+    ) as changed
+    group by {{ partition_by | join(', ') }}
+{%- endmacro %}
+
+{#- The pre-hook of an incremental trailing baseline: deletes each group's rows from its `replace_from` on
+    (in the transaction that appends their new rows). After it, today's values differ from the kept rows
+    only from the same point on, so the model computes the same `replace_from` whether it runs before or
+    after this. Nothing on a build from scratch. -#}
+{% macro delete_trailing_rows(values, partition_by, order_by, columns) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as built
+    using ({{ trailing_replace_from('(' ~ values ~ ')', partition_by, order_by, columns) }}) as changed
+    where
+        {%- for column in partition_by %}
+        built.{{ column }} = changed.{{ column }} and
+        {%- endfor %}
+        built.{{ order_by }} >= changed.replace_from
+    {%- endif -%}
+{%- endmacro %}
