@@ -204,6 +204,30 @@ def test_an_extension_reads_only_the_commits_not_shipped(monkeypatch):
     stub.assert_as_from_scratch()
 
 
+def test_an_extension_reads_only_the_unshipped_commits_its_deployments_reach(monkeypatch):
+    """A squash-merged branch's own commits stay unshipped forever: the extension does not read them, but it
+    reads a merged branch's commits, however old, through the merge."""
+    stub = linear_start()
+    stub.commit("x1", "b")  # a branch squash-merged as d: nothing will ever ship x1, x2
+    stub.commit("x2", "x1")
+    stub.commit("y", "a")  # a branch merged by m below
+    stub.commit("d", "c")
+    stub.commit("m", "d", "y")
+    stub.deploy("d3", "m", 5)
+    seen: list[set[str]] = []
+    walk = attribution.attribute_commits
+
+    def recording(parents, deployments, **kwargs):
+        seen.append(set(parents))
+        return walk(parents, deployments, **kwargs)
+
+    monkeypatch.setattr(attribution, "attribute_commits", recording)
+    assert decision(stub.refresh()) == "extended"
+    assert seen == [{"d", "y", "m"}]
+    assert stub.shipped()["d3"] == {"d", "y", "m"}
+    stub.assert_as_from_scratch()
+
+
 def test_a_redeploy_of_a_shipped_sha_extends_by_nothing():
     stub = linear_start()
     stub.deploy("rollback", "b", 5)

@@ -245,11 +245,60 @@ EXTENSION_CHECKS = {
     """,
 }
 
+# What an extended walk reads: per service+environment with new deployments, its repository's commits not in
+# S (no shipped commit) that one of its new deployments reaches through commits not in S. The walk visits
+# exactly these (it starts at the new deployments' SHAs and stops at S and at SHAs the graph does not know),
+# so it gives the rows it gives over every commit not in S. The repository's other commits not in S (above
+# all a squash-merged branch's own commits, which nothing ships) stay in DuckDB: a large org has about half a
+# million of them, and reading them all into Python each refresh cost seconds.
+UNSHIPPED = """
+    create or replace temp table {unshipped} as
+    select plan.service, plan.environment, graph.commit_sha, graph.parents
+    from {plan} as plan
+    inner join {graph} as graph on graph.repository = plan.repository
+    where plan.action = 'extend'
+        and plan.deployment_count > plan.walked_deployments
+        and not exists (
+            select 1 from {shipped} as shipped
+            where shipped.service = plan.service and shipped.environment = plan.environment
+                and shipped.commit_sha = graph.commit_sha
+        )
+"""
+REACHABLE_UNSHIPPED = """
+    with recursive reached(service, environment, commit_sha) as (
+        select d.service, d.environment, d.commit_sha
+        from {deployments} as d
+        inner join {plan} as plan on plan.service = d.service and plan.environment = d.environment
+        where plan.action = 'extend' and d.position > plan.walked_deployments
+
+        union
+
+        select edges.service, edges.environment, edges.parent_sha
+        from (
+            select unshipped.service, unshipped.environment, unnest(unshipped.parents) as parent_sha
+            from reached
+            inner join {unshipped} as unshipped
+                on unshipped.service = reached.service
+                and unshipped.environment = reached.environment
+                and unshipped.commit_sha = reached.commit_sha
+        ) as edges
+    )
+
+    select unshipped.service, unshipped.environment, unshipped.commit_sha, unshipped.parents,
+        hash(unshipped.parents),
+    from {unshipped} as unshipped
+    semi join reached
+        on reached.service = unshipped.service
+        and reached.environment = unshipped.environment
+        and reached.commit_sha = unshipped.commit_sha
+"""
+
 _TEMP = {
     "deployments": "__attribution_deployments",
     "graph": "__attribution_graph",
     "plan": "__attribution_plan",
     "shipped": "__attribution_shipped",
+    "unshipped": "__attribution_unshipped",
 }
 
 
@@ -520,17 +569,9 @@ def walk(session: Any) -> tuple[list[tuple], list[str]]:
     ).fetchall()
     if new_deployments:
         unshipped: dict[tuple[str, str], tuple[dict[str, list[str]], dict[str, int]]] = {}
+        session.execute(UNSHIPPED.format(**t))
         for service, environment, sha, parents, parents_hash in session.sql(
-            f"""select plan.service, plan.environment, graph.commit_sha, graph.parents, hash(graph.parents)
-                from {t["plan"]} as plan
-                inner join {t["graph"]} as graph on graph.repository = plan.repository
-                where plan.action = 'extend'
-                    and plan.deployment_count > plan.walked_deployments
-                    and not exists (
-                        select 1 from {t["shipped"]} as shipped
-                        where shipped.service = plan.service and shipped.environment = plan.environment
-                            and shipped.commit_sha = graph.commit_sha
-                    )"""
+            REACHABLE_UNSHIPPED.format(**t)
         ).fetchall():
             graph, hashes = unshipped.setdefault((service, environment), ({}, {}))
             graph[sha] = parents
