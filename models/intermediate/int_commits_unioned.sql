@@ -6,6 +6,18 @@
 -- on it; each column takes the best source that has a value, and the parent lists are merged (best source's
 -- order first) so any one source is enough to place a commit in the graph. The pull request a commit
 -- landed (its merge or squash commit): the host's record wins over the number a clone reads in the message.
+-- Incremental by commit: each row keeps `input_fingerprint`, a hash of every source's listing of the commit
+-- and of its landing. A refresh computes today's fingerprints and builds again only the commits whose
+-- fingerprint is new or differs (dbt's delete+insert on the key); the pre-hook deletes the commits no source
+-- lists any more. The others are kept as built (docs/architecture.md, "Incremental models and full rebuilds").
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['repository', 'commit_sha'],
+    on_schema_change='append_new_columns',
+    pre_hook="{{ delete_unlisted_commits() }}",
+) }}
+{%- set builds_changed_only = built_has_column('input_fingerprint') %}
 with
 
 git_commits as (
@@ -198,6 +210,71 @@ all_commits as (
 
 ),
 
+-- Each listing's hash: every value the commit's row is built from, and its source. A commit's fingerprint
+-- (`final`) is a hash of the sum of its listings' hashes, their number (a commit in two pull requests'
+-- commit lists is listed twice) and the pull request the hosts say it landed: an unchanged fingerprint
+-- means an unchanged row.
+hashed_commits as (
+
+    select
+        *,
+        cast(hash(
+            parent_shas, authored_at, committed_at, author_login, author_name, author_email, message,
+            landing_pr_number, is_on_branch, source_priority
+        ) as hugeint) as listing_hash,
+
+    from all_commits
+
+),
+
+-- The commits to build: all of them, or in a refresh those whose fingerprint the built row does not have
+-- (all of them once, when the table was built before rows kept their fingerprint).
+{%- if builds_changed_only %}
+key_listings as (
+
+    select
+        repository,
+        commit_sha,
+        sum(listing_hash) as listing_hash_sum,
+        count(*) as listings,
+
+    from hashed_commits
+    group by repository, commit_sha
+
+),
+
+changed_keys as (
+
+    select key_listings.repository, key_listings.commit_sha
+    from key_listings
+    left join landings
+        on key_listings.repository = landings.repository
+        and key_listings.commit_sha = landings.commit_sha
+    anti join {{ this }} as built
+        on built.repository is not distinct from key_listings.repository
+        and built.commit_sha is not distinct from key_listings.commit_sha
+        and built.input_fingerprint
+            = {{ commit_fingerprint('key_listings.listing_hash_sum', 'key_listings.listings', 'landings.pr_number') }}
+
+),
+
+listed_commits as (
+
+    select hashed_commits.*
+    from hashed_commits
+    semi join changed_keys
+        on changed_keys.repository is not distinct from hashed_commits.repository
+        and changed_keys.commit_sha is not distinct from hashed_commits.commit_sha
+
+),
+{%- else %}
+listed_commits as (
+
+    select * from hashed_commits
+
+),
+{%- endif %}
+
 -- Per column the best source that has a value. A window, not a grouped aggregate: DuckDB's window
 -- operator spills to disk where the grouped aggregate's list and string states cannot, so the model runs in
 -- bounded memory at any history length (docs/architecture.md, "Memory"). Only commits that more than one
@@ -206,7 +283,7 @@ all_commits as (
 shared_keys as (
 
     select repository, commit_sha
-    from all_commits
+    from listed_commits
     group by repository, commit_sha
     having count(*) > 1
 
@@ -228,6 +305,7 @@ ranked as (
         last_value(case when len(parent_shas) > 0 then parent_shas end ignore nulls) over by_source
             as last_parent_shas,
         count(*) over by_source as listings,
+        sum(listing_hash) over by_source as listing_hash_sum,
         first_value(authored_at ignore nulls) over by_source as authored_at,
         first_value(committed_at ignore nulls) over by_source as committed_at,
         first_value(author_login ignore nulls) over by_source as author_login,
@@ -239,10 +317,10 @@ ranked as (
         first_value(source) over by_source as source,
         row_number() over by_source as source_rank,
 
-    from all_commits
+    from listed_commits
     semi join shared_keys
-        on shared_keys.repository is not distinct from all_commits.repository
-        and shared_keys.commit_sha is not distinct from all_commits.commit_sha
+        on shared_keys.repository is not distinct from listed_commits.repository
+        and shared_keys.commit_sha is not distinct from listed_commits.commit_sha
     window by_source as (
         partition by repository, commit_sha
         order by source_priority
@@ -260,10 +338,10 @@ merged_parents as (
         flatten(list(coalesce(parent_shas, [])) over by_source) as all_parent_shas,
         row_number() over by_source as source_rank,
 
-    from all_commits
+    from listed_commits
     semi join ranked
-        on ranked.repository is not distinct from all_commits.repository
-        and ranked.commit_sha is not distinct from all_commits.commit_sha
+        on ranked.repository is not distinct from listed_commits.repository
+        and ranked.commit_sha is not distinct from listed_commits.commit_sha
         and (ranked.listings > 2 or ranked.first_parent_shas is distinct from ranked.last_parent_shas)
     window by_source as (
         partition by repository, commit_sha
@@ -289,6 +367,8 @@ merged as (
         ranked.landing_pr_number,
         ranked.is_on_branch,
         ranked.source,
+        ranked.listing_hash_sum,
+        ranked.listings,
 
     from ranked
     left join merged_parents
@@ -310,11 +390,13 @@ merged as (
         landing_pr_number,
         is_on_branch,
         source,
+        listing_hash as listing_hash_sum,
+        1 as listings,
 
-    from all_commits
+    from listed_commits
     anti join shared_keys
-        on shared_keys.repository is not distinct from all_commits.repository
-        and shared_keys.commit_sha is not distinct from all_commits.commit_sha
+        on shared_keys.repository is not distinct from listed_commits.repository
+        and shared_keys.commit_sha is not distinct from listed_commits.commit_sha
 
 ),
 
@@ -334,6 +416,8 @@ final as (
         coalesce(landings.pr_number, merged.landing_pr_number) as landing_pr_number,
         merged.is_on_branch,
         merged.source,
+        {{ commit_fingerprint('merged.listing_hash_sum', 'merged.listings', 'landings.pr_number') }}
+            as input_fingerprint,
 
     from merged
     left join landings
