@@ -5,7 +5,10 @@
     - the raw table exists: its rows, every column it has, and each declared column it lacks as a null of
       the declared type;
     - it does not: no rows, with the declared columns and types.
-    Either way the staging model compiles to the same columns. The columns are declared once, in the
+    Either way the staging model compiles to the same columns. Whether the raw table exists is asked of
+    the database itself, not of dbt's relation cache: the cache learns a source's schema on first use, and
+    a model compiled on the other thread while it is listing that schema found no table (a staging view
+    built empty over a loaded table). The columns are declared once, in the
     source's YAML (`_<source>__sources.yml`: `columns:` with `data_type`, a DuckDB type); `columns` here
     only serves tables whose shape is shared by every source (the quarantine tables). -#}
 {% macro optional_source(source_name, table_name, columns=none) -%}
@@ -14,7 +17,7 @@
 select * from {{ raw }}
 {%- else -%}
 {%- set declared = columns if columns is not none else declared_source_columns(source_name, table_name) -%}
-{%- set relation = load_relation(raw) -%}
+{%- set relation = raw_table_if_loaded(raw) -%}
 {%- if relation is none -%}
 select
     {% for name, data_type in declared -%}
@@ -55,4 +58,16 @@ from {{ raw }}
     "optional_source: " ~ source_name ~ "." ~ table_name ~ " declares no columns in its sources YAML") }}
 {%- endif -%}
 {{ return(columns) }}
+{%- endmacro %}
+
+
+{#- `raw` (a source relation) when the database has that table now, else none: asked of the catalog, never of
+    dbt's relation cache (see optional_source). -#}
+{% macro raw_table_if_loaded(raw) -%}
+{%- set found = run_query(
+    "select count(*) from information_schema.tables where lower(table_catalog) = lower('" ~ raw.database
+    ~ "') and lower(table_schema) = lower('" ~ raw.schema ~ "') and lower(table_name) = lower('"
+    ~ raw.identifier ~ "')"
+) -%}
+{{ return(raw if found.columns[0].values()[0] > 0 else none) }}
 {%- endmacro %}
