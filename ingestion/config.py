@@ -23,6 +23,8 @@ KNOWN_SOURCES = ("github", "gitlab", "jenkins", "pagerduty", "git")
 # How the GitHub source reads pull requests and deployments: GraphQL (many to a request) or REST (for servers
 # without GraphQL).
 GITHUB_APIS = ("graphql", "rest")
+# Which Actions runs the GitHub source lists: those the `workflow` deploy rules can count, or every run.
+GITHUB_WORKFLOW_RUNS = ("deploy", "all")
 # Sources read without an API: no base URL, no token.
 LOCAL_SOURCES = ("git",)
 # How a service's deployments are recognised (docs/configuration.md, "Deploy rules"). Each rule is a
@@ -468,7 +470,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             continue
         allowed = {"base_url", "token", "token_env", "start_date"}
         if name == "github":
-            allowed |= {"organization", "repositories", "api", "max_concurrency"}
+            allowed |= {"organization", "repositories", "api", "max_concurrency", "workflow_runs"}
         elif name == "gitlab":
             allowed |= {"group", "projects", "max_concurrency"}
         elif name == "jenkins":
@@ -493,6 +495,12 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             if options["api"] not in GITHUB_APIS:
                 v.fail(where + ("api",), f"must be one of {', '.join(GITHUB_APIS)}, not {options['api']!r}")
             options["max_concurrency"] = _concurrency(v, spec, where)
+            options["workflow_runs"] = v.text(spec.get("workflow_runs", "deploy"), where + ("workflow_runs",))
+            if options["workflow_runs"] not in GITHUB_WORKFLOW_RUNS:
+                v.fail(
+                    where + ("workflow_runs",),
+                    f"must be one of {', '.join(GITHUB_WORKFLOW_RUNS)}, not {options['workflow_runs']!r}",
+                )
             repos = spec.get("repositories")
             if repos is not None:
                 options["repositories"] = [

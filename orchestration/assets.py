@@ -187,6 +187,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             start_date=gh.start_date,
             deploy_branches=branch_push_patterns(config),
             deploy_workflows=workflow_rules(config),
+            workflow_runs=gh.options.get("workflow_runs", "deploy"),
             api=gh.options.get("api", "graphql"),
             max_concurrency=gh.options.get("max_concurrency", 4),
             usage=(usage := ApiUsage("GitHub")),

@@ -64,7 +64,9 @@ def test_each_service_deploys_through_its_own_source(mixed_org):
 def test_deploy_workflow_runs_of_pull_requests_and_forks_are_no_deployments(mixed_org):
     """The Actions service's deploy workflow also runs for pull requests (`pull_request_target`: head
     `main`, main's SHA) and after a fork's `ci` (`workflow_run`, the fork's `main` and SHA); its rule counts
-    `workflow_run` but not forks. Those runs are loaded, completed and successful, and deploy nothing."""
+    `workflow_run` but not forks. Its `workflow_run` runs are loaded, completed and successful, and deploy
+    nothing; its `pull_request_target` runs, of an event no rule counts, are not read at all, nor is any
+    repository's pull request CI (`workflow_runs: deploy`, the default)."""
     svc = next(s for s in mixed_org.world.services if s.delivery == "actions")
     end = mixed_org.world.end
     extra = {
@@ -92,10 +94,15 @@ def test_deploy_workflow_runs_of_pull_requests_and_forks_are_no_deployments(mixe
                 "select id, status from raw_github.workflow_runs where repository = ?", [svc.repository]
             ).fetchall()
         )
+        events = build.execute("select distinct event from raw_github.workflow_runs order by 1").fetchall()
     finally:
         build.close()
-    assert {run_id: loaded.get(run_id) for run_id in extra} == dict.fromkeys(extra, "completed")
+    expected = {i: "completed" if r.event == "workflow_run" else None for i, r in extra.items()}
+    assert {run_id: loaded.get(run_id) for run_id in extra} == expected
     assert shipped and not shipped & set(extra)
+    # what was read: the deployments' runs (push, workflow_dispatch) and the rule's `workflow_run` runs
+    counted = {r.event for r in svc.runs if r.name.startswith("deploy") and r.completed_at <= end}
+    assert {event for (event,) in events} == counted - {"pull_request_target"}
 
 
 JOB_COLUMNS = ("id", "run_id", "run_attempt", "workflow_name", "name", "head_sha", "head_branch", "status")
@@ -218,6 +225,8 @@ PER_KEY = frozenset(
         "branches",
         "pull_heads",
         "listed",
+        "etags",  # per repository, and per run listing (one an event) for the Actions runs
+        "runs",  # the runs whose jobs were read, per repository or run listing
     }
 )
 TEXT_FORMATS = {
@@ -230,20 +239,26 @@ TEXT_FORMATS = {
 
 def _layout(value, depth: int = 0, per_key: bool = False):
     """The layout of a resource state: the fixed keys, and for per-key sections (below the resource
-    names) the layouts their entries take; leaves as their kind (text by its format)."""
+    names) the layout their entries take together (_merged); leaves as their kind (text by its format)."""
     if isinstance(value, dict):
-        if per_key:
-            return {
-                "<each key>": sorted(
-                    {json.dumps(_layout(v, depth + 1), sort_keys=True) for v in value.values()}
-                )
-            }
+        if per_key or (value and all(key.isdigit() for key in value)):  # or keyed by id
+            return {"<each key>": _merged([_layout(v, depth + 1) for v in value.values()])}
         return {k: _layout(v, depth + 1, depth >= 1 and k in PER_KEY) for k, v in value.items()}
     if isinstance(value, list):
         return sorted({json.dumps(_layout(v, depth + 1), sort_keys=True) for v in value})
     if isinstance(value, str):
         return next((name for name, form in TEXT_FORMATS.items() if form.fullmatch(value)), "text")
     return type(value).__name__
+
+
+def _merged(layouts: list):
+    """The entries' layouts as one: each field with the kinds it takes (null aside: an entry may have no
+    value yet, as an event's run listing that never answered with a run), nested fields likewise."""
+    if layouts and all(isinstance(layout, dict) for layout in layouts):
+        fields = sorted({field for layout in layouts for field in layout})
+        return {field: _merged([layout[field] for layout in layouts if field in layout]) for field in fields}
+    kinds = {json.dumps(layout, sort_keys=True) for layout in layouts}
+    return sorted(kinds - {'"NoneType"'} or kinds)
 
 
 def test_source_cursors_keep_the_state_layout_earlier_versions_wrote(mixed_org):

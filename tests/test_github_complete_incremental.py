@@ -41,10 +41,12 @@ class Runs:
         self.runs = runs
         self.cap = cap
         self.queries: list[str] = []
+        self.events: list[str | None] = []  # the `event` filter of each query (None: every run)
 
     def __call__(self, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         created = query.get("created", "")
         self.queries.append(created)
+        self.events.append(query.get("event"))
         if created.startswith(">="):
             low, high = _parse(created[2:]), None
         elif ".." in created:
@@ -56,9 +58,10 @@ class Runs:
             for r in sorted(self.runs, key=lambda r: r["created_at"], reverse=True)
             if (low is None or _parse(r["created_at"]) >= low)
             and (high is None or _parse(r["created_at"]) <= high)
+            and query.get("event") in (None, r["event"])
         ]
         per_page, page = int(query.get("per_page", 30)), int(query.get("page", 1))
-        listable = found[: self.cap] if created else found
+        listable = found[: self.cap] if created or "event" in query else found
         chunk = listable[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(listable):
@@ -67,14 +70,16 @@ class Runs:
         return 200, headers, {"total_count": len(found), "workflow_runs": chunk}
 
 
-def _run(run_id: int, created: datetime, status: str = "completed") -> dict:
+def _run(
+    run_id: int, created: datetime, status: str = "completed", event: str = "push", name: str = "deploy"
+) -> dict:
     return {
         "id": run_id,
-        "name": "deploy",
+        "name": name,
         "path": ".github/workflows/deploy.yml",
         "head_sha": f"{run_id:040x}",
         "head_branch": "main",
-        "event": "push",
+        "event": event,
         "status": status,
         "conclusion": "success" if status == "completed" else None,
         "created_at": _iso(created),
@@ -91,9 +96,15 @@ def _stub_repository(stub: Stub) -> None:
     stub.add(f"/repos/{REPO}/git/matching-refs/tags", [])
 
 
-def _load(stub: Stub, root: Path, start_date: str | None) -> None:
+def _load(stub: Stub, root: Path, start_date: str | None, **options: Any) -> None:
     source = github_source(
-        base_url=stub.url, organization="acme", token="t", repositories=[REPO], start_date=start_date, **FAST
+        base_url=stub.url,
+        organization="acme",
+        token="t",
+        repositories=[REPO],
+        start_date=start_date,
+        **FAST,
+        **options,
     )
     make_pipeline("github", root / "build.duckdb", root / "dlt").run(source)
 
@@ -351,6 +362,109 @@ def test_run_ranges_beyond_the_result_cap_are_split(stub, tmp_path, monkeypatch)
     loaded = {run_id for (run_id,) in _rows(tmp_path, "select id from raw_github.workflow_runs")}
     assert loaded == {run["id"] for run in runs.runs}
     assert any(".." in query for query in runs.queries), "the range should have been split"
+
+
+# a deploy rule as ingestion.config.workflow_rules hands it to the source
+DEPLOY_RULE = {"pattern": "^deploy$", "branch_pattern": None, "events": ["push", "workflow_dispatch"]}
+
+
+def _mixed_runs() -> list[dict]:
+    """Pull request CI, the deploy workflow on pushes and dispatches, and a `pull_request_target` run."""
+    return [
+        _run(1, NOW - timedelta(days=9), event="pull_request", name="ci"),
+        _run(2, NOW - timedelta(days=8)),
+        _run(3, NOW - timedelta(days=6), event="pull_request", name="ci"),
+        _run(4, NOW - timedelta(days=5), event="workflow_dispatch"),
+        _run(5, NOW - timedelta(days=4), event="pull_request_target"),
+        _run(6, NOW - timedelta(days=2)),
+        _run(7, NOW - timedelta(hours=3), event="pull_request", name="ci"),
+    ]
+
+
+def test_with_deploy_rules_only_the_events_they_count_are_listed(stub, tmp_path) -> None:
+    """One listing per event the repository's rules count; the other runs (pull request CI, here) are
+    never asked for, and the jobs only for the counted runs, as before."""
+    _stub_repository(stub)
+    runs = Runs(_mixed_runs())
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    _load(stub, tmp_path, start, deploy_workflows={REPO.upper(): [DEPLOY_RULE]})
+    assert sorted(set(runs.events)) == ["push", "workflow_dispatch"]
+    assert _rows(tmp_path, "select id, event from raw_github.workflow_runs order by id") == [
+        (2, "push"),
+        (4, "workflow_dispatch"),
+        (6, "push"),
+    ]
+    assert _jobs_asked(stub, 0) == [2, 4, 6]
+
+    # a day later: each listing reads its own window; a new CI run is not read, a new push run is
+    runs.runs += [
+        _run(8, NOW - timedelta(hours=2), event="pull_request", name="ci"),
+        _run(9, NOW - timedelta(hours=1)),
+    ]
+    _serve_jobs(stub, runs.runs[-2:])
+    before = len(stub.requests)
+    _load(stub, tmp_path, start, deploy_workflows={REPO: [DEPLOY_RULE]})
+    assert _jobs_asked(stub, before) == [9]
+    assert [id_ for (id_,) in _rows(tmp_path, "select id from raw_github.workflow_runs order by id")] == [
+        2,
+        4,
+        6,
+        9,
+    ]
+
+
+def test_a_repository_without_a_workflow_rule_lists_no_runs(stub, tmp_path) -> None:
+    _stub_repository(stub)
+    runs = Runs(_mixed_runs())
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _load(stub, tmp_path, (NOW - timedelta(days=30)).date().isoformat(), deploy_workflows={"acme/web": []})
+    assert runs.queries == []
+    assert not [p for p in stub.paths() if "/actions/" in p]
+
+
+def test_every_run_is_listed_when_asked_for_and_the_counted_runs_are_the_same(stub, tmp_path) -> None:
+    """`workflow_runs="all"` loads every run through one listing, as without rules; the runs of the
+    rules' events are the same rows both ways."""
+    _stub_repository(stub)
+    runs = Runs(_mixed_runs())
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    rules = {REPO: [DEPLOY_RULE]}
+    _load(stub, tmp_path / "all", start, deploy_workflows=rules, workflow_runs="all")
+    _load(stub, tmp_path / "deploy", start, deploy_workflows=rules)
+    assert runs.events[0] is None and sorted(set(runs.events[1:])) == ["push", "workflow_dispatch"]
+    every = _rows(tmp_path / "all", "select * exclude (_dlt_load_id, _dlt_id) from raw_github.workflow_runs")
+    listed = _rows(
+        tmp_path / "deploy", "select * exclude (_dlt_load_id, _dlt_id) from raw_github.workflow_runs"
+    )
+    assert len(every) == 7
+    assert sorted(listed) == sorted(row for row in every if row[1] in (2, 4, 6))  # (repository, id, ...)
+    with pytest.raises(ValueError, match="workflow_runs"):
+        github_source(base_url=stub.url, organization="acme", token="t", workflow_runs="some")
+
+
+def test_an_event_listing_starts_from_the_repositorys_cursor_of_every_run(stub, tmp_path) -> None:
+    """Upgrading (or turning `workflow_runs` from all to deploy): a working directory whose state holds a
+    repository's cursor of every run reads each event's runs from that cursor's window, not from the
+    start date again."""
+    _stub_repository(stub)
+    runs = Runs(_mixed_runs())
+    stub.handlers[f"/repos/{REPO}/actions/runs"] = runs
+    _serve_jobs(stub, runs.runs)
+    start = (NOW - timedelta(days=30)).date().isoformat()
+    _load(stub, tmp_path, start)  # every run, as before rules narrowed the listing
+    assert runs.queries == [f">={start}T00:00:00Z"]
+    _load(stub, tmp_path, start, deploy_workflows={REPO: [DEPLOY_RULE]})
+    newest = _run(7, NOW - timedelta(hours=3))["created_at"]
+    window = f">={_iso(_parse(newest) - timedelta(days=1))}"
+    assert list(zip(runs.events[1:], runs.queries[1:], strict=True)) == [
+        ("push", window),
+        ("workflow_dispatch", window),
+    ]
+    assert _rows(tmp_path, "select count(*) from raw_github.workflow_runs") == [(7,)]
 
 
 def test_tags_are_peeled_once_and_again_when_moved(stub, tmp_path) -> None:

@@ -83,6 +83,7 @@ def github_source(
     conditional_requests: bool = True,
     deploy_branches: Mapping[str, Sequence[str]] | None = None,
     deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    workflow_runs: str = "deploy",
     api: str = "rest",
     max_concurrency: int = 4,
     usage: ApiUsage | None = None,
@@ -99,8 +100,10 @@ def github_source(
     `deploy_branches` maps a repository's full name (any case) to the branch patterns of its `branch_push`
     deploy rules: the commits of the branches they match are loaded besides the default branch's.
     `deploy_workflows` maps a repository's full name (any case) to its `workflow` deploy rules
-    (ingestion.config.workflow_rules): Actions jobs are then read only for the runs those rules count
-    (DeployRuns); None reads every run's jobs.
+    (ingestion.config.workflow_rules): Actions runs are then listed only for the events those rules count
+    (a repository without such a rule lists none), and jobs read only for the runs they count (DeployRuns);
+    None reads every run and its jobs. `workflow_runs` "all" lists every run even with rules (jobs are
+    still read for the counted runs only); "deploy" (the default) lists what the rules can count.
     `api` "graphql" reads pull requests (with their commits, reviews, comments and files) and deployments
     (with their statuses) through GitHub's GraphQL API, many to a request, `max_concurrency` repositories
     at a time; "rest" reads them one REST request per list. Listings read to their end (a later load's
@@ -115,6 +118,8 @@ def github_source(
     """
     if api not in ("rest", "graphql"):
         raise ValueError(f"github api must be 'rest' or 'graphql', not {api!r}")
+    if workflow_runs not in ("deploy", "all"):
+        raise ValueError(f"github workflow_runs must be 'deploy' or 'all', not {workflow_runs!r}")
     client = make_client(
         base_url,
         token,
@@ -137,7 +142,8 @@ def github_source(
     listed = repositories_resource(gh, organization, repositories)
     pull_requests = pull_requests_resource(gh, listed)
     deployments = deployments_resource(gh, listed, deployment_lookback_days)
-    workflow_runs = workflow_runs_resource(gh, listed, workflow_run_lookback_days)
+    runs_listed = deploy_workflows if workflow_runs == "deploy" else None
+    workflow_runs_read = workflow_runs_resource(gh, listed, workflow_run_lookback_days, runs_listed)
     commits = commits_resource(gh, listed, commit_lookback_days, deploy_branches)
     if gql is not None:
         # the pull requests' commits take their parents from the histories the commits resource reads,
@@ -157,8 +163,14 @@ def github_source(
         deployment_statuses_resource(gh, deployments),
         releases_resource(gh, listed, release_lookback_days),
         tags_resource(gh, listed),
-        workflow_runs,
-        workflow_jobs_resource(gh, workflow_runs, workflow_run_lookback_days, deploy_workflows),
+        workflow_runs_read,
+        workflow_jobs_resource(
+            gh,
+            workflow_runs_read,
+            workflow_run_lookback_days,
+            deploy_workflows,
+            per_event=runs_listed is not None,
+        ),
         quarantine_resource(),
     )
     prepare(resources)

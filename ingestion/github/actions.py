@@ -1,16 +1,23 @@
 """GitHub Actions: workflow runs and the jobs of the runs deploy rules count.
 
-A repository's runs cursor (section `cursors` of `workflow_runs`) is `{"created_at", "unfinished",
-"since"}`: the newest run's creation read, the oldest run still unfinished at that read, and the
-`created>=` bound the listing was last asked with (kept while it answers 304; narrowed to the window, with
-its ETag taken at once, when it lags far behind after an answer). The jobs' state (section
-`runs` of `workflow_jobs`) remembers, per repository, the runs whose jobs were read. With the GraphQL API,
-the jobs of many runs are read a query, as their check suites' check runs (graphql.read_check_runs)."""
+With deploy rules given, a repository's runs are listed one event at a time, for the events its `workflow`
+rules count (`?event=push`, ...): the other runs (most of them pull request CI) are never read, since
+nothing downstream reads them, and a repository without such a rule lists no runs at all. Without rules,
+one listing reads every run. Each listing (RunListing) keeps its own cursor and ETag.
+
+A listing's runs cursor (section `cursors` of `workflow_runs`, keyed by RunListing.key) is
+`{"created_at", "unfinished", "since"}`: the newest run's creation read, the oldest run still unfinished at
+that read, and the `created>=` bound the listing was last asked with (kept while it answers 304; narrowed
+to the window, with its ETag taken at once, when it lags far behind after an answer). The jobs' state
+(section `runs` of `workflow_jobs`) remembers, per repository (per run listing when listed by event), the
+runs whose jobs were read. With the GraphQL API, the jobs of many runs are read a query, as their check
+suites' check runs (graphql.read_check_runs)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import compress
 from typing import Any
@@ -115,7 +122,51 @@ def _total_count(page: Any) -> int:
         return 0
 
 
-def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days: float) -> DltResource:
+@dataclass(frozen=True)
+class RunListing:
+    """One listing of a repository's Actions runs: every run, or the runs of one `event`."""
+
+    repository: str
+    event: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Its key in the resource state (cursor and ETag): the repository's full name for every run."""
+        return self.repository if self.event is None else f"{self.repository}?event={self.event}"
+
+    @property
+    def path(self) -> str:
+        return f"/repos/{self.repository}/actions/runs"
+
+    def params(self, created: str | None) -> dict[str, str]:
+        return {
+            **({"event": self.event} if self.event else {}),
+            **({"created": created} if created else {}),
+        }
+
+
+def run_listings(full_name: str, rules: Sequence[Mapping[str, Any]] | None) -> list[RunListing]:
+    """The run listings a repository is read with: one for every run when `rules` is None; else one per
+    event its `workflow` rules count (none without a rule). A run of another event is never counted
+    (DeployRuns, int_deployments_unioned), so it is not read either."""
+    if rules is None:
+        return [RunListing(full_name)]
+    events = sorted({str(event).lower() for rule in rules for event in rule.get("events") or ()})
+    return [RunListing(full_name, event) for event in events]
+
+
+def workflow_runs_resource(
+    gh: Reader,
+    repositories: DltResource,
+    lookback_days: float,
+    deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> DltResource:
+    by_name = (
+        None
+        if deploy_workflows is None
+        else {name.lower(): list(found) for name, found in deploy_workflows.items()}
+    )
+
     @dlt.transformer(
         data_from=repositories,
         name="workflow_runs",
@@ -125,7 +176,8 @@ def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days:
     )
     def workflow_runs(repos: TDataItem) -> Iterator[list[dict]]:
         """Actions runs created since the cursor's look-back, and since the oldest run still unfinished
-        at the last read, so every run is read again until it has completed.
+        at the last read, so every run is read again until it has completed; with `deploy_workflows`, only
+        the runs of the events its rules count (run_listings).
 
         The listing keeps its last query while nothing changes: an idle repository costs one 304. When
         the listing did change, only runs inside the window are loaded (paging stops at the first page
@@ -134,21 +186,26 @@ def workflow_runs_resource(gh: Reader, repositories: DltResource, lookback_days:
         its ETag, so the next refresh asks one day's runs, and answers 304 when idle."""
         cursors = keyed_state("cursors", "workflow_runs")
         for repo in as_list(repos):
-            yield from _repository_runs(gh, repo["full_name"], cursors, lookback_days)
+            full_name = repo["full_name"]
+            rules = None if by_name is None else by_name.get(full_name.lower(), [])
+            for listing in run_listings(full_name, rules):
+                yield from _listed_runs(gh, listing, cursors, lookback_days)
 
     return workflow_runs
 
 
-def _repository_runs(
-    gh: Reader, full_name: str, cursors: dict[str, Any], lookback_days: float
+def _listed_runs(
+    gh: Reader, listing: RunListing, cursors: dict[str, Any], lookback_days: float
 ) -> Iterator[list[dict]]:
-    saved = cursors.get(full_name) or {}
+    # an event's listing not read yet starts from the repository's cursor of every run, when it has one
+    # (its runs were read with the others up to there)
+    saved = cursors.get(listing.key) or cursors.get(listing.repository) or {}
     cursor, unfinished = parse_ts(saved.get("created_at")), parse_ts(saved.get("unfinished"))
     floor = _run_floor(cursor, unfinished, lookback_days, gh.start)
-    asked, repeated = _asked_bound(gh, full_name, saved, floor)
+    asked, repeated = _asked_bound(gh, listing, saved, floor)
     seen: list[dict] = []
     answered: list[bool] = []
-    for rows in _runs_since(gh, full_name, asked, floor, answered):
+    for rows in _runs_since(gh, listing, asked, floor, answered):
         if not isinstance(rows, list):  # the quarantine rows of a page
             yield rows
             continue
@@ -167,31 +224,30 @@ def _repository_runs(
     # a bound lagging the window far is narrowed to it (the listing changed, or this was the first read
     # from the start date): the narrowed query's ETag is taken at once, so an idle next refresh answers 304
     kept = next_floor if _lags(asked, next_floor) else asked
-    if kept != asked and (keyed_state("etags", "workflow_runs").get(full_name) or {}).get("etag"):
-        _take_etag(gh, full_name, kept, seen)  # only where the server answers with ETags
-    cursors[full_name] = {
+    if kept != asked and (keyed_state("etags", "workflow_runs").get(listing.key) or {}).get("etag"):
+        _take_etag(gh, listing, kept, seen)  # only where the server answers with ETags
+    cursors[listing.key] = {
         "created_at": iso_seconds(newest) if newest else None,
         "unfinished": iso_seconds(unfinished) if unfinished else None,
         "since": iso_seconds(kept) if kept else None,
     }
 
 
-def _take_etag(gh: Reader, full_name: str, since: datetime | None, seen: list[dict]) -> None:
+def _take_etag(gh: Reader, listing: RunListing, since: datetime | None, seen: list[dict]) -> None:
     """Ask the run listing's narrowed query (`created>=since`) once for its first page's ETag, kept only
     when that page holds exactly the runs just read (same update, status and attempt): a run created or
     changed in between is not loaded, and its query must then answer in full next time, not 304."""
-    path = f"/repos/{full_name}/actions/runs"
-    params = {"created": f">={iso_seconds(since)}"} if since else {}
+    params = listing.params(f">={iso_seconds(since)}" if since else None)
     read = {row["id"]: row for row in seen}
-    listed = gh.listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
-    for page in gh.availability.guard("workflow runs", full_name, listed):
+    listed = gh.listing("workflow_runs", listing.key, listing.path, params, data_selector="workflow_runs")
+    for page in gh.availability.guard("workflow runs", listing.repository, listed):
         fields = ("updated_at", "status", "run_attempt")
         same = all(
             run.get("id") in read and all(run.get(k) == read[run["id"]].get(k) for k in fields)
             for run in page
         )
         if not same:
-            keyed_state("etags", "workflow_runs").pop(full_name, None)
+            keyed_state("etags", "workflow_runs").pop(listing.key, None)
         return  # the first page's ETag is all a conditional request compares
 
 
@@ -207,7 +263,7 @@ def _run_floor(
 
 
 def _asked_bound(
-    gh: Reader, full_name: str, saved: dict, floor: datetime | None
+    gh: Reader, listing: RunListing, saved: dict, floor: datetime | None
 ) -> tuple[datetime | None, bool]:
     """The `created>=` bound to ask, and whether it is the one asked last time: that one is kept while we
     hold its answer's ETag and it still covers the window (so an unchanged listing answers 304); else the
@@ -216,7 +272,7 @@ def _asked_bound(
     A bound recomputed on every refresh would change the query whenever the cursor moved (or, on the
     first re-poll, from the start date to the look-back), and a changed query cannot be answered 304."""
     etags = dlt.current.resource_state("workflow_runs").get("etags") or {}
-    held = bool((etags.get(full_name) or {}).get("etag"))
+    held = bool((etags.get(listing.key) or {}).get("etag"))
     if not (gh.conditional_requests and held and "since" in saved) or floor is None:
         return floor, False
     previous = parse_ts(saved["since"])
@@ -233,14 +289,14 @@ def _lags(asked: datetime | None, floor: datetime | None) -> bool:
 
 
 def _runs_since(
-    gh: Reader, full_name: str, asked: datetime | None, floor: datetime | None, answered: list[bool]
+    gh: Reader, listing: RunListing, asked: datetime | None, floor: datetime | None, answered: list[bool]
 ) -> Iterator[list[dict]]:
     """The runs created at or after `floor`, newest first, from a listing filtered from `asked` (at or
     before `floor`). Paging stops at the first page reaching behind `floor`; `answered` gets an entry
     when the listing answered with content (not 304, not unavailable)."""
-    path = f"/repos/{full_name}/actions/runs"
-    params = {"created": f">={iso_seconds(asked)}"} if asked else {}
-    listed = gh.listing("workflow_runs", full_name, path, params, data_selector="workflow_runs")
+    full_name = listing.repository
+    params = listing.params(f">={iso_seconds(asked)}" if asked else None)
+    listed = gh.listing("workflow_runs", listing.key, listing.path, params, data_selector="workflow_runs")
     total, read, oldest = 0, 0, None
     ids: set[Any] = set()
     for index, raw_page in enumerate(gh.availability.guard("workflow runs", full_name, listed)):
@@ -266,7 +322,7 @@ def _runs_since(
     capped = total > read or read >= WORKFLOW_RUN_QUERY_LIMIT
     if asked is not None and floor is not None and oldest is not None and capped:
         # GitHub stops a filtered listing at 1,000 runs: read the rest of the window in smaller ranges
-        for rows in _runs_between(gh, full_name, floor, oldest):
+        for rows in _runs_between(gh, listing, floor, oldest):
             if not isinstance(rows, list):  # the quarantine rows of a page
                 yield rows
                 continue
@@ -276,17 +332,17 @@ def _runs_since(
                 yield fresh
 
 
-def _runs_between(gh: Reader, full_name: str, low: datetime, high: datetime) -> Iterator[list[dict]]:
-    path = f"/repos/{full_name}/actions/runs"
-    params = {"created": f"{iso_seconds(low)}..{iso_seconds(high)}"}
-    for index, raw_page in enumerate(pages(gh.client, path, params, data_selector="workflow_runs")):
+def _runs_between(gh: Reader, listing: RunListing, low: datetime, high: datetime) -> Iterator[list[dict]]:
+    full_name = listing.repository
+    params = listing.params(f"{iso_seconds(low)}..{iso_seconds(high)}")
+    for index, raw_page in enumerate(pages(gh.client, listing.path, params, data_selector="workflow_runs")):
         too_many = _total_count(raw_page) > WORKFLOW_RUN_QUERY_LIMIT
         if index == 0 and too_many and high - low > timedelta(hours=1):
             middle = low + (high - low) / 2
-            yield from _runs_between(gh, full_name, low, middle)
-            yield from _runs_between(gh, full_name, middle + timedelta(seconds=1), high)
+            yield from _runs_between(gh, listing, low, middle)
+            yield from _runs_between(gh, listing, middle + timedelta(seconds=1), high)
             return
-        page = yield from gh.screen("workflow_runs", raw_page, full_name, f"{full_name}:{iso_seconds(low)}")
+        page = yield from gh.screen("workflow_runs", raw_page, full_name, f"{listing.key}:{iso_seconds(low)}")
         yield [shape_run(raw, full_name) for raw in page]
 
 
@@ -316,8 +372,18 @@ def workflow_jobs_resource(
     workflow_runs: DltResource,
     lookback_days: float,
     deploy_workflows: Mapping[str, Sequence[Mapping[str, Any]]] | None,
+    per_event: bool = False,
 ) -> DltResource:
+    """`per_event`: the runs were listed one event at a time (run_listings), each listing with a window of
+    its own; the runs whose jobs were read are then remembered per listing, so each is forgotten behind its
+    own listing's window, not behind the repository's newest run (a run of a rare event would otherwise be
+    forgotten while its listing still hands it over, and its jobs asked again every day)."""
     deploy_runs = DeployRuns(deploy_workflows) if deploy_workflows is not None else None
+
+    def memory_key(run: Mapping[str, Any]) -> str:
+        event = str(run.get("event") or "").lower() if per_event else None
+        return RunListing(run["repository"], event).key
+
     graphql_failed: list[ApiError] = []  # a failed check runs query: REST for the rest of the run
 
     @dlt.transformer(
@@ -332,7 +398,8 @@ def workflow_jobs_resource(
         with their own timings.
 
         The runs' look-back hands over unchanged runs again; asking each for its jobs would cost one
-        request per run and refresh. So the runs whose jobs were read are remembered per repository, by
+        request per run and refresh. So the runs whose jobs were read are remembered per repository (per run
+        listing with `per_event`), by
         creation, last update, status and attempt, and forgotten once they fall behind the look-back. With
         `deploy_workflows` given, only the runs its rules count are asked at all. Through GraphQL, the
         page's wanted runs are asked together (100 a query); a run GraphQL cannot read is listed through
@@ -346,7 +413,7 @@ def workflow_jobs_resource(
         wanted = []
         for run in runs:
             mark = [run.get("updated_at"), run.get("status"), run.get("run_attempt")]
-            known: dict[str, list] = remembered.setdefault(run["repository"], {})
+            known: dict[str, list] = remembered.setdefault(memory_key(run), {})
             if (known.get(str(run["id"])) or [None])[1:] != mark:
                 wanted.append((run, mark))
         # through GraphQL, the jobs of many runs a query; the others' (or all, through REST) one listing per
@@ -360,8 +427,8 @@ def workflow_jobs_resource(
                 "workflow_jobs", through_graphql[run["id"]], repository, f"{repository}:{run['id']}"
             )
             rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
-            remembered[repository][str(run["id"])] = [run.get("created_at"), *mark]
-            touched.add(repository)
+            remembered[memory_key(run)][str(run["id"])] = [run.get("created_at"), *mark]
+            touched.add(memory_key(run))
         wanted = [(run, mark) for run, mark in wanted if run["id"] not in through_graphql]
         listings = {
             str(n): pages(
@@ -373,7 +440,7 @@ def workflow_jobs_resource(
         ahead = gh.read_ahead(listings)
         for n, (run, mark) in enumerate(wanted):
             repository, run_id = run["repository"], run["id"]
-            known = remembered[repository]
+            known = remembered[memory_key(run)]
             if str(n) not in listings:
                 continue
             while (got := next(ahead)) is None:
@@ -384,10 +451,13 @@ def workflow_jobs_resource(
                 rows += [pick(job, WORKFLOW_JOB_COLUMNS, repository=repository) for job in page]
             if not gh.availability.lacks("workflow jobs", repository):
                 known[str(run_id)] = [run.get("created_at"), *mark]
-                touched.add(repository)
+                touched.add(memory_key(run))
         if rows:
             yield arrow_page(rows, WORKFLOW_JOB_COLUMNS)
-        for repository in touched:
-            _forget_old_runs(remembered[repository], lookback_days)
+        for key in touched:
+            _forget_old_runs(remembered[key], lookback_days)
+        if per_event:  # what a version listing every run remembered per repository is no longer read
+            for run in runs:
+                remembered.pop(run["repository"], None)
 
     return workflow_jobs
