@@ -106,6 +106,7 @@ def github_sample(config: dict, every: int, org_yml: Path, workflows_only: bool 
         "start_date": gh.get("start_date"),
         "deploy_branches": branch_push_patterns(parsed),
         "deploy_workflows": workflow_rules(parsed),
+        "workflow_runs": gh.get("workflow_runs", "deploy"),
         "api": gh.get("api", "graphql"),
         "max_concurrency": gh.get("max_concurrency", 4),
         "file_repositories": path_repositories(parsed),
