@@ -140,7 +140,7 @@ _LONG_POSITIVE, _LONG_NEGATIVE = b"s" + b"0" * 20, b"m" + b"0" * 19
 _LEADING_LONG_INTEGER = re.compile(b"s*(?:0{20}|m0{19})")  # a body that is one such integer
 
 
-def _has_long_integer(body: bytes) -> bool:
+def has_long_integer(body: bytes) -> bool:
     """Whether `body` may hold a JSON integer orjson would not keep exactly: a number of 20 digits or more,
     or a negative one of 19 or more. A run of digits inside a string after one of the bytes that may
     precede a number counts too, which only costs the slower parse."""
@@ -163,7 +163,7 @@ def _body_problem(response: requests.Response) -> str | None:
     if response.request is not None and response.request.method == "HEAD":
         return None
     try:
-        if _has_long_integer(response.content):
+        if has_long_integer(response.content):
             raise TypeError  # orjson reads an integer beyond 64 bits as a float: the standard parser keeps it
         parsed = orjson.loads(response.content)
     except (orjson.JSONDecodeError, TypeError):

@@ -229,10 +229,10 @@ def test_deploy_rules_are_kept_in_order_with_kind_and_pattern(git_config_dir):
 
 
 def test_deploy_rule_rows_default_to_the_environments_patterns(git_config_dir):
-    from ingestion.org_config import _deploy_rule_rows
+    from ingestion.org_config import deploy_rule_rows
 
     config = load_config(git_config_dir / "org.yml")
-    rows = _deploy_rule_rows(config.services, config.environments)
+    rows = deploy_rule_rows(config.services, config.environments)
     assert [
         (r["service"], r["rule_index"], r["kind"], r["environment"], r["pattern"], r["is_default"])
         for r in rows
@@ -377,11 +377,11 @@ def test_gitlab_and_jenkins_sources_and_every_rule_kind(monkeypatch):
 
 
 def test_rule_rows_carry_the_branch_pattern(monkeypatch):
-    from ingestion.org_config import _deploy_rule_rows
+    from ingestion.org_config import deploy_rule_rows
 
     monkeypatch.setenv("TEST_GL_TOKEN", "x")
     config = parse_config(MIXED_CONFIG)
-    rows = _deploy_rule_rows(config.services, config.environments)
+    rows = deploy_rule_rows(config.services, config.environments)
     assert [(r["rule_index"], r["kind"], r["branch_pattern"]) for r in rows] == [
         (0, "gitlab_environment", None),
         (1, "workflow", "^main$"),
@@ -390,7 +390,7 @@ def test_rule_rows_carry_the_branch_pattern(monkeypatch):
     ]
     # The file's own spelling (`branch:`) is accepted as well.
     raw = [{"name": "ledger", "deployments": [{"environment": "staging", "workflow": "^d", "branch": "^m"}]}]
-    assert _deploy_rule_rows(raw, config.environments)[0]["branch_pattern"] == "^m"
+    assert deploy_rule_rows(raw, config.environments)[0]["branch_pattern"] == "^m"
 
 
 def test_anonymous_jenkins_needs_no_token():
@@ -532,11 +532,11 @@ def test_workflow_rules_take_events_and_forks(monkeypatch):
 
 
 def test_workflow_rule_rows_carry_events_and_forks(monkeypatch):
-    from ingestion.org_config import _deploy_rule_rows
+    from ingestion.org_config import deploy_rule_rows
 
     monkeypatch.setenv("TEST_GL_TOKEN", "x")
     config = parse_config(MIXED_CONFIG)
-    rows = _deploy_rule_rows(config.services, config.environments)
+    rows = deploy_rule_rows(config.services, config.environments)
     assert [(r["kind"], r["events"], r["include_forks"]) for r in rows] == [
         ("gitlab_environment", None, None),
         ("workflow", ["push", "workflow_dispatch", "repository_dispatch"], False),
@@ -545,11 +545,11 @@ def test_workflow_rule_rows_carry_events_and_forks(monkeypatch):
     ]
     # The file's own spelling gets the same defaults, and keeps what it says.
     raw = [{"name": "ledger", "deployments": [{"environment": "staging", "workflow": "^d"}]}]
-    row = _deploy_rule_rows(raw, config.environments)[0]
+    row = deploy_rule_rows(raw, config.environments)[0]
     default = ["push", "workflow_dispatch", "repository_dispatch"]
     assert (row["events"], row["include_forks"]) == (default, False)
     raw[0]["deployments"][0].update(events=["Workflow_Run"], forks=True)
-    row = _deploy_rule_rows(raw, config.environments)[0]
+    row = deploy_rule_rows(raw, config.environments)[0]
     assert (row["events"], row["include_forks"]) == (["workflow_run"], True)
 
 
@@ -676,9 +676,9 @@ def test_path_patterns_match_as_documented_in_duckdb(pattern, path, owned):
 
 
 def test_service_path_rows_carry_the_pattern_and_its_regex():
-    from ingestion.org_config import _service_path_rows
+    from ingestion.org_config import service_path_rows
 
-    rows = _service_path_rows(parse_config(MONOREPO).services)
+    rows = service_path_rows(parse_config(MONOREPO).services)
     assert rows == [
         {
             "service": "search-api",

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from test_ingestion_stub import Stub
 
-from ingestion.github import _forget_old_runs, github_source
+from ingestion.github import forget_old_runs, github_source
 from ingestion.pipelines import make_pipeline
 
 REPO = "acme/api"
@@ -340,11 +340,11 @@ def test_remembered_runs_are_forgotten_behind_the_look_back() -> None:
         "4": entry(30),
         "5": entry(1),
     }
-    _forget_old_runs(known, 1)
+    forget_old_runs(known, 1)
     assert sorted(known) == ["2", "3", "4", "5"]
 
     known["2"] = entry(72)
-    _forget_old_runs(known, 1)
+    forget_old_runs(known, 1)
     # nothing unfinished: only the look-back (one day before the newest run) is kept
     assert sorted(known) == ["5"]
 

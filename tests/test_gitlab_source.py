@@ -1144,10 +1144,10 @@ def test_lists_read_ahead_stay_within_the_concurrency_bound_across_resources() -
     import threading
     import time
 
-    from ingestion.gitlab import _Reader
+    from ingestion.gitlab import Reader
     from ingestion.quarantine import Quarantine
 
-    reader = _Reader(None, None, Quarantine("gitlab"), frozenset(), 2)  # type: ignore[arg-type]
+    reader = Reader(None, None, Quarantine("gitlab"), frozenset(), 2)  # type: ignore[arg-type]
     flying, peak, lock = [0], [0], threading.Lock()
 
     def listing(kind: str):

@@ -126,25 +126,25 @@ def test_a_page_is_parsed_once_and_reads_as_the_standard_parser_reads_it(body: b
 
 
 def test_an_integer_beyond_64_bits_is_found_and_digits_inside_strings_are_not() -> None:
-    from ingestion.http import _has_long_integer
+    from ingestion.http import has_long_integer
 
-    assert not _has_long_integer(b"1234567890123456789")
-    assert _has_long_integer(b"12345678901234567890")
-    assert _has_long_integer(b"  \n 12345678901234567890")
-    assert _has_long_integer(b'{"a": [1, 18446744073709551616]}')
-    assert _has_long_integer(b'{"a":18446744073709551616}')
-    assert _has_long_integer(b'{"a": -18446744073709551616}')
-    assert _has_long_integer(b"[1,\n\t18446744073709551616]")
+    assert not has_long_integer(b"1234567890123456789")
+    assert has_long_integer(b"12345678901234567890")
+    assert has_long_integer(b"  \n 12345678901234567890")
+    assert has_long_integer(b'{"a": [1, 18446744073709551616]}')
+    assert has_long_integer(b'{"a":18446744073709551616}')
+    assert has_long_integer(b'{"a": -18446744073709551616}')
+    assert has_long_integer(b"[1,\n\t18446744073709551616]")
     # a negative integer below 64 bits' least has 19 digits
-    assert _has_long_integer(b'{"a": -9223372036854775809}')
-    assert _has_long_integer(b"-9223372036854775809")
-    assert not _has_long_integer(b'{"a": -922337203685477580}')
-    assert not _has_long_integer(b"1234567890 1234567890.1234567890")
+    assert has_long_integer(b'{"a": -9223372036854775809}')
+    assert has_long_integer(b"-9223372036854775809")
+    assert not has_long_integer(b'{"a": -922337203685477580}')
+    assert not has_long_integer(b"1234567890 1234567890.1234567890")
     # a SHA or an identifier with 20 digits in a row is a string, which orjson reads exactly
-    assert not _has_long_integer(b'{"sha": "ab12345678901234567890cd", "id": 7}')
-    assert not _has_long_integer(b'["12345678901234567890"]')
+    assert not has_long_integer(b'{"sha": "ab12345678901234567890cd", "id": 7}')
+    assert not has_long_integer(b'["12345678901234567890"]')
     # Only ASCII digits count (UTF-8 bytes of other scripts' digits are not ASCII)
-    assert not _has_long_integer("\u0661".encode() * 30)
+    assert not has_long_integer("\u0661".encode() * 30)
 
 
 def test_a_page_whose_strings_hold_long_digit_runs_is_parsed_by_orjson(monkeypatch) -> None:

@@ -32,7 +32,7 @@ from ingestion.http import ApiUsage, RetryPolicy
 from ingestion.quarantine import prepare, quarantine_resource
 
 from . import graphql
-from .actions import DeployRuns, _forget_old_runs, workflow_jobs_resource, workflow_runs_resource
+from .actions import DeployRuns, forget_old_runs, workflow_jobs_resource, workflow_runs_resource
 from .deployments import deployment_statuses_resource, deployments_resource
 from .helpers import make_client
 from .pulls import (
@@ -61,7 +61,7 @@ from .settings import (
     WORKFLOW_RUN_LOOKBACK_DAYS,
 )
 
-__all__ = ["DeployRuns", "_forget_old_runs", "branch_rows", "branches_to_load", "github_source"]
+__all__ = ["DeployRuns", "forget_old_runs", "branch_rows", "branches_to_load", "github_source"]
 
 
 @dlt.source(name="github")

@@ -97,7 +97,7 @@ class DeployRuns:
         self.engine.close()
 
 
-def _forget_old_runs(known: dict[str, list], lookback_days: float) -> None:
+def forget_old_runs(known: dict[str, list], lookback_days: float) -> None:
     """Drop remembered runs the runs' listing will not hand over again: those created before both the
     look-back behind the newest remembered run and the oldest run not yet completed."""
     created = {key: parse_ts(entry[0]) for key, entry in known.items()}
@@ -455,7 +455,7 @@ def workflow_jobs_resource(
         if rows:
             yield arrow_page(rows, WORKFLOW_JOB_COLUMNS)
         for key in touched:
-            _forget_old_runs(remembered[key], lookback_days)
+            forget_old_runs(remembered[key], lookback_days)
         if per_event:  # what a version listing every run remembered per repository is no longer read
             for run in runs:
                 remembered.pop(run["repository"], None)

@@ -480,7 +480,7 @@ def _arrow(rows: Iterator[Any], columns: dict[str, Any]) -> Iterator[Any]:
 
 
 @dataclass(frozen=True)
-class _Reader:
+class Reader:
     """What every GitLab resource reads with: the client, the backfill start and the quarantine."""
 
     client: RESTClient
@@ -577,16 +577,16 @@ class _Reader:
 
 
 def _changed(
-    gl: _Reader, resource: str, rows: TDataItem, params: dict[str, Any], cursors: dict, shape: Any
+    gl: Reader, resource: str, rows: TDataItem, params: dict[str, Any], cursors: dict, shape: Any
 ) -> Iterator[Any]:
-    """Each project's `/projects/:id/<resource>` changed since its cursor (_Reader.changed_since)."""
+    """Each project's `/projects/:id/<resource>` changed since its cursor (Reader.changed_since)."""
     for project in parent_keys(rows, _PROJECT):
         path = project["project"]
         endpoint = f"/projects/{project['id']}/{resource}"
         yield from gl.changed_since(resource, endpoint, params, cursors, path, partial(shape, project=path))
 
 
-def projects_resource(gl: _Reader, projects: list[str] | None, group: str | None) -> DltResource:
+def projects_resource(gl: Reader, projects: list[str] | None, group: str | None) -> DltResource:
     @dlt.resource(name="projects", primary_key="id", write_disposition="merge", columns=PROJECT_COLUMNS)
     def projects_listed() -> Iterator[list[dict]]:
         if projects:
@@ -614,7 +614,7 @@ def projects_resource(gl: _Reader, projects: list[str] | None, group: str | None
     return projects_listed
 
 
-def commits_resource(gl: _Reader, projects: DltResource, lookback_days: float) -> DltResource:
+def commits_resource(gl: Reader, projects: DltResource, lookback_days: float) -> DltResource:
     @dlt.transformer(
         data_from=projects,
         name="commits",
@@ -687,7 +687,7 @@ def direct_push_candidates(rows: Sequence[dict], head: str | None) -> list[str]:
     return candidates
 
 
-def _default_branch_head(gl: _Reader, project: dict) -> str | None:
+def _default_branch_head(gl: Reader, project: dict) -> str | None:
     """The commit the default branch points at, or None when the branch cannot be read (404: an empty
     repository, a branch renamed since the project was read; 403)."""
     endpoint = f"/projects/{project['id']}/repository/branches/{encoded(project['default_branch'])}"
@@ -702,7 +702,7 @@ def _default_branch_head(gl: _Reader, project: dict) -> str | None:
         return None
 
 
-def _with_direct_push_files(gl: _Reader, project: dict, listing: Iterator[Any]) -> Iterator[Any]:
+def _with_direct_push_files(gl: Reader, project: dict, listing: Iterator[Any]) -> Iterator[Any]:
     """The project's commit listing as it comes, then the files each possible direct push of it changed
     (direct_push_candidates; every page of `/repository/commits/:sha/diff`), rows of table `commit_files`.
     The default branch's tip is read before the listing, so the listing holds it. A commit whose diff
@@ -750,7 +750,7 @@ def _shape_commit_file(raw: dict, project: str, sha: str) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _commits(gl: _Reader, project: dict, cursors: dict, lookback_days: float) -> Iterator[Any]:
+def _commits(gl: Reader, project: dict, cursors: dict, lookback_days: float) -> Iterator[Any]:
     path = project["project"]
     cursor = Watermark(cursors, path, render=iso_millis)
     since = cursor.since(lookback_days, gl.start)
@@ -765,7 +765,7 @@ def _commits(gl: _Reader, project: dict, cursors: dict, lookback_days: float) ->
     cursor.save()
 
 
-def branches_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def branches_resource(gl: Reader, projects: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=projects,
         name="branches",
@@ -783,7 +783,7 @@ def branches_resource(gl: _Reader, projects: DltResource) -> DltResource:
     return branches
 
 
-def _branches(gl: _Reader, project: dict, known: dict) -> Iterator[Any]:
+def _branches(gl: Reader, project: dict, known: dict) -> Iterator[Any]:
     path = project["project"]
     listed = None
     try:
@@ -806,7 +806,7 @@ def _branches(gl: _Reader, project: dict, known: dict) -> Iterator[Any]:
         yield out
 
 
-def merge_requests_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def merge_requests_resource(gl: Reader, projects: DltResource) -> DltResource:
     columns = newest_wins(MERGE_REQUEST_COLUMNS, "updated_at")
 
     @dlt.transformer(
@@ -829,7 +829,7 @@ def _merge_request_endpoint(mr: dict, what: str) -> str:
     return f"/projects/{mr['project_id']}/merge_requests/{mr['iid']}/{what}"
 
 
-def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+def merge_request_notes_resource(gl: Reader, merge_requests: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=merge_requests,
         name="merge_request_notes",
@@ -845,7 +845,7 @@ def merge_request_notes_resource(gl: _Reader, merge_requests: DltResource) -> Dl
     return merge_request_notes
 
 
-def _merge_request_notes(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+def _merge_request_notes(gl: Reader, mrs: list[dict]) -> Iterator[Any]:
     params = {"sort": "asc", "order_by": "created_at"}
     notes = gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "notes"), params))
     for got in notes:
@@ -859,7 +859,7 @@ def _merge_request_notes(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
             yield [_shape_note(note, mr) for note in page]
 
 
-def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+def merge_request_approvals_resource(gl: Reader, merge_requests: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=merge_requests,
         name="merge_request_approvals",
@@ -874,7 +874,7 @@ def merge_request_approvals_resource(gl: _Reader, merge_requests: DltResource) -
     return merge_request_approvals
 
 
-def _merge_request_approvals(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+def _merge_request_approvals(gl: Reader, mrs: list[dict]) -> Iterator[Any]:
     def answer(mr: dict) -> Iterator[Any]:
         yield gl.client.get(_merge_request_endpoint(mr, "approvals")).json()
 
@@ -899,7 +899,7 @@ def _merge_request_approvals(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
             yield rows
 
 
-def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+def merge_request_commits_resource(gl: Reader, merge_requests: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=merge_requests,
         name="merge_request_commits",
@@ -917,7 +917,7 @@ def merge_request_commits_resource(gl: _Reader, merge_requests: DltResource) -> 
     return merge_request_commits
 
 
-def _merge_request_commits(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+def _merge_request_commits(gl: Reader, mrs: list[dict]) -> Iterator[Any]:
     commits = gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "commits")))
     for got in commits:
         if got is None:  # not answered yet: dlt goes on with other resources meanwhile
@@ -929,7 +929,7 @@ def _merge_request_commits(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
         yield from gl.listed("merge_request_commits", endpoint, mr["project"], shape, endpoint, pages)
 
 
-def merge_request_files_resource(gl: _Reader, merge_requests: DltResource) -> DltResource:
+def merge_request_files_resource(gl: Reader, merge_requests: DltResource) -> DltResource:
     """The paths each merge request changes, for mapping monorepo paths to services. Read only in the
     projects `gl.reads_files` names: the mapping reads them only where a service owns `paths`, and
     elsewhere they cost a request per merge request for nothing."""
@@ -970,7 +970,7 @@ def _shape_merge_request_file(raw: dict, mr: dict) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
-def _merge_request_files(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
+def _merge_request_files(gl: Reader, mrs: list[dict]) -> Iterator[Any]:
     for got in gl.each_ahead(mrs, lambda mr: gl.optional_pages(_merge_request_endpoint(mr, "diffs"))):
         if got is None:  # not answered yet: dlt goes on with other resources meanwhile
             yield None
@@ -982,7 +982,7 @@ def _merge_request_files(gl: _Reader, mrs: list[dict]) -> Iterator[Any]:
             yield [_shape_merge_request_file(raw, mr) for raw in page]
 
 
-def pipelines_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def pipelines_resource(gl: Reader, projects: DltResource) -> DltResource:
     columns = newest_wins(PIPELINE_COLUMNS, "updated_at")
 
     @dlt.transformer(
@@ -995,7 +995,7 @@ def pipelines_resource(gl: _Reader, projects: DltResource) -> DltResource:
     return pipelines
 
 
-def pipeline_jobs_resource(gl: _Reader, pipelines: DltResource) -> DltResource:
+def pipeline_jobs_resource(gl: Reader, pipelines: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=pipelines,
         name="pipeline_jobs",
@@ -1014,7 +1014,7 @@ def _jobs_endpoint(pipeline: dict) -> str:
     return f"/projects/{pipeline['project_id']}/pipelines/{pipeline['id']}/jobs"
 
 
-def _pipeline_jobs(gl: _Reader, pipelines: list[dict]) -> Iterator[Any]:
+def _pipeline_jobs(gl: Reader, pipelines: list[dict]) -> Iterator[Any]:
     params = {"include_retried": "true"}
     for got in gl.each_ahead(pipelines, lambda pipeline: gl.optional_pages(_jobs_endpoint(pipeline), params)):
         if got is None:  # not answered yet: dlt goes on with other resources meanwhile
@@ -1028,7 +1028,7 @@ def _pipeline_jobs(gl: _Reader, pipelines: list[dict]) -> Iterator[Any]:
 
 
 def _project_listing(
-    gl: _Reader, rows: TDataItem, resource: str, what: str, shape: Any, columns: dict[str, Any]
+    gl: Reader, rows: TDataItem, resource: str, what: str, shape: Any, columns: dict[str, Any]
 ) -> Iterator[Any]:
     """A per-project list endpoint (`/projects/:id/<what>`) read whole on every run, as Arrow tables."""
 
@@ -1046,7 +1046,7 @@ def _shape_environment(raw: dict, project: str) -> dict:
     return {**trim(raw), "project": project}
 
 
-def environments_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def environments_resource(gl: Reader, projects: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=projects,
         name="environments",
@@ -1062,7 +1062,7 @@ def environments_resource(gl: _Reader, projects: DltResource) -> DltResource:
     return environments
 
 
-def deployments_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def deployments_resource(gl: Reader, projects: DltResource) -> DltResource:
     columns = newest_wins(DEPLOYMENT_COLUMNS, "updated_at")
 
     @dlt.transformer(
@@ -1077,7 +1077,7 @@ def deployments_resource(gl: _Reader, projects: DltResource) -> DltResource:
     return deployments
 
 
-def releases_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def releases_resource(gl: Reader, projects: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=projects,
         name="releases",
@@ -1091,7 +1091,7 @@ def releases_resource(gl: _Reader, projects: DltResource) -> DltResource:
     return releases
 
 
-def tags_resource(gl: _Reader, projects: DltResource) -> DltResource:
+def tags_resource(gl: Reader, projects: DltResource) -> DltResource:
     @dlt.transformer(
         data_from=projects,
         name="tags",
@@ -1138,7 +1138,7 @@ def gitlab_source(
         token,
         RetryPolicy(max_retries, backoff_factor, max_retry_wait_seconds, request_timeout_seconds),
     )
-    gl = _Reader(
+    gl = Reader(
         client,
         start_of(start_date),
         Quarantine("gitlab"),

@@ -64,7 +64,7 @@ def _service_pagerduty_rows(services: list[dict]) -> list[dict]:
     ]
 
 
-def _service_path_rows(services: list[dict]) -> list[dict]:
+def service_path_rows(services: list[dict]) -> list[dict]:
     """One row per path pattern of a service that owns part of its repository (`paths:`), with the
     anchored regular expression the models match file paths with."""
     return [
@@ -108,7 +108,7 @@ def _workflow_filters(rule: dict) -> dict[str, Any]:
     }
 
 
-def _deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[dict]:
+def deploy_rule_rows(services: list[dict], environments: list[dict]) -> list[dict]:
     """One row per deploy rule of each service. A service without rules gets the default: its GitHub
     deployments mapped by the environments' own patterns, in environment order (the behaviour before
     rules existed), so models treat every service alike."""
@@ -231,7 +231,7 @@ def org_config_source(
             },
         ),
         "service_paths": (
-            _service_path_rows(services),
+            service_path_rows(services),
             {
                 "service": {"data_type": "text", "nullable": True},
                 "path_index": {"data_type": "bigint"},
@@ -249,7 +249,7 @@ def org_config_source(
             },
         ),
         "deploy_rules": (
-            _deploy_rule_rows(services, environments),
+            deploy_rule_rows(services, environments),
             {
                 "service": {"data_type": "text", "nullable": True},
                 "rule_index": {"data_type": "bigint"},
