@@ -34,7 +34,7 @@ from .columns import (
 )
 from .helpers import pages, trim
 from .reader import Reader, as_list
-from .settings import UNAVAILABLE_STATUSES
+from .settings import REPOSITORY_LISTING_MIN, UNAVAILABLE_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -48,26 +48,61 @@ def repositories_resource(gh: Reader, organization: str, repositories: list[str]
     )
     def repositories_listed() -> Iterator[list[dict]]:
         if repositories:
-            # Asked-for repositories are read one by one: works across owners and for tokens that
-            # may not list the organisation. They are handed on together, so the GraphQL reads of the
+            # Asked-for repositories are read one by one (works across owners and for tokens that may
+            # not list the organisation), or, when many belong to the organisation, picked from its
+            # listing (_from_listing). They are handed on together, so the GraphQL reads of the
             # transformers run `max_concurrency` repositories at a time.
+            wanted = [(name, name if "/" in name else f"{organization}/{name}") for name in repositories]
+            listed = _from_listing(gh, organization, [full_name for _, full_name in wanted])
             found = []
-            for name in repositories:
-                full_name = name if "/" in name else f"{organization}/{name}"
-                page = yield from gh.screen(
-                    "repositories", [gh.client.get(f"/repos/{full_name}").json()], name
-                )
+            for name, full_name in wanted:
+                raw = listed.get(full_name.lower())
+                if raw is None:
+                    raw = gh.client.get(f"/repos/{full_name}").json()
+                page = yield from gh.screen("repositories", [raw], name)
                 found += [trim(repo) for repo in page]
             if found:
                 yield found
             return
         params = {"type": "all", "sort": "full_name"}
-        for listed in pages(gh.client, f"/orgs/{organization}/repos", params):
-            page = yield from gh.screen("repositories", listed, organization)
+        for listed_page in pages(gh.client, f"/orgs/{organization}/repos", params):
+            page = yield from gh.screen("repositories", listed_page, organization)
             if page:
                 yield [trim(repo) for repo in page]
 
     return repositories_listed
+
+
+def _from_listing(gh: Reader, organization: str, wanted: list[str]) -> dict[str, dict]:
+    """The asked-for repositories of `organization` found in its listing, by lower-case full name: one
+    request per 100 repositories instead of one each, taken when at least REPOSITORY_LISTING_MIN of them
+    belong to it. The listing is read in name order until every one is found, for at most a quarter as
+    many pages as there are such repositories (an organisation far larger than what is asked for costs no
+    more than a quarter more requests). The others (another owner, renamed, past the pages read, or a token
+    that may not list the organisation) are read on their own by the caller."""
+    owned = {name.lower() for name in wanted if name.split("/", 1)[0].lower() == organization.lower()}
+    if len(owned) < REPOSITORY_LISTING_MIN:
+        return {}
+    found: dict[str, dict] = {}
+    params = {"type": "all", "sort": "full_name"}
+    try:
+        for index, page in enumerate(pages(gh.client, f"/orgs/{organization}/repos", params)):
+            for repo in page:
+                name = str(repo.get("full_name") or "").lower() if isinstance(repo, dict) else ""
+                if name in owned:
+                    found[name] = repo
+            if len(found) == len(owned) or index + 1 >= max(1, len(owned) // 4):
+                break
+    except ApiError as exc:
+        if isinstance(exc, RetryBudgetExhausted) or exc.status not in UNAVAILABLE_STATUSES:
+            raise
+        log.info(
+            "GitHub organisation %s could not be listed (status %s): reading its repositories one by one",
+            organization,
+            exc.status,
+        )
+        return {}
+    return found
 
 
 def commits_resource(

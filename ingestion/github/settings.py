@@ -60,3 +60,6 @@ RELEASE_LOOKBACK_DAYS = 3
 # Statuses with which an optional resource (Actions, releases, tags, PR files and comments) answers when it
 # is not available for a repository or token: not found, not permitted, empty repository.
 UNAVAILABLE_STATUSES = frozenset({403, 404, 409, 410})
+# Asked-for repositories of the organisation read from its listing (100 a page) instead of one request
+# each, from this many on; the listing is given at most a quarter of that many pages (repos.py)
+REPOSITORY_LISTING_MIN = 50
