@@ -128,3 +128,53 @@ def test_few_asked_repositories_are_read_one_by_one(stub, tmp_path) -> None:
     _serve(stub)
     _load(stub, tmp_path, OWN[:5])
     assert (_listing_pages(stub), _singles(stub)) == (0, OWN[:5])
+
+
+# ---------------------------------------------------------------------------------------------- branches
+def _branch(name: str, sha: str) -> dict[str, Any]:
+    return {"name": name, "commit": {"sha": sha * 40}, "protected": name == "main"}
+
+
+def _load_branches(stub: Stub, root: Path, asked: list[str], deploy_branches: dict) -> None:
+    source = github_source(
+        base_url=stub.url,
+        organization=ORG,
+        token="t",
+        repositories=asked,
+        api="rest",
+        deploy_branches=deploy_branches,
+        **FAST,
+    )
+    make_pipeline("github", root / "build.duckdb", root / "dlt").run(
+        source.with_resources("repositories", "branches", "commits")
+    )
+
+
+def test_branch_listings_are_read_ahead_once_each_and_deletions_found(stub, tmp_path) -> None:
+    """The branches resource reads the listings a few repositories ahead; the commits resource, which
+    lists the branches of a repository with `branch_push` rules, shares the one listing per run. A branch
+    gone since the last run is deleted."""
+    asked = OWN[:5]
+    for name in asked:
+        stub.add(f"/repos/{name}", REPOS[name])
+        stub.add(f"/repos/{name}/commits", [])
+    tips = {name: [_branch("main", "a"), _branch("release/1", "b"), _branch("old", "c")] for name in asked}
+    for name in asked:
+        stub.handlers[f"/repos/{name}/branches"] = lambda query, name=name: (200, {}, tips[name])
+    rules = {OWN[1]: ["^release/"], OWN[3]: ["^release/"]}
+    _load_branches(stub, tmp_path, asked, rules)
+    listed = [p.split("?")[0] for p in stub.paths() if p.split("?")[0].endswith("/branches")]
+    assert sorted(listed) == sorted(f"/repos/{name}/branches" for name in asked)
+
+    for name in (OWN[1], OWN[2]):  # `old` deleted in a repository with rules and in one without
+        tips[name] = tips[name][:2]
+    before = len(stub.requests)
+    _load_branches(stub, tmp_path, asked, rules)
+    listed = [p.split("?")[0] for p in stub.paths()[before:] if p.split("?")[0].endswith("/branches")]
+    assert sorted(listed) == sorted(f"/repos/{name}/branches" for name in asked)
+    with duckdb.connect(str(tmp_path / "build.duckdb"), read_only=True) as con:
+        rows = con.execute("select repository, name from raw_github.branches order by 1, 2").fetchall()
+    # a branch gone arrives once as deleted and is deleted here too (`is_deleted` is a hard delete)
+    kept = {name: ["main", "old", "release/1"] for name in asked}
+    kept[OWN[1]] = kept[OWN[2]] = ["main", "release/1"]
+    assert rows == [(name, branch) for name in asked for branch in kept[name]]

@@ -138,6 +138,7 @@ def github_source(
             None if file_repositories is None else frozenset(name.lower() for name in file_repositories)
         ),
         commit_file_repositories=frozenset(name.lower() for name in commit_file_repositories),
+        branch_push_repositories=frozenset(name.lower() for name in (deploy_branches or {})),
     )
     listed = repositories_resource(gh, organization, repositories)
     pull_requests = pull_requests_resource(gh, listed)

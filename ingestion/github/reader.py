@@ -44,6 +44,9 @@ class Reader:
     file_repositories: frozenset[str] | None = None
     # the repositories (full names, lower case) whose default branch's direct pushes have their files read
     commit_file_repositories: frozenset[str] = frozenset()
+    # the repositories (full names, lower case) whose branches the commits resource lists too (their
+    # `branch_push` rules): their listing is read when first needed, never ahead (branch_listings)
+    branch_push_repositories: frozenset[str] = frozenset()
     availability: Availability = field(default_factory=Availability)
     quarantine: Quarantine = field(default_factory=lambda: Quarantine("github"))
     # nested lists the GraphQL path read with their parent, by (resource, repository, parent key), until
@@ -115,19 +118,47 @@ class Reader:
     def branch_listing(self, full_name: str) -> tuple[dict[str, dict] | None, dict[str, Any]]:
         """The repository's branches if the listing changed since the last run (else None), and the
         branches known from the last run (name to tip). Read at most once per run."""
-        if full_name in self.listed_branches:
-            return self.listed_branches[full_name]
+        if full_name not in self.listed_branches:
+            listed = self.listing("branches", full_name, f"/repos/{full_name}/branches")
+            self._keep_branches(full_name, self.availability.guard("branches", full_name, listed))
+        return self.listed_branches[full_name]
+
+    def branch_listings(self, names: list[str]) -> Iterator[str | None]:
+        """Each of `names` once its branch listing is read (branch_listing then answers from what was
+        read), the listings not read yet read `max_concurrency` repositories ahead in workers; None while
+        the next is not read yet, to be passed on to dlt (`yield None`).
+
+        The repositories whose branches the commits resource lists as well are not read ahead: whichever
+        resource comes first reads their listing (branch_listing), once. Should a listing be read by
+        branch_listing all the same while read ahead, the one read first stands and the other is dropped,
+        so the branches known from the last run are compared once, with one listing."""
+        fresh = [
+            name
+            for name in dict.fromkeys(names)
+            if name not in self.listed_branches and name.lower() not in self.branch_push_repositories
+        ]
+        listings = {name: self.listing("branches", name, f"/repos/{name}/branches") for name in fresh}
+        ahead = self.read_ahead(listings)
+        for name in names:
+            if name in listings:
+                while (got := next(ahead)) is None:
+                    yield None
+                key, pages, _ = got
+                del listings[name]
+                if key not in self.listed_branches:
+                    self._keep_branches(key, self.availability.guard("branches", key, pages))
+            yield name
+
+    def _keep_branches(self, full_name: str, listed: Iterator[list[dict]]) -> None:
         known = keyed_state("known", "branches")
         previous = dict(known.get(full_name) or {})
         current: dict[str, dict] | None = None
-        listed = self.listing("branches", full_name, f"/repos/{full_name}/branches")
-        for page in self.availability.guard("branches", full_name, listed):
+        for page in listed:
             current = current if current is not None else {}
             current.update((branch.get("name"), branch) for branch in page)
         if current is not None:
             known[full_name] = {name: (b.get("commit") or {}).get("sha") for name, b in current.items()}
         self.listed_branches[full_name] = (current, previous)
-        return current, previous
 
     def branch_names(self, full_name: str) -> list[str]:
         """The repository's branch names now: as listed, or as known when the listing did not change."""

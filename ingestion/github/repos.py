@@ -389,8 +389,11 @@ def branches_resource(gh: Reader, repositories: DltResource) -> DltResource:
     def branches(repos: TDataItem) -> Iterator[list[dict]]:
         """Each branch with its tip. An unchanged listing (304) loads nothing; a changed one loads every
         branch, and deletes the branches gone since the last run."""
-        for repo in as_list(repos):
-            full_name = repo["full_name"]
+        # the listings are read a few repositories ahead (Reader.branch_listings)
+        for full_name in gh.branch_listings([repo["full_name"] for repo in as_list(repos)]):
+            if full_name is None:
+                yield None  # not answered yet: dlt goes on with other resources meanwhile
+                continue
             current, previous = gh.branch_listing(full_name)
             if current is not None:
                 named = yield from gh.screen("branches", list(current.values()), full_name)
