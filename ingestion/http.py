@@ -8,6 +8,7 @@ run records and bug reports).
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
@@ -28,7 +29,37 @@ from requests.hooks import default_hooks, dispatch_hook
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
 # Failures of the connection itself, including a body cut off before its announced length.
+def failure_chain(exc: BaseException) -> str:
+    """The exception's type and those it wraps, outermost first: `ConnectionError < ProtocolError <
+    RemoteDisconnected`, an OS error with its errno name (`ConnectionResetError ECONNRESET`).
+
+    Types and errno names only, never a message: urllib3's messages carry the URL (and so a query's token).
+    """
+    names: list[str] = []
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo and len(names) < 6:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        name = type(current).__name__
+        if isinstance(current, OSError) and current.errno in errno.errorcode:
+            name = f"{name} {errno.errorcode[current.errno]}"
+        if not names or names[-1] != name:
+            names.append(name)
+        wrapped = [arg for arg in current.args if isinstance(arg, BaseException)]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            wrapped.append(reason)
+        wrapped += [e for e in (current.__cause__, current.__context__) if e is not None]
+        todo.extend(wrapped)
+    return " < ".join(names)
+
+
 RETRY_EXCEPTIONS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -410,7 +441,7 @@ class RetryingSession(requests.Session):
                 try:
                     response = super().send(request, **kwargs)
                 except RETRY_EXCEPTIONS as exc:
-                    problem = f"connection failed ({type(exc).__name__})"
+                    problem = f"connection failed ({failure_chain(exc)})"
                 else:
                     if self.usage is not None:
                         self.usage.observe(response, resource)

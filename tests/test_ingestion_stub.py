@@ -382,3 +382,42 @@ def test_a_data_selector_is_compiled_once_not_for_every_page(monkeypatch) -> Non
         got += [list(page) for page in pages(client, "/runs", data_selector="runs")]
     assert got == [[0], [1], [2]] * 2
     assert parsed.count("runs") == 1
+
+
+def test_a_dropped_connection_is_named_by_its_root_cause_without_the_url(caplog) -> None:
+    """A server that closes the connection without answering, then a port nobody listens on: each retry's
+    warning and the final error name the wrapped causes (types and errno names), never the URL's query."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted: list[int] = []
+
+    def drop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            accepted.append(1)
+            conn.close()
+
+    threading.Thread(target=drop, daemon=True).start()
+    session = RetryingSession(FAST, api_name="GitHub", sleep=lambda _seconds: None)
+    query = f"/graphql?private_token={TOKEN}"
+    with caplog.at_level("WARNING", logger="ingestion.http"), pytest.raises(RetryBudgetExhausted) as info:
+        session.get(f"http://127.0.0.1:{port}{query}")
+    listener.close()
+    assert len(accepted) == 4
+    message = str(info.value)
+    assert "connection failed (ConnectionError < ProtocolError < RemoteDisconnected)" in message, message
+    warnings = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(warnings) == 3 and all("RemoteDisconnected" in w for w in warnings), warnings
+    for text in [message, *warnings]:
+        assert TOKEN not in text and "127.0.0.1" not in text
+
+    with pytest.raises(RetryBudgetExhausted) as refused:  # the port is closed now
+        session.get(f"http://127.0.0.1:{port}{query}")
+    assert "ConnectionRefusedError ECONNREFUSED" in str(refused.value), str(refused.value)
+    assert TOKEN not in str(refused.value)
