@@ -158,7 +158,7 @@ class Emulator:
         self._faults: list[Fault] = []
         self.faults_served: list[tuple[str, str]] = []  # (kind, target) of every request a fault changed
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._cache: OrderedDict[tuple, tuple[int, bytes, dict[str, str]]] = OrderedDict()
         self._cache_bytes = 0
@@ -195,8 +195,7 @@ class Emulator:
             pass
 
         Handler.emulator = emulator
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         self.gh = ExtrasRenderer(self.world, f"{self.url}/github")
         self.pd = PagerDutyRenderer(self.world, f"{self.url}/pagerduty")
@@ -1105,6 +1104,16 @@ class Emulator:
     def _record(self, method: str, target: str, status: int) -> None:
         with self._lock:
             self.requests.append((method, target, status))
+
+
+class _Server(ThreadingHTTPServer):
+    # The listen backlog. socketserver's default of 5 overflows when a source opens its concurrent
+    # connections while the emulator's threads hold the interpreter: the kernel drops the handshakes (a
+    # second's SYN retransmit each), then answers with SYN cookies, and a cookie that no longer validates
+    # resets the connection (`ConnectionResetError` in the client). A web server's backlog is hundreds
+    # (nginx: 511); the kernel caps it at `net.core.somaxconn`.
+    request_queue_size = 1024
+    daemon_threads = True
 
 
 class _Handler(BaseHTTPRequestHandler):

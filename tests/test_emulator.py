@@ -449,3 +449,24 @@ def test_the_fields_a_pull_request_listing_orders_by_are_those_the_pull_request_
         ("closed", True),
     }
     assert {updated for _, _, updated in seen} == {True, False}
+
+
+def test_a_burst_of_connections_is_queued_not_dropped():
+    """The listen backlog holds a burst of connections the server has not accepted yet (its threads busy
+    answering): a source opening its concurrent connections at once must not have handshakes dropped
+    (a second's retransmit each) or reset. Here nothing accepts at all, so every connection waits in the
+    backlog; with socketserver's default of 5 the sixth and later time out."""
+    import socket
+
+    from simulator.emulator import _Handler, _Server
+
+    server = _Server(("127.0.0.1", 0), _Handler)  # listening, never serving
+    opened = []
+    try:
+        for _ in range(100):
+            opened.append(socket.create_connection(server.server_address, timeout=0.5))
+    finally:
+        for sock in opened:
+            sock.close()
+        server.server_close()
+    assert len(opened) == 100
