@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -104,21 +103,9 @@ def _first_pages(gql: graphql.GraphQLClient, names: list[str]) -> Callable[[str]
     """A repository's first page of deployments, asked with those of the repositories listed beside it
     (graphql.DEPLOYMENTS_BATCH to a query) when the first of them is wanted: a batch's pages are held
     only until their repositories are read."""
-    size = graphql.DEPLOYMENTS_BATCH
-    batch_of = {name: index // size for index, name in enumerate(names)}
-    held: dict[str, dict] = {}
-    asked: set[int] = set()
-    lock = threading.Lock()
-
-    def first(full_name: str) -> dict:
-        with lock:
-            batch = batch_of[full_name]
-            if batch not in asked:
-                held.update(graphql.first_deployment_pages(gql, names[batch * size : (batch + 1) * size]))
-                asked.add(batch)
-            return held.pop(full_name)
-
-    return first
+    return graphql.asked_by_batch(
+        names, graphql.DEPLOYMENTS_BATCH, lambda batch: graphql.first_deployment_pages(gql, batch)
+    )
 
 
 def _deployment_pages(gh: Reader, full_name: str, read: list[list[dict]]) -> Iterator[list[dict]]:

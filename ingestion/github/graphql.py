@@ -606,6 +606,42 @@ def _aliased_repositories(
     return {full_name: data.get(f"r{i}") or {} for i, full_name in enumerate(full_names)}
 
 
+def asked_by_batch(
+    full_names: Sequence[str], size: int, ask: Callable[[Sequence[str]], dict[str, Any]]
+) -> Callable[[str], Any]:
+    """A repository's answer from `ask`, which is given the batch of `size` repositories the name lies in
+    (its neighbours in `full_names`) when the first of them is wanted. Concurrent readers of one batch wait
+    for its one query; different batches are asked independently, so the next batch's query runs while the
+    workers still read the one before. Each answer is held until taken, once."""
+    batch_of = {name: index // size for index, name in enumerate(full_names)}
+    held: dict[str, Any] = {}
+    locks: dict[int, threading.Lock] = {}
+    failed: dict[int, BaseException] = {}  # a batch whose query failed fails its other readers too
+    asked: set[int] = set()
+    guard = threading.Lock()
+
+    def answer(full_name: str) -> Any:
+        batch = batch_of[full_name]
+        with guard:
+            lock = locks.setdefault(batch, threading.Lock())
+        with lock:
+            if batch in failed:
+                raise failed[batch]
+            if batch not in asked:
+                try:
+                    answers = ask(full_names[batch * size : (batch + 1) * size])
+                except BaseException as exc:
+                    failed[batch] = exc
+                    raise
+                with guard:
+                    held.update(answers)
+                asked.add(batch)
+        with guard:
+            return held.pop(full_name)
+
+    return answer
+
+
 def first_deployment_pages(gql: GraphQLClient, full_names: Sequence[str]) -> dict[str, dict]:
     """Each repository's first page of deployments (the `deployments` connection: `pageInfo`, `nodes`),
     DEPLOYMENTS_BATCH repositories to a query."""

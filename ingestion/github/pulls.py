@@ -100,10 +100,16 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
         updated = parse_ts(pr["updated_at"] if "updated_at" in pr else pr["updatedAt"])
         return not seen[full_name].is_new(updated, pr["id"] if "id" in pr else pr["databaseId"])
 
-    # the repositories read before: their newest pull requests asked together, many to a query; only
+    # the repositories read before: their newest pull requests asked together, many to a query, when the
+    # first of a batch is read (so the next batch is asked while the workers read the one before); only
     # those with one not read yet have their pages read
     resumed = [full_name for full_name, cursor in seen.items() if cursor.resumed]
-    newest = graphql.newest_pull_requests(gql, resumed) if resumed else {}
+    probed = set(resumed)
+    newest = graphql.asked_by_batch(
+        resumed,
+        graphql.NEWEST_PULL_REQUESTS_BATCH,
+        lambda batch: graphql.newest_pull_requests(gql, batch),
+    )
 
     # the repositories whose default-branch history this load reads (their commits' first load): their
     # pull requests' commits take the parents it gives (graphql.HistoryParents)
@@ -114,8 +120,10 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
 
     def fetch(full_name: str) -> list[list[dict]]:
         try:
-            if full_name in newest and (newest[full_name] is None or behind(full_name, newest[full_name])):
-                return []
+            if full_name in probed:
+                found = newest(full_name)
+                if found is None or behind(full_name, found):
+                    return []
             return graphql.read_pull_requests(
                 gql,
                 full_name,
@@ -123,7 +131,7 @@ def _pull_requests_graphql(gh: Reader, repos: list[dict], cursors: dict) -> Iter
                 seen[full_name].resumed,
                 files=gh.reads_files(full_name),
                 past=lambda node: _before({"updated_at": node["updatedAt"]}, seen[full_name]),
-                probed=full_name in newest,
+                probed=full_name in probed,
                 known_parents=history.take(full_name) if history and full_name in from_history else None,
             )
         finally:
