@@ -472,7 +472,7 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
         if name == "github":
             allowed |= {"organization", "repositories", "api", "max_concurrency", "workflow_runs"}
         elif name == "gitlab":
-            allowed |= {"group", "projects", "max_concurrency"}
+            allowed |= {"group", "projects", "max_concurrency", "pipeline_jobs"}
         elif name == "jenkins":
             allowed |= {"user", "jobs"}
         v.unknown_keys(spec, allowed, where)
@@ -511,6 +511,10 @@ def parse_config(text: str, path: Path | str = "org.yml") -> OrgConfig:
             options["max_concurrency"] = _concurrency(v, spec, where)
             options["group"] = v.text(spec.get("group"), where + ("group",), required=False)
             options["projects"] = _text_list(v, spec.get("projects"), where + ("projects",))
+            jobs = spec.get("pipeline_jobs", False)
+            if not isinstance(jobs, bool):
+                v.fail(where + ("pipeline_jobs",), f"must be true or false, not {jobs!r}")
+            options["pipeline_jobs"] = jobs
         elif name == "jenkins":
             options["user"] = v.text(spec.get("user"), where + ("user",), required=False)
             # Shell-style patterns on job full names (`payments/*`), as the Jenkins source takes them.

@@ -205,6 +205,7 @@ def dlt_sources(config: OrgConfig, assessments_dir: Path | None = None) -> dict[
             start_date=gl.start_date,
             file_repositories=path_repositories(config),
             max_concurrency=gl.options.get("max_concurrency", 4),
+            pipeline_jobs=gl.options.get("pipeline_jobs", False),
         )
     if "jenkins" in config.sources:
         jk = config.sources["jenkins"]

@@ -348,7 +348,16 @@ def test_gitlab_and_jenkins_sources_and_every_rule_kind(monkeypatch):
         "s3cret-gl",
         "2026-02-01",
     )
-    assert gitlab.options == {"group": "acme", "projects": ["acme/platform/ledger"], "max_concurrency": 4}
+    assert gitlab.options == {
+        "group": "acme",
+        "projects": ["acme/platform/ledger"],
+        "max_concurrency": 4,
+        "pipeline_jobs": False,
+    }
+    jobs = parse_config(
+        MIXED_CONFIG.replace("    group: acme\n", "    group: acme\n    pipeline_jobs: true\n", 1)
+    )
+    assert jobs.sources["gitlab"].options["pipeline_jobs"] is True
     jenkins = config.sources["jenkins"]
     assert (jenkins.base_url, jenkins.token) == ("https://ci.example.com", "jk-literal")
     assert jenkins.options == {"user": "robot", "jobs": ["payments/*"]}
@@ -424,6 +433,11 @@ def test_anonymous_jenkins_needs_no_token():
             '    gitlab_environment: "^prod"\n',
             '    gitlab_env: "^prod"\n',
             "line 21: services[0].deployments[0].gitlab_env: unknown key",
+        ),
+        (
+            "    group: acme\n",
+            "    group: acme\n    pipeline_jobs: yes please\n",
+            "line 6: sources.gitlab.pipeline_jobs: must be true or false, not 'yes please'",
         ),
         ("    group: acme\n", "    organization: acme\n", "line 5: sources.gitlab.organization: unknown key"),
         (

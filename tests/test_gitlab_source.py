@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import shutil
 import tarfile
 from collections import Counter
@@ -310,6 +311,7 @@ class World:
 
 
 def _run(stub: Stub, root: Path, **kwargs: Any) -> None:
+    kwargs.setdefault("pipeline_jobs", True)  # every table: the jobs are read only when asked for
     source = gitlab_source(base_url=stub.url, token=TOKEN, projects=[PROJECT], backoff_factor=0.01, **kwargs)
     make_pipeline("gitlab", root / "build.duckdb", root / "dlt").run(source)
 
@@ -939,7 +941,9 @@ def _run_recorded(recorded: dict[str, Any], root: Path) -> set[str]:
             if changed:
                 world.merge_requests[1]["updated_at"] = "2014-04-06T09:00:00.000Z"
                 world.notes[2].append({**world.extra["review_note"], "id": 902, "noteable_iid": 2})
-            source = gitlab_source(base_url=stub.url, token=TOKEN, projects=[PROJECT], backoff_factor=0.01)
+            source = gitlab_source(
+                base_url=stub.url, token=TOKEN, projects=[PROJECT], backoff_factor=0.01, pipeline_jobs=True
+            )
             pipeline = make_pipeline("gitlab", root / "build.duckdb", root / "dlt")
             # every table reaches DuckDB as Parquet (ingestion/pipelines.py); one handed over as Arrow is
             # Parquet already when extracted, one handed over as rows is written as Parquet later
@@ -1177,3 +1181,25 @@ def test_lists_read_ahead_stay_within_the_concurrency_bound_across_resources() -
                 got[kind] += [row for page in item[1] for row in page]
     assert got == {"n": [f"n{n}" for n in range(8)], "a": [f"a{n}" for n in range(8)]}
     assert peak[0] == 2
+
+
+def test_pipeline_jobs_are_read_only_when_asked_for(recorded, tmp_path) -> None:
+    """No model reads the pipelines' jobs: by default no jobs endpoint is asked (a request a pipeline) and
+    no job row is loaded, while the pipelines themselves are; `pipeline_jobs=True` reads them (the
+    recorded pipeline 501's job, as `test_ci_and_release_rows` checks it)."""
+    world = World(recorded)
+    with Stub() as stub:
+        world.serve(stub)
+        _run(stub, tmp_path / "default", pipeline_jobs=False)
+        asked_by_default = [path for _, path, _ in stub.requests]
+        _run(stub, tmp_path / "asked")
+        asked = [path for _, path, _ in stub.requests][len(asked_by_default) :]
+    jobs_endpoint = re.compile(r"/pipelines/\d+/jobs")
+    assert not [path for path in asked_by_default if jobs_endpoint.search(path)]
+    assert [path for path in asked if jobs_endpoint.search(path)], "asked for, the jobs are read"
+    default_db, asked_db = tmp_path / "default" / "build.duckdb", tmp_path / "asked" / "build.duckdb"
+    assert len(_rows(default_db, "select id from raw_gitlab.pipelines")) == 2
+    with duckdb.connect(str(default_db), read_only=True) as con:
+        tables = {t for (t,) in con.execute("select table_name from information_schema.tables").fetchall()}
+    assert "pipelines" in tables and "pipeline_jobs" not in tables  # its staging view stands in, empty
+    assert [r["id"] for r in _rows(asked_db, "select id from raw_gitlab.pipeline_jobs")] == [7001]

@@ -491,6 +491,8 @@ class Reader:
     file_projects: frozenset[str] = frozenset()
     # lists of merge requests (or pipelines) read at once, ahead of their use, by all resources together
     max_concurrency: int = 4
+    # whether the pipelines' jobs are read (a request a pipeline): no model reads them
+    read_jobs: bool = False
     _slots: threading.BoundedSemaphore = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -1004,8 +1006,10 @@ def pipeline_jobs_resource(gl: Reader, pipelines: DltResource) -> DltResource:
         columns=JOB_COLUMNS,
     )
     def pipeline_jobs(rows: TDataItem) -> Iterator[Any]:
-        """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run)."""
-        yield from _arrow(_pipeline_jobs(gl, parent_keys(rows, _PIPELINE)), JOB_COLUMNS)
+        """Jobs of the pipelines loaded in this run, retried attempts included (each is a real run); none
+        unless asked for (`pipeline_jobs`), since no model reads them."""
+        if gl.read_jobs:
+            yield from _arrow(_pipeline_jobs(gl, parent_keys(rows, _PIPELINE)), JOB_COLUMNS)
 
     return pipeline_jobs
 
@@ -1119,6 +1123,7 @@ def gitlab_source(
     commit_lookback_days: float = COMMIT_LOOKBACK_DAYS,
     file_repositories: Collection[str] = (),
     max_concurrency: int = 4,
+    pipeline_jobs: bool = False,
 ) -> Sequence[DltResource]:
     """Load delivery history from GitLab REST v4 (gitlab.com, a self-managed host, or an emulator).
 
@@ -1132,6 +1137,8 @@ def gitlab_source(
     created. `max_concurrency`: the merge requests' and pipelines' lists (notes, approvals, commits, files,
     jobs) read at once, ahead of their use, by all resources together (gitlab.com allows about 2,000
     requests a minute per user: 4 at a few hundred milliseconds each stays well within it).
+    `pipeline_jobs`: whether each loaded pipeline's jobs are read (a request a pipeline) into
+    `pipeline_jobs`, for SQL of your own on CI; no model reads them, so by default they are not.
     """
     client = make_client(
         base_url,
@@ -1144,6 +1151,7 @@ def gitlab_source(
         Quarantine("gitlab"),
         frozenset(name.lower() for name in file_repositories),
         max_concurrency,
+        pipeline_jobs,
     )
     listed_projects = projects_resource(gl, projects, group)
     merge_requests = merge_requests_resource(gl, listed_projects)

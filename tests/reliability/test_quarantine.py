@@ -480,7 +480,9 @@ def test_gitlab_bad_records_are_quarantined_per_resource(tmp_path):
         )
         stub.add(f"{root}/releases", [{"tag_name": None, "created_at": T0}])
         stub.add(f"{root}/repository/tags", [{"name": "v1", "commit": {"id": "g1" * 20}}, {"name": ""}])
-        source = gitlab_source(base_url=stub.url, token="gl-token", projects=["acme/api"], **RETRIES)
+        source = gitlab_source(
+            base_url=stub.url, token="gl-token", projects=["acme/api"], pipeline_jobs=True, **RETRIES
+        )
         db = _run(source, "gitlab", tmp_path)
     assert {r[0] for r in _rows(db, "select id from raw_gitlab.commits")} == {"g1" * 20, "g2" * 20}
     assert _rows(db, "select iid from raw_gitlab.merge_requests") == [(1,)]
